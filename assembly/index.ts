@@ -1,0 +1,34 @@
+// The module's export list: concrete f32/f64 entry points over the generic kernels.
+// Kernels take byte pointers into this module's memory and sizes; they never allocate, validate
+// or throw. The TypeScript side (src/) validates every argument and owns the memory above
+// heapBase() (see src/workspace.ts).
+
+import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward } from "./softmax";
+import { crossEntropyIndex, crossEntropyProbs } from "./cross_entropy";
+import { nllLoss } from "./nll";
+import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
+
+/** First byte the host may use as its workspace (after this module's static data). */
+export function heapBase(): usize { return __heap_base; }
+
+export function logSoftmaxForward_f32(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxForward<f32>(x, y, outer, C, inner); }
+export function logSoftmaxForward_f64(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxForward<f64>(x, y, outer, C, inner); }
+export function logSoftmaxBackward_f32(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxBackward<f32>(g, y, dx, outer, C, inner); }
+export function logSoftmaxBackward_f64(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxBackward<f64>(g, y, dx, outer, C, inner); }
+export function softmaxForward_f32(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { softmaxForward<f32>(x, y, outer, C, inner); }
+export function softmaxForward_f64(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { softmaxForward<f64>(x, y, outer, C, inner); }
+export function softmaxBackward_f32(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { softmaxBackward<f32>(g, y, dx, outer, C, inner); }
+export function softmaxBackward_f64(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { softmaxBackward<f64>(g, y, dx, outer, C, inner); }
+
+export function crossEntropyIndex_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyIndex<f32>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
+export function crossEntropyIndex_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyIndex<f64>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
+export function crossEntropyProbs_f32(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyProbs<f32>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
+export function crossEntropyProbs_f64(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyProbs<f64>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
+
+export function nllLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return nllLoss<f32>(x, t, w, outer, C, inner, loss, grad, scale, gradPerPosition); }
+export function nllLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return nllLoss<f64>(x, t, w, outer, C, inner, loss, grad, scale, gradPerPosition); }
+
+export function binaryCrossEntropy_f32(x: usize, y: usize, w: usize, wPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropy<f32>(x, y, w, wPeriod, n, loss, grad, scale, gradPerElement); }
+export function binaryCrossEntropy_f64(x: usize, y: usize, w: usize, wPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropy<f64>(x, y, w, wPeriod, n, loss, grad, scale, gradPerElement); }
+export function binaryCrossEntropyWithLogits_f32(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f32>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }
+export function binaryCrossEntropyWithLogits_f64(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f64>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }

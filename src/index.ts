@@ -1,0 +1,17 @@
+// wasm-xent: PyTorch's cross-entropy loss family, with gradients, as a WebAssembly module.
+
+export { init, initSync, wasmMemoryBytes } from './loader.js';
+export type { InitSource } from './loader.js';
+export { setWorkspaceLimit, getWorkspaceLimit } from './workspace.js';
+export { crossEntropy } from './ops/cross_entropy.js';
+export type { CrossEntropyOptions } from './ops/cross_entropy.js';
+export { nllLoss } from './ops/nll_loss.js';
+export type { NllLossOptions } from './ops/nll_loss.js';
+export { logSoftmax, softmax, logSoftmaxBackward, softmaxBackward } from './ops/softmax.js';
+export type { SoftmaxOptions } from './ops/softmax.js';
+export { binaryCrossEntropy, binaryCrossEntropyWithLogits } from './ops/bce.js';
+export type { BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
+export type { LossResult, LossOptionsBase } from './ops/loss.js';
+export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
+export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax } from './modules.js';

@@ -1,0 +1,54 @@
+// torch.nn-style classes for users coming from PyTorch: the constructor takes the options, and
+// `forward` computes. `new CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(logits, target)`.
+
+import { crossEntropy, CrossEntropyOptions } from './ops/cross_entropy.js';
+import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
+import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
+import { LossResult } from './ops/loss.js';
+import { FloatArray, Tensor } from './tensor.js';
+
+/** Per-call options (`grad`, `gradOutput`, `out`) are merged over the constructor's. */
+type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number | ArrayLike<number>; out?: A };
+
+export class CrossEntropyLoss {
+  constructor(readonly options: CrossEntropyOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return crossEntropy(input, target, { ...this.options, ...call } as CrossEntropyOptions<A>);
+  }
+}
+
+export class NLLLoss {
+  constructor(readonly options: NllLossOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return nllLoss(input, target, { ...this.options, ...call } as NllLossOptions<A>);
+  }
+}
+
+export class BCELoss {
+  constructor(readonly options: BceOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return binaryCrossEntropy(input, target, { ...this.options, ...call } as BceOptions<A>);
+  }
+}
+
+export class BCEWithLogitsLoss {
+  constructor(readonly options: BceWithLogitsOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return binaryCrossEntropyWithLogits(input, target, { ...this.options, ...call } as BceWithLogitsOptions<A>);
+  }
+}
+
+export class LogSoftmax {
+  constructor(readonly options: SoftmaxOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>): A {
+    return logSoftmax(input, this.options);
+  }
+}
+
+export class Softmax {
+  constructor(readonly options: SoftmaxOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>): A {
+    return softmax(input, this.options);
+  }
+}

@@ -1,0 +1,120 @@
+// What cross_entropy and nll_loss share: the class layout of the input around `dim`, class-index
+// targets (checked and copied into wasm memory as i32 in one pass) and the per-class weight.
+
+import { fail, showShape } from '../errors.js';
+import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, splitAt, Tensor, tensorLike, typeName } from '../tensor.js';
+
+export interface ClassLayout {
+  input: Tensor<FloatArray>;
+  dim: number;
+  outer: number;
+  classes: number;
+  inner: number;
+  /** The input's shape without the class dim: the shape of index targets and of 'none' losses. */
+  positionShape: number[];
+  positions: number;
+}
+
+/** Reads the input and views it as (outer, C, inner) around the class dim (default 1, or 0 for 1-D). */
+export function classLayout(fn: string, inputArg: unknown, dimOption: unknown): ClassLayout {
+  const input = floatTensor(fn, 'input', inputArg);
+  const ndim = input.shape.length;
+  if (ndim === 0) fail(fn, 'input must have at least one dimension (the classes), got a 0-d tensor', RangeError);
+  const dim = dimOption === undefined ? (ndim === 1 ? 0 : 1) : normaliseDim(fn, dimOption, ndim);
+  const { outer, classes, inner } = splitAt(input.shape, dim);
+  const positionShape = input.shape.filter((_, i) => i !== dim);
+  return { input, dim, outer, classes, inner, positionShape, positions: outer * inner };
+}
+
+/** How an ignored position reaches the kernels: any negative i32 (valid targets are 0..C-1). */
+const IGNORED = -1;
+
+export type IndexTargetValues = ArrayLike<number> | BigInt64Array;
+
+/** Reads class-index targets: an integer typed array or number[] (bare or { data, shape }) of the
+ *  input's shape without the class dim, or a plain number for an unbatched input. */
+export function indexTargets(fn: string, target: unknown, layout: ClassLayout): IndexTargetValues {
+  const expected = layout.positionShape;
+  if (typeof target === 'number') {
+    if (expected.length !== 0) fail(fn, `a plain number target needs an unbatched input of shape [C], got input of shape ${showShape(layout.input.shape)}`, TypeError);
+    return [target];
+  }
+  if (typeof target === 'bigint') return indexTargets(fn, Number(target), layout);
+  // A bare 1-D target of the wrong length reads as a batch-size mismatch, as in PyTorch.
+  const bareLength = ArrayBuffer.isView(target) || Array.isArray(target) ? (target as ArrayLike<unknown>).length : -1;
+  const bareShape = () => (expected.length === 1 && bareLength !== layout.positions ? [bareLength] : expected.slice());
+  const { data, shape } = tensorLike(fn, 'target', target, bareShape);
+  if (isFloatArray(data)) {
+    fail(fn, `a ${typeName(data)} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}; pass class indices as an integer array`, TypeError);
+  }
+  if (!isIntArray(data) && !Array.isArray(data)) fail(fn, `target must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
+  const sameAsInput = shape.length === layout.input.shape.length && shape.every((d, i) => d === layout.input.shape[i]);
+  if (sameAsInput && expected.length !== shape.length) {
+    fail(fn, `Expected floating point type for target with class probabilities, got ${typeName(data)}`, TypeError);
+  }
+  if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+    const batched = layout.input.shape.length >= 2;
+    if (batched && shape.length >= 1 && shape[0] !== expected[0]) {
+      fail(fn, `Expected input batch_size (${expected[0]}) to match target batch_size (${shape[0]}).`, RangeError);
+    }
+    fail(fn, `Expected target size ${showShape(expected)}, got ${showShape(shape)}`, RangeError);
+  }
+  return data as IndexTargetValues;
+}
+
+/** Copies validated targets into `dest` (wasm memory) and returns the 'mean' denominator: the sum
+ *  of w[t] over non-ignored positions. Throws a RangeError naming the first bad target and where. */
+export function writeIndexTargets(
+  fn: string, values: IndexTargetValues, dest: Int32Array, layout: ClassLayout,
+  ignoreIndex: number, weight: ArrayLike<number> | null,
+): number {
+  const C = layout.classes;
+  let denominator = 0;
+  for (let p = 0; p < values.length; p++) {
+    const raw = values[p];
+    const t = typeof raw === 'bigint' ? Number(raw) : (raw as number);
+    if (t === ignoreIndex) {
+      dest[p] = IGNORED;
+      continue;
+    }
+    if (!(t >= 0 && t < C) || !Number.isInteger(t)) {
+      if (typeof raw === 'number' && !Number.isInteger(raw)) {
+        fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
+      }
+      fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${C - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
+    }
+    dest[p] = t;
+    denominator += weight ? weight[t] : 1;
+  }
+  return denominator;
+}
+
+/** Unravels a flat index into a shape: 7 in [2, 4] -> [1, 3]. */
+function position(flat: number, shape: readonly number[]): string {
+  if (shape.length === 0) return '[]';
+  const idx: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx.unshift(flat % shape[d]);
+    flat = Math.floor(flat / shape[d]);
+  }
+  return showShape(idx);
+}
+
+/** The per-class weight: C numbers (an array, a float typed array, or a 1-D tensor). */
+export function classWeight(fn: string, weight: unknown, classes: number): ArrayLike<number> | null {
+  if (weight === undefined || weight === null) return null;
+  const { data, shape } = tensorLike(fn, 'weight', weight, () => [(weight as ArrayLike<number>).length]);
+  const values = checkNumbers(fn, 'weight', data);
+  if (shape.length !== 1 || values.length !== classes) {
+    fail(fn, `weight tensor should be defined either for all ${classes} classes or no classes but got weight tensor of shape: ${showShape(shape)}`, RangeError);
+  }
+  return values;
+}
+
+export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
+  if (ignoreIndex === undefined) return -100;
+  if (typeof ignoreIndex !== 'number' || !Number.isSafeInteger(ignoreIndex)) {
+    fail(fn, `ignoreIndex must be an integer, got ${String(ignoreIndex)}`, TypeError);
+  }
+  return ignoreIndex;
+}

@@ -1,0 +1,178 @@
+// Tensors as the API sees them ({ data, shape }, row-major), and every check on their form.
+
+import { fail, showShape } from './errors.js';
+import { FloatArray, Precision } from './workspace.js';
+
+export type { FloatArray, Precision };
+export type IntArray = Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array;
+export type NumericArray = FloatArray | IntArray | readonly number[];
+
+/** A row-major, contiguous tensor: `data.length` equals the product of `shape`. */
+export interface Tensor<A = FloatArray> {
+  data: A;
+  shape: readonly number[];
+}
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** A tensor or a bare array whose shape follows from context. */
+export type TensorLike<A> = Tensor<A> | A;
+
+export function isFloatArray(x: unknown): x is FloatArray {
+  return x instanceof Float32Array || x instanceof Float64Array;
+}
+
+export function isIntArray(x: unknown): x is IntArray {
+  return (
+    x instanceof Int8Array || x instanceof Int16Array || x instanceof Int32Array ||
+    x instanceof Uint8Array || x instanceof Uint16Array || x instanceof Uint32Array || x instanceof BigInt64Array
+  );
+}
+
+export function precisionOf(data: FloatArray): Precision {
+  return data instanceof Float32Array ? 'f32' : 'f64';
+}
+
+export function typeName(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'Array';
+  if (typeof x === 'object') return (x as object).constructor?.name ?? 'Object';
+  return typeof x;
+}
+
+export function product(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Checks a shape: an array of non-negative integers whose product is a safe integer equal to `length`. */
+export function checkShape(fn: string, name: string, shape: unknown, length: number): number[] {
+  if (!Array.isArray(shape)) fail(fn, `${name}.shape must be an array of non-negative integers, got ${typeName(shape)}`, TypeError);
+  shape.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      fail(fn, `${name}.shape[${i}] must be a non-negative integer, got ${String(d)}`, TypeError);
+    }
+  });
+  const n = product(shape);
+  if (!Number.isSafeInteger(n) || n > 0x7fffffff) fail(fn, `${name} shape ${showShape(shape)} has too many elements`, RangeError);
+  if (n !== length) fail(fn, `${name} shape ${showShape(shape)} holds ${n} elements but its data has ${length}`, RangeError);
+  return shape.slice();
+}
+
+/** Checks that an array is usable as tensor data: not shared (another thread may change it while
+ *  we read), not detached. */
+function checkBuffer(fn: string, name: string, data: ArrayLike<unknown>): void {
+  if (ArrayBuffer.isView(data)) {
+    const buffer = data.buffer;
+    if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
+      fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
+    }
+    if (buffer.byteLength === 0 && (data as ArrayBufferView).byteOffset === 0 && (buffer as ArrayBuffer & { detached?: boolean }).detached) {
+      fail(fn, `${name} is backed by a detached ArrayBuffer`, TypeError);
+    }
+  }
+}
+
+/** A float input tensor: { data: Float32Array | Float64Array, shape }. */
+export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatArray> {
+  if (t === null || typeof t !== 'object' || !('data' in t) || !('shape' in t)) {
+    fail(fn, `${name} must be a tensor { data, shape }, got ${typeName(t)}`, TypeError);
+  }
+  const { data, shape } = t as { data: unknown; shape: unknown };
+  if (!isFloatArray(data)) fail(fn, `${name}.data must be a Float32Array or Float64Array, got ${typeName(data)}`, TypeError);
+  checkBuffer(fn, name, data);
+  return { data, shape: checkShape(fn, name, shape, data.length) };
+}
+
+/** A tensor-or-bare-array argument: returns its data and shape (`bareShape` when given bare). */
+export function tensorLike(fn: string, name: string, t: unknown, bareShape: () => number[]): { data: unknown; shape: number[] } {
+  if (t !== null && typeof t === 'object' && !Array.isArray(t) && !ArrayBuffer.isView(t)) {
+    if (!('data' in t)) fail(fn, `${name} must be an array or a tensor { data, shape }, got ${typeName(t)}`, TypeError);
+    const { data, shape } = t as { data: unknown; shape?: unknown };
+    checkArrayLike(fn, name, data);
+    checkBuffer(fn, name, data as ArrayLike<unknown>);
+    if (shape === undefined) return tensorLike(fn, name, data, bareShape);
+    return { data, shape: checkShape(fn, name, shape, (data as ArrayLike<unknown>).length) };
+  }
+  checkArrayLike(fn, name, t);
+  checkBuffer(fn, name, t as ArrayLike<unknown>);
+  const shape = bareShape();
+  const length = (t as ArrayLike<unknown>).length;
+  if (product(shape) !== length) {
+    fail(fn, `${name} has ${length} elements but the expected shape ${showShape(shape)} holds ${product(shape)}`, RangeError);
+  }
+  return { data: t, shape };
+}
+
+function checkArrayLike(fn: string, name: string, data: unknown): void {
+  if (!Array.isArray(data) && !isFloatArray(data) && !isIntArray(data)) {
+    fail(fn, `${name} must be a typed array or an array of numbers, got ${typeName(data)}`, TypeError);
+  }
+}
+
+/** A float vector (weight, posWeight, gradOutput...) read as plain numbers: typed float arrays or
+ *  number[] whose entries are numbers. */
+export function checkNumbers(fn: string, name: string, data: unknown): ArrayLike<number> {
+  if (isFloatArray(data)) return data;
+  if (Array.isArray(data)) {
+    data.forEach((v, i) => {
+      if (typeof v !== 'number') fail(fn, `${name}[${i}] must be a number, got ${typeName(v)}`, TypeError);
+    });
+    return data as number[];
+  }
+  return fail(fn, `${name} must be a Float32Array, Float64Array or an array of numbers, got ${typeName(data)}`, TypeError);
+}
+
+/** Normalises a dim (negative counts from the end) against `ndim`, PyTorch's way. */
+export function normaliseDim(fn: string, dim: unknown, ndim: number): number {
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) fail(fn, `dim must be an integer, got ${String(dim)}`, TypeError);
+  const lo = -Math.max(ndim, 1);
+  const hi = Math.max(ndim, 1) - 1;
+  if (dim < lo || dim > hi) fail(fn, `Dimension out of range (expected to be in range of [${lo}, ${hi}], but got ${dim})`, RangeError);
+  return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/** Views a shape as (outer, C, inner) around `dim`. */
+export function splitAt(shape: readonly number[], dim: number): { outer: number; classes: number; inner: number } {
+  return {
+    outer: product(shape.slice(0, dim)),
+    classes: shape.length === 0 ? 1 : shape[dim],
+    inner: product(shape.slice(dim + 1)),
+  };
+}
+
+/** Rejects option names the function does not know, naming a likely intended one. */
+export function checkOptions(fn: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const squash = (s: string) => s.replace(/[_-]/g, '').toLowerCase();
+      const hint = known.find((k) => squash(k) === squash(key));
+      fail(fn, `unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ${known.join(', ')}`, TypeError);
+    }
+  }
+  return options as Record<string, unknown>;
+}
+
+export function checkReduction(fn: string, reduction: unknown): Reduction {
+  if (reduction === undefined) return 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    fail(fn, `${String(reduction)} is not a valid value for reduction (expected 'mean', 'sum' or 'none')`, RangeError);
+  }
+  return reduction;
+}
+
+export function checkBoolean(fn: string, name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') fail(fn, `${name} must be a boolean, got ${typeName(value)}`, TypeError);
+  return value;
+}
+
+/** The new array a result is copied into; returned arrays belong to the caller. */
+export function newFloatArray(precision: Precision, length: number): FloatArray {
+  return precision === 'f32' ? new Float32Array(length) : new Float64Array(length);
+}

@@ -1,0 +1,92 @@
+// Owns the wasm module's linear memory above its static data. Each op call lays out the regions it
+// needs (inputs, targets, outputs) from the same base, growing memory once when a larger call
+// arrives; nothing is allocated per call, so repeating a call of the same size never grows memory.
+//
+// Growth detaches every view of the old `memory.buffer`, so views are made only after `reserve`
+// returns and are never kept across calls.
+
+import { fail } from './errors.js';
+
+export type FloatArray = Float32Array | Float64Array;
+export type Precision = 'f32' | 'f64';
+
+/** The raw exports of the module (assembly/index.ts): kernels named `<op>_f32` / `<op>_f64`. */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  [kernel: string]: unknown;
+}
+
+const PAGE = 65536;
+const ALIGN = 16;
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+let limitBytes = 1 << 30;
+
+/** Caps the wasm memory one call may use (default 1 GiB); larger calls throw a RangeError before allocating. */
+export function setWorkspaceLimit(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`setWorkspaceLimit: expected a positive integer byte count, got ${bytes}`);
+  limitBytes = bytes;
+}
+
+export function getWorkspaceLimit(): number {
+  return limitBytes;
+}
+
+export class Workspace {
+  readonly exports: KernelExports;
+  private readonly base: number;
+
+  constructor(exports: KernelExports) {
+    this.exports = exports;
+    this.base = Math.max(ALIGN, align(exports.heapBase()));
+  }
+
+  /** The kernel `<name>_<precision>`, typed as the caller says. */
+  kernel<F>(name: string, precision: Precision): F {
+    return this.exports[`${name}_${precision}`] as F;
+  }
+
+  /** Bytes of wasm memory in use now (it only ever grows). */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
+  /** Lays out one region per byte size, each 16-byte aligned and non-zero, and returns their
+   *  addresses. Grows memory (once) if the call needs more than it has. */
+  reserve(fn: string, sizes: readonly number[]): number[] {
+    const pointers: number[] = [];
+    let top = this.base;
+    for (const size of sizes) {
+      pointers.push(top);
+      top = align(top + size);
+    }
+    const needed = top - this.base;
+    if (needed > limitBytes) {
+      fail(fn, `this call needs ${mib(needed)} of wasm memory, over the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
+    }
+    const memory = this.exports.memory;
+    if (top > memory.buffer.byteLength) {
+      try {
+        memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
+      } catch {
+        fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
+      }
+    }
+    return pointers;
+  }
+
+  /** A fresh view of `length` elements at `pointer`; valid until the next `reserve`. */
+  floats(precision: Precision, pointer: number, length: number): FloatArray {
+    const buffer = this.exports.memory.buffer;
+    return precision === 'f32' ? new Float32Array(buffer, pointer, length) : new Float64Array(buffer, pointer, length);
+  }
+
+  ints(pointer: number, length: number): Int32Array {
+    return new Int32Array(this.exports.memory.buffer, pointer, length);
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}

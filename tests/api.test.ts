@@ -1,0 +1,167 @@
+// Behaviour of the API beyond single values: ownership of results, `out`, memory reuse, layout
+// equivalences, float32 accumulation, the torch.nn-style classes and the target helpers.
+import * as X from '../src';
+import { rng, normals, uniforms, ints } from './helpers/random';
+
+beforeAll(() => X.init());
+
+const r = rng(42);
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i])));
+}
+
+/** Permutes (N, C, L) data to (N, L, C). */
+function channelsLast(x: ArrayLike<number>, N: number, C: number, L: number): Float64Array {
+  const out = new Float64Array(N * C * L);
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let l = 0; l < L; l++) out[(n * L + l) * C + c] = x[(n * C + c) * L + l];
+  return out;
+}
+
+test('returned arrays belong to the caller and survive later calls', () => {
+  const a = X.softmax({ data: new Float32Array([1, 2, 3]), shape: [3] });
+  const copy = Array.from(a);
+  X.softmax({ data: new Float32Array([5, -1, 0]), shape: [3] });
+  X.crossEntropy({ data: new Float32Array(3000), shape: [1000, 3] }, new Int32Array(1000), { grad: true });
+  expect(Array.from(a)).toEqual(copy);
+  expect(a).toBeInstanceOf(Float32Array);
+});
+
+test('out receives the gradient and is returned as grad', () => {
+  const input = { data: new Float32Array(normals(r, 20)), shape: [4, 5] };
+  const target = ints(r, 4, 5);
+  const out = new Float32Array(20);
+  const viaOut = X.crossEntropy(input, target, { out });
+  const fresh = X.crossEntropy(input, target, { grad: true });
+  expect(viaOut.grad).toBe(out);
+  expect(Array.from(out)).toEqual(Array.from(fresh.grad!));
+});
+
+test('repeating a call of the same size does not grow wasm memory', () => {
+  const input = { data: new Float32Array(normals(r, 64 * 1000)), shape: [64, 1000] };
+  const target = ints(r, 64, 1000);
+  X.crossEntropy(input, target, { grad: true });
+  const before = X.wasmMemoryBytes();
+  for (let i = 0; i < 200; i++) X.crossEntropy(input, target, { grad: true, labelSmoothing: 0.1 });
+  for (let i = 0; i < 200; i++) X.logSoftmax(input);
+  expect(X.wasmMemoryBytes()).toBe(before);
+});
+
+test('dim: -1 on channels-last (N, L, C) equals dim 1 on (N, C, L)', () => {
+  const [N, C, L] = [3, 5, 4];
+  const x = normals(r, N * C * L);
+  const target = ints(r, N * L, C);
+  const opts = { weight: [1, 2, 0.5, 1, 3], labelSmoothing: 0.1, grad: true } as const;
+  const ncl = X.crossEntropy({ data: x, shape: [N, C, L] }, { data: target, shape: [N, L] }, opts);
+  const nlc = X.crossEntropy({ data: channelsLast(x, N, C, L), shape: [N, L, C] }, { data: target, shape: [N, L] }, { ...opts, dim: -1 });
+  expect(nlc.loss).toBeCloseTo(ncl.loss as number, 12);
+  close(nlc.grad!, channelsLast(ncl.grad!, N, C, L), 1e-12);
+  // ... and flattening to (N*L, C) gives the same mean.
+  const flat = X.crossEntropy({ data: channelsLast(x, N, C, L), shape: [N * L, C] }, target, opts);
+  expect(flat.loss).toBeCloseTo(ncl.loss as number, 12);
+});
+
+test('NCHW segmentation equals the flattened (N*H*W, C) problem', () => {
+  const [N, C, H, W] = [2, 4, 3, 5];
+  const x = normals(r, N * C * H * W);
+  const mask = new Uint8Array(ints(r, N * H * W, C));
+  const nchw = X.crossEntropy({ data: x, shape: [N, C, H, W] }, { data: mask, shape: [N, H, W] }, { weight: [1, 2, 3, 4] });
+  const flat = X.crossEntropy({ data: channelsLast(x, N, C, H * W), shape: [N * H * W, C] }, mask, { weight: [1, 2, 3, 4] });
+  expect(nchw.loss).toBeCloseTo(flat.loss as number, 12);
+});
+
+test('one-hot probability targets equal index targets (sum always, mean without weight)', () => {
+  const [N, C] = [6, 4];
+  const x = { data: normals(r, N * C), shape: [N, C] };
+  const target = ints(r, N, C);
+  const onehot = new Float64Array(X.oneHot(target, C));
+  for (const reduction of ['sum', 'mean', 'none'] as const) {
+    const a = X.crossEntropy(x, target, { reduction, grad: true, labelSmoothing: 0.2 });
+    const b = X.crossEntropy(x, onehot, { reduction, grad: true, labelSmoothing: 0.2 });
+    if (reduction === 'none') close(a.loss as Float64Array, b.loss as Float64Array, 1e-12);
+    else expect(b.loss).toBeCloseTo(a.loss as number, 12);
+    close(a.grad!, b.grad!, 1e-12);
+  }
+  const weight = [1, 2, 3, 4];
+  const a = X.crossEntropy(x, target, { reduction: 'sum', weight });
+  const b = X.crossEntropy(x, onehot, { reduction: 'sum', weight });
+  expect(b.loss).toBeCloseTo(a.loss as number, 12);
+});
+
+test('a float32 weighted mean over a million positions stays within 1e-6 of float64', () => {
+  const N = 1_000_000;
+  const x32 = new Float32Array(normals(r, N * 2, 3));
+  const target = ints(r, N, 2);
+  const weight = [0.3, 1.7];
+  const l32 = X.crossEntropy({ data: x32, shape: [N, 2] }, target, { weight }).loss as number;
+  const l64 = X.crossEntropy({ data: new Float64Array(x32), shape: [N, 2] }, target, { weight }).loss as number;
+  expect(Math.abs(l32 - l64) / Math.abs(l64)).toBeLessThan(1e-6);
+});
+
+test('extreme logits: 1e4 in float32 and 1e300 in float64 stay finite and exact', () => {
+  const f32 = X.crossEntropy({ data: new Float32Array([1e4, 0, -1e4]), shape: [1, 3] }, [1], { grad: true });
+  expect(f32.loss).toBe(1e4);
+  expect(Array.from(f32.grad!)).toEqual([1, -1, 0]);
+  const f64 = X.crossEntropy({ data: new Float64Array([1e300, 0, -1e300]), shape: [1, 3] }, [1], { grad: true });
+  expect(f64.loss).toBe(1e300);
+  expect(Array.from(f64.grad!)).toEqual([1, -1, 0]);
+  expect(Array.from(X.logSoftmax({ data: new Float64Array([1e300, 1e300]), shape: [2] }))).toEqual([-Math.LN2, -Math.LN2]);
+});
+
+test('-inf logits give exact zero probabilities and gradients; NaN propagates', () => {
+  const x = { data: new Float32Array([-Infinity, 0, 0, -Infinity]), shape: [1, 4] };
+  const { loss, grad } = X.crossEntropy(x, [1], { grad: true });
+  expect(loss).toBeCloseTo(Math.LN2, 6);
+  expect(Array.from(grad!)).toEqual([0, -0.5, 0.5, 0]);
+  expect(Array.from(X.softmax(x))).toEqual([0, 0.5, 0.5, 0]);
+  const nan = X.crossEntropy({ data: new Float64Array([1, NaN, 2, 1, 2, 3]), shape: [2, 3] }, [0, 1], { reduction: 'none', grad: true });
+  expect(Number.isNaN((nan.loss as Float64Array)[0])).toBe(true);
+  expect(Number.isNaN((nan.loss as Float64Array)[1])).toBe(false);
+  expect(Array.from(nan.grad!.slice(0, 3)).every(Number.isNaN)).toBe(true);
+});
+
+test('every target ignored: mean is NaN with a zero gradient, sum is 0', () => {
+  const x = { data: normals(r, 6), shape: [2, 3] };
+  const mean = X.crossEntropy(x, [-100, -100], { grad: true, labelSmoothing: 0.1 });
+  expect(mean.loss).toBeNaN();
+  expect(Array.from(mean.grad!)).toEqual([0, 0, 0, 0, 0, 0]);
+  expect(X.crossEntropy(x, [-100, -100], { reduction: 'sum' }).loss).toBe(0);
+});
+
+test('gradOutput scales the gradient', () => {
+  const x = { data: normals(r, 12), shape: [3, 4] };
+  const t = ints(r, 3, 4);
+  const one = X.crossEntropy(x, t, { grad: true }).grad!;
+  const scaled = X.crossEntropy(x, t, { grad: true, gradOutput: -2.5 }).grad!;
+  close(scaled, one.map((v) => v * -2.5), 1e-14);
+});
+
+test('torch.nn-style classes compute what the functions compute', () => {
+  const x = { data: normals(r, 12), shape: [3, 4] };
+  const t = ints(r, 3, 4);
+  const y = uniforms(r, 12);
+  expect(new X.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(x, t).loss).toBe(X.crossEntropy(x, t, { labelSmoothing: 0.1 }).loss);
+  expect(new X.NLLLoss({ reduction: 'sum' }).forward(x, t).loss).toBe(X.nllLoss(x, t, { reduction: 'sum' }).loss);
+  expect(new X.BCEWithLogitsLoss({ posWeight: [1, 2, 3, 4] }).forward(x, y).loss).toBe(X.binaryCrossEntropyWithLogits(x, y, { posWeight: [1, 2, 3, 4] }).loss);
+  const p = { data: uniforms(r, 12, 0.01, 0.99), shape: [3, 4] };
+  expect(new X.BCELoss().forward(p, y).loss).toBe(X.binaryCrossEntropy(p, y).loss);
+  expect(Array.from(new X.LogSoftmax({ dim: 0 }).forward(x))).toEqual(Array.from(X.logSoftmax(x, { dim: 0 })));
+  expect(Array.from(new X.Softmax().forward(x))).toEqual(Array.from(X.softmax(x)));
+  const g = new X.CrossEntropyLoss().forward(x, t, { grad: true }).grad!;
+  expect(Array.from(g)).toEqual(Array.from(X.crossEntropy(x, t, { grad: true }).grad!));
+});
+
+test('oneHot lays classes along a new last dim', () => {
+  expect(Array.from(X.oneHot([2, 0], 3))).toEqual([0, 0, 1, 1, 0, 0]);
+  expect(X.oneHot(new BigInt64Array([1n]), 2)).toBeInstanceOf(Float32Array);
+});
+
+test('inverseFrequencyWeights: binary masks give [alpha, 1 - alpha]; absent classes get 0', () => {
+  const mask = new Uint8Array([1, 0, 0, 0, 1, 0, 0, 0]); // alpha = mean(mask) = 0.25
+  const w = X.inverseFrequencyWeights(mask, 2);
+  expect(w[0]).toBeCloseTo(0.25, 7);
+  expect(w[1]).toBeCloseTo(0.75, 7);
+  const w3 = X.inverseFrequencyWeights([0, 0, 0, 2], 3); // p = [3/4, 0, 1/4] -> 1/p = [4/3, -, 4]
+  expect(Array.from(w3).map((v) => +v.toFixed(6))).toEqual([0.25, 0, 0.75]);
+});
