@@ -16,8 +16,9 @@ writeFileSync('dist/esm/package.json', '{ "type": "module" }\n');
 
 // ES modules have no __dirname: locate the bundled wasm from import.meta.url instead.
 writeFileSync('dist/esm/wasm-location.js', `// Where the bundled .wasm lives, for init() with no argument (ES module build).
+import { bundledWasmName } from './simd-detect.js';
 export async function bundledWasm() {
-  return new URL('../xent.wasm', import.meta.url);
+  return new URL('../' + bundledWasmName(), import.meta.url);
 }
 `);
 mkdirSync('dist', { recursive: true });
