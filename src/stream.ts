@@ -8,7 +8,11 @@
 // a range of outer indices with all of inner or, when one outer slice is too big (NCHW images),
 // one outer index and a range of inner; either way the kernel sees a compact (count, rows, width)
 // block, so it needs no knowledge of the chunking.
+//
+// Zero-copy: an array that already lives in the module's memory (a `wasmArray`) is used in place
+// when chunks are whole outer slices, and copied like any other array otherwise.
 
+import { fail } from './errors.js';
 import { Precision, Workspace } from './workspace.js';
 
 export type StreamArray = Float32Array | Float64Array | Int32Array;
@@ -31,21 +35,35 @@ export interface Chunk {
 }
 
 /** Bytes of one chunk of the widest array. */
-export const CHUNK_BYTES = 1 << 17;
+export const CHUNK_BYTES = 1 << 19;
 
 export class Stream {
   /** Pointers of the caller's fixed regions (weights and the like), to fill before `run`. */
   readonly fixed: number[];
+  /** The lanes as given, except that arrays in wasm memory are fresh views (a call may grow
+   *  memory, which detaches older views): read results from here. */
+  readonly inputs: Lane[];
+  readonly outputs: Lane[];
   private readonly pointers: number[];
+  /** Per lane (inputs then outputs): its byte offset in wasm memory when used in place, else -1. */
+  private readonly inPlace: number[];
   private readonly count: number;
   private readonly width: number;
 
   constructor(
     private readonly ws: Workspace, fn: string,
     private readonly outer: number, private readonly inner: number,
-    private readonly inputs: Lane[], private readonly outputs: Lane[], fixed: number[],
+    inputs: Lane[], outputs: Lane[], fixed: number[],
   ) {
     const lanes = [...inputs, ...outputs];
+    const memory = ws.exports.memory;
+    const resident = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
+    const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
+    lanes.forEach((l, k) => {
+      if (resident[k] >= 0 && !ws.isPinned(resident[k], l.data.byteLength)) {
+        fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
+      }
+    });
     const widest = Math.max(1, ...lanes.map((l) => l.rows * l.data.BYTES_PER_ELEMENT));
     const slice = widest * inner; // bytes of one outer index of the widest array
     if (slice <= CHUNK_BYTES || inner <= 4) {
@@ -55,25 +73,50 @@ export class Stream {
       this.count = 1;
       this.width = Math.min(inner, Math.max(4, Math.floor(CHUNK_BYTES / widest / 4) * 4));
     }
-    const sizes = lanes.map((l) => this.count * l.rows * this.width * l.data.BYTES_PER_ELEMENT);
+    this.inPlace = resident.map((offset) => (this.width === inner ? offset : -1));
+    // An output written in place over an input read in place would corrupt the input mid-kernel:
+    // such an output goes through the workspace instead.
+    for (let k = inputs.length; k < lanes.length; k++) {
+      const end = this.inPlace[k] + lanes[k].data.byteLength;
+      const overlaps = (j: number) => this.inPlace[j] >= 0 && this.inPlace[j] < end && this.inPlace[k] < this.inPlace[j] + lanes[j].data.byteLength;
+      // (byteLength is still valid here: nothing has grown memory yet in this call)
+      if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
+    }
+    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 ? 0 : this.count * l.rows * this.width * l.data.BYTES_PER_ELEMENT));
     const pointers = ws.reserve(fn, [...fixed, ...sizes]);
     this.fixed = pointers.slice(0, fixed.length);
     this.pointers = pointers.slice(fixed.length);
+    // reserve may have grown memory: views of it made before are detached now.
+    const fresh = lanes.map((l, k) => {
+      if (resident[k] < 0 || l.data.buffer === memory.buffer) return l;
+      const Ctor = l.data.constructor as { new (b: ArrayBuffer, offset: number, length: number): StreamArray };
+      return { data: new Ctor(memory.buffer, resident[k], lengths[k]), rows: l.rows };
+    });
+    this.inputs = fresh.slice(0, inputs.length);
+    this.outputs = fresh.slice(inputs.length);
+  }
+
+  /** The wasm address of lane k's current chunk: in place, or its compact block. */
+  private pointer(k: number, o0: number): number {
+    const lane = k < this.inputs.length ? this.inputs[k] : this.outputs[k - this.inputs.length];
+    const offset = this.inPlace[k];
+    return offset >= 0 ? offset + o0 * lane.rows * this.inner * lane.data.BYTES_PER_ELEMENT : this.pointers[k];
   }
 
   /** Runs `kernel` on every chunk and returns the sum of what it returns. */
   run(kernel: (chunk: Chunk) => number): number {
     const { inputs, outputs, outer, inner } = this;
-    const inPtrs = this.pointers.slice(0, inputs.length);
-    const outPtrs = this.pointers.slice(inputs.length);
+    const n = inputs.length;
     let total = 0;
     for (let o0 = 0; o0 < outer; o0 += this.count) {
       const count = Math.min(this.count, outer - o0);
+      const inPtrs = inputs.map((_, k) => this.pointer(k, o0));
+      const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0));
       for (let i0 = 0; i0 < inner; i0 += this.width) {
         const width = Math.min(this.width, inner - i0);
-        inputs.forEach((lane, k) => this.copy(lane, inPtrs[k], o0, count, i0, width, true));
+        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copy(lane, inPtrs[k], o0, count, i0, width, true));
         total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, count, inner0: i0, width });
-        outputs.forEach((lane, k) => this.copy(lane, outPtrs[k], o0, count, i0, width, false));
+        outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copy(lane, outPtrs[k], o0, count, i0, width, false));
       }
     }
     return total;

@@ -35,11 +35,56 @@ export function getWorkspaceLimit(): number {
 
 export class Workspace {
   readonly exports: KernelExports;
-  private readonly base: number;
+  /** Start of the pinned arena (arrays handed out by `pin`), which ends where the per-call
+   *  regions begin: the arena grows up, pushing the call regions (which hold nothing between
+   *  calls) ahead of it. */
+  private readonly arenaStart: number;
+  private base: number;
+  /** Live pinned blocks by start address, with their byte sizes (freed blocks are removed). */
+  private readonly pinned = new Map<number, number>();
 
   constructor(exports: KernelExports) {
     this.exports = exports;
-    this.base = Math.max(ALIGN, align(exports.heapBase()));
+    this.arenaStart = Math.max(ALIGN, align(exports.heapBase()));
+    this.base = this.arenaStart;
+  }
+
+  /** Reserves `bytes` that stay put until `unpin`: the zero-copy path's arrays. */
+  pin(fn: string, bytes: number): number {
+    const pointer = this.base;
+    const top = align(pointer + Math.max(bytes, 1));
+    if (top - this.arenaStart > limitBytes) {
+      fail(fn, `${mib(top - this.arenaStart)} of pinned arrays would exceed the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
+    }
+    this.grow(fn, top);
+    this.pinned.set(pointer, top - pointer);
+    this.base = top;
+    return pointer;
+  }
+
+  /** Releases a pinned block; the arena shrinks back over every free block at its top. */
+  unpin(pointer: number): void {
+    if (!this.pinned.delete(pointer)) return;
+    let top = this.arenaStart;
+    for (const [start, size] of this.pinned) top = Math.max(top, start + size);
+    this.base = top;
+  }
+
+  /** Whether [pointer, pointer + bytes) lies inside one live pinned block. */
+  isPinned(pointer: number, bytes: number): boolean {
+    for (const [start, size] of this.pinned) if (pointer >= start && pointer + bytes <= start + size) return true;
+    return false;
+  }
+
+  private grow(fn: string, top: number): void {
+    const memory = this.exports.memory;
+    if (top > memory.buffer.byteLength) {
+      try {
+        memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
+      } catch {
+        fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
+      }
+    }
   }
 
   /** The kernel `<name>_<precision>`, typed as the caller says. */
@@ -65,14 +110,7 @@ export class Workspace {
     if (needed > limitBytes) {
       fail(fn, `this call needs ${mib(needed)} of wasm memory, over the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
     }
-    const memory = this.exports.memory;
-    if (top > memory.buffer.byteLength) {
-      try {
-        memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
-      } catch {
-        fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
-      }
-    }
+    this.grow(fn, top);
     return pointers;
   }
 

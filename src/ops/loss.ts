@@ -125,7 +125,9 @@ export class LossStream {
       return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
     });
     const loss = lossValues ?? (plan.reduction === 'mean' ? total / denominator : total);
-    return grad ? { loss, grad } : { loss };
+    // The stream's own view of the gradient: the `out` array itself, or a fresh view of the same
+    // wasmArray when this call grew memory and detached the caller's.
+    return grad ? { loss, grad: this.stream.outputs[this.stream.outputs.length - 1].data as FloatArray } : { loss };
   }
 }
 

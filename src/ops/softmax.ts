@@ -26,11 +26,12 @@ function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg:
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
   const kernel = ws.kernel<Forward>(kernelName, precision);
-  new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes }], [{ data: result, rows: classes }], []).run((c) => {
+  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes }], [{ data: result, rows: classes }], []);
+  stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
     return 0;
   });
-  return result as A;
+  return stream.outputs[0].data as A;
 }
 
 function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutputArg: Tensor<A>, outputArg: Tensor<A>, options?: SoftmaxOptions<A>): A {
@@ -48,11 +49,12 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   const ws = getWorkspace(fn);
   const kernel = ws.kernel<Backward>(kernelName, precision);
   const lanes = [{ data: g.data, rows: classes }, { data: y.data, rows: classes }];
-  new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes }], []).run((c) => {
+  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes }], []);
+  stream.run((c) => {
     kernel(c.inputs[0], c.inputs[1], c.outputs[0], c.count, classes, c.width);
     return 0;
   });
-  return dx as A;
+  return stream.outputs[0].data as A;
 }
 
 /** log(softmax(x)) along `dim`, computed stably (max subtraction). Mirrors torch.log_softmax. */

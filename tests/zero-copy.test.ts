@@ -1,0 +1,107 @@
+// The zero-copy path: arrays allocated in wasm-xent's memory with wasmArray() are read and written
+// in place, give the same numbers as ordinary arrays, and survive memory growth.
+import * as X from '../src';
+import { ints, normals, rng } from './helpers/random';
+
+beforeAll(() => X.init());
+
+/** Bit-for-bit equality (Object.is per element, so -0 and NaN count), reporting the first difference. */
+function expectSame(a: ArrayLike<number>, b: ArrayLike<number>): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) throw new Error(`element ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+const r = rng(2024);
+
+test('crossEntropy reads a wasmArray input and writes a wasmArray out in place, same numbers as the copy path', () => {
+  const shape = [300, 700];
+  const n = 300 * 700;
+  const values = new Float32Array(normals(r, n, 2));
+  const target = ints(r, 300, 700);
+  const logits = X.wasmArray(Float32Array, n);
+  const grad = X.wasmArray(Float32Array, n);
+  logits.array.set(values);
+  const expected = X.crossEntropy({ data: values, shape }, target, { grad: true, labelSmoothing: 0.05 });
+  const res = X.crossEntropy({ data: logits.array, shape }, target, { out: grad.array, labelSmoothing: 0.05 });
+  expect(res.loss).toBe(expected.loss);
+  expect(res.grad).toBe(grad.array); // the same view: nothing grew
+  expectSame(grad.array, expected.grad!);
+  // the input is untouched
+  expectSame(logits.array, values);
+  logits.free();
+  grad.free();
+});
+
+test('logSoftmax and softmax with a wasmArray input and out', () => {
+  const shape = [64, 1000];
+  const values = new Float64Array(normals(r, 64000, 3));
+  const x = X.wasmArray(Float64Array, 64000);
+  const y = X.wasmArray(Float64Array, 64000);
+  x.array.set(values);
+  const out = X.logSoftmax({ data: x.array, shape }, { out: y.array });
+  expectSame(out, X.logSoftmax({ data: values, shape }));
+  // out aliasing the input (in place) is handled: the result goes through the workspace
+  const inPlace = X.softmax({ data: x.array, shape }, { out: x.array });
+  expectSame(inPlace, X.softmax({ data: values, shape }));
+  x.free();
+  y.free();
+});
+
+test('an NCHW input in a wasmArray (chunks slice the inner dim, so it is copied) gives the same numbers', () => {
+  const shape = [2, 7, 150, 150];
+  const n = 2 * 7 * 22500;
+  const values = new Float32Array(normals(r, n));
+  const target = { data: ints(r, 2 * 22500, 7), shape: [2, 150, 150] };
+  const x = X.wasmArray(Float32Array, n);
+  x.array.set(values);
+  const a = X.crossEntropy({ data: x.array, shape }, target, { grad: true });
+  const b = X.crossEntropy({ data: values, shape }, target, { grad: true });
+  expect(a.loss).toBe(b.loss);
+  expectSame(a.grad!, b.grad!);
+  x.free();
+});
+
+test('memory growth detaches old views; .array gives a fresh view with the data intact, and ops reject the stale one', () => {
+  const small = X.wasmArray(Float32Array, 1000);
+  small.array.set(new Float32Array(normals(r, 1000)));
+  const before = Float32Array.from(small.array);
+  const stale = small.array;
+  const big = X.wasmArray(Float32Array, 8 << 20); // 32 MB: grows memory
+  expect(stale.length).toBe(0); // detached by the growth
+  expectSame(small.array, before);
+  expect(() => X.logSoftmax({ data: stale, shape: [10, 100] })).toThrow(/logSoftmax/);
+  expect(X.logSoftmax({ data: small.array, shape: [10, 100] })).toHaveLength(1000);
+  big.free();
+  small.free();
+});
+
+test('freed arrays are reused: allocating and freeing in a loop does not grow memory', () => {
+  const a = X.wasmArray(Float32Array, 100000);
+  a.free();
+  const memory = X.wasmMemoryBytes();
+  for (let i = 0; i < 200; i++) {
+    const b = X.wasmArray(Float32Array, 100000);
+    b.array[0] = i;
+    X.softmax({ data: b.array, shape: [100, 1000] });
+    b.free();
+  }
+  expect(X.wasmMemoryBytes()).toBe(memory);
+  expect(() => a.array).toThrow(/freed/);
+});
+
+test('a hand-made view of wasm-xent memory outside any wasmArray is rejected', () => {
+  const a = X.wasmArray(Float32Array, 16);
+  const buffer = a.array.buffer;
+  a.free();
+  const rogue = new Float32Array(buffer, 0, 16);
+  expect(() => X.softmax({ data: rogue, shape: [4, 4] })).toThrow(TypeError);
+  expect(() => X.softmax({ data: rogue, shape: [4, 4] })).toThrow(/outside any live wasmArray/);
+});
+
+test('wasmArray validates its arguments', () => {
+  expect(() => X.wasmArray(Int32Array as unknown as Float32ArrayConstructor, 4)).toThrow(TypeError);
+  expect(() => X.wasmArray(Float32Array, -1)).toThrow(RangeError);
+  expect(() => X.wasmArray(Float32Array, 1.5)).toThrow(RangeError);
+});
