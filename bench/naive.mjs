@@ -1,0 +1,148 @@
+// The plain-JavaScript peer: what a careful developer writes without wasm. Typed-array loops,
+// Math.exp/Math.log, stable log-sum-exp (max subtraction), float64 accumulation, the same semantics
+// as torch.nn.functional (and wasm-xent): class weight, ignore index, label smoothing, soft labels,
+// pos_weight, 'mean' reduction, forward and forward+gradient. The input is (outer, C, inner): the
+// class dim is strided when inner > 1 (NCHW), exactly as a straightforward loop would walk it.
+
+/**
+ * cross_entropy with class-index targets.
+ * @returns {{loss: number, grad?: Float32Array|Float64Array}}
+ */
+export function crossEntropyIndex(x, outer, C, inner, target, { weight = null, ignoreIndex = -100, labelSmoothing = 0, grad = false, out = null } = {}) {
+  const eps = labelSmoothing;
+  const g = grad ? out ?? new x.constructor(x.length) : null;
+  let wSum = 0; // sum over classes of weight (for the smoothing term's gradient)
+  for (let c = 0; c < C; c++) wSum += weight ? weight[c] : 1;
+  // The denominator of 'mean', for the nll and the smoothing term alike (torch 1.13): the summed
+  // weights of the targets that are not ignored (their count without a weight).
+  let denom = 0;
+  const positions = outer * inner;
+  for (let i = 0; i < positions; i++) {
+    const t = target[i];
+    if (t !== ignoreIndex) denom += weight ? weight[t] : 1;
+  }
+  let nllSum = 0;
+  let smoothSum = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const pos = o * inner + j;
+      const base = o * C * inner + j;
+      const t = target[pos];
+      if (t === ignoreIndex) {
+        if (g) for (let c = 0; c < C; c++) g[base + c * inner] = 0;
+        continue;
+      }
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) {
+        const v = x[base + c * inner];
+        if (v > m) m = v;
+      }
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
+      const lse = m + Math.log(s);
+      const wt = weight ? weight[t] : 1;
+      nllSum += wt * (lse - x[base + t * inner]);
+      if (eps > 0) {
+        let sm = 0;
+        for (let c = 0; c < C; c++) sm += (weight ? weight[c] : 1) * (lse - x[base + c * inner]);
+        smoothSum += sm;
+      }
+      if (g) {
+        const a = (1 - eps) * wt / denom;
+        const b = eps / C / denom;
+        for (let c = 0; c < C; c++) {
+          const k = base + c * inner;
+          const p = Math.exp(x[k] - lse);
+          let d = a * (p - (c === t ? 1 : 0));
+          if (eps > 0) d += b * (wSum * p - (weight ? weight[c] : 1));
+          g[k] = d;
+        }
+      }
+    }
+  }
+  let loss = (1 - eps) * nllSum / denom;
+  if (eps > 0) loss += (eps / C) * smoothSum / denom;
+  return g ? { loss, grad: g } : { loss };
+}
+
+/** cross_entropy with class-probability (soft) targets of the input's shape. */
+export function crossEntropyProbs(x, outer, C, inner, target, { weight = null, labelSmoothing = 0, grad = false, out = null } = {}) {
+  const eps = labelSmoothing;
+  const g = grad ? out ?? new x.constructor(x.length) : null;
+  const positions = outer * inner;
+  const scale = 1 / positions;
+  let sum = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) {
+        const v = x[base + c * inner];
+        if (v > m) m = v;
+      }
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
+      const lse = m + Math.log(s);
+      let qSum = 0;
+      for (let c = 0; c < C; c++) {
+        const k = base + c * inner;
+        const q = (weight ? weight[c] : 1) * (eps > 0 ? target[k] * (1 - eps) + eps / C : target[k]);
+        sum += q * (lse - x[k]);
+        qSum += q;
+      }
+      if (g) {
+        for (let c = 0; c < C; c++) {
+          const k = base + c * inner;
+          const q = (weight ? weight[c] : 1) * (eps > 0 ? target[k] * (1 - eps) + eps / C : target[k]);
+          g[k] = scale * (qSum * Math.exp(x[k] - lse) - q);
+        }
+      }
+    }
+  }
+  const loss = sum * scale;
+  return g ? { loss, grad: g } : { loss };
+}
+
+/** binary_cross_entropy_with_logits; posWeight and weight have period C (broadcast along the last dim). */
+export function bceWithLogits(x, target, C, { posWeight = null, weight = null, grad = false, out = null } = {}) {
+  const n = x.length;
+  const g = grad ? out ?? new x.constructor(n) : null;
+  const scale = 1 / n;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = i % C;
+    const v = x[i];
+    const y = target[i];
+    const lw = posWeight ? 1 + (posWeight[c] - 1) * y : 1;
+    const w = weight ? weight[c] : 1;
+    // softplus(-v) = max(-v, 0) + log1p(exp(-|v|))
+    const sp = (v < 0 ? -v : 0) + Math.log1p(Math.exp(-Math.abs(v)));
+    sum += w * ((1 - y) * v + lw * sp);
+    if (g) {
+      const sig = 1 / (1 + Math.exp(-v));
+      g[i] = scale * w * (lw * sig - (posWeight ? posWeight[c] : 1) * y);
+    }
+  }
+  const loss = sum * scale;
+  return g ? { loss, grad: g } : { loss };
+}
+
+/** log_softmax over the class dim of (outer, C, inner); returns a new array. */
+export function logSoftmax(x, outer, C, inner) {
+  const y = new x.constructor(x.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      let m = -Infinity;
+      for (let c = 0; c < C; c++) {
+        const v = x[base + c * inner];
+        if (v > m) m = v;
+      }
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
+      const lse = m + Math.log(s);
+      for (let c = 0; c < C; c++) y[base + c * inner] = x[base + c * inner] - lse;
+    }
+  }
+  return y;
+}

@@ -1,0 +1,651 @@
+// wasm-xent benchmark: workloads W1-W6 (../shared/bench/WORKLOADS.md) forward and forward+gradient,
+// wasm-xent beside its peers in one process, alternating contenders call by call.
+//
+//   npm run bench                 # full run (~5 min): writes bench/RESULTS.md, results.svg, results.json
+//   npm run bench -- --quick      # < 1 min, fewer calls, no tfjs-cpu: writes bench/quick/...
+//
+// Options: --quick, --workloads=W1,W3, --skip=tfjs-cpu,ort (contender ids), --no-torch (use the
+// committed bench/torch-results.json), --budget=MS (timed milliseconds per contender and mode),
+// --out=DIR. See bench/README.md.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as X from '../dist/esm/index.js';
+import { makeWorkload, WORKLOADS } from './data.mjs';
+import * as naive from './naive.mjs';
+import { INT64, logSoftmaxModel, softmaxCrossEntropyModel } from './onnx-model.mjs';
+import { writeReport } from './report.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(HERE);
+const require = createRequire(import.meta.url);
+const T0 = performance.now();
+
+// ---------------------------------------------------------------------------------------------
+// Options
+const argv = process.argv.slice(2);
+const opt = (name) => {
+  const a = argv.find((s) => s === `--${name}` || s.startsWith(`--${name}=`));
+  if (a === undefined) return undefined;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
+};
+const QUICK = Boolean(opt('quick'));
+const WORKLOAD_IDS = (opt('workloads') || 'W1,W2,W3,W4,W5,W6').split(',');
+const SKIP = new Set(String(opt('skip') || '').split(',').filter(Boolean));
+if (QUICK) SKIP.add('tfjs-cpu');
+const NO_TORCH = Boolean(opt('no-torch'));
+const OUT_DIR = path.resolve(opt('out') || (QUICK ? path.join(HERE, 'quick') : HERE));
+const SETTINGS = QUICK
+  ? { budgetMs: Number(opt('budget') || 100), minCalls: 2, maxCalls: 200, warmupCalls: 0 }
+  : { budgetMs: Number(opt('budget') || 1500), minCalls: 3, maxCalls: 3000, warmupCalls: 2 };
+const F32_TOL = 1e-4; // relative, on the loss
+const GRAD_TOL = 1e-3; // max |g - ref| relative to max |ref|
+const F32_SEQ_TOL = 1e-5; // see compare(): a float32-accumulated loss of the same per-position losses
+const log = (...a) => console.log(...a);
+
+// ---------------------------------------------------------------------------------------------
+// Contenders (ids are the table's columns)
+export const CONTENDERS = {
+  'xent-out': { label: 'wasm-xent out', desc: 'wasm-xent float32, result (the gradient; the output for W6) written into a preallocated `out` array' },
+  xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
+  'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
+  'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
+  naive: { label: 'plain JS', desc: 'bench/naive.mjs: typed-array loops, Math.exp, float64 accumulation' },
+  'tfjs-wasm': { label: 'tfjs-wasm', desc: 'TensorFlow.js 4.22, wasm backend (SIMD, 1 thread)' },
+  'tfjs-cpu': { label: 'tfjs-cpu', desc: 'TensorFlow.js 4.22, cpu backend (plain JS kernels)' },
+  ort: { label: 'ORT-web', desc: 'onnxruntime-web 1.30, wasm EP, 1 thread, one-node model built by bench/onnx-model.mjs' },
+  'torch-1': { label: 'PyTorch 1T', desc: 'PyTorch 1.13 (Debian python3-torch), torch.set_num_threads(1), separate process' },
+  'torch-2': { label: 'PyTorch 2T', desc: 'PyTorch 1.13, torch.set_num_threads(2), separate process' },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Machine
+function machine() {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] || os.cpus()[0]?.model || 'unknown';
+  const flags = ((cpuinfo.match(/^flags\s*:\s*(.*)$/m) || [])[1] || '').split(' ');
+  const simd = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl'].filter((f) => flags.includes(f));
+  const version = (pkg) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const osRelease = fs.existsSync('/etc/os-release') ? (fs.readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m) || [])[1] : '';
+  return {
+    date: new Date().toISOString(),
+    cpu: model,
+    cpuFlags: simd.join(' '),
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${osRelease || os.type()} (${os.release()})`,
+    node: process.version,
+    v8: process.versions.v8,
+    packages: {
+      'wasm-xent': JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+      assemblyscript: version('assemblyscript'),
+      '@tensorflow/tfjs': version('@tensorflow/tfjs'),
+      '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+      'onnxruntime-web': version('onnxruntime-web'),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch, in its own process (before any JS timing, so the two never compete for the cores)
+function runTorch() {
+  const committed = path.join(HERE, 'torch-results.json');
+  const readCommitted = (why) => {
+    if (!fs.existsSync(committed)) return { source: 'none', why, data: null };
+    return { source: 'committed', why, data: JSON.parse(fs.readFileSync(committed, 'utf8')) };
+  };
+  if (NO_TORCH) return readCommitted('--no-torch');
+  const py = '/usr/bin/python3';
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return readCommitted(`${py} cannot import torch`);
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const out = path.join(OUT_DIR, 'torch-results.json');
+  const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', WORKLOAD_IDS.join(',')];
+  if (QUICK) args.push('--quick');
+  log(`PyTorch: ${py} ${path.relative(ROOT, args[0])}${QUICK ? ' --quick' : ''} ...`);
+  const r = spawnSync(py, args, { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) return readCommitted(`torch_bench.py exited with ${r.status}`);
+  return { source: 'ran', why: '', data: JSON.parse(fs.readFileSync(out, 'utf8')), file: path.relative(ROOT, out) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers that may fail to load: each load returns { ok, why }
+async function loadTfjs() {
+  try {
+    const tf = await import('@tensorflow/tfjs');
+    // Production mode: no debug checks (and no "install tfjs-node" banner), as a deployed app runs.
+    tf.enableProdMode();
+    const state = { tf, backends: {} };
+    try {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+      wasm.setWasmPaths(dir);
+      // One thread, like every other contender here: the SIMD (non-threaded) binary.
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      if (!(await tf.setBackend('wasm'))) throw new Error('setBackend("wasm") returned false');
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      state.backends.wasm = { ok: true, binary: simd ? 'tfjs-backend-wasm-simd.wasm' : 'tfjs-backend-wasm.wasm (no SIMD)' };
+    } catch (e) {
+      state.backends.wasm = { ok: false, why: `tfjs wasm backend did not load: ${e.message}` };
+    }
+    try {
+      if (!(await tf.setBackend('cpu'))) throw new Error('setBackend("cpu") returned false');
+      state.backends.cpu = { ok: true };
+    } catch (e) {
+      state.backends.cpu = { ok: false, why: `tfjs cpu backend did not load: ${e.message}` };
+    }
+    return state;
+  } catch (e) {
+    return { tf: null, backends: { wasm: { ok: false, why: `@tensorflow/tfjs did not load: ${e.message}` }, cpu: { ok: false, why: `@tensorflow/tfjs did not load: ${e.message}` } } };
+  }
+}
+
+async function loadOrt() {
+  try {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = 'error';
+    // Load the runtime now, on a trivial model, so a failure shows here rather than mid-run.
+    const s = await ort.InferenceSession.create(logSoftmaxModel({ shape: [1, 2] }), { executionProviders: ['wasm'] });
+    await s.release();
+    return { ok: true, ort };
+  } catch (e) {
+    return { ok: false, why: `onnxruntime-web did not load: ${e.message}` };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+function quantile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
+}
+
+function summarise(samplesMs, numel) {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const k = 1e6 / numel;
+  const mid = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return { median: mid * k, min: s[0] * k, max: s[s.length - 1] * k, p10: quantile(s, 0.1) * k, p90: quantile(s, 0.9) * k, calls: s.length };
+}
+
+function maxAbs(a) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i] - b[i]);
+    if (!(v <= m)) m = v; // NaN propagates
+  }
+  return m;
+}
+
+/** The 'mean' of per-position losses summed sequentially in float32, as a naive float32 reduction
+ *  does: sum(loss) / sum(weights) (both float32 sums) or sum(loss) / count. */
+function f32SeqMean(perPosition, weights, count) {
+  const f = Math.fround;
+  let s = 0;
+  let w = 0;
+  for (let i = 0; i < perPosition.length; i++) {
+    s = f(s + perPosition[i]);
+    if (weights) w = f(w + weights[i]);
+  }
+  return weights ? s / w : s / count;
+}
+
+function mean(a) {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s / a.length;
+}
+
+const fmtErr = (e) => String(e && e.message ? e.message : e).split('\n')[0].slice(0, 200);
+
+/** Compares a contender's result with the reference; returns a check record. */
+function compare(got, ref) {
+  const rec = { loss: got.loss, ref: ref.loss };
+  rec.relDiff = Math.abs(got.loss - ref.loss) / Math.max(Math.abs(ref.loss), 1e-30);
+  rec.ok = rec.relDiff <= F32_TOL;
+  const pairs = [];
+  if (got.grad && ref.grad) pairs.push(['grad', got.grad, ref.grad]);
+  if (got.output && ref.output) pairs.push(['output', got.output, ref.output]);
+  for (const [name, a, b] of pairs) {
+    if (a.length !== b.length) {
+      rec.ok = false;
+      rec.why = `${name} has ${a.length} elements, expected ${b.length}`;
+      continue;
+    }
+    const d = maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-30);
+    rec[`${name}RelDiff`] = d;
+    if (!(d <= GRAD_TOL)) rec.ok = false;
+  }
+  // A loss that misses only because the peer sums its per-position losses in float32, one after
+  // the other: recompute wasm-xent's own per-position losses summed that way. If the peer matches
+  // that (1e-5), it computes the same function and is timed; the report flags its accuracy.
+  if (!rec.ok && rec.relDiff > F32_TOL && !(rec.gradRelDiff > GRAD_TOL) && !(rec.outputRelDiff > GRAD_TOL) && ref.f32seq) {
+    const alt = ref.f32seq();
+    const d = Math.abs(got.loss - alt) / Math.max(Math.abs(alt), 1e-30);
+    if (d <= F32_SEQ_TOL) {
+      rec.ok = true;
+      rec.f32Accumulation = { value: alt, relDiff: d };
+      rec.note = `same function; its loss is off by ${rec.relDiff.toExponential(1)} because it sums in float32 (it equals wasm-xent's per-position losses summed sequentially in float32 to ${d.toExponential(0)})`;
+    }
+  }
+  if (!rec.ok && !rec.why) rec.why = `disagrees with wasm-xent: loss rel diff ${rec.relDiff.toExponential(2)}${rec.gradRelDiff !== undefined ? `, grad ${rec.gradRelDiff.toExponential(2)}` : ''}${rec.outputRelDiff !== undefined ? `, output ${rec.outputRelDiff.toExponential(2)}` : ''}`;
+  return rec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing: round-robin over the contenders of one (workload, mode), one call per turn.
+let sink = 0;
+function consume(r) {
+  if (typeof r === 'number') sink += r;
+  else if (r && typeof r.loss === 'number') sink += r.loss;
+  else if (r && r.length) sink += r[0];
+}
+
+async function timeGroup(entries, numel) {
+  const { budgetMs, minCalls, maxCalls, warmupCalls } = SETTINGS;
+  const once = async (c) => {
+    if (c.prepare) await c.prepare();
+    const t0 = performance.now();
+    let r = c.run();
+    if (r && typeof r.then === 'function') r = await r;
+    const dt = performance.now() - t0;
+    consume(r);
+    return dt;
+  };
+  const state = entries.map((c) => ({ c, samples: [], spent: 0, error: null }));
+  for (let w = 0; w < warmupCalls; w++) {
+    for (const s of state) {
+      if (s.error) continue;
+      try {
+        // A contender slower than the whole budget warms up once.
+        if (w > 0 && s.spent > budgetMs) continue;
+        s.spent += await once(s.c);
+      } catch (e) {
+        s.error = fmtErr(e);
+      }
+    }
+  }
+  for (const s of state) s.spent = 0;
+  let active = state.filter((s) => !s.error);
+  while (active.length) {
+    for (const s of active) {
+      try {
+        const dt = await once(s.c);
+        s.samples.push(dt);
+        s.spent += dt;
+      } catch (e) {
+        s.error = fmtErr(e);
+      }
+    }
+    active = active.filter((s) => !s.error && (s.samples.length < minCalls || (s.spent < budgetMs && s.samples.length < maxCalls)));
+  }
+  const out = {};
+  for (const s of state) out[s.c.id] = s.error ? { error: s.error } : summarise(s.samples, numel);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One workload: its data, references, contenders, checks and timings.
+async function runWorkload(id, peers, torch) {
+  const spec = WORKLOADS[id];
+  const tW = performance.now();
+  const d = makeWorkload(id);
+  const { shape, numel, x } = d;
+  const forwardOnly = id === 'W6';
+  const C = shape[1];
+  const outer = shape[0];
+  const inner = numel / (outer * C);
+  const input = { data: x, shape };
+  const x64 = Float64Array.from(x);
+  const input64 = { data: x64, shape };
+  const target64 = d.target instanceof Float32Array ? Float64Array.from(d.target) : d.target;
+  const out32 = new Float32Array(numel);
+  const out64 = new Float64Array(numel);
+  const res = { ...spec, numel, fwd: {}, fwdgrad: {}, checks: {}, notes: {} };
+
+  // wasm-xent calls
+  let xentFwd, xentGrad, xentOut, xentF64Fwd, xentF64Out, xentZc;
+  // Zero-copy: the same data in arrays pinned in wasm-xent's memory (read .array at every call).
+  const xw = X.wasmArray(Float32Array, numel);
+  const gw = X.wasmArray(Float32Array, numel);
+  xw.array.set(x);
+  const zcInput = () => ({ data: xw.array, shape });
+  let yw = null;
+  if (id === 'W5') {
+    const o = { posWeight: d.posWeight };
+    xentFwd = () => X.binaryCrossEntropyWithLogits(input, d.target, o);
+    xentGrad = () => X.binaryCrossEntropyWithLogits(input, d.target, { ...o, grad: true });
+    xentOut = () => X.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 });
+    yw = X.wasmArray(Float32Array, numel);
+    yw.array.set(d.target);
+    xentZc = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, { ...o, out: gw.array });
+    xentF64Fwd = () => X.binaryCrossEntropyWithLogits(input64, target64, o);
+    xentF64Out = () => X.binaryCrossEntropyWithLogits(input64, target64, { ...o, out: out64 });
+  } else if (id === 'W6') {
+    xentFwd = () => X.logSoftmax(input, { dim: -1 });
+    xentOut = () => X.logSoftmax(input, { dim: -1, out: out32 });
+    xentZc = () => X.logSoftmax(zcInput(), { dim: -1, out: gw.array });
+    xentF64Fwd = () => X.logSoftmax(input64, { dim: -1, out: out64 });
+  } else {
+    const o = {};
+    if (d.weight) o.weight = d.weight;
+    if (d.labelSmoothing) o.labelSmoothing = d.labelSmoothing;
+    if (d.ignoreIndex !== undefined) o.ignoreIndex = d.ignoreIndex;
+    const tgt = { data: d.target, shape: d.target instanceof Float32Array ? shape : [outer, ...shape.slice(2)] };
+    const tgt64 = { data: target64, shape: tgt.shape };
+    xentFwd = () => X.crossEntropy(input, tgt, o);
+    xentGrad = () => X.crossEntropy(input, tgt, { ...o, grad: true });
+    xentOut = () => X.crossEntropy(input, tgt, { ...o, out: out32 });
+    xentZc = () => X.crossEntropy(zcInput(), tgt, { ...o, out: gw.array });
+    xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
+    xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
+  }
+
+  // The reference every contender is checked against: wasm-xent float32, default path.
+  let ref;
+  if (forwardOnly) {
+    const y = xentFwd();
+    ref = { loss: mean(y), output: y };
+  } else {
+    const r = xentGrad();
+    ref = { loss: r.loss, grad: r.grad };
+  }
+  res.reference = ref.loss;
+  const refs = { main: ref };
+  const positions = outer * inner;
+  if (id === 'W5') {
+    ref.f32seq = () => f32SeqMean(X.binaryCrossEntropyWithLogits(input, d.target, { posWeight: d.posWeight, reduction: 'none' }).loss, null, numel);
+  } else if (!forwardOnly) {
+    const tgt = { data: d.target, shape: d.target instanceof Float32Array ? shape : [outer, ...shape.slice(2)] };
+    const o = { reduction: 'none' };
+    if (d.weight) o.weight = d.weight;
+    if (d.labelSmoothing) o.labelSmoothing = d.labelSmoothing;
+    // Per-position weights of the 'mean': the class weight of the target, 0 where ignored.
+    const w = d.weight ? Float32Array.from(d.target, (t) => d.weight[t]) : d.ignoreIndex !== undefined ? Float32Array.from(d.target, (t) => (t === d.ignoreIndex ? 0 : 1)) : null;
+    ref.f32seq = () => f32SeqMean(X.crossEntropy(input, tgt, o).loss, w, positions);
+  }
+
+  const entries = { fwd: [], fwdgrad: [] };
+  const skipped = { fwd: {}, fwdgrad: {} };
+  const add = (mode, c) => entries[mode].push(c);
+  const skip = (modes, cid, why) => modes.forEach((m) => (skipped[m][cid] = why));
+  const both = forwardOnly ? ['fwd'] : ['fwd', 'fwdgrad'];
+
+  // --- wasm-xent
+  if (forwardOnly) add('fwd', { id: 'xent-out', run: xentOut, check: () => wrapOut(xentOut()) });
+  if (forwardOnly) add('fwd', { id: 'xent-zc', run: xentZc, check: () => wrapOut(xentZc()) });
+  add('fwd', { id: 'xent', run: xentFwd, check: () => (forwardOnly ? wrapOut(xentFwd()) : { loss: xentFwd().loss }) });
+  add('fwd', { id: 'xent-f64', run: xentF64Fwd, check: () => (forwardOnly ? wrapOut(xentF64Fwd()) : { loss: xentF64Fwd().loss }) });
+  if (!forwardOnly) {
+    add('fwdgrad', { id: 'xent-out', run: xentOut, check: () => xentOut() });
+    add('fwdgrad', { id: 'xent-zc', run: xentZc, check: () => xentZc() });
+    add('fwdgrad', { id: 'xent', run: xentGrad, check: () => xentGrad() });
+    add('fwdgrad', { id: 'xent-f64', run: xentF64Out, check: () => xentF64Out() });
+  }
+
+  // --- plain JS
+  let nFwd, nGrad;
+  if (id === 'W5') {
+    nFwd = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight });
+    nGrad = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight, grad: true });
+  } else if (id === 'W6') {
+    nFwd = () => naive.logSoftmax(x, outer, C, inner);
+  } else if (id === 'W4') {
+    nFwd = () => naive.crossEntropyProbs(x, outer, C, inner, d.target);
+    nGrad = () => naive.crossEntropyProbs(x, outer, C, inner, d.target, { grad: true });
+  } else {
+    const o = { weight: d.weight || null, ignoreIndex: d.ignoreIndex ?? -100, labelSmoothing: d.labelSmoothing || 0 };
+    nFwd = () => naive.crossEntropyIndex(x, outer, C, inner, d.target, o);
+    nGrad = () => naive.crossEntropyIndex(x, outer, C, inner, d.target, { ...o, grad: true });
+  }
+  if (!SKIP.has('naive')) {
+    add('fwd', { id: 'naive', run: nFwd, check: () => (forwardOnly ? wrapOut(nFwd()) : { loss: nFwd().loss }) });
+    if (!forwardOnly) add('fwdgrad', { id: 'naive', run: nGrad, check: () => nGrad() });
+  } else skip(both, 'naive', 'skipped (--skip)');
+
+  // --- TensorFlow.js
+  const tfTensors = [];
+  const { tf } = peers.tfjs;
+  for (const backend of ['wasm', 'cpu']) {
+    const cid = `tfjs-${backend}`;
+    const b = peers.tfjs.backends[backend];
+    if (SKIP.has(cid)) {
+      skip(both, cid, QUICK && backend === 'cpu' ? 'skipped in --quick (~350-450 ns/elem, seconds per call)' : 'skipped (--skip)');
+      continue;
+    }
+    if (!b.ok) {
+      skip(both, cid, b.why);
+      continue;
+    }
+    // tfjs-cpu takes seconds per call on the 16M-element W2: too slow to time usefully.
+    if (backend === 'cpu' && id === 'W2') {
+      skip(both, cid, 'not run: ~6 s per call on 16M elements (see W1 for its speed)');
+      continue;
+    }
+    await tf.setBackend(backend);
+    const prepare = () => (tf.getBackend() === backend ? undefined : tf.setBackend(backend));
+    const keep = (t) => (tfTensors.push(t), t);
+    // Labels and weights are built outside the timing; tidy() drops the intermediates.
+    const tx = keep(tf.tensor(x, shape, 'float32'));
+    let lossFn; // logits tensor -> scalar loss tensor
+    let note = '';
+    if (id === 'W1') {
+      const labels = keep(tf.tidy(() => tf.oneHot(tf.tensor1d(d.target, 'int32'), C).toFloat()));
+      lossFn = (v) => tf.losses.softmaxCrossEntropy(labels, v);
+      note = 'softmaxCrossEntropy on one-hot labels built outside the timing';
+    } else if (id === 'W2') {
+      const labels = keep(tf.tidy(() => tf.oneHot(tf.tensor1d(d.target, 'int32'), C).toFloat()));
+      const rowWeight = keep(tf.tensor1d(Float32Array.from(d.target, (t) => (t === d.ignoreIndex ? 0 : 1))));
+      lossFn = (v) => tf.losses.softmaxCrossEntropy(labels, v, rowWeight, d.labelSmoothing);
+      note = 'ignore_index as 0/1 row weights (SUM_BY_NONZERO_WEIGHTS) + its own labelSmoothing: same loss as torch';
+    } else if (id === 'W3') {
+      const [N, Cc, H, W] = shape;
+      const labels = keep(tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(d.target), 'int32'), Cc).toFloat()));
+      const posWeight = keep(tf.tensor1d(Float32Array.from(d.target, (t) => d.weight[t])));
+      lossFn = (v) => tf.losses.softmaxCrossEntropy(labels, tf.reshape(tf.transpose(v, [0, 2, 3, 1]), [N * H * W, Cc]), posWeight, 0, tf.Reduction.MEAN);
+      note = 'needs a transpose: NCHW -> NHWC inside the timed call; class weight as per-position weights (MEAN)';
+    } else if (id === 'W4') {
+      const labels = keep(tf.tensor(d.target, shape, 'float32'));
+      lossFn = (v) => tf.losses.softmaxCrossEntropy(labels, v);
+      note = 'soft labels passed as the label tensor';
+    } else if (id === 'W5') {
+      // pos_weight is not an option of tfjs; for 0/1 targets it equals an element weight 1 + (pw - 1) * y.
+      const y = keep(tf.tensor(d.target, shape, 'float32'));
+      const ew = new Float32Array(numel);
+      for (let i = 0; i < numel; i++) ew[i] = 1 + (d.posWeight[i % C] - 1) * d.target[i];
+      const w = keep(tf.tensor(ew, shape, 'float32'));
+      const inv = keep(tf.scalar(1 / numel));
+      lossFn = (v) => tf.mul(tf.losses.sigmoidCrossEntropy(y, v, w, 0, tf.Reduction.SUM), inv);
+      note = 'no posWeight in tfjs: emulated by element weights 1+(pw-1)y (exact for 0/1 targets), SUM / numel';
+    }
+    res.notes[cid] = note;
+    if (forwardOnly) {
+      const run = () => scoped(tf, () => tf.logSoftmax(tx).dataSync());
+      add('fwd', { id: cid, prepare, run, check: async () => (await prepare(), wrapOut(run())) });
+    } else {
+      const fwd = () => scoped(tf, () => lossFn(tx).dataSync()[0]);
+      const vg = tf.valueAndGrad(lossFn);
+      const grad = () => scoped(tf, () => {
+        const { value, grad: g } = vg(tx);
+        return { loss: value.dataSync()[0], grad: g.dataSync() };
+      });
+      add('fwd', { id: cid, prepare, run: fwd, check: async () => (await prepare(), { loss: fwd() }) });
+      add('fwdgrad', { id: cid, prepare, run: grad, check: async () => (await prepare(), grad()) });
+    }
+  }
+
+  // --- onnxruntime-web (forward only)
+  let session = null;
+  if (SKIP.has('ort')) skip(both, 'ort', 'skipped (--skip)');
+  else if (!peers.ort.ok) skip(both, 'ort', peers.ort.why);
+  else if (id === 'W5') skip(both, 'ort', 'no ONNX operator for BCE with logits (would be a multi-node graph)');
+  else {
+    const { ort } = peers.ort;
+    try {
+      if (!forwardOnly) skip(['fwdgrad'], 'ort', 'forward only (inference runtime)');
+      let model;
+      let feeds;
+      let refKey = 'main';
+      const scores = new ort.Tensor('float32', x, shape);
+      const labels = (t) => new ort.Tensor('int64', BigInt64Array.from(t, (v) => BigInt(v)), [outer, ...shape.slice(2)]);
+      if (id === 'W6') {
+        model = logSoftmaxModel({ shape, axis: -1 });
+        feeds = { x: scores };
+        res.notes.ort = 'one LogSoftmax node (opset 13, axis -1); output read back';
+      } else if (id === 'W4') {
+        // No soft labels in SoftmaxCrossEntropyLoss: the closest is hard labels (argmax of the probabilities).
+        const hard = new Int32Array(outer);
+        for (let i = 0; i < outer; i++) {
+          let best = 0;
+          for (let c = 1; c < C; c++) if (d.target[i * C + c] > d.target[i * C + best]) best = c;
+          hard[i] = best;
+        }
+        refs.hard = { loss: X.crossEntropy(input, hard).loss, f32seq: () => f32SeqMean(X.crossEntropy(input, hard, { reduction: 'none' }).loss, null, outer) };
+        refKey = 'hard';
+        model = softmaxCrossEntropyModel({ shape, labelType: INT64 });
+        feeds = { scores, labels: labels(hard) };
+        res.notes.ort = 'no soft labels in SoftmaxCrossEntropyLoss: timed on hard labels (argmax of the targets), checked against wasm-xent on the same';
+      } else {
+        const attrs = {};
+        if (id === 'W2') {
+          attrs.ignoreIndex = d.ignoreIndex;
+          refs.noSmoothing = {
+            loss: X.crossEntropy(input, d.target, { ignoreIndex: d.ignoreIndex }).loss,
+            f32seq: () => f32SeqMean(X.crossEntropy(input, d.target, { ignoreIndex: d.ignoreIndex, reduction: 'none' }).loss, Float32Array.from(d.target, (t) => (t === d.ignoreIndex ? 0 : 1)), 0),
+          };
+          refKey = 'noSmoothing';
+          res.notes.ort = 'ignore_index attribute; no label smoothing in SoftmaxCrossEntropyLoss: timed without it, checked against wasm-xent without it';
+        } else if (id === 'W3') {
+          res.notes.ort = 'scores [8,21,128,128] NCHW, int64 labels, weights input [21]';
+        } else {
+          res.notes.ort = 'int64 labels (converted outside the timing)';
+        }
+        model = softmaxCrossEntropyModel({ shape, labelType: INT64, weights: Boolean(d.weight), ...attrs });
+        feeds = { scores, labels: labels(d.target) };
+        if (d.weight) feeds.weights = new ort.Tensor('float32', d.weight, [C]);
+      }
+      session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const run = forwardOnly
+        ? async () => (await session.run(feeds)).y.data
+        : async () => (await session.run(feeds)).loss.data[0];
+      const check = forwardOnly ? async () => wrapOut(await run()) : async () => ({ loss: await run() });
+      add('fwd', { id: 'ort', run, check, refKey });
+    } catch (e) {
+      skip(both, 'ort', `onnxruntime-web failed on this model: ${fmtErr(e)}`);
+    }
+  }
+
+  // --- Correctness before timing
+  for (const mode of ['fwd', 'fwdgrad']) {
+    const kept = [];
+    for (const c of entries[mode]) {
+      const key = `${c.id}/${mode}`;
+      try {
+        const got = await c.check();
+        const rec = compare(got, refs[c.refKey || 'main']);
+        rec.against = c.refKey && c.refKey !== 'main' ? c.refKey : 'main';
+        res.checks[key] = rec;
+        if (rec.ok) kept.push(c);
+        else res[mode][c.id] = { excluded: rec.why };
+      } catch (e) {
+        res.checks[key] = { ok: false, why: fmtErr(e) };
+        res[mode][c.id] = { error: fmtErr(e) };
+      }
+    }
+    entries[mode] = kept;
+  }
+  // PyTorch's loss on the same data (computed by torch_bench.py)
+  if (torch.data && torch.data.losses && torch.data.losses[id] !== undefined) {
+    const rec = compare({ loss: torch.data.losses[id] }, ref);
+    rec.against = 'main';
+    res.checks['torch/all'] = rec;
+  }
+
+  // --- Timing
+  for (const mode of ['fwd', 'fwdgrad']) {
+    if (forwardOnly && mode === 'fwdgrad') continue;
+    Object.assign(res[mode], await timeGroup(entries[mode], numel));
+    for (const [cid, why] of Object.entries(skipped[mode])) res[mode][cid] = { skipped: why };
+    const tr = torch.data?.results?.[id]?.[mode];
+    for (const n of ['1', '2']) {
+      const cid = `torch-${n}`;
+      if (!tr || !tr[n]) res[mode][cid] = { skipped: torch.data ? 'not in the torch results' : `no PyTorch figures (${torch.why})` };
+      else if (res.checks['torch/all'] && !res.checks['torch/all'].ok) res[mode][cid] = { excluded: res.checks['torch/all'].why };
+      else res[mode][cid] = { ...tr[n], external: true };
+    }
+  }
+
+  for (const t of tfTensors) t.dispose();
+  for (const w of [xw, gw, yw]) w?.free();
+  if (session) await session.release();
+  res.seconds = (performance.now() - tW) / 1000;
+  const show = (mode) => Object.entries(res[mode]).map(([k, v]) => `${k} ${v.median !== undefined ? v.median.toFixed(2) : v.excluded ? 'EXCLUDED' : v.error ? 'ERROR' : '-'}`).join(', ');
+  log(`${id} (${res.seconds.toFixed(1)} s)\n  fwd:      ${show('fwd')}${forwardOnly ? '' : `\n  fwd+grad: ${show('fwdgrad')}`}`);
+  for (const [k, c] of Object.entries(res.checks)) if (!c.ok || c.note) log(`  check ${k}: ${c.ok ? c.note : c.why}`);
+  return res;
+}
+
+/** Runs fn in a tfjs engine scope that frees every tensor it made; returns fn's plain (non-tensor)
+ *  value. (tf.tidy would walk a returned typed array element by element.) */
+function scoped(tf, fn) {
+  tf.engine().startScope();
+  try {
+    return fn();
+  } finally {
+    tf.engine().endScope();
+  }
+}
+
+function wrapOut(y) {
+  return { loss: mean(y), output: y };
+}
+
+// ---------------------------------------------------------------------------------------------
+async function main() {
+  log(`wasm-xent bench${QUICK ? ' (quick)' : ''}: ${WORKLOAD_IDS.join(' ')}; ${SETTINGS.budgetMs} ms per contender and mode, >= ${SETTINGS.minCalls} calls`);
+  const meta = machine();
+  const torch = runTorch();
+  if (torch.source !== 'ran') log(`PyTorch: ${torch.why}; ${torch.data ? 'using the committed bench/torch-results.json' : 'no figures'}`);
+  await X.init();
+  const peers = { tfjs: await loadTfjs(), ort: await loadOrt() };
+  for (const [name, b] of Object.entries(peers.tfjs.backends)) if (!b.ok) log(`tfjs-${name}: ${b.why}`);
+  if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
+  const workloads = {};
+  for (const id of WORKLOAD_IDS) workloads[id] = await runWorkload(id, peers, torch);
+  meta.torch = torch.data
+    ? { source: torch.source, why: torch.why, version: torch.data.torch, numpy: torch.data.numpy, date: torch.data.date, quick: torch.data.quick }
+    : { source: 'none', why: torch.why };
+  meta.tfjsWasmBinary = peers.tfjs.backends.wasm.binary || null;
+  const doc = {
+    meta: { ...meta, quick: QUICK, settings: { ...SETTINGS, f32Tolerance: F32_TOL, gradTolerance: GRAD_TOL }, totalSeconds: (performance.now() - T0) / 1000, sink: Number.isFinite(sink) },
+    contenders: CONTENDERS,
+    workloads,
+  };
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  writeReport(doc, OUT_DIR);
+  log(`wrote ${path.relative(ROOT, OUT_DIR) || '.'}/RESULTS.md, results.svg, results.json in ${doc.meta.totalSeconds.toFixed(1)} s`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

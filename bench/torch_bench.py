@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""PyTorch figures for the wasm-xent benchmark: the workloads W1-W6 of bench/data.mjs (same
+generator, reproduced here in numpy, so the losses can be compared with wasm-xent's), forward and
+forward+backward, with torch.set_num_threads(1) and (2). Writes bench/torch-results.json.
+
+Run by bench/run.mjs; by hand: /usr/bin/python3 bench/torch_bench.py [--quick] [--out FILE]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MASK = 0xFFFFFFFF
+
+
+def lowbias32(x):
+    """lowbias32 on a uint32 array (in place on a copy); the JS version is in bench/data.mjs."""
+    x = x.astype(np.uint32, copy=True)
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x846CA68B)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def key_of(seed):
+    return lowbias32(np.array([(seed + 0x9E3779B9) & MASK], dtype=np.uint32))[0]
+
+
+def hash_(seed, idx):
+    return lowbias32(lowbias32(idx.astype(np.uint32)) ^ key_of(seed))
+
+
+def uniform(seed, n):
+    return (hash_(seed, np.arange(n, dtype=np.uint64)).astype(np.float64) + 0.5) / 4294967296.0
+
+
+def normals(seed, n):
+    k = np.arange(n, dtype=np.uint64)
+    key = key_of(seed)
+    u1 = (lowbias32(lowbias32((2 * k).astype(np.uint32)) ^ key).astype(np.float64) + 0.5) / 4294967296.0
+    u2 = (lowbias32(lowbias32((2 * k + 1).astype(np.uint32)) ^ key).astype(np.float64) + 0.5) / 4294967296.0
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos((2.0 * np.pi) * u2)
+    return z.astype(np.float32)
+
+
+def softmax_rows(z, rows, cols):
+    z = z.reshape(rows, cols).astype(np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32).reshape(-1)
+
+
+SHAPES = {
+    'W1': [4096, 1000],
+    'W2': [512, 32000],
+    'W3': [8, 21, 128, 128],
+    'W4': [4096, 1000],
+    'W5': [4096, 1000],
+    'W6': [4096, 1000],
+}
+
+
+def workload(wid):
+    """Returns (x float32 tensor, fn(x) -> loss-or-output tensor, forward_only)."""
+    shape = SHAPES[wid]
+    numel = int(np.prod(shape))
+    if wid == 'W1':
+        n, c = shape
+        x = normals(1, numel)
+        t = torch.from_numpy((hash_(2, np.arange(n)) % c).astype(np.int64))
+        return x, lambda v: F.cross_entropy(v, t), False
+    if wid == 'W2':
+        n, c = shape
+        x = normals(3, numel)
+        t = (hash_(4, np.arange(n)) % c).astype(np.int64)
+        t[uniform(5, n) < 0.1] = -100
+        t = torch.from_numpy(t)
+        return x, lambda v: F.cross_entropy(v, t, ignore_index=-100, label_smoothing=0.1), False
+    if wid == 'W3':
+        n, c, h, w = shape
+        x = normals(6, numel)
+        t = torch.from_numpy((hash_(7, np.arange(n * h * w)) % c).astype(np.int64).reshape(n, h, w))
+        weight = torch.from_numpy((0.5 + uniform(8, c)).astype(np.float32))
+        return x, lambda v: F.cross_entropy(v, t, weight=weight), False
+    if wid == 'W4':
+        n, c = shape
+        x = normals(9, numel)
+        p = torch.from_numpy(softmax_rows(normals(10, numel), n, c).reshape(n, c))
+        return x, lambda v: F.cross_entropy(v, p), False
+    if wid == 'W5':
+        n, c = shape
+        x = normals(11, numel)
+        y = torch.from_numpy((uniform(12, numel) < 0.1).astype(np.float32).reshape(n, c))
+        pw = torch.from_numpy((0.5 + 2.0 * uniform(13, c)).astype(np.float32))
+        return x, lambda v: F.binary_cross_entropy_with_logits(v, y, pos_weight=pw), False
+    if wid == 'W6':
+        x = normals(14, numel)
+        return x, lambda v: torch.log_softmax(v, -1), True
+    raise ValueError(wid)
+
+
+def stats(samples, numel):
+    s = sorted(samples)
+    q = lambda f: s[min(len(s) - 1, int(round(f * (len(s) - 1))))]
+    k = 1e9 / numel
+    return {
+        'median': statistics.median(s) * k, 'min': s[0] * k, 'max': s[-1] * k,
+        'p10': q(0.1) * k, 'p90': q(0.9) * k, 'calls': len(s),
+    }
+
+
+def time_calls(call, budget, min_calls, max_calls, warmup, warmup_seconds):
+    # Warm up for `warmup` calls and at least `warmup_seconds`: the first calls on fresh 16 MB
+    # buffers pay page faults until the allocator settles.
+    t_end = time.perf_counter() + warmup_seconds
+    done = 0
+    while done < warmup or time.perf_counter() < t_end:
+        call()
+        done += 1
+    samples = []
+    spent = 0.0
+    while len(samples) < min_calls or (spent < budget and len(samples) < max_calls):
+        t0 = time.perf_counter()
+        call()
+        dt = time.perf_counter() - t0
+        samples.append(dt)
+        spent += dt
+    return samples
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
+    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6')
+    ap.add_argument('--threads', default='1,2')
+    args = ap.parse_args()
+    budget, min_calls, warmup, warmup_s = (0.1, 3, 3, 0.1) if args.quick else (1.5, 7, 3, 0.3)
+    threads = [int(t) for t in args.threads.split(',')]
+    results, checks = {}, {}
+    t_start = time.time()
+    for wid in args.workloads.split(','):
+        xs, fn, forward_only = workload(wid)
+        shape = SHAPES[wid]
+        numel = int(np.prod(shape))
+        x = torch.from_numpy(xs).reshape(shape)
+        leaf = x.clone().requires_grad_(True)
+        with torch.no_grad():
+            out = fn(x)
+        checks[wid] = float(out.double().mean()) if forward_only else float(out)
+
+        def fwd():
+            with torch.no_grad():
+                r = fn(x)
+            return r
+
+        def fwdgrad():
+            leaf.grad = None
+            loss = fn(leaf)
+            loss.backward()
+            return leaf.grad
+
+        results[wid] = {}
+        modes = [('fwd', fwd)] + ([] if forward_only else [('fwdgrad', fwdgrad)])
+        for mode, call in modes:
+            results[wid][mode] = {}
+            for n in threads:
+                torch.set_num_threads(n)
+                results[wid][mode][str(n)] = stats(time_calls(call, budget, min_calls, 2000, warmup, warmup_s), numel)
+        leaf.grad = None
+        print(f'torch {wid}: ' + ', '.join(
+            f"{m} {n}T {r['median']:.2f}" for m, byT in results[wid].items() for n, r in byT.items()) + ' ns/elem',
+            file=sys.stderr, flush=True)
+    cpu = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+    except OSError:
+        pass
+    doc = {
+        'torch': torch.__version__, 'numpy': np.__version__, 'python': platform.python_version(),
+        'cpu': cpu, 'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'quick': args.quick, 'threads': threads, 'seconds': round(time.time() - t_start, 1),
+        'unit': 'ns per input element (median call time / numel)',
+        'results': results, 'losses': checks,
+    }
+    with open(args.out, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
