@@ -41,11 +41,9 @@ export function crossEntropyIndex<T>(
   for (let o = 0; o < outer; o++) {
     let i = 0;
     if (ASC_FEATURE_SIMD && inner > 1) {
-      // Class dim not last (NCHW): vectorise across positions, a block at a time.
-      i = inner - inner % lanes<T>();
-      for (let i0 = 0; i0 < i; i0 += BLOCK) {
-        total += indexBlock<T>(x, target, weight, o, C, inner, i0, min(BLOCK, i - i0), smooth, totalWeight,
-                               lossOut, grad, scale, gradPerPosition);
+      // Class dim not last (NCHW): vectorise across positions.
+      for (; i + lanes<T>() <= inner; i += lanes<T>()) {
+        total += indexColumns<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition);
       }
     }
     for (; i < inner; i++) {
@@ -88,109 +86,103 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
   for (let c = 0; c < C; c++) store<T>(g + <usize>c * stride, zero);
 }
 
-// The blocked path for a class dim that is not last: BLOCK positions at a time (a multiple of
-// the lanes), each pass walking the classes with the positions in vector lanes. Per-position
-// state lives in static scratch; BLOCK positions x C classes stay in cache across the passes.
-const BLOCK = 256;
-const MAXES = memory.data(BLOCK * 8, 16);  // per-position max, T
-const SUMS = memory.data(BLOCK * 8, 16);   // per-position sum of exps, f64
-const SCALES = memory.data(BLOCK * 8, 16); // per-position gradient factor for the exps, T
-const TINY = memory.data(BLOCK * 8, 16);   // per-position exp below which the gradient would be subnormal, T
+// The path for a class dim that is not last (NCHW): the positions of one vector sit in its lanes
+// and each pass walks the classes, keeping the max, the sums and the gradient factor in registers.
+// The C rows a vector touches (one cache line each) stay in L1 across the passes.
 
-/** One block of n positions (a multiple of the lanes) starting at position i0 of outer slice o.
- *  Same maths as the row loop of crossEntropyIndex; returns the block's summed loss. */
-function indexBlock<T>(
-  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32, n: i32,
+/** Lane-wise scratch for the per-position scalar step (logs and target lookups). */
+const LANE_T = memory.data(16, 16);
+const LANE_SUM = memory.data(32, 16);
+
+/** The positions i0 .. i0 + lanes of outer slice o. Same maths as the row loop of
+ *  crossEntropyIndex; returns their summed loss. */
+// @ts-ignore: decorator
+@inline function indexColumns<T>(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
 ): f64 {
   const L = lanes<T>();
   const stride = <usize>inner << alignof<T>();
   const base = at<T>(x, <usize>o * C * inner + i0);
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
-  // Pass 1: per-position max over the classes (NaN-propagating, for ignoredGrad's rule).
-  memory.copy(MAXES, base, <usize>n << alignof<T>());
-  for (let c = 1; c < C; c++) {
-    const row = base + <usize>c * stride;
-    for (let j = 0; j < n; j += L) {
-      const p = at<T>(MAXES, j);
-      v128.store(p, v128.max<T>(v128.load(p), v128.load(at<T>(row, j))));
+  // Pass 1: per-position max. pmax may skip a NaN, which still reaches the sum through its exp
+  // (ignoredGrad finds NaNs itself).
+  let m = v128.load(base);
+  for (let c = 1; c < C; c++) m = v128.pmax<T>(m, v128.load(base + <usize>c * stride));
+  // Pass 2: exps (kept in the gradient) and their per-position sums: in T over groups of 8
+  // classes, then widened into f64.
+  let s0 = f64x2.splat(0);
+  let s1 = s0;
+  for (let c0 = 0; c0 < C; c0 += 8) {
+    const c1 = min(c0 + 8, C);
+    let part = v128.splat<T>(<T>0);
+    for (let c = c0; c < c1; c++) {
+      const e = expV<T>(v128.sub<T>(v128.load(base + <usize>c * stride), m));
+      if (grad != 0) v128.store(gBase + <usize>c * stride, e);
+      part = v128.add<T>(part, e);
+    }
+    if (sizeof<T>() == 4) {
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(part));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(part, part, 2, 3, 0, 1)));
+    } else {
+      s0 = f64x2.add(s0, part);
     }
   }
-  // Pass 2: exps (kept in the gradient) and their per-position f64 sums.
-  memory.fill(SUMS, 0, <usize>n << 3);
-  for (let c = 0; c < C; c++) {
-    const row = base + <usize>c * stride;
-    const g = gBase + <usize>c * stride;
-    for (let j = 0; j < n; j += L) {
-      const e = expV<T>(v128.sub<T>(v128.load(at<T>(row, j)), v128.load(at<T>(MAXES, j))));
-      if (grad != 0) v128.store(at<T>(g, j), e);
-      const s = SUMS + (<usize>j << 3);
-      if (sizeof<T>() == 4) {
-        v128.store(s, f64x2.add(v128.load(s), f64x2.promote_low_f32x4(e)));
-        v128.store(s, f64x2.add(v128.load(s, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(e, e, 2, 3, 0, 1))), 16);
-      } else {
-        v128.store(s, f64x2.add(v128.load(s), e));
-      }
-    }
-  }
-  // Per position: the loss, and the factor that turns its exps into gradient.
+  v128.store(LANE_T, m);
+  v128.store(LANE_SUM, s0);
+  v128.store(LANE_SUM, s1, 16);
+  // Per position (scalar): the loss, and the factor that turns its exps into gradient.
   const eps = smooth * <f64>C;
   let total: f64 = 0;
-  for (let j = 0; j < n; j++) {
-    const pos = <usize>o * inner + i0 + j;
+  for (let l = 0; l < L; l++) {
+    const pos = <usize>o * inner + i0 + l;
     const t = load<i32>(target + (pos << 2));
-    const m = load<T>(at<T>(MAXES, j));
+    const mt = load<T>(at<T>(LANE_T, l));
     if (t < 0) {
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
-      store<T>(at<T>(SCALES, j), <T>0);
-      store<T>(at<T>(TINY, j), <T>0);
+      store<T>(at<T>(LANE_T, l), <T>0);
       continue;
     }
-    const sum = load<f64>(SUMS + (<usize>j << 3));
+    const sum = load<f64>(LANE_SUM + (<usize>l << 3));
     const logSum = Math.log(sum);
     const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-    let loss = -wt * (<f64>(load<T>(base + <usize>t * stride + (<usize>j << alignof<T>())) - m) - logSum);
+    let loss = -wt * (<f64>(load<T>(at<T>(base, l) + <usize>t * stride) - mt) - logSum);
     if (eps != 0) {
-      loss = (1 - eps) * loss + smooth * (totalWeight * logSum - rowShiftedSum<T>(at<T>(base, j), m, C, stride, weight));
+      loss = (1 - eps) * loss + smooth * (totalWeight * logSum - rowShiftedSum<T>(at<T>(base, l), mt, C, stride, weight));
     }
     total += loss;
     if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
     const k = upstream<T>(gradPerPosition, pos, scale);
-    const factor = <T>(k * ((1 - eps) * wt + smooth * totalWeight) / sum);
-    store<T>(at<T>(SCALES, j), factor);
-    store<T>(at<T>(TINY, j), (sizeof<T>() == 4 ? <T>1.17549435e-38 : <T>2.2250738585072014e-308) / abs<T>(factor));
+    store<T>(at<T>(LANE_T, l), <T>(k * ((1 - eps) * wt + smooth * totalWeight) / sum));
   }
   if (grad == 0) return total;
-  // Pass 3: gradient = exp * factor (- smoothing), flushing would-be subnormals as rowScale does.
+  // Pass 3: gradient = exp * factor, flushing would-be subnormals as rowScale does.
+  const a = v128.load(LANE_T);
+  const tiny = v128.div<T>(minNormalV<T>(), v128.abs<T>(a));
   for (let c = 0; c < C; c++) {
-    const g = gBase + <usize>c * stride;
-    const w = weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
-    for (let j = 0; j < n; j += L) {
-      const p = at<T>(g, j);
-      const v = v128.load(p);
-      const flush = v128.lt<T>(v, v128.load(at<T>(TINY, j)));
-      v128.store(p, v128.mul<T>(v128.andnot(v, flush), v128.load(at<T>(SCALES, j))));
-    }
-    if (smooth != 0) {
-      for (let j = 0; j < n; j++) {
-        const pos = <usize>o * inner + i0 + j;
-        if (load<i32>(target + (pos << 2)) < 0) continue;
-        const p = at<T>(g, j);
-        store<T>(p, <T>(<f64>load<T>(p) - upstream<T>(gradPerPosition, pos, scale) * smooth * w));
-      }
-    }
+    const p = gBase + <usize>c * stride;
+    const v = v128.load(p);
+    v128.store(p, v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), a));
   }
-  // The target's own term, and the rows of ignored positions.
-  for (let j = 0; j < n; j++) {
-    const pos = <usize>o * inner + i0 + j;
+  // Smoothing's per-class term, the target's own term, and the rows of ignored positions.
+  for (let l = 0; l < L; l++) {
+    const pos = <usize>o * inner + i0 + l;
     const t = load<i32>(target + (pos << 2));
+    const g = at<T>(gBase, l);
     if (t < 0) {
-      ignoredGrad<T>(at<T>(base, j), at<T>(gBase, j), C, stride);
+      ignoredGrad<T>(at<T>(base, l), g, C, stride);
       continue;
     }
+    const k = upstream<T>(gradPerPosition, pos, scale);
+    if (smooth != 0) {
+      for (let c = 0; c < C; c++) {
+        const p = g + <usize>c * stride;
+        store<T>(p, <T>(<f64>load<T>(p) - k * smooth * (weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0)));
+      }
+    }
     const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-    const pt = at<T>(gBase, j) + <usize>t * stride;
-    store<T>(pt, <T>(<f64>load<T>(pt) - upstream<T>(gradPerPosition, pos, scale) * (1 - eps) * wt));
+    const pt = g + <usize>t * stride;
+    store<T>(pt, <T>(<f64>load<T>(pt) - k * (1 - eps) * wt));
   }
   return total;
 }

@@ -18,8 +18,8 @@
 // exp(x) = 2^n * exp(t) with |t| <= ln(2)/2. 2^n is built from the integer bits of n: adding a
 // "magic bias" 1.5 * 2^(mantissa bits) + exponent bias rounds x / ln 2 to an integer sitting in the
 // low mantissa bits; shifting those bits into the exponent field gives 2^n directly.
-// exp(t) = 1 + t p(t): f32 uses XNNPACK's minimax degree-5 fit (within 2 ulp), f64 the Taylor
-// series to t^13 / 13! (truncation error below 5e-18 relative on |t| <= ln(2)/2).
+// exp(t): f32 uses XNNPACK's minimax degree-5 fit (within 2 ulp), f64 fdlibm's rational form
+// (within 1 ulp in fdlibm; a few here without its hi/lo split of t).
 // Results below the smallest normal number (x < -87.34 for f32, x < -708.39 for f64) are flushed to
 // 0: wasm has no flush-to-zero and subnormal arithmetic is ~17x slower. NaN in gives NaN out;
 // -inf gives 0.
@@ -48,25 +48,18 @@ const F64 = memory.data<f64>([
   6755399441056767.0,          // 1 magic bias: 1.5 * 2^52 + 1023
   -6.93147180369123816490e-01, // 2 -ln2_hi (fdlibm)
   -1.90821492927058770002e-10, // 3 -ln2_lo
-  1.0 / 6227020800.0,          // 4 1/13!
-  1.0 / 479001600.0,           // 5 1/12!
-  1.0 / 39916800.0,            // 6 1/11!
-  1.0 / 3628800.0,             // 7 1/10!
-  1.0 / 362880.0,              // 8 1/9!
-  1.0 / 40320.0,               // 9 1/8!
-  1.0 / 5040.0,                // 10 1/7!
-  1.0 / 720.0,                 // 11 1/6!
-  1.0 / 120.0,                 // 12 1/5!
-  1.0 / 24.0,                  // 13 1/4!
-  1.0 / 6.0,                   // 14 1/3!
-  0.5,                         // 15 1/2!
-  1.0,                         // 16 1/1!
-  -708.3964185322641,          // 17 exp cutoff: below it the result is subnormal
-  2.2250738585072014e-308,     // 18 smallest normal number
-  0.41421356237309515,         // 19 sqrt(2) - 1
-  0.6931471805599453,          // 20 ln 2
-  1.0, 2.0, 3.0,               // 21, 22, 23
-  // 24.. log1p's series, highest term first: 2/23, 2/21, ..., 2/3, 2
+  4.13813679705723846039e-08,  // 4 P5: fdlibm's exp remez coefficients, highest first
+  -1.65339022054652515390e-06, // 5 P4
+  6.61375632143793436117e-05,  // 6 P3
+  -2.77777777770155933842e-03, // 7 P2
+  1.66666666666666019037e-01,  // 8 P1
+  2.0,                         // 9
+  -708.3964185322641,          // 10 exp cutoff: below it the result is subnormal
+  2.2250738585072014e-308,     // 11 smallest normal number
+  0.41421356237309515,         // 12 sqrt(2) - 1
+  0.6931471805599453,          // 13 ln 2
+  1.0, 2.0, 3.0,               // 14, 15, 16
+  // 17.. log1p's series, highest term first: 2/23, 2/21, ..., 2/3, 2
   2.0 / 23.0, 2.0 / 21.0, 2.0 / 19.0, 2.0 / 17.0, 2.0 / 15.0, 2.0 / 13.0,
   2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
 ], 16);
@@ -99,23 +92,26 @@ const F64 = memory.data<f64>([
   let t = fma<T>(n, K<T>(2), x);
   t = fma<T>(n, K<T>(3), t);
   // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
-  let p = fma<T>(K<T>(4), t, K<T>(5));
-  p = fma<T>(p, t, K<T>(6));
-  p = fma<T>(p, t, K<T>(7));
-  p = fma<T>(p, t, K<T>(8));
-  if (sizeof<T>() == 8) {
-    p = fma<T>(p, t, K<T>(9));
-    p = fma<T>(p, t, K<T>(10));
-    p = fma<T>(p, t, K<T>(11));
-    p = fma<T>(p, t, K<T>(12));
-    p = fma<T>(p, t, K<T>(13));
-    p = fma<T>(p, t, K<T>(14));
-    p = fma<T>(p, t, K<T>(15));
-    p = fma<T>(p, t, K<T>(16));
+  let f: v128;
+  if (sizeof<T>() == 4) {
+    let p = fma<T>(K<T>(4), t, K<T>(5));
+    p = fma<T>(p, t, K<T>(6));
+    p = fma<T>(p, t, K<T>(7));
+    p = fma<T>(p, t, K<T>(8));
+    f = fma<T>(v128.mul<T>(t, s), p, s); // s (1 + t p)
+  } else {
+    // fdlibm's form: with z = t^2 and c = t - z R(z), exp(t) - 1 = t - t c / (c - 2). Fewer
+    // operations than a Taylor polynomial of the same accuracy (wasm has no fused multiply-add).
+    const z = v128.mul<T>(t, t);
+    let q = fma<T>(K<T>(4), z, K<T>(5));
+    q = fma<T>(q, z, K<T>(6));
+    q = fma<T>(q, z, K<T>(7));
+    q = fma<T>(q, z, K<T>(8));
+    const c = v128.sub<T>(t, v128.mul<T>(z, q));
+    const u = v128.sub<T>(t, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(c, K<T>(9))));
+    f = fma<T>(s, u, s); // s (1 + u)
   }
-  // exp(x) = s (1 + t p) = s + (t s) p
-  const f = fma<T>(v128.mul<T>(t, s), p, s);
-  return v128.andnot(f, v128.lt<T>(x, K<T>(k<T>(9, 17))));
+  return v128.andnot(f, v128.lt<T>(x, K<T>(k<T>(9, 10))));
 }
 
 /** log(1 + e) of every lane, for 0 <= e <= 1 (what softplus needs: e = exp(-|x|)).
@@ -124,10 +120,10 @@ const F64 = memory.data<f64>([
  *  to an ulp. s = e / (2 + e) has no cancellation, so tiny e keep full relative accuracy. */
 // @ts-ignore: decorator
 @inline export function log1pV<T>(e: v128): v128 {
-  const upper = v128.gt<T>(e, K<T>(k<T>(11, 19)));
-  const one = K<T>(k<T>(13, 21));
+  const upper = v128.gt<T>(e, K<T>(k<T>(11, 12)));
+  const one = K<T>(k<T>(13, 14));
   const num = v128.bitselect(v128.sub<T>(e, one), e, upper);
-  const den = v128.add<T>(e, v128.bitselect(K<T>(k<T>(15, 23)), K<T>(k<T>(14, 22)), upper));
+  const den = v128.add<T>(e, v128.bitselect(K<T>(k<T>(15, 16)), K<T>(k<T>(14, 15)), upper));
   const s = v128.div<T>(num, den);
   const z = v128.mul<T>(s, s);
   let p: v128;
@@ -137,31 +133,31 @@ const F64 = memory.data<f64>([
     p = fma<T>(p, z, K<T>(19));
     p = fma<T>(p, z, K<T>(20));
   } else {
-    p = fma<T>(K<T>(24), z, K<T>(25));
+    p = fma<T>(K<T>(17), z, K<T>(18));
+    p = fma<T>(p, z, K<T>(19));
+    p = fma<T>(p, z, K<T>(20));
+    p = fma<T>(p, z, K<T>(21));
+    p = fma<T>(p, z, K<T>(22));
+    p = fma<T>(p, z, K<T>(23));
+    p = fma<T>(p, z, K<T>(24));
+    p = fma<T>(p, z, K<T>(25));
     p = fma<T>(p, z, K<T>(26));
     p = fma<T>(p, z, K<T>(27));
     p = fma<T>(p, z, K<T>(28));
-    p = fma<T>(p, z, K<T>(29));
-    p = fma<T>(p, z, K<T>(30));
-    p = fma<T>(p, z, K<T>(31));
-    p = fma<T>(p, z, K<T>(32));
-    p = fma<T>(p, z, K<T>(33));
-    p = fma<T>(p, z, K<T>(34));
-    p = fma<T>(p, z, K<T>(35));
   }
-  return v128.add<T>(v128.mul<T>(s, p), v128.and(K<T>(k<T>(12, 20)), upper));
+  return v128.add<T>(v128.mul<T>(s, p), v128.and(K<T>(k<T>(12, 13)), upper));
 }
 
 /** The smallest normal number of T, splatted (for flushing would-be subnormal results). */
 // @ts-ignore: decorator
 @inline export function minNormalV<T>(): v128 {
-  return K<T>(k<T>(10, 18));
+  return K<T>(k<T>(10, 11));
 }
 
 /** One, splatted. */
 // @ts-ignore: decorator
 @inline export function oneV<T>(): v128 {
-  return K<T>(k<T>(13, 21));
+  return K<T>(k<T>(13, 14));
 }
 
 /** Adds the lanes of a vector of T to an f64x2 accumulator (f32 lanes are widened first). */

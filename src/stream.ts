@@ -17,11 +17,18 @@ import { Precision, Workspace } from './workspace.js';
 
 export type StreamArray = Float32Array | Float64Array | Int32Array;
 
-/** One streamed array: `data` is read from (inputs) or written to (outputs); `rows` per position. */
+type StreamArrayConstructor = { new (b: ArrayBuffer, offset: number, length: number): StreamArray; BYTES_PER_ELEMENT: number };
+
+/** One streamed array: `data` is read from (inputs) or written to (outputs); `rows` per position.
+ *  `type` is the element type the kernel reads (default: data's own), so a Float64Array target
+ *  feeds a float32 kernel converted, never reinterpreted. */
 export interface Lane {
   data: StreamArray;
   rows: number;
+  type?: StreamArrayConstructor;
 }
+
+const typeOf = (l: Lane) => l.type ?? (l.data.constructor as StreamArrayConstructor);
 
 /** Where the kernel finds the current chunk, and which positions it covers. */
 export interface Chunk {
@@ -57,14 +64,17 @@ export class Stream {
   ) {
     const lanes = [...inputs, ...outputs];
     const memory = ws.exports.memory;
-    const resident = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
+    // Arrays in wasm memory (wasmArrays): their offsets, and which can be used in place (only when
+    // the kernel's element type is the array's own).
+    const inWasm = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
+    const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
     const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
     lanes.forEach((l, k) => {
-      if (resident[k] >= 0 && !ws.isPinned(resident[k], l.data.byteLength)) {
+      if (l.data.buffer === memory.buffer && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
       }
     });
-    const widest = Math.max(1, ...lanes.map((l) => l.rows * l.data.BYTES_PER_ELEMENT));
+    const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
     const slice = widest * inner; // bytes of one outer index of the widest array
     if (slice <= CHUNK_BYTES || inner <= 4) {
       this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
@@ -82,15 +92,15 @@ export class Stream {
       // (byteLength is still valid here: nothing has grown memory yet in this call)
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
-    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 ? 0 : this.count * l.rows * this.width * l.data.BYTES_PER_ELEMENT));
+    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
     const pointers = ws.reserve(fn, [...fixed, ...sizes]);
     this.fixed = pointers.slice(0, fixed.length);
     this.pointers = pointers.slice(fixed.length);
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
-      if (resident[k] < 0 || l.data.buffer === memory.buffer) return l;
-      const Ctor = l.data.constructor as { new (b: ArrayBuffer, offset: number, length: number): StreamArray };
-      return { data: new Ctor(memory.buffer, resident[k], lengths[k]), rows: l.rows };
+      if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
+      const Ctor = l.data.constructor as StreamArrayConstructor;
+      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type };
     });
     this.inputs = fresh.slice(0, inputs.length);
     this.outputs = fresh.slice(inputs.length);
@@ -126,7 +136,7 @@ export class Stream {
   private copy(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number, into: boolean): void {
     const { data, rows } = lane;
     const buffer = this.ws.exports.memory.buffer;
-    const Ctor = data.constructor as { new (b: ArrayBuffer, offset: number, length: number): StreamArray };
+    const Ctor = typeOf(lane);
     const inner = this.inner;
     if (width === inner) { // whole outer slices: one contiguous block
       const a = o0 * rows * inner;

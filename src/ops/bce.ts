@@ -92,7 +92,7 @@ function run<A extends FloatArray>(
   // Stream in units of the longer weight period, so every chunk starts a period of both weights.
   const unit = Math.max(weight?.period ?? 1, posWeight?.period ?? 1);
   const units = unit === 0 ? 0 : n / unit;
-  const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, [{ data: x, rows: unit }, { data: y, rows: unit }], [
+  const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, [{ data: x, rows: unit }, { data: y, rows: unit, type: x.constructor as Float32ArrayConstructor }], [
     weight ? weight.period * bytes : 0, posWeight ? posWeight.period * bytes : 0,
   ], unit);
   const [pw, ppw] = stream.fixed;

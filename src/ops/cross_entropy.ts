@@ -59,7 +59,7 @@ export function crossEntropy<A extends FloatArray>(
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     const ws = getWorkspace(FN);
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: p as FloatArray, rows: C }], [weight ? C * bytes : 0]);
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: p as FloatArray, rows: C, type: x.constructor as Float32ArrayConstructor }], [weight ? C * bytes : 0]);
     const [pw] = stream.fixed;
     if (weight) ws.floats(precision, pw, C).set(weight);
     // Probability targets divide 'mean' by the number of positions, not by a weight sum.
