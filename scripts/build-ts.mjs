@@ -27,7 +27,7 @@ export async function bundledWasm() {
   return new URL('../' + bundledWasmName(), import.meta.url);
 }
 export async function readWasmFile(url) {
-  const { readFile } = await import('fs/promises');
+  const { readFile } = await import('node:fs/promises');
   return readFile(new URL(url));
 }
 `);
@@ -39,8 +39,16 @@ import { simdSupported } from './simd-detect.js';
 export async function bundledWasm() {
   return simdSupported() ? new URL('../xent.wasm', import.meta.url) : new URL('../xent-scalar.wasm', import.meta.url);
 }
+// A file: URL outside Node: Deno's fetch reads it (with --allow-read); browsers refuse.
 export async function readWasmFile(url) {
-  throw new Error('init: cannot read ' + url + ' in this runtime (no file system); pass the bytes, a WebAssembly.Module or an http(s) URL');
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error('init: cannot read ' + url + ' in this runtime (' + e + '); pass the bytes, a WebAssembly.Module or an http(s) URL');
+  }
+  if (!response.ok) throw new Error('init: reading ' + url + ' failed: ' + response.status);
+  return new Uint8Array(await response.arrayBuffer());
 }
 `);
 mkdirSync('dist', { recursive: true });
