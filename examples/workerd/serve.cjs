@@ -30,9 +30,9 @@ function freePort() {
 
 // Copies the worker and the package's files into `dir` (workerd embeds files by paths relative to
 // its config) and returns the config text.
-function config(dir, port) {
+function config(dir, port, condition) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const entry = pkg.exports['.'].workerd; // ./dist/browser/workerd.js
+  const entry = pkg.exports['.'][condition]; // ./dist/browser/workerd.js (or edge-light.js)
   const add = (from, name) => {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     copyFileSync(from, join(dir, name));
@@ -49,6 +49,8 @@ function config(dir, port) {
   }
   const wasm = 'node_modules/wasm-xent/dist/xent.wasm';
   modules.push(`(name = "${wasm}", wasm = embed ${add(join(root, 'dist', 'xent.wasm'), wasm)})`);
+  // The edge-light entry imports '../xent.wasm?module' (Vercel's form): the same wasm module.
+  modules.push(`(name = "${wasm}?module", wasm = embed "${wasm}")`);
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "main", worker = .worker)],
@@ -63,12 +65,16 @@ const worker :Workerd.Worker = (
 `;
 }
 
-/** Starts workerd; resolves once it answers. `stop()` ends it and removes the config. */
-async function startWorkerd({ port, quiet = true } = {}) {
+/**
+ * Starts workerd; resolves once it answers. `stop()` ends it and removes the config. `condition`
+ * picks the package entry the worker gets: 'workerd' (default) or 'edge-light' (Vercel's entry,
+ * run here in workerd, which forbids compiling wasm from bytes just as Vercel edge does).
+ */
+async function startWorkerd({ port, quiet = true, condition = 'workerd' } = {}) {
   port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wasm-xent-workerd-'));
   const file = join(dir, 'config.capnp');
-  writeFileSync(file, config(dir, port));
+  writeFileSync(file, config(dir, port, condition));
   const bin = require('workerd').default;
   const child = spawn(bin, ['serve', file], { stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'] });
   let log = '';

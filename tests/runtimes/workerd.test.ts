@@ -85,3 +85,18 @@ test('a burst of 400 requests at concurrency 32: every answer right, memory boun
   expect(after.wasmMemoryBytes).toBeLessThanOrEqual(2 ** 20);
   expect(mem.rss).toBeLessThan(512 * 2 ** 20);
 });
+
+test('the edge-light entry (Vercel edge: imports xent.wasm?module, initSync at import) also runs in workerd', async () => {
+  const edge = await startWorkerd({ condition: 'edge-light' });
+  try {
+    const { x, y } = sample(77, 3, 6);
+    const r = await fetch(`${edge.url}/loss`, { method: 'POST', body: JSON.stringify({ dtype: 'float64', input: { data: x, shape: [3, 6] }, target: y, options: { labelSmoothing: 0.05 } }) });
+    expect(r.status).toBe(200);
+    const json = await r.json();
+    const ref = crossEntropyRef(x, [3, 6], y, { labelSmoothing: 0.05 });
+    expect(Math.abs(json.loss - ref.loss)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(json.grad, ref.grad)).toBeLessThan(1e-12);
+  } finally {
+    await edge.stop();
+  }
+});
