@@ -16,8 +16,9 @@ let requests = 0;
 
 const ops = {
   cross_entropy: (input, target, options) => crossEntropy(input, target, { ...options, grad: true }),
+  // BCE targets are probabilities: sent in the input's float type, as PyTorch wants them.
   bce_with_logits: (input, target, options) =>
-    binaryCrossEntropyWithLogits(input, Float64Array.from(target), { ...options, grad: true }),
+    binaryCrossEntropyWithLogits(input, input.data.constructor.from(target), { ...options, grad: true }),
 };
 const arrays = { float32: Float32Array, float64: Float64Array };
 
