@@ -6,6 +6,7 @@
 // The same holds for pos_weight. A zero pointer means "no weight".
 
 import { at, upstream } from "./math";
+import { addWide, expV, hsum, lanes, log1pV, oneV } from "./simd";
 
 /** PyTorch's gradient clamp is the float constant 1e-12 in both precisions: 9.999999960041972e-13. */
 const EPSILON: f64 = <f64><f32>1e-12;
@@ -47,28 +48,105 @@ export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
+  if (ASC_FEATURE_SIMD) {
+    // Walk spans of length `span` over which weight and posWeight are both contiguous (or one value
+    // each). The periods are suffix products of the same broadcast shape, so the smaller divides
+    // the larger and every span starts at a multiple of it.
+    let span = n;
+    if (weight != 0 && weightPeriod > 1) span = min(span, weightPeriod);
+    if (posWeight != 0 && posWeightPeriod > 1) span = min(span, posWeightPeriod);
+    if (span >= lanes<T>()) {
+      let total: f64 = 0;
+      for (let start = 0; start < n; start += span) {
+        total += logitsSpan<T>(
+          at<T>(x, start), at<T>(y, start),
+          weight != 0 ? at<T>(weight, start % weightPeriod) : 0, weightPeriod == 1,
+          posWeight != 0 ? at<T>(posWeight, start % posWeightPeriod) : 0, posWeightPeriod == 1, span,
+          lossOut != 0 ? at<T>(lossOut, start) : 0, grad != 0 ? at<T>(grad, start) : 0, scale,
+          gradPerElement != 0 ? at<T>(gradPerElement, start) : 0,
+        );
+      }
+      return total;
+    }
+  }
   let total: f64 = 0;
   let j = 0;
   let q = 0;
   for (let i = 0; i < n; i++) {
-    const xi = <f64>load<T>(at<T>(x, i));
-    const yi = <f64>load<T>(at<T>(y, i));
     const w = weight != 0 ? <f64>load<T>(at<T>(weight, j)) : 1.0;
     if (++j == weightPeriod) j = 0;
     const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, q)) : 1.0;
     if (++q == posWeightPeriod) q = 0;
-    const e = Math.exp(-Math.abs(xi));
-    const softplus = Math.log1p(e) + max(-xi, 0.0);
-    const logWeight = 1 + (pw - 1) * yi;
-    const loss = w * ((1 - yi) * xi + logWeight * softplus);
-    total += loss;
-    if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
-    if (grad != 0) {
-      // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
-      const sigmoid = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
-      const k = upstream<T>(gradPerElement, i, scale);
-      store<T>(at<T>(grad, i), <T>(k * w * (logWeight * sigmoid - pw * yi)));
+    total += logitsElement<T>(x, y, i, w, pw, lossOut, grad, scale, gradPerElement);
+  }
+  return total;
+}
+
+/** One element, in f64 (the scalar build, and the tails of vector spans). Returns its loss. */
+// @ts-ignore: decorator
+@inline function logitsElement<T>(
+  x: usize, y: usize, i: i32, w: f64, pw: f64, lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const xi = <f64>load<T>(at<T>(x, i));
+  const yi = <f64>load<T>(at<T>(y, i));
+  const e = Math.exp(-Math.abs(xi));
+  const softplus = Math.log1p(e) + max(-xi, 0.0);
+  const logWeight = 1 + (pw - 1) * yi;
+  const loss = w * ((1 - yi) * xi + logWeight * softplus);
+  if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
+  if (grad != 0) {
+    // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
+    const sigmoid = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
+    const k = upstream<T>(gradPerElement, i, scale);
+    store<T>(at<T>(grad, i), <T>(k * w * (logWeight * sigmoid - pw * yi)));
+  }
+  return loss;
+}
+
+/** `n` elements with contiguous weights (or one weight each when the *One flag is set), SIMD in T
+ *  with the losses summed per block of 16 vectors in T and then in f64. Same maths as above. */
+function logitsSpan<T>(
+  x: usize, y: usize, weight: usize, weightOne: bool, posWeight: usize, posWeightOne: bool, n: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const L = lanes<T>();
+  const one = oneV<T>();
+  const zero = v128.splat<T>(<T>0);
+  const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
+  const pwOne = posWeight != 0 ? v128.splat<T>(load<T>(posWeight)) : one;
+  const wStep = weight != 0 && !weightOne;
+  const pwStep = posWeight != 0 && !posWeightOne;
+  const k = v128.splat<T>(<T>scale);
+  const end = n - n % L;
+  let acc = f64x2.splat(0);
+  let c = 0;
+  while (c < end) {
+    const blockEnd = min(c + 16 * L, end);
+    let sum = zero;
+    for (; c < blockEnd; c += L) {
+      const xv = v128.load(at<T>(x, c));
+      const yv = v128.load(at<T>(y, c));
+      const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
+      const pw = pwStep ? v128.load(at<T>(posWeight, c)) : pwOne;
+      const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
+      const softplus = v128.add<T>(log1pV<T>(e), v128.pmax<T>(v128.neg<T>(xv), zero));
+      const logWeight = v128.add<T>(one, v128.mul<T>(v128.sub<T>(pw, one), yv));
+      const loss = v128.mul<T>(w, v128.add<T>(v128.mul<T>(v128.sub<T>(one, yv), xv), v128.mul<T>(logWeight, softplus)));
+      if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
+      sum = v128.add<T>(sum, loss);
+      if (grad != 0) {
+        const sigmoid = v128.div<T>(v128.bitselect(one, e, v128.ge<T>(xv, zero)), v128.add<T>(one, e));
+        const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
+        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(kv, w), v128.sub<T>(v128.mul<T>(logWeight, sigmoid), v128.mul<T>(pw, yv))));
+      }
     }
+    acc = addWide<T>(acc, sum);
+  }
+  let total = hsum(acc);
+  for (; c < n; c++) {
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
+    const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, posWeightOne ? 0 : c)) : 1.0;
+    total += logitsElement<T>(x, y, c, w, pw, lossOut, grad, scale, gradPerElement);
   }
   return total;
 }

@@ -1,12 +1,19 @@
-// Scalar helpers shared by every kernel family, generic over the element type T (f32 or f64).
+// Helpers shared by every kernel family, generic over the element type T (f32 or f64).
 //
 // Layout convention used by all kernels: a tensor viewed as (outer, C, inner), row-major, so
 // element (o, c, i) sits at byte offset ((o * C + c) * inner + i) * sizeof<T>(). The class dim is
 // walked with stride `inner`, so any class dim (NCHW, (N, C, L), channels-last) needs no transpose.
 //
-// Precision policy: element-wise maths runs in T (Mathf for f32, Math for f64), while every sum
-// across classes or positions accumulates in f64, so a float32 mean over a million positions stays
-// within 1e-6 relative of the float64 result.
+// The row helpers below (one class row: C values `stride` bytes apart) run SIMD in the SIMD build
+// (`if (ASC_FEATURE_SIMD)`: a compile-time constant, so the scalar build never sees v128 code)
+// when the row is contiguous, and as plain loops otherwise; every kernel is written once in terms
+// of them.
+//
+// Precision policy: element-wise maths runs in T, while every sum across classes or positions
+// accumulates in f64, so a float32 mean over a million positions stays within 1e-6 relative of the
+// float64 result.
+
+import { addWide, expV, hmax, hsum, lanes, minNormalV } from "./simd";
 
 /** exp in the element type: Mathf.exp for f32, Math.exp for f64. */
 // @ts-ignore: decorator
@@ -21,18 +28,130 @@
   return base + (index << alignof<T>());
 }
 
-/** Largest entry of a strided row; NaN anywhere makes it NaN (wasm's min/max propagate NaN),
- *  which is how PyTorch lets a NaN logit poison its whole row. */
-// @ts-ignore: decorator
-@inline export function rowMax<T>(row: usize, C: i32, stride: usize): T {
-  let m = load<T>(row);
-  for (let c = 1; c < C; c++) m = max<T>(m, load<T>(row + <usize>c * stride));
-  return m;
-}
-
 /** The upstream gradient for position `pos`: one per position for reduction 'none'
  *  (`perPosition` != 0), otherwise the single pre-divided factor `uniform`. */
 // @ts-ignore: decorator
 @inline export function upstream<T>(perPosition: usize, pos: usize, uniform: f64): f64 {
   return perPosition != 0 ? <f64>load<T>(at<T>(perPosition, pos)) : uniform;
+}
+
+/** Largest entry of a row; NaN anywhere makes it NaN (wasm's min/max propagate NaN), which is how
+ *  PyTorch lets a NaN logit poison its whole row. */
+export function rowMax<T>(row: usize, C: i32, stride: usize): T {
+  let m = load<T>(row);
+  for (let c = 1; c < C; c++) m = max<T>(m, load<T>(row + <usize>c * stride));
+  return m;
+}
+
+/** The max that log-sum-exp subtracts. The vector path uses pmax (one instruction, but it may skip
+ *  a NaN); that is safe because a NaN logit still makes its exp, hence the row's sum, NaN. */
+export function rowMaxForExp<T>(row: usize, C: i32, stride: usize): T {
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+    const L = lanes<T>();
+    let a = v128.load(row);
+    let b = a;
+    let c = L;
+    for (; c + 2 * L <= C; c += 2 * L) {
+      a = v128.pmax<T>(a, v128.load(at<T>(row, c)));
+      b = v128.pmax<T>(b, v128.load(at<T>(row, c + L)));
+    }
+    let m = hmax<T>(v128.pmax<T>(a, b));
+    for (; c < C; c++) m = max<T>(m, load<T>(at<T>(row, c)));
+    return m;
+  }
+  return rowMax<T>(row, C, stride);
+}
+
+/** sum_c exp(x_c - m) in f64; also stores each exp at `e` (same layout as the row) when e != 0. */
+export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f64 {
+  let c = 0;
+  let sum: f64 = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
+    // Two vectors per step in two accumulators (independent dependency chains), summed in T over
+    // blocks of BLOCK_VECTORS vectors and then widened into f64: the f64 adds would otherwise form
+    // one serial chain that costs more than the exps.
+    const L = lanes<T>();
+    const vm = v128.splat<T>(m);
+    const end = C - C % (2 * L);
+    let acc = f64x2.splat(0);
+    while (c < end) {
+      const blockEnd = min(c + BLOCK_VECTORS * L, end);
+      let a0 = v128.splat<T>(<T>0);
+      let a1 = a0;
+      for (; c < blockEnd; c += 2 * L) {
+        const v0 = expV<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm));
+        const v1 = expV<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm));
+        if (e != 0) {
+          v128.store(at<T>(e, c), v0);
+          v128.store(at<T>(e, c + L), v1);
+        }
+        a0 = v128.add<T>(a0, v0);
+        a1 = v128.add<T>(a1, v1);
+      }
+      acc = addWide<T>(acc, v128.add<T>(a0, a1));
+    }
+    sum = hsum(acc);
+  }
+  for (; c < C; c++) {
+    const v = expT<T>(load<T>(row + <usize>c * stride) - m);
+    if (e != 0) store<T>(e + <usize>c * stride, v);
+    sum += <f64>v;
+  }
+  return sum;
+}
+
+/** Vectors summed in T before a partial sum is widened to f64 (each lane adds BLOCK_VECTORS / 2 values). */
+const BLOCK_VECTORS = 16;
+
+/** sum_c w_c (x_c - m) in f64 (w = 1 when weight == 0): label smoothing's term, kept relative to
+ *  the max so it never cancels. */
+export function rowShiftedSum<T>(row: usize, m: T, C: i32, stride: usize, weight: usize): f64 {
+  let c = 0;
+  let sum: f64 = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+    const L = lanes<T>();
+    const vm = v128.splat<T>(m);
+    let acc = f64x2.splat(0);
+    for (; c + L <= C; c += L) {
+      let d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
+      if (weight != 0) d = v128.mul<T>(d, v128.load(at<T>(weight, c)));
+      acc = addWide<T>(acc, d);
+    }
+    sum = hsum(acc);
+  }
+  for (; c < C; c++) {
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
+    sum += w * <f64>(load<T>(row + <usize>c * stride) - m);
+  }
+  return sum;
+}
+
+/** g_c := g_c * a - b * w_c in place (w = 1 when weight == 0; the subtraction is skipped when
+ *  b == 0). Entries whose product would be subnormal are flushed to zero first (see simd.ts). */
+export function rowScale<T>(g: usize, C: i32, stride: usize, a: f64, b: f64, weight: usize): void {
+  let c = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+    const L = lanes<T>();
+    const va = v128.splat<T>(<T>a);
+    const vb = v128.splat<T>(<T>b);
+    const tiny = v128.div<T>(minNormalV<T>(), v128.abs<T>(va));
+    if (b == 0) {
+      for (; c + L <= C; c += L) {
+        const v = v128.load(at<T>(g, c));
+        v128.store(at<T>(g, c), v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), va));
+      }
+    } else {
+      for (; c + L <= C; c += L) {
+        const v = v128.load(at<T>(g, c));
+        const bw = weight != 0 ? v128.mul<T>(vb, v128.load(at<T>(weight, c))) : vb;
+        v128.store(at<T>(g, c), v128.sub<T>(v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), va), bw));
+      }
+    }
+  }
+  for (; c < C; c++) {
+    const p = g + <usize>c * stride;
+    let d = <f64>load<T>(p) * a;
+    if (b != 0) d -= b * (weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0);
+    store<T>(p, <T>d);
+  }
 }

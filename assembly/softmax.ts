@@ -5,7 +5,8 @@
 // Every exp argument is <= 0, so nothing overflows at logits of 1e4 (f32) or 1e300 (f64); an entry
 // of -inf gives exp(-inf) = 0 exactly; a row of all -inf gives m = -inf and NaN, as PyTorch does.
 
-import { expT, rowMax } from "./math";
+import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
+import { lanes } from "./simd";
 
 /** Writes log_softmax(x) along the class dim into y (y may equal x). */
 export function logSoftmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner: i32): void {
@@ -14,16 +15,27 @@ export function logSoftmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inn
     for (let i = 0; i < inner; i++) {
       const offset = (<usize>o * C * inner + i) << alignof<T>();
       const row = x + offset;
-      const m = rowMax<T>(row, C, stride);
-      let sum: f64 = 0;
-      for (let c = 0; c < C; c++) sum += <f64>expT<T>(load<T>(row + <usize>c * stride) - m);
-      const logSum = Math.log(sum);
-      const out = y + offset;
-      for (let c = 0; c < C; c++) {
-        const p = <usize>c * stride;
-        store<T>(out + p, <T>(<f64>(load<T>(row + p) - m) - logSum));
-      }
+      const m = rowMaxForExp<T>(row, C, stride);
+      const logSum = Math.log(rowExpSum<T>(row, m, C, stride, 0));
+      rowShift<T>(row, y + offset, C, stride, m, logSum);
     }
+  }
+}
+
+/** y_c := (x_c - m) - logSum along one row. */
+function rowShift<T>(row: usize, out: usize, C: i32, stride: usize, m: T, logSum: f64): void {
+  let c = 0;
+  if (ASC_FEATURE_SIMD && stride == sizeof<T>()) {
+    const L = lanes<T>();
+    const vm = v128.splat<T>(m);
+    const vl = v128.splat<T>(<T>logSum);
+    for (; c + L <= C; c += L) {
+      v128.store(at<T>(out, c), v128.sub<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), vl));
+    }
+  }
+  for (; c < C; c++) {
+    const p = <usize>c * stride;
+    store<T>(out + p, <T>(<f64>(load<T>(row + p) - m) - logSum));
   }
 }
 
@@ -44,7 +56,8 @@ export function logSoftmaxBackward<T>(g: usize, y: usize, dx: usize, outer: i32,
   }
 }
 
-/** Writes softmax(x) along the class dim into y (y may equal x). */
+/** Writes softmax(x) along the class dim into y (y may equal x): the exps are stored first and
+ *  normalised in a second pass, so there is one exp per element. */
 export function softmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner: i32): void {
   const stride = <usize>inner << alignof<T>();
   for (let o = 0; o < outer; o++) {
@@ -52,20 +65,9 @@ export function softmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner:
       const offset = (<usize>o * C * inner + i) << alignof<T>();
       const row = x + offset;
       const out = y + offset;
-      const m = rowMax<T>(row, C, stride);
-      // Store the exps first and normalise in a second pass: one exp per element.
-      let sum: f64 = 0;
-      for (let c = 0; c < C; c++) {
-        const p = <usize>c * stride;
-        const e = expT<T>(load<T>(row + p) - m);
-        store<T>(out + p, e);
-        sum += <f64>e;
-      }
-      const inv = 1.0 / sum;
-      for (let c = 0; c < C; c++) {
-        const p = <usize>c * stride;
-        store<T>(out + p, <T>(<f64>load<T>(out + p) * inv));
-      }
+      const m = rowMaxForExp<T>(row, C, stride);
+      const sum = rowExpSum<T>(row, m, C, stride, out);
+      rowScale<T>(out, C, stride, 1.0 / sum, 0, 0);
     }
   }
 }

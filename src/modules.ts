@@ -42,13 +42,13 @@ export class BCEWithLogitsLoss {
 export class LogSoftmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>): A {
-    return logSoftmax(input, this.options);
+    return logSoftmax(input, this.options as SoftmaxOptions<A>);
   }
 }
 
 export class Softmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>): A {
-    return softmax(input, this.options);
+    return softmax(input, this.options as SoftmaxOptions<A>);
   }
 }

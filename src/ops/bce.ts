@@ -4,7 +4,7 @@
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, Tensor, tensorLike, typeName } from '../tensor.js';
-import { bindOutputs, collect, LOSS_OPTIONS, LossOptionsBase, LossResult, outputRegions, planLoss, uniformScale } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 type Broadcastable = ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
 
@@ -89,23 +89,23 @@ function run<A extends FloatArray>(
   const bytes = precision === 'f32' ? 4 : 8;
   const n = x.length;
   const ws = getWorkspace(fn);
-  const [px, py, pw, ppw, ...outs] = ws.reserve(fn, [
-    n * bytes, n * bytes, weight ? weight.period * bytes : 0, posWeight ? posWeight.period * bytes : 0,
-    ...outputRegions(plan, precision, n, n),
-  ]);
-  ws.floats(precision, px, n).set(x);
-  ws.floats(precision, py, n).set(y);
+  // Stream in units of the longer weight period, so every chunk starts a period of both weights.
+  const unit = Math.max(weight?.period ?? 1, posWeight?.period ?? 1);
+  const units = unit === 0 ? 0 : n / unit;
+  const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, [{ data: x, rows: unit }, { data: y, rows: unit }], [
+    weight ? weight.period * bytes : 0, posWeight ? posWeight.period * bytes : 0,
+  ], unit);
+  const [pw, ppw] = stream.fixed;
   if (weight) ws.floats(precision, pw, weight.period).set(weight.values);
   if (posWeight) ws.floats(precision, ppw, posWeight.period).set(posWeight.values);
-  const ptr = bindOutputs(ws, plan, precision, outs, n);
-  const scale = uniformScale(plan, n);
-  const total = logits
-    ? ws.kernel<BceLogitsKernel>('binaryCrossEntropyWithLogits', precision)(
-        px, py, weight ? pw : 0, weight?.period ?? 1, posWeight ? ppw : 0, posWeight?.period ?? 1, n,
-        ptr.lossPtr, ptr.gradPtr, scale, ptr.gradOutPtr)
-    : ws.kernel<BceKernel>('binaryCrossEntropy', precision)(
-        px, py, weight ? pw : 0, weight?.period ?? 1, n, ptr.lossPtr, ptr.gradPtr, scale, ptr.gradOutPtr);
-  return collect(ws, plan, precision, ptr, total, n, n, n) as LossResult<A>;
+  const bce = ws.kernel<BceKernel>('binaryCrossEntropy', precision);
+  const bceLogits = ws.kernel<BceLogitsKernel>('binaryCrossEntropyWithLogits', precision);
+  return stream.run(n, (c, scale) => {
+    const [px, py] = c.inputs;
+    return logits
+      ? bceLogits(px, py, weight ? pw : 0, weight?.period ?? 1, posWeight ? ppw : 0, posWeight?.period ?? 1, c.count * unit, c.loss, c.grad, scale, c.gradOutput)
+      : bce(px, py, weight ? pw : 0, weight?.period ?? 1, c.count * unit, c.loss, c.grad, scale, c.gradOutput);
+  }) as LossResult<A>;
 }
 
 /** Binary cross-entropy between probabilities `input` in [0, 1] and `target`. Mirrors

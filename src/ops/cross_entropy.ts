@@ -4,7 +4,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkOptions, FloatArray, isFloatArray, precisionOf, tensorLike, Tensor } from '../tensor.js';
 import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { bindOutputs, collect, LOSS_OPTIONS, LossOptionsBase, LossResult, outputRegions, planLoss, uniformScale } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Per-class rescaling weight, length C. */
@@ -59,28 +59,27 @@ export function crossEntropy<A extends FloatArray>(
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     const ws = getWorkspace(FN);
-    const [px, pp, pw, ...outs] = ws.reserve(FN, [n * bytes, n * bytes, weight ? C * bytes : 0, ...outputRegions(plan, precision, positions, n)]);
-    ws.floats(precision, px, n).set(x);
-    ws.floats(precision, pp, n).set(p as FloatArray);
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: p as FloatArray, rows: C }], [weight ? C * bytes : 0]);
+    const [pw] = stream.fixed;
     if (weight) ws.floats(precision, pw, C).set(weight);
-    const ptr = bindOutputs(ws, plan, precision, outs, positions);
     // Probability targets divide 'mean' by the number of positions, not by a weight sum.
-    const denominator = positions;
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
-    const total = kernel(px, pp, weight ? pw : 0, outer, C, inner, eps, ptr.lossPtr, ptr.gradPtr, uniformScale(plan, denominator), ptr.gradOutPtr);
-    return collect(ws, plan, precision, ptr, total, denominator, positions, n) as LossResult<A>;
+    return stream.run(positions, (c, scale) =>
+      kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+    ) as LossResult<A>;
   }
 
-  const targets = indexTargets(FN, target, layout);
+  const values = indexTargets(FN, target, layout);
+  const targets = new Int32Array(positions);
+  const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const [px, pt, pw, ...outs] = ws.reserve(FN, [n * bytes, positions * 4, weight ? C * bytes : 0, ...outputRegions(plan, precision, positions, n)]);
-  const denominator = writeIndexTargets(FN, targets, ws.ints(pt, positions), layout, ignoreIndex, weight);
-  ws.floats(precision, px, n).set(x);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: targets, rows: 1 }], [weight ? C * bytes : 0]);
+  const [pw] = stream.fixed;
   if (weight) ws.floats(precision, pw, C).set(weight);
-  const ptr = bindOutputs(ws, plan, precision, outs, positions);
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
-  const total = kernel(px, pt, weight ? pw : 0, outer, C, inner, eps, ptr.lossPtr, ptr.gradPtr, uniformScale(plan, denominator), ptr.gradOutPtr);
-  return collect(ws, plan, precision, ptr, total, denominator, positions, n) as LossResult<A>;
+  return stream.run(denominator, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+  ) as LossResult<A>;
 }
 
 function isTensorOf(t: unknown): t is { data: unknown } {

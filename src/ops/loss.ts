@@ -1,8 +1,10 @@
 // What every loss shares: its reduction, the upstream gradient, the optional `out` array, and how
-// a result leaves wasm memory (copied, so returned arrays belong to the caller).
+// inputs stream through wasm memory in chunks and results leave it (copied, so returned arrays
+// belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { checkBoolean, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { Chunk, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
 export interface LossResult<A extends FloatArray = FloatArray> {
@@ -30,8 +32,8 @@ export interface LossPlan {
   wantGrad: boolean;
   /** Upstream gradient when it is one number (mean/sum, or the default of ones). */
   gradScalar: number;
-  /** Upstream gradient per loss element for 'none', or null. */
-  gradPerPosition: ArrayLike<number> | null;
+  /** Upstream gradient per loss element for 'none' (in the input's float type), or null. */
+  gradPerPosition: FloatArray | null;
   out: FloatArray | null;
 }
 
@@ -42,7 +44,7 @@ export function planLoss(
   const out = checkOut(fn, options.out, input);
   const wantGrad = checkBoolean(fn, 'grad', options.grad) || out !== null;
   let gradScalar = 1;
-  let gradPerPosition: ArrayLike<number> | null = null;
+  let gradPerPosition: FloatArray | null = null;
   const g = options.gradOutput;
   if (g !== undefined) {
     if (reduction !== 'none' || (lossShape.length === 0 && typeof g === 'number')) {
@@ -54,13 +56,15 @@ export function planLoss(
       if (values.length !== product(lossShape) || (shape.length !== lossShape.length && lossShape.length > 0)) {
         fail(fn, `gradOutput of shape ${showShape(shape)} does not match the loss shape ${showShape(lossShape)}`, RangeError);
       }
-      gradPerPosition = values;
+      gradPerPosition = newFloatArray(precisionOf(input), values.length);
+      gradPerPosition.set(values);
     }
   }
   return { reduction, wantGrad, gradScalar, gradPerPosition, out };
 }
 
-function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | null {
+/** The optional `out` array: the input's type and length, not shared. */
+export function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | null {
   if (out === undefined) return null;
   if (out === null || (out as object).constructor !== input.constructor) {
     fail(fn, `out must be a ${input.constructor.name} like the input, got ${typeName(out)}`, TypeError);
@@ -73,44 +77,59 @@ function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | nul
   return o;
 }
 
-/** Byte sizes of the regions a loss call needs beyond its inputs: per-position losses (for 'none'),
- *  the gradient, and the per-position upstream gradient. */
-export function outputRegions(plan: LossPlan, precision: Precision, lossLength: number, inputLength: number): number[] {
-  const bytes = precision === 'f32' ? 4 : 8;
-  return [
-    plan.reduction === 'none' ? lossLength * bytes : 0,
-    plan.wantGrad ? inputLength * bytes : 0,
-    plan.gradPerPosition ? lossLength * bytes : 0,
-  ];
+/** Where a loss kernel finds the current chunk (see Stream): its inputs in the order given, and
+ *  where it writes per-position losses and the gradient and reads the upstream gradient (0 = absent). */
+export interface LossChunk extends Chunk {
+  loss: number;
+  grad: number;
+  gradOutput: number;
 }
 
-/** Copies the per-position upstream gradient in; returns the pointers the kernels take (0 = absent). */
-export function bindOutputs(ws: Workspace, plan: LossPlan, precision: Precision, regions: number[], lossLength: number) {
-  const [lossPtr, gradPtr, gradOutPtr] = regions;
-  if (plan.gradPerPosition) ws.floats(precision, gradOutPtr, lossLength).set(plan.gradPerPosition);
-  return {
-    lossPtr: plan.reduction === 'none' ? lossPtr : 0,
-    gradPtr: plan.wantGrad ? gradPtr : 0,
-    gradOutPtr: plan.gradPerPosition ? gradOutPtr : 0,
-  };
+/**
+ * Runs a loss kernel over an (outer, C, inner) input in chunks (see src/stream.ts). `inputs` are
+ * streamed in with the input's layout (rows = C) or per position (rows = 1); the 'none' losses,
+ * the gradient and the per-position upstream gradient are added from the plan (`lossRows` loss
+ * values per position: 1 for class losses, all of them for element-wise ones). `fixed` are byte
+ * sizes of regions the caller fills once (weights): their pointers are `fixed` after construction.
+ */
+export class LossStream {
+  readonly fixed: number[];
+  private readonly stream: Stream;
+  private readonly lossValues: FloatArray | null;
+  private readonly grad: FloatArray | null;
+
+  constructor(
+    ws: Workspace, fn: string, private readonly plan: LossPlan, precision: Precision,
+    outer: number, C: number, inner: number, inputs: Lane[], fixed: number[], lossRows = 1,
+  ) {
+    this.lossValues = plan.reduction === 'none' ? newFloatArray(precision, outer * lossRows * inner) : null;
+    this.grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, outer * C * inner) : null;
+    const extraInputs: Lane[] = plan.gradPerPosition ? [{ data: plan.gradPerPosition, rows: lossRows }] : [];
+    const outputs: Lane[] = [];
+    if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
+    if (this.grad) outputs.push({ data: this.grad, rows: C });
+    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed);
+    this.fixed = this.stream.fixed;
+  }
+
+  /** Runs `kernel` on every chunk with the uniform upstream gradient `scale`; 'mean' divides the
+   *  summed loss by `denominator`. */
+  run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number): LossResult {
+    const { plan, lossValues, grad } = this;
+    const scale = uniformScale(plan, denominator);
+    const total = this.stream.run((chunk) => {
+      let k = 0;
+      const loss = lossValues ? chunk.outputs[k++] : 0;
+      const g = grad ? chunk.outputs[k++] : 0;
+      const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
+      return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
+    });
+    const loss = lossValues ?? (plan.reduction === 'mean' ? total / denominator : total);
+    return grad ? { loss, grad } : { loss };
+  }
 }
 
 /** The upstream gradient factor the kernels apply when it is uniform: gradOutput / denominator for 'mean'. */
 export function uniformScale(plan: LossPlan, denominator: number): number {
   return plan.reduction === 'mean' ? plan.gradScalar / denominator : plan.gradScalar;
-}
-
-/** Copies results out of wasm memory into arrays the caller owns. */
-export function collect(
-  ws: Workspace, plan: LossPlan, precision: Precision, pointers: { lossPtr: number; gradPtr: number },
-  total: number, denominator: number, lossLength: number, inputLength: number,
-): LossResult {
-  let loss: number | FloatArray;
-  if (plan.reduction === 'none') loss = ws.floats(precision, pointers.lossPtr, lossLength).slice();
-  else loss = plan.reduction === 'mean' ? total / denominator : total;
-  if (!plan.wantGrad) return { loss };
-  const view = ws.floats(precision, pointers.gradPtr, inputLength);
-  const grad = plan.out ?? newFloatArray(precision, inputLength);
-  grad.set(view);
-  return { loss, grad };
 }

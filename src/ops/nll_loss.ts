@@ -3,7 +3,7 @@
 import { getWorkspace } from '../loader.js';
 import { checkOptions, FloatArray, precisionOf, Tensor } from '../tensor.js';
 import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { bindOutputs, collect, LOSS_OPTIONS, LossOptionsBase, LossResult, outputRegions, planLoss, uniformScale } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface NllLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   weight?: ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
@@ -26,17 +26,17 @@ export function nllLoss<A extends FloatArray>(input: Tensor<A>, target: unknown,
   const weight = classWeight(FN, opts.weight, layout.classes);
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const plan = planLoss(FN, opts, x, layout.positionShape);
-  const targets = indexTargets(FN, target, layout);
+  const values = indexTargets(FN, target, layout);
   const { outer, classes: C, inner, positions } = layout;
-  const n = x.length;
 
+  const targets = new Int32Array(positions);
+  const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const [px, pt, pw, ...outs] = ws.reserve(FN, [n * bytes, positions * 4, weight ? C * bytes : 0, ...outputRegions(plan, precision, positions, n)]);
-  const denominator = writeIndexTargets(FN, targets, ws.ints(pt, positions), layout, ignoreIndex, weight);
-  ws.floats(precision, px, n).set(x);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: targets, rows: 1 }], [weight ? C * bytes : 0]);
+  const [pw] = stream.fixed;
   if (weight) ws.floats(precision, pw, C).set(weight);
-  const ptr = bindOutputs(ws, plan, precision, outs, positions);
   const kernel = ws.kernel<NllKernel>('nllLoss', precision);
-  const total = kernel(px, pt, weight ? pw : 0, outer, C, inner, ptr.lossPtr, ptr.gradPtr, uniformScale(plan, denominator), ptr.gradOutPtr);
-  return collect(ws, plan, precision, ptr, total, denominator, positions, n) as LossResult<A>;
+  return stream.run(denominator, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, c.loss, c.grad, scale, c.gradOutput),
+  ) as LossResult<A>;
 }

@@ -1,0 +1,190 @@
+// Vector building blocks for the kernels, generic over T (f32x4 or f64x2 lanes). Compiled only into
+// the SIMD build: every caller guards its use with `if (ASC_FEATURE_SIMD)`, a compile-time constant,
+// so the scalar build (asconfig target "scalar") is plain MVP wasm from the same source.
+//
+// Every constant is loaded from a static table with a splat load: V8 re-materialises v128 constants
+// inside hot loops (several instructions each), while a splat load is one instruction, so the
+// kernels load them once, before their loops.
+
+/** Lanes per v128 for T: 4 for f32, 2 for f64. */
+// @ts-ignore: decorator
+@inline export function lanes<T>(): i32 {
+  return 16 / sizeof<T>();
+}
+
+// exp(x) for x <= 0 (the only arguments the kernels need: x - max, -|x|).
+//
+// Reduced argument (Cody-Waite): n := round(x / ln 2), t := x - n ln2_hi - n ln2_lo, so
+// exp(x) = 2^n * exp(t) with |t| <= ln(2)/2. 2^n is built from the integer bits of n: adding a
+// "magic bias" 1.5 * 2^(mantissa bits) + exponent bias rounds x / ln 2 to an integer sitting in the
+// low mantissa bits; shifting those bits into the exponent field gives 2^n directly.
+// exp(t) = 1 + t p(t): f32 uses XNNPACK's minimax degree-5 fit (within 2 ulp), f64 the Taylor
+// series to t^13 / 13! (truncation error below 5e-18 relative on |t| <= ln(2)/2).
+// Results below the smallest normal number (x < -87.34 for f32, x < -708.39 for f64) are flushed to
+// 0: wasm has no flush-to-zero and subnormal arithmetic is ~17x slower. NaN in gives NaN out;
+// -inf gives 0.
+
+const F32 = memory.data<f32>([
+  1.44269502162933349609375,   // 0 log2(e)
+  12583039.0,                  // 1 magic bias 0x1.8000FEp23: 1.5 * 2^23 + 127
+  -0.693145751953125,          // 2 -ln2_hi (-0x1.62E400p-1)
+  -1.428606765330187045e-06,   // 3 -ln2_lo (-0x1.7F7D1Cp-20)
+  0.008301110123,              // 4 c5 (0x1.0F9F9Cp-7)
+  0.04164987802,               // 5 c4 (0x1.573A1Ap-5)
+  0.1666965187,                // 6 c3 (0x1.555A80p-3)
+  0.4999935031,                // 7 c2 (0x1.FFFDC6p-2)
+  0.9999997020,                // 8 c1 (0x1.FFFFF6p-1)
+  -87.33654022216796875,       // 9 exp cutoff: below it the result is subnormal (-0x1.5D589Ep6)
+  1.17549435e-38,              // 10 smallest normal number
+  0.41421356237309515,         // 11 sqrt(2) - 1 (log1p's range split)
+  0.693147180559945309,        // 12 ln 2
+  1.0, 2.0, 3.0,               // 13, 14, 15
+  // 16.. log1p's series 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), highest term first (|s| <= 0.172)
+  2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
+], 16);
+
+const F64 = memory.data<f64>([
+  1.4426950408889634,          // 0 log2(e)
+  6755399441056767.0,          // 1 magic bias: 1.5 * 2^52 + 1023
+  -6.93147180369123816490e-01, // 2 -ln2_hi (fdlibm)
+  -1.90821492927058770002e-10, // 3 -ln2_lo
+  1.0 / 6227020800.0,          // 4 1/13!
+  1.0 / 479001600.0,           // 5 1/12!
+  1.0 / 39916800.0,            // 6 1/11!
+  1.0 / 3628800.0,             // 7 1/10!
+  1.0 / 362880.0,              // 8 1/9!
+  1.0 / 40320.0,               // 9 1/8!
+  1.0 / 5040.0,                // 10 1/7!
+  1.0 / 720.0,                 // 11 1/6!
+  1.0 / 120.0,                 // 12 1/5!
+  1.0 / 24.0,                  // 13 1/4!
+  1.0 / 6.0,                   // 14 1/3!
+  0.5,                         // 15 1/2!
+  1.0,                         // 16 1/1!
+  -708.3964185322641,          // 17 exp cutoff: below it the result is subnormal
+  2.2250738585072014e-308,     // 18 smallest normal number
+  0.41421356237309515,         // 19 sqrt(2) - 1
+  0.6931471805599453,          // 20 ln 2
+  1.0, 2.0, 3.0,               // 21, 22, 23
+  // 24.. log1p's series, highest term first: 2/23, 2/21, ..., 2/3, 2
+  2.0 / 23.0, 2.0 / 21.0, 2.0 / 19.0, 2.0 / 17.0, 2.0 / 15.0, 2.0 / 13.0,
+  2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
+], 16);
+
+/** Splat entry i of T's constant table. */
+// @ts-ignore: decorator
+@inline function K<T>(i: i32): v128 {
+  if (sizeof<T>() == 4) return v128.load32_splat(F32 + (<usize>i << 2));
+  return v128.load64_splat(F64 + (<usize>i << 3));
+}
+
+/** The table index of a named constant for T (the two tables differ in length). */
+// @ts-ignore: decorator
+@inline function k<T>(f32Index: i32, f64Index: i32): i32 {
+  return sizeof<T>() == 4 ? f32Index : f64Index;
+}
+
+// @ts-ignore: decorator
+@inline function fma<T>(a: v128, b: v128, c: v128): v128 {
+  return v128.add<T>(v128.mul<T>(a, b), c);
+}
+
+/** exp of every lane of x (x <= 0 or NaN), as described above. */
+// @ts-ignore: decorator
+@inline export function expV<T>(x: v128): v128 {
+  const magic = K<T>(1);
+  let n = fma<T>(x, K<T>(0), magic);
+  const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52);
+  n = v128.sub<T>(n, magic);
+  let t = fma<T>(n, K<T>(2), x);
+  t = fma<T>(n, K<T>(3), t);
+  // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
+  let p = fma<T>(K<T>(4), t, K<T>(5));
+  p = fma<T>(p, t, K<T>(6));
+  p = fma<T>(p, t, K<T>(7));
+  p = fma<T>(p, t, K<T>(8));
+  if (sizeof<T>() == 8) {
+    p = fma<T>(p, t, K<T>(9));
+    p = fma<T>(p, t, K<T>(10));
+    p = fma<T>(p, t, K<T>(11));
+    p = fma<T>(p, t, K<T>(12));
+    p = fma<T>(p, t, K<T>(13));
+    p = fma<T>(p, t, K<T>(14));
+    p = fma<T>(p, t, K<T>(15));
+    p = fma<T>(p, t, K<T>(16));
+  }
+  // exp(x) = s (1 + t p) = s + (t s) p
+  const f = fma<T>(v128.mul<T>(t, s), p, s);
+  return v128.andnot(f, v128.lt<T>(x, K<T>(k<T>(9, 17))));
+}
+
+/** log(1 + e) of every lane, for 0 <= e <= 1 (what softplus needs: e = exp(-|x|)).
+ *  log(1 + e) = 2 atanh(s) with s = e / (2 + e); above sqrt(2) - 1 the argument is halved first,
+ *  log(1 + e) = ln 2 + 2 atanh((e - 1) / (e + 3)), so |s| <= 0.172 and a short odd series is exact
+ *  to an ulp. s = e / (2 + e) has no cancellation, so tiny e keep full relative accuracy. */
+// @ts-ignore: decorator
+@inline export function log1pV<T>(e: v128): v128 {
+  const upper = v128.gt<T>(e, K<T>(k<T>(11, 19)));
+  const one = K<T>(k<T>(13, 21));
+  const num = v128.bitselect(v128.sub<T>(e, one), e, upper);
+  const den = v128.add<T>(e, v128.bitselect(K<T>(k<T>(15, 23)), K<T>(k<T>(14, 22)), upper));
+  const s = v128.div<T>(num, den);
+  const z = v128.mul<T>(s, s);
+  let p: v128;
+  if (sizeof<T>() == 4) {
+    p = fma<T>(K<T>(16), z, K<T>(17));
+    p = fma<T>(p, z, K<T>(18));
+    p = fma<T>(p, z, K<T>(19));
+    p = fma<T>(p, z, K<T>(20));
+  } else {
+    p = fma<T>(K<T>(24), z, K<T>(25));
+    p = fma<T>(p, z, K<T>(26));
+    p = fma<T>(p, z, K<T>(27));
+    p = fma<T>(p, z, K<T>(28));
+    p = fma<T>(p, z, K<T>(29));
+    p = fma<T>(p, z, K<T>(30));
+    p = fma<T>(p, z, K<T>(31));
+    p = fma<T>(p, z, K<T>(32));
+    p = fma<T>(p, z, K<T>(33));
+    p = fma<T>(p, z, K<T>(34));
+    p = fma<T>(p, z, K<T>(35));
+  }
+  return v128.add<T>(v128.mul<T>(s, p), v128.and(K<T>(k<T>(12, 20)), upper));
+}
+
+/** The smallest normal number of T, splatted (for flushing would-be subnormal results). */
+// @ts-ignore: decorator
+@inline export function minNormalV<T>(): v128 {
+  return K<T>(k<T>(10, 18));
+}
+
+/** One, splatted. */
+// @ts-ignore: decorator
+@inline export function oneV<T>(): v128 {
+  return K<T>(k<T>(13, 21));
+}
+
+/** Adds the lanes of a vector of T to an f64x2 accumulator (f32 lanes are widened first). */
+// @ts-ignore: decorator
+@inline export function addWide<T>(acc: v128, v: v128): v128 {
+  if (sizeof<T>() == 4) {
+    acc = f64x2.add(acc, f64x2.promote_low_f32x4(v));
+    return f64x2.add(acc, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+  }
+  return f64x2.add(acc, v);
+}
+
+/** Sum of an f64x2's lanes. */
+// @ts-ignore: decorator
+@inline export function hsum(acc: v128): f64 {
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
+
+/** Largest lane (NaN-propagating). */
+// @ts-ignore: decorator
+@inline export function hmax<T>(v: v128): T {
+  if (sizeof<T>() == 4) {
+    return <T>max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+  }
+  return <T>max(f64x2.extract_lane(v, 0), f64x2.extract_lane(v, 1));
+}
