@@ -35,10 +35,21 @@ async function run(X, cases, how) {
     return { loss: r.loss, grad: Array.from(r.grad) };
   });
   const inWorker = typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope;
-  return { results, inWorker, memory: X.wasmMemoryBytes(), userAgent: navigator.userAgent };
+  return { results, inWorker, memory: X.wasmMemoryBytes(), userAgent: navigator.userAgent, calls: self.calls };
 }`;
 
+// Records how the module got compiled: instantiateStreaming (and whether it failed), instantiate.
+const SPY = `<script>
+window.calls = [];
+const streaming = WebAssembly.instantiateStreaming, plain = WebAssembly.instantiate;
+WebAssembly.instantiateStreaming = (...a) => streaming(...a).then(
+  (r) => (calls.push('instantiateStreaming ok'), r),
+  (e) => { calls.push('instantiateStreaming failed: ' + e.name); throw e; });
+WebAssembly.instantiate = (...a) => (calls.push('instantiate ' + (a[0] instanceof WebAssembly.Module ? 'module' : 'bytes')), plain(...a));
+</script>`;
+
 const page = (prefix: string) => `<!doctype html><meta charset="utf-8"><title>wasm-xent</title>
+${SPY}
 <script type="importmap">{ "imports": { "wasm-xent": "${prefix}/dist/browser/index.js" } }</script>
 <script type="module">
 import * as X from 'wasm-xent';
@@ -133,12 +144,14 @@ test('import map, init() with no argument: fetches the .wasm next to the module 
   expect(got.inWorker).toBe(false);
   expect(got.userAgent).toMatch(/Chrome\/\d+/);
   expect(server.requests).toContainEqual({ path: '/dist/xent.wasm', type: 'application/wasm' });
+  expect(got.calls).toEqual(['instantiateStreaming ok']);
 });
 
 test('a server that sends the wrong MIME type: init() falls back from instantiateStreaming', async () => {
   const got = await runIn('/__badmime.html', 'default');
   check(got);
   expect(server.requests).toContainEqual({ path: '/badmime/dist/xent.wasm', type: 'application/octet-stream' });
+  expect(got.calls).toEqual(['instantiateStreaming failed: TypeError', 'instantiate bytes']);
 });
 
 test('init(fetch(url)) with a Promise<Response>', async () => {
