@@ -1,8 +1,8 @@
 // Instantiates the wasm module in any runtime. Knows nothing about the ops: it hands the raw
 // exports to the workspace and nothing else.
 
-import * as asLoader from '@assemblyscript/loader';
-import { bundledWasm } from './wasm-location.js';
+import { instantiate, instantiateStreaming, instantiateSync } from './instantiate.js';
+import { bundledWasm, readWasmFile } from './wasm-location.js';
 import { Workspace, KernelExports } from './workspace.js';
 
 /** What `init` accepts: bytes, a compiled module, a URL, or a (promised) fetch Response. */
@@ -29,38 +29,31 @@ async function instantiateResponse(response: Response): Promise<void> {
   if (!response.ok) throw new Error(`init: fetching the wasm module failed: HTTP ${response.status} ${response.statusText}`);
   if (typeof WebAssembly.instantiateStreaming === 'function') {
     try {
-      const { exports } = await asLoader.instantiateStreaming(response.clone(), {});
-      return install(exports);
+      return install(await instantiateStreaming(response.clone()));
     } catch {
       // A server that sends the wrong MIME type makes streaming compilation fail; fall back to
       // bytes (which rethrows if the module itself is bad).
     }
   }
-  const { exports } = await asLoader.instantiate(await response.arrayBuffer(), {});
-  install(exports);
+  install(await instantiate(await response.arrayBuffer()));
 }
 
 async function load(source: InitSource | undefined): Promise<void> {
   if (source === undefined) source = await bundledWasm();
   if (typeof source === 'string' || source instanceof URL) {
     const url = String(source);
-    if (url.startsWith('file:')) {
-      const { readFile } = await import('fs/promises');
-      const { fileURLToPath } = await import('url');
-      const { exports } = await asLoader.instantiate(await readFile(fileURLToPath(url)), {});
-      return install(exports);
-    }
+    if (url.startsWith('file:')) return install(await instantiate(await readWasmFile(url)));
     return instantiateResponse(await fetch(url));
   }
   const resolved = await source;
   if (isResponse(resolved)) return instantiateResponse(resolved);
-  const { exports } = await asLoader.instantiate(resolved as BufferSource | WebAssembly.Module, {});
-  install(exports);
+  install(await instantiate(resolved as BufferSource | WebAssembly.Module));
 }
 
 /**
  * Loads the wasm module. Idempotent: later calls return at once. With no argument, Node reads the
- * `.wasm` bundled with the package; otherwise pass bytes, a `WebAssembly.Module`, a URL (or URL
+ * `.wasm` bundled with the package and a browser fetches the one next to the module (streaming,
+ * with a fallback for servers that send the wrong MIME type); otherwise pass bytes, a `WebAssembly.Module`, a URL (or URL
  * string), a `Response` or a `Promise<Response>`.
  */
 export function init(source?: InitSource): Promise<void> {
@@ -77,8 +70,7 @@ export function init(source?: InitSource): Promise<void> {
 /** Synchronous init from bytes or a compiled `WebAssembly.Module` (what workerd and Vercel edge need). */
 export function initSync(source: BufferSource | WebAssembly.Module): void {
   if (workspace) return;
-  const { exports } = asLoader.instantiateSync(source, {});
-  install(exports);
+  install(instantiateSync(source));
 }
 
 /** Bytes of wasm linear memory in use (0 before init). It grows only when a larger call arrives. */

@@ -28,7 +28,12 @@ declare const process: { env?: Record<string, string | undefined> } | undefined;
  * the scalar build, which is how the tests run both builds.
  */
 export function bundledWasmName(): string {
-  const forced = typeof process !== 'undefined' ? process.env?.WASM_XENT_BUILD : undefined;
+  let forced: string | undefined;
+  try {
+    forced = typeof process !== 'undefined' ? process.env?.WASM_XENT_BUILD : undefined;
+  } catch {
+    // Deno without --allow-env throws on reading the environment: use the default.
+  }
   if (forced === 'scalar') return 'xent-scalar.wasm';
   if (forced === 'simd') return 'xent.wasm';
   return simdSupported() ? 'xent.wasm' : 'xent-scalar.wasm';

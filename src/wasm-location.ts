@@ -18,3 +18,10 @@ export async function bundledWasm(): Promise<URL> {
   }
   throw new Error(`init: the bundled ${name} was not found next to the package; pass its bytes or URL to init()`);
 }
+
+/** Reads a `file:` URL (Node only; the browser build has no file access). */
+export async function readWasmFile(url: string): Promise<Uint8Array> {
+  const { readFile } = await import('fs/promises');
+  const { fileURLToPath } = await import('url');
+  return readFile(fileURLToPath(url));
+}

@@ -1,0 +1,11 @@
+// Run by tests/runtimes/deno.test.ts under Deno: loads wasm-xent (the entry named by argv[0], or the
+// package by name), evaluates the cases on stdin, prints the results as JSON.
+const X = Deno.args[0] ? await import(Deno.args[0]) : await import('wasm-xent');
+await X.init();
+const cases = JSON.parse(new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer()));
+const results = cases.map((c) => {
+  const A = c.dtype === 'float64' ? Float64Array : Float32Array;
+  const r = X.crossEntropy({ data: A.from(c.x), shape: c.shape }, c.y, { grad: true, ...c.options });
+  return { loss: r.loss, grad: Array.from(r.grad) };
+});
+console.log(JSON.stringify({ deno: Deno.version.deno, results }));
