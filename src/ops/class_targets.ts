@@ -39,10 +39,13 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout): 
     if (expected.length !== 0) fail(fn, `a plain number target needs an unbatched input of shape [C], got input of shape ${showShape(layout.input.shape)}`, TypeError);
     return [target];
   }
-  if (typeof target === 'bigint') return indexTargets(fn, Number(target), layout);
+  if (typeof target === 'bigint') {
+    // Number() would round a value beyond the safe range; name it exactly.
+    if (!Number.isSafeInteger(Number(target))) fail(fn, `Target ${target} is out of bounds. (classes are 0..${layout.classes - 1})`, RangeError);
+    return indexTargets(fn, Number(target), layout);
+  }
   // A bare 1-D target of the wrong length reads as a batch-size mismatch, as in PyTorch.
-  const bareLength = ArrayBuffer.isView(target) || Array.isArray(target) ? (target as ArrayLike<unknown>).length : -1;
-  const bareShape = () => (expected.length === 1 && bareLength !== layout.positions ? [bareLength] : expected.slice());
+  const bareShape = (length: number) => (expected.length === 1 && length !== layout.positions ? [length] : expected.slice());
   const { data, shape } = tensorLike(fn, 'target', target, bareShape);
   if (isFloatArray(data)) {
     fail(fn, `a ${typeName(data)} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}; pass class indices as an integer array`, TypeError);
@@ -103,7 +106,7 @@ function position(flat: number, shape: readonly number[]): string {
 /** The per-class weight: C numbers (an array, a float typed array, or a 1-D tensor). */
 export function classWeight(fn: string, weight: unknown, classes: number): ArrayLike<number> | null {
   if (weight === undefined || weight === null) return null;
-  const { data, shape } = tensorLike(fn, 'weight', weight, () => [(weight as ArrayLike<number>).length]);
+  const { data, shape } = tensorLike(fn, 'weight', weight, (length) => [length]);
   const values = checkNumbers(fn, 'weight', data);
   if (shape.length !== 1 || values.length !== classes) {
     fail(fn, `weight tensor should be defined either for all ${classes} classes or no classes but got weight tensor of shape: ${showShape(shape)}`, RangeError);

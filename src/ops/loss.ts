@@ -2,7 +2,7 @@
 // a result leaves wasm memory (copied, so returned arrays belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { checkBoolean, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, product, Reduction, tensorLike, typeName } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 
 export interface LossResult<A extends FloatArray = FloatArray> {
@@ -44,6 +44,9 @@ export function planLoss(
   let gradScalar = 1;
   let gradPerPosition: ArrayLike<number> | null = null;
   const g = options.gradOutput;
+  if (g !== undefined && !wantGrad) {
+    fail(fn, 'gradOutput was given but no gradient was requested; pass grad: true (or out) with it', TypeError);
+  }
   if (g !== undefined) {
     if (reduction !== 'none' || (lossShape.length === 0 && typeof g === 'number')) {
       if (typeof g !== 'number') fail(fn, `gradOutput must be a number for reduction '${reduction}', got ${typeName(g)}`, TypeError);
@@ -51,7 +54,8 @@ export function planLoss(
     } else {
       const { data, shape } = tensorLike(fn, 'gradOutput', g, () => lossShape.slice());
       const values = checkNumbers(fn, 'gradOutput', data);
-      if (values.length !== product(lossShape) || (shape.length !== lossShape.length && lossShape.length > 0)) {
+      const sameShape = shape.length === lossShape.length && shape.every((d, i) => d === lossShape[i]);
+      if (values.length !== product(lossShape) || (!sameShape && lossShape.length > 0)) {
         fail(fn, `gradOutput of shape ${showShape(shape)} does not match the loss shape ${showShape(lossShape)}`, RangeError);
       }
       gradPerPosition = values;
@@ -66,10 +70,8 @@ function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | nul
     fail(fn, `out must be a ${input.constructor.name} like the input, got ${typeName(out)}`, TypeError);
   }
   const o = out as FloatArray;
+  checkBuffer(fn, 'out', o);
   if (o.length !== input.length) fail(fn, `out has ${o.length} elements but the input has ${input.length}`, RangeError);
-  if (typeof SharedArrayBuffer !== 'undefined' && o.buffer instanceof SharedArrayBuffer) {
-    fail(fn, 'out is backed by a SharedArrayBuffer', TypeError);
-  }
   return o;
 }
 
