@@ -109,7 +109,9 @@ export function collect(
 ): LossResult {
   let loss: number | FloatArray;
   if (plan.reduction === 'none') loss = ws.floats(precision, pointers.lossPtr, lossLength).slice();
-  else loss = plan.reduction === 'mean' ? total / denominator : total;
+  // A zero denominator (every target ignored, zero total weight, an empty batch) makes 'mean' NaN
+  // in PyTorch whatever the numerator: with label smoothing the numerator need not be 0.
+  else loss = plan.reduction === 'mean' ? (denominator === 0 ? NaN : total / denominator) : total;
   if (!plan.wantGrad) return { loss };
   const view = ws.floats(precision, pointers.gradPtr, inputLength);
   const grad = plan.out ?? newFloatArray(precision, inputLength);
