@@ -289,6 +289,52 @@ function runIndex(fn: 'crossEntropy' | 'nllLoss', c: IndexCase): void {
 property('crossEntropy (class indices) matches the reference: weight, ignoreIndex, labelSmoothing, reductions, dim, gradOutput, out', indexCase(true), 350, (c) => runIndex('crossEntropy', c));
 property('nllLoss matches the reference: weight, ignoreIndex, reductions, dim, gradOutput, out', indexCase(false), 150, (c) => runIndex('nllLoss', c));
 
+/** Wider shapes than `layoutArb`: long class rows (C up to 70) and many positions around a class
+ *  dim in the middle, so vectorised main loops, their tails and cache blocks are all reached. */
+const wideLayoutArb: fc.Arbitrary<Layout> = fc
+  .record({
+    dtype: fc.constantFrom<Dtype>('f32', 'f64'),
+    hostile: fc.boolean(),
+    N: fc.integer({ min: 1, max: 3 }),
+    C: fc.integer({ min: 1, max: 70 }),
+    inner: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })),
+  })
+  .map(({ dtype, hostile, N, C, inner }) => {
+    const shape = inner === 0 ? [N, C] : [N, C, Math.max(1, Math.min(inner, Math.floor(3000 / (N * C))))];
+    const n = prod(shape);
+    return { dtype, hostile, shape, dim: 1, dimOpt: undefined, C, positions: n / C, n };
+  });
+
+const wideCase = wideLayoutArb.chain((l) =>
+  fc.record({
+    l: fc.constant(l),
+    o: fc.record({ reduction: reductionArb, ignoreIndex: fc.constant<number | undefined>(undefined), weighted: fc.boolean(), smoothing: smoothingArb }),
+    x: arrayOf(logitArb(l.dtype, l.hostile), l.n),
+    t: arrayOf(fc.integer({ min: 0, max: l.C - 1 }), l.positions),
+    ignored: arrayOf(fc.integer({ min: 0, max: 9 }).map((k) => k === 0), l.positions),
+    weight: arrayOf(positive, l.C),
+    gradOutput: fc.constant(undefined),
+    targetType: fc.constantFrom(...TARGET_TYPES),
+    asTensor: fc.constant(true),
+    useOut: fc.boolean(),
+  }),
+);
+
+property('crossEntropy on wide shapes (C up to 70, up to 3000 elements, class dim 1) matches the reference', wideCase, 80, (c) =>
+  runIndex('crossEntropy', { ...c, weight: c.o.weighted ? c.weight : undefined }),
+);
+
+property('logSoftmax / softmax on wide shapes match the reference (dim 1 and -1)', wideCase, 60, ({ l, x }) => {
+  const input = { data: floats(l.dtype, x), shape: l.shape };
+  for (const dim of [1, -1]) {
+    const d = dim < 0 ? l.shape.length - 1 : dim;
+    const ref = R.softmax({ data: Array.from(input.data), shape: l.shape }, d);
+    expectClose('softmax (wide)', l.dtype, X.softmax(input, { dim }), ref, (i) => input.data[i] === -Infinity);
+    const refLog = R.logSoftmax({ data: Array.from(input.data), shape: l.shape }, d);
+    expectClose('logSoftmax (wide)', l.dtype, X.logSoftmax(input, { dim }), refLog);
+  }
+});
+
 // ------------------------------------------------------------------ probability targets
 
 const probsCase = layoutArb(classDefault).chain((l) =>
