@@ -332,3 +332,16 @@ test('the number of enumerated bad-input cases', () => {
   console.log(`bad-input cases: ${count} (${groups.map(([g, cs]) => `${g} ${cs.length}`).join(', ')})`);
   expect(count).toBeGreaterThanOrEqual(100);
 });
+
+test('a { data } tensor without shape reads like the bare array (it used to read its length as undefined)', () => {
+  const P64 = { data: new Float64Array([0.25, 0.5, 0.75, 0.5, 0.5, 0.5]), shape: [2, 3] };
+  const y = new Float64Array([0, 1, 1, 1, 0, 0]);
+  const w = [1, 2, 3];
+  const bare = API.binaryCrossEntropy(P64, y, { weight: w }).loss as number;
+  expect(API.binaryCrossEntropy(P64, y, { weight: { data: w } }).loss).toBe(bare);
+  // by hand: mean over the 6 elements of -w * log(p or 1 - p)
+  const byHand = -(1 * Math.log(0.75) + 2 * Math.log(0.5) + 3 * Math.log(0.75) + 1 * Math.log(0.5) + 2 * Math.log(0.5) + 3 * Math.log(0.5)) / 6;
+  expect(bare).toBeCloseTo(byHand, 14);
+  expect(API.crossEntropy(P64, { data: [2, 0] }, { weight: { data: w } }).loss).toBe(API.crossEntropy(P64, [2, 0], { weight: w }).loss);
+  expect(Array.from(API.oneHot({ data: [0, 2] }, 3))).toEqual([1, 0, 0, 0, 0, 1]);
+});
