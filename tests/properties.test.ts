@@ -466,6 +466,28 @@ function runBce(logits: boolean, c: BceCase): void {
 property('binaryCrossEntropy matches the reference (weight broadcast, p = 0 and 1, reductions, gradOutput, out)', bceCase(false), 150, (c) => runBce(false, c));
 property('binaryCrossEntropyWithLogits matches the reference (weight and posWeight broadcast, hostile logits)', bceCase(true), 150, (c) => runBce(true, c));
 
+// ------------------------------------------------------------------ target helpers
+
+const helperCase = fc.record({
+  C: fc.integer({ min: 1, max: 12 }),
+  n: fc.integer({ min: 0, max: 60 }),
+  type: fc.constantFrom(...TARGET_TYPES),
+}).chain(({ C, n, type }) => fc.record({ C: fc.constant(C), type: fc.constant(type), t: arrayOf(fc.integer({ min: 0, max: C - 1 }), n) }));
+
+property('oneHot and inverseFrequencyWeights match their definitions (any integer array type)', helperCase, 100, ({ C, type, t }) => {
+  const target = makeTarget(t, type, [t.length], false);
+  expectClose('oneHot', 'f32', X.oneHot(target, C), R.oneHot(t, C));
+  // float32 output of a float64 definition: within float32 rounding
+  expectClose('inverseFrequencyWeights', 'f32', X.inverseFrequencyWeights(target, C), R.inverseFrequencyWeights(t, C));
+});
+
+test('inverseFrequencyWeights of a binary mask is [alpha, 1 - alpha], alpha = mean(mask) (README)', () => {
+  const mask = Uint8Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? 1 : 0)); // mean 0.25
+  const w = X.inverseFrequencyWeights(mask, 2);
+  expect(w[0]).toBeCloseTo(0.25, 7);
+  expect(w[1]).toBeCloseTo(0.75, 7);
+});
+
 // ------------------------------------------------------------------ invariants (no reference)
 
 const finiteCase = layoutArb(() => 0, 0).chain((l) =>

@@ -362,3 +362,21 @@ export function binaryCrossEntropyWithLogits(input: RefTensor, target: ArrayLike
   }
   return { loss: reduce(perEl, reduction, n), grad };
 }
+
+// ------------------------------------------------------------------ target helpers (README's definitions)
+
+/** F.one_hot(t, C).float(), flattened: shape [...t.shape, C]. */
+export function oneHot(target: ArrayLike<number>, numClasses: number): Float64Array {
+  const out = new Float64Array(target.length * numClasses);
+  for (let i = 0; i < target.length; i++) out[i * numClasses + target[i]] = 1;
+  return out;
+}
+
+/** w_c proportional to 1 / frequency_c over the classes present, summing to 1; absent classes 0. */
+export function inverseFrequencyWeights(target: ArrayLike<number>, numClasses: number): Float64Array {
+  const freq = new Float64Array(numClasses);
+  for (let i = 0; i < target.length; i++) freq[target[i]] += 1 / target.length;
+  const inv = Array.from(freq, (f) => (f > 0 ? 1 / f : 0));
+  const total = inv.reduce((a, b) => a + b, 0);
+  return Float64Array.from(inv, (v) => (total > 0 ? v / total : 0));
+}
