@@ -345,3 +345,18 @@ test('a { data } tensor without shape reads like the bare array (it used to read
   expect(API.crossEntropy(P64, { data: [2, 0] }, { weight: { data: w } }).loss).toBe(API.crossEntropy(P64, [2, 0], { weight: w }).loss);
   expect(Array.from(API.oneHot({ data: [0, 2] }, 3))).toEqual([1, 0, 0, 0, 0, 1]);
 });
+
+test('a bad target in a call larger than any before it is refused without growing wasm memory', () => {
+  const N = 1 << 20;
+  const input = { data: new Float32Array(N * 8), shape: [N, 8] }; // needs ~68 MiB with its gradient
+  const target = new Int32Array(N);
+  target[N - 1] = 8;
+  const before = X.wasmMemoryBytes();
+  expect(before).toBeLessThan(68 * 1048576);
+  for (const call of [() => X.crossEntropy(input, target, { grad: true }), () => X.nllLoss(input, target, { grad: true })]) {
+    expect(call).toThrow(RangeError);
+    expect(call).toThrow(/Target 8 is out of bounds\. \(at position \[1048575\]; classes are 0\.\.7, ignoreIndex -100\)$/);
+    expect(X.wasmMemoryBytes()).toBe(before);
+  }
+  expectStillCorrect();
+});

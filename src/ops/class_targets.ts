@@ -80,16 +80,30 @@ export function writeIndexTargets(
       dest[p] = IGNORED;
       continue;
     }
-    if (!(t >= 0 && t < C) || !Number.isInteger(t)) {
-      if (typeof raw === 'number' && !Number.isInteger(raw)) {
-        fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
-      }
-      fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${C - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
-    }
+    if (!(t >= 0 && t < C) || !Number.isInteger(t)) badTarget(fn, raw, p, layout, ignoreIndex);
     dest[p] = t;
     denominator += weight ? weight[t] : 1;
   }
   return denominator;
+}
+
+/** Checks every target (in range, or the ignore index) before any wasm memory is reserved, so a
+ *  bad target never grows memory; writeIndexTargets keeps its own check as a backstop. */
+export function checkIndexTargets(fn: string, values: IndexTargetValues, layout: ClassLayout, ignoreIndex: number): void {
+  const C = layout.classes;
+  for (let p = 0; p < values.length; p++) {
+    const raw = values[p];
+    const t = typeof raw === 'bigint' ? Number(raw) : (raw as number);
+    if (t !== ignoreIndex && (!(t >= 0 && t < C) || !Number.isInteger(t))) badTarget(fn, raw, p, layout, ignoreIndex);
+  }
+}
+
+/** The error for target `raw` at flat position `p`: its value and where it is. */
+function badTarget(fn: string, raw: number | bigint, p: number, layout: ClassLayout, ignoreIndex: number): never {
+  if (typeof raw === 'number' && !Number.isInteger(raw)) {
+    fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
+  }
+  return fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${layout.classes - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
 }
 
 /** Unravels a flat index into a shape: 7 in [2, 4] -> [1, 3]. */

@@ -3,7 +3,7 @@
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkOptions, FloatArray, isFloatArray, precisionOf, tensorLike, Tensor } from '../tensor.js';
-import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkIgnoreIndex, checkIndexTargets, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { bindOutputs, collect, LOSS_OPTIONS, LossOptionsBase, LossResult, outputRegions, planLoss, uniformScale } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -72,6 +72,7 @@ export function crossEntropy<A extends FloatArray>(
   }
 
   const targets = indexTargets(FN, target, layout);
+  checkIndexTargets(FN, targets, layout, ignoreIndex);
   const ws = getWorkspace(FN);
   const [px, pt, pw, ...outs] = ws.reserve(FN, [n * bytes, positions * 4, weight ? C * bytes : 0, ...outputRegions(plan, precision, positions, n)]);
   const denominator = writeIndexTargets(FN, targets, ws.ints(pt, positions), layout, ignoreIndex, weight);

@@ -2,7 +2,7 @@
 
 import { getWorkspace } from '../loader.js';
 import { checkOptions, FloatArray, precisionOf, Tensor } from '../tensor.js';
-import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkIgnoreIndex, checkIndexTargets, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { bindOutputs, collect, LOSS_OPTIONS, LossOptionsBase, LossResult, outputRegions, planLoss, uniformScale } from './loss.js';
 
 export interface NllLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -27,6 +27,7 @@ export function nllLoss<A extends FloatArray>(input: Tensor<A>, target: unknown,
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const plan = planLoss(FN, opts, x, layout.positionShape);
   const targets = indexTargets(FN, target, layout);
+  checkIndexTargets(FN, targets, layout, ignoreIndex);
   const { outer, classes: C, inner, positions } = layout;
   const n = x.length;
 
