@@ -2,7 +2,7 @@
 // for browsers, Web Workers, workerd and Vercel edge: no Node built-ins, only relative imports) and
 // dist/types (declarations), and copies the wasm builds into dist/ where all of them find them.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 
 const tsc = (args) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', ...args], { stdio: 'inherit' });
 const common = ['--rootDir', 'src', '--target', 'ES2020', '--strict', '--skipLibCheck', '--lib', 'ES2020,DOM', '--types', 'node'];
@@ -51,5 +51,12 @@ export async function readWasmFile(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 `);
+// The browser build imports only relative files: give it its own copy of @assemblyscript/loader's
+// ES module (no imports of its own) and point the one import of it there.
+copyFileSync('node_modules/@assemblyscript/loader/index.js', 'dist/browser/as-loader.js');
+const instantiateJs = 'dist/browser/instantiate.js';
+writeFileSync(instantiateJs, readFileSync(instantiateJs, 'utf8').replace(/from '@assemblyscript\/loader'/, "from './as-loader.js'"));
+if (!readFileSync(instantiateJs, 'utf8').includes("'./as-loader.js'")) throw new Error('build-ts: could not point dist/browser at its loader copy');
+
 mkdirSync('dist', { recursive: true });
 for (const f of readdirSync('build').filter((f) => f.endsWith('.wasm'))) copyFileSync(`build/${f}`, `dist/${f}`);

@@ -46,31 +46,58 @@ export function product(shape: readonly number[]): number {
   return n;
 }
 
-/** Checks a shape: an array of non-negative integers whose product is a safe integer equal to `length`. */
+/** The largest extent a shape entry may have: the kernels take sizes as i32. */
+export const MAX_DIM = 0x7fffffff;
+
+/** Checks a shape: an array of non-negative integers (each at most 2^31 - 1) whose product is a safe
+ *  integer no larger than 2^31 - 1 and equal to `length`. */
 export function checkShape(fn: string, name: string, shape: unknown, length: number): number[] {
   if (!Array.isArray(shape)) fail(fn, `${name}.shape must be an array of non-negative integers, got ${typeName(shape)}`, TypeError);
-  shape.forEach((d, i) => {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-      fail(fn, `${name}.shape[${i}] must be a non-negative integer, got ${String(d)}`, TypeError);
+  // An index loop, not forEach: forEach skips the holes of a sparse array such as [2, , 3].
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      fail(fn, `${name}.shape[${i}] must be a non-negative integer, got ${show(d)}`, TypeError);
     }
-  });
+    if (d > MAX_DIM) fail(fn, `${name}.shape[${i}] = ${d} is too large (at most ${MAX_DIM})`, RangeError);
+  }
   const n = product(shape);
-  if (!Number.isSafeInteger(n) || n > 0x7fffffff) fail(fn, `${name} shape ${showShape(shape)} has too many elements`, RangeError);
+  if (!Number.isSafeInteger(n) || n > MAX_DIM) fail(fn, `${name} shape ${showShape(shape)} has too many elements (at most ${MAX_DIM})`, RangeError);
   if (n !== length) fail(fn, `${name} shape ${showShape(shape)} holds ${n} elements but its data has ${length}`, RangeError);
   return shape.slice();
 }
 
+/** A value as it appears in a message: strings quoted, other things as String() or their type. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return typeName(v);
+}
+
+/** True when `buffer` has been detached (transferred or neutered): its views read as empty. Node 20
+ *  has no ArrayBuffer.prototype.detached, but constructing a view on a detached buffer throws. */
+export function isDetached(buffer: ArrayBufferLike): boolean {
+  if (buffer.byteLength !== 0) return false;
+  const flag = (buffer as ArrayBuffer & { detached?: boolean }).detached;
+  if (typeof flag === 'boolean') return flag;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Checks that an array is usable as tensor data: not shared (another thread may change it while
- *  we read), not detached. */
-function checkBuffer(fn: string, name: string, data: ArrayLike<unknown>): void {
+ *  we read), not detached (its length would read as 0). */
+export function checkBuffer(fn: string, name: string, data: unknown): void {
   if (ArrayBuffer.isView(data)) {
     const buffer = data.buffer;
     if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
       fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
     }
-    if (buffer.byteLength === 0 && (data as ArrayBufferView).byteOffset === 0 && (buffer as ArrayBuffer & { detached?: boolean }).detached) {
-      fail(fn, `${name} is backed by a detached ArrayBuffer`, TypeError);
-    }
+    if (isDetached(buffer)) fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
   }
 }
 
@@ -86,19 +113,19 @@ export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatA
 }
 
 /** A tensor-or-bare-array argument: returns its data and shape (`bareShape` when given bare). */
-export function tensorLike(fn: string, name: string, t: unknown, bareShape: () => number[]): { data: unknown; shape: number[] } {
+export function tensorLike(fn: string, name: string, t: unknown, bareShape: (length: number) => number[]): { data: unknown; shape: number[] } {
   if (t !== null && typeof t === 'object' && !Array.isArray(t) && !ArrayBuffer.isView(t)) {
     if (!('data' in t)) fail(fn, `${name} must be an array or a tensor { data, shape }, got ${typeName(t)}`, TypeError);
     const { data, shape } = t as { data: unknown; shape?: unknown };
     checkArrayLike(fn, name, data);
-    checkBuffer(fn, name, data as ArrayLike<unknown>);
+    checkBuffer(fn, name, data);
     if (shape === undefined) return tensorLike(fn, name, data, bareShape);
     return { data, shape: checkShape(fn, name, shape, (data as ArrayLike<unknown>).length) };
   }
   checkArrayLike(fn, name, t);
-  checkBuffer(fn, name, t as ArrayLike<unknown>);
-  const shape = bareShape();
+  checkBuffer(fn, name, t);
   const length = (t as ArrayLike<unknown>).length;
+  const shape = bareShape(length);
   if (product(shape) !== length) {
     fail(fn, `${name} has ${length} elements but the expected shape ${showShape(shape)} holds ${product(shape)}`, RangeError);
   }
@@ -109,6 +136,14 @@ function checkArrayLike(fn: string, name: string, data: unknown): void {
   if (!Array.isArray(data) && !isFloatArray(data) && !isIntArray(data)) {
     fail(fn, `${name} must be a typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   }
+  if (Array.isArray(data)) checkArrayEntries(fn, name, data);
+}
+
+/** Every entry of a plain array must be a number (holes of a sparse array read as undefined). */
+function checkArrayEntries(fn: string, name: string, data: readonly unknown[]): void {
+  for (let i = 0; i < data.length; i++) {
+    if (typeof data[i] !== 'number') fail(fn, `${name}[${i}] must be a number, got ${show(data[i])}`, TypeError);
+  }
 }
 
 /** A float vector (weight, posWeight, gradOutput...) read as plain numbers: typed float arrays or
@@ -116,9 +151,7 @@ function checkArrayLike(fn: string, name: string, data: unknown): void {
 export function checkNumbers(fn: string, name: string, data: unknown): ArrayLike<number> {
   if (isFloatArray(data)) return data;
   if (Array.isArray(data)) {
-    data.forEach((v, i) => {
-      if (typeof v !== 'number') fail(fn, `${name}[${i}] must be a number, got ${typeName(v)}`, TypeError);
-    });
+    checkArrayEntries(fn, name, data);
     return data as number[];
   }
   return fail(fn, `${name} must be a Float32Array, Float64Array or an array of numbers, got ${typeName(data)}`, TypeError);
@@ -126,7 +159,7 @@ export function checkNumbers(fn: string, name: string, data: unknown): ArrayLike
 
 /** Normalises a dim (negative counts from the end) against `ndim`, PyTorch's way. */
 export function normaliseDim(fn: string, dim: unknown, ndim: number): number {
-  if (typeof dim !== 'number' || !Number.isInteger(dim)) fail(fn, `dim must be an integer, got ${String(dim)}`, TypeError);
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) fail(fn, `dim must be an integer, got ${show(dim)}`, TypeError);
   const lo = -Math.max(ndim, 1);
   const hi = Math.max(ndim, 1) - 1;
   if (dim < lo || dim > hi) fail(fn, `Dimension out of range (expected to be in range of [${lo}, ${hi}], but got ${dim})`, RangeError);
@@ -142,7 +175,25 @@ export function splitAt(shape: readonly number[], dim: number): { outer: number;
   };
 }
 
-/** Rejects option names the function does not know, naming a likely intended one. */
+/** PyTorch arguments that have no counterpart here, and what to use instead. */
+const REPLACED_OPTIONS: Record<string, string> = {
+  size_average: "PyTorch's deprecated size_average is not supported; use 'reduction'",
+  reduce: "PyTorch's deprecated reduce is not supported; use 'reduction'",
+};
+
+/** Edit distance (insertions, deletions, substitutions) between two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** Rejects option names the function does not know, naming a likely intended one: the same name
+ *  up to case, '_' and '-' (PyTorch's snake_case), or one within two typos of it. */
 export function checkOptions(fn: string, options: unknown, known: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -151,8 +202,16 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       const squash = (s: string) => s.replace(/[_-]/g, '').toLowerCase();
-      const hint = known.find((k) => squash(k) === squash(key));
-      fail(fn, `unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ${known.join(', ')}`, TypeError);
+      let hint = known.find((k) => squash(k) === squash(key));
+      if (!hint) {
+        const close = known
+          .map((k) => ({ k, d: editDistance(squash(k), squash(key)) }))
+          .filter(({ k, d }) => d <= Math.min(2, Math.floor(k.length / 3)))
+          .sort((a, b) => a.d - b.d);
+        hint = close[0]?.k;
+      }
+      const why = hint ? ` (did you mean '${hint}'?)` : REPLACED_OPTIONS[key] ? ` (${REPLACED_OPTIONS[key]})` : '';
+      fail(fn, `unknown option '${key}'${why}; known options: ${known.join(', ')}`, TypeError);
     }
   }
   return options as Record<string, unknown>;

@@ -25,6 +25,7 @@ let limitBytes = 1 << 30;
 
 /** Caps the wasm memory one call may use (default 1 GiB); larger calls throw a RangeError before allocating. */
 export function setWorkspaceLimit(bytes: number): void {
+  if (typeof bytes !== 'number') throw new TypeError(`setWorkspaceLimit: expected a positive integer byte count, got ${typeof bytes}`);
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`setWorkspaceLimit: expected a positive integer byte count, got ${bytes}`);
   limitBytes = bytes;
 }
@@ -125,6 +126,7 @@ export class Workspace {
   }
 }
 
+/** A byte count for a message: exact below 1 MiB, in MiB (one decimal) above. */
 function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
+  return bytes < 1048576 ? `${bytes} bytes` : `${(bytes / 1048576).toFixed(1)} MiB`;
 }

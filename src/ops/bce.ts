@@ -31,7 +31,7 @@ interface Periodic {
  */
 export function periodic(fn: string, name: string, arg: unknown, shape: readonly number[]): Periodic | null {
   if (arg === undefined || arg === null) return null;
-  const { data, shape: wShape } = tensorLike(fn, name, arg, () => [(arg as ArrayLike<number>).length]);
+  const { data, shape: wShape } = tensorLike(fn, name, arg, (length) => [length]);
   const values = checkNumbers(fn, name, data);
   const notBroadcastable = () => fail(fn, `${name} of shape ${showShape(wShape)} is not broadcastable to the input shape ${showShape(shape)}`, RangeError);
   if (wShape.length > shape.length) notBroadcastable();

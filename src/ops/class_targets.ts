@@ -39,10 +39,13 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout): 
     if (expected.length !== 0) fail(fn, `a plain number target needs an unbatched input of shape [C], got input of shape ${showShape(layout.input.shape)}`, TypeError);
     return [target];
   }
-  if (typeof target === 'bigint') return indexTargets(fn, Number(target), layout);
+  if (typeof target === 'bigint') {
+    // Number() would round a value beyond the safe range; name it exactly.
+    if (!Number.isSafeInteger(Number(target))) fail(fn, `Target ${target} is out of bounds. (classes are 0..${layout.classes - 1})`, RangeError);
+    return indexTargets(fn, Number(target), layout);
+  }
   // A bare 1-D target of the wrong length reads as a batch-size mismatch, as in PyTorch.
-  const bareLength = ArrayBuffer.isView(target) || Array.isArray(target) ? (target as ArrayLike<unknown>).length : -1;
-  const bareShape = () => (expected.length === 1 && bareLength !== layout.positions ? [bareLength] : expected.slice());
+  const bareShape = (length: number) => (expected.length === 1 && length !== layout.positions ? [length] : expected.slice());
   const { data, shape } = tensorLike(fn, 'target', target, bareShape);
   if (isFloatArray(data)) {
     fail(fn, `a ${typeName(data)} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}; pass class indices as an integer array`, TypeError);
@@ -77,16 +80,19 @@ export function writeIndexTargets(
       dest[p] = IGNORED;
       continue;
     }
-    if (!(t >= 0 && t < C) || !Number.isInteger(t)) {
-      if (typeof raw === 'number' && !Number.isInteger(raw)) {
-        fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
-      }
-      fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${C - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
-    }
+    if (!(t >= 0 && t < C) || !Number.isInteger(t)) badTarget(fn, raw, p, layout, ignoreIndex);
     dest[p] = t;
     denominator += weight ? weight[t] : 1;
   }
   return denominator;
+}
+
+/** The error for target `raw` at flat position `p`: its value and where it is. */
+function badTarget(fn: string, raw: number | bigint, p: number, layout: ClassLayout, ignoreIndex: number): never {
+  if (typeof raw === 'number' && !Number.isInteger(raw)) {
+    fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
+  }
+  return fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${layout.classes - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
 }
 
 /** Unravels a flat index into a shape: 7 in [2, 4] -> [1, 3]. */
@@ -103,7 +109,7 @@ function position(flat: number, shape: readonly number[]): string {
 /** The per-class weight: C numbers (an array, a float typed array, or a 1-D tensor). */
 export function classWeight(fn: string, weight: unknown, classes: number): ArrayLike<number> | null {
   if (weight === undefined || weight === null) return null;
-  const { data, shape } = tensorLike(fn, 'weight', weight, () => [(weight as ArrayLike<number>).length]);
+  const { data, shape } = tensorLike(fn, 'weight', weight, (length) => [length]);
   const values = checkNumbers(fn, 'weight', data);
   if (shape.length !== 1 || values.length !== classes) {
     fail(fn, `weight tensor should be defined either for all ${classes} classes or no classes but got weight tensor of shape: ${showShape(shape)}`, RangeError);

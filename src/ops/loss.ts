@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { checkBoolean, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
 import { Chunk, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -46,6 +46,9 @@ export function planLoss(
   let gradScalar = 1;
   let gradPerPosition: FloatArray | null = null;
   const g = options.gradOutput;
+  if (g !== undefined && !wantGrad) {
+    fail(fn, 'gradOutput was given but no gradient was requested; pass grad: true (or out) with it', TypeError);
+  }
   if (g !== undefined) {
     if (reduction !== 'none' || (lossShape.length === 0 && typeof g === 'number')) {
       if (typeof g !== 'number') fail(fn, `gradOutput must be a number for reduction '${reduction}', got ${typeName(g)}`, TypeError);
@@ -53,7 +56,8 @@ export function planLoss(
     } else {
       const { data, shape } = tensorLike(fn, 'gradOutput', g, () => lossShape.slice());
       const values = checkNumbers(fn, 'gradOutput', data);
-      if (values.length !== product(lossShape) || (shape.length !== lossShape.length && lossShape.length > 0)) {
+      const sameShape = shape.length === lossShape.length && shape.every((d, i) => d === lossShape[i]);
+      if (values.length !== product(lossShape) || (!sameShape && lossShape.length > 0)) {
         fail(fn, `gradOutput of shape ${showShape(shape)} does not match the loss shape ${showShape(lossShape)}`, RangeError);
       }
       gradPerPosition = newFloatArray(precisionOf(input), values.length);
@@ -70,10 +74,8 @@ export function checkOut(fn: string, out: unknown, input: FloatArray): FloatArra
     fail(fn, `out must be a ${input.constructor.name} like the input, got ${typeName(out)}`, TypeError);
   }
   const o = out as FloatArray;
+  checkBuffer(fn, 'out', o);
   if (o.length !== input.length) fail(fn, `out has ${o.length} elements but the input has ${input.length}`, RangeError);
-  if (typeof SharedArrayBuffer !== 'undefined' && o.buffer instanceof SharedArrayBuffer) {
-    fail(fn, 'out is backed by a SharedArrayBuffer', TypeError);
-  }
   return o;
 }
 
@@ -124,7 +126,9 @@ export class LossStream {
       const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
       return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
     });
-    const loss = lossValues ?? (plan.reduction === 'mean' ? total / denominator : total);
+    // A zero denominator (every target ignored, zero total weight, an empty batch) makes 'mean' NaN
+    // in PyTorch whatever the numerator: with label smoothing the numerator need not be 0.
+    const loss = lossValues ?? (plan.reduction === 'mean' ? (denominator === 0 ? NaN : total / denominator) : total);
     // The stream's own view of the gradient: the `out` array itself, or a fresh view of the same
     // wasmArray when this call grew memory and detached the caller's.
     return grad ? { loss, grad: this.stream.outputs[this.stream.outputs.length - 1].data as FloatArray } : { loss };

@@ -25,8 +25,8 @@ function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg:
   const { outer, classes, inner } = splitAt(input.shape, dim);
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
-  const kernel = ws.kernel<Forward>(kernelName, precision);
   const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes }], [{ data: result, rows: classes }], []);
+  const kernel = ws.kernel<Forward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
     return 0;
@@ -47,9 +47,9 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   const { outer, classes, inner } = splitAt(y.shape, dim);
   const dx = checkOut(fn, opts.out, y.data) ?? newFloatArray(precision, y.data.length);
   const ws = getWorkspace(fn);
-  const kernel = ws.kernel<Backward>(kernelName, precision);
   const lanes = [{ data: g.data, rows: classes }, { data: y.data, rows: classes }];
   const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes }], []);
+  const kernel = ws.kernel<Backward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.inputs[1], c.outputs[0], c.count, classes, c.width);
     return 0;

@@ -7,7 +7,7 @@ function classIndices(fn: string, target: unknown, numClasses: unknown): { value
   if (typeof numClasses !== 'number' || !Number.isSafeInteger(numClasses) || numClasses < 1) {
     fail(fn, `numClasses must be a positive integer, got ${String(numClasses)}`, RangeError);
   }
-  const { data, shape } = tensorLike(fn, 'target', target, () => [(target as ArrayLike<number>).length]);
+  const { data, shape } = tensorLike(fn, 'target', target, (length) => [length]);
   if (!isIntArray(data) && !Array.isArray(data)) fail(fn, `target must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   const values = data as ArrayLike<number | bigint>;
   for (let i = 0; i < values.length; i++) {

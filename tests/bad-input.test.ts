@@ -1,0 +1,366 @@
+// Every way a call can be malformed (issue 5): each case must throw its own error, of the right
+// type and with the right message, before any kernel runs and without growing wasm memory; the
+// very next correct call must still give the right answer.
+//
+// Expected answers for the "still correct" check are computed here in plain JS (or are PyTorch's
+// printed values), never read from the library.
+import * as API from '../src';
+import { Workspace } from '../src/workspace';
+
+// Malformed calls do not type-check, by design: call the API untyped.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const X: any = API;
+
+beforeAll(async () => {
+  await X.init();
+  // Warm up with a call larger than any case below, so a rejected call has no excuse to grow memory.
+  X.crossEntropy({ data: new Float64Array(4096 * 8), shape: [4096, 8] }, new Int32Array(4096), { grad: true, reduction: 'none' });
+});
+
+// ------------------------------------------------------------------ inputs
+
+const f32 = (values: number[], shape: number[]) => ({ data: Float32Array.from(values), shape });
+const L = f32([1, 2, 3, 1, 2, 3], [2, 3]); // (N=2, C=3) logits
+const P = f32([0.1, 0.5, 0.9, 0.2, 0.4, 0.6], [2, 3]); // probabilities in [0, 1]
+const T = [0, 1]; // index targets for L
+const K = { data: new Float32Array(2 * 3 * 2 * 2), shape: [2, 3, 2, 2] }; // (N, C, H, W)
+
+function shared(n: number, Ctor: Float32ArrayConstructor | Int32ArrayConstructor = Float32Array) {
+  return new (Ctor as new (b: SharedArrayBuffer) => Float32Array | Int32Array)(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
+}
+/** A typed array whose buffer has been transferred away (its length now reads as 0). */
+function detached<A extends ArrayBufferView>(a: A): A {
+  structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+  return a;
+}
+
+const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim';
+
+type Case = [name: string, call: () => unknown, kind: typeof TypeError | typeof RangeError, message: string | RegExp];
+
+const shapes: Case[] = [
+  ['negative shape entry', () => X.softmax({ data: new Float32Array(6), shape: [-2, 3] }), TypeError, 'softmax: input.shape[0] must be a non-negative integer, got -2'],
+  ['fractional shape entry', () => X.logSoftmax({ data: new Float32Array(6), shape: [1.5, 4] }), TypeError, 'logSoftmax: input.shape[0] must be a non-negative integer, got 1.5'],
+  ['NaN shape entry', () => X.crossEntropy({ data: new Float32Array(6), shape: [2, NaN] }, T), TypeError, 'crossEntropy: input.shape[1] must be a non-negative integer, got NaN'],
+  ['Infinity shape entry', () => X.softmax({ data: new Float32Array(6), shape: [Infinity, 3] }), TypeError, 'softmax: input.shape[0] must be a non-negative integer, got Infinity'],
+  ['string shape entry', () => X.softmax({ data: new Float32Array(6), shape: ['2', 3] as never }), TypeError, 'softmax: input.shape[0] must be a non-negative integer, got "2"'],
+  // eslint-disable-next-line no-sparse-arrays
+  ['sparse shape [2, , 3]', () => X.softmax({ data: new Float32Array(6), shape: [2, , 3] }), TypeError, 'softmax: input.shape[1] must be a non-negative integer, got undefined'],
+  ['shape entry above 2^31 - 1 (with a zero elsewhere)', () => X.softmax({ data: new Float32Array(0), shape: [2 ** 31, 0] }), RangeError, 'softmax: input.shape[0] = 2147483648 is too large (at most 2147483647)'],
+  ['shape entry beyond the safe integers', () => X.softmax({ data: new Float32Array(0), shape: [0, 2 ** 60] }), RangeError, `softmax: input.shape[1] = ${2 ** 60} is too large (at most 2147483647)`],
+  ['shape product above 2^31 - 1', () => X.softmax({ data: new Float32Array(0), shape: [2 ** 20, 2 ** 20, 2 ** 20] }), RangeError, 'softmax: input shape [1048576, 1048576, 1048576] has too many elements (at most 2147483647)'],
+  ['shape product beyond 2^53', () => X.logSoftmax({ data: new Float32Array(1), shape: [2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1] }), RangeError, /^logSoftmax: input shape \[2147483647, 2147483647, 2147483647\] has too many elements/],
+  ['shape product below data.length', () => X.logSoftmax({ data: new Float32Array(7), shape: [2, 3] }), RangeError, 'logSoftmax: input shape [2, 3] holds 6 elements but its data has 7'],
+  ['shape product above data.length', () => X.crossEntropy({ data: new Float64Array(5), shape: [2, 3] }, T), RangeError, 'crossEntropy: input shape [2, 3] holds 6 elements but its data has 5'],
+  ['target shape disagrees with its data', () => X.crossEntropy(L, { data: new Int32Array(3), shape: [2] }), RangeError, 'crossEntropy: target shape [2] holds 2 elements but its data has 3'],
+  ['weight shape disagrees with its data', () => X.crossEntropy(L, T, { weight: { data: [1, 2, 3], shape: [2] } }), RangeError, 'crossEntropy: weight shape [2] holds 2 elements but its data has 3'],
+  ['shape is a string', () => X.softmax({ data: new Float32Array(6), shape: '2,3' as never }), TypeError, 'softmax: input.shape must be an array of non-negative integers, got string'],
+  ['shape is a typed array', () => X.softmax({ data: new Float32Array(6), shape: new Int32Array([2, 3]) as never }), TypeError, 'softmax: input.shape must be an array of non-negative integers, got Int32Array'],
+  ['target shape is a number', () => X.crossEntropy(L, { data: T, shape: 2 as never }), TypeError, 'crossEntropy: target.shape must be an array of non-negative integers, got number'],
+  ['0-d input to a loss', () => X.crossEntropy({ data: new Float32Array([1]), shape: [] }, 0), RangeError, 'crossEntropy: input must have at least one dimension (the classes), got a 0-d tensor'],
+];
+
+const arrayTypes: Case[] = [
+  ['input is a plain object', () => X.softmax({} as never), TypeError, 'softmax: input must be a tensor { data, shape }, got Object'],
+  ['input is a string', () => X.crossEntropy('logits' as never, T), TypeError, 'crossEntropy: input must be a tensor { data, shape }, got string'],
+  ['input is null', () => X.nllLoss(null as never, T), TypeError, 'nllLoss: input must be a tensor { data, shape }, got null'],
+  ['input is a bare Float32Array', () => X.softmax(new Float32Array(3) as never), TypeError, 'softmax: input must be a tensor { data, shape }, got Float32Array'],
+  ['input without shape', () => X.logSoftmax({ data: new Float32Array(3) } as never), TypeError, 'logSoftmax: input must be a tensor { data, shape }, got Object'],
+  ['input data is number[]', () => X.crossEntropy({ data: [1, 2, 3], shape: [1, 3] } as never, [0]), TypeError, 'crossEntropy: input.data must be a Float32Array or Float64Array, got Array'],
+  ['input data is an Int32Array', () => X.softmax({ data: new Int32Array(3), shape: [3] } as never), TypeError, 'softmax: input.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['input data is a DataView', () => X.softmax({ data: new DataView(new ArrayBuffer(8)), shape: [2] } as never), TypeError, 'softmax: input.data must be a Float32Array or Float64Array, got DataView'],
+  ['input data is a string', () => X.binaryCrossEntropy({ data: '0.5', shape: [1] } as never, new Float32Array(1)), TypeError, 'binaryCrossEntropy: input.data must be a Float32Array or Float64Array, got string'],
+  ['target is a plain object', () => X.crossEntropy(L, { a: 1 }), TypeError, 'crossEntropy: target must be an array or a tensor { data, shape }, got Object'],
+  ['target is a string', () => X.crossEntropy(L, '01'), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got string'],
+  ['target is missing', () => (X.crossEntropy as (i: unknown) => unknown)(L), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got undefined'],
+  ['target is null', () => X.nllLoss(L, null), TypeError, 'nllLoss: target must be a typed array or an array of numbers, got null'],
+  ['target number[] holding a string', () => X.crossEntropy(L, ['1', 0]), TypeError, 'crossEntropy: target[0] must be a number, got "1"'],
+  ['target number[] holding a BigInt', () => X.crossEntropy(L, [0, 1n]), TypeError, 'crossEntropy: target[1] must be a number, got 1n'],
+  // eslint-disable-next-line no-sparse-arrays
+  ['target number[] with a hole', () => X.crossEntropy(L, [, 1]), TypeError, 'crossEntropy: target[0] must be a number, got undefined'],
+  ['target tensor data is a string', () => X.crossEntropy(L, { data: '01', shape: [2] }), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got string'],
+  ['target is a BigUint64Array', () => X.crossEntropy(L, new BigUint64Array(2)), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got BigUint64Array'],
+  ['Float32Array where the shape says indices (bare)', () => X.crossEntropy(L, new Float32Array([0, 1])), TypeError, "crossEntropy: a Float32Array target holds class probabilities and must have the input's shape [2, 3]; pass class indices as an integer array"],
+  ['Float64Array where the shape says indices (K-dim tensor)', () => X.crossEntropy(K, { data: new Float64Array(8), shape: [2, 2, 2] }), RangeError, "crossEntropy: a float target holds class probabilities and must have the input's shape [2, 3, 2, 2], got [2, 2, 2]"],
+  ['Float32Array target for nllLoss', () => X.nllLoss(L, new Float32Array([0, 1])), TypeError, "nllLoss: a Float32Array target holds class probabilities and must have the input's shape [2, 3], got [2]; pass class indices as an integer array"],
+  ['integer target of the input shape', () => X.crossEntropy(L, { data: new Uint8Array(6), shape: [2, 3] }), TypeError, 'crossEntropy: Expected floating point type for target with class probabilities, got Uint8Array'],
+  ['BigInt64Array target beyond the safe range', () => X.crossEntropy(L, new BigInt64Array([0n, 2n ** 62n + 1n])), RangeError, 'crossEntropy: Target 4611686018427387905 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
+  ['BigInt64Array target at the int64 minimum', () => X.nllLoss(L, new BigInt64Array([-(2n ** 63n), 0n])), RangeError, 'nllLoss: Target -9223372036854775808 is out of bounds. (at position [0]; classes are 0..2, ignoreIndex -100)'],
+  ['BigInt scalar target beyond the safe range', () => X.crossEntropy(f32([1, 2, 3], [3]), 2n ** 53n + 1n), RangeError, 'crossEntropy: Target 9007199254740993 is out of bounds. (classes are 0..2)'],
+  ['Uint32Array target above 2^31', () => X.crossEntropy(L, new Uint32Array([0, 4294967295])), RangeError, 'crossEntropy: Target 4294967295 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
+  ['plain number target for a batched input', () => X.crossEntropy(L, 1), TypeError, 'crossEntropy: a plain number target needs an unbatched input of shape [C], got input of shape [2, 3]'],
+  ['BCE target is number[]', () => X.binaryCrossEntropy(P, [0, 1, 0, 1, 0, 1]), TypeError, 'binaryCrossEntropy: target must be a Float32Array or Float64Array, got Array'],
+  ['BCE-with-logits target is Int32Array', () => X.binaryCrossEntropyWithLogits(L, new Int32Array(6)), TypeError, 'binaryCrossEntropyWithLogits: target must be a Float32Array or Float64Array, got Int32Array'],
+  ['backward output is not a tensor', () => X.softmaxBackward(L, new Float32Array(6) as never), TypeError, 'softmaxBackward: output must be a tensor { data, shape }, got Float32Array'],
+  ['backward float types differ', () => X.logSoftmaxBackward({ data: new Float64Array(6), shape: [2, 3] }, L), TypeError, 'logSoftmaxBackward: gradOutput is a Float64Array but output is a Float32Array'],
+  ['oneHot of strings', () => X.oneHot(['a'], 3), TypeError, 'oneHot: target[0] must be a number, got "a"'],
+  ['oneHot of a Float32Array', () => X.oneHot(new Float32Array([0]), 3), TypeError, 'oneHot: target must be an integer typed array or an array of numbers, got Float32Array'],
+];
+
+const targetRange: Case[] = [
+  ['target above C - 1', () => X.crossEntropy(L, new Int32Array([0, 3])), RangeError, 'crossEntropy: Target 3 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
+  ['negative target', () => X.crossEntropy(L, [-3, 0]), RangeError, 'crossEntropy: Target -3 is out of bounds. (at position [0]; classes are 0..2, ignoreIndex -100)'],
+  ['-100 when ignoreIndex is -1', () => X.crossEntropy(L, [-100, 0], { ignoreIndex: -1 }), RangeError, 'crossEntropy: Target -100 is out of bounds. (at position [0]; classes are 0..2, ignoreIndex -1)'],
+  ['K-dim target: value and position', () => X.crossEntropy(K, { data: new Int16Array([0, 1, 2, 0, 1, 2, 9, 0]), shape: [2, 2, 2] }), RangeError, 'crossEntropy: Target 9 is out of bounds. (at position [1, 1, 0]; classes are 0..2, ignoreIndex -100)'],
+  ['channels-last target: position', () => X.nllLoss({ data: new Float32Array(2 * 2 * 3), shape: [2, 2, 3] }, { data: [0, 1, 2, 3], shape: [2, 2] }, { dim: -1 }), RangeError, 'nllLoss: Target 3 is out of bounds. (at position [1, 1]; classes are 0..2, ignoreIndex -100)'],
+  ['unbatched target out of range', () => X.crossEntropy(f32([1, 2, 3], [3]), 3), RangeError, 'crossEntropy: Target 3 is out of bounds. (at position []; classes are 0..2, ignoreIndex -100)'],
+  ['fractional target', () => X.nllLoss(L, [0, 1.25]), TypeError, 'nllLoss: target 1.25 at position [1] is not an integer class index'],
+  ['NaN target', () => X.crossEntropy(L, [NaN, 0]), TypeError, 'crossEntropy: target NaN at position [0] is not an integer class index'],
+  ['Infinity target', () => X.crossEntropy(L, [0, Infinity]), TypeError, 'crossEntropy: target Infinity at position [1] is not an integer class index'],
+  ['batch size mismatch', () => X.crossEntropy(L, new Int32Array([0, 1, 2])), RangeError, 'crossEntropy: Expected input batch_size (2) to match target batch_size (3).'],
+  ['K-dim size mismatch', () => X.crossEntropy(K, { data: new Int32Array(6), shape: [2, 3] }), RangeError, 'crossEntropy: Expected target size [2, 2, 2], got [2, 3]'],
+  ['oneHot target out of range', () => X.oneHot([0, 3], 3), RangeError, 'oneHot: Class values must be smaller than num_classes: target[1] = 3, numClasses 3'],
+  ['oneHot numClasses 0', () => X.oneHot([0], 0), RangeError, 'oneHot: numClasses must be a positive integer, got 0'],
+  ['inverseFrequencyWeights numClasses 2.5', () => X.inverseFrequencyWeights([0], 2.5), RangeError, 'inverseFrequencyWeights: numClasses must be a positive integer, got 2.5'],
+];
+
+const operands: Case[] = [
+  ['weight of the wrong length', () => X.crossEntropy(L, T, { weight: [1, 2] }), RangeError, 'crossEntropy: weight tensor should be defined either for all 3 classes or no classes but got weight tensor of shape: [2]'],
+  ['weight of shape [1, 3]', () => X.nllLoss(L, T, { weight: { data: [1, 2, 3], shape: [1, 3] } }), RangeError, 'nllLoss: weight tensor should be defined either for all 3 classes or no classes but got weight tensor of shape: [1, 3]'],
+  ['weight is an Int32Array', () => X.crossEntropy(L, T, { weight: new Int32Array(3) }), TypeError, 'crossEntropy: weight must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
+  ['weight is a string', () => X.crossEntropy(L, T, { weight: '123' as never }), TypeError, 'crossEntropy: weight must be a typed array or an array of numbers, got string'],
+  ['weight is a number', () => X.crossEntropy(L, T, { weight: 2 as never }), TypeError, 'crossEntropy: weight must be a typed array or an array of numbers, got number'],
+  ['weight holds a string', () => X.crossEntropy(L, T, { weight: [1, '2', 3] as never }), TypeError, 'crossEntropy: weight[1] must be a number, got "2"'],
+  // eslint-disable-next-line no-sparse-arrays
+  ['weight with a hole', () => X.crossEntropy(L, T, { weight: [1, , 3] }), TypeError, 'crossEntropy: weight[1] must be a number, got undefined'],
+  ['BCE weight not broadcastable', () => X.binaryCrossEntropy(P, P.data, { weight: { data: new Float32Array(3), shape: [3, 1] } }), RangeError, 'binaryCrossEntropy: weight of shape [3, 1] is not broadcastable to the input shape [2, 3]'],
+  ['BCE weight with more dims than the input', () => X.binaryCrossEntropy(P, P.data, { weight: { data: new Float32Array(6), shape: [1, 2, 3] } }), RangeError, 'binaryCrossEntropy: weight of shape [1, 2, 3] is not broadcastable to the input shape [2, 3]'],
+  ['posWeight of the wrong length', () => X.binaryCrossEntropyWithLogits(L, P.data, { posWeight: [1, 2] }), RangeError, 'binaryCrossEntropyWithLogits: posWeight of shape [2] is not broadcastable to the input shape [2, 3]'],
+  ['posWeight is an Int32Array', () => X.binaryCrossEntropyWithLogits(L, P.data, { posWeight: new Int32Array(3) }), TypeError, 'binaryCrossEntropyWithLogits: posWeight must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
+  ['posWeight is a string', () => X.binaryCrossEntropyWithLogits(L, P.data, { posWeight: 'abc' as never }), TypeError, 'binaryCrossEntropyWithLogits: posWeight must be a typed array or an array of numbers, got string'],
+  ['gradOutput without grad', () => X.crossEntropy(L, T, { gradOutput: 2 }), TypeError, 'crossEntropy: gradOutput was given but no gradient was requested; pass grad: true (or out) with it'],
+  ['gradOutput with grad: false', () => X.binaryCrossEntropy(P, P.data, { grad: false, gradOutput: 2 }), TypeError, 'binaryCrossEntropy: gradOutput was given but no gradient was requested; pass grad: true (or out) with it'],
+  ['gradOutput array for mean', () => X.crossEntropy(L, T, { grad: true, gradOutput: [1, 2] }), TypeError, "crossEntropy: gradOutput must be a number for reduction 'mean', got Array"],
+  ['gradOutput string for sum', () => X.nllLoss(L, T, { grad: true, reduction: 'sum', gradOutput: '1' as never }), TypeError, "nllLoss: gradOutput must be a number for reduction 'sum', got string"],
+  ['gradOutput number for none', () => X.crossEntropy(L, T, { grad: true, reduction: 'none', gradOutput: 1 }), TypeError, 'crossEntropy: gradOutput must be a typed array or an array of numbers, got number'],
+  ['gradOutput of the wrong length for none', () => X.crossEntropy(L, T, { reduction: 'none', grad: true, gradOutput: [1, 2, 3] }), RangeError, 'crossEntropy: gradOutput has 3 elements but the expected shape [2] holds 2'],
+  ['gradOutput of the wrong shape, same length', () => X.crossEntropy({ data: new Float32Array(6), shape: [2, 3, 1] }, { data: T, shape: [2, 1] }, { reduction: 'none', grad: true, gradOutput: { data: [1, 1], shape: [1, 2] } }), RangeError, 'crossEntropy: gradOutput of shape [1, 2] does not match the loss shape [2, 1]'],
+  ['gradOutput is an Int32Array', () => X.binaryCrossEntropyWithLogits(L, P.data, { reduction: 'none', grad: true, gradOutput: new Int32Array(6) }), TypeError, 'binaryCrossEntropyWithLogits: gradOutput must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
+  ['out of the wrong type', () => X.crossEntropy(L, T, { out: new Float64Array(6) as never }), TypeError, 'crossEntropy: out must be a Float32Array like the input, got Float64Array'],
+  ['out is a number[]', () => X.nllLoss(L, T, { out: [0, 0, 0, 0, 0, 0] as never }), TypeError, 'nllLoss: out must be a Float32Array like the input, got Array'],
+  ['out of the wrong length', () => X.crossEntropy(L, T, { out: new Float32Array(5) }), RangeError, 'crossEntropy: out has 5 elements but the input has 6'],
+  ['backward shapes differ', () => X.softmaxBackward({ data: new Float32Array(6), shape: [3, 2] }, L), RangeError, 'softmaxBackward: gradOutput of shape [3, 2] does not match output of shape [2, 3]'],
+];
+
+const values: Case[] = [
+  ['dim out of range (positive)', () => X.crossEntropy(L, T, { dim: 2 }), RangeError, 'crossEntropy: Dimension out of range (expected to be in range of [-2, 1], but got 2)'],
+  ['dim out of range (negative)', () => X.nllLoss(K, { data: new Int32Array(8), shape: [2, 2, 2] }, { dim: -5 }), RangeError, 'nllLoss: Dimension out of range (expected to be in range of [-4, 3], but got -5)'],
+  ['softmax dim out of range', () => X.softmax(L, { dim: -3 }), RangeError, 'softmax: Dimension out of range (expected to be in range of [-2, 1], but got -3)'],
+  ['logSoftmaxBackward dim out of range', () => X.logSoftmaxBackward(L, L, { dim: 2 }), RangeError, 'logSoftmaxBackward: Dimension out of range (expected to be in range of [-2, 1], but got 2)'],
+  ['fractional dim', () => X.logSoftmax(L, { dim: 0.5 }), TypeError, 'logSoftmax: dim must be an integer, got 0.5'],
+  ['string dim', () => X.crossEntropy(L, T, { dim: '1' as never }), TypeError, 'crossEntropy: dim must be an integer, got "1"'],
+  ['unknown reduction', () => X.crossEntropy(L, T, { reduction: 'avg' as never }), RangeError, "crossEntropy: avg is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
+  ['label smoothing above 1', () => X.crossEntropy(L, T, { labelSmoothing: 1.5 }), RangeError, 'crossEntropy: label_smoothing must be between 0.0 and 1.0. Got: 1.5'],
+  ['label smoothing NaN', () => X.crossEntropy(L, T, { labelSmoothing: NaN }), RangeError, 'crossEntropy: label_smoothing must be between 0.0 and 1.0. Got: NaN'],
+  ['fractional ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: 0.5 }), TypeError, 'crossEntropy: ignoreIndex must be an integer, got 0.5'],
+  ['ignoreIndex >= 0 with probability targets', () => X.crossEntropy(L, P.data, { ignoreIndex: 1 }), TypeError, 'crossEntropy: ignore_index is not supported for floating point target'],
+  ['grad is a string', () => X.crossEntropy(L, T, { grad: 'yes' as never }), TypeError, 'crossEntropy: grad must be a boolean, got string'],
+  ['BCE input above 1', () => X.binaryCrossEntropy(f32([0.5, 1.5], [2]), new Float32Array(2)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[1] = 1.5)'],
+  ['BCE input below 0', () => X.binaryCrossEntropy(f32([-0.25], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = -0.25)'],
+  ['BCE input NaN', () => X.binaryCrossEntropy(f32([NaN], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = NaN)'],
+  ['BCE target size', () => X.binaryCrossEntropy(P, { data: new Float32Array(3), shape: [3] }), RangeError, 'binaryCrossEntropy: Using a target size ([3]) that is different to the input size ([2, 3]) is deprecated. Please ensure they have the same size.'],
+  ['BCE-with-logits target size', () => X.binaryCrossEntropyWithLogits(L, { data: new Float32Array(3), shape: [1, 3] }), RangeError, 'binaryCrossEntropyWithLogits: Target size ([1, 3]) must be the same as input size ([2, 3])'],
+];
+
+const options: Case[] = [
+  ['ignore_index (PyTorch spelling)', () => X.crossEntropy(L, T, { ignore_index: 0 } as never), TypeError, `crossEntropy: unknown option 'ignore_index' (did you mean 'ignoreIndex'?); known options: ${CE_KNOWN}`],
+  ['label_smoothing (PyTorch spelling)', () => X.crossEntropy(L, T, { label_smoothing: 0.1 } as never), TypeError, /^crossEntropy: unknown option 'label_smoothing' \(did you mean 'labelSmoothing'\?\)/],
+  ['pos_weight (PyTorch spelling)', () => X.binaryCrossEntropyWithLogits(L, P.data, { pos_weight: [1, 1, 1] } as never), TypeError, "binaryCrossEntropyWithLogits: unknown option 'pos_weight' (did you mean 'posWeight'?); known options: reduction, grad, gradOutput, out, weight, posWeight"],
+  ['posWeight on plain BCE', () => X.binaryCrossEntropy(P, P.data, { posWeight: [1, 1, 1] } as never), TypeError, "binaryCrossEntropy: unknown option 'posWeight'; known options: reduction, grad, gradOutput, out, weight"],
+  ['typo labelSmothing', () => X.crossEntropy(L, T, { labelSmothing: 0.1 } as never), TypeError, /^crossEntropy: unknown option 'labelSmothing' \(did you mean 'labelSmoothing'\?\)/],
+  ['typo ignoreIdx', () => X.nllLoss(L, T, { ignoreIdx: 1 } as never), TypeError, /^nllLoss: unknown option 'ignoreIdx' \(did you mean 'ignoreIndex'\?\)/],
+  ['typo weights', () => X.crossEntropy(L, T, { weights: [1, 2, 3] } as never), TypeError, /^crossEntropy: unknown option 'weights' \(did you mean 'weight'\?\)/],
+  ['typo dims on softmax', () => X.softmax(L, { dims: 1 } as never), TypeError, "softmax: unknown option 'dims' (did you mean 'dim'?); known options: dim, out"],
+  ['axis on softmax', () => X.softmax(L, { axis: 1 } as never), TypeError, "softmax: unknown option 'axis'; known options: dim, out"],
+  ['size_average (deprecated in PyTorch)', () => X.crossEntropy(L, T, { size_average: false } as never), TypeError, `crossEntropy: unknown option 'size_average' (PyTorch's deprecated size_average is not supported; use 'reduction'); known options: ${CE_KNOWN}`],
+  ['reduce (deprecated in PyTorch)', () => X.nllLoss(L, T, { reduce: false } as never), TypeError, /^nllLoss: unknown option 'reduce' \(PyTorch's deprecated reduce is not supported; use 'reduction'\)/],
+  ['an unknown option set to undefined is still reported', () => X.crossEntropy(L, T, { ignore_index: undefined } as never), TypeError, /^crossEntropy: unknown option 'ignore_index'/],
+  ['options is a string', () => X.crossEntropy(L, T, 'sum' as never), TypeError, 'crossEntropy: options must be an object, got string'],
+  ['options is an array', () => X.softmax(L, [1] as never), TypeError, 'softmax: options must be an object, got Array'],
+  ['options is null', () => X.nllLoss(L, T, null as never), TypeError, 'nllLoss: options must be an object, got null'],
+  ['torch.nn-style class with a snake_case option', () => new X.CrossEntropyLoss({ label_smoothing: 0.1 } as never).forward(L, T), TypeError, /^crossEntropy: unknown option 'label_smoothing' \(did you mean 'labelSmoothing'\?\)/],
+];
+
+const SHARED = 'is backed by a SharedArrayBuffer; copy it into an ordinary array first';
+const DETACHED = 'is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory';
+const buffers: Case[] = [
+  ['input on a SharedArrayBuffer', () => X.softmax({ data: shared(6), shape: [2, 3] }), TypeError, `softmax: input ${SHARED}`],
+  ['target on a SharedArrayBuffer', () => X.crossEntropy(L, shared(2, Int32Array)), TypeError, `crossEntropy: target ${SHARED}`],
+  ['probability target on a SharedArrayBuffer', () => X.crossEntropy(L, shared(6)), TypeError, `crossEntropy: target ${SHARED}`],
+  ['weight on a SharedArrayBuffer', () => X.nllLoss(L, T, { weight: shared(3) }), TypeError, `nllLoss: weight ${SHARED}`],
+  ['posWeight on a SharedArrayBuffer', () => X.binaryCrossEntropyWithLogits(L, P.data, { posWeight: shared(3) }), TypeError, `binaryCrossEntropyWithLogits: posWeight ${SHARED}`],
+  ['gradOutput on a SharedArrayBuffer', () => X.crossEntropy(L, T, { reduction: 'none', grad: true, gradOutput: shared(2) }), TypeError, `crossEntropy: gradOutput ${SHARED}`],
+  ['out on a SharedArrayBuffer', () => X.crossEntropy(L, T, { out: shared(6) }), TypeError, `crossEntropy: out ${SHARED}`],
+  ['BCE target on a SharedArrayBuffer', () => X.binaryCrossEntropy(P, shared(6)), TypeError, `binaryCrossEntropy: target ${SHARED}`],
+  ['backward output on a SharedArrayBuffer', () => X.softmaxBackward(L, { data: shared(6), shape: [2, 3] }), TypeError, `softmaxBackward: output ${SHARED}`],
+  ['detached input', () => X.logSoftmax({ data: detached(new Float32Array(6)), shape: [2, 3] }), TypeError, `logSoftmax: input ${DETACHED}`],
+  ['detached empty input', () => X.softmax({ data: detached(new Float64Array(0)), shape: [0] }), TypeError, `softmax: input ${DETACHED}`],
+  ['detached target', () => X.crossEntropy(L, detached(new Int32Array(2))), TypeError, `crossEntropy: target ${DETACHED}`],
+  ['detached target tensor', () => X.nllLoss(L, { data: detached(new Uint8Array(2)), shape: [2] }), TypeError, `nllLoss: target ${DETACHED}`],
+  ['detached weight', () => X.crossEntropy(L, T, { weight: detached(new Float32Array(3)) }), TypeError, `crossEntropy: weight ${DETACHED}`],
+  ['detached posWeight', () => X.binaryCrossEntropyWithLogits(L, P.data, { posWeight: detached(new Float64Array(3)) }), TypeError, `binaryCrossEntropyWithLogits: posWeight ${DETACHED}`],
+  ['detached gradOutput', () => X.nllLoss(L, T, { reduction: 'none', grad: true, gradOutput: detached(new Float32Array(2)) }), TypeError, `nllLoss: gradOutput ${DETACHED}`],
+  ['detached out', () => X.crossEntropy(L, T, { out: detached(new Float32Array(6)) }), TypeError, `crossEntropy: out ${DETACHED}`],
+  ['detached backward gradOutput', () => X.softmaxBackward({ data: detached(new Float32Array(6)), shape: [2, 3] }, L), TypeError, `softmaxBackward: gradOutput ${DETACHED}`],
+];
+
+// ------------------------------------------------------------------ the workspace cap
+
+const limit: Case[] = [
+  ['a call over a small workspace limit', () => withLimit(1000, () => X.softmax({ data: new Float32Array(1000), shape: [10, 100] })), RangeError, 'softmax: this call needs 8000 bytes of wasm memory, over the workspace limit of 1000 bytes (see setWorkspaceLimit)'],
+  // Inputs stream through wasm memory a chunk at a time, but one class row is the smallest chunk:
+  // two float64 rows of 2^17 classes need a 1 MiB row of logits and one of gradient.
+  ['a call over a 1 MiB limit', () => withLimit(1 << 20, () => X.crossEntropy({ data: new Float64Array(1 << 18), shape: [2, 1 << 17] }, new Int32Array(2), { grad: true })), RangeError, 'crossEntropy: this call needs 2.0 MiB of wasm memory, over the workspace limit of 1.0 MiB (see setWorkspaceLimit)'],
+  ['setWorkspaceLimit(0)', () => X.setWorkspaceLimit(0), RangeError, 'setWorkspaceLimit: expected a positive integer byte count, got 0'],
+  ['setWorkspaceLimit(-1)', () => X.setWorkspaceLimit(-1), RangeError, 'setWorkspaceLimit: expected a positive integer byte count, got -1'],
+  ['setWorkspaceLimit(1.5)', () => X.setWorkspaceLimit(1.5), RangeError, 'setWorkspaceLimit: expected a positive integer byte count, got 1.5'],
+  ['setWorkspaceLimit(NaN)', () => X.setWorkspaceLimit(NaN), RangeError, 'setWorkspaceLimit: expected a positive integer byte count, got NaN'],
+  ['setWorkspaceLimit("1024")', () => X.setWorkspaceLimit('1024' as never), TypeError, 'setWorkspaceLimit: expected a positive integer byte count, got string'],
+];
+
+function withLimit<R>(bytes: number, call: () => R): R {
+  const before = X.getWorkspaceLimit();
+  X.setWorkspaceLimit(bytes);
+  try {
+    return call();
+  } finally {
+    X.setWorkspaceLimit(before);
+  }
+}
+
+// ------------------------------------------------------------------ the "still correct" check
+
+const LOG_Z = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)); // log-sum-exp of [1, 2, 3]
+
+/** A few correct calls whose answers are known independently of the library. */
+function expectStillCorrect(): void {
+  const x64 = { data: new Float64Array([1, 2, 3, 3, 2, 1]), shape: [2, 3] };
+  const ce = X.crossEntropy(x64, [2, 0], { grad: true });
+  expect(ce.loss).toBeCloseTo(LOG_Z - 3, 14); // PyTorch: 0.4076059644443804
+  const s = [1, 2, 3].map((v) => Math.exp(v - LOG_Z));
+  const g = ce.grad as Float64Array;
+  [s[0], s[1], s[2] - 1, s[2] - 1, s[1], s[0]].forEach((v, i) => expect(g[i]).toBeCloseTo(v / 2, 14));
+  const ls = X.logSoftmax(f32([1, 2, 3], [3]));
+  [1, 2, 3].forEach((v, i) => expect(ls[i]).toBeCloseTo(v - LOG_Z, 6));
+  expect(X.nllLoss(L, [2, 1], { reduction: 'sum' }).loss).toBe(-5);
+  expect(X.binaryCrossEntropy(f32([0.5], [1]), new Float32Array([1])).loss).toBeCloseTo(Math.LN2, 7);
+}
+
+// ------------------------------------------------------------------ running the cases
+
+const groups: [string, Case[]][] = [
+  ['shapes', shapes],
+  ['array types', arrayTypes],
+  ['targets out of range', targetRange],
+  ['weight, posWeight, gradOutput, out', operands],
+  ['dim and other values', values],
+  ['options', options],
+  ['SharedArrayBuffer and detached buffers', buffers],
+  ['workspace limit', limit],
+];
+
+test('the case names are unique (each case is its own error)', () => {
+  const names = groups.flatMap(([, cs]) => cs.map(([n]) => n));
+  expect(new Set(names).size).toBe(names.length);
+  const messages = groups.flatMap(([, cs]) => cs.map(([, , , m]) => String(m)));
+  expect(new Set(messages).size).toBeGreaterThan(messages.length * 0.8);
+});
+
+for (const [group, cases] of groups) {
+  describe(group, () => {
+    test.each(cases)('%s', (_name, call, kind, message) => {
+      const kernel = jest.spyOn(Workspace.prototype, 'kernel');
+      const memoryBefore = X.wasmMemoryBytes();
+      let thrown: unknown;
+      try {
+        call();
+      } catch (e) {
+        thrown = e;
+      }
+      try {
+        expect(thrown).toBeInstanceOf(kind);
+        // exactly this class, not a subclass of it or a plain Error
+        expect((thrown as Error).constructor).toBe(kind);
+        if (typeof message === 'string') expect((thrown as Error).message).toBe(message);
+        else expect((thrown as Error).message).toMatch(message);
+        expect(kernel).not.toHaveBeenCalled(); // raised before any wasm call
+        expect(X.wasmMemoryBytes()).toBe(memoryBefore); // and before any allocation
+      } finally {
+        kernel.mockRestore();
+      }
+      expect(X.getWorkspaceLimit()).toBe(2 ** 30);
+      expectStillCorrect();
+    });
+  });
+}
+
+test('the default workspace limit (1 GiB) refuses a call that needs more, before allocating', () => {
+  // Inputs stream through wasm memory in chunks of whole class rows, so only a class row over
+  // half a GiB needs more: two rows of 9 * 2^24 float32 logits (576 MiB each, left as untouched
+  // zero pages) need a row of logits and one of gradient in wasm memory at once.
+  const C = 9 << 24;
+  const input = { data: new Float32Array(2 * C), shape: [2, C] };
+  const before = X.wasmMemoryBytes();
+  expect(X.getWorkspaceLimit()).toBe(1024 * 1024 * 1024);
+  expect(() => X.crossEntropy(input, new Int32Array(2), { grad: true })).toThrow(
+    new RangeError('crossEntropy: this call needs 1152.0 MiB of wasm memory, over the workspace limit of 1024.0 MiB (see setWorkspaceLimit)'),
+  );
+  expect(X.wasmMemoryBytes()).toBe(before);
+  expectStillCorrect();
+});
+
+test('raising the limit lets the refused call through, and lowering it again refuses it again', () => {
+  const call = () => X.softmax({ data: Float32Array.from([0, Math.log(3)]), shape: [2] });
+  // 2 float32 in and 2 out, 8 bytes each, laid out in 16-byte aligned regions: the call needs 32 bytes.
+  withLimit(31, () => expect(call).toThrow(RangeError));
+  const y = withLimit(32, call);
+  expect(y[0]).toBeCloseTo(0.25, 7);
+  expect(y[1]).toBeCloseTo(0.75, 7);
+  withLimit(8, () => expect(call).toThrow('softmax: this call needs 32 bytes of wasm memory, over the workspace limit of 8 bytes'));
+});
+
+test('bad calls interleaved with good ones leave no trace', () => {
+  const all = groups.flatMap(([, cs]) => cs);
+  for (let round = 0; round < 3; round++) {
+    for (const [name, call] of all) {
+      expect([name, call]).toEqual([name, expect.any(Function)]);
+      expect(call).toThrow();
+      expectStillCorrect();
+    }
+  }
+});
+
+test('the number of enumerated bad-input cases', () => {
+  const count = groups.reduce((n, [, cs]) => n + cs.length, 0);
+  // eslint-disable-next-line no-console
+  console.log(`bad-input cases: ${count} (${groups.map(([g, cs]) => `${g} ${cs.length}`).join(', ')})`);
+  expect(count).toBeGreaterThanOrEqual(100);
+});
+
+test('a { data } tensor without shape reads like the bare array (it used to read its length as undefined)', () => {
+  const P64 = { data: new Float64Array([0.25, 0.5, 0.75, 0.5, 0.5, 0.5]), shape: [2, 3] };
+  const y = new Float64Array([0, 1, 1, 1, 0, 0]);
+  const w = [1, 2, 3];
+  const bare = API.binaryCrossEntropy(P64, y, { weight: w }).loss as number;
+  expect(API.binaryCrossEntropy(P64, y, { weight: { data: w } }).loss).toBe(bare);
+  // by hand: mean over the 6 elements of -w * log(p or 1 - p)
+  const byHand = -(1 * Math.log(0.75) + 2 * Math.log(0.5) + 3 * Math.log(0.75) + 1 * Math.log(0.5) + 2 * Math.log(0.5) + 3 * Math.log(0.5)) / 6;
+  expect(bare).toBeCloseTo(byHand, 14);
+  expect(API.crossEntropy(P64, { data: [2, 0] }, { weight: { data: w } }).loss).toBe(API.crossEntropy(P64, [2, 0], { weight: w }).loss);
+  expect(Array.from(API.oneHot({ data: [0, 2] }, 3))).toEqual([1, 0, 0, 0, 0, 1]);
+});
+
+test('a bad target in a call larger than any before it is refused without growing wasm memory', () => {
+  const N = 1 << 20;
+  const input = { data: new Float32Array(N * 8), shape: [N, 8] }; // needs ~68 MiB with its gradient
+  const target = new Int32Array(N);
+  target[N - 1] = 8;
+  const before = X.wasmMemoryBytes();
+  expect(before).toBeLessThan(68 * 1048576);
+  for (const call of [() => X.crossEntropy(input, target, { grad: true }), () => X.nllLoss(input, target, { grad: true })]) {
+    expect(call).toThrow(RangeError);
+    expect(call).toThrow(/Target 8 is out of bounds\. \(at position \[1048575\]; classes are 0\.\.7, ignoreIndex -100\)$/);
+    expect(X.wasmMemoryBytes()).toBe(before);
+  }
+  expectStillCorrect();
+});
