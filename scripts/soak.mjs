@@ -6,7 +6,7 @@
 // checked against the first result of the same call (bit for bit: the module must be
 // deterministic and unaffected by what ran before), and every bad call must throw.
 //
-// After a warm-up round (which reaches the largest workspace), it records process RSS and wasm
+// After warm-up rounds (which reach the largest workspace and let the heap size settle), it records process RSS and wasm
 // memory, runs the soak, and records them again. It exits non-zero if wasm memory grew at all, or
 // if RSS grew by more than the allowance (default 24 MiB; GC noise, not leaks), or if any check
 // failed.
@@ -204,9 +204,10 @@ function soak(nSmall, nLarge, checkpoints, label) {
   }
 }
 
-// Warm-up: the same mix (every call, the largest workspace, JIT tiers, heap sizing), then the baseline.
+// Warm-up: the same mix (every call, the largest workspace, JIT tiers), three rounds so V8's heap
+// sizing settles (one round left RSS still climbing by up to ~25 MiB), then the baseline.
 const t0 = performance.now();
-soak(20000, 20, 1, 'warm-up');
+for (let round = 0; round < 3; round++) soak(20000, 20, 1, 'warm-up');
 const before = measure();
 console.log(`soak: after warm-up  rss ${mib(before.rss)}, wasm memory ${mib(before.wasm)}`);
 
