@@ -1,8 +1,10 @@
 // Inputs big enough to pass through wasm memory in many chunks (src/stream.ts): whole outer rows at
 // a time, and slices of the inner dim when one outer slice is too big (NCHW). Each result is
-// compared with a plain float64 reference written here, so a chunk boundary that drops, repeats or
-// misplaces a row shows up as a wrong number.
+// compared with the plain float64 reference (tests/reference.ts, itself checked against the
+// PyTorch fixtures), so a chunk boundary that drops, repeats or misplaces a row shows up as a
+// wrong number.
 import * as X from '../src';
+import * as ref from './reference';
 import { CHUNK_BYTES } from '../src/stream';
 import { ints, normals, rng, uniforms } from './helpers/random';
 
@@ -13,36 +15,6 @@ function split(shape: number[], dim: number) {
   const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
   const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
   return { outer, C: shape[dim], inner };
-}
-
-/** Plain float64 cross-entropy with index targets, weight, ignoreIndex -100 and label smoothing:
- *  returns per-position losses and d(sum_p go[p] * loss[p]) / dx. */
-function referenceCE(x: ArrayLike<number>, shape: number[], dim: number, t: Int32Array, w: number[] | null, eps: number, go: ArrayLike<number>) {
-  const { outer, C, inner } = split(shape, dim);
-  const loss = new Float64Array(outer * inner);
-  const grad = new Float64Array(x.length);
-  const W = w ? w.reduce((a, b) => a + b, 0) : C;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const pos = o * inner + i;
-      const at = (c: number) => (o * C + c) * inner + i;
-      if (t[pos] === -100) continue;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) m = Math.max(m, x[at(c)]);
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x[at(c)] - m);
-      const lse = m + Math.log(s);
-      const wt = w ? w[t[pos]] : 1;
-      let smooth = 0;
-      for (let c = 0; c < C; c++) smooth -= (w ? w[c] : 1) * (x[at(c)] - lse);
-      loss[pos] = (1 - eps) * -wt * (x[at(t[pos])] - lse) + (eps / C) * smooth;
-      for (let c = 0; c < C; c++) {
-        const sm = Math.exp(x[at(c)] - lse);
-        grad[at(c)] = go[pos] * (sm * ((1 - eps) * wt + (eps / C) * W) - (c === t[pos] ? (1 - eps) * wt : 0) - (eps / C) * (w ? w[c] : 1));
-      }
-    }
-  }
-  return { loss, grad };
 }
 
 /** Largest |a - b| / (floor + |b|): relative, with an absolute floor (1e-6 unless given). */
@@ -78,7 +50,7 @@ describe.each(cases)('crossEntropy, $name', ({ shape, dim }) => {
 
   test.each([Float64Array, Float32Array])('%p: none + gradOutput + weight + ignore + smoothing, into out', (Ctor) => {
     const x = new Ctor(x64);
-    const ref = referenceCE(x, shape, dim, t, w, 0.1, go);
+    const expected = ref.crossEntropyIndex({ data: x, shape }, t, { dim, weight: w, labelSmoothing: 0.1, reduction: 'none', gradOutput: new Ctor(go) });
     const out = new Ctor(n);
     const { loss, grad } = X.crossEntropy({ data: x, shape }, { data: t, shape: shape.filter((_, i) => i !== dim) }, {
       dim, weight: w, labelSmoothing: 0.1, reduction: 'none', gradOutput: new Ctor(go), out,
@@ -86,23 +58,19 @@ describe.each(cases)('crossEntropy, $name', ({ shape, dim }) => {
     expect(grad).toBe(out);
     // float64: 1e-10 relative; float32: 1e-5 absolute plus relative (the library's promise).
     const [tol, floor] = Ctor === Float64Array ? [1e-10, 1e-6] : [1e-5, 1];
-    expect(maxError(loss as ArrayLike<number>, ref.loss, floor)).toBeLessThan(tol);
-    expect(maxError(grad!, ref.grad, floor)).toBeLessThan(tol);
+    expect(maxError(loss as ArrayLike<number>, expected.loss as Float64Array, floor)).toBeLessThan(tol);
+    expect(maxError(grad!, expected.grad, floor)).toBeLessThan(tol);
   });
 
   test('mean: equals the reference weighted mean, and nllLoss(logSoftmax) agrees', () => {
-    const ones = new Float64Array(outer * inner).fill(1);
-    const ref = referenceCE(x64, shape, dim, t, w, 0, ones);
-    let denominator = 0;
-    t.forEach((c) => c !== -100 && (denominator += w[c]));
-    const expected = ref.loss.reduce((a, b) => a + b, 0) / denominator;
+    const expected = ref.crossEntropyIndex({ data: x64, shape }, t, { dim, weight: w });
     const target = { data: t, shape: shape.filter((_, i) => i !== dim) };
     const ce = X.crossEntropy({ data: x64, shape }, target, { dim, weight: w, grad: true });
-    expect(Math.abs((ce.loss as number) - expected) / Math.abs(expected)).toBeLessThan(1e-12);
-    expect(maxError(ce.grad!, ref.grad.map((g) => g / denominator))).toBeLessThan(1e-10);
+    expect(Math.abs((ce.loss as number) - (expected.loss as number)) / Math.abs(expected.loss as number)).toBeLessThan(1e-12);
+    expect(maxError(ce.grad!, expected.grad)).toBeLessThan(1e-10);
     const lp = X.logSoftmax({ data: x64, shape }, { dim });
     const nll = X.nllLoss({ data: lp, shape }, target, { dim, weight: w });
-    expect(Math.abs((nll.loss as number) - expected) / Math.abs(expected)).toBeLessThan(1e-12);
+    expect(Math.abs((nll.loss as number) - (expected.loss as number)) / Math.abs(expected.loss as number)).toBeLessThan(1e-12);
   });
 
   test('probability targets: soft labels match the reference', () => {
@@ -113,52 +81,22 @@ describe.each(cases)('crossEntropy, $name', ({ shape, dim }) => {
       for (let c = 0; c < C; c++) s += p[(o * C + c) * inner + i];
       for (let c = 0; c < C; c++) p[(o * C + c) * inner + i] /= s;
     }
-    let expected = 0;
-    const grad = new Float64Array(n);
-    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) m = Math.max(m, x64[at(c)]);
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x64[at(c)] - m);
-      const lse = m + Math.log(s);
-      for (let c = 0; c < C; c++) {
-        expected -= p[at(c)] * (x64[at(c)] - lse);
-        grad[at(c)] = (Math.exp(x64[at(c)] - lse) - p[at(c)]) / (outer * inner);
-      }
-    }
-    expected /= outer * inner;
+    const expected = ref.crossEntropyProbs({ data: x64, shape }, p, { dim });
     const res = X.crossEntropy({ data: x64, shape }, { data: p, shape }, { dim, grad: true });
-    expect(Math.abs((res.loss as number) - expected) / expected).toBeLessThan(1e-12);
-    expect(maxError(res.grad!, grad)).toBeLessThan(1e-9);
+    expect(Math.abs((res.loss as number) - (expected.loss as number)) / (expected.loss as number)).toBeLessThan(1e-12);
+    expect(maxError(res.grad!, expected.grad)).toBeLessThan(1e-9);
   });
 
   test('softmax and logSoftmax (with out) and their backward passes match the reference', () => {
-    const y = new Float64Array(n);
-    const lpRef = new Float64Array(n);
-    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) m = Math.max(m, x64[at(c)]);
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x64[at(c)] - m);
-      for (let c = 0; c < C; c++) y[at(c)] = Math.exp(x64[at(c)] - m) / s;
-      for (let c = 0; c < C; c++) lpRef[at(c)] = x64[at(c)] - m - Math.log(s);
-    }
+    const y = ref.softmax({ data: x64, shape }, dim);
+    const lpRef = ref.logSoftmax({ data: x64, shape }, dim);
     const out = new Float64Array(n);
     expect(X.softmax({ data: x64, shape }, { dim, out })).toBe(out);
     expect(maxError(out, y)).toBeLessThan(1e-12);
     const lp = X.logSoftmax({ data: x64, shape }, { dim });
     expect(maxError(lp, lpRef)).toBeLessThan(1e-12);
     const g = normals(r, n);
-    // softmax backward: y * (g - sum(g * y)) along the class dim
-    const dx = new Float64Array(n);
-    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      let dot = 0;
-      for (let c = 0; c < C; c++) dot += g[at(c)] * y[at(c)];
-      for (let c = 0; c < C; c++) dx[at(c)] = y[at(c)] * (g[at(c)] - dot);
-    }
+    const dx = ref.softmaxBackward({ data: g, shape }, { data: y, shape }, dim);
     expect(maxError(X.softmaxBackward({ data: g, shape }, { data: y, shape }, { dim }), dx)).toBeLessThan(1e-9);
   });
 });
