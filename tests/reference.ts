@@ -64,22 +64,9 @@ export function logSoftmax(x: RefTensor, dim = -1): Float64Array {
 }
 
 export function softmax(x: RefTensor, dim = -1): Float64Array {
-  const d = normDim(dim, x.shape.length);
-  const { outer, C, inner } = around(x.shape, d);
-  const y = new Float64Array(x.data.length);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      const m = rowMax((c) => x.data[at(c)], C);
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x.data[at(c)] - m);
-      for (let c = 0; c < C; c++) y[at(c)] = Math.exp(x.data[at(c)] - m) / s;
-    }
-  }
-  return y;
+  return logSoftmax(x, dim).map(Math.exp);
 }
 
-/** torch._log_softmax_backward_data: g - exp(y) * sum(g) along dim, y the forward output. */
 export function logSoftmaxBackward(g: RefTensor, y: RefTensor, dim = -1): Float64Array {
   const d = normDim(dim, y.shape.length);
   const { outer, C, inner } = around(y.shape, d);
