@@ -39,10 +39,15 @@ export function binaryCrossEntropy<T>(
   return total;
 }
 
-/** binary_cross_entropy_with_logits. With l = log(1 + exp(-|x|)) + max(-x, 0) = -log sigmoid(x)
- *  (never overflows: the exp argument is <= 0) and pw the positive-class weight:
- *    loss = w ((1 - y) x + (1 + (pw - 1) y) l)
- *    dloss/dx = w ((1 + (pw - 1) y) sigmoid(x) - pw y)
+/** binary_cross_entropy_with_logits. PyTorch computes, with pw the positive-class weight and
+ *  lw = 1 + (pw - 1) y,
+ *    loss = w ((1 - y) x + lw (log1p(exp(-|x|)) + max(-x, 0)))
+ *    dloss/dx = w (lw sigmoid(x) - pw y)
+ *  The loss is computed here in the algebraically equal form
+ *    loss = w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(exp(-|x|))),  lw = (1 - y) + pw y
+ *  whose terms do not cancel: PyTorch's (1 - y) x + lw max(-x, 0) loses every digit in float32
+ *  at x = -1e4, y = 1e-9 (the exact loss is 1e-5; it gives 0). The exp argument is <= 0, so
+ *  nothing overflows. x = -inf gives NaN, as PyTorch's form does (it adds -inf and +inf).
  *  Returns the sum of the losses. */
 export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
@@ -90,9 +95,10 @@ export function binaryCrossEntropyWithLogits<T>(
   const xi = <f64>load<T>(at<T>(x, i));
   const yi = <f64>load<T>(at<T>(y, i));
   const e = Math.exp(-Math.abs(xi));
-  const softplus = Math.log1p(e) + max(-xi, 0.0);
-  const logWeight = 1 + (pw - 1) * yi;
-  const loss = w * ((1 - yi) * xi + logWeight * softplus);
+  const logWeight = (1 - yi) + pw * yi;
+  const clampedLow = min(xi, 0.0);
+  // (clampedLow - clampedLow) is NaN for x = -inf only: PyTorch's -inf + inf.
+  const loss = w * (max(xi, 0.0) * (1 - yi) + max(-xi, 0.0) * pw * yi + logWeight * Math.log1p(e) + (clampedLow - clampedLow));
   if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
   if (grad != 0) {
     // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
@@ -129,9 +135,14 @@ function logitsSpan<T>(
       const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
       const pw = pwStep ? v128.load(at<T>(posWeight, c)) : pwOne;
       const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
-      const softplus = v128.add<T>(log1pV<T>(e), v128.pmax<T>(v128.neg<T>(xv), zero));
-      const logWeight = v128.add<T>(one, v128.mul<T>(v128.sub<T>(pw, one), yv));
-      const loss = v128.mul<T>(w, v128.add<T>(v128.mul<T>(v128.sub<T>(one, yv), xv), v128.mul<T>(logWeight, softplus)));
+      const negative = v128.sub<T>(one, yv);      // 1 - y
+      const positive = v128.mul<T>(pw, yv);       // pw y
+      const logWeight = v128.add<T>(negative, positive);
+      const low = v128.pmin<T>(xv, zero);
+      let loss = v128.mul<T>(v128.pmax<T>(xv, zero), negative);
+      loss = v128.add<T>(loss, v128.mul<T>(v128.neg<T>(low), positive));
+      loss = v128.add<T>(loss, v128.mul<T>(logWeight, log1pV<T>(e)));
+      loss = v128.mul<T>(w, v128.add<T>(loss, v128.sub<T>(low, low))); // NaN at x = -inf only
       if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
       sum = v128.add<T>(sum, loss);
       if (grad != 0) {

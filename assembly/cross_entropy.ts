@@ -19,7 +19,7 @@
 // Products are formed literally (w_c p'_c times (x_c - m)), so 0 * -inf gives NaN exactly where
 // PyTorch's own -(lp * p * w).sum() does.
 
-import { addWide, expV, hsum, lanes, minNormalV } from "./simd";
+import { addWide, expV, hsum, lanes, log64V, minNormalV } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
@@ -93,6 +93,7 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
 /** Lane-wise scratch for the per-position scalar step (logs and target lookups). */
 const LANE_T = memory.data(16, 16);
 const LANE_SUM = memory.data(32, 16);
+const LANE_LOG = memory.data(32, 16);
 
 /** The positions i0 .. i0 + lanes of outer slice o. Same maths as the row loop of
  *  crossEntropyIndex; returns their summed loss. */
@@ -131,6 +132,8 @@ const LANE_SUM = memory.data(32, 16);
   v128.store(LANE_T, m);
   v128.store(LANE_SUM, s0);
   v128.store(LANE_SUM, s1, 16);
+  v128.store(LANE_LOG, log64V(s0));
+  if (sizeof<T>() == 4) v128.store(LANE_LOG, log64V(s1), 16);
   // Per position (scalar): the loss, and the factor that turns its exps into gradient.
   const eps = smooth * <f64>C;
   let total: f64 = 0;
@@ -144,7 +147,7 @@ const LANE_SUM = memory.data(32, 16);
       continue;
     }
     const sum = load<f64>(LANE_SUM + (<usize>l << 3));
-    const logSum = Math.log(sum);
+    const logSum = load<f64>(LANE_LOG + (<usize>l << 3));
     const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
     let loss = -wt * (<f64>(load<T>(at<T>(base, l) + <usize>t * stride) - mt) - logSum);
     if (eps != 0) {
