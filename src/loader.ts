@@ -73,6 +73,12 @@ export function initSync(source: BufferSource | WebAssembly.Module): void {
   install(instantiateSync(source));
 }
 
+/** Which build of the module init() loaded: 'simd' (SIMD128 kernels) or 'scalar' (engines
+ *  without SIMD), or null before init. */
+export function wasmBuild(): 'simd' | 'scalar' | null {
+  return workspace ? (workspace.exports.simdBuild() ? 'simd' : 'scalar') : null;
+}
+
 /** Bytes of wasm linear memory in use (0 before init). It grows only when a larger call arrives. */
 export function wasmMemoryBytes(): number {
   return workspace ? workspace.memoryBytes : 0;

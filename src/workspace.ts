@@ -14,6 +14,7 @@ export type Precision = 'f32' | 'f64';
 export interface KernelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
+  simdBuild(): number;
   [kernel: string]: unknown;
 }
 
