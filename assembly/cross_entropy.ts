@@ -42,7 +42,7 @@ export function crossEntropyIndex<T>(
     let i = 0;
     if (ASC_FEATURE_SIMD && inner > 1) {
       // Class dim not last (NCHW): vectorise across positions.
-      for (; i + lanes<T>() <= inner; i += lanes<T>()) {
+      for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
         total += indexColumns<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition);
       }
     }
@@ -86,16 +86,35 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
   for (let c = 0; c < C; c++) store<T>(g + <usize>c * stride, zero);
 }
 
-// The path for a class dim that is not last (NCHW): the positions of one vector sit in its lanes
-// and each pass walks the classes, keeping the max, the sums and the gradient factor in registers.
-// The C rows a vector touches (one cache line each) stay in L1 across the passes.
+// The path for a class dim that is not last (NCHW): the positions of two vectors sit in their
+// lanes and each pass walks the classes, keeping the max, the sums and the gradient factor in
+// registers (two vectors share the constants' loads and the loop overhead). The C rows touched
+// (one cache line each) stay in L1 across the passes.
 
-/** Lane-wise scratch for the per-position scalar step (logs and target lookups). */
-const LANE_T = memory.data(16, 16);
-const LANE_SUM = memory.data(32, 16);
-const LANE_LOG = memory.data(32, 16);
+/** Lane-wise scratch for the per-position scalar step (targets and weights): two vectors' worth. */
+const LANE_T = memory.data(32, 16);
+const LANE_SUM = memory.data(64, 16);
+const LANE_LOG = memory.data(64, 16);
 
-/** The positions i0 .. i0 + lanes of outer slice o. Same maths as the row loop of
+/** Stores the f64 per-position sums of exps of one vector, and their logs, at lane offset `half`. */
+// @ts-ignore: decorator
+@inline function storeSums<T>(half: usize, s0: v128, s1: v128): void {
+  v128.store(LANE_SUM + half * 8, s0);
+  v128.store(LANE_LOG + half * 8, log64V(s0));
+  if (sizeof<T>() == 4) {
+    v128.store(LANE_SUM + half * 8, s1, 16);
+    v128.store(LANE_LOG + half * 8, log64V(s1), 16);
+  }
+}
+
+/** Adds a vector of T exps to its position's f64 sums (s0: lanes 0-1, s1: lanes 2-3 for f32). */
+// @ts-ignore: decorator
+@inline function widenInto<T>(s: v128, part: v128, high: bool): v128 {
+  if (sizeof<T>() == 8) return f64x2.add(s, part);
+  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
+}
+
+/** The positions i0 .. i0 + 2 lanes of outer slice o. Same maths as the row loop of
  *  crossEntropyIndex; returns their summed loss. */
 // @ts-ignore: decorator
 @inline function indexColumns<T>(
@@ -108,36 +127,51 @@ const LANE_LOG = memory.data(32, 16);
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
   // Pass 1: per-position max. pmax may skip a NaN, which still reaches the sum through its exp
   // (ignoredGrad finds NaNs itself).
-  let m = v128.load(base);
-  for (let c = 1; c < C; c++) m = v128.pmax<T>(m, v128.load(base + <usize>c * stride));
+  let mA = v128.load(base);
+  let mB = v128.load(base, 16);
+  let p = base;
+  for (let c = 1; c < C; c++) {
+    p += stride;
+    mA = v128.pmax<T>(mA, v128.load(p));
+    mB = v128.pmax<T>(mB, v128.load(p, 16));
+  }
   // Pass 2: exps (kept in the gradient) and their per-position sums: in T over groups of 8
   // classes, then widened into f64.
-  let s0 = f64x2.splat(0);
-  let s1 = s0;
+  let sA0 = f64x2.splat(0);
+  let sA1 = sA0;
+  let sB0 = sA0;
+  let sB1 = sA0;
   for (let c0 = 0; c0 < C; c0 += 8) {
     const c1 = min(c0 + 8, C);
-    let part = v128.splat<T>(<T>0);
+    let partA = v128.splat<T>(<T>0);
+    let partB = partA;
     for (let c = c0; c < c1; c++) {
-      const e = expV<T>(v128.sub<T>(v128.load(base + <usize>c * stride), m));
-      if (grad != 0) v128.store(gBase + <usize>c * stride, e);
-      part = v128.add<T>(part, e);
+      const q = base + <usize>c * stride;
+      const eA = expV<T>(v128.sub<T>(v128.load(q), mA));
+      const eB = expV<T>(v128.sub<T>(v128.load(q, 16), mB));
+      if (grad != 0) {
+        const g = gBase + <usize>c * stride;
+        v128.store(g, eA);
+        v128.store(g, eB, 16);
+      }
+      partA = v128.add<T>(partA, eA);
+      partB = v128.add<T>(partB, eB);
     }
+    sA0 = widenInto<T>(sA0, partA, false);
+    sB0 = widenInto<T>(sB0, partB, false);
     if (sizeof<T>() == 4) {
-      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(part));
-      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(v128.shuffle<f32>(part, part, 2, 3, 0, 1)));
-    } else {
-      s0 = f64x2.add(s0, part);
+      sA1 = widenInto<T>(sA1, partA, true);
+      sB1 = widenInto<T>(sB1, partB, true);
     }
   }
-  v128.store(LANE_T, m);
-  v128.store(LANE_SUM, s0);
-  v128.store(LANE_SUM, s1, 16);
-  v128.store(LANE_LOG, log64V(s0));
-  if (sizeof<T>() == 4) v128.store(LANE_LOG, log64V(s1), 16);
+  v128.store(LANE_T, mA);
+  v128.store(LANE_T, mB, 16);
+  storeSums<T>(0, sA0, sA1);
+  storeSums<T>(<usize>L, sB0, sB1);
   // Per position (scalar): the loss, and the factor that turns its exps into gradient.
   const eps = smooth * <f64>C;
   let total: f64 = 0;
-  for (let l = 0; l < L; l++) {
+  for (let l = 0; l < 2 * L; l++) {
     const pos = <usize>o * inner + i0 + l;
     const t = load<i32>(target + (pos << 2));
     const mt = load<T>(at<T>(LANE_T, l));
@@ -160,15 +194,20 @@ const LANE_LOG = memory.data(32, 16);
   }
   if (grad == 0) return total;
   // Pass 3: gradient = exp * factor, flushing would-be subnormals as rowScale does.
-  const a = v128.load(LANE_T);
-  const tiny = v128.div<T>(minNormalV<T>(), v128.abs<T>(a));
+  const aA = v128.load(LANE_T);
+  const aB = v128.load(LANE_T, 16);
+  const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
+  const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
+  p = gBase;
   for (let c = 0; c < C; c++) {
-    const p = gBase + <usize>c * stride;
-    const v = v128.load(p);
-    v128.store(p, v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), a));
+    const vA = v128.load(p);
+    const vB = v128.load(p, 16);
+    v128.store(p, v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA));
+    v128.store(p, v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB), 16);
+    p += stride;
   }
   // Smoothing's per-class term, the target's own term, and the rows of ignored positions.
-  for (let l = 0; l < L; l++) {
+  for (let l = 0; l < 2 * L; l++) {
     const pos = <usize>o * inner + i0 + l;
     const t = load<i32>(target + (pos << 2));
     const g = at<T>(gBase, l);
@@ -179,8 +218,8 @@ const LANE_LOG = memory.data(32, 16);
     const k = upstream<T>(gradPerPosition, pos, scale);
     if (smooth != 0) {
       for (let c = 0; c < C; c++) {
-        const p = g + <usize>c * stride;
-        store<T>(p, <T>(<f64>load<T>(p) - k * smooth * (weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0)));
+        const q = g + <usize>c * stride;
+        store<T>(q, <T>(<f64>load<T>(q) - k * smooth * (weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0)));
       }
     }
     const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
