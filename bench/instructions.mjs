@@ -1,0 +1,29 @@
+// Calls one kernel of build/xent.wasm directly on data in wasm memory (64,000 elements), for
+// bench/instructions.sh: argv[2] names the kernel, argv[3] how many timed calls follow the warm-up.
+// cefg/cef: cross-entropy [64, 1000] forward+gradient / forward; ls: log_softmax; nchw(w): cross-
+// entropy with the class dim first, [1, 20, 3200] (with weight); bce: BCE with logits.
+import fs from 'node:fs';
+const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
+const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
+const X = instance.exports;
+const which = process.argv[2], reps = Number(process.argv[3]);
+const N = 64, C = 1000, n = N * C;
+const base = (X.heapBase() + 15) & ~15;
+X.memory.grow(Math.ceil((base + n * 12 + 131072 - X.memory.buffer.byteLength) / 65536));
+const px = base, pg = base + n * 4, pt = pg + n * 4;
+const f = new Float32Array(X.memory.buffer, px, n);
+let s = 1; const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+for (let i = 0; i < n; i++) f[i] = (r() - 0.5) * 4;
+const t = new Int32Array(X.memory.buffer, pt, 3200);
+for (let i = 0; i < 3200; i++) t[i] = (r() * (which.startsWith('nchw') ? 20 : C)) | 0;
+new Float32Array(X.memory.buffer, pt + 16384, 20).fill(1.5);
+const calls = {
+  cefg: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, pg, 1 / N, 0),
+  cef: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, 0, 1 / N, 0),
+  ls: () => X.logSoftmaxForward_f32(px, pg, N, C, 1),
+  nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0),
+  nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0),
+  bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1 / n, 0),
+};
+for (let i = 0; i < 300; i++) calls[which]();  // tier-up
+for (let i = 0; i < reps; i++) calls[which]();
