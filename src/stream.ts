@@ -13,7 +13,7 @@
 // when chunks are whole outer slices, and copied like any other array otherwise.
 
 import { fail } from './errors.js';
-import { Precision, Workspace } from './workspace.js';
+import { Workspace } from './workspace.js';
 
 export type StreamArray = Float32Array | Float64Array | Int32Array;
 
@@ -69,7 +69,7 @@ export class Stream {
     const inWasm = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
     const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
     const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
-    lanes.forEach((l, k) => {
+    lanes.forEach((l) => {
       if (l.data.buffer === memory.buffer && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
       }
@@ -153,8 +153,4 @@ export class Stream {
       else data.set(block.subarray(r * width, (r + 1) * width), a);
     }
   }
-}
-
-export function bytesOf(precision: Precision): number {
-  return precision === 'f32' ? 4 : 8;
 }

@@ -121,10 +121,6 @@ export class Workspace {
     const buffer = this.exports.memory.buffer;
     return precision === 'f32' ? new Float32Array(buffer, pointer, length) : new Float64Array(buffer, pointer, length);
   }
-
-  ints(pointer: number, length: number): Int32Array {
-    return new Int32Array(this.exports.memory.buffer, pointer, length);
-  }
 }
 
 /** A byte count for a message: exact below 1 MiB, in MiB (one decimal) above. */
