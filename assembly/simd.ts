@@ -85,33 +85,49 @@ const F64 = memory.data<f64>([
 /** exp of every lane of x (x <= 0 or NaN), as described above. */
 // @ts-ignore: decorator
 @inline export function expV<T>(x: v128): v128 {
-  const magic = K<T>(1);
-  let n = fma<T>(x, K<T>(0), magic);
+  return expWith<T>(x, K<T>(0), K<T>(1), K<T>(2), K<T>(3), K<T>(4), K<T>(5), K<T>(6), K<T>(7), K<T>(8), K<T>(9), K<T>(k<T>(9, 10)));
+}
+
+/** Constant i of expV for T (0-9: reduction and polynomial, 10: the subnormal cutoff). A hot loop
+ *  loads all eleven before it starts and passes them to expWith: V8 then keeps them in registers
+ *  where it can, instead of reloading each one every iteration (1 instruction per element fewer
+ *  for row-wise cross-entropy by callgrind). Loops that need many other constants (BCE with
+ *  logits) keep expV: there the extra live values spill and cost more than they save. */
+// @ts-ignore: decorator
+@inline export function expK<T>(i: i32): v128 {
+  return i == 10 ? K<T>(k<T>(9, 10)) : K<T>(i);
+}
+
+/** expV with its constants given (see expK). */
+// @ts-ignore: decorator
+@inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, cutoff: v128): v128 {
+  const magic = k1;
+  let n = fma<T>(x, k0, magic);
   const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52);
   n = v128.sub<T>(n, magic);
-  let t = fma<T>(n, K<T>(2), x);
-  t = fma<T>(n, K<T>(3), t);
+  let t = fma<T>(n, k2, x);
+  t = fma<T>(n, k3, t);
   // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
   let f: v128;
   if (sizeof<T>() == 4) {
-    let p = fma<T>(K<T>(4), t, K<T>(5));
-    p = fma<T>(p, t, K<T>(6));
-    p = fma<T>(p, t, K<T>(7));
-    p = fma<T>(p, t, K<T>(8));
+    let p = fma<T>(k4, t, k5);
+    p = fma<T>(p, t, k6);
+    p = fma<T>(p, t, k7);
+    p = fma<T>(p, t, k8);
     f = fma<T>(v128.mul<T>(t, s), p, s); // s (1 + t p)
   } else {
     // fdlibm's form: with z = t^2 and c = t - z R(z), exp(t) - 1 = t - t c / (c - 2). Fewer
     // operations than a Taylor polynomial of the same accuracy (wasm has no fused multiply-add).
     const z = v128.mul<T>(t, t);
-    let q = fma<T>(K<T>(4), z, K<T>(5));
-    q = fma<T>(q, z, K<T>(6));
-    q = fma<T>(q, z, K<T>(7));
-    q = fma<T>(q, z, K<T>(8));
+    let q = fma<T>(k4, z, k5);
+    q = fma<T>(q, z, k6);
+    q = fma<T>(q, z, k7);
+    q = fma<T>(q, z, k8);
     const c = v128.sub<T>(t, v128.mul<T>(z, q));
-    const u = v128.sub<T>(t, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(c, K<T>(9))));
+    const u = v128.sub<T>(t, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(c, k9)));
     f = fma<T>(s, u, s); // s (1 + u)
   }
-  return v128.andnot(f, v128.lt<T>(x, K<T>(k<T>(9, 10))));
+  return v128.andnot(f, v128.lt<T>(x, cutoff));
 }
 
 /** log(1 + e) of every lane, for 0 <= e <= 1 (what softplus needs: e = exp(-|x|)).
