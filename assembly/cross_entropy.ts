@@ -59,22 +59,46 @@ export function crossEntropyIndex<T>(
       const g = grad + offset;
       const m = rowMaxForExp<T>(row, C, stride);
       const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0);
-      const logSum = Math.log(sum);
-      const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-      const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
-      let loss = -wt * lpt;
-      if (eps != 0) loss = (1 - eps) * loss + smooth * (totalWeight * logSum - rowShiftedSum<T>(row, m, C, stride, weight));
+      const loss = indexLoss<T>(row, stride, C, t, m, Math.log(sum), weight, eps, totalWeight);
       total += loss;
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
-        rowScale<T>(g, C, stride, k * ((1 - eps) * wt + smooth * totalWeight) / sum, k * smooth, weight);
-        const pt = g + <usize>t * stride;
-        store<T>(pt, <T>(<f64>load<T>(pt) - k * (1 - eps) * wt));
+        rowScale<T>(g, C, stride, expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum), k * smooth, weight);
+        subtractTarget<T>(g, stride, t, k, weight, eps);
       }
     }
   }
   return total;
+}
+
+/** The loss of a non-ignored position with target t, from its row's max m and log(sum of exps)
+ *  (the formulas at the top of this file). */
+// @ts-ignore: decorator
+@inline function indexLoss<T>(row: usize, stride: usize, C: i32, t: i32, m: T, logSum: f64, weight: usize, eps: f64, totalWeight: f64): f64 {
+  const loss = -classWeight<T>(weight, t) * (<f64>(load<T>(row + <usize>t * stride) - m) - logSum);
+  if (eps == 0) return loss;
+  const smooth = eps / <f64>C;
+  return (1 - eps) * loss + smooth * (totalWeight * logSum - rowShiftedSum<T>(row, m, C, stride, weight));
+}
+
+/** The factor that turns a position's exps into its gradient: k ((1 - eps) w_t + (eps / C) W) / S. */
+// @ts-ignore: decorator
+@inline function expFactor<T>(k: f64, weight: usize, t: i32, eps: f64, smooth: f64, totalWeight: f64, sum: f64): f64 {
+  return k * ((1 - eps) * classWeight<T>(weight, t) + smooth * totalWeight) / sum;
+}
+
+/** The target's own gradient term: g_t -= k (1 - eps) w_t. */
+// @ts-ignore: decorator
+@inline function subtractTarget<T>(g: usize, stride: usize, t: i32, k: f64, weight: usize, eps: f64): void {
+  const p = g + <usize>t * stride;
+  store<T>(p, <T>(<f64>load<T>(p) - k * (1 - eps) * classWeight<T>(weight, t)));
+}
+
+/** w_c, or 1 without a weight. */
+// @ts-ignore: decorator
+@inline function classWeight<T>(weight: usize, c: i32): f64 {
+  return weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
 }
 
 /** The gradient row of an ignored position. PyTorch still back-propagates a zero through
@@ -183,16 +207,11 @@ const LANE_LOG = memory.data(64, 16);
       continue;
     }
     const sum = load<f64>(LANE_SUM + (<usize>l << 3));
-    const logSum = load<f64>(LANE_LOG + (<usize>l << 3));
-    const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-    let loss = -wt * (<f64>(load<T>(at<T>(base, l) + <usize>t * stride) - mt) - logSum);
-    if (eps != 0) {
-      loss = (1 - eps) * loss + smooth * (totalWeight * logSum - rowShiftedSum<T>(at<T>(base, l), mt, C, stride, weight));
-    }
+    const loss = indexLoss<T>(at<T>(base, l), stride, C, t, mt, load<f64>(LANE_LOG + (<usize>l << 3)), weight, eps, totalWeight);
     total += loss;
     if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
     const k = upstream<T>(gradPerPosition, pos, scale);
-    store<T>(at<T>(LANE_T, l), <T>(k * ((1 - eps) * wt + smooth * totalWeight) / sum));
+    store<T>(at<T>(LANE_T, l), <T>expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum));
   }
   if (grad == 0) return total;
   // Pass 3: gradient = exp * factor, flushing would-be subnormals as rowScale does.
@@ -221,12 +240,10 @@ const LANE_LOG = memory.data(64, 16);
     if (smooth != 0) {
       for (let c = 0; c < C; c++) {
         const q = g + <usize>c * stride;
-        store<T>(q, <T>(<f64>load<T>(q) - k * smooth * (weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0)));
+        store<T>(q, <T>(<f64>load<T>(q) - k * smooth * classWeight<T>(weight, c)));
       }
     }
-    const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-    const pt = g + <usize>t * stride;
-    store<T>(pt, <T>(<f64>load<T>(pt) - k * (1 - eps) * wt));
+    subtractTarget<T>(g, stride, t, k, weight, eps);
   }
   return total;
 }
