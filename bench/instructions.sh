@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # x86 instructions per element of one kernel, counted by valgrind (callgrind): repeatable whatever
-# else the machine runs, unlike times. Runs bench/instructions.mjs twice (0 and 100 timed calls
-# after the same warm-up, TurboFan only) and divides the difference by 100 calls x 64,000 elements.
+# else the machine runs, unlike times. Runs bench/instructions.mjs twice (0 and 400 timed calls
+# after the same warm-up, TurboFan only) and divides the difference by 400 calls x 64,000 elements
+# (V8 background work still moves single counts by a few per cent: compare medians of runs).
 #   bench/instructions.sh cefg|cef|ls|nchw|nchww|bce      (npm run build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +11,5 @@ count() {
     node --single-threaded --no-liftoff bench/instructions.mjs "$1" "$2" 2>&1 | grep -o 'Collected : [0-9]*' | grep -o '[0-9]*'
 }
 a=$(count "$1" 0)
-b=$(count "$1" 100)
-node -e "console.log('$1', ((${b} - ${a}) / 100 / 64000).toFixed(2), 'instructions per element')"
+b=$(count "$1" 400)
+node -e "console.log('$1', ((${b} - ${a}) / 400 / 64000).toFixed(2), 'instructions per element')"
