@@ -46,20 +46,23 @@ function rowMax(get: (c: number) => number, C: number): number {
 
 // ------------------------------------------------------------------ softmax family
 
-export function logSoftmax(x: RefTensor, dim = -1): Float64Array {
-  const d = normDim(dim, x.shape.length);
-  const { outer, C, inner } = around(x.shape, d);
-  const y = new Float64Array(x.data.length);
+/** Calls fn once per row along `dim` (a fixed position, all C classes), with the row's index map. */
+function forEachRow(shape: readonly number[], dim: number, fn: (at: (c: number) => number, C: number) => void): void {
+  const { outer, C, inner } = around(shape, normDim(dim, shape.length));
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      const m = rowMax((c) => x.data[at(c)], C);
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x.data[at(c)] - m);
-      const logS = Math.log(s);
-      for (let c = 0; c < C; c++) y[at(c)] = x.data[at(c)] - m - logS;
-    }
+    for (let i = 0; i < inner; i++) fn((c) => (o * C + c) * inner + i, C);
   }
+}
+
+export function logSoftmax(x: RefTensor, dim = -1): Float64Array {
+  const y = new Float64Array(x.data.length);
+  forEachRow(x.shape, dim, (at, C) => {
+    const m = rowMax((c) => x.data[at(c)], C);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(x.data[at(c)] - m);
+    const logS = Math.log(s);
+    for (let c = 0; c < C; c++) y[at(c)] = x.data[at(c)] - m - logS;
+  });
   return y;
 }
 
@@ -67,34 +70,25 @@ export function softmax(x: RefTensor, dim = -1): Float64Array {
   return logSoftmax(x, dim).map(Math.exp);
 }
 
+/** torch._log_softmax_backward_data: g - exp(y) * sum(g) along dim. */
 export function logSoftmaxBackward(g: RefTensor, y: RefTensor, dim = -1): Float64Array {
-  const d = normDim(dim, y.shape.length);
-  const { outer, C, inner } = around(y.shape, d);
   const dx = new Float64Array(y.data.length);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      let s = 0;
-      for (let c = 0; c < C; c++) s += g.data[at(c)];
-      for (let c = 0; c < C; c++) dx[at(c)] = g.data[at(c)] - Math.exp(y.data[at(c)]) * s;
-    }
-  }
+  forEachRow(y.shape, dim, (at, C) => {
+    let s = 0;
+    for (let c = 0; c < C; c++) s += g.data[at(c)];
+    for (let c = 0; c < C; c++) dx[at(c)] = g.data[at(c)] - Math.exp(y.data[at(c)]) * s;
+  });
   return dx;
 }
 
 /** torch._softmax_backward_data: y * (g - sum(g * y)) along dim. */
 export function softmaxBackward(g: RefTensor, y: RefTensor, dim = -1): Float64Array {
-  const d = normDim(dim, y.shape.length);
-  const { outer, C, inner } = around(y.shape, d);
   const dx = new Float64Array(y.data.length);
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const at = (c: number) => (o * C + c) * inner + i;
-      let s = 0;
-      for (let c = 0; c < C; c++) s += g.data[at(c)] * y.data[at(c)];
-      for (let c = 0; c < C; c++) dx[at(c)] = y.data[at(c)] * (g.data[at(c)] - s);
-    }
-  }
+  forEachRow(y.shape, dim, (at, C) => {
+    let s = 0;
+    for (let c = 0; c < C; c++) s += g.data[at(c)] * y.data[at(c)];
+    for (let c = 0; c < C; c++) dx[at(c)] = y.data[at(c)] * (g.data[at(c)] - s);
+  });
   return dx;
 }
 
