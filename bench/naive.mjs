@@ -8,6 +8,18 @@
  * cross_entropy with class-index targets.
  * @returns {{loss: number, grad?: Float32Array|Float64Array}}
  */
+/** log(sum_c exp(x_c)) along one row (C values `inner` apart from `base`), with max subtraction. */
+function rowLogSumExp(x, base, C, inner) {
+  let m = -Infinity;
+  for (let c = 0; c < C; c++) {
+    const v = x[base + c * inner];
+    if (v > m) m = v;
+  }
+  let s = 0;
+  for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
+  return m + Math.log(s);
+}
+
 export function crossEntropyIndex(x, outer, C, inner, target, { weight = null, ignoreIndex = -100, labelSmoothing = 0, grad = false, out = null } = {}) {
   const eps = labelSmoothing;
   const g = grad ? out ?? new x.constructor(x.length) : null;
@@ -32,14 +44,7 @@ export function crossEntropyIndex(x, outer, C, inner, target, { weight = null, i
         if (g) for (let c = 0; c < C; c++) g[base + c * inner] = 0;
         continue;
       }
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) {
-        const v = x[base + c * inner];
-        if (v > m) m = v;
-      }
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
-      const lse = m + Math.log(s);
+      const lse = rowLogSumExp(x, base, C, inner);
       const wt = weight ? weight[t] : 1;
       nllSum += wt * (lse - x[base + t * inner]);
       if (eps > 0) {
@@ -75,14 +80,7 @@ export function crossEntropyProbs(x, outer, C, inner, target, { weight = null, l
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * C * inner + j;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) {
-        const v = x[base + c * inner];
-        if (v > m) m = v;
-      }
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
-      const lse = m + Math.log(s);
+      const lse = rowLogSumExp(x, base, C, inner);
       let qSum = 0;
       for (let c = 0; c < C; c++) {
         const k = base + c * inner;
@@ -133,14 +131,7 @@ export function logSoftmax(x, outer, C, inner) {
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * C * inner + j;
-      let m = -Infinity;
-      for (let c = 0; c < C; c++) {
-        const v = x[base + c * inner];
-        if (v > m) m = v;
-      }
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(x[base + c * inner] - m);
-      const lse = m + Math.log(s);
+      const lse = rowLogSumExp(x, base, C, inner);
       for (let c = 0; c < C; c++) y[base + c * inner] = x[base + c * inner] - lse;
     }
   }
