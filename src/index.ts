@@ -15,4 +15,5 @@ export type { BceOptions, BceWithLogitsOptions } from './ops/bce.js';
 export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
 export type { LossResult, LossOptionsBase } from './ops/loss.js';
 export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
+export type { BytesSource, WasmModule, UrlLike, ResponseLike, TargetTensor, IndexTarget, ProbabilityTarget, BinaryTarget, LossValue, GradValue, LossResultOf } from './types.js';
 export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax } from './modules.js';

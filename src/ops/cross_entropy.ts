@@ -28,6 +28,7 @@ type ProbsKernel = IndexKernel;
  * (N, d1..dk) (any integer typed array or number[]), or class probabilities of the input's shape
  * (a float typed array). Mirrors torch.nn.functional.cross_entropy.
  */
+export function crossEntropy<A extends FloatArray, O extends CrossEntropyOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function crossEntropy<A extends FloatArray>(
   input: Tensor<A>, target: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
