@@ -10,7 +10,7 @@
 import { execFile, execFileSync } from 'child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
-import { join, relative } from 'path';
+import { join } from 'path';
 import { promisify } from 'util';
 import { gzipSync } from 'zlib';
 import { chromium, Browser } from 'playwright-core';
@@ -80,42 +80,8 @@ describe('bundlers, no configuration', () => {
   let server: StaticServer;
 
   beforeAll(async () => {
-    const esbuild = await import('esbuild');
-    const entry = join(app, 'main.js');
-    for (const format of ['esm', 'iife'] as const) {
-      for (const platform of ['browser', 'node'] as const) {
-        const dir = join(out, `esbuild-${format}-${platform}`);
-        const file = join(dir, format === 'esm' ? 'main.mjs' : 'main.cjs');
-        await esbuild.build({ entryPoints: [entry], bundle: true, format, platform, outfile: file, logLevel: 'error' });
-        builds[`esbuild ${format} --platform=${platform}`] = platform === 'browser'
-          ? { dir, page: `<script${format === 'esm' ? ' type="module"' : ''} src="/${relative(app, file)}"></script>` }
-          : { dir, node: file };
-      }
-    }
-    const { rollup } = await import('rollup');
-    const { nodeResolve } = await import('@rollup/plugin-node-resolve');
-    const bundle = await rollup({ input: entry, plugins: [nodeResolve()], onwarn: () => undefined });
-    await bundle.write({ dir: join(out, 'rollup'), format: 'es' });
-    builds['Rollup 4 + node-resolve'] = { dir: join(out, 'rollup'), page: '<script type="module" src="/out/rollup/main.js"></script>' };
-
-    const webpack = (await import('webpack')).default;
-    await new Promise<void>((resolve, reject) =>
-      webpack({ mode: 'production', context: app, entry: './main.js', output: { path: join(out, 'webpack') } }, (err, stats) =>
-        err || stats?.hasErrors() ? reject(err ?? new Error(stats?.toString('errors-only'))) : resolve()));
-    builds['webpack 5'] = { dir: join(out, 'webpack'), page: '<script src="/out/webpack/main.js"></script>' };
-
-    const vite = await import('vite');
-    await vite.build({ root: app, logLevel: 'error', build: { outDir: join(out, 'vite'), emptyOutDir: true }, configFile: false });
-    builds.Vite = { dir: join(out, 'vite'), page: readFileSync(join(out, 'vite', 'index.html'), 'utf8').replace(/(src|href)="\//g, '$1="/out/vite/') };
-
-    const { Parcel } = await import('@parcel/core');
-    const parcel = new Parcel({
-      entries: join(app, 'index.html'), defaultConfig: '@parcel/config-default', mode: 'production', shouldDisableCache: true,
-      defaultTargetOptions: { distDir: join(out, 'parcel'), publicUrl: '/out/parcel/' }, logLevel: 'error',
-    });
-    await parcel.run();
-    builds['Parcel 2'] = { dir: join(out, 'parcel'), page: readFileSync(join(out, 'parcel', 'index.html'), 'utf8') };
-
+    const { stdout } = await run(process.execPath, [join(__dirname, 'build.mjs'), app], { cwd: app, maxBuffer: 1 << 26 });
+    Object.assign(builds, JSON.parse(stdout.trim().split('\n').pop()!));
     // No bundler: an import map names the package's browser entry.
     builds['no bundler (import map)'] = {
       dir: join(app, 'node_modules', 'wasm-xent', 'dist', 'browser'),
