@@ -2,7 +2,7 @@
 // beyond naming the entry and the output: `node build.mjs <app dir>`. Run by consumers.test.ts in
 // a child process (the bundlers are ES modules); prints what it built as JSON.
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { rollup } from 'rollup';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
@@ -10,7 +10,7 @@ import webpack from 'webpack';
 import { build as viteBuild } from 'vite';
 import { Parcel } from '@parcel/core';
 
-const app = process.argv[2];
+const app = resolve(process.argv[2]);
 const out = join(app, 'out');
 const entry = join(app, 'main.js');
 const builds = {};

@@ -8,7 +8,11 @@ async function main() {
   return { loss, grad: Array.from(grad), build: wasmBuild() };
 }
 
+const inPage = typeof document !== 'undefined';
 main().then(
-  (result) => (typeof document !== 'undefined' ? (window.RESULT = result) : console.log(JSON.stringify(result))),
-  (error) => (typeof document !== 'undefined' ? (window.RESULT = { error: String(error) }) : (console.error(error), process.exit(1))),
+  (result) => (inPage ? (window.RESULT = result) : console.log(JSON.stringify(result))),
+  (error) => {
+    if (!inPage) throw error; // an unhandled rejection: Node exits with an error
+    window.RESULT = { error: String(error) };
+  },
 );
