@@ -4,7 +4,7 @@
 import { execFileSync } from 'child_process';
 import { existsSync, readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
-import { gzipSync } from 'zlib';
+import { brotliCompressSync, gzipSync } from 'zlib';
 import { crossEntropyRef, maxAbsDiff } from './runtimes/reference';
 
 const root = join(__dirname, '..');
@@ -94,4 +94,28 @@ test.each(['xent.wasm', 'xent-scalar.wasm'])('%s stays under 32 KB gzip', (name)
   console.log(`${name}: ${bytes.length} bytes raw, ${gz} bytes gzip -9`);
   expect(WebAssembly.validate(bytes)).toBe(true);
   expect(gz).toBeLessThan(GZIP_LIMIT);
+});
+
+// README drift: the figures the README states are the ones the build and node_modules give.
+describe('README agrees with the code', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const n = (x: number) => x.toLocaleString('en-US');
+  const version = (p: string) => JSON.parse(readFileSync(join(root, 'node_modules', p, 'package.json'), 'utf8')).version;
+
+  test.each(['xent.wasm', 'xent-scalar.wasm'])('the Size table row of %s', (name) => {
+    const bytes = readFileSync(join(root, 'dist', name));
+    const b64 = Buffer.from(bytes.toString('base64'));
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
+    expect(row).toBe(`| \`${name}\`${name === 'xent.wasm' ? ' (SIMD128)' : ''} | ${n(bytes.length)} B | ${n(gzipSync(bytes, { level: 9 }).length)} B | ${n(brotliCompressSync(bytes).length)} B | ${n(gzipSync(b64, { level: 9 }).length)} B |`);
+  });
+
+  test('the versions in the bundler and runtime tables are the installed ones', () => {
+    for (const p of ['esbuild', 'rollup', '@rollup/plugin-node-resolve', 'webpack', 'vite', 'parcel', 'jest', 'jest-environment-jsdom', 'vitest', 'jsdom', 'typescript', '@arethetypeswrong/cli', 'publint', 'playwright-core', 'deno']) {
+      expect([p, readme.includes(version(p))]).toEqual([p, true]);
+    }
+    expect(readme).toContain(`| Node | ${process.versions.node} |`);
+    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    const v = execFileSync(chromium, ['--version'], { encoding: 'utf8' }).match(/(\d+\.\d+\.\d+\.\d+)/)![1];
+    expect(readme).toContain(`| ${v} |`);
+  });
 });

@@ -92,7 +92,7 @@ describe('bundlers, no configuration', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
     const pages: Record<string, string> = {};
-    for (const [name, b] of Object.entries(builds)) if (b.page) pages[`/${encodeURIComponent(name)}.html`] = `<!doctype html><meta charset="utf-8">${b.page}`;
+    for (const [name, b] of Object.entries(builds)) if (b.page) pages[`/${name}.html`] = `<!doctype html><meta charset="utf-8">${b.page}`;
     server = await serve(app, pages);
   });
 
@@ -199,10 +199,10 @@ function writeReadmeBlocks(readme: string, dir: string) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
-  const blocks = [...readme.matchAll(/(?:<!-- declare: ([^]*?) -->\s*(?:<tr><td>\s*|<\/td><td>\s*)?)?^[ \t]*```(js|ts)\n([^]*?)^[ \t]*```/gm)];
+  const blocks = [...readme.matchAll(/(?:<!-- declare: ([^>]*?) -->\n)?^[ \t]*```(js|ts)\n([^]*?)^[ \t]*```/gm)];
   expect(blocks.length).toBeGreaterThan(20);
   blocks.forEach(([, declare, lang, body], i) => {
-    const cjs = /\brequire\(/.test(body);
+    const cjs = !/^import /m.test(body) && /\brequire\(/.test(body);
     const name = `block${String(i).padStart(2, '0')}.${lang === 'ts' ? (cjs ? 'cts' : 'mts') : cjs ? 'cjs' : 'mjs'}`;
     let code = body.replace(/'npm:wasm-xent'/g, "'wasm-xent'");
     if (!/from 'wasm-xent'|require\('wasm-xent'\)/.test(code)) {
@@ -213,7 +213,8 @@ function writeReadmeBlocks(readme: string, dir: string) {
     files.push(name);
   });
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { strict: true, allowJs: true, checkJs: true, noEmit: true, module: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], skipLibCheck: false, noUnusedLocals: false },
+    // JavaScript has no annotations: noImplicitAny off; everything else strict.
+    compilerOptions: { strict: true, noImplicitAny: false, allowJs: true, checkJs: true, noEmit: true, module: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], skipLibCheck: false, noUnusedLocals: false },
     files,
   }));
 }
