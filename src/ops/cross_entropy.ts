@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, isFloatArray, precisionOf, tensorLike, Tensor } from '../tensor.js';
+import { checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
 import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -29,13 +29,15 @@ type ProbsKernel = IndexKernel;
  * (a float typed array). Mirrors torch.nn.functional.cross_entropy.
  */
 export function crossEntropy<A extends FloatArray>(
-  input: Tensor<A>, target: unknown, options?: CrossEntropyOptions<A>,
+  inputArg: Tensor<A>, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
+  // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
   const opts = checkOptions(FN, options, OPTIONS);
+  const input = readArg(FN, 'input', inputArg);
+  const target = readArg(FN, 'target', targetArg);
   const layout = classLayout(FN, input, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
-  const bytes = precision === 'f32' ? 4 : 8;
   const weight = classWeight(FN, opts.weight, layout.classes);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
@@ -59,27 +61,48 @@ export function crossEntropy<A extends FloatArray>(
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     const ws = getWorkspace(FN);
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: p as FloatArray, rows: C, type: x.constructor as Float32ArrayConstructor }], [weight ? C * bytes : 0]);
+    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p as FloatArray, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight]);
     const [pw] = stream.fixed;
-    if (weight) ws.floats(precision, pw, C).set(weight);
-    // Probability targets divide 'mean' by the number of positions, not by a weight sum.
+    // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
+    // NaN when the input is empty, C = 0 included).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
-    return stream.run(positions, (c, scale) =>
-      kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+    const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
+      kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
     ) as LossResult<A>;
+    // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
+    if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
+    return result;
   }
 
   const values = indexTargets(FN, target, layout);
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: targets, rows: 1 }], [weight ? C * bytes : 0]);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
   const [pw] = stream.fixed;
-  if (weight) ws.floats(precision, pw, C).set(weight);
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
-  return stream.run(denominator, (c, scale) =>
-    kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+  const result = stream.run(denominator, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
   ) as LossResult<A>;
+  if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
+    // Class weights that sum to zero over the batch, with smoothing: PyTorch divides the nll part
+    // and the smoothing part by zero separately, (1 - eps) (nll / 0) + (eps / C) (smooth / 0), so
+    // the loss is NaN when their signs differ. Its upstream gradient is infinite, which makes every
+    // non-ignored row's gradient NaN through log_softmax's backward (inf - inf).
+    const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
+    const nll = crossEntropy(input as Tensor<A>, target, nllOptions).loss as number;
+    const smooth = (stream.total - (1 - eps) * nll) / (eps / C);
+    result.loss = (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
+    if (result.grad) {
+      for (let p = 0; p < positions; p++) {
+        if (targets[p] < 0) continue;
+        const o = Math.floor(p / inner);
+        for (let c = 0; c < C; c++) result.grad[(o * C + c) * inner + (p % inner)] = NaN;
+      }
+    }
+  }
+  return result;
 }
 
 function isTensorOf(t: unknown): t is { data: unknown } {
