@@ -64,7 +64,9 @@ export function crossEntropyIndex<T>(
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
-        rowScale<T>(g, C, stride, expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum), k * smooth, weight);
+        // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
+        // over class weights that sum to zero).
+        rowScale<T>(g, C, stride, expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum), smooth == 0 ? 0 : k * smooth, weight);
         subtractTarget<T>(g, stride, t, k, weight, eps);
       }
     }

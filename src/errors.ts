@@ -9,5 +9,8 @@ export function fail(fn: string, message: string, Kind: ErrorClass = Error): nev
 
 /** Formats a shape the way PyTorch prints it: [2, 3]. */
 export function showShape(shape: ArrayLike<number>): string {
-  return `[${Array.from(shape).join(', ')}]`;
+  // Long shapes are cut: a message stays readable whatever the caller passed.
+  const n = shape.length;
+  const shown = Array.from({ length: Math.min(n, 8) }, (_, i) => shape[i]);
+  return `[${shown.join(', ')}${n > 8 ? `, ... (${n} dims)` : ''}]`;
 }

@@ -26,6 +26,8 @@ export interface Lane {
   data: StreamArray;
   rows: number;
   type?: StreamArrayConstructor;
+  /** The argument's name, for errors ('input', 'target', 'out'). */
+  name?: string;
 }
 
 const typeOf = (l: Lane) => l.type ?? (l.data.constructor as StreamArrayConstructor);
@@ -45,8 +47,12 @@ export interface Chunk {
 export const CHUNK_BYTES = 1 << 19;
 
 export class Stream {
-  /** Pointers of the caller's fixed regions (weights and the like), to fill before `run`. */
+  /** Pointers of the caller's fixed regions (weights and the like), to fill before `run`; 0 when
+   *  the stream is idle. */
   readonly fixed: number[];
+  /** Nothing to compute: no positions, or an input with no rows (an empty class dim). The kernel is
+   *  never called and nothing is reserved, so an empty call costs nothing whatever its other dims. */
+  readonly idle: boolean;
   /** The lanes as given, except that arrays in wasm memory are fresh views (a call may grow
    *  memory, which detaches older views): read results from here. */
   readonly inputs: Lane[];
@@ -63,6 +69,8 @@ export class Stream {
     inputs: Lane[], outputs: Lane[], fixed: number[],
   ) {
     const lanes = [...inputs, ...outputs];
+    checkOverlaps(fn, inputs, outputs);
+    this.idle = outer * inner === 0 || inputs.some((l) => l.rows === 0);
     const memory = ws.exports.memory;
     // Arrays in wasm memory (wasmArrays): their offsets, and which can be used in place (only when
     // the kernel's element type is the array's own).
@@ -92,10 +100,10 @@ export class Stream {
       // (byteLength is still valid here: nothing has grown memory yet in this call)
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
-    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
-    const pointers = ws.reserve(fn, [...fixed, ...sizes]);
-    this.fixed = pointers.slice(0, fixed.length);
-    this.pointers = pointers.slice(fixed.length);
+    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
+    const pointers = this.idle ? lanes.map(() => 0) : ws.reserve(fn, [...fixed, ...sizes]);
+    this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
+    this.pointers = this.idle ? pointers : pointers.slice(fixed.length);
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
@@ -118,6 +126,7 @@ export class Stream {
     const { inputs, outputs, outer, inner } = this;
     const n = inputs.length;
     let total = 0;
+    if (this.idle) return total;
     for (let o0 = 0; o0 < outer; o0 += this.count) {
       const count = Math.min(this.count, outer - o0);
       const inPtrs = inputs.map((_, k) => this.pointer(k, o0));
@@ -151,6 +160,24 @@ export class Stream {
       const a = (o0 * rows + r) * inner + i0;
       if (into) block.set(data.subarray(a, a + width), r * width);
       else data.set(block.subarray(r * width, (r + 1) * width), a);
+    }
+  }
+}
+
+/** An output that shares memory with an input without being exactly the same array would be
+ *  overwritten chunk by chunk while later chunks of the input are still to be read: refused, as
+ *  PyTorch refuses such an `out=`. An exact alias (same memory, same length) is safe: each chunk is
+ *  read in before its results are written back over it. */
+function checkOverlaps(fn: string, inputs: Lane[], outputs: Lane[]): void {
+  for (const o of outputs) {
+    for (const i of inputs) {
+      if (o.data.buffer !== i.data.buffer) continue;
+      const [a0, a1] = [o.data.byteOffset, o.data.byteOffset + o.data.byteLength];
+      const [b0, b1] = [i.data.byteOffset, i.data.byteOffset + i.data.byteLength];
+      const exact = a0 === b0 && a1 === b1 && o.data.constructor === i.data.constructor;
+      if (a0 < b1 && b0 < a1 && !exact) {
+        fail(fn, `${o.name ?? 'out'} partly overlaps ${i.name ?? 'an input'} (some elements of the input and the written-to array refer to the same memory); pass a separate array, or exactly the same array`, RangeError);
+      }
     }
   }
 }

@@ -19,14 +19,15 @@ export type Reduction = 'mean' | 'sum' | 'none';
 export type TensorLike<A> = Tensor<A> | A;
 
 export function isFloatArray(x: unknown): x is FloatArray {
-  return x instanceof Float32Array || x instanceof Float64Array;
+  const kind = typedArrayKind(x);
+  return kind === 'Float32Array' || kind === 'Float64Array';
 }
 
+const INT_KINDS = new Set(['Int8Array', 'Int16Array', 'Int32Array', 'Uint8Array', 'Uint16Array', 'Uint32Array', 'BigInt64Array']);
+
 export function isIntArray(x: unknown): x is IntArray {
-  return (
-    x instanceof Int8Array || x instanceof Int16Array || x instanceof Int32Array ||
-    x instanceof Uint8Array || x instanceof Uint16Array || x instanceof Uint32Array || x instanceof BigInt64Array
-  );
+  const kind = typedArrayKind(x);
+  return kind !== undefined && INT_KINDS.has(kind);
 }
 
 export function precisionOf(data: FloatArray): Precision {
@@ -36,7 +37,11 @@ export function precisionOf(data: FloatArray): Precision {
 export function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'Array';
-  if (typeof x === 'object') return (x as object).constructor?.name ?? 'Object';
+  if (typeof x === 'object') {
+    const name = typedArrayKind(x) ?? String((x as object).constructor?.name ?? 'Object');
+    // A Proxy of a typed array (or a look-alike) names a typed-array class without being one.
+    return name in TYPED_ARRAYS && typedArrayKind(x) === undefined ? `${name}-like object that is not a typed array (a Proxy?)` : name;
+  }
   return typeof x;
 }
 
@@ -49,22 +54,33 @@ export function product(shape: readonly number[]): number {
 /** The largest extent a shape entry may have: the kernels take sizes as i32. */
 export const MAX_DIM = 0x7fffffff;
 
+/** The most dims a shape may have (PyTorch's limit). */
+export const MAX_NDIM = 64;
+
+/** A shape array longer than MAX_NDIM, recorded by readArg without copying it. */
+class TooManyDims {
+  constructor(readonly ndim: number) {}
+}
+
 /** Checks a shape: an array of non-negative integers (each at most 2^31 - 1) whose product is a safe
- *  integer no larger than 2^31 - 1 and equal to `length`. */
+ *  integer no larger than 2^31 - 1 and equal to `length`. Returns a copy. */
 export function checkShape(fn: string, name: string, shape: unknown, length: number): number[] {
+  if (shape instanceof TooManyDims) fail(fn, `${name}.shape has ${shape.ndim} dimensions (at most ${MAX_NDIM})`, RangeError);
   if (!Array.isArray(shape)) fail(fn, `${name}.shape must be an array of non-negative integers, got ${typeName(shape)}`, TypeError);
+  const dims = readArg(fn, `${name}.shape`, shape) as unknown[]; // a copy: nothing below reads the caller's array
   // An index loop, not forEach: forEach skips the holes of a sparse array such as [2, , 3].
-  for (let i = 0; i < shape.length; i++) {
-    const d: unknown = shape[i];
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
       fail(fn, `${name}.shape[${i}] must be a non-negative integer, got ${show(d)}`, TypeError);
     }
     if (d > MAX_DIM) fail(fn, `${name}.shape[${i}] = ${d} is too large (at most ${MAX_DIM})`, RangeError);
   }
-  const n = product(shape);
-  if (!Number.isSafeInteger(n) || n > MAX_DIM) fail(fn, `${name} shape ${showShape(shape)} has too many elements (at most ${MAX_DIM})`, RangeError);
-  if (n !== length) fail(fn, `${name} shape ${showShape(shape)} holds ${n} elements but its data has ${length}`, RangeError);
-  return shape.slice();
+  const checked = dims as number[];
+  const n = product(checked);
+  if (!Number.isSafeInteger(n) || n > MAX_DIM) fail(fn, `${name} shape ${showShape(checked)} has too many elements (at most ${MAX_DIM})`, RangeError);
+  if (n !== length) fail(fn, `${name} shape ${showShape(checked)} holds ${n} elements but its data has ${length}`, RangeError);
+  return checked;
 }
 
 /** A value as it appears in a message: strings quoted, other things as String() or their type. */
@@ -89,16 +105,91 @@ export function isDetached(buffer: ArrayBufferLike): boolean {
   }
 }
 
-/** Checks that an array is usable as tensor data: not shared (another thread may change it while
- *  we read), not detached (its length would read as 0). */
-export function checkBuffer(fn: string, name: string, data: unknown): void {
-  if (ArrayBuffer.isView(data)) {
-    const buffer = data.buffer;
-    if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
-      fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
-    }
-    if (isDetached(buffer)) fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
+// Reading arguments once. Every public function first turns its arguments and options into plain
+// values (`readArg`, `readOptions`): typed arrays become fresh views built from the engine's own
+// getters (a subclass overriding `length`, or a Proxy, cannot lie about what memory they cover),
+// plain arrays and shapes are copied element by element, tensors and options are read key by key,
+// each getter once. Only then is anything validated, so no user code (a getter, a Proxy trap, a
+// resizable buffer shrunk from an option's getter) runs between a check and the use it guards.
+
+type AnyTypedArray = FloatArray | IntArray | BigUint64Array | Uint8ClampedArray;
+type TypedArrayConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => AnyTypedArray;
+const TYPED_ARRAYS: Record<string, TypedArrayConstructor> = {
+  Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Uint8Array, Uint16Array, Uint32Array,
+  BigInt64Array, BigUint64Array, Uint8ClampedArray,
+};
+const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
+const intrinsic = (key: PropertyKey) => Object.getOwnPropertyDescriptor(TypedArrayPrototype, key)!.get!;
+const tagOf = intrinsic(Symbol.toStringTag);
+const bufferOf = intrinsic('buffer');
+const byteOffsetOf = intrinsic('byteOffset');
+const lengthOf = intrinsic('length');
+
+/** Views of wasm memory that went stale: detached by memory growth, or handed out by a wasmArray
+ *  that was freed since. They get errors that say so (workspace.ts and wasm-array.ts fill these). */
+export const grownMemoryBuffers = new WeakSet<ArrayBufferLike>();
+export const freedViews = new WeakSet<object>();
+
+/** The class name of a real typed array (from its internal slot, not its prototype), or undefined. */
+export function typedArrayKind(x: unknown): string | undefined {
+  return x !== null && typeof x === 'object' ? (tagOf.call(x) as string | undefined) : undefined;
+}
+
+/** A typed array as a fresh view of the same memory, built from the engine's own getters; throws
+ *  for shared, detached and stale (freed or grown-past) wasm views. Non-typed arrays pass through. */
+function plainView(fn: string, name: string, x: object): unknown {
+  const kind = typedArrayKind(x);
+  if (kind === undefined) return x;
+  if (freedViews.has(x)) fail(fn, `${name} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
+  const buffer = bufferOf.call(x) as ArrayBufferLike;
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
+    fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
   }
+  if (isDetached(buffer)) {
+    if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);
+    fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
+  }
+  const view = new TYPED_ARRAYS[kind](buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
+  callers.set(view, x);
+  return view;
+}
+
+const callers = new WeakMap<object, object>();
+
+/** The caller's own array behind a view made by readArg (so `out` comes back as the object given). */
+export function callerArray<A extends object>(view: A): A {
+  return (callers.get(view) as A | undefined) ?? view;
+}
+
+/** Reads an argument once into plain values: a typed array -> plainView; an array -> a copy read
+ *  element by element; a tensor-like object -> a record of its data, shape and dtype read once. */
+export function readArg(fn: string, name: string, x: unknown): unknown {
+  if (x === null || typeof x !== 'object') return x;
+  if (Array.isArray(x)) {
+    const length = x.length;
+    const copy = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) copy[i] = x[i];
+    return copy;
+  }
+  if (typedArrayKind(x) !== undefined) return plainView(fn, name, x);
+  if (!('data' in x)) return x;
+  const t = x as { data?: unknown; shape?: unknown; dtype?: unknown };
+  const record: { data: unknown; shape?: unknown; dtype?: unknown } = { data: readArg(fn, name, t.data) };
+  const shape = t.shape;
+  if (Array.isArray(shape)) {
+    const ndim = shape.length;
+    record.shape = ndim > MAX_NDIM ? new TooManyDims(ndim) : readArg(fn, `${name}.shape`, shape);
+  } else if (shape !== undefined) {
+    record.shape = shape;
+  }
+  if ('dtype' in x) record.dtype = t.dtype;
+  return Object.freeze(record);
+}
+
+/** Checks that an array is usable as tensor data: not shared (another thread may change it while
+ *  we read), not detached (its length would read as 0). Arguments read by readArg already are. */
+export function checkBuffer(fn: string, name: string, data: unknown): void {
+  if (data !== null && typeof data === 'object') plainView(fn, name, data);
 }
 
 /** A float input tensor: { data: Float32Array | Float64Array, shape }. */
@@ -214,7 +305,13 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
       fail(fn, `unknown option '${key}'${why}; known options: ${known.join(', ')}`, TypeError);
     }
   }
-  return options as Record<string, unknown>;
+  // Each known option read once (a getter runs once), its value read as readArg does.
+  const read: Record<string, unknown> = Object.create(null);
+  for (const key of known) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) read[key] = readArg(fn, key, value);
+  }
+  return read;
 }
 
 export function checkReduction(fn: string, reduction: unknown): Reduction {

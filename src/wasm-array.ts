@@ -8,6 +8,7 @@
 // growth; an op given a detached view throws instead of reading nothing.
 
 import { fail } from './errors.js';
+import { freedViews } from './tensor.js';
 import { getWorkspace } from './loader.js';
 import { Workspace } from './workspace.js';
 
@@ -33,6 +34,8 @@ export class WasmArray<A extends Float32Array | Float64Array = Float32Array | Fl
   free(): void {
     if (!this.live) return;
     this.live = false;
+    // Its last view still covers the block, which a later wasmArray may reuse: ops refuse it.
+    if (this.view) freedViews.add(this.view);
     this.view = null;
     this.ws.unpin(this.pointer);
   }

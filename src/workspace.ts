@@ -6,6 +6,7 @@
 // returns and are never kept across calls.
 
 import { fail } from './errors.js';
+import { grownMemoryBuffers } from './tensor.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type Precision = 'f32' | 'f64';
@@ -52,16 +53,23 @@ export class Workspace {
     this.base = this.arenaStart;
   }
 
-  /** Reserves `bytes` that stay put until `unpin`: the zero-copy path's arrays. */
+  /** Reserves `bytes` that stay put until `unpin`: the zero-copy path's arrays. First fit: the
+   *  lowest gap between live blocks that is large enough (freed space below the top is reused, so
+   *  allocating the next array and freeing the previous one every step stays flat), else the top. */
   pin(fn: string, bytes: number): number {
-    const pointer = this.base;
-    const top = align(pointer + Math.max(bytes, 1));
+    const size = align(Math.max(bytes, 1));
+    let pointer = this.arenaStart;
+    for (const [start, length] of [...this.pinned].sort((a, b) => a[0] - b[0])) {
+      if (start - pointer >= size) break;
+      pointer = Math.max(pointer, start + length);
+    }
+    const top = pointer + size;
     if (top - this.arenaStart > limitBytes) {
       fail(fn, `${mib(top - this.arenaStart)} of pinned arrays would exceed the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
     }
     this.grow(fn, top);
-    this.pinned.set(pointer, top - pointer);
-    this.base = top;
+    this.pinned.set(pointer, size);
+    this.base = Math.max(this.base, top);
     return pointer;
   }
 
@@ -82,6 +90,9 @@ export class Workspace {
   private grow(fn: string, top: number): void {
     const memory = this.exports.memory;
     if (top > memory.buffer.byteLength) {
+      // Views of the old buffer are detached by the growth: remember it, so a view kept across
+      // the growth gets an error that says so (tensor.ts) rather than "transferred".
+      grownMemoryBuffers.add(memory.buffer);
       try {
         memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
       } catch {

@@ -249,7 +249,7 @@ async function runCase(c: Case): Promise<void> {
 
 // ------------------------------------------------------------------ the tests
 
-const FIXTURE_FILES = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json'];
+const FIXTURE_FILES = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'edges.json'];
 
 function loadCases(file: string): Case[] {
   const text = fs.readFileSync(path.join(__dirname, 'fixtures', file), 'utf8');

@@ -3,10 +3,11 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, Tensor, tensorLike, typeName } from '../tensor.js';
+import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, Tensor, tensorLike, typeName } from '../tensor.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+import { Lane } from '../stream.js';
 
-type Broadcastable = ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
+type Broadcastable = number | ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
 
 export interface BceOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Rescaling weight broadcastable to the input (a bare array broadcasts along the last dim). */
@@ -17,6 +18,8 @@ export interface BceWithLogitsOptions<A extends FloatArray = FloatArray> extends
   /** Weight of positive examples, broadcast from the last dim (length C for (N, C)). */
   posWeight?: Broadcastable;
 }
+
+type FloatConstructor = Float32ArrayConstructor | Float64ArrayConstructor;
 
 /** A broadcast operand reduced to the trailing block of the input it repeats over. */
 interface Periodic {
@@ -29,8 +32,10 @@ interface Periodic {
  * input's trailing dims, the first dim where it is not 1 starts a block of the input that the
  * weight covers; everything before repeats it. Entries of 1 inside that block are expanded.
  */
-export function periodic(fn: string, name: string, arg: unknown, shape: readonly number[]): Periodic | null {
+export function periodic(fn: string, name: string, arg: unknown, shape: readonly number[], type: FloatConstructor): Periodic | null {
   if (arg === undefined || arg === null) return null;
+  // A plain number is a 0-d weight: it broadcasts everywhere (posWeight: 2).
+  if (typeof arg === 'number') arg = { data: [arg], shape: [] };
   const { data, shape: wShape } = tensorLike(fn, name, arg, (length) => [length]);
   const values = checkNumbers(fn, name, data);
   const notBroadcastable = () => fail(fn, `${name} of shape ${showShape(wShape)} is not broadcastable to the input shape ${showShape(shape)}`, RangeError);
@@ -43,23 +48,40 @@ export function periodic(fn: string, name: string, arg: unknown, shape: readonly
   const period = product(block);
   const wBlock = aligned.slice(start);
   if (wBlock.every((d, i) => d === block[i])) return { values, period };
-  // Expand size-1 dims inside the block: walk the block's indices, mapping each to the weight's.
-  const expanded = new Float64Array(period);
-  const index = new Array(block.length).fill(0);
-  for (let i = 0; i < period; i++) {
-    let w = 0;
-    for (let d = 0; d < block.length; d++) w = w * wBlock[d] + (wBlock[d] === 1 ? 0 : index[d]);
-    expanded[i] = values[w];
-    for (let d = block.length - 1; d >= 0 && ++index[d] === block[d]; d--) index[d] = 0;
+  return { values: expand(values, wBlock, block, type), period };
+}
+
+/** Broadcasts `values` (shape `from`) to `to` (same rank; `from` has 1 where `to` repeats), one dim
+ *  at a time from the last: each expansion is a few fill/copyWithin calls per outer index. */
+function expand(values: ArrayLike<number>, from: readonly number[], to: readonly number[], type: FloatConstructor): FloatArray {
+  const out = new type(product(to));
+  if (out.length === 0) return out; // a zero-size dim: nothing to broadcast into
+  out.set(values);
+  let inner = 1; // elements after dim d, already expanded
+  const shape = from.slice();
+  for (let d = to.length - 1; d >= 0; d--) {
+    if (shape[d] === 1 && to[d] !== 1) {
+      const outer = product(shape.slice(0, d));
+      // From the last outer index down, so sources are read before they are overwritten.
+      for (let o = outer - 1; o >= 0; o--) {
+        const src = o * inner;
+        const dst = o * to[d] * inner;
+        if (inner === 1) out.fill(out[src], dst, dst + to[d]);
+        else for (let r = to[d] - 1; r >= 0; r--) out.copyWithin(dst + r * inner, src, src + inner);
+      }
+      shape[d] = to[d];
+    }
+    inner *= shape[d];
   }
-  return { values: expanded, period };
+  return out;
 }
 
 function floatTarget(fn: string, target: unknown, input: Tensor<FloatArray>, mismatch: (t: readonly number[]) => string): FloatArray {
-  const { data, shape } = tensorLike(fn, 'target', target, () => input.shape.slice());
-  if (!isFloatArray(data)) fail(fn, `target must be a Float32Array or Float64Array, got ${typeName(data)}`, TypeError);
+  const { data, shape } = tensorLike(fn, 'target', target, (length) => (length === input.data.length ? input.shape.slice() : [length]));
+  if (!isFloatArray(data) && !Array.isArray(data)) fail(fn, `target must be a Float32Array, Float64Array or an array of numbers, got ${typeName(data)}`, TypeError);
   if (shape.length !== input.shape.length || shape.some((d, i) => d !== input.shape[i])) fail(fn, mismatch(shape), RangeError);
-  return data;
+  // Plain numbers (say, from JSON) are read in the input's float type.
+  return isFloatArray(data) ? data : new (input.data.constructor as Float64ArrayConstructor)(checkNumbers(fn, 'target', data));
 }
 
 type BceKernel = (x: number, y: number, w: number, wPeriod: number, n: number, loss: number, grad: number, scale: number, gradPerElement: number) => number;
@@ -69,16 +91,18 @@ function run<A extends FloatArray>(
   fn: string, inputArg: Tensor<A>, target: unknown, options: unknown, logits: boolean,
 ): LossResult<A> {
   const opts = checkOptions(fn, options, logits ? [...LOSS_OPTIONS, 'weight', 'posWeight'] : [...LOSS_OPTIONS, 'weight']);
-  const input = floatTensor(fn, 'input', inputArg);
+  const input = floatTensor(fn, 'input', readArg(fn, 'input', inputArg));
+  target = readArg(fn, 'target', target);
   const x = input.data;
   const shape = input.shape;
   const y = floatTarget(fn, target, input, (t) =>
     logits
-      ? `Target size (${showShape(t)}) must be the same as input size (${showShape(shape)})`
-      : `Using a target size (${showShape(t)}) that is different to the input size (${showShape(shape)}) is deprecated. Please ensure they have the same size.`,
+      ? `Target size (torch.Size(${showShape(t)})) must be the same as input size (torch.Size(${showShape(shape)}))`
+      : `Using a target size (torch.Size(${showShape(t)})) that is different to the input size (torch.Size(${showShape(shape)})) is deprecated. Please ensure they have the same size.`,
   );
-  const weight = periodic(fn, 'weight', opts.weight, shape);
-  const posWeight = logits ? periodic(fn, 'posWeight', opts.posWeight, shape) : null;
+  const type = x.constructor as FloatConstructor;
+  const weight = periodic(fn, 'weight', opts.weight, shape, type);
+  const posWeight = logits ? periodic(fn, 'posWeight', opts.posWeight, shape, type) : null;
   if (!logits) {
     for (let i = 0; i < x.length; i++) {
       if (!(x[i] >= 0 && x[i] <= 1)) fail(fn, `all elements of input should be between 0 and 1 (input[${i}] = ${x[i]})`, RangeError);
@@ -86,26 +110,47 @@ function run<A extends FloatArray>(
   }
   const plan = planLoss(fn, opts, x, shape);
   const precision = precisionOf(x);
-  const bytes = precision === 'f32' ? 4 : 8;
   const n = x.length;
   const ws = getWorkspace(fn);
-  // Stream in units of the longer weight period, so every chunk starts a period of both weights.
-  const unit = Math.max(weight?.period ?? 1, posWeight?.period ?? 1);
+  // A weight of a short period (a per-class weight) is copied into wasm memory once and the input
+  // streams in whole periods, so every chunk starts a period of both weights. A longer one (a
+  // per-sample [N, 1] weight, a full-shape mask) streams beside the input instead, tiled to its
+  // length: staging a whole long period at once would grow wasm memory with the input.
+  const streamed = (w: Periodic | null) => w !== null && w.period > MAX_FIXED_PERIOD;
+  const unit = Math.max(...[weight, posWeight].map((w) => (w && !streamed(w) ? w.period : 1)));
   const units = unit === 0 ? 0 : n / unit;
-  const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, [{ data: x, rows: unit }, { data: y, rows: unit, type: x.constructor as Float32ArrayConstructor }], [
-    weight ? weight.period * bytes : 0, posWeight ? posWeight.period * bytes : 0,
-  ], unit);
-  const [pw, ppw] = stream.fixed;
-  if (weight) ws.floats(precision, pw, weight.period).set(weight.values);
-  if (posWeight) ws.floats(precision, ppw, posWeight.period).set(posWeight.values);
+  const lanes: Lane[] = [{ data: x, rows: unit, name: 'input' }, { data: y, rows: unit, type, name: 'target' }];
+  for (const [w, name] of [[weight, 'weight'], [posWeight, 'posWeight']] as const) {
+    if (w && streamed(w)) lanes.push({ data: tiled(w, n, type), rows: unit, type, name });
+  }
+  const fixed = [weight, posWeight].map((w) => (w && !streamed(w) ? w.values : null));
+  const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
   const bce = ws.kernel<BceKernel>('binaryCrossEntropy', precision);
   const bceLogits = ws.kernel<BceLogitsKernel>('binaryCrossEntropyWithLogits', precision);
   return stream.run(n, (c, scale) => {
     const [px, py] = c.inputs;
+    const length = c.count * unit;
+    // Each weight as the kernel takes it: a pointer and a period (a streamed one never wraps in a chunk).
+    let next = 2;
+    const operand = (w: Periodic | null, k: number): [number, number] =>
+      w === null ? [0, 1] : streamed(w) ? [c.inputs[next++], length] : [stream.fixed[k], w.period];
+    const [pw, wPeriod] = operand(weight, 0);
+    const [ppw, pwPeriod] = operand(posWeight, 1);
     return logits
-      ? bceLogits(px, py, weight ? pw : 0, weight?.period ?? 1, posWeight ? ppw : 0, posWeight?.period ?? 1, c.count * unit, c.loss, c.grad, scale, c.gradOutput)
-      : bce(px, py, weight ? pw : 0, weight?.period ?? 1, c.count * unit, c.loss, c.grad, scale, c.gradOutput);
+      ? bceLogits(px, py, pw, wPeriod, ppw, pwPeriod, length, c.loss, c.grad, scale, c.gradOutput)
+      : bce(px, py, pw, wPeriod, length, c.loss, c.grad, scale, c.gradOutput);
   }) as LossResult<A>;
+}
+
+/** Weight periods longer than this stream beside the input instead of sitting in wasm memory. */
+const MAX_FIXED_PERIOD = 1 << 14;
+
+/** A periodic weight repeated to `n` values, in the kernel's float type (used as is when it is one). */
+function tiled(w: Periodic, n: number, type: FloatConstructor): FloatArray {
+  if (w.values.length === n && w.values instanceof type) return w.values as FloatArray;
+  const out = new type(n);
+  for (let start = 0; start < n; start += w.period) out.set(w.values, start);
+  return out;
 }
 
 /** Binary cross-entropy between probabilities `input` in [0, 1] and `target`. Mirrors

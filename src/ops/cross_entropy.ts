@@ -2,8 +2,8 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, isFloatArray, precisionOf, tensorLike, Tensor } from '../tensor.js';
-import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkNumbers, checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
+import { checkIgnoreIndex, ClassLayout, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -30,20 +30,22 @@ type ProbsKernel = IndexKernel;
  */
 export function crossEntropy<A extends FloatArray, O extends CrossEntropyOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function crossEntropy<A extends FloatArray>(
-  input: Tensor<A>, target: unknown, options?: CrossEntropyOptions<A>,
+  inputArg: Tensor<A>, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
+  // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
   const opts = checkOptions(FN, options, OPTIONS);
+  const input = readArg(FN, 'input', inputArg);
+  const target = readArg(FN, 'target', targetArg);
   const layout = classLayout(FN, input, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
-  const bytes = precision === 'f32' ? 4 : 8;
   const weight = classWeight(FN, opts.weight, layout.classes);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
   }
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
-  const probabilities = isFloatArray(target) || (isTensorOf(target) && isFloatArray(target.data));
+  const probabilities = isProbabilities(target, layout);
   const plan = planLoss(FN, opts, x, layout.positionShape);
   const n = x.length;
   const positions = layout.positions;
@@ -55,34 +57,66 @@ export function crossEntropy<A extends FloatArray>(
     if (bare && bare.length !== n && bare.length === positions) {
       fail(FN, `a ${bare.constructor.name} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}; pass class indices as an integer array`, TypeError);
     }
-    const { data: p, shape } = tensorLike(FN, 'target', target, () => layout.input.shape.slice());
+    const { data, shape } = tensorLike(FN, 'target', target, () => layout.input.shape.slice());
     if (shape.length !== layout.input.shape.length || shape.some((d, i) => d !== layout.input.shape[i])) {
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
+    // Probabilities given as plain numbers (say, from JSON) are read in the input's float type.
+    const p = isFloatArray(data) ? data : new (x.constructor as Float64ArrayConstructor)(checkNumbers(FN, 'target', data));
     const ws = getWorkspace(FN);
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: p as FloatArray, rows: C, type: x.constructor as Float32ArrayConstructor }], [weight ? C * bytes : 0]);
+    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight]);
     const [pw] = stream.fixed;
-    if (weight) ws.floats(precision, pw, C).set(weight);
-    // Probability targets divide 'mean' by the number of positions, not by a weight sum.
+    // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
+    // NaN when the input is empty, C = 0 included).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
-    return stream.run(positions, (c, scale) =>
-      kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+    const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
+      kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
     ) as LossResult<A>;
+    // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
+    if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
+    return result;
   }
 
   const values = indexTargets(FN, target, layout);
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: targets, rows: 1 }], [weight ? C * bytes : 0]);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
   const [pw] = stream.fixed;
-  if (weight) ws.floats(precision, pw, C).set(weight);
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
-  return stream.run(denominator, (c, scale) =>
-    kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+  const result = stream.run(denominator, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
   ) as LossResult<A>;
+  if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
+    // Class weights that sum to zero over the batch, with smoothing: PyTorch divides the nll part
+    // and the smoothing part by zero separately, (1 - eps) (nll / 0) + (eps / C) (smooth / 0), so
+    // the loss is NaN when their signs differ. Its upstream gradient is infinite, which makes every
+    // non-ignored row's gradient NaN through log_softmax's backward (inf - inf).
+    const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
+    const nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
+    const smooth = (stream.total - (1 - eps) * nll) / (eps / C);
+    result.loss = (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
+    if (result.grad) {
+      for (let p = 0; p < positions; p++) {
+        if (targets[p] < 0) continue;
+        const o = Math.floor(p / inner);
+        for (let c = 0; c < C; c++) result.grad[(o * C + c) * inner + (p % inner)] = NaN;
+      }
+    }
+  }
+  return result;
 }
 
-function isTensorOf(t: unknown): t is { data: unknown } {
-  return t !== null && typeof t === 'object' && 'data' in t;
+/** Whether a target holds class probabilities: float data, or plain numbers laid out like the
+ *  input (a tensor of the input's rank, or a bare array of the input's length when that is not also
+ *  the number of positions). Anything else is read as class indices. */
+function isProbabilities(target: unknown, layout: ClassLayout): boolean {
+  const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target;
+  const data = tensor ? (target as { data: unknown }).data : target;
+  if (isFloatArray(data)) return true;
+  if (!Array.isArray(data)) return false;
+  const shape = tensor ? (target as { shape?: unknown }).shape : undefined;
+  if (Array.isArray(shape)) return shape.length === layout.input.shape.length && shape.length !== layout.positionShape.length;
+  return data.length === layout.input.data.length && data.length !== layout.positions;
 }

@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
 import { Chunk, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -52,7 +52,8 @@ export function planLoss(
   if (g !== undefined) {
     if (reduction !== 'none' || (lossShape.length === 0 && typeof g === 'number')) {
       if (typeof g !== 'number') fail(fn, `gradOutput must be a number for reduction '${reduction}', got ${typeName(g)}`, TypeError);
-      gradScalar = g;
+      // PyTorch holds gradOutput in the input's type: a float32 call scales by float32(g).
+      gradScalar = precisionOf(input) === 'f32' ? Math.fround(g) : g;
     } else {
       const { data, shape } = tensorLike(fn, 'gradOutput', g, () => lossShape.slice());
       const values = checkNumbers(fn, 'gradOutput', data);
@@ -91,27 +92,32 @@ export interface LossChunk extends Chunk {
  * Runs a loss kernel over an (outer, C, inner) input in chunks (see src/stream.ts). `inputs` are
  * streamed in with the input's layout (rows = C) or per position (rows = 1); the 'none' losses,
  * the gradient and the per-position upstream gradient are added from the plan (`lossRows` loss
- * values per position: 1 for class losses, all of them for element-wise ones). `fixed` are byte
- * sizes of regions the caller fills once (weights): their pointers are `fixed` after construction.
+ * values per position: 1 for class losses, all of them for element-wise ones). `fixed` are values
+ * (weights) copied once into wasm memory in the input's precision; their pointers are `fixed` after
+ * construction (0 for a null entry, or when there is nothing to compute).
  */
 export class LossStream {
   readonly fixed: number[];
+  /** The sum of the per-position losses of the last run, before any reduction. */
+  total = 0;
   private readonly stream: Stream;
   private readonly lossValues: FloatArray | null;
   private readonly grad: FloatArray | null;
 
   constructor(
     ws: Workspace, fn: string, private readonly plan: LossPlan, precision: Precision,
-    outer: number, C: number, inner: number, inputs: Lane[], fixed: number[], lossRows = 1,
+    outer: number, C: number, inner: number, inputs: Lane[], fixed: (ArrayLike<number> | null)[], lossRows = 1,
   ) {
     this.lossValues = plan.reduction === 'none' ? newFloatArray(precision, outer * lossRows * inner) : null;
     this.grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, outer * C * inner) : null;
     const extraInputs: Lane[] = plan.gradPerPosition ? [{ data: plan.gradPerPosition, rows: lossRows }] : [];
     const outputs: Lane[] = [];
     if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
-    if (this.grad) outputs.push({ data: this.grad, rows: C });
-    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed);
-    this.fixed = this.stream.fixed;
+    if (this.grad) outputs.push({ data: this.grad, rows: C, name: 'out' });
+    const bytes = precision === 'f32' ? 4 : 8;
+    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed.map((v) => (v ? v.length * bytes : 0)));
+    this.fixed = this.stream.fixed.map((pointer, k) => (fixed[k] && !this.stream.idle ? pointer : 0));
+    this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, fixed[k]!.length).set(fixed[k]!));
   }
 
   /** Runs `kernel` on every chunk with the uniform upstream gradient `scale`; 'mean' divides the
@@ -126,12 +132,13 @@ export class LossStream {
       const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
       return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
     });
-    // A zero denominator (every target ignored, zero total weight, an empty batch) makes 'mean' NaN
-    // in PyTorch whatever the numerator: with label smoothing the numerator need not be 0.
-    const loss = lossValues ?? (plan.reduction === 'mean' ? (denominator === 0 ? NaN : total / denominator) : total);
+    // 'mean' divides as PyTorch does, in IEEE arithmetic: a zero denominator (every target ignored,
+    // class weights that sum to zero, an empty batch) gives NaN for 0 / 0 and +-Infinity otherwise.
+    const loss = lossValues ?? (plan.reduction === 'mean' ? total / denominator : total);
     // The stream's own view of the gradient: the `out` array itself, or a fresh view of the same
     // wasmArray when this call grew memory and detached the caller's.
-    return grad ? { loss, grad: this.stream.outputs[this.stream.outputs.length - 1].data as FloatArray } : { loss };
+    this.total = total;
+    return grad ? { loss, grad: callerArray(this.stream.outputs[this.stream.outputs.length - 1].data as FloatArray) } : { loss };
   }
 }
 

@@ -1,7 +1,7 @@
 // nllLoss: torch.nn.functional.nll_loss on log-probabilities with class-index targets.
 
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, precisionOf, Tensor } from '../tensor.js';
+import { checkOptions, FloatArray, precisionOf, readArg, Tensor } from '../tensor.js';
 import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -18,12 +18,13 @@ type NllKernel = (x: number, t: number, w: number, outer: number, C: number, inn
 
 /** Negative log-likelihood of class-index `target` under log-probabilities `input` (N, C, d1..dk). */
 export function nllLoss<A extends FloatArray, O extends NllLossOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget, options?: O): import('../types.js').LossResultOf<A, O>;
-export function nllLoss<A extends FloatArray>(input: Tensor<A>, target: unknown, options?: NllLossOptions<A>): LossResult<A> {
+export function nllLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: NllLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
+  const input = readArg(FN, 'input', inputArg);
+  const target = readArg(FN, 'target', targetArg);
   const layout = classLayout(FN, input, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
-  const bytes = precision === 'f32' ? 4 : 8;
   const weight = classWeight(FN, opts.weight, layout.classes);
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const plan = planLoss(FN, opts, x, layout.positionShape);
@@ -33,11 +34,10 @@ export function nllLoss<A extends FloatArray>(input: Tensor<A>, target: unknown,
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C }, { data: targets, rows: 1 }], [weight ? C * bytes : 0]);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
   const [pw] = stream.fixed;
-  if (weight) ws.floats(precision, pw, C).set(weight);
   const kernel = ws.kernel<NllKernel>('nllLoss', precision);
   return stream.run(denominator, (c, scale) =>
-    kernel(c.inputs[0], c.inputs[1], weight ? pw : 0, c.count, C, c.width, c.loss, c.grad, scale, c.gradOutput),
+    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, c.loss, c.grad, scale, c.gradOutput),
   ) as LossResult<A>;
 }

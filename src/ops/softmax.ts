@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, floatTensor, newFloatArray, normaliseDim, precisionOf, splitAt, Tensor } from '../tensor.js';
+import { callerArray, checkOptions, FloatArray, floatTensor, newFloatArray, normaliseDim, precisionOf, readArg, splitAt, Tensor } from '../tensor.js';
 import { Stream } from '../stream.js';
 import { checkOut } from './loss.js';
 
@@ -19,25 +19,26 @@ type Backward = (g: number, y: number, dx: number, outer: number, C: number, inn
 
 function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg: Tensor<A>, options?: SoftmaxOptions<A>): A {
   const opts = checkOptions(fn, options, ['dim', 'out']);
-  const input = floatTensor(fn, 'input', inputArg);
+  const input = floatTensor(fn, 'input', readArg(fn, 'input', inputArg));
   const precision = precisionOf(input.data);
   const dim = normaliseDim(fn, opts.dim ?? -1, input.shape.length);
   const { outer, classes, inner } = splitAt(input.shape, dim);
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
-  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes }], [{ data: result, rows: classes }], []);
+  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input' }], [{ data: result, rows: classes, name: 'out' }], []);
   const kernel = ws.kernel<Forward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
     return 0;
   });
-  return stream.outputs[0].data as A;
+  return callerArray(stream.outputs[0].data as A);
 }
 
 function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutputArg: Tensor<A>, outputArg: Tensor<A>, options?: SoftmaxOptions<A>): A {
   const opts = checkOptions(fn, options, ['dim', 'out']);
-  const g = floatTensor(fn, 'gradOutput', gradOutputArg);
-  const y = floatTensor(fn, 'output', outputArg);
+  const gradOutput = readArg(fn, 'gradOutput', gradOutputArg);
+  const g = floatTensor(fn, 'gradOutput', gradOutput);
+  const y = floatTensor(fn, 'output', readArg(fn, 'output', outputArg));
   if (g.data.constructor !== y.data.constructor) fail(fn, `gradOutput is a ${g.data.constructor.name} but output is a ${y.data.constructor.name}`, TypeError);
   if (g.shape.length !== y.shape.length || g.shape.some((d, i) => d !== y.shape[i])) {
     fail(fn, `gradOutput of shape ${showShape(g.shape)} does not match output of shape ${showShape(y.shape)}`, RangeError);
@@ -47,14 +48,14 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   const { outer, classes, inner } = splitAt(y.shape, dim);
   const dx = checkOut(fn, opts.out, y.data) ?? newFloatArray(precision, y.data.length);
   const ws = getWorkspace(fn);
-  const lanes = [{ data: g.data, rows: classes }, { data: y.data, rows: classes }];
-  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes }], []);
+  const lanes = [{ data: g.data, rows: classes, name: 'gradOutput' }, { data: y.data, rows: classes, name: 'output' }];
+  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes, name: 'out' }], []);
   const kernel = ws.kernel<Backward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.inputs[1], c.outputs[0], c.count, classes, c.width);
     return 0;
   });
-  return stream.outputs[0].data as A;
+  return callerArray(stream.outputs[0].data as A);
 }
 
 /** log(softmax(x)) along `dim`, computed stably (max subtraction). Mirrors torch.log_softmax. */

@@ -1,13 +1,13 @@
 // Target helpers: one-hot encoding and inverse-frequency class weights.
 
 import { fail } from '../errors.js';
-import { isIntArray, tensorLike, typeName } from '../tensor.js';
+import { isIntArray, MAX_DIM, readArg, tensorLike, typeName } from '../tensor.js';
 
 function classIndices(fn: string, target: unknown, numClasses: unknown): { values: ArrayLike<number | bigint>; shape: number[]; C: number } {
   if (typeof numClasses !== 'number' || !Number.isSafeInteger(numClasses) || numClasses < 1) {
     fail(fn, `numClasses must be a positive integer, got ${String(numClasses)}`, RangeError);
   }
-  const { data, shape } = tensorLike(fn, 'target', target, (length) => [length]);
+  const { data, shape } = tensorLike(fn, 'target', readArg(fn, 'target', target), (length) => [length]);
   if (!isIntArray(data) && !Array.isArray(data)) fail(fn, `target must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   const values = data as ArrayLike<number | bigint>;
   for (let i = 0; i < values.length; i++) {
@@ -23,6 +23,9 @@ function classIndices(fn: string, target: unknown, numClasses: unknown): { value
 export function oneHot(target: import('../types.js').IndexTarget, numClasses: number): Float32Array;
 export function oneHot(target: unknown, numClasses: number): Float32Array {
   const { values, C } = classIndices('oneHot', target, numClasses);
+  if (values.length * C > MAX_DIM) {
+    fail('oneHot', `a one-hot array of ${values.length} x ${C} values is too large (at most ${MAX_DIM} elements)`, RangeError);
+  }
   const out = new Float32Array(values.length * C);
   for (let i = 0; i < values.length; i++) out[i * C + Number(values[i])] = 1;
   return out;
