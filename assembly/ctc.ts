@@ -1,40 +1,65 @@
-// CTC loss (Graves et al. 2006) and its gradient, as PyTorch 1.13's CPU kernel computes them
+// CTC loss (Graves et al. 2006) and its gradient, as PyTorch 1.13's CPU kernel defines them
 // (aten/src/ATen/native/LossCTC.cpp), forward beside backward.
 //
-// For one batch element with S labels l_1..l_S and input length Tb, the extended sequence
-// l' = (blank, l_1, blank, l_2, ..., l_S, blank) has L = 2S + 1 states. In log space, with
-// y_t(s) = logProbs[t][l'(s)]:
-//   alpha_0(0) = y_0(0),  alpha_0(1) = y_0(1),  alpha_0(s) = -inf otherwise
-//   alpha_t(s) = lse(alpha_{t-1}(s), alpha_{t-1}(s-1), [skip(s)] alpha_{t-1}(s-2)) + y_t(s)
-// where skip(s) holds when l'(s) is a label different from l'(s-2) (a blank may be jumped over
-// only between two different labels), and
-//   nll = -lse(alpha_{Tb-1}(L-1), alpha_{Tb-1}(L-2))   (-alpha_{Tb-1}(0) when S = 0).
-// beta is the same recursion run backwards (it includes y_t(s), as in PyTorch), so it is computed
-// here as the alpha of the reversed problem: time reversed, labels reversed. Then
-//   beta_t(s) = alphaRev_{Tb-1-t}(L-1-s).
-// PyTorch's gradient with respect to log_probs (its native backward, which assumes the input is a
-// log_softmax output and so folds the softmax Jacobian's exp(lp) term in) is, with g the upstream
-// gradient of this element's loss,
-//   grad_t(c) = (exp(lp_t(c)) - sum_{s: l'(s) = c} exp(alpha_t(s) + beta_t(s) + nll - lp_t(c))) g
-// for t < Tb, and 0 for t >= Tb. PyTorch sums the second term in log space; here it is summed
-// in linear space (each term is a posterior occupation probability, at most 1), one exp per state.
-// Like PyTorch: an impossible alignment (nll = +inf) gives NaN for t < Tb (0 with zeroInfinity),
-// and a -inf log-probability gives NaN in its own gradient entry (PyTorch computes -inf - -inf).
+// For one batch element with S labels l_0..l_{S-1} and input length Tb, the extended sequence
+// l' = (blank, l_0, blank, l_1, ..., l_{S-1}, blank) has L = 2S + 1 states. With
+// y_t(s) = exp(logProbs[t][l'(s)]):
+//   alpha_0(0) = y_0(0),  alpha_0(1) = y_0(1),  alpha_0(s) = 0 otherwise
+//   alpha_t(s) = (alpha_{t-1}(s) + alpha_{t-1}(s-1) + [skip(s)] alpha_{t-1}(s-2)) y_t(s)
+// where skip(s) holds when l'(s) is a label unlike l'(s-2) (a blank may be jumped over only between
+// two different labels), and nll = -log(alpha_{Tb-1}(L-1) + alpha_{Tb-1}(L-2)) (-log alpha(0) when
+// S = 0). beta, which like PyTorch's includes y_t, is the same recursion run backwards, so it is
+// computed as the alpha of the reversed problem (time and labels reversed):
+// beta_t(s) = alphaRev_{Tb-1-t}(L-1-s). PyTorch's gradient with respect to log_probs (its native
+// backward, which assumes log_softmax input and so folds in the softmax Jacobian's exp(lp)) is,
+// with g the upstream gradient of this element's loss,
+//   grad_t(c) = (exp(lp_t(c)) - sum_{s: l'(s) = c} alpha_t(s) beta_t(s) / (y_t(s) p)) g   (t < Tb)
+// and 0 for t >= Tb; each summand is the posterior probability of state s at frame t.
 //
-// Precision: everything runs in f64 whatever T is. For float32 input, alpha and nll reach
-// hundreds or thousands, and the gradient's exponent alpha + beta + nll - lp cancels them down to
-// O(1): float32's ulp at 1000 (6e-5) would show directly in the gradient.
+// Number format. PyTorch runs the recursion in log space: three exps and a log per state and
+// frame. Here it runs on the probabilities themselves, each held as m 2^k with m a float64 in
+// about [0.7, 8.5) and k an integer exponent (also stored as a float64), so nothing underflows or
+// overflows whatever the range: a state a thousand nats below its neighbours keeps all its
+// digits, as it does in log space. A step then costs a few multiplies and adds: the three terms
+// are brought to the largest exponent (2^(k_i - kmax), built from the bits; terms more than 2^1022
+// below the largest are negligible against it), summed, multiplied by y = m_y 2^(k_y), and
+// renormalised (m's binary exponent moves into k). A zero probability is m = 0 with k = -inf, so
+// it never sets kmax. NaN travels as m = NaN, along the same transitions as in PyTorch's log space
+// (where +inf also turns into NaN one step on).
 //
-// Vectorisation (SIMD build): every state of row t depends only on row t-1, so a row is computed
-// two states per f64x2 vector. A row is stored with two leading -inf pads (so s-1 and s-2 are
-// always loadable) and one trailing slack entry (the odd lane of the last vector): row width
-// W = L + 3 = 2S + 4, state s at index s + 2. Lane 0 of every vector is an even state (the blank),
-// lane 1 an odd one (a label), so the emission vector is (y_blank, y_label).
+// Precision: everything runs in f64 whatever T is. For float32 input the loss reaches hundreds or
+// thousands and the gradient is a ratio against p = exp(-nll): float32's ulp at 1000 (6e-5) would
+// show directly in it.
+//
+// Vectorisation (SIMD build): every state of frame t depends only on frame t-1, so a row is
+// computed two states per f64x2 vector. Rows are stored with two leading zero pads (so s-1 and
+// s-2 are always loadable) and one trailing slack entry (the odd lane of the last vector): row
+// width W = L + 3 = 2S + 4, state s at index s + 2. Lane 0 of every vector is an even state (the
+// blank), lane 1 an odd one (a label). The emissions y of frame t are stored split (m_y, k_y) in
+// the same pairs, (blank, l_j) for pair j + 1, with a (blank, blank) pad pair at each end: one
+// load gives a vector's emissions, forwards or, stepping back, for the reversed labels.
 
 import { at } from "./math";
-import { expV, log64V } from "./simd";
+import { expV } from "./simd";
 
 const NEG_INF: f64 = -Infinity;
+const LN2: f64 = 0.6931471805599453;
+const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split in two (fdlibm's), for exact k ln 2
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+const LOG2E: f64 = 1.4426950408889634;
+/** 1.5 * 2^52 + 1023: adding it to an integer-valued d leaves d + 1023 in the low mantissa bits,
+ *  which shifted left by 52 are the bits of 2^d (as in simd.ts's exp). */
+const MAGIC: f64 = 6755399441056767.0;
+
+/** The vector loops' constants, loaded (splat) before each loop: V8 would otherwise rebuild every
+ *  v128 constant inside the loop (see simd.ts). */
+const K = memory.data<f64>([NEG_INF, -1022.0, MAGIC, 0.0, -700.0], 16);
+const BIAS = memory.data<i32>([1023], 16);
+
+// @ts-ignore: decorator
+@inline function kV(i: i32): v128 {
+  return v128.load64_splat(K + (<usize>i << 3));
+}
 
 /** f64 entries per stored row for S labels (see above). */
 // @ts-ignore: decorator
@@ -42,163 +67,247 @@ const NEG_INF: f64 = -Infinity;
   return 2 * S + 4;
 }
 
-/** PyTorch's log(exp(a) + exp(b) + exp(c)): the max is subtracted first, and an all -inf triple
- *  gives -inf (its max is replaced by 0 to avoid -inf - -inf). */
+/** 2^d for an integer-valued d, clamped below at 2^-1022; NaN gives 2^-1022. */
 // @ts-ignore: decorator
-@inline function lse3(a: f64, b: f64, c: f64): f64 {
-  let m = a;
-  if (b > m) m = b;
-  if (c > m) m = c;
-  if (m == NEG_INF) m = 0;
-  return Math.log(Math.exp(a - m) + Math.exp(b - m) + Math.exp(c - m)) + m;
+@inline function pow2(d: f64): f64 {
+  return reinterpret<f64>(reinterpret<u64>(max(d, -1022.0) + MAGIC) << 52);
 }
 
-/** lse3 on two states at once. With hi >= mid >= lo the sum is 1 + exp(mid - hi) + exp(lo - hi),
- *  in [1, 3], so two exps and one log on a well-scaled argument. (hi - hi) is 0, or NaN when hi is
- *  +inf or NaN, as PyTorch's exp(a - max) is. A lane whose max is -inf is -inf. */
+/** pow2 on both lanes (pmax(c, d) is d when c < d, else c: NaN gives c). */
 // @ts-ignore: decorator
-@inline function lse3V(a: v128, b: v128, c: v128, negInf: v128, one: v128): v128 {
-  const lo1 = f64x2.min(a, b);
-  const hi1 = f64x2.max(a, b);
-  const hi = f64x2.max(hi1, c);
-  const mid = f64x2.max(lo1, f64x2.min(hi1, c));
-  const lo = f64x2.min(lo1, c);
-  let sum = f64x2.add(expV<f64>(f64x2.sub(mid, hi)), expV<f64>(f64x2.sub(lo, hi)));
-  sum = f64x2.add(f64x2.add(sum, one), f64x2.sub(hi, hi));
-  return v128.bitselect(negInf, f64x2.add(hi, log64V(sum)), f64x2.eq(hi, negInf));
+@inline function pow2V(d: v128, floor: v128, magic: v128): v128 {
+  return i64x2.shl(f64x2.add(f64x2.pmax(floor, d), magic), 52);
 }
 
-/** Fills `mask` (W i64 entries, indexed by state s) with all-ones
- *  where the skip transition into state s is allowed: s = 2k + 1 odd, k >= 1, l_k != l_{k-1}.
- *  `labels` holds S labels plus a blank pad (read by the slack lane). */
+/** Binary exponent of a positive finite f64 (-1023 for 0, 1024 for NaN and inf). */
+// @ts-ignore: decorator
+@inline function exponentOf(x: f64): f64 {
+  return <f64>(<i32>((reinterpret<u64>(x) >> 52) & 0x7ff) - 1023);
+}
+
+/** The value m 2^k as a log. */
+// @ts-ignore: decorator
+@inline function logOf(m: f64, k: f64): f64 {
+  return m == 0 ? NEG_INF : Math.log(m) + k * LN2;
+}
+
+/** One state of a step: the three incoming terms (mc = 0 where no skip) times the emission, renormalised. */
+// @ts-ignore: decorator
+@inline function stepState(ma: f64, ka: f64, mb: f64, kb: f64, mc: f64, kc: f64, my: f64, ky: f64, m: usize, k: usize): void {
+  const kmax = max(ka, max(kb, kc));
+  const v = (ma * pow2(ka - kmax) + mb * pow2(kb - kmax) + mc * pow2(kc - kmax)) * my;
+  const e = exponentOf(v);
+  store<f64>(m, v * pow2(-e));
+  store<f64>(k, v == 0 ? NEG_INF : kmax + ky + e);
+}
+
+/** Fills `mask` (W i64 entries, indexed by state s) with all-ones where the skip transition into
+ *  state s is allowed: s = 2j + 1, j >= 1, l_j != l_{j-1}. `labels` has a blank pad at index S. */
 function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
   memory.fill(mask, 0, <usize>W << 3);
-  for (let k = 1; k < S; k++) {
-    if (load<i32>(labels + (<usize>k << 2)) != load<i32>(labels + (<usize>(k - 1) << 2))) {
-      store<i64>(mask + (<usize>(2 * k + 1) << 3), -1);
+  for (let j = 1; j < S; j++) {
+    if (load<i32>(labels + (<usize>j << 2)) != load<i32>(labels + (<usize>(j - 1) << 2))) {
+      store<i64>(mask + (<usize>(2 * j + 1) << 3), -1);
     }
   }
 }
 
-/** Row 0 of the recursion at `row`: y(0) for the blank, y(1) for the first label, -inf elsewhere. */
-function firstRow<T>(row: usize, lpRow: usize, labels: usize, S: i32, blank: i32, W: i32): void {
-  for (let i = 0; i < W; i++) store<f64>(row + (<usize>i << 3), NEG_INF);
-  store<f64>(row + 16, <f64>load<T>(at<T>(lpRow, blank)));
-  if (S > 0) store<f64>(row + 24, <f64>load<T>(at<T>(lpRow, load<i32>(labels))));
+/** exp(lp) split as m 2^k: k = round(lp log2 e), m = exp(lp - k ln 2) in [0.7, 1.42]; exp(-inf)
+ *  is m = 0, k = -inf (the zero of the format). */
+// @ts-ignore: decorator
+@inline function storeSplit<T>(lp: T, m: usize, k: usize): void {
+  const x = <f64>lp;
+  if (x == NEG_INF) {
+    store<f64>(m, 0);
+    store<f64>(k, NEG_INF);
+    return;
+  }
+  const n = Math.floor(x * LOG2E + 0.5);
+  store<f64>(m, Math.exp(x - n * LN2_HI - n * LN2_LO));
+  store<f64>(k, n);
 }
 
-/** One step of the recursion: row `cur` from row `prev` and the log-probabilities `lpRow`. */
-function stepRow<T>(prev: usize, cur: usize, lpRow: usize, labels: usize, mask: usize, S: i32, blank: i32): void {
-  const L = 2 * S + 1;
-  const yBlank = <f64>load<T>(at<T>(lpRow, blank));
-  if (ASC_FEATURE_SIMD) {
-    const negInf = f64x2.splat(NEG_INF);
-    const one = f64x2.splat(1.0);
-    const blankV = f64x2.splat(yBlank);
-    for (let s = 0; s < L; s += 2) {
-      const p = prev + (<usize>s << 3);
-      const a = v128.load(p, 16); // states s, s+1
-      const b = v128.load(p, 8);  // s-1, s
-      const c = v128.bitselect(v128.load(p), negInf, v128.load(mask + (<usize>s << 3))); // s-2, s-1
-      const y = f64x2.replace_lane(blankV, 1, <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>(s >> 1) << 2)))));
-      v128.store(cur + (<usize>s << 3), f64x2.add(lse3V(a, b, c, negInf, one), y), 16);
+/** The emission table of one element: for t < Tb, row t (W entries in em and ek) holds the pairs
+ *  (blank, blank), (blank, l_0), ..., (blank, l_{S-1}), (blank, blank). Within [-700, 0] (all
+ *  log-probabilities but hostile ones) exp(lp) is a normal f64 and is stored as m = exp(lp), k = 0:
+ *  the recursion renormalises it anyway. Outside, storeSplit keeps the range (and NaN). */
+function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize): void {
+  const W = ctcRowWidth(S);
+  for (let t = 0; t < Tb; t++) {
+    const lpRow = lp0 + <usize>(<isize>t * frameStride);
+    const m = em + (<usize>(t * W) << 3);
+    const k = ek + (<usize>(t * W) << 3);
+    storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k);
+    const mb = load<f64>(m);
+    const kb = load<f64>(k);
+    let j = 0;
+    if (ASC_FEATURE_SIMD) {
+      const lo = kV(4);
+      const zero = kV(3);
+      const kPair = f64x2.replace_lane(f64x2.splat(kb), 1, 0);
+      for (; j < S; j += 2) { // labels j and j + 1 (the blank pad when j + 1 = S): pairs j + 1, j + 2
+        const x = f64x2.replace_lane(f64x2.splat(<f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2))))), 1,
+          <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>(j + 1) << 2)))));
+        const p = <usize>(2 * j + 2) << 3;
+        if (!v128.all_true<i64>(v128.and(f64x2.ge(x, lo), f64x2.le(x, zero)))) break; // the rest: below
+        const y = expV<f64>(x);
+        v128.store(m + p, v128.shuffle<f64>(f64x2.splat(mb), y, 0, 2));
+        v128.store(m + p, v128.shuffle<f64>(f64x2.splat(mb), y, 0, 3), 16);
+        v128.store(k + p, kPair);
+        v128.store(k + p, kPair, 16);
+      }
     }
-    store<f64>(cur + (<usize>(L + 2) << 3), NEG_INF); // the slack lane
+    for (; j < S; j++) {
+      const p = <usize>(2 * j + 2) << 3;
+      store<f64>(m + p, mb);
+      store<f64>(k + p, kb);
+      storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8);
+    }
+    // the pad pairs 0 and S + 1: (blank, blank)
+    store<f64>(m, mb, 8);
+    store<f64>(k, kb, 8);
+    const last = <usize>(2 * S + 2) << 3;
+    store<f64>(m + last, mb);
+    store<f64>(m + last, mb, 8);
+    store<f64>(k + last, kb);
+    store<f64>(k + last, kb, 8);
+  }
+}
+
+/** Row 0 of the recursion: y(0) for the blank, y(1) for the first label, 0 elsewhere. The
+ *  emission pairs of this frame: pair j at e + j * eStep bytes (em/ek offsets). */
+function firstRow(m: usize, k: usize, em: usize, ek: usize, e: isize, eStep: isize, S: i32, W: i32): void {
+  for (let i = 0; i < W; i++) {
+    store<f64>(m + (<usize>i << 3), 0);
+    store<f64>(k + (<usize>i << 3), NEG_INF);
+  }
+  store<f64>(m, load<f64>(em + <usize>e), 16);
+  store<f64>(k, load<f64>(ek + <usize>e), 16);
+  if (S > 0) {
+    store<f64>(m, load<f64>(em + <usize>e, 8), 24);
+    store<f64>(k, load<f64>(ek + <usize>e, 8), 24);
+  }
+}
+
+/** One step of the recursion: row (m, k) from row (pm, pk) and the emission pairs of the frame
+ *  (pair j of vector s = 2j at e + j * eStep bytes from em/ek). */
+function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize, e: isize, eStep: isize, mask: usize, S: i32): void {
+  const L = 2 * S + 1;
+  if (ASC_FEATURE_SIMD) {
+    const negInf = kV(0);
+    const floor = kV(1);
+    const magic = kV(2);
+    const zero = kV(3);
+    const bias = v128.load32_splat(BIAS);
+    for (let s = 0; s < L; s += 2) {
+      const o = <usize>s << 3;
+      const sel = v128.load(mask + o);
+      const ka = v128.load(pk + o, 16); // states s, s+1
+      const kb = v128.load(pk + o, 8);  // s-1, s
+      const kc = v128.bitselect(v128.load(pk + o), negInf, sel); // s-2, s-1 where a skip is allowed
+      const kmax = f64x2.pmax(ka, f64x2.pmax(kb, kc));
+      let v = f64x2.mul(v128.load(pm + o, 16), pow2V(f64x2.sub(ka, kmax), floor, magic));
+      v = f64x2.add(v, f64x2.mul(v128.load(pm + o, 8), pow2V(f64x2.sub(kb, kmax), floor, magic)));
+      v = f64x2.add(v, f64x2.mul(v128.and(v128.load(pm + o), sel), pow2V(f64x2.sub(kc, kmax), floor, magic)));
+      const pe = <usize>(e + <isize>(s >> 1) * eStep);
+      v = f64x2.mul(v, v128.load(em + pe));
+      // renormalise: the binary exponent of v (from the high words) moves into k
+      const ex = f64x2.convert_low_i32x4_s(i32x4.sub(i32x4.shr_u(v128.shuffle<i32>(v, v, 1, 3, 1, 3), 20), bias));
+      v128.store(m + o, f64x2.mul(v, pow2V(f64x2.neg(ex), floor, magic)), 16);
+      const kn = f64x2.add(f64x2.add(kmax, v128.load(ek + pe)), ex);
+      v128.store(k + o, v128.bitselect(negInf, kn, f64x2.eq(v, zero)), 16);
+    }
   } else {
     for (let s = 0; s < L; s++) {
-      const p = prev + (<usize>s << 3);
-      const c = load<i64>(mask + (<usize>s << 3)) != 0 ? load<f64>(p) : NEG_INF;
-      const y = (s & 1) == 0 ? yBlank : <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>(s >> 1) << 2))));
-      store<f64>(cur + (<usize>s << 3), lse3(load<f64>(p, 16), load<f64>(p, 8), c) + y, 16);
+      const o = <usize>s << 3;
+      const skip = load<i64>(mask + o) != 0;
+      const pe = <usize>(e + <isize>(s >> 1) * eStep) + ((<usize>s & 1) << 3);
+      stepState(load<f64>(pm + o, 16), load<f64>(pk + o, 16), load<f64>(pm + o, 8), load<f64>(pk + o, 8),
+        skip ? load<f64>(pm + o) : 0, skip ? load<f64>(pk + o) : NEG_INF, load<f64>(em + pe), load<f64>(ek + pe), m + o + 16, k + o + 16);
     }
   }
-  store<f64>(cur, NEG_INF);
-  store<f64>(cur, NEG_INF, 8);
-}
-
-/** Runs the recursion over `frames` rows of log-probabilities (row t at lp0 + t * lpStride bytes),
- *  storing row t at rows + t * W * 8 when `keepAll`, else alternating between two rows. Returns
- *  the address of the last row. */
-function recursion<T>(lp0: usize, lpStride: isize, frames: i32, labels: usize, mask: usize, S: i32, blank: i32, rows: usize, keepAll: bool): usize {
-  const W = ctcRowWidth(S);
-  const rowBytes = <usize>W << 3;
-  firstRow<T>(rows, lp0, labels, S, blank, W);
-  let prev = rows;
-  for (let t = 1; t < frames; t++) {
-    const cur = keepAll ? rows + <usize>t * rowBytes : rows + (<usize>(t & 1)) * rowBytes;
-    stepRow<T>(prev, cur, lp0 + <usize>(<isize>t * lpStride), labels, mask, S, blank);
-    prev = cur;
-  }
-  return prev;
-}
-
-/** PyTorch's nll from the last alpha row: -lse(alpha(L-1), alpha(L-2)), or -alpha(0) when S = 0. */
-function finalNll(row: usize, S: i32): f64 {
-  if (S == 0) return -load<f64>(row, 16);
-  const l1 = load<f64>(row + (<usize>(2 * S + 2) << 3));
-  const l2 = load<f64>(row + (<usize>(2 * S + 1) << 3));
-  let m = max(l1, l2);
-  if (m == NEG_INF) m = 0;
-  return -(Math.log(Math.exp(l1 - m) + Math.exp(l2 - m)) + m);
+  // pads and the slack entry stay zero
+  store<f64>(m, 0);
+  store<f64>(m, 0, 8);
+  store<f64>(k, NEG_INF);
+  store<f64>(k, NEG_INF, 8);
+  store<f64>(m + (<usize>(L + 2) << 3), 0);
+  store<f64>(k + (<usize>(L + 2) << 3), NEG_INF);
 }
 
 /**
  * CTC loss for N batch elements of logProbs (T, N, C) in T. `targets` holds every element's
- * labels (validated: in 0..C-1, never the blank), element b's at targets + offsets[b] * 4;
+ * labels (validated: in 0..C-1, never the blank), element b's from targets + offsets[b] * 4;
  * `targetLengths` and `inputLengths` are validated (0 <= inputLength <= T). Writes each element's
- * nll (f64) to `nll`. When grad != 0 also writes the gradient (T, N, C) in T, element b scaled by
- * the f64 gradScale[b]; `scratch` is laid out below. zeroInfinity zeroes the gradient of elements whose nll is +inf.
- * An element with inputLength 0 has nll 0 when its target is empty and +inf otherwise (the
- * empty input emits only the empty sequence), and a zero gradient.
+ * nll (f64) to `nll`. When grad != 0 also writes the gradient (T, N, C) in T, element b's scaled
+ * by the f64 gradScale[b]; zeroInfinity zeroes the gradient of elements whose nll is +inf.
+ * An element with inputLength 0 has nll 0 when its target is empty and +inf otherwise (the empty
+ * input emits only the empty sequence), and a zero gradient.
  */
 export function ctcLoss<T>(
   lp: usize, T: i32, N: i32, C: i32, blank: i32,
   targets: usize, offsets: usize, targetLengths: usize, inputLengths: usize, maxS: i32,
   zeroInfinity: bool, nll: usize, grad: usize, gradScale: usize, scratch: usize,
 ): void {
-  // scratch (src/ops/ctc.ts sizes it): alpha rows (max(T, 2) of width W), two beta rows, two skip
-  // masks (W each), the per-class sums (C, rounded up to even), two label arrays (S + 1 each,
-  // rounded up to a multiple of 4)
-  const Wmax = <usize>ctcRowWidth(maxS);
-  const alpha = scratch;
-  const beta = alpha + <usize>max(T, 2) * Wmax * 8;
-  const maskF = beta + 2 * Wmax * 8;
-  const maskR = maskF + Wmax * 8;
-  const sums = maskR + Wmax * 8;
-  const labelsF = sums + <usize>((C + 1) & ~1) * 8;
-  const labelsR = labelsF + <usize>((maxS + 4) & ~3) * 4;
+  // scratch (src/ops/ctc.ts sizes it), in rows of Wmax f64: alpha (m and k, max(T, 2) rows
+  // each), emissions (m and k, max(T, 2) rows each), beta (m and k, 2 rows each), two skip masks;
+  // then the per-class sums (C, rounded up to even) and two label arrays (S + 1 i32 each, rounded
+  // up to a multiple of 4)
+  const rowBytes = <usize>ctcRowWidth(maxS) << 3;
+  const frames = <usize>max(T, 2);
+  const am = scratch;
+  const ak = am + frames * rowBytes;
+  const em = ak + frames * rowBytes;
+  const ek = em + frames * rowBytes;
+  const bm = ek + frames * rowBytes;
+  const bk = bm + 2 * rowBytes;
+  const maskF = bk + 2 * rowBytes;
+  const maskR = maskF + rowBytes;
+  const sums = maskR + rowBytes;
+  const labelsF = sums + (<usize>((C + 1) & ~1) << 3);
+  const labelsR = labelsF + (<usize>((maxS + 4) & ~3) << 2);
   const frameStride = <isize>N * C << alignof<T>(); // bytes from (t, b) to (t + 1, b)
 
   for (let b = 0; b < N; b++) {
     const S = load<i32>(targetLengths + (<usize>b << 2));
     const Tb = load<i32>(inputLengths + (<usize>b << 2));
     const W = ctcRowWidth(S);
+    const w8 = <usize>W << 3;
     const tg = targets + (<usize>load<i32>(offsets + (<usize>b << 2)) << 2);
-    // labels forward and reversed, each with a blank pad for the slack lane
-    for (let k = 0; k < S; k++) {
-      const l = load<i32>(tg + (<usize>k << 2));
-      store<i32>(labelsF + (<usize>k << 2), l);
-      store<i32>(labelsR + (<usize>(S - 1 - k) << 2), l);
+    for (let j = 0; j < S; j++) { // labels forwards and reversed, each with a blank pad
+      const l = load<i32>(tg + (<usize>j << 2));
+      store<i32>(labelsF + (<usize>j << 2), l);
+      store<i32>(labelsR + (<usize>(S - 1 - j) << 2), l);
     }
     store<i32>(labelsF + (<usize>S << 2), blank);
     store<i32>(labelsR + (<usize>S << 2), blank);
-    fillSkipMask(maskF, labelsF, S, W);
 
     const lp0 = lp + (<usize>b * C << alignof<T>()); // (t = 0, b)
-    let loss: f64;
-    if (Tb == 0) {
-      loss = S == 0 ? 0 : Infinity;
-    } else {
-      loss = finalNll(recursion<T>(lp0, frameStride, Tb, labelsF, maskF, S, blank, alpha, grad != 0), S);
+    let loss: f64 = S == 0 ? 0 : Infinity;
+    if (Tb > 0) {
+      fillSkipMask(maskF, labelsF, S, W);
+      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek);
+      // forwards: the alpha rows (all kept when the gradient needs them, else two in turn)
+      firstRow(am, ak, em, ek, 16, 16, S, W);
+      let row: usize = 0;
+      for (let t = 1; t < Tb; t++) {
+        const cur = grad != 0 ? <usize>t * w8 : (<usize>t & 1) * w8;
+        stepRow(am + row, ak + row, am + cur, ak + cur, em + <usize>t * w8, ek + <usize>t * w8, 16, 16, maskF, S);
+        row = cur;
+      }
+      loss = S == 0
+        ? -logOf(load<f64>(am + row, 16), load<f64>(ak + row, 16))
+        : -lse2(logOf(load<f64>(am + row + (<usize>(2 * S + 2) << 3)), load<f64>(ak + row + (<usize>(2 * S + 2) << 3))),
+                logOf(load<f64>(am + row + (<usize>(2 * S + 1) << 3)), load<f64>(ak + row + (<usize>(2 * S + 1) << 3))));
     }
     store<f64>(nll + (<usize>b << 3), loss);
     if (grad == 0) continue;
 
     const g0 = grad + (<usize>b * C << alignof<T>());
-    const rowBytes = <usize>C << alignof<T>();
+    const rowT = <usize>C << alignof<T>();
     // rows t >= Tb get no gradient, nor do elements with nothing to differentiate
     const zeroFrom = Tb == 0 || (zeroInfinity && loss == Infinity) ? 0 : Tb;
-    for (let t = zeroFrom; t < T; t++) memory.fill(g0 + <usize>(<isize>t * frameStride), 0, rowBytes);
+    for (let t = zeroFrom; t < T; t++) memory.fill(g0 + <usize>(<isize>t * frameStride), 0, rowT);
     if (zeroFrom == 0) continue;
     if (!isFinite(loss)) {
       // PyTorch: exp(log-sum + nll - lp) with nll = +inf (or NaN) is NaN for every class
@@ -208,72 +317,87 @@ export function ctcLoss<T>(
       }
       continue;
     }
-    gradient<T>(lp0, frameStride, Tb, C, S, blank, labelsF, labelsR, maskR, alpha, beta, sums, loss, load<f64>(gradScale + (<usize>b << 3)), g0);
+    fillSkipMask(maskR, labelsR, S, W);
+    backward<T>(lp0, frameStride, Tb, C, S, blank, labelsF, maskR, am, ak, em, ek, bm, bk, sums, loss, load<f64>(gradScale + (<usize>b << 3)), g0);
   }
 }
 
+/** PyTorch's log(exp(a) + exp(b)): the max subtracted first, 0 in its place when both are -inf. */
+function lse2(a: f64, b: f64): f64 {
+  let m = max(a, b);
+  if (m == NEG_INF) m = 0;
+  return Math.log(Math.exp(a - m) + Math.exp(b - m)) + m;
+}
+
 /** The backward pass of one element: beta rows from t = Tb-1 down to 0 (the reversed recursion),
- *  each combined at once with the stored alpha row of the same t into the gradient row. */
-function gradient<T>(
-  lp0: usize, frameStride: isize, Tb: i32, C: i32, S: i32, blank: i32,
-  labelsF: usize, labelsR: usize, maskR: usize, alpha: usize, beta: usize, sums: usize,
+ *  each combined at once with the alpha row of the same frame into the gradient row. The
+ *  posterior of state s is alpha beta / (y p) = m_a m_b (e^r / m_y) 2^(k_a + k_b - k_y + n), with
+ *  1/p = e^nll split as e^r 2^n (0 <= r < ln 2). */
+function backward<T>(
+  lp0: usize, frameStride: isize, Tb: i32, C: i32, S: i32, blank: i32, labelsF: usize, maskR: usize,
+  am: usize, ak: usize, em: usize, ek: usize, bm: usize, bk: usize, sums: usize,
   nll: f64, scale: f64, g0: usize,
 ): void {
   const L = 2 * S + 1;
   const W = ctcRowWidth(S);
-  const rowBytes = <usize>W << 3;
-  fillSkipMask(maskR, labelsR, S, W);
+  const w8 = <usize>W << 3;
+  const n = Math.floor(nll / LN2);
+  const er = Math.exp(nll - n * LN2_HI - n * LN2_LO);
+  // reversed pairs: pair j of the reversed labels is forward pair S - j, at byte 16 (S - j)
+  const eR = <isize>S << 4;
   let prev: usize = 0;
-  for (let r = 0; r < Tb; r++) { // r: reversed time, t = Tb - 1 - r
+  for (let r = 0; r < Tb; r++) {
     const t = Tb - 1 - r;
-    const lpRow = lp0 + <usize>(<isize>t * frameStride);
-    const cur = beta + (<usize>(r & 1)) * rowBytes;
-    if (r == 0) firstRow<T>(cur, lpRow, labelsR, S, blank, W);
-    else stepRow<T>(prev, cur, lpRow, labelsR, maskR, S, blank);
+    const cur = (<usize>r & 1) * w8;
+    const et = <usize>t * w8;
+    if (r == 0) firstRow(bm, bk, em + et, ek + et, eR, -16, S, W);
+    else stepRow(bm + prev, bk + prev, bm + cur, bk + cur, em + et, ek + et, eR, -16, maskR, S);
     prev = cur;
-    const a = alpha + <usize>t * rowBytes;
-    // sums[c] := sum over states s with l'(s) = c of exp(alpha_t(s) + beta_t(s) + nll - y_t(s));
-    // beta_t(s) is the reversed row's state L-1-s, stored at index L+1-s.
+    // sums[c] := sum over states s with l'(s) = c of their posteriors; beta_t(s) is the reversed
+    // row's state L-1-s, at index L+1-s
     memory.fill(sums, 0, <usize>C << 3);
-    const yBlank = <f64>load<T>(at<T>(lpRow, blank));
+    const ma = am + et, ka = ak + et, mb = bm + cur, kb = bk + cur, my = em + et, ky = ek + et;
     let blankSum: f64 = 0;
     if (ASC_FEATURE_SIMD) {
-      const blankV = f64x2.splat(yBlank);
-      const nllV = f64x2.splat(nll);
+      const floor = kV(1);
+      const magic = kV(2);
+      const nV = f64x2.splat(n);
+      const erV = f64x2.splat(er);
       let acc = f64x2.splat(0);
       for (let s = 0; s < L; s += 2) {
-        const bRev = v128.load(cur + (<usize>(L - s) << 3)); // states L-2-s, L-1-s of the reversed row
-        const bt = v128.shuffle<f64>(bRev, bRev, 1, 0);      // beta_t(s), beta_t(s+1)
-        const label = load<i32>(labelsF + (<usize>(s >> 1) << 2));
-        const y = f64x2.replace_lane(blankV, 1, <f64>load<T>(at<T>(lpRow, label)));
-        const x = f64x2.sub(f64x2.add(f64x2.add(v128.load(a + (<usize>s << 3), 16), bt), nllV), y);
-        const o = expV<f64>(x);
+        const o = <usize>s << 3;
+        const ob = <usize>(L - s) << 3; // states L-2-s, L-1-s of the reversed row
+        const mbv = v128.load(mb + ob);
+        const kbv = v128.load(kb + ob);
+        const pe = <usize>(s + 2) << 3; // pair s/2 + 1
+        const kx = f64x2.add(f64x2.sub(f64x2.add(v128.load(ka + o, 16), v128.shuffle<f64>(kbv, kbv, 1, 0)), v128.load(ky + pe)), nV);
+        const q = f64x2.div(erV, v128.load(my + pe));
+        const post = f64x2.mul(f64x2.mul(f64x2.mul(v128.load(ma + o, 16), v128.shuffle<f64>(mbv, mbv, 1, 0)), q), pow2V(kx, floor, magic));
         if (s + 1 < L) {
-          acc = f64x2.add(acc, o);
-          const p = sums + (<usize>label << 3);
-          store<f64>(p, load<f64>(p) + f64x2.extract_lane(o, 1));
+          acc = f64x2.add(acc, post);
+          const p = sums + (<usize>load<i32>(labelsF + (<usize>(s >> 1) << 2)) << 3);
+          store<f64>(p, load<f64>(p) + f64x2.extract_lane(post, 1));
         } else {
-          blankSum += f64x2.extract_lane(o, 0);
+          blankSum += f64x2.extract_lane(post, 0);
         }
       }
-      blankSum += f64x2.extract_lane(acc, 0);
-      // lane 1 of acc summed label terms that already went to their classes
+      blankSum += f64x2.extract_lane(acc, 0); // lane 1 held label posteriors, already in sums
     } else {
       for (let s = 0; s < L; s++) {
-        const bt = load<f64>(cur + (<usize>(L + 1 - s) << 3));
-        const label = (s & 1) == 0 ? blank : load<i32>(labelsF + (<usize>(s >> 1) << 2));
-        const y = <f64>load<T>(at<T>(lpRow, label));
-        const o = Math.exp(load<f64>(a + (<usize>s << 3), 16) + bt + nll - y);
-        if ((s & 1) == 0) blankSum += o;
+        const o = <usize>(s + 2) << 3;
+        const ob = <usize>(L + 1 - s) << 3;
+        const pe = <usize>(s + 2) << 3; // vector s >> 1's pair, lane s & 1: index s + 2
+        const post = load<f64>(ma + o) * load<f64>(mb + ob) * (er / load<f64>(my + pe)) * pow2(load<f64>(ka + o) + load<f64>(kb + ob) - load<f64>(ky + pe) + n);
+        if ((s & 1) == 0) blankSum += post;
         else {
-          const p = sums + (<usize>label << 3);
-          store<f64>(p, load<f64>(p) + o);
+          const p = sums + (<usize>load<i32>(labelsF + (<usize>(s >> 1) << 2)) << 3);
+          store<f64>(p, load<f64>(p) + post);
         }
       }
     }
     const pb = sums + (<usize>blank << 3);
     store<f64>(pb, load<f64>(pb) + blankSum);
-    gradientRow<T>(lpRow, sums, C, scale, g0 + <usize>(<isize>t * frameStride));
+    gradientRow<T>(lp0 + <usize>(<isize>t * frameStride), sums, C, scale, g0 + <usize>(<isize>t * frameStride));
   }
 }
 

@@ -111,13 +111,13 @@ export function ctcLoss<A extends FloatArray>(
   return result as LossResult<A>;
 }
 
-/** Bytes of the kernel's scratch (its layout is in assembly/ctc.ts): rows of W = 2S + 4 f64 states,
- *  max(T, 2) for alpha, 2 for beta, 2 skip masks; C sums (rounded up to even); two label arrays of
- *  S + 1 i32 (rounded up to a multiple of 4). Computed here, in doubles, so that no size can wrap
- *  around before the workspace limit sees it. */
+/** Bytes of the kernel's scratch (its layout is in assembly/ctc.ts): rows of W = 2S + 4 f64,
+ *  4 max(T, 2) of them for alpha and the emissions, 4 for beta, 2 skip masks; C sums (rounded up to
+ *  even); two label arrays of S + 1 i32 (rounded up to a multiple of 4). Computed here, in doubles,
+ *  so that no size can wrap around before the workspace limit sees it. */
 function scratchBytes(T: number, S: number, C: number): number {
   const W = 2 * S + 4;
-  return ((Math.max(T, 2) + 4) * W + 2 * Math.ceil(C / 2)) * 8 + 4 * Math.ceil((S + 1) / 4) * 8;
+  return ((4 * Math.max(T, 2) + 6) * W + 2 * Math.ceil(C / 2)) * 8 + 4 * Math.ceil((S + 1) / 4) * 8;
 }
 
 /** N non-negative integer lengths (PyTorch's `name`): an integer array, or one number when unbatched. */
