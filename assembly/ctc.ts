@@ -123,7 +123,10 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
     return;
   }
   const n = Math.floor(x * LOG2E + 0.5);
-  store<f64>(m, Math.exp(x - n * LN2_HI - n * LN2_LO));
+  // |x - n ln 2| <= ln(2)/2 in exact arithmetic; for |x| beyond ~1e18 (hostile float64 input)
+  // the rounding of n ln 2 exceeds that, and the clamp keeps m finite: an error of at most 1 in a
+  // log-probability of that size is below its own rounding.
+  store<f64>(m, Math.exp(min(max(x - n * LN2_HI - n * LN2_LO, -0.5), 0.5)));
   store<f64>(k, n);
 }
 

@@ -608,8 +608,9 @@ property("permuting to channels-last with dim: -1 changes nothing", permuteCase,
 // ------------------------------------------------------------------ CTC
 
 /** A CTC problem: (T, N, C) log-probabilities (log_softmax of logits at scale 1, 50 or 3000, the
- *  last reaching -1e4 nats in a frame), sometimes -Infinity entries, random blank, targets (never
- *  the blank) of 0..4 labels padded or concatenated, input lengths 0..T, every option. */
+ *  last reaching -1e4 nats in a frame; float64 also 1e300), sometimes -Infinity entries, random
+ *  blank, targets (never the blank) of 0..4 labels padded or concatenated, input lengths 0..T,
+ *  every option. */
 const ctcCase = fc
   .record({
     dtype: fc.constantFrom<Dtype>('f32', 'f64'),
@@ -617,7 +618,7 @@ const ctcCase = fc
     N: fc.integer({ min: 0, max: 3 }),
     C: fc.integer({ min: 2, max: 5 }),
     unbatched: fc.integer({ min: 0, max: 5 }).map((k) => k === 0),
-    scale: fc.constantFrom(1, 1, 50, 3000),
+    scale: fc.constantFrom(1, 1, 50, 3000, 1e300),
     negInfShare: fc.constantFrom(0, 0, 0.1),
   })
   .chain((d) => {
@@ -640,7 +641,8 @@ const ctcCase = fc
   });
 
 property('ctcLoss matches the reference (padded and concatenated targets, every option, -inf and peaky inputs)', ctcCase, 300, (c) => {
-  const { dtype, T, N, C, unbatched, scale } = c.d;
+  const { dtype, T, N, C, unbatched } = c.d;
+  const scale = dtype === 'f32' ? Math.min(c.d.scale, 3000) : c.d.scale;
   const x = c.logits.map((v) => v * scale);
   const lpValues = R.logSoftmax({ data: x, shape: [T * N, C] }, -1).map((v, i) => (c.negInf[i] ? -Infinity : v));
   const data = floats(dtype, lpValues);
@@ -655,7 +657,9 @@ property('ctcLoss matches the reference (padded and concatenated targets, every 
   const res = unbatched ? X.ctcLoss({ data, shape }, target, c.il[0], c.tl[0], options) : X.ctcLoss({ data, shape }, target, c.il, c.tl, options);
   const ref = R.ctcLoss({ data: Array.from(data), shape }, targets, c.il, { ...options, gradOutput: gradOutput as number | ArrayLike<number> | undefined });
   expectClose('ctcLoss loss', dtype, res.loss, ref.loss as number | ArrayLike<number>);
-  expectClose('ctcLoss grad', dtype, res.grad, ref.grad);
+  // Log-probabilities of 1e300: the loss is exact to rounding, but PyTorch's gradient there is
+  // itself rounding (alpha + beta + nll - lp of that size), so it is not compared.
+  if (scale < 1e300) expectClose('ctcLoss grad', dtype, res.grad, ref.grad);
   if (out) expect(res.grad).toBe(out);
 });
 
