@@ -210,6 +210,49 @@ const buffers: Case[] = [
   ['detached backward gradOutput', () => X.softmaxBackward({ data: detached(new Float32Array(6)), shape: [2, 3] }, L), TypeError, `softmaxBackward: gradOutput ${DETACHED}`],
 ];
 
+// ------------------------------------------------------------------ ctcLoss
+
+const LP = { data: new Float32Array(4 * 2 * 3).fill(Math.log(1 / 3)), shape: [4, 2, 3] }; // (T=4, N=2, C=3)
+const TG = { data: [1, 2, 2, 0], shape: [2, 2] }; // padded targets; element 1 uses one label
+const CTC_KNOWN = 'reduction, grad, gradOutput, out, blank, zeroInfinity';
+
+const ctc: Case[] = [
+  ['ctc: 4-D logProbs', () => X.ctcLoss({ data: new Float32Array(24), shape: [1, 4, 2, 3] }, TG, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected 3-dimensional tensor (or 2-dimensional when unbatched), but got 4-dimensional tensor for argument #1 'log_probs' (shape [1, 4, 2, 3])"],
+  ['ctc: 1-D logProbs', () => X.ctcLoss({ data: new Float32Array(3), shape: [3] }, [1], 1, 1), RangeError, "ctcLoss: Expected 3-dimensional tensor (or 2-dimensional when unbatched), but got 1-dimensional tensor for argument #1 'log_probs' (shape [3])"],
+  ['ctc: logProbs of integers', () => X.ctcLoss({ data: new Int32Array(24), shape: [4, 2, 3] }, TG, [4, 3], [2, 1]), TypeError, 'ctcLoss: logProbs.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['ctc: blank = C', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: 3 }), RangeError, 'ctcLoss: blank must be in label range (blank = 3, classes are 0..2)'],
+  ['ctc: negative blank', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: -1 }), RangeError, 'ctcLoss: blank must be in label range (blank = -1, classes are 0..2)'],
+  ['ctc: fractional blank', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: 0.5 }), TypeError, 'ctcLoss: blank must be an integer, got 0.5'],
+  ['ctc: three input lengths for two elements', () => X.ctcLoss(LP, TG, [4, 3, 2], [2, 1]), RangeError, 'ctcLoss: input_lengths must be of size batch_size (got 3 lengths, batch_size 2)'],
+  ['ctc: one target length for two elements', () => X.ctcLoss(LP, TG, [4, 3], [2]), RangeError, 'ctcLoss: target_lengths must be of size batch_size (got 1 lengths, batch_size 2)'],
+  ['ctc: float input lengths', () => X.ctcLoss(LP, TG, new Float32Array([4, 3]), [2, 1]), TypeError, 'ctcLoss: input_lengths must be integral (got a Float32Array)'],
+  ['ctc: fractional target length', () => X.ctcLoss(LP, TG, [4, 3], [2, 0.5]), TypeError, 'ctcLoss: targetLengths[1] = 0.5 is not an integer'],
+  ['ctc: negative input length', () => X.ctcLoss(LP, TG, [-1, 3], [2, 1]), RangeError, 'ctcLoss: Expected input_lengths to have value at least 0, but got value -1'],
+  ['ctc: negative target length', () => X.ctcLoss(LP, [1, 2], [4, 3], [3, -1]), RangeError, 'ctcLoss: Expected target_lengths to have value at least 0, but got value -1'],
+  ['ctc: input length above T', () => X.ctcLoss(LP, TG, [4, 5], [2, 1]), RangeError, 'ctcLoss: Expected input_lengths to have value at most 4, but got value 5'],
+  ['ctc: target length above the padded S', () => X.ctcLoss(LP, TG, [4, 3], [3, 1]), RangeError, "ctcLoss: Expected tensor to have size at least 3 at dimension 1, but got size 2 for argument #2 'targets'"],
+  ['ctc: padded targets for another batch size', () => X.ctcLoss(LP, { data: [1, 2], shape: [1, 2] }, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected tensor to have size 2 at dimension 0, but got size 1 for argument #2 'targets'"],
+  ['ctc: concatenated targets longer than the lengths say', () => X.ctcLoss(LP, [1, 2, 2, 1], [4, 3], [2, 1]), RangeError, "ctcLoss: Expected tensor to have size 3 at dimension 0, but got size 4 for argument #2 'targets'"],
+  ['ctc: 3-D targets', () => X.ctcLoss(LP, { data: [1, 2, 2, 1], shape: [2, 2, 1] }, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected 1 to 2 dimensions, but got 3-dimensional tensor for argument #2 'targets'"],
+  ['ctc: target out of range', () => X.ctcLoss(LP, { data: [1, 3, 2, 0], shape: [2, 2] }, [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 3 is out of bounds. (at position [0, 1]; labels are 0..2)'],
+  ['ctc: negative target (concatenated)', () => X.ctcLoss(LP, [1, 2, -2], [4, 3], [2, 1]), RangeError, 'ctcLoss: Target -2 is out of bounds. (at position [2]; labels are 0..2)'],
+  ['ctc: target equal to the blank', () => X.ctcLoss(LP, { data: [1, 2, 0, 1], shape: [2, 2] }, [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 0 at position [1, 0] is the blank label; targets must not contain blank (0)'],
+  ['ctc: target equal to a non-default blank', () => X.ctcLoss(LP, [1, 2, 2], [4, 3], [2, 1], { blank: 2 }), RangeError, 'ctcLoss: Target 2 at position [1] is the blank label; targets must not contain blank (2)'],
+  ['ctc: fractional target', () => X.ctcLoss(LP, [1, 1.5, 2], [4, 3], [2, 1]), TypeError, 'ctcLoss: target 1.5 at position [1] is not an integer label'],
+  ['ctc: BigInt64Array target beyond the safe range', () => X.ctcLoss(LP, new BigInt64Array([1n, 2n ** 62n + 1n, 2n]), [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 4611686018427387905 is out of bounds. (at position [1]; labels are 0..2)'],
+  ['ctc: float targets', () => X.ctcLoss(LP, new Float32Array([1, 2, 2]), [4, 3], [2, 1]), TypeError, 'ctcLoss: targets must be an integer typed array or an array of numbers, got Float32Array'],
+  ['ctc: a number as lengths of a batch', () => X.ctcLoss(LP, TG, 4, [2, 1]), TypeError, 'ctcLoss: inputLengths must be an array of 2 lengths for batched input, got a number'],
+  ['ctc: 2-D lengths', () => X.ctcLoss(LP, TG, { data: [4, 3], shape: [1, 2] }, [2, 1]), RangeError, 'ctcLoss: inputLengths must be 1-dimensional, got shape [1, 2]'],
+  ['ctc: zeroInfinity not a boolean', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { zeroInfinity: 1 }), TypeError, 'ctcLoss: zeroInfinity must be a boolean, got number'],
+  ['ctc: unknown reduction', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { reduction: 'batchmean' }), RangeError, "ctcLoss: batchmean is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
+  ['ctc: zero_infinity (PyTorch spelling)', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { zero_infinity: true }), TypeError, `ctcLoss: unknown option 'zero_infinity' (did you mean 'zeroInfinity'?); known options: ${CTC_KNOWN}`],
+  ['ctc: an array gradOutput for mean', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { grad: true, gradOutput: [1, 1] }), TypeError, "ctcLoss: gradOutput must be a number for reduction 'mean', got Array"],
+  ['ctc: gradOutput of the wrong length for none', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { reduction: 'none', grad: true, gradOutput: [1, 1, 1] }), RangeError, 'ctcLoss: gradOutput has 3 elements but the expected shape [2] holds 2'],
+  ['ctc: out of the wrong length', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { out: new Float32Array(23) }), RangeError, 'ctcLoss: out has 23 elements but the input has 24'],
+  ['ctc: CTCLoss with a snake_case option', () => new X.CTCLoss({ zero_infinity: true } as never).forward(LP, TG, [4, 3], [2, 1]), TypeError, /^ctcLoss: unknown option 'zero_infinity' \(did you mean 'zeroInfinity'\?\)/],
+  ['ctc: a call over a small workspace limit (the alpha-beta scratch)', () => withLimit(1 << 16, () => X.ctcLoss({ data: new Float32Array(50 * 2 * 3), shape: [50, 2, 3] }, { data: new Int32Array(200).fill(1), shape: [2, 100] }, [50, 50], [100, 100])), RangeError, /^ctcLoss: this call needs \d+ bytes of wasm memory, over the workspace limit of 65536 bytes \(see setWorkspaceLimit\)$/],
+];
+
 // ------------------------------------------------------------------ the workspace cap
 
 const limit: Case[] = [
@@ -263,6 +306,7 @@ const groups: [string, Case[]][] = [
   ['options', options],
   ['SharedArrayBuffer and detached buffers', buffers],
   ['workspace limit', limit],
+  ['ctcLoss', ctc],
 ];
 
 test('the case names are unique (each case is its own error)', () => {
