@@ -57,7 +57,7 @@ export class Softmax {
 
 export class CTCLoss {
   constructor(readonly options: CtcLossOptions = {}) {}
-  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: unknown, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
     return ctcLoss(logProbs, targets, inputLengths, targetLengths, { ...this.options, ...call } as CtcLossOptions<A>);
   }
 }

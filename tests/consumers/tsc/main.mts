@@ -1,6 +1,6 @@
 // A strict TypeScript consumer (ES module): no casts. Each annotation is a claim about the types
 // that tsc checks; each @ts-expect-error is a call that must not compile.
-import { init, initSync, crossEntropy, nllLoss, binaryCrossEntropyWithLogits, softmax, logSoftmax, oneHot } from 'wasm-xent';
+import { init, initSync, crossEntropy, ctcLoss, nllLoss, binaryCrossEntropyWithLogits, softmax, logSoftmax, oneHot } from 'wasm-xent';
 
 await init();
 initSync();
@@ -17,6 +17,7 @@ const g64: Float64Array = f64.grad; // out: present, of the input's type
 const soft: number = crossEntropy(logits, softmax(logits)).loss;
 const bce: number = binaryCrossEntropyWithLogits(logits, [0, 1, 0], { posWeight: [1, 2, 3] }).loss + 1;
 const hot: Float32Array = oneHot([2, 0], 3);
+const ctc: Float32Array = ctcLoss({ data: new Float32Array(12), shape: [4, 3] }, [1], 4, 1, { grad: true }).grad;
 declare const reduction: 'mean' | 'none';
 const either: number | Float32Array = crossEntropy(logits, [2], { reduction }).loss;
 // @ts-expect-error a string is not a target
@@ -27,4 +28,4 @@ crossEntropy(logits, [2], { reduction: 'avg' });
 const wrong: number = crossEntropy(logits, [2], { reduction: 'none' }).loss;
 // @ts-expect-error without grad or out there is no gradient
 const missing: Float32Array = crossEntropy(logits, [2]).grad;
-export { scaled, g, perPosition, absent, summed, g64, soft, bce, hot, either, wrong, missing };
+export { ctc, scaled, g, perPosition, absent, summed, g64, soft, bce, hot, either, wrong, missing };
