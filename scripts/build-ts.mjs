@@ -28,7 +28,8 @@ rmSync('dist', { recursive: true, force: true });
 tsc([...common, '--module', 'commonjs', '--declaration', '--outDir', 'dist/cjs', ...nodeSources]);
 tsc([...common, ...esm, '--declaration', '--outDir', 'dist/esm', ...nodeSources]);
 // The browser build drops comments: with no bundler, browsers download these files as they are
-// (measured, gzip -9 of every file: 58.7 KB with comments, 49.3 KB without); the declarations keep
+// (measured before the CTC kernel, gzip -9 of every file: 58.7 KB with comments, 49.3 KB without;
+// 58.8 KB without since CTC); the declarations keep
 // the documentation.
 tsc([...common, ...esm, '--removeComments', '--outDir', 'dist/browser', ...sources]);
 tsc([...common, '--module', 'commonjs', '--outDir', 'dist/browser-cjs', ...nodeSources]);
