@@ -3,7 +3,8 @@
 // wasm-xent beside its peers in one process, alternating contenders call by call.
 //
 //   npm run bench                 # full run (~5 min): writes bench/RESULTS.md, results.svg, results.json
-//   npm run bench -- --quick      # < 1 min, fewer calls, no tfjs-cpu: writes bench/quick/...
+//   npm run bench -- --quick      # < 1 min, fewer calls, no tfjs-cpu: writes build/bench/ (as does any
+//                                 # partial run: --workloads, --skip, --budget)
 //
 // Options: --quick, --workloads=W1,W3, --skip=tfjs-cpu,ort (contender ids), --no-torch (use the
 // committed bench/torch-results.json), --budget=MS (timed milliseconds per contender and mode),
@@ -39,7 +40,10 @@ const WORKLOAD_IDS = (opt('workloads') || 'W1,W2,W3,W4,W5,W6,W9').split(',');
 const SKIP = new Set(String(opt('skip') || '').split(',').filter(Boolean));
 if (QUICK) SKIP.add('tfjs-cpu');
 const NO_TORCH = Boolean(opt('no-torch'));
-const OUT_DIR = path.resolve(opt('out') || (QUICK ? path.join(HERE, 'quick') : HERE));
+// Only a full run (all workloads, all contenders, default budget) replaces the committed results in
+// bench/; a quick or partial run writes to build/bench/ (ignored by git) unless --out says otherwise.
+const PARTIAL = QUICK || ['workloads', 'skip', 'budget'].some((o) => opt(o) !== undefined);
+const OUT_DIR = path.resolve(opt('out') || (PARTIAL ? path.join(ROOT, 'build', 'bench') : HERE));
 const SETTINGS = QUICK
   ? { budgetMs: Number(opt('budget') || 100), minCalls: 2, maxCalls: 200, warmupCalls: 0 }
   : { budgetMs: Number(opt('budget') || 1500), minCalls: 3, maxCalls: 3000, warmupCalls: 2 };

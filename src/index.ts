@@ -17,4 +17,5 @@ export type { CtcLossOptions, Lengths } from './ops/ctc.js';
 export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
 export type { LossResult, LossOptionsBase } from './ops/loss.js';
 export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
+export type { BytesSource, WasmModule, UrlLike, ResponseLike, TargetTensor, IndexTarget, ProbabilityTarget, BinaryTarget, LossValue, GradValue, LossResultOf } from './types.js';
 export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, CTCLoss } from './modules.js';

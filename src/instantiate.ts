@@ -1,25 +1,29 @@
-// Instantiates the kernel module through @assemblyscript/loader (the module needs no imports of
-// its own; the loader supplies what AssemblyScript may ask for: env.abort, env.trace, env.seed).
-// The browser build (dist/browser) carries its own copy of the loader as ./as-loader.js, written by
-// scripts/build-ts.mjs, so it imports only relative files: browsers load it with no bundler or
-// import map, module Web Workers too, and workerd resolves it as listed.
-
-import * as asLoader from '@assemblyscript/loader';
+// Instantiates the kernel module with the plain WebAssembly API. The module imports nothing (it
+// is built with AssemblyScript's stub runtime and --noAssert, so it has no env.abort), which is
+// why no loader library is needed: one fewer dependency, and nothing that needs TextDecoder or
+// other globals at import time (Jest's jsdom environment lacks it).
 
 /** The raw exports, handed to the workspace. */
 export type RawExports = WebAssembly.Exports;
 
+const NO_IMPORTS = {};
+
 /** From bytes or a compiled module (compiling bytes is forbidden in workerd: pass a module there). */
 export async function instantiate(source: BufferSource | WebAssembly.Module): Promise<RawExports> {
-  return (await asLoader.instantiate(source, {})).exports as unknown as RawExports;
+  // With bytes, instantiate() resolves to { module, instance }; with a Module, to the Instance.
+  const result: WebAssembly.WebAssemblyInstantiatedSource | WebAssembly.Instance = await WebAssembly.instantiate(source as BufferSource, NO_IMPORTS);
+  return ('instance' in result ? result.instance : result).exports;
 }
 
-/** Streaming compilation from a Response; throws if the MIME type is not application/wasm. */
+/** Streaming compilation from a Response; rejects if the MIME type is not application/wasm. */
 export async function instantiateStreaming(response: Response): Promise<RawExports> {
-  return (await asLoader.instantiateStreaming(response, {})).exports as unknown as RawExports;
+  return (await WebAssembly.instantiateStreaming(response, NO_IMPORTS)).instance.exports;
 }
 
 /** Synchronous: `new WebAssembly.Instance` (the only way workerd and Vercel edge allow). */
 export function instantiateSync(source: BufferSource | WebAssembly.Module): RawExports {
-  return asLoader.instantiateSync(source, {}).exports as unknown as RawExports;
+  const module = ArrayBuffer.isView(source) || Object.prototype.toString.call(source) === '[object ArrayBuffer]'
+    ? new WebAssembly.Module(source as BufferSource)
+    : (source as WebAssembly.Module);
+  return new WebAssembly.Instance(module, NO_IMPORTS).exports;
 }

@@ -8,34 +8,35 @@ import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
+import type { BinaryTarget, IndexTarget, ProbabilityTarget } from './types.js';
 
 /** Per-call options (`grad`, `gradOutput`, `out`) are merged over the constructor's. */
 type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number | ArrayLike<number>; out?: A };
 
 export class CrossEntropyLoss {
   constructor(readonly options: CrossEntropyOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A> {
     return crossEntropy(input, target, { ...this.options, ...call } as CrossEntropyOptions<A>);
   }
 }
 
 export class NLLLoss {
   constructor(readonly options: NllLossOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget, call?: CallOptions<A>): LossResult<A> {
     return nllLoss(input, target, { ...this.options, ...call } as NllLossOptions<A>);
   }
 }
 
 export class BCELoss {
   constructor(readonly options: BceOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
     return binaryCrossEntropy(input, target, { ...this.options, ...call } as BceOptions<A>);
   }
 }
 
 export class BCEWithLogitsLoss {
   constructor(readonly options: BceWithLogitsOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
     return binaryCrossEntropyWithLogits(input, target, { ...this.options, ...call } as BceWithLogitsOptions<A>);
   }
 }
@@ -56,7 +57,7 @@ export class Softmax {
 
 export class CTCLoss {
   constructor(readonly options: CtcLossOptions = {}) {}
-  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: unknown, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
+  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
     return ctcLoss(logProbs, targets, inputLengths, targetLengths, { ...this.options, ...call } as CtcLossOptions<A>);
   }
 }

@@ -13,7 +13,8 @@ export type Precision = 'f32' | 'f64';
 
 /** The raw exports of the module (assembly/index.ts): kernels named `<op>_f32` / `<op>_f64`. */
 export interface KernelExports {
-  memory: WebAssembly.Memory;
+  /** WebAssembly.Memory, named so that the declarations compile without the DOM lib (see types.ts). */
+  memory: import('./types.js').WasmMemory;
   heapBase(): number;
   simdBuild(): number;
   [kernel: string]: unknown;

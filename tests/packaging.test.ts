@@ -4,7 +4,7 @@
 import { execFileSync } from 'child_process';
 import { existsSync, readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
-import { gzipSync } from 'zlib';
+import { brotliCompressSync, gzipSync } from 'zlib';
 import { crossEntropyRef, maxAbsDiff } from './runtimes/reference';
 
 const root = join(__dirname, '..');
@@ -21,38 +21,58 @@ const program = (imp: string) => `${imp}
   console.log(JSON.stringify({ loss: r.loss, grad: Array.from(r.grad) }));
 })();`;
 
+// Every path the exports map names, at any depth.
+const targetsOf = (e: unknown): string[] => (typeof e === 'string' ? [e] : Object.values(e as object).flatMap(targetsOf));
+
 test('package.json exports name the conditions of the issue, in an order that resolves them', () => {
   const main = pkg.exports['.'];
-  expect(Object.keys(main)).toEqual(['types', 'workerd', 'worker', 'edge-light', 'browser', 'import', 'require']);
+  expect(Object.keys(main)).toEqual(['workerd', 'worker', 'edge-light', 'browser', 'import', 'require']);
+  // Types beside each file, so ESM consumers get ESM declarations and CommonJS ones CommonJS.
+  expect(main.import).toEqual({ types: './dist/esm/index.d.ts', default: './dist/esm/index.js' });
+  expect(main.require).toEqual({ types: './dist/cjs/index.d.ts', default: './dist/cjs/index.js' });
+  expect(main.browser.require.default).toBe('./dist/browser-cjs/index.js');
   expect(pkg.exports['./xent.wasm']).toBe('./dist/xent.wasm');
   expect(pkg.exports['./xent-scalar.wasm']).toBe('./dist/xent-scalar.wasm');
 });
 
 test('every file the exports point at exists after the build', () => {
-  const targets = [...Object.values(pkg.exports['.']), pkg.exports['./xent.wasm'], pkg.exports['./xent-scalar.wasm']] as string[];
+  const targets = targetsOf(pkg.exports);
+  expect(targets.length).toBeGreaterThan(15);
   for (const t of targets) expect([t, existsSync(join(root, t))]).toEqual([t, true]);
 });
 
 test.each([
   ['ES module (import)', ['--input-type=module', '-e'], "import * as X from 'wasm-xent';"],
   ['CommonJS (require)', ['-e'], "const X = require('wasm-xent');"],
-  ['browser build under Node (--conditions=browser, bytes through init)', ['--conditions=browser', '--input-type=module', '-e'],
-    "import * as X0 from 'wasm-xent'; import { readFileSync } from 'node:fs'; const X = { ...X0, init: () => X0.init(readFileSync('dist/xent.wasm')) };"],
+  ['browser build under Node (--conditions=browser)', ['--conditions=browser', '--input-type=module', '-e'], "import * as X from 'wasm-xent';"],
+  ['browser build as CommonJS (--conditions=browser, require)', ['--conditions=browser', '-e'], "const X = require('wasm-xent');"],
 ])('%s: init() and crossEntropy match the float64 reference', (_name, flags, imp) => {
   const out = JSON.parse(node([...flags, program(imp)]));
   expect(Math.abs(out.loss - ref.loss)).toBeLessThan(1e-12);
   expect(maxAbsDiff(out.grad, ref.grad)).toBeLessThan(1e-12);
 });
 
-test('the browser build imports only relative files, never a Node built-in', () => {
-  const dir = join(root, 'dist', 'browser');
+test('one process, one module: an ES module that ran init() and a CommonJS require() of the package share it', () => {
+  const out = node(['--input-type=module', '-e', `import { init } from 'wasm-xent';
+import { createRequire } from 'node:module';
+await init();
+const cjs = createRequire(process.cwd() + '/')('wasm-xent');
+const { loss } = cjs.crossEntropy({ data: new Float64Array([1, 2, 3]), shape: [1, 3] }, [2]);
+console.log(JSON.stringify({ loss, build: cjs.wasmBuild() }));`]);
+  const { loss, build } = JSON.parse(out);
+  expect(Math.abs(loss - crossEntropyRef([1, 2, 3], [1, 3], [2]).loss)).toBeLessThan(1e-12);
+  expect(build).toBe(process.env.WASM_XENT_BUILD === 'scalar' ? 'scalar' : 'simd');
+});
+
+test.each(['browser', 'browser-cjs'])('dist/%s imports only relative files, never a Node built-in', (build) => {
+  const dir = join(root, 'dist', build);
   const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
   expect(files.length).toBeGreaterThan(8);
   for (const f of files) {
     const src = readFileSync(join(dir, f), 'utf8');
-    const specifiers = [...src.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2]);
+    const specifiers = [...src.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:import|require)\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2]);
     for (const s of specifiers) expect([f, s]).toEqual([f, expect.stringMatching(/^\.\.?\//)]);
-    expect([f, /\b(require\(|process\.binding|from 'fs|node:)/.test(src)]).toEqual([f, false]);
+    expect([f, /\b(process\.binding|from 'fs|require\('fs|node:)/.test(src)]).toEqual([f, false]);
   }
 });
 
@@ -74,4 +94,28 @@ test.each(['xent.wasm', 'xent-scalar.wasm'])('%s stays under 32 KB gzip', (name)
   console.log(`${name}: ${bytes.length} bytes raw, ${gz} bytes gzip -9`);
   expect(WebAssembly.validate(bytes)).toBe(true);
   expect(gz).toBeLessThan(GZIP_LIMIT);
+});
+
+// README drift: the figures the README states are the ones the build and node_modules give.
+describe('README agrees with the code', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const n = (x: number) => x.toLocaleString('en-US');
+  const version = (p: string) => JSON.parse(readFileSync(join(root, 'node_modules', p, 'package.json'), 'utf8')).version;
+
+  test.each(['xent.wasm', 'xent-scalar.wasm'])('the Size table row of %s', (name) => {
+    const bytes = readFileSync(join(root, 'dist', name));
+    const b64 = Buffer.from(bytes.toString('base64'));
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
+    expect(row).toBe(`| \`${name}\`${name === 'xent.wasm' ? ' (SIMD128)' : ''} | ${n(bytes.length)} B | ${n(gzipSync(bytes, { level: 9 }).length)} B | ${n(brotliCompressSync(bytes).length)} B | ${n(gzipSync(b64, { level: 9 }).length)} B |`);
+  });
+
+  test('the versions in the bundler and runtime tables are the installed ones', () => {
+    for (const p of ['esbuild', 'rollup', '@rollup/plugin-node-resolve', 'webpack', 'vite', 'parcel', 'jest', 'jest-environment-jsdom', 'vitest', 'jsdom', 'typescript', '@arethetypeswrong/cli', 'publint', 'playwright-core', 'deno']) {
+      expect([p, readme.includes(version(p))]).toEqual([p, true]);
+    }
+    expect(readme).toContain(`| Node | ${process.versions.node} |`);
+    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    const v = execFileSync(chromium, ['--version'], { encoding: 'utf8' }).match(/(\d+\.\d+\.\d+\.\d+)/)![1];
+    expect(readme).toContain(`| ${v} |`);
+  });
 });

@@ -32,7 +32,7 @@ function freePort() {
 // its config) and returns the config text.
 function config(dir, port, condition) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const entry = pkg.exports['.'][condition]; // ./dist/browser/workerd.js (or edge-light.js)
+  const entry = pkg.exports['.'][condition].default; // ./dist/browser/workerd.js (or edge-light.js)
   const add = (from, name) => {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     copyFileSync(from, join(dir, name));

@@ -155,12 +155,14 @@ function tiled(w: Periodic, n: number, type: FloatConstructor): FloatArray {
 
 /** Binary cross-entropy between probabilities `input` in [0, 1] and `target`. Mirrors
  *  torch.nn.functional.binary_cross_entropy (log clamped at -100). */
+export function binaryCrossEntropy<A extends FloatArray, O extends BceOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').BinaryTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function binaryCrossEntropy<A extends FloatArray>(input: Tensor<A>, target: unknown, options?: BceOptions<A>): LossResult<A> {
   return run('binaryCrossEntropy', input, target, options, false);
 }
 
 /** Binary cross-entropy on logits, computed stably. Mirrors
  *  torch.nn.functional.binary_cross_entropy_with_logits (pos_weight broadcasts from the last dim). */
+export function binaryCrossEntropyWithLogits<A extends FloatArray, O extends BceWithLogitsOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').BinaryTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function binaryCrossEntropyWithLogits<A extends FloatArray>(input: Tensor<A>, target: unknown, options?: BceWithLogitsOptions<A>): LossResult<A> {
   return run('binaryCrossEntropyWithLogits', input, target, options, true);
 }

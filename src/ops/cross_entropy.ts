@@ -28,6 +28,7 @@ type ProbsKernel = IndexKernel;
  * (N, d1..dk) (any integer typed array or number[]), or class probabilities of the input's shape
  * (a float typed array). Mirrors torch.nn.functional.cross_entropy.
  */
+export function crossEntropy<A extends FloatArray, O extends CrossEntropyOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function crossEntropy<A extends FloatArray>(
   inputArg: Tensor<A>, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
@@ -93,7 +94,7 @@ export function crossEntropy<A extends FloatArray>(
     // the loss is NaN when their signs differ. Its upstream gradient is infinite, which makes every
     // non-ignored row's gradient NaN through log_softmax's backward (inf - inf).
     const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
-    const nll = crossEntropy(input as Tensor<A>, target, nllOptions).loss as number;
+    const nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
     const smooth = (stream.total - (1 - eps) * nll) / (eps / C);
     result.loss = (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
     if (result.grad) {

@@ -35,6 +35,7 @@ type Kernel = (
  * sum(targetLengths)); labels are in 0..C-1 and never the blank. `inputLengths` and
  * `targetLengths` hold one length per batch element (numbers when unbatched).
  */
+export function ctcLoss<A extends FloatArray, O extends CtcLossOptions<A> = {}>(logProbs: Tensor<A>, targets: Exclude<import('../types.js').IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, options?: O): import('../types.js').LossResultOf<A, O>;
 export function ctcLoss<A extends FloatArray>(
   logProbsArg: Tensor<A>, targetsArg: unknown, inputLengthsArg: Lengths, targetLengthsArg: Lengths, options?: CtcLossOptions<A>,
 ): LossResult<A> {

@@ -17,6 +17,7 @@ const FN = 'nllLoss';
 type NllKernel = (x: number, t: number, w: number, outer: number, C: number, inner: number, loss: number, grad: number, scale: number, gradPerPosition: number) => number;
 
 /** Negative log-likelihood of class-index `target` under log-probabilities `input` (N, C, d1..dk). */
+export function nllLoss<A extends FloatArray, O extends NllLossOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget, options?: O): import('../types.js').LossResultOf<A, O>;
 export function nllLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: NllLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
   const input = readArg(FN, 'input', inputArg);

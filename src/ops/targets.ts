@@ -20,6 +20,7 @@ function classIndices(fn: string, target: unknown, numClasses: unknown): { value
 
 /** One-hot encoding: shape [...target.shape, numClasses], a Float32Array ready to be used as
  *  probability targets with `dim: -1` (or directly for (N, C) inputs). */
+export function oneHot(target: import('../types.js').IndexTarget, numClasses: number): Float32Array;
 export function oneHot(target: unknown, numClasses: number): Float32Array {
   const { values, C } = classIndices('oneHot', target, numClasses);
   if (values.length * C > MAX_DIM) {
@@ -36,6 +37,7 @@ export function oneHot(target: unknown, numClasses: number): Float32Array {
  * alpha = mean(mask). A class absent from `target` gets weight 0 (it contributes nothing to an
  * index-target loss anyway); an empty target gives all zeros.
  */
+export function inverseFrequencyWeights(target: import('../types.js').IndexTarget, numClasses: number): Float32Array;
 export function inverseFrequencyWeights(target: unknown, numClasses: number): Float32Array {
   const { values, C } = classIndices('inverseFrequencyWeights', target, numClasses);
   const counts = new Float64Array(C);

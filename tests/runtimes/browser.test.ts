@@ -22,6 +22,7 @@ export const SCREENSHOT = join(root, 'build', 'demo-screenshot.png');
 const RUNNER = `
 async function run(X, cases, how) {
   if (how === 'default') await X.init();
+  else if (how === 'url') await X.init(new URL(self.PREFIX + '/dist/xent.wasm', location.href));
   else if (how === 'promise') await X.init(fetch(new URL('/dist/xent.wasm', location.href)));
   else if (how === 'initSync') X.initSync(new WebAssembly.Module(await (await fetch('/dist/xent-scalar.wasm')).arrayBuffer()));
   else throw new Error('unknown how ' + how);
@@ -54,6 +55,7 @@ ${SPY}
 <script type="importmap">{ "imports": { "wasm-xent": "${prefix}/dist/browser/index.js" } }</script>
 <script type="module">
 import * as X from 'wasm-xent';
+window.PREFIX = '${prefix}';
 ${RUNNER}
 window.go = (cases, how) => run(X, cases, how);
 window.ready = true;
@@ -139,21 +141,27 @@ async function runIn(path: string, how: string) {
   return got;
 }
 
-test('import map, init() with no argument: fetches the .wasm next to the module (application/wasm)', async () => {
+test('import map, init() with no argument: compiles the embedded module, fetches no .wasm', async () => {
   const got = await runIn('/__page.html', 'default');
   check(got);
   expect(got.inWorker).toBe(false);
   expect(got.userAgent).toMatch(/Chrome\/\d+/);
+  expect(server.requests.filter((r) => r.path.endsWith('.wasm'))).toEqual([]);
+  expect(got.calls).toEqual(['instantiate bytes']);
+});
+
+test('init(url) streams the served .wasm (application/wasm)', async () => {
+  const got = await runIn('/__page.html', 'url');
+  check(got);
   expect(server.requests).toContainEqual({ path: '/dist/xent.wasm', type: 'application/wasm' });
   expect(got.calls).toEqual(['instantiateStreaming ok']);
 });
 
-test('a server that sends the wrong MIME type: init() falls back from instantiateStreaming', async () => {
-  const got = await runIn('/__badmime.html', 'default');
+test('init(url) from a server that sends the wrong MIME type falls back from instantiateStreaming', async () => {
+  const got = await runIn('/__badmime.html', 'url');
   check(got);
   expect(server.requests).toContainEqual({ path: '/badmime/dist/xent.wasm', type: 'application/octet-stream' });
-  // @assemblyscript/loader compiles the bytes, then instantiates the module.
-  expect(got.calls).toEqual(['instantiateStreaming failed: TypeError', 'compile bytes', 'instantiate module']);
+  expect(got.calls).toEqual(['instantiateStreaming failed: TypeError', 'instantiate bytes']);
 });
 
 test('init(fetch(url)) with a Promise<Response>', async () => {

@@ -1,0 +1,9 @@
+// @vitest-environment jsdom
+import { test } from 'vitest';
+import { init, crossEntropy } from 'wasm-xent';
+
+test('crossEntropy under Vitest', async () => {
+  await init();
+  const { loss, grad } = crossEntropy({ data: new Float32Array([1, 2, 3]), shape: [1, 3] }, [2], { grad: true });
+  console.log(JSON.stringify({ env: typeof document === 'undefined' ? 'node' : 'jsdom', loss, grad: Array.from(grad) }));
+});
