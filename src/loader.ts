@@ -39,6 +39,9 @@ const isResponse = (x: unknown): x is Response =>
 const FIX = 'call init() with no argument to use the module embedded in the package, or pass its bytes or a WebAssembly.Module';
 
 function install(exports: RawExports): void {
+  // The first module installed stays: an init() still pending when initSync() (or another copy's
+  // init) has installed one must not replace it, which would orphan every live wasmArray.
+  if (state.workspace) return;
   const k = exports as unknown as KernelExports;
   if (typeof k.heapBase !== 'function' || typeof k.simdBuild !== 'function' || !(k.memory instanceof WebAssembly.Memory)) {
     throw new TypeError('init: this WebAssembly module is not wasm-xent\'s (it lacks the heapBase, simdBuild and memory exports)');
