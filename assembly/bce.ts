@@ -6,10 +6,26 @@
 // The same holds for pos_weight. A zero pointer means "no weight".
 
 import { at, upstream } from "./math";
-import { addWide, expV, hsum, lanes, log1pV, oneV } from "./simd";
+import { addWide, expV, hsum, lanes, log1pV, log64V, oneV } from "./simd";
 
 /** PyTorch's gradient clamp is the float constant 1e-12 in both precisions: 9.999999960041972e-13. */
 const EPSILON: f64 = <f64><f32>1e-12;
+
+// The SIMD build walks the input in spans over which both weights are contiguous (or one value
+// each), so a span is plain vector work; a short period would make every span a scalar tail, so
+// periods of up to MAX_EXPANDED elements are first tiled into a static buffer of a length that is a
+// multiple of the vector width (periods 2 and 3 become 256 and 252: a span is then 63-64 vectors).
+
+/** Tiled copies of a short weight and pos_weight: 256 values of f64 each. */
+const EXPANDED = memory.data(2 * 256 * 8, 16);
+const MAX_EXPANDED = 64;
+
+/** The period a short weight is tiled to: the largest multiple of lcm(period, lanes) <= 256. */
+function expandedPeriod<T>(period: i32): i32 {
+  let l = period;
+  while (l % lanes<T>() != 0) l += period;
+  return 256 - 256 % l;
+}
 
 /** binary_cross_entropy on probabilities x in [0, 1] (validated by the caller):
  *    loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
@@ -19,24 +35,136 @@ export function binaryCrossEntropy<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
+  if (ASC_FEATURE_SIMD) return spans<T>(false, x, y, weight, weightPeriod, 0, 1, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
-    const xi = <f64>load<T>(at<T>(x, i));
-    const yi = <f64>load<T>(at<T>(y, i));
     const w = weight != 0 ? <f64>load<T>(at<T>(weight, j)) : 1.0;
     if (++j == weightPeriod) j = 0;
-    const logX = max(Math.log(xi), -100.0);
-    const log1mX = max(Math.log1p(-xi), -100.0);
-    const loss = -w * (yi * logX + (1 - yi) * log1mX);
-    total += loss;
-    if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
-    if (grad != 0) {
-      const k = upstream<T>(gradPerElement, i, scale);
-      store<T>(at<T>(grad, i), <T>(k * w * (xi - yi) / max((1 - xi) * xi, EPSILON)));
-    }
+    total += probabilityElement<T>(x, y, i, w, lossOut, grad, scale, gradPerElement);
   }
   return total;
+}
+
+/** One element of binaryCrossEntropy, in f64 (the scalar build, and the tails of vector spans). */
+// @ts-ignore: decorator
+@inline function probabilityElement<T>(
+  x: usize, y: usize, i: i32, w: f64, lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const xi = <f64>load<T>(at<T>(x, i));
+  const yi = <f64>load<T>(at<T>(y, i));
+  const logX = max(Math.log(xi), -100.0);
+  const log1mX = max(Math.log1p(-xi), -100.0);
+  const loss = -w * (yi * logX + (1 - yi) * log1mX);
+  if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
+  if (grad != 0) {
+    const k = upstream<T>(gradPerElement, i, scale);
+    store<T>(at<T>(grad, i), <T>(k * w * (xi - yi) / max((1 - xi) * xi, EPSILON)));
+  }
+  return loss;
+}
+
+/** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne), in
+ *  f64x2 lanes whatever T is: the maths is the scalar path's, with log64V for log. log(1 - x) is
+ *  log1p(-x) by Goldberg's correction, log(u) (-x) / (u - 1) with u = 1 - x rounded (or -x where u
+ *  rounds to 1), so tiny x keep full relative accuracy. log64V(0) is -709 rather than -inf, which
+ *  the -100 clamp makes the same. Every f32 is a normal f64, the domain log64V needs; an f64 x below
+ *  the smallest normal has a log below -708 either way. */
+function probabilitySpan<T>(
+  x: usize, y: usize, weight: usize, weightOne: bool, n: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const one = f64x2.splat(1);
+  const clamp = f64x2.splat(-100);
+  const eps = f64x2.splat(EPSILON);
+  const k = f64x2.splat(scale);
+  const wOne = weight != 0 ? f64x2.splat(<f64>load<T>(weight)) : one;
+  const wStep = weight != 0 && !weightOne;
+  let acc = f64x2.splat(0);
+  const end = n & ~1; // pairs of elements: one f64x2
+  let c = 0;
+  for (; c < end; c += 2) {
+    const xv = loadWide<T>(x, c);
+    const yv = loadWide<T>(y, c);
+    const w = wStep ? loadWide<T>(weight, c) : wOne;
+    const u = f64x2.sub(one, xv);
+    const um1 = f64x2.sub(u, one);
+    const logX = f64x2.max(log64V(xv), clamp);
+    const log1p = v128.bitselect(f64x2.neg(xv), f64x2.div(f64x2.mul(log64V(u), f64x2.neg(xv)), um1), f64x2.eq(um1, f64x2.splat(0)));
+    const log1mX = f64x2.max(log1p, clamp);
+    const loss = f64x2.mul(f64x2.neg(w), f64x2.add(f64x2.mul(yv, logX), f64x2.mul(f64x2.sub(one, yv), log1mX)));
+    if (lossOut != 0) storeNarrow<T>(lossOut, c, loss);
+    acc = f64x2.add(acc, loss);
+    if (grad != 0) {
+      const kv = gradPerElement != 0 ? loadWide<T>(gradPerElement, c) : k;
+      const den = f64x2.max(f64x2.mul(u, xv), eps);
+      storeNarrow<T>(grad, c, f64x2.div(f64x2.mul(f64x2.mul(kv, w), f64x2.sub(xv, yv)), den));
+    }
+  }
+  let total = hsum(acc);
+  for (; c < n; c++) {
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
+    total += probabilityElement<T>(x, y, c, w, lossOut, grad, scale, gradPerElement);
+  }
+  return total;
+}
+
+/** Elements i, i + 1 of an array of T as f64x2. */
+// @ts-ignore: decorator
+@inline function loadWide<T>(base: usize, i: i32): v128 {
+  if (sizeof<T>() == 8) return v128.load(at<T>(base, i));
+  return f64x2.promote_low_f32x4(v128.load64_zero(at<T>(base, i)));
+}
+
+/** Stores an f64x2 as elements i, i + 1 of an array of T. */
+// @ts-ignore: decorator
+@inline function storeNarrow<T>(base: usize, i: i32, v: v128): void {
+  if (sizeof<T>() == 8) v128.store(at<T>(base, i), v);
+  else v128.store64_lane(at<T>(base, i), f32x4.demote_f64x2_zero(v), 0);
+}
+
+/** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs
+ *  the SIMD span kernel of one loss on each. Returns the summed loss. */
+function spans<T>(
+  logits: bool, x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  if (weight != 0 && weightPeriod > 1 && weightPeriod <= MAX_EXPANDED) {
+    weightPeriod = expand<T>(weight, weightPeriod, EXPANDED);
+    weight = EXPANDED;
+  }
+  if (posWeight != 0 && posWeightPeriod > 1 && posWeightPeriod <= MAX_EXPANDED) {
+    posWeightPeriod = expand<T>(posWeight, posWeightPeriod, EXPANDED + 256 * 8);
+    posWeight = EXPANDED + 256 * 8;
+  }
+  const weightOne = weight == 0 || weightPeriod == 1;
+  const posWeightOne = posWeight == 0 || posWeightPeriod == 1;
+  let total: f64 = 0;
+  let start = 0;
+  while (start < n) {
+    let span = n - start;
+    const j = weightOne ? 0 : start % weightPeriod;
+    const q = posWeightOne ? 0 : start % posWeightPeriod;
+    if (!weightOne) span = min(span, weightPeriod - j);
+    if (!posWeightOne) span = min(span, posWeightPeriod - q);
+    const w = weight != 0 ? at<T>(weight, j) : 0;
+    const pw = posWeight != 0 ? at<T>(posWeight, q) : 0;
+    const l = lossOut != 0 ? at<T>(lossOut, start) : 0;
+    const g = grad != 0 ? at<T>(grad, start) : 0;
+    const k = gradPerElement != 0 ? at<T>(gradPerElement, start) : 0;
+    total += logits
+      ? logitsSpan<T>(at<T>(x, start), at<T>(y, start), w, weightOne, pw, posWeightOne, span, l, g, scale, k)
+      : probabilitySpan<T>(at<T>(x, start), at<T>(y, start), w, weightOne, span, l, g, scale, k);
+    start += span;
+  }
+  return total;
+}
+
+/** Tiles `period` values of T into `to` up to expandedPeriod; returns that period. */
+function expand<T>(from: usize, period: i32, to: usize): i32 {
+  const length = expandedPeriod<T>(period);
+  for (let i = 0; i < length; i++) store<T>(at<T>(to, i), load<T>(at<T>(from, i % period)));
+  return length;
 }
 
 /** binary_cross_entropy_with_logits. PyTorch computes, with pw the positive-class weight and
@@ -53,27 +181,7 @@ export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
-  if (ASC_FEATURE_SIMD) {
-    // Walk spans of length `span` over which weight and posWeight are both contiguous (or one value
-    // each). The periods are suffix products of the same broadcast shape, so the smaller divides
-    // the larger and every span starts at a multiple of it.
-    let span = n;
-    if (weight != 0 && weightPeriod > 1) span = min(span, weightPeriod);
-    if (posWeight != 0 && posWeightPeriod > 1) span = min(span, posWeightPeriod);
-    if (span >= lanes<T>()) {
-      let total: f64 = 0;
-      for (let start = 0; start < n; start += span) {
-        total += logitsSpan<T>(
-          at<T>(x, start), at<T>(y, start),
-          weight != 0 ? at<T>(weight, start % weightPeriod) : 0, weightPeriod == 1,
-          posWeight != 0 ? at<T>(posWeight, start % posWeightPeriod) : 0, posWeightPeriod == 1, span,
-          lossOut != 0 ? at<T>(lossOut, start) : 0, grad != 0 ? at<T>(grad, start) : 0, scale,
-          gradPerElement != 0 ? at<T>(gradPerElement, start) : 0,
-        );
-      }
-      return total;
-    }
-  }
+  if (ASC_FEATURE_SIMD) return spans<T>(true, x, y, weight, weightPeriod, posWeight, posWeightPeriod, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
   let q = 0;
