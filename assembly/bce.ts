@@ -64,41 +64,43 @@ export function binaryCrossEntropy<T>(
   return loss;
 }
 
-/** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne), in
- *  f64x2 lanes whatever T is: the maths is the scalar path's, with log64V for log. log(1 - x) is
- *  log1p(-x) by Goldberg's correction, log(u) (-x) / (u - 1) with u = 1 - x rounded (or -x where u
- *  rounds to 1), so tiny x keep full relative accuracy. log64V(0) is -709 rather than -inf, which
- *  the -100 clamp makes the same. Every f32 is a normal f64, the domain log64V needs; an f64 x below
- *  the smallest normal has a log below -708 either way. */
+/** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne): the
+ *  scalar path's maths, in f32x4 lanes for f32 (logF32V) and in f64x2 lanes for f64 (log64V).
+ *  log(1 - x) is log1p(-x) by Goldberg's correction, log(u) (-x) / (u - 1) with u = 1 - x rounded
+ *  (or -x where u rounds to 1), so tiny x keep full relative accuracy. log(0) comes out near -104
+ *  (f32) or -709 (f64) rather than -inf, which the -100 clamp makes the same; an f64 x below the
+ *  smallest normal has a log below -708 either way. */
 function probabilitySpan<T>(
   x: usize, y: usize, weight: usize, weightOne: bool, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
-  const one = f64x2.splat(1);
-  const clamp = f64x2.splat(-100);
-  const eps = f64x2.splat(EPSILON);
-  const k = f64x2.splat(scale);
-  const wOne = weight != 0 ? f64x2.splat(<f64>load<T>(weight)) : one;
+  const L = lanes<T>();
+  const one = oneV<T>();
+  const clamp = v128.splat<T>(<T>-100);
+  const eps = v128.splat<T>(<T>EPSILON);
+  const k = v128.splat<T>(<T>scale);
+  const zero = v128.splat<T>(<T>0);
+  const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
   const wStep = weight != 0 && !weightOne;
   let acc = f64x2.splat(0);
-  const end = n & ~1; // pairs of elements: one f64x2
   let c = 0;
-  for (; c < end; c += 2) {
-    const xv = loadWide<T>(x, c);
-    const yv = loadWide<T>(y, c);
-    const w = wStep ? loadWide<T>(weight, c) : wOne;
-    const u = f64x2.sub(one, xv);
-    const um1 = f64x2.sub(u, one);
-    const logX = f64x2.max(log64V(xv), clamp);
-    const log1p = v128.bitselect(f64x2.neg(xv), f64x2.div(f64x2.mul(log64V(u), f64x2.neg(xv)), um1), f64x2.eq(um1, f64x2.splat(0)));
-    const log1mX = f64x2.max(log1p, clamp);
-    const loss = f64x2.mul(f64x2.neg(w), f64x2.add(f64x2.mul(yv, logX), f64x2.mul(f64x2.sub(one, yv), log1mX)));
-    if (lossOut != 0) storeNarrow<T>(lossOut, c, loss);
-    acc = f64x2.add(acc, loss);
+  for (; c + L <= n; c += L) {
+    const xv = v128.load(at<T>(x, c));
+    const yv = v128.load(at<T>(y, c));
+    const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
+    const u = v128.sub<T>(one, xv);
+    const um1 = v128.sub<T>(u, one);
+    const negX = v128.neg<T>(xv);
+    const logX = v128.max<T>(logV<T>(xv), clamp);
+    const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
+    const log1mX = v128.max<T>(log1p, clamp);
+    const loss = v128.mul<T>(v128.neg<T>(w), v128.add<T>(v128.mul<T>(yv, logX), v128.mul<T>(v128.sub<T>(one, yv), log1mX)));
+    if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
+    acc = addWide<T>(acc, loss);
     if (grad != 0) {
-      const kv = gradPerElement != 0 ? loadWide<T>(gradPerElement, c) : k;
-      const den = f64x2.max(f64x2.mul(u, xv), eps);
-      storeNarrow<T>(grad, c, f64x2.div(f64x2.mul(f64x2.mul(kv, w), f64x2.sub(xv, yv)), den));
+      const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
+      const den = v128.max<T>(v128.mul<T>(u, xv), eps);
+      v128.store(at<T>(grad, c), v128.div<T>(v128.mul<T>(v128.mul<T>(kv, w), v128.sub<T>(xv, yv)), den));
     }
   }
   let total = hsum(acc);
@@ -109,18 +111,48 @@ function probabilitySpan<T>(
   return total;
 }
 
-/** Elements i, i + 1 of an array of T as f64x2. */
+/** log of each lane of T, for 0 <= x <= 1: log64V for f64, logF32V for f32. */
 // @ts-ignore: decorator
-@inline function loadWide<T>(base: usize, i: i32): v128 {
-  if (sizeof<T>() == 8) return v128.load(at<T>(base, i));
-  return f64x2.promote_low_f32x4(v128.load64_zero(at<T>(base, i)));
+@inline function logV<T>(x: v128): v128 {
+  if (sizeof<T>() == 8) return log64V(x);
+  return logF32V(x);
 }
 
-/** Stores an f64x2 as elements i, i + 1 of an array of T. */
+const LOGF = memory.data<f32>([
+  1.17549435e-38,      // 0 smallest normal number
+  8388608.0,           // 1 2^23
+  1.41421356237309515, // 2 sqrt(2)
+  0.693147180559945309, // 3 ln 2
+  2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0, // 4..8 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...)
+  0.5, 1.0,            // 9, 10
+], 16);
+
 // @ts-ignore: decorator
-@inline function storeNarrow<T>(base: usize, i: i32, v: v128): void {
-  if (sizeof<T>() == 8) v128.store(at<T>(base, i), v);
-  else v128.store64_lane(at<T>(base, i), f32x4.demote_f64x2_zero(v), 0);
+@inline function kf(i: i32): v128 {
+  return v128.load32_splat(LOGF + (<usize>i << 2));
+}
+
+/** log of each f32x4 lane for 0 <= x <= 1 (x = 0 gives about -104). x = 2^e m with m in
+ *  [sqrt(2)/2, sqrt(2)) and log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, as log64V
+ *  does in f64; subnormal x are scaled by 2^23 first (log(1e-40) = -92.1 is above the clamp). */
+// @ts-ignore: decorator
+@inline function logF32V(x: v128): v128 {
+  const sub = f32x4.lt(x, kf(0));
+  const v = v128.bitselect(f32x4.mul(x, kf(1)), x, sub);
+  let e = i32x4.sub(i32x4.shr_u(v, 23), i32x4.splat(127));
+  e = i32x4.sub(e, v128.and(sub, i32x4.splat(23)));
+  let m = v128.or(v128.and(v, i32x4.splat(0x7FFFFF)), i32x4.splat(0x3F800000)); // [1, 2)
+  const big = f32x4.gt(m, kf(2));
+  m = v128.bitselect(f32x4.mul(m, kf(9)), m, big);
+  e = i32x4.sub(e, big); // big lanes are -1: e + 1
+  const one = kf(10);
+  const s = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
+  const z = f32x4.mul(s, s);
+  let p = f32x4.add(f32x4.mul(kf(4), z), kf(5));
+  p = f32x4.add(f32x4.mul(p, z), kf(6));
+  p = f32x4.add(f32x4.mul(p, z), kf(7));
+  p = f32x4.add(f32x4.mul(p, z), kf(8));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), kf(3)), f32x4.mul(s, p));
 }
 
 /** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs

@@ -93,7 +93,7 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
 
   test('binaryCrossEntropy at 0, 1, tiny and near-1 probabilities, weight periods 1 to 65', () => {
     const r = rng(5);
-    const special = [0, 1, 1e-30, 1e-12, 2 ** -30, 1e-7, 0.5, 0.25, 0.75, 1 - 2 ** -24, 1 - 1e-7, 0.999];
+    const special = [0, 1, 1e-45, 1e-40, 2 ** -126, 1e-30, 1e-12, 2 ** -30, 1e-7, 0.5, 0.25, 0.75, 1 - 2 ** -24, 1 - 1e-7, 0.999];
     for (const P of [1, 2, 3, 4, 5, 7, 8, 63, 64, 65]) {
       const shape = [13, P];
       const n = 13 * P;
