@@ -55,6 +55,7 @@ export const WORKLOADS = {
   W4: { title: 'soft-label CE', shape: [4096, 1000], detail: 'Float32Array probabilities, mean' },
   W5: { title: 'multi-label BCE with logits', shape: [4096, 1000], detail: '0/1 Float32Array targets, posWeight (1000), mean' },
   W6: { title: 'log_softmax, last dim', shape: [4096, 1000], detail: 'forward only' },
+  W9: { title: 'CTC, OCR-sized', shape: [200, 32, 80], detail: 'log_softmax input (T 200, N 32, C 80), padded Int32Array targets [32, 40] (labels 1..79), full lengths, blank 0, mean' },
 };
 
 /** Builds one workload's float32 data. */
@@ -103,6 +104,25 @@ export function makeWorkload(id) {
     case 'W6': {
       const x = normals(14, numel);
       return { shape, numel, x };
+    }
+    case 'W9': {
+      // log_softmax over C of normal logits, in float64, stored as float32
+      const [T, N, C] = shape;
+      const z = normals(15, numel);
+      const x = new Float32Array(numel);
+      for (let r = 0; r < T * N; r++) {
+        const o = r * C;
+        let m = -Infinity;
+        for (let c = 0; c < C; c++) if (z[o + c] > m) m = z[o + c];
+        let s = 0;
+        for (let c = 0; c < C; c++) s += Math.exp(z[o + c] - m);
+        const logS = Math.log(s);
+        for (let c = 0; c < C; c++) x[o + c] = z[o + c] - m - logS;
+      }
+      const S = 40;
+      const target = new Int32Array(N * S);
+      for (let i = 0; i < target.length; i++) target[i] = 1 + (hash(16, i) % (C - 1));
+      return { shape, numel, x, target, S, inputLengths: new Int32Array(N).fill(T), targetLengths: new Int32Array(N).fill(S) };
     }
     default:
       throw new Error(`unknown workload ${id}`);

@@ -194,3 +194,64 @@ export function bce(x, target, { grad = false, out = null } = {}) {
   const loss = sum * scale;
   return g ? { loss, grad: g } : { loss };
 }
+
+/**
+ * ctc_loss, 'mean' reduction (each loss over its target length, then over the batch), with PyTorch's
+ * gradient for log_probs, as a careful developer writes it from the paper: the alpha-beta
+ * recursion in log space (log-add-exp with max subtraction), Float64Array rows, one element at a
+ * time. logProbs is (T, N, C); targets padded (N, S); full input and target lengths.
+ * @returns {{loss: number, grad?: Float32Array|Float64Array}}
+ */
+export function ctcLoss(lp, T, N, C, targets, S, { blank = 0, grad = false, out = null } = {}) {
+  const L = 2 * S + 1;
+  const g = grad ? out ?? new lp.constructor(lp.length) : null;
+  const alpha = new Float64Array(T * L);
+  const beta = new Float64Array(T * L);
+  const ext = new Int32Array(L);
+  const lse = (a, b) => {
+    const m = a > b ? a : b;
+    return m === -Infinity ? m : m + Math.log(Math.exp(a - m) + Math.exp(b - m));
+  };
+  let total = 0;
+  for (let b = 0; b < N; b++) {
+    for (let s = 0; s < L; s++) ext[s] = s % 2 === 0 ? blank : targets[b * S + (s - 1) / 2];
+    const y = (t, s) => lp[(t * N + b) * C + ext[s]];
+    const skip = (s) => s >= 2 && ext[s] !== blank && ext[s] !== ext[s - 2];
+    alpha.fill(-Infinity);
+    alpha[0] = y(0, 0);
+    if (L > 1) alpha[1] = y(0, 1);
+    for (let t = 1; t < T; t++) {
+      for (let s = 0; s < L; s++) {
+        let a = alpha[(t - 1) * L + s];
+        if (s > 0) a = lse(a, alpha[(t - 1) * L + s - 1]);
+        if (skip(s)) a = lse(a, alpha[(t - 1) * L + s - 2]);
+        alpha[t * L + s] = a + y(t, s);
+      }
+    }
+    const logP = L > 1 ? lse(alpha[(T - 1) * L + L - 1], alpha[(T - 1) * L + L - 2]) : alpha[(T - 1) * L];
+    total += -logP / Math.max(S, 1);
+    if (!g) continue;
+    // beta includes the frame's own emission, as PyTorch's does
+    beta.fill(-Infinity);
+    beta[(T - 1) * L + L - 1] = y(T - 1, L - 1);
+    if (L > 1) beta[(T - 1) * L + L - 2] = y(T - 1, L - 2);
+    for (let t = T - 2; t >= 0; t--) {
+      for (let s = 0; s < L; s++) {
+        let v = beta[(t + 1) * L + s];
+        if (s + 1 < L) v = lse(v, beta[(t + 1) * L + s + 1]);
+        if (s + 2 < L && skip(s + 2)) v = lse(v, beta[(t + 1) * L + s + 2]);
+        beta[t * L + s] = v + y(t, s);
+      }
+    }
+    const scale = 1 / Math.max(S, 1) / N;
+    const post = new Float64Array(C);
+    for (let t = 0; t < T; t++) {
+      post.fill(0);
+      for (let s = 0; s < L; s++) post[ext[s]] += Math.exp(alpha[t * L + s] + beta[t * L + s] - logP - y(t, s));
+      const o = (t * N + b) * C;
+      for (let c = 0; c < C; c++) g[o + c] = (Math.exp(lp[o + c]) - post[c]) * scale;
+    }
+  }
+  const loss = total / N;
+  return g ? { loss, grad: g } : { loss };
+}

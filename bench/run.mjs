@@ -1,4 +1,5 @@
-// wasm-xent benchmark: workloads W1-W6 (../shared/bench/WORKLOADS.md) forward and forward+gradient,
+// wasm-xent benchmark: workloads W1-W6 (../shared/bench/WORKLOADS.md) and W9 (CTC, issue 13),
+// forward and forward+gradient,
 // wasm-xent beside its peers in one process, alternating contenders call by call.
 //
 //   npm run bench                 # full run (~7 min): writes bench/RESULTS.md, results.svg, results.json
@@ -37,7 +38,7 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,shapes';
+const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,shapes';
 const WORKLOAD_IDS = (opt('shapes') ? 'shapes' : opt('workloads') || ALL_WORKLOADS).split(',');
 const SHAPES = WORKLOAD_IDS.includes('shapes');
 const W_IDS = WORKLOAD_IDS.filter((id) => id !== 'shapes');
@@ -562,6 +563,21 @@ async function runWorkload(id, peers, torch) {
     }
   }
 
+  await checkAndTime(id, res, entries, skipped, refs, ref, torch, forwardOnly);
+
+  for (const t of tfTensors) t.dispose();
+  for (const w of [xw, gw, yw]) w?.free();
+  if (session) await session.release();
+  res.seconds = (performance.now() - tW) / 1000;
+  const show = (mode) => Object.entries(res[mode]).map(([k, v]) => `${k} ${v.median !== undefined ? v.median.toFixed(2) : v.excluded ? 'EXCLUDED' : v.error ? 'ERROR' : '-'}`).join(', ');
+  log(`${id} (${res.seconds.toFixed(1)} s)\n  fwd:      ${show('fwd')}${forwardOnly ? '' : `\n  fwd+grad: ${show('fwdgrad')}`}`);
+  for (const [k, c] of Object.entries(res.checks)) if (!c.ok || c.note) log(`  check ${k}: ${c.ok ? c.note : c.why}`);
+  return res;
+}
+
+/** Checks every contender against the reference before timing (excluding those that disagree),
+ *  checks PyTorch's loss, then times each mode; fills res. */
+async function checkAndTime(id, res, entries, skipped, refs, ref, torch, forwardOnly) {
   // --- Correctness before timing
   for (const mode of ['fwd', 'fwdgrad']) {
     const kept = [];
@@ -591,7 +607,7 @@ async function runWorkload(id, peers, torch) {
   // --- Timing
   for (const mode of ['fwd', 'fwdgrad']) {
     if (forwardOnly && mode === 'fwdgrad') continue;
-    Object.assign(res[mode], await timeGroup(entries[mode], numel));
+    Object.assign(res[mode], await timeGroup(entries[mode], res.numel));
     for (const [cid, why] of Object.entries(skipped[mode])) res[mode][cid] = { skipped: why };
     const tr = torch.data?.results?.[id]?.[mode];
     for (const n of ['1', '2']) {
@@ -601,13 +617,56 @@ async function runWorkload(id, peers, torch) {
       else res[mode][cid] = { ...tr[n], external: true };
     }
   }
+}
 
-  for (const t of tfTensors) t.dispose();
-  for (const w of [xw, gw, yw]) w?.free();
-  if (session) await session.release();
+/** W9, CTC: wasm-xent (out, default, zero-copy, float64), the plain-JS peer and PyTorch; neither
+ *  TensorFlow.js nor ONNX has a CTC loss. */
+async function runCtcWorkload(id, torch) {
+  const spec = WORKLOADS[id];
+  const tW = performance.now();
+  const { shape, numel, x, target, S, inputLengths, targetLengths } = makeWorkload(id);
+  const [T, N, C] = shape;
+  const input = { data: x, shape };
+  const input64 = { data: Float64Array.from(x), shape };
+  const tgt = { data: target, shape: [N, S] };
+  const out32 = new Float32Array(numel);
+  const out64 = new Float64Array(numel);
+  const xw = X.wasmArray(Float32Array, numel);
+  const gw = X.wasmArray(Float32Array, numel);
+  xw.array.set(x);
+  const ctc = (inp, o) => X.ctcLoss(inp, tgt, inputLengths, targetLengths, o);
+  const res = { ...spec, numel, fwd: {}, fwdgrad: {}, checks: {}, notes: {} };
+  const ref = ctc(input, { grad: true });
+  res.reference = ref.loss;
+  const entries = { fwd: [], fwdgrad: [] };
+  const skipped = { fwd: {}, fwdgrad: {} };
+  const add = (mode, run) => (c) => entries[mode].push({ id: c, run: run[c], check: () => (mode === 'fwd' ? { loss: run[c]().loss } : run[c]()) });
+  const fwd = {
+    xent: () => ctc(input),
+    'xent-f64': () => ctc(input64),
+    naive: () => naive.ctcLoss(x, T, N, C, target, S),
+  };
+  const grad = {
+    'xent-out': () => ctc(input, { out: out32 }),
+    'xent-zc': () => ctc({ data: xw.array, shape }, { out: gw.array }),
+    xent: () => ctc(input, { grad: true }),
+    'xent-f64': () => ctc(input64, { out: out64 }),
+    naive: () => naive.ctcLoss(x, T, N, C, target, S, { grad: true }),
+  };
+  Object.keys(fwd).filter((c) => !SKIP.has(c)).forEach(add('fwd', fwd));
+  Object.keys(grad).filter((c) => !SKIP.has(c)).forEach(add('fwdgrad', grad));
+  for (const mode of ['fwd', 'fwdgrad']) {
+    skipped[mode]['tfjs-wasm'] = skipped[mode]['tfjs-cpu'] = 'TensorFlow.js has no CTC loss';
+    skipped[mode].ort = 'no CTC loss operator in ONNX';
+    if (SKIP.has('naive')) skipped[mode].naive = 'skipped (--skip)';
+  }
+  res.notes.naive = 'bench/naive.mjs ctcLoss: log-space alpha-beta in Float64Arrays, Math.exp/Math.log';
+  await checkAndTime(id, res, entries, skipped, { main: ref }, ref, torch, false);
+  xw.free();
+  gw.free();
   res.seconds = (performance.now() - tW) / 1000;
   const show = (mode) => Object.entries(res[mode]).map(([k, v]) => `${k} ${v.median !== undefined ? v.median.toFixed(2) : v.excluded ? 'EXCLUDED' : v.error ? 'ERROR' : '-'}`).join(', ');
-  log(`${id} (${res.seconds.toFixed(1)} s)\n  fwd:      ${show('fwd')}${forwardOnly ? '' : `\n  fwd+grad: ${show('fwdgrad')}`}`);
+  log(`${id} (${res.seconds.toFixed(1)} s)\n  fwd:      ${show('fwd')}\n  fwd+grad: ${show('fwdgrad')}`);
   for (const [k, c] of Object.entries(res.checks)) if (!c.ok || c.note) log(`  check ${k}: ${c.ok ? c.note : c.why}`);
   return res;
 }
@@ -659,7 +718,7 @@ async function main() {
     if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
   }
   const workloads = {};
-  for (const id of W_IDS) workloads[id] = await runWorkload(id, peers, torch);
+  for (const id of W_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : await runWorkload(id, peers, torch);
   let shapes = null;
   if (SHAPES) {
     log('shapes (float32, into out; ns/elem):');

@@ -67,6 +67,7 @@ SHAPES = {
     'W4': [4096, 1000],
     'W5': [4096, 1000],
     'W6': [4096, 1000],
+    'W9': [200, 32, 80],
 }
 
 
@@ -106,6 +107,16 @@ def workload(wid):
     if wid == 'W6':
         x = normals(14, numel)
         return x, lambda v: torch.log_softmax(v, -1), True
+    if wid == 'W9':
+        tt, n, c = shape
+        z = normals(15, numel).reshape(tt * n, c).astype(np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        x = (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32).reshape(-1)
+        s = 40
+        t = torch.from_numpy((1 + hash_(16, np.arange(n * s)) % (c - 1)).astype(np.int64).reshape(n, s))
+        il = torch.full((n,), tt, dtype=torch.long)
+        tl = torch.full((n,), s, dtype=torch.long)
+        return x, lambda v: F.ctc_loss(v, t, il, tl), False
     raise ValueError(wid)
 
 
@@ -142,7 +153,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
-    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6')
+    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9')
     ap.add_argument('--threads', default='1,2')
     args = ap.parse_args()
     budget, min_calls, warmup, warmup_s = (0.1, 3, 3, 0.1) if args.quick else (1.5, 7, 3, 0.3)

@@ -12,7 +12,9 @@ export { logSoftmax, softmax, logSoftmaxBackward, softmaxBackward } from './ops/
 export type { SoftmaxOptions } from './ops/softmax.js';
 export { binaryCrossEntropy, binaryCrossEntropyWithLogits } from './ops/bce.js';
 export type { BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+export { ctcLoss } from './ops/ctc.js';
+export type { CtcLossOptions, Lengths } from './ops/ctc.js';
 export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
 export type { LossResult, LossOptionsBase } from './ops/loss.js';
 export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
-export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax } from './modules.js';
+export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, CTCLoss } from './modules.js';

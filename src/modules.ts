@@ -5,6 +5,7 @@ import { crossEntropy, CrossEntropyOptions } from './ops/cross_entropy.js';
 import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
+import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
 
@@ -50,5 +51,12 @@ export class Softmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>): A {
     return softmax(input, this.options as SoftmaxOptions<A>);
+  }
+}
+
+export class CTCLoss {
+  constructor(readonly options: CtcLossOptions = {}) {}
+  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: unknown, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
+    return ctcLoss(logProbs, targets, inputLengths, targetLengths, { ...this.options, ...call } as CtcLossOptions<A>);
   }
 }

@@ -165,3 +165,16 @@ test('inverseFrequencyWeights: binary masks give [alpha, 1 - alpha]; absent clas
   const w3 = X.inverseFrequencyWeights([0, 0, 0, 2], 3); // p = [3/4, 0, 1/4] -> 1/p = [4/3, -, 4]
   expect(Array.from(w3).map((v) => +v.toFixed(6))).toEqual([0.25, 0, 0.75]);
 });
+
+test('plain number arrays (as JSON gives them) read like typed arrays: soft labels, BCE targets, a scalar posWeight', () => {
+  const x = { data: Float32Array.from([1, 2, 3, 0.5, -1, 2]), shape: [2, 3] };
+  const probs = [0.1, 0.2, 0.7, 0.3, 0.3, 0.4];
+  const typed = X.crossEntropy(x, { data: Float32Array.from(probs), shape: [2, 3] }, { grad: true });
+  expect(X.crossEntropy(x, probs, { grad: true })).toEqual(typed);
+  expect(X.crossEntropy(x, { data: probs, shape: [2, 3] }, { grad: true })).toEqual(typed);
+  const y = [0, 1, 1, 0, 1, 0];
+  const plain = X.binaryCrossEntropyWithLogits(x, y, { posWeight: 2, grad: true });
+  const full = X.binaryCrossEntropyWithLogits(x, Float32Array.from(y), { posWeight: [2, 2, 2], grad: true });
+  close([plain.loss as number], [full.loss as number], 1e-6); // (the two weight layouts take different kernel paths)
+  close(plain.grad!, full.grad!, 1e-6);
+});

@@ -82,15 +82,21 @@ const arrayTypes: Case[] = [
   ['target is a BigUint64Array', () => X.crossEntropy(L, new BigUint64Array(2)), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got BigUint64Array'],
   ['Float32Array where the shape says indices (bare)', () => X.crossEntropy(L, new Float32Array([0, 1])), TypeError, "crossEntropy: a Float32Array target holds class probabilities and must have the input's shape [2, 3]; pass class indices as an integer array"],
   ['Float64Array where the shape says indices (K-dim tensor)', () => X.crossEntropy(K, { data: new Float64Array(8), shape: [2, 2, 2] }), RangeError, "crossEntropy: a float target holds class probabilities and must have the input's shape [2, 3, 2, 2], got [2, 2, 2]"],
-  ['Float32Array target for nllLoss', () => X.nllLoss(L, new Float32Array([0, 1])), TypeError, "nllLoss: a Float32Array target holds class probabilities and must have the input's shape [2, 3], got [2]; pass class indices as an integer array"],
+  ['Float32Array target for nllLoss', () => X.nllLoss(L, new Float32Array([0, 1])), TypeError, 'nllLoss: target must hold class indices (an integer typed array or an array of numbers), got a Float32Array (nllLoss takes no class probabilities: use crossEntropy for those)'],
+  ['float target of the input shape for nllLoss', () => X.nllLoss(L, { data: new Float32Array(6), shape: [2, 3] }), RangeError, 'nllLoss: 0D or 1D target tensor expected, multi-target not supported'],
+  ['integer target of shape [N, 1]', () => X.crossEntropy(L, { data: new Int32Array(2), shape: [2, 1] }), RangeError, 'crossEntropy: 0D or 1D target tensor expected, multi-target not supported'],
+  ['integer target of shape [N, 1] for nllLoss', () => X.nllLoss(L, { data: [0, 1], shape: [2, 1] }), RangeError, 'nllLoss: 0D or 1D target tensor expected, multi-target not supported'],
+  ['bare one-element target for an unbatched input', () => X.crossEntropy(f32([1, 2, 3], [3]), [1]), RangeError, 'crossEntropy: size mismatch (got input: [3], target: [1])'],
+  ['one-element 1-D tensor target for an unbatched input', () => X.nllLoss(f32([1, 2, 3], [3]), { data: [1], shape: [1] }), RangeError, 'nllLoss: size mismatch (got input: [3], target: [1])'],
+  ['a target with no classes (C = 0)', () => X.crossEntropy({ data: new Float32Array(0), shape: [2, 0] }, [0, 0]), RangeError, 'crossEntropy: Target 0 is out of bounds. (at position [0]; there are no classes (C = 0), ignoreIndex -100)'],
   ['integer target of the input shape', () => X.crossEntropy(L, { data: new Uint8Array(6), shape: [2, 3] }), TypeError, 'crossEntropy: Expected floating point type for target with class probabilities, got Uint8Array'],
   ['BigInt64Array target beyond the safe range', () => X.crossEntropy(L, new BigInt64Array([0n, 2n ** 62n + 1n])), RangeError, 'crossEntropy: Target 4611686018427387905 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
   ['BigInt64Array target at the int64 minimum', () => X.nllLoss(L, new BigInt64Array([-(2n ** 63n), 0n])), RangeError, 'nllLoss: Target -9223372036854775808 is out of bounds. (at position [0]; classes are 0..2, ignoreIndex -100)'],
   ['BigInt scalar target beyond the safe range', () => X.crossEntropy(f32([1, 2, 3], [3]), 2n ** 53n + 1n), RangeError, 'crossEntropy: Target 9007199254740993 is out of bounds. (classes are 0..2)'],
   ['Uint32Array target above 2^31', () => X.crossEntropy(L, new Uint32Array([0, 4294967295])), RangeError, 'crossEntropy: Target 4294967295 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
   ['plain number target for a batched input', () => X.crossEntropy(L, 1), TypeError, 'crossEntropy: a plain number target needs an unbatched input of shape [C], got input of shape [2, 3]'],
-  ['BCE target is number[]', () => X.binaryCrossEntropy(P, [0, 1, 0, 1, 0, 1]), TypeError, 'binaryCrossEntropy: target must be a Float32Array or Float64Array, got Array'],
-  ['BCE-with-logits target is Int32Array', () => X.binaryCrossEntropyWithLogits(L, new Int32Array(6)), TypeError, 'binaryCrossEntropyWithLogits: target must be a Float32Array or Float64Array, got Int32Array'],
+  ['BCE target is an array of strings', () => X.binaryCrossEntropy(P, ['0', '1', '0', '1', '0', '1']), TypeError, 'binaryCrossEntropy: target[0] must be a number, got "0"'],
+  ['BCE-with-logits target is Int32Array', () => X.binaryCrossEntropyWithLogits(L, new Int32Array(6)), TypeError, 'binaryCrossEntropyWithLogits: target must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
   ['backward output is not a tensor', () => X.softmaxBackward(L, new Float32Array(6) as never), TypeError, 'softmaxBackward: output must be a tensor { data, shape }, got Float32Array'],
   ['backward float types differ', () => X.logSoftmaxBackward({ data: new Float64Array(6), shape: [2, 3] }, L), TypeError, 'logSoftmaxBackward: gradOutput is a Float64Array but output is a Float32Array'],
   ['oneHot of strings', () => X.oneHot(['a'], 3), TypeError, 'oneHot: target[0] must be a number, got "a"'],
@@ -158,8 +164,8 @@ const values: Case[] = [
   ['BCE input above 1', () => X.binaryCrossEntropy(f32([0.5, 1.5], [2]), new Float32Array(2)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[1] = 1.5)'],
   ['BCE input below 0', () => X.binaryCrossEntropy(f32([-0.25], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = -0.25)'],
   ['BCE input NaN', () => X.binaryCrossEntropy(f32([NaN], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = NaN)'],
-  ['BCE target size', () => X.binaryCrossEntropy(P, { data: new Float32Array(3), shape: [3] }), RangeError, 'binaryCrossEntropy: Using a target size ([3]) that is different to the input size ([2, 3]) is deprecated. Please ensure they have the same size.'],
-  ['BCE-with-logits target size', () => X.binaryCrossEntropyWithLogits(L, { data: new Float32Array(3), shape: [1, 3] }), RangeError, 'binaryCrossEntropyWithLogits: Target size ([1, 3]) must be the same as input size ([2, 3])'],
+  ['BCE target size', () => X.binaryCrossEntropy(P, { data: new Float32Array(3), shape: [3] }), RangeError, 'binaryCrossEntropy: Using a target size (torch.Size([3])) that is different to the input size (torch.Size([2, 3])) is deprecated. Please ensure they have the same size.'],
+  ['BCE-with-logits target size', () => X.binaryCrossEntropyWithLogits(L, { data: new Float32Array(3), shape: [1, 3] }), RangeError, 'binaryCrossEntropyWithLogits: Target size (torch.Size([1, 3])) must be the same as input size (torch.Size([2, 3]))'],
 ];
 
 const options: Case[] = [
@@ -202,6 +208,49 @@ const buffers: Case[] = [
   ['detached gradOutput', () => X.nllLoss(L, T, { reduction: 'none', grad: true, gradOutput: detached(new Float32Array(2)) }), TypeError, `nllLoss: gradOutput ${DETACHED}`],
   ['detached out', () => X.crossEntropy(L, T, { out: detached(new Float32Array(6)) }), TypeError, `crossEntropy: out ${DETACHED}`],
   ['detached backward gradOutput', () => X.softmaxBackward({ data: detached(new Float32Array(6)), shape: [2, 3] }, L), TypeError, `softmaxBackward: gradOutput ${DETACHED}`],
+];
+
+// ------------------------------------------------------------------ ctcLoss
+
+const LP = { data: new Float32Array(4 * 2 * 3).fill(Math.log(1 / 3)), shape: [4, 2, 3] }; // (T=4, N=2, C=3)
+const TG = { data: [1, 2, 2, 0], shape: [2, 2] }; // padded targets; element 1 uses one label
+const CTC_KNOWN = 'reduction, grad, gradOutput, out, blank, zeroInfinity';
+
+const ctc: Case[] = [
+  ['ctc: 4-D logProbs', () => X.ctcLoss({ data: new Float32Array(24), shape: [1, 4, 2, 3] }, TG, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected 3-dimensional tensor (or 2-dimensional when unbatched), but got 4-dimensional tensor for argument #1 'log_probs' (shape [1, 4, 2, 3])"],
+  ['ctc: 1-D logProbs', () => X.ctcLoss({ data: new Float32Array(3), shape: [3] }, [1], 1, 1), RangeError, "ctcLoss: Expected 3-dimensional tensor (or 2-dimensional when unbatched), but got 1-dimensional tensor for argument #1 'log_probs' (shape [3])"],
+  ['ctc: logProbs of integers', () => X.ctcLoss({ data: new Int32Array(24), shape: [4, 2, 3] }, TG, [4, 3], [2, 1]), TypeError, 'ctcLoss: logProbs.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['ctc: blank = C', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: 3 }), RangeError, 'ctcLoss: blank must be in label range (blank = 3, classes are 0..2)'],
+  ['ctc: negative blank', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: -1 }), RangeError, 'ctcLoss: blank must be in label range (blank = -1, classes are 0..2)'],
+  ['ctc: fractional blank', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { blank: 0.5 }), TypeError, 'ctcLoss: blank must be an integer, got 0.5'],
+  ['ctc: three input lengths for two elements', () => X.ctcLoss(LP, TG, [4, 3, 2], [2, 1]), RangeError, 'ctcLoss: input_lengths must be of size batch_size (got 3 lengths, batch_size 2)'],
+  ['ctc: one target length for two elements', () => X.ctcLoss(LP, TG, [4, 3], [2]), RangeError, 'ctcLoss: target_lengths must be of size batch_size (got 1 lengths, batch_size 2)'],
+  ['ctc: float input lengths', () => X.ctcLoss(LP, TG, new Float32Array([4, 3]), [2, 1]), TypeError, 'ctcLoss: input_lengths must be integral (got a Float32Array)'],
+  ['ctc: fractional target length', () => X.ctcLoss(LP, TG, [4, 3], [2, 0.5]), TypeError, 'ctcLoss: targetLengths[1] = 0.5 is not an integer'],
+  ['ctc: negative input length', () => X.ctcLoss(LP, TG, [-1, 3], [2, 1]), RangeError, 'ctcLoss: Expected input_lengths to have value at least 0, but got value -1'],
+  ['ctc: negative target length', () => X.ctcLoss(LP, [1, 2], [4, 3], [3, -1]), RangeError, 'ctcLoss: Expected target_lengths to have value at least 0, but got value -1'],
+  ['ctc: input length above T', () => X.ctcLoss(LP, TG, [4, 5], [2, 1]), RangeError, 'ctcLoss: Expected input_lengths to have value at most 4, but got value 5'],
+  ['ctc: target length above the padded S', () => X.ctcLoss(LP, TG, [4, 3], [3, 1]), RangeError, "ctcLoss: Expected tensor to have size at least 3 at dimension 1, but got size 2 for argument #2 'targets'"],
+  ['ctc: padded targets for another batch size', () => X.ctcLoss(LP, { data: [1, 2], shape: [1, 2] }, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected tensor to have size 2 at dimension 0, but got size 1 for argument #2 'targets'"],
+  ['ctc: concatenated targets longer than the lengths say', () => X.ctcLoss(LP, [1, 2, 2, 1], [4, 3], [2, 1]), RangeError, "ctcLoss: Expected tensor to have size 3 at dimension 0, but got size 4 for argument #2 'targets'"],
+  ['ctc: 3-D targets', () => X.ctcLoss(LP, { data: [1, 2, 2, 1], shape: [2, 2, 1] }, [4, 3], [2, 1]), RangeError, "ctcLoss: Expected 1 to 2 dimensions, but got 3-dimensional tensor for argument #2 'targets'"],
+  ['ctc: target out of range', () => X.ctcLoss(LP, { data: [1, 3, 2, 0], shape: [2, 2] }, [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 3 is out of bounds. (at position [0, 1]; labels are 0..2)'],
+  ['ctc: negative target (concatenated)', () => X.ctcLoss(LP, [1, 2, -2], [4, 3], [2, 1]), RangeError, 'ctcLoss: Target -2 is out of bounds. (at position [2]; labels are 0..2)'],
+  ['ctc: target equal to the blank', () => X.ctcLoss(LP, { data: [1, 2, 0, 1], shape: [2, 2] }, [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 0 at position [1, 0] is the blank label; targets must not contain blank (0)'],
+  ['ctc: target equal to a non-default blank', () => X.ctcLoss(LP, [1, 2, 2], [4, 3], [2, 1], { blank: 2 }), RangeError, 'ctcLoss: Target 2 at position [1] is the blank label; targets must not contain blank (2)'],
+  ['ctc: fractional target', () => X.ctcLoss(LP, [1, 1.5, 2], [4, 3], [2, 1]), TypeError, 'ctcLoss: target 1.5 at position [1] is not an integer label'],
+  ['ctc: BigInt64Array target beyond the safe range', () => X.ctcLoss(LP, new BigInt64Array([1n, 2n ** 62n + 1n, 2n]), [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 4611686018427387905 is out of bounds. (at position [1]; labels are 0..2)'],
+  ['ctc: float targets', () => X.ctcLoss(LP, new Float32Array([1, 2, 2]), [4, 3], [2, 1]), TypeError, 'ctcLoss: targets must be an integer typed array or an array of numbers, got Float32Array'],
+  ['ctc: a number as lengths of a batch', () => X.ctcLoss(LP, TG, 4, [2, 1]), TypeError, 'ctcLoss: inputLengths must be an array of 2 lengths for batched input, got a number'],
+  ['ctc: 2-D lengths', () => X.ctcLoss(LP, TG, { data: [4, 3], shape: [1, 2] }, [2, 1]), RangeError, 'ctcLoss: inputLengths must be 1-dimensional, got shape [1, 2]'],
+  ['ctc: zeroInfinity not a boolean', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { zeroInfinity: 1 }), TypeError, 'ctcLoss: zeroInfinity must be a boolean, got number'],
+  ['ctc: unknown reduction', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { reduction: 'batchmean' }), RangeError, "ctcLoss: batchmean is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
+  ['ctc: zero_infinity (PyTorch spelling)', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { zero_infinity: true }), TypeError, `ctcLoss: unknown option 'zero_infinity' (did you mean 'zeroInfinity'?); known options: ${CTC_KNOWN}`],
+  ['ctc: an array gradOutput for mean', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { grad: true, gradOutput: [1, 1] }), TypeError, "ctcLoss: gradOutput must be a number for reduction 'mean', got Array"],
+  ['ctc: gradOutput of the wrong length for none', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { reduction: 'none', grad: true, gradOutput: [1, 1, 1] }), RangeError, 'ctcLoss: gradOutput has 3 elements but the expected shape [2] holds 2'],
+  ['ctc: out of the wrong length', () => X.ctcLoss(LP, TG, [4, 3], [2, 1], { out: new Float32Array(23) }), RangeError, 'ctcLoss: out has 23 elements but the input has 24'],
+  ['ctc: CTCLoss with a snake_case option', () => new X.CTCLoss({ zero_infinity: true } as never).forward(LP, TG, [4, 3], [2, 1]), TypeError, /^ctcLoss: unknown option 'zero_infinity' \(did you mean 'zeroInfinity'\?\)/],
+  ['ctc: a call over a small workspace limit (the alpha-beta scratch)', () => withLimit(1 << 16, () => X.ctcLoss({ data: new Float32Array(50 * 2 * 3), shape: [50, 2, 3] }, { data: new Int32Array(200).fill(1), shape: [2, 100] }, [50, 50], [100, 100])), RangeError, /^ctcLoss: this call needs \d+ bytes of wasm memory, over the workspace limit of 65536 bytes \(see setWorkspaceLimit\)$/],
 ];
 
 // ------------------------------------------------------------------ the workspace cap
@@ -257,6 +306,7 @@ const groups: [string, Case[]][] = [
   ['options', options],
   ['SharedArrayBuffer and detached buffers', buffers],
   ['workspace limit', limit],
+  ['ctcLoss', ctc],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

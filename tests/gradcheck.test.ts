@@ -148,3 +148,49 @@ describe('logSoftmax / softmax backward', () => {
     });
   }
 });
+
+describe('ctcLoss gradients', () => {
+  // PyTorch's gradient for log_probs is d loss / d lp plus g exp(lp) (the softmax Jacobian's term,
+  // folded in because log_probs are assumed to be log_softmax output; it cancels in
+  // logSoftmaxBackward since the exps sum to 1). Both forms are checked: through logSoftmax of
+  // free logits, and directly against d loss / d lp.
+  const r = rng(6);
+  const [T, N, C] = [6, 3, 4];
+  const shape = [T, N, C];
+  const targets = { data: [1, 2, 2, 3, 0, 0, 1, 3, 1], shape: [3, 3] };
+  const il = [6, 5, 4];
+  const tl = [3, 1, 3];
+  const variants = [
+    { reduction: 'mean' as const },
+    { reduction: 'sum' as const, blank: 0 },
+    { reduction: 'none' as const },
+    { reduction: 'mean' as const, zeroInfinity: true, impossible: true },
+  ];
+  for (const v of variants) {
+    const { impossible, ...options } = v as typeof v & { impossible?: boolean };
+    const lengths = impossible ? [6, 5, 2] : il; // element 2 needs 3 frames
+    const gradOutput = options.reduction === 'none' ? normals(r, N) : 0.8;
+    const f = (lp: Float64Array) => scalar(X.ctcLoss({ data: lp, shape }, targets, lengths, tl, options).loss as number | Float64Array, gradOutput);
+
+    test(`through logSoftmax: ${JSON.stringify(v)}`, () => {
+      const x = normals(r, T * N * C, 2);
+      const lp = (v: Float64Array) => X.logSoftmax({ data: v, shape }, { dim: -1 });
+      const y = lp(x);
+      const { grad } = X.ctcLoss({ data: y, shape }, targets, lengths, tl, { ...options, grad: true, gradOutput });
+      expectGradient((v) => f(lp(v)), x, X.logSoftmaxBackward({ data: grad!, shape }, { data: y, shape }, { dim: -1 }));
+    });
+
+    test(`d loss / d logProbs plus g exp(lp): ${JSON.stringify(v)}`, () => {
+      const y = X.logSoftmax({ data: normals(r, T * N * C, 2), shape }, { dim: -1 });
+      const { grad } = X.ctcLoss({ data: y, shape }, targets, lengths, tl, { ...options, grad: true, gradOutput });
+      const direct = grad!.map((g, i) => {
+        const t = Math.floor(i / (N * C));
+        const b = Math.floor(i / C) % N;
+        if (t >= lengths[b] || (impossible && b === 2)) return g; // no exp term where PyTorch's gradient is 0
+        const gb = typeof gradOutput === 'number' ? (options.reduction === 'mean' ? gradOutput / Math.max(tl[b], 1) / N : gradOutput) : gradOutput[b];
+        return g - gb * Math.exp(y[i]);
+      });
+      expectGradient(f, y, direct);
+    });
+  }
+});

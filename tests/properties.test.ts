@@ -605,6 +605,86 @@ property("permuting to channels-last with dim: -1 changes nothing", permuteCase,
   expectClose(`${fn} channels-last grad`, l.dtype, b.grad, back(a.grad!));
 });
 
+// ------------------------------------------------------------------ CTC
+
+/** A CTC problem: (T, N, C) log-probabilities (log_softmax of logits at scale 1, 50 or 3000, the
+ *  last reaching -1e4 nats in a frame; float64 also 1e300), sometimes -Infinity entries, random
+ *  blank, targets (never the blank) of 0..4 labels padded or concatenated, input lengths 0..T,
+ *  every option. */
+const ctcCase = fc
+  .record({
+    dtype: fc.constantFrom<Dtype>('f32', 'f64'),
+    T: fc.integer({ min: 0, max: 7 }),
+    N: fc.integer({ min: 0, max: 3 }),
+    C: fc.integer({ min: 2, max: 5 }),
+    unbatched: fc.integer({ min: 0, max: 5 }).map((k) => k === 0),
+    scale: fc.constantFrom(1, 1, 50, 3000, 1e300),
+    negInfShare: fc.constantFrom(0, 0, 0.1),
+  })
+  .chain((d) => {
+    const N = d.unbatched ? 1 : d.N;
+    return fc.record({
+      d: fc.constant({ ...d, N }),
+      logits: arrayOf(fc.double({ min: -3, max: 3, noNaN: true }), d.T * N * d.C),
+      negInf: arrayOf(fc.double({ min: 0, max: 1, noNaN: true }).map((u) => u < d.negInfShare), d.T * N * d.C),
+      blank: fc.integer({ min: 0, max: d.C - 1 }),
+      labels: arrayOf(arrayOf(fc.integer({ min: 0, max: d.C - 2 }), 4), N),
+      tl: arrayOf(fc.integer({ min: 0, max: 4 }), N),
+      il: arrayOf(fc.integer({ min: 0, max: d.T }), N),
+      padded: fc.boolean(),
+      reduction: reductionArb,
+      zeroInfinity: fc.boolean(),
+      gradOutput: gradOutputArb('none', N),
+      gradScalar: fc.option(fc.double({ min: -2, max: 2, noNaN: true }), { nil: undefined }),
+      useOut: fc.boolean(),
+    });
+  });
+
+property('ctcLoss matches the reference (padded and concatenated targets, every option, -inf and peaky inputs)', ctcCase, 300, (c) => {
+  const { dtype, T, N, C, unbatched } = c.d;
+  const scale = dtype === 'f32' ? Math.min(c.d.scale, 3000) : c.d.scale;
+  const x = c.logits.map((v) => v * scale);
+  const lpValues = R.logSoftmax({ data: x, shape: [T * N, C] }, -1).map((v, i) => (c.negInf[i] ? -Infinity : v));
+  const data = floats(dtype, lpValues);
+  const shape = unbatched ? [T, C] : [T, N, C];
+  const targets = c.labels.map((l, b) => l.slice(0, c.tl[b]).map((v) => (v >= c.blank ? v + 1 : v)));
+  const S = Math.max(0, ...c.tl);
+  const padded = { data: targets.flatMap((t) => [...t, ...new Array<number>(S - t.length).fill(c.blank)]), shape: [N, S] };
+  const target = c.padded ? padded : targets.flat();
+  const gradOutput = c.reduction === 'none' ? (c.gradOutput === undefined ? undefined : floats(dtype, c.gradOutput as number[])) : c.gradScalar === undefined ? undefined : round(dtype, c.gradScalar);
+  const out = c.useOut ? (dtype === 'f32' ? new Float32Array(data.length).fill(7) : new Float64Array(data.length).fill(7)) : undefined;
+  const options = { blank: c.blank, reduction: c.reduction, zeroInfinity: c.zeroInfinity, ...(gradOutput !== undefined && { gradOutput }), ...(out ? { out } : { grad: true }) };
+  const res = unbatched ? X.ctcLoss({ data, shape }, target, c.il[0], c.tl[0], options) : X.ctcLoss({ data, shape }, target, c.il, c.tl, options);
+  const ref = R.ctcLoss({ data: Array.from(data), shape }, targets, c.il, { ...options, gradOutput: gradOutput as number | ArrayLike<number> | undefined });
+  expectClose('ctcLoss loss', dtype, res.loss, ref.loss as number | ArrayLike<number>);
+  // Log-probabilities of 1e300: the loss is exact to rounding, but PyTorch's gradient there is
+  // itself rounding (alpha + beta + nll - lp of that size), so it is not compared.
+  if (scale < 1e300) expectClose('ctcLoss grad', dtype, res.grad, ref.grad);
+  if (out) expect(res.grad).toBe(out);
+});
+
+const longCtcCase = fc
+  .record({ dtype: fc.constantFrom<Dtype>('f32', 'f64'), T: fc.integer({ min: 20, max: 80 }), C: fc.integer({ min: 2, max: 6 }), scale: fc.constantFrom(5, 40, 300) })
+  .chain((d) =>
+    fc.record({
+      d: fc.constant(d),
+      logits: arrayOf(fc.double({ min: -3, max: 3, noNaN: true }), d.T * 2 * d.C),
+      labels: arrayOf(arrayOf(fc.integer({ min: 1, max: d.C - 1 }), 15), 2),
+      tl: arrayOf(fc.integer({ min: 0, max: 15 }), 2),
+    }),
+  );
+
+property('ctcLoss on long, peaky sequences (states thousands of nats apart) matches the reference', longCtcCase, 40, ({ d, logits, labels, tl }) => {
+  const { dtype, T, C, scale } = d;
+  const data = floats(dtype, R.logSoftmax({ data: logits.map((v) => v * scale), shape: [T * 2, C] }, -1));
+  const targets = labels.map((l, b) => l.slice(0, tl[b]));
+  const il = [T, T - 3];
+  const res = X.ctcLoss({ data, shape: [T, 2, C] }, targets.flat(), il, tl, { reduction: 'none', grad: true });
+  const ref = R.ctcLoss({ data: Array.from(data), shape: [T, 2, C] }, targets, il, { reduction: 'none' });
+  expectClose('ctcLoss loss', dtype, res.loss, ref.loss as Float64Array);
+  expectClose('ctcLoss grad', dtype, res.grad, ref.grad);
+});
+
 test('at least 1000 cases were generated in this run', () => {
   expect(generated).toBeGreaterThanOrEqual(1000 * Math.min(SCALE, 1));
 });

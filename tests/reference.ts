@@ -367,3 +367,156 @@ export function inverseFrequencyWeights(target: ArrayLike<number>, numClasses: n
   const total = inv.reduce((a, b) => a + b, 0);
   return Float64Array.from(inv, (v) => (total > 0 ? v / total : 0));
 }
+
+// ------------------------------------------------------------------ CTC
+
+export interface CtcOptions {
+  blank?: number;
+  reduction?: Reduction;
+  zeroInfinity?: boolean;
+  /** a number for 'mean'/'sum' (default 1); one per batch element for 'none' */
+  gradOutput?: number | ArrayLike<number>;
+}
+
+/** One element's problem: Tb frames of C log-probabilities (lp(t, c)), its labels. */
+interface CtcElement {
+  lp: (t: number, c: number) => number;
+  Tb: number;
+  C: number;
+  labels: number[];
+  blank: number;
+}
+
+/** log(sum(exp(v))) of a list, -Infinity for an empty or all -Infinity list. */
+function logSumExp(v: number[]): number {
+  const m = Math.max(-Infinity, ...v);
+  if (m === -Infinity) return -Infinity;
+  if (!Number.isFinite(m)) return NaN; // +inf (inf - inf, as in PyTorch) or NaN
+  return m + Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0));
+}
+
+/** The CTC collapse: merge repeats, then drop blanks. */
+function collapse(path: number[], blank: number): number[] {
+  const out: number[] = [];
+  path.forEach((c, t) => {
+    if (c !== blank && (t === 0 || path[t - 1] !== c)) out.push(c);
+  });
+  return out;
+}
+
+/**
+ * By the definition, for tiny problems: every path of Tb frames over C classes whose collapse is
+ * the target; log p = log sum over those paths of exp(sum_t lp(t, path_t)), and d(-log p)/d lp(t, c)
+ * = -(sum of the probabilities of those paths with path_t = c) / p. C^Tb paths: keep it small.
+ */
+export function ctcBruteForce(e: CtcElement): { nll: number; dNll: Float64Array } {
+  const { Tb, C } = e;
+  if (C ** Tb > 2e6) throw new Error('reference: brute force over too many paths');
+  const logs: number[] = [];
+  const paths: number[][] = [];
+  const path = new Array<number>(Tb).fill(0);
+  for (let k = 0; k < C ** Tb; k++) {
+    for (let t = 0, r = k; t < Tb; t++, r = Math.floor(r / C)) path[t] = r % C;
+    const out = collapse(path, e.blank);
+    if (out.length !== e.labels.length || out.some((c, i) => c !== e.labels[i])) continue;
+    let s = 0;
+    for (let t = 0; t < Tb; t++) s += e.lp(t, path[t]);
+    logs.push(s);
+    paths.push(path.slice());
+  }
+  const logP = logSumExp(logs);
+  const dNll = new Float64Array(Tb * C);
+  paths.forEach((p, i) => {
+    const w = Math.exp(logs[i] - logP);
+    for (let t = 0; t < Tb; t++) dNll[t * C + p[t]] -= w;
+  });
+  return { nll: -logP, dNll };
+}
+
+/**
+ * The forward-backward algorithm (Graves et al. 2006, section 4.1), in log space: over the
+ * extended target l' (blanks around and between the labels), alpha_t(s) is the log-probability of
+ * the prefixes of length t+1 that end in state s, beta_t(s) that of the suffixes from t+1 on given
+ * state s at t (this one excludes frame t, unlike PyTorch's). The occupation of state s at t is
+ * exp(alpha_t(s) + beta_t(s) - log p), and d(-log p)/d lp(t, c) is minus the sum of the
+ * occupations of the states labelled c.
+ */
+export function ctcForwardBackward(e: CtcElement): { nll: number; dNll: Float64Array } {
+  const { Tb, C, blank } = e;
+  const ext: number[] = [blank];
+  for (const l of e.labels) ext.push(l, blank);
+  const L = ext.length;
+  const dNll = new Float64Array(Tb * C);
+  if (Tb === 0) return { nll: e.labels.length === 0 ? 0 : Infinity, dNll };
+  // transitions into s come from s, s-1, and s-2 when ext[s] is a label unlike ext[s-2]
+  const from = Array.from({ length: L }, (_, s) => [s, s - 1, ...(s >= 2 && ext[s] !== blank && ext[s] !== ext[s - 2] ? [s - 2] : [])].filter((r) => r >= 0));
+  const alpha = Array.from({ length: Tb }, () => new Array<number>(L).fill(-Infinity));
+  alpha[0][0] = e.lp(0, ext[0]);
+  if (L > 1) alpha[0][1] = e.lp(0, ext[1]);
+  for (let t = 1; t < Tb; t++) {
+    for (let s = 0; s < L; s++) alpha[t][s] = logSumExp(from[s].map((r) => alpha[t - 1][r])) + e.lp(t, ext[s]);
+  }
+  const logP = logSumExp(L > 1 ? [alpha[Tb - 1][L - 1], alpha[Tb - 1][L - 2]] : [alpha[Tb - 1][0]]);
+  const beta = Array.from({ length: Tb }, () => new Array<number>(L).fill(-Infinity));
+  beta[Tb - 1][L - 1] = 0;
+  if (L > 1) beta[Tb - 1][L - 2] = 0;
+  for (let t = Tb - 2; t >= 0; t--) {
+    for (let s = 0; s < L; s++) {
+      const to: number[] = [];
+      for (let r = s; r < Math.min(s + 3, L); r++) if (from[r].includes(s)) to.push(beta[t + 1][r] + e.lp(t + 1, ext[r]));
+      beta[t][s] = logSumExp(to);
+    }
+  }
+  for (let t = 0; t < Tb; t++) {
+    for (let s = 0; s < L; s++) dNll[t * C + ext[s]] -= Math.exp(alpha[t][s] + beta[t][s] - logP);
+  }
+  return { nll: -logP, dNll };
+}
+
+/**
+ * torch.nn.functional.ctc_loss with the gradient PyTorch 1.13's native backward gives log_probs:
+ *   grad(t, b, c) = g_b (exp(lp(t, b, c)) + d nll_b / d lp(t, b, c))  for t < inputLengths[b]
+ * (the exp term is the softmax Jacobian's, folded in because PyTorch assumes log_softmax input);
+ * 0 for later frames. g_b is the upstream gradient of element b's loss ('mean':
+ * gradOutput / max(targetLength, 1) / N). Where PyTorch's formula meets nan or -inf - -inf the
+ * gradient is NaN: every frame t < inputLength of an element with nll = +inf (unless zeroInfinity,
+ * which zeroes that element), and each entry whose lp is -inf. `targets` are per element.
+ * `method`: 'forward-backward' (any size) or 'brute-force' (tiny ones).
+ */
+export function ctcLoss(
+  logProbs: RefTensor, targets: number[][], inputLengths: number[], o: CtcOptions = {},
+  method: 'forward-backward' | 'brute-force' = 'forward-backward',
+): RefResult {
+  const batched = logProbs.shape.length === 3;
+  const [T, N, C] = batched ? logProbs.shape : [logProbs.shape[0], 1, logProbs.shape[1]];
+  const blank = o.blank ?? 0;
+  const reduction = o.reduction ?? 'mean';
+  const perElement = new Float64Array(N);
+  const grad = new Float64Array(T * N * C);
+  const solve = method === 'brute-force' ? ctcBruteForce : ctcForwardBackward;
+  for (let b = 0; b < N; b++) {
+    const lp = (t: number, c: number) => logProbs.data[(t * N + b) * C + c];
+    const Tb = inputLengths[b];
+    const { nll, dNll } = solve({ lp, Tb, C, labels: targets[b], blank });
+    const zeroed = o.zeroInfinity === true && nll === Infinity;
+    perElement[b] = zeroed ? 0 : nll;
+    const S = targets[b].length;
+    const g = o.gradOutput === undefined ? 1 : typeof o.gradOutput === 'number' ? o.gradOutput : o.gradOutput[b];
+    const gb = reduction === 'mean' ? g / Math.max(S, 1) / N : g;
+    if (zeroed) continue;
+    for (let t = 0; t < Tb; t++) {
+      for (let c = 0; c < C; c++) {
+        const x = lp(t, c);
+        const bad = !Number.isFinite(nll) || x === -Infinity || Number.isNaN(x);
+        grad[(t * N + b) * C + c] = bad ? NaN : gb * (Math.exp(x) + dNll[t * C + c]);
+      }
+    }
+  }
+  let loss: number | Float64Array = perElement;
+  if (reduction !== 'none') {
+    let s = 0;
+    perElement.forEach((v, b) => (s += reduction === 'mean' ? v / Math.max(targets[b].length, 1) : v));
+    loss = reduction === 'mean' ? s / N : s;
+  }
+  return { loss, grad };
+}

@@ -7,7 +7,7 @@ import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, prec
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 import { Lane } from '../stream.js';
 
-type Broadcastable = ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
+type Broadcastable = number | ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
 
 export interface BceOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Rescaling weight broadcastable to the input (a bare array broadcasts along the last dim). */
@@ -34,6 +34,8 @@ interface Periodic {
  */
 export function periodic(fn: string, name: string, arg: unknown, shape: readonly number[], type: FloatConstructor): Periodic | null {
   if (arg === undefined || arg === null) return null;
+  // A plain number is a 0-d weight: it broadcasts everywhere (posWeight: 2).
+  if (typeof arg === 'number') arg = { data: [arg], shape: [] };
   const { data, shape: wShape } = tensorLike(fn, name, arg, (length) => [length]);
   const values = checkNumbers(fn, name, data);
   const notBroadcastable = () => fail(fn, `${name} of shape ${showShape(wShape)} is not broadcastable to the input shape ${showShape(shape)}`, RangeError);
@@ -75,10 +77,11 @@ function expand(values: ArrayLike<number>, from: readonly number[], to: readonly
 }
 
 function floatTarget(fn: string, target: unknown, input: Tensor<FloatArray>, mismatch: (t: readonly number[]) => string): FloatArray {
-  const { data, shape } = tensorLike(fn, 'target', target, () => input.shape.slice());
-  if (!isFloatArray(data)) fail(fn, `target must be a Float32Array or Float64Array, got ${typeName(data)}`, TypeError);
+  const { data, shape } = tensorLike(fn, 'target', target, (length) => (length === input.data.length ? input.shape.slice() : [length]));
+  if (!isFloatArray(data) && !Array.isArray(data)) fail(fn, `target must be a Float32Array, Float64Array or an array of numbers, got ${typeName(data)}`, TypeError);
   if (shape.length !== input.shape.length || shape.some((d, i) => d !== input.shape[i])) fail(fn, mismatch(shape), RangeError);
-  return data;
+  // Plain numbers (say, from JSON) are read in the input's float type.
+  return isFloatArray(data) ? data : new (input.data.constructor as Float64ArrayConstructor)(checkNumbers(fn, 'target', data));
 }
 
 type BceKernel = (x: number, y: number, w: number, wPeriod: number, n: number, loss: number, grad: number, scale: number, gradPerElement: number) => number;
@@ -94,8 +97,8 @@ function run<A extends FloatArray>(
   const shape = input.shape;
   const y = floatTarget(fn, target, input, (t) =>
     logits
-      ? `Target size (${showShape(t)}) must be the same as input size (${showShape(shape)})`
-      : `Using a target size (${showShape(t)}) that is different to the input size (${showShape(shape)}) is deprecated. Please ensure they have the same size.`,
+      ? `Target size (torch.Size(${showShape(t)})) must be the same as input size (torch.Size(${showShape(shape)}))`
+      : `Using a target size (torch.Size(${showShape(t)})) that is different to the input size (torch.Size(${showShape(shape)})) is deprecated. Please ensure they have the same size.`,
   );
   const type = x.constructor as FloatConstructor;
   const weight = periodic(fn, 'weight', opts.weight, shape, type);

@@ -44,18 +44,24 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout): 
     if (!Number.isSafeInteger(Number(target))) fail(fn, `Target ${target} is out of bounds. (classes are 0..${layout.classes - 1})`, RangeError);
     return indexTargets(fn, Number(target), layout);
   }
-  // A bare 1-D target of the wrong length reads as a batch-size mismatch, as in PyTorch.
-  const bareShape = (length: number) => (expected.length === 1 && length !== layout.positions ? [length] : expected.slice());
+  // A bare 1-D target of the wrong length reads as a batch-size mismatch, as in PyTorch; for an
+  // unbatched input a bare array is a 1-D target (the scalar forms are a number or shape []).
+  const bareShape = (length: number) => (expected.length === 0 || (expected.length === 1 && length !== layout.positions) ? [length] : expected.slice());
   const { data, shape } = tensorLike(fn, 'target', target, bareShape);
+  const probabilitiesAllowed = fn === 'crossEntropy';
+  const sameAsInput = shape.length === layout.input.shape.length && shape.every((d, i) => d === layout.input.shape[i]);
+  const multiTarget = () => fail(fn, '0D or 1D target tensor expected, multi-target not supported', RangeError);
   if (isFloatArray(data)) {
-    fail(fn, `a ${typeName(data)} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}; pass class indices as an integer array`, TypeError);
+    if (!probabilitiesAllowed && expected.length === 1 && shape.length >= 2) multiTarget();
+    fail(fn, `target must hold class indices (an integer typed array or an array of numbers), got a ${typeName(data)}${probabilitiesAllowed ? '' : ` (${fn} takes no class probabilities: use crossEntropy for those)`}`, TypeError);
   }
   if (!isIntArray(data) && !Array.isArray(data)) fail(fn, `target must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
-  const sameAsInput = shape.length === layout.input.shape.length && shape.every((d, i) => d === layout.input.shape[i]);
-  if (sameAsInput && expected.length !== shape.length) {
+  if (probabilitiesAllowed && sameAsInput && expected.length !== shape.length) {
     fail(fn, `Expected floating point type for target with class probabilities, got ${typeName(data)}`, TypeError);
   }
   if (shape.length !== expected.length || shape.some((d, i) => d !== expected[i])) {
+    if (expected.length === 0) fail(fn, `size mismatch (got input: ${showShape(layout.input.shape)}, target: ${showShape(shape)})`, RangeError);
+    if (expected.length === 1 && shape.length >= 2) multiTarget();
     const batched = layout.input.shape.length >= 2;
     if (batched && shape.length >= 1 && shape[0] !== expected[0]) {
       fail(fn, `Expected input batch_size (${expected[0]}) to match target batch_size (${shape[0]}).`, RangeError);
@@ -92,7 +98,8 @@ function badTarget(fn: string, raw: number | bigint, p: number, layout: ClassLay
   if (typeof raw === 'number' && !Number.isInteger(raw)) {
     fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
   }
-  return fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; classes are 0..${layout.classes - 1}, ignoreIndex ${ignoreIndex})`, RangeError);
+  const classes = layout.classes === 0 ? 'there are no classes (C = 0)' : `classes are 0..${layout.classes - 1}`;
+  return fail(fn, `Target ${String(raw)} is out of bounds. (at position ${position(p, layout.positionShape)}; ${classes}, ignoreIndex ${ignoreIndex})`, RangeError);
 }
 
 /** Unravels a flat index into a shape: 7 in [2, 4] -> [1, 3]. */

@@ -2,8 +2,8 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
-import { checkIgnoreIndex, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkNumbers, checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
+import { checkIgnoreIndex, ClassLayout, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -44,7 +44,7 @@ export function crossEntropy<A extends FloatArray>(
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
   }
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
-  const probabilities = isFloatArray(target) || (isTensorOf(target) && isFloatArray(target.data));
+  const probabilities = isProbabilities(target, layout);
   const plan = planLoss(FN, opts, x, layout.positionShape);
   const n = x.length;
   const positions = layout.positions;
@@ -56,12 +56,14 @@ export function crossEntropy<A extends FloatArray>(
     if (bare && bare.length !== n && bare.length === positions) {
       fail(FN, `a ${bare.constructor.name} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}; pass class indices as an integer array`, TypeError);
     }
-    const { data: p, shape } = tensorLike(FN, 'target', target, () => layout.input.shape.slice());
+    const { data, shape } = tensorLike(FN, 'target', target, () => layout.input.shape.slice());
     if (shape.length !== layout.input.shape.length || shape.some((d, i) => d !== layout.input.shape[i])) {
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
+    // Probabilities given as plain numbers (say, from JSON) are read in the input's float type.
+    const p = isFloatArray(data) ? data : new (x.constructor as Float64ArrayConstructor)(checkNumbers(FN, 'target', data));
     const ws = getWorkspace(FN);
-    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p as FloatArray, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
+    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
     const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight]);
     const [pw] = stream.fixed;
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
@@ -105,6 +107,15 @@ export function crossEntropy<A extends FloatArray>(
   return result;
 }
 
-function isTensorOf(t: unknown): t is { data: unknown } {
-  return t !== null && typeof t === 'object' && 'data' in t;
+/** Whether a target holds class probabilities: float data, or plain numbers laid out like the
+ *  input (a tensor of the input's rank, or a bare array of the input's length when that is not also
+ *  the number of positions). Anything else is read as class indices. */
+function isProbabilities(target: unknown, layout: ClassLayout): boolean {
+  const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target;
+  const data = tensor ? (target as { data: unknown }).data : target;
+  if (isFloatArray(data)) return true;
+  if (!Array.isArray(data)) return false;
+  const shape = tensor ? (target as { shape?: unknown }).shape : undefined;
+  if (Array.isArray(shape)) return shape.length === layout.input.shape.length && shape.length !== layout.positionShape.length;
+  return data.length === layout.input.data.length && data.length !== layout.positions;
 }
