@@ -6,10 +6,26 @@
 // The same holds for pos_weight. A zero pointer means "no weight".
 
 import { at, upstream } from "./math";
-import { addWide, expV, hsum, lanes, log1pV, oneV } from "./simd";
+import { addWide, expV, hsum, lanes, log1pV, log64V, oneV } from "./simd";
 
 /** PyTorch's gradient clamp is the float constant 1e-12 in both precisions: 9.999999960041972e-13. */
 const EPSILON: f64 = <f64><f32>1e-12;
+
+// The SIMD build walks the input in spans over which both weights are contiguous (or one value
+// each), so a span is plain vector work; a short period would make every span a scalar tail, so
+// periods of up to MAX_EXPANDED elements are first tiled into a static buffer of a length that is a
+// multiple of the vector width (periods 2 and 3 become 256 and 252: a span is then 63-64 vectors).
+
+/** Tiled copies of a short weight and pos_weight: 256 values of f64 each. */
+const EXPANDED = memory.data(2 * 256 * 8, 16);
+const MAX_EXPANDED = 64;
+
+/** The period a short weight is tiled to: the largest multiple of lcm(period, lanes) <= 256. */
+function expandedPeriod<T>(period: i32): i32 {
+  let l = period;
+  while (l % lanes<T>() != 0) l += period;
+  return 256 - 256 % l;
+}
 
 /** binary_cross_entropy on probabilities x in [0, 1] (validated by the caller):
  *    loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
@@ -19,24 +35,168 @@ export function binaryCrossEntropy<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
+  if (ASC_FEATURE_SIMD) return spans<T>(false, x, y, weight, weightPeriod, 0, 1, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
-    const xi = <f64>load<T>(at<T>(x, i));
-    const yi = <f64>load<T>(at<T>(y, i));
     const w = weight != 0 ? <f64>load<T>(at<T>(weight, j)) : 1.0;
     if (++j == weightPeriod) j = 0;
-    const logX = max(Math.log(xi), -100.0);
-    const log1mX = max(Math.log1p(-xi), -100.0);
-    const loss = -w * (yi * logX + (1 - yi) * log1mX);
-    total += loss;
-    if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
-    if (grad != 0) {
-      const k = upstream<T>(gradPerElement, i, scale);
-      store<T>(at<T>(grad, i), <T>(k * w * (xi - yi) / max((1 - xi) * xi, EPSILON)));
-    }
+    total += probabilityElement<T>(x, y, i, w, lossOut, grad, scale, gradPerElement);
   }
   return total;
+}
+
+/** One element of binaryCrossEntropy, in f64 (the scalar build, and the tails of vector spans). */
+// @ts-ignore: decorator
+@inline function probabilityElement<T>(
+  x: usize, y: usize, i: i32, w: f64, lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const xi = <f64>load<T>(at<T>(x, i));
+  const yi = <f64>load<T>(at<T>(y, i));
+  const logX = max(Math.log(xi), -100.0);
+  const log1mX = max(Math.log1p(-xi), -100.0);
+  const loss = -w * (yi * logX + (1 - yi) * log1mX);
+  if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
+  if (grad != 0) {
+    const k = upstream<T>(gradPerElement, i, scale);
+    store<T>(at<T>(grad, i), <T>(k * w * (xi - yi) / max((1 - xi) * xi, EPSILON)));
+  }
+  return loss;
+}
+
+/** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne): the
+ *  scalar path's maths, in f32x4 lanes for f32 (logF32V) and in f64x2 lanes for f64 (log64V).
+ *  log(1 - x) is log1p(-x) by Goldberg's correction, log(u) (-x) / (u - 1) with u = 1 - x rounded
+ *  (or -x where u rounds to 1), so tiny x keep full relative accuracy. log(0) comes out near -104
+ *  (f32) or -709 (f64) rather than -inf, which the -100 clamp makes the same; an f64 x below the
+ *  smallest normal has a log below -708 either way. */
+function probabilitySpan<T>(
+  x: usize, y: usize, weight: usize, weightOne: bool, n: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  const L = lanes<T>();
+  const one = oneV<T>();
+  const clamp = v128.splat<T>(<T>-100);
+  const eps = v128.splat<T>(<T>EPSILON);
+  const k = v128.splat<T>(<T>scale);
+  const zero = v128.splat<T>(<T>0);
+  const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
+  const wStep = weight != 0 && !weightOne;
+  let acc = f64x2.splat(0);
+  let c = 0;
+  for (; c + L <= n; c += L) {
+    const xv = v128.load(at<T>(x, c));
+    const yv = v128.load(at<T>(y, c));
+    const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
+    const u = v128.sub<T>(one, xv);
+    const um1 = v128.sub<T>(u, one);
+    const negX = v128.neg<T>(xv);
+    const logX = v128.max<T>(logV<T>(xv), clamp);
+    const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
+    const log1mX = v128.max<T>(log1p, clamp);
+    const loss = v128.mul<T>(v128.neg<T>(w), v128.add<T>(v128.mul<T>(yv, logX), v128.mul<T>(v128.sub<T>(one, yv), log1mX)));
+    if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
+    acc = addWide<T>(acc, loss);
+    if (grad != 0) {
+      const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
+      const den = v128.max<T>(v128.mul<T>(u, xv), eps);
+      v128.store(at<T>(grad, c), v128.div<T>(v128.mul<T>(v128.mul<T>(kv, w), v128.sub<T>(xv, yv)), den));
+    }
+  }
+  let total = hsum(acc);
+  for (; c < n; c++) {
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
+    total += probabilityElement<T>(x, y, c, w, lossOut, grad, scale, gradPerElement);
+  }
+  return total;
+}
+
+/** log of each lane of T, for 0 <= x <= 1: log64V for f64, logF32V for f32. */
+// @ts-ignore: decorator
+@inline function logV<T>(x: v128): v128 {
+  if (sizeof<T>() == 8) return log64V(x);
+  return logF32V(x);
+}
+
+const LOGF = memory.data<f32>([
+  1.17549435e-38,      // 0 smallest normal number
+  8388608.0,           // 1 2^23
+  1.41421356237309515, // 2 sqrt(2)
+  0.693147180559945309, // 3 ln 2
+  2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0, // 4..8 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...)
+  0.5, 1.0,            // 9, 10
+], 16);
+
+// @ts-ignore: decorator
+@inline function kf(i: i32): v128 {
+  return v128.load32_splat(LOGF + (<usize>i << 2));
+}
+
+/** log of each f32x4 lane for 0 <= x <= 1 (x = 0 gives about -104). x = 2^e m with m in
+ *  [sqrt(2)/2, sqrt(2)) and log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, as log64V
+ *  does in f64; subnormal x are scaled by 2^23 first (log(1e-40) = -92.1 is above the clamp). */
+// @ts-ignore: decorator
+@inline function logF32V(x: v128): v128 {
+  const sub = f32x4.lt(x, kf(0));
+  const v = v128.bitselect(f32x4.mul(x, kf(1)), x, sub);
+  let e = i32x4.sub(i32x4.shr_u(v, 23), i32x4.splat(127));
+  e = i32x4.sub(e, v128.and(sub, i32x4.splat(23)));
+  let m = v128.or(v128.and(v, i32x4.splat(0x7FFFFF)), i32x4.splat(0x3F800000)); // [1, 2)
+  const big = f32x4.gt(m, kf(2));
+  m = v128.bitselect(f32x4.mul(m, kf(9)), m, big);
+  e = i32x4.sub(e, big); // big lanes are -1: e + 1
+  const one = kf(10);
+  const s = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
+  const z = f32x4.mul(s, s);
+  let p = f32x4.add(f32x4.mul(kf(4), z), kf(5));
+  p = f32x4.add(f32x4.mul(p, z), kf(6));
+  p = f32x4.add(f32x4.mul(p, z), kf(7));
+  p = f32x4.add(f32x4.mul(p, z), kf(8));
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), kf(3)), f32x4.mul(s, p));
+}
+
+/** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs
+ *  the SIMD span kernel of one loss on each. Returns the summed loss. */
+function spans<T>(
+  logits: bool, x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+): f64 {
+  if (weight != 0 && weightPeriod > 1 && weightPeriod <= MAX_EXPANDED) {
+    weightPeriod = expand<T>(weight, weightPeriod, EXPANDED);
+    weight = EXPANDED;
+  }
+  if (posWeight != 0 && posWeightPeriod > 1 && posWeightPeriod <= MAX_EXPANDED) {
+    posWeightPeriod = expand<T>(posWeight, posWeightPeriod, EXPANDED + 256 * 8);
+    posWeight = EXPANDED + 256 * 8;
+  }
+  const weightOne = weight == 0 || weightPeriod == 1;
+  const posWeightOne = posWeight == 0 || posWeightPeriod == 1;
+  let total: f64 = 0;
+  let start = 0;
+  while (start < n) {
+    let span = n - start;
+    const j = weightOne ? 0 : start % weightPeriod;
+    const q = posWeightOne ? 0 : start % posWeightPeriod;
+    if (!weightOne) span = min(span, weightPeriod - j);
+    if (!posWeightOne) span = min(span, posWeightPeriod - q);
+    const w = weight != 0 ? at<T>(weight, j) : 0;
+    const pw = posWeight != 0 ? at<T>(posWeight, q) : 0;
+    const l = lossOut != 0 ? at<T>(lossOut, start) : 0;
+    const g = grad != 0 ? at<T>(grad, start) : 0;
+    const k = gradPerElement != 0 ? at<T>(gradPerElement, start) : 0;
+    total += logits
+      ? logitsSpan<T>(at<T>(x, start), at<T>(y, start), w, weightOne, pw, posWeightOne, span, l, g, scale, k)
+      : probabilitySpan<T>(at<T>(x, start), at<T>(y, start), w, weightOne, span, l, g, scale, k);
+    start += span;
+  }
+  return total;
+}
+
+/** Tiles `period` values of T into `to` up to expandedPeriod; returns that period. */
+function expand<T>(from: usize, period: i32, to: usize): i32 {
+  const length = expandedPeriod<T>(period);
+  for (let i = 0; i < length; i++) store<T>(at<T>(to, i), load<T>(at<T>(from, i % period)));
+  return length;
 }
 
 /** binary_cross_entropy_with_logits. PyTorch computes, with pw the positive-class weight and
@@ -53,27 +213,7 @@ export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
-  if (ASC_FEATURE_SIMD) {
-    // Walk spans of length `span` over which weight and posWeight are both contiguous (or one value
-    // each). The periods are suffix products of the same broadcast shape, so the smaller divides
-    // the larger and every span starts at a multiple of it.
-    let span = n;
-    if (weight != 0 && weightPeriod > 1) span = min(span, weightPeriod);
-    if (posWeight != 0 && posWeightPeriod > 1) span = min(span, posWeightPeriod);
-    if (span >= lanes<T>()) {
-      let total: f64 = 0;
-      for (let start = 0; start < n; start += span) {
-        total += logitsSpan<T>(
-          at<T>(x, start), at<T>(y, start),
-          weight != 0 ? at<T>(weight, start % weightPeriod) : 0, weightPeriod == 1,
-          posWeight != 0 ? at<T>(posWeight, start % posWeightPeriod) : 0, posWeightPeriod == 1, span,
-          lossOut != 0 ? at<T>(lossOut, start) : 0, grad != 0 ? at<T>(grad, start) : 0, scale,
-          gradPerElement != 0 ? at<T>(gradPerElement, start) : 0,
-        );
-      }
-      return total;
-    }
-  }
+  if (ASC_FEATURE_SIMD) return spans<T>(true, x, y, weight, weightPeriod, posWeight, posWeightPeriod, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
   let q = 0;

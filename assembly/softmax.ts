@@ -4,21 +4,86 @@
 //   log_softmax(x)_c = (x_c - m) - log(sum_k exp(x_k - m))
 // Every exp argument is <= 0, so nothing overflows at logits of 1e4 (f32) or 1e300 (f64); an entry
 // of -inf gives exp(-inf) = 0 exactly; a row of all -inf gives m = -inf and NaN, as PyTorch does.
+//
+// Backward passes take the forward output y and the upstream gradient g (PyTorch's
+// _log_softmax_backward_data and _softmax_backward_data):
+//   log_softmax: dx_c = g_c - exp(y_c) sum_k g_k        softmax: dx_c = y_c (g_c - sum_k g_k y_k)
+//
+// Two layouts. The class dim last (inner == 1): one position's row is contiguous and the row
+// helpers of math.ts (or the row loops below) vectorise along it. The class dim not last
+// (inner > 1, e.g. dim 1 of NCHW): in the SIMD build the positions of one vector sit in its lanes
+// and each pass walks the classes (columns()), so every load is a whole vector whatever C is.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
-import { lanes } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
 
-/** Writes log_softmax(x) along the class dim into y (y may equal x). */
+const LOG_SOFTMAX = 0;
+const SOFTMAX = 1;
+const LOG_SOFTMAX_BACKWARD = 2;
+const SOFTMAX_BACKWARD = 3;
+
+/** Writes log_softmax(x) along the class dim into y. y must not overlap x (src/stream.ts never
+ *  passes an output over an input): the columns path may compute a position twice. */
 export function logSoftmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner: i32): void {
+  family<T>(LOG_SOFTMAX, x, 0, y, outer, C, inner);
+}
+
+/** Writes softmax(x) along the class dim into y (not overlapping x). */
+export function softmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner: i32): void {
+  family<T>(SOFTMAX, x, 0, y, outer, C, inner);
+}
+
+/** Gradient of log_softmax given its output y and the upstream gradient g (dx overlapping neither). */
+export function logSoftmaxBackward<T>(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void {
+  family<T>(LOG_SOFTMAX_BACKWARD, g, y, dx, outer, C, inner);
+}
+
+/** Gradient of softmax given its output y and the upstream gradient g (dx overlapping neither). */
+export function softmaxBackward<T>(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void {
+  family<T>(SOFTMAX_BACKWARD, g, y, dx, outer, C, inner);
+}
+
+/** Runs one op over every position: inputs a (x or g) and b (y for the backward ops), output out. */
+function family<T>(op: i32, a: usize, b: usize, out: usize, outer: i32, C: i32, inner: i32): void {
+  if (C <= 0) return;
   const stride = <usize>inner << alignof<T>();
+  const L = lanes<T>();
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const offset = (<usize>o * C * inner + i) << alignof<T>();
-      const row = x + offset;
-      const m = rowMaxForExp<T>(row, C, stride);
-      const logSum = Math.log(rowExpSum<T>(row, m, C, stride, 0));
-      rowShift<T>(row, y + offset, C, stride, m, logSum);
+    const slice = (<usize>o * C * inner) << alignof<T>();
+    if (ASC_FEATURE_SIMD && inner >= L) {
+      let i = 0;
+      for (; i + L <= inner; i += L) {
+        const p = slice + (<usize>i << alignof<T>());
+        columns<T>(op, a + p, b + p, out + p, C, stride);
+      }
+      // The last, partial vector overlaps the one before it: its first lanes are computed again,
+      // to the same values (lanes never mix).
+      if (i < inner) {
+        const p = slice + (<usize>(inner - L) << alignof<T>());
+        columns<T>(op, a + p, b + p, out + p, C, stride);
+      }
+      continue;
     }
+    for (let i = 0; i < inner; i++) {
+      const p = slice + (<usize>i << alignof<T>());
+      row<T>(op, a + p, b + p, out + p, C, stride);
+    }
+  }
+}
+
+/** One position (C values `stride` bytes apart). */
+function row<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize): void {
+  if (op == LOG_SOFTMAX) {
+    const m = rowMaxForExp<T>(a, C, stride);
+    rowShift<T>(a, out, C, stride, m, Math.log(rowExpSum<T>(a, m, C, stride, 0)));
+  } else if (op == SOFTMAX) {
+    // The exps are stored first and normalised in a second pass: one exp per element.
+    const m = rowMaxForExp<T>(a, C, stride);
+    rowScale<T>(out, C, stride, 1.0 / rowExpSum<T>(a, m, C, stride, out), 0, 0);
+  } else if (op == LOG_SOFTMAX_BACKWARD) {
+    logSoftmaxBackwardRow<T>(a, b, out, C, stride);
+  } else {
+    softmaxBackwardRow<T>(a, b, out, C, stride);
   }
 }
 
@@ -39,55 +104,164 @@ function rowShift<T>(row: usize, out: usize, C: i32, stride: usize, m: T, logSum
   }
 }
 
-/** Gradient of log_softmax given its output y and the upstream gradient g:
- *  dx_c = g_c - exp(y_c) * sum_k g_k  (PyTorch's _log_softmax_backward_data). */
-export function logSoftmaxBackward<T>(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void {
-  const stride = <usize>inner << alignof<T>();
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const offset = (<usize>o * C * inner + i) << alignof<T>();
-      let sumG: f64 = 0;
-      for (let c = 0; c < C; c++) sumG += <f64>load<T>(g + offset + <usize>c * stride);
-      for (let c = 0; c < C; c++) {
-        const p = offset + <usize>c * stride;
-        store<T>(dx + p, <T>(<f64>load<T>(g + p) - <f64>expT<T>(load<T>(y + p)) * sumG));
-      }
+/** sum_c a_c (or sum_c a_c b_c when `dot`) along a contiguous row from its start, each vector
+ *  widened into f64 as it comes (the sums stay f64, as on the scalar path); stops before the last
+ *  C % lanes entries, which the caller adds. */
+// @ts-ignore: decorator
+@inline function rowSumV<T>(a: usize, b: usize, C: i32, dot: bool): f64 {
+  const L = lanes<T>();
+  let acc = f64x2.splat(0);
+  for (let c = 0; c + L <= C; c += L) {
+    const v = v128.load(at<T>(a, c));
+    acc = addWide<T>(acc, dot ? v128.mul<T>(v, v128.load(at<T>(b, c))) : v);
+  }
+  return hsum(acc);
+}
+
+/** dx_c = g_c - exp(y_c) sum_k g_k along one row. A y above 0 (not a log-probability, but PyTorch
+ *  takes any y) leaves the vector loop: the vector exp is only for arguments <= 0. */
+function logSoftmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride: usize): void {
+  const L = lanes<T>();
+  const simd = ASC_FEATURE_SIMD && stride == sizeof<T>() && C >= L;
+  let sum: f64 = 0;
+  let c = 0;
+  if (ASC_FEATURE_SIMD && simd) {
+    sum = rowSumV<T>(g, 0, C, false);
+    c = C - C % L;
+  }
+  for (; c < C; c++) sum += <f64>load<T>(g + <usize>c * stride);
+  c = 0;
+  if (ASC_FEATURE_SIMD && simd) {
+    const vs = v128.splat<T>(<T>sum);
+    const zero = v128.splat<T>(<T>0);
+    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
+    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    for (; c + L <= C; c += L) {
+      const yv = v128.load(at<T>(y, c));
+      if (v128.any_true(v128.gt<T>(yv, zero))) break;
+      const e = expWith<T>(yv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      v128.store(at<T>(dx, c), v128.sub<T>(v128.load(at<T>(g, c)), v128.mul<T>(e, vs)));
     }
+  }
+  for (; c < C; c++) {
+    const p = <usize>c * stride;
+    store<T>(dx + p, <T>(<f64>load<T>(g + p) - <f64>expT<T>(load<T>(y + p)) * sum));
   }
 }
 
-/** Writes softmax(x) along the class dim into y (y may equal x): the exps are stored first and
- *  normalised in a second pass, so there is one exp per element. */
-export function softmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner: i32): void {
-  const stride = <usize>inner << alignof<T>();
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const offset = (<usize>o * C * inner + i) << alignof<T>();
-      const row = x + offset;
-      const out = y + offset;
-      const m = rowMaxForExp<T>(row, C, stride);
-      const sum = rowExpSum<T>(row, m, C, stride, out);
-      rowScale<T>(out, C, stride, 1.0 / sum, 0, 0);
+/** dx_c = y_c (g_c - sum_k g_k y_k) along one row. */
+function softmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride: usize): void {
+  const L = lanes<T>();
+  const simd = ASC_FEATURE_SIMD && stride == sizeof<T>() && C >= L;
+  let dot: f64 = 0;
+  let c = 0;
+  if (ASC_FEATURE_SIMD && simd) {
+    dot = rowSumV<T>(g, y, C, true);
+    c = C - C % L;
+  }
+  for (; c < C; c++) {
+    const p = <usize>c * stride;
+    dot += <f64>load<T>(g + p) * <f64>load<T>(y + p);
+  }
+  c = 0;
+  if (ASC_FEATURE_SIMD && simd) {
+    const vd = v128.splat<T>(<T>dot);
+    for (; c + L <= C; c += L) {
+      v128.store(at<T>(dx, c), v128.mul<T>(v128.load(at<T>(y, c)), v128.sub<T>(v128.load(at<T>(g, c)), vd)));
     }
+  }
+  for (; c < C; c++) {
+    const p = <usize>c * stride;
+    store<T>(dx + p, <T>(<f64>load<T>(y + p) * (<f64>load<T>(g + p) - dot)));
   }
 }
 
-/** Gradient of softmax given its output y and the upstream gradient g:
- *  dx_c = y_c * (g_c - sum_k g_k y_k)  (PyTorch's _softmax_backward_data). */
-export function softmaxBackward<T>(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void {
-  const stride = <usize>inner << alignof<T>();
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const offset = (<usize>o * C * inner + i) << alignof<T>();
-      let dot: f64 = 0;
+// The columns path (class dim not last, SIMD build): positions in lanes.
+
+/** Adds a vector of T to its positions' f64 sums (s0: lanes 0-1; s1: lanes 2-3 of an f32x4). */
+// @ts-ignore: decorator
+@inline function widen<T>(s: v128, part: v128, high: bool): v128 {
+  if (sizeof<T>() == 8) return f64x2.add(s, part);
+  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
+}
+
+/** The f64 per-position values s0 (and s1 for f32) as one vector of T. */
+// @ts-ignore: decorator
+@inline function narrow<T>(s0: v128, s1: v128): v128 {
+  if (sizeof<T>() == 8) return s0;
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(s0), f32x4.demote_f64x2_zero(s1), 0, 1, 4, 5);
+}
+
+/** One vector of positions starting at a (b, out). Sums across classes are f64 per position, each
+ *  term widened as it comes: a few instructions per vector, and the loss of a sum rounded in f32
+ *  (1 + 5e-4 keeps 4 digits of the 5e-4) never shows. */
+function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize): void {
+  const zero = v128.splat<T>(<T>0);
+  let s0 = f64x2.splat(0);
+  let s1 = s0;
+  if (op == LOG_SOFTMAX || op == SOFTMAX) {
+    let m = v128.load(a);
+    for (let c = 1; c < C; c++) m = v128.pmax<T>(m, v128.load(a + <usize>c * stride));
+    // pmax may skip a NaN, which still reaches the sum through its exp.
+    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
+    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    for (let c = 0; c < C; c++) {
+      const e = expWith<T>(v128.sub<T>(v128.load(a + <usize>c * stride), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      if (op == SOFTMAX) v128.store(out + <usize>c * stride, e);
+      s0 = widen<T>(s0, e, false);
+      if (sizeof<T>() == 4) s1 = widen<T>(s1, e, true);
+    }
+    if (op == LOG_SOFTMAX) {
+      const lse = narrow<T>(log64V(s0), log64V(s1));
       for (let c = 0; c < C; c++) {
-        const p = offset + <usize>c * stride;
-        dot += <f64>load<T>(g + p) * <f64>load<T>(y + p);
+        v128.store(out + <usize>c * stride, v128.sub<T>(v128.sub<T>(v128.load(a + <usize>c * stride), m), lse));
       }
+    } else {
+      // Normalise the stored exps, flushing would-be subnormal products as rowScale does.
+      const one = f64x2.splat(1);
+      const r = narrow<T>(f64x2.div(one, s0), f64x2.div(one, s1));
+      const tiny = v128.div<T>(minNormalV<T>(), r);
       for (let c = 0; c < C; c++) {
-        const p = offset + <usize>c * stride;
-        store<T>(dx + p, <T>(<f64>load<T>(y + p) * (<f64>load<T>(g + p) - dot)));
+        const q = out + <usize>c * stride;
+        const v = v128.load(q);
+        v128.store(q, v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), r));
       }
     }
+    return;
+  }
+  // Backward: pass 1 sums g (log_softmax) or g y (softmax) per position.
+  let positive = zero;
+  for (let c = 0; c < C; c++) {
+    const p = <usize>c * stride;
+    const g = v128.load(a + p);
+    const y = v128.load(b + p);
+    let v = g;
+    if (op == LOG_SOFTMAX_BACKWARD) positive = v128.or(positive, v128.gt<T>(y, zero));
+    else v = v128.mul<T>(g, y);
+    s0 = widen<T>(s0, v, false);
+    if (sizeof<T>() == 4) s1 = widen<T>(s1, v, true);
+  }
+  const sum = narrow<T>(s0, s1);
+  if (op == SOFTMAX_BACKWARD) {
+    for (let c = 0; c < C; c++) {
+      const p = <usize>c * stride;
+      v128.store(out + p, v128.mul<T>(v128.load(b + p), v128.sub<T>(v128.load(a + p), sum)));
+    }
+    return;
+  }
+  if (v128.any_true(positive)) {
+    // A y above 0 (see logSoftmaxBackwardRow): these positions one by one, with the scalar exp.
+    for (let l = 0; l < lanes<T>(); l++) {
+      const p = <usize>l << alignof<T>();
+      logSoftmaxBackwardRow<T>(a + p, b + p, out + p, C, stride);
+    }
+    return;
+  }
+  const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
+  const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+  for (let c = 0; c < C; c++) {
+    const p = <usize>c * stride;
+    const e = expWith<T>(v128.load(b + p), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+    v128.store(out + p, v128.sub<T>(v128.load(a + p), v128.mul<T>(e, sum)));
   }
 }

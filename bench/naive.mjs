@@ -125,9 +125,9 @@ export function bceWithLogits(x, target, C, { posWeight = null, weight = null, g
   return g ? { loss, grad: g } : { loss };
 }
 
-/** log_softmax over the class dim of (outer, C, inner); returns a new array. */
-export function logSoftmax(x, outer, C, inner) {
-  const y = new x.constructor(x.length);
+/** log_softmax over the class dim of (outer, C, inner); into `out`, or a new array. */
+export function logSoftmax(x, outer, C, inner, out = null) {
+  const y = out ?? new x.constructor(x.length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * C * inner + j;
@@ -136,6 +136,63 @@ export function logSoftmax(x, outer, C, inner) {
     }
   }
   return y;
+}
+
+/** softmax over the class dim of (outer, C, inner); into `out`, or a new array. */
+export function softmax(x, outer, C, inner, out = null) {
+  const y = out ?? new x.constructor(x.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      const lse = rowLogSumExp(x, base, C, inner);
+      for (let c = 0; c < C; c++) y[base + c * inner] = Math.exp(x[base + c * inner] - lse);
+    }
+  }
+  return y;
+}
+
+/** Backward of log_softmax from its output y and upstream g: dx = g - exp(y) sum(g). */
+export function logSoftmaxBackward(g, y, outer, C, inner, out = null) {
+  const dx = out ?? new y.constructor(y.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += g[base + c * inner];
+      for (let c = 0; c < C; c++) dx[base + c * inner] = g[base + c * inner] - Math.exp(y[base + c * inner]) * s;
+    }
+  }
+  return dx;
+}
+
+/** Backward of softmax from its output y and upstream g: dx = y (g - sum(g y)). */
+export function softmaxBackward(g, y, outer, C, inner, out = null) {
+  const dx = out ?? new y.constructor(y.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += g[base + c * inner] * y[base + c * inner];
+      for (let c = 0; c < C; c++) dx[base + c * inner] = y[base + c * inner] * (g[base + c * inner] - s);
+    }
+  }
+  return dx;
+}
+
+/** binary_cross_entropy on probabilities (PyTorch's -100 log clamp and 1e-12 gradient clamp), mean. */
+export function bce(x, target, { grad = false, out = null } = {}) {
+  const n = x.length;
+  const g = grad ? out ?? new x.constructor(n) : null;
+  const scale = 1 / n;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const y = target[i];
+    sum -= y * Math.max(Math.log(v), -100) + (1 - y) * Math.max(Math.log1p(-v), -100);
+    if (g) g[i] = scale * (v - y) / Math.max((1 - v) * v, 1e-12);
+  }
+  const loss = sum * scale;
+  return g ? { loss, grad: g } : { loss };
 }
 
 /**

@@ -2,13 +2,16 @@
 // forward and forward+gradient,
 // wasm-xent beside its peers in one process, alternating contenders call by call.
 //
-//   npm run bench                 # full run (~5 min): writes bench/RESULTS.md, results.svg, results.json
+//   npm run bench                 # full run (~7 min): writes bench/RESULTS.md, results.svg, results.json
 //   npm run bench -- --quick      # < 1 min, fewer calls, no tfjs-cpu: writes build/bench/ (as does any
-//                                 # partial run: --workloads, --skip, --budget)
+//                                 # partial run: --workloads, --shapes, --skip, --budget)
+//   npm run bench -- --shapes     # only the "shapes" table (bench/shapes.mjs)
 //
-// Options: --quick, --workloads=W1,W3, --skip=tfjs-cpu,ort (contender ids), --no-torch (use the
-// committed bench/torch-results.json), --budget=MS (timed milliseconds per contender and mode),
-// --out=DIR. See bench/README.md.
+// Options: --quick, --workloads=W1,W3,shapes, --shapes, --skip=tfjs-cpu,ort (contender ids),
+// --no-torch (use the committed bench/torch-results.json), --budget=MS (timed milliseconds per
+// contender and mode), --out=DIR. Only a full run (every workload, not --quick) writes into bench/
+// itself; any other run writes to build/bench/ (ignored by git) unless --out says otherwise.
+// See bench/README.md.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +24,7 @@ import { makeWorkload, WORKLOADS } from './data.mjs';
 import * as naive from './naive.mjs';
 import { INT64, logSoftmaxModel, softmaxCrossEntropyModel } from './onnx-model.mjs';
 import { writeReport } from './report.mjs';
+import { shapeCases } from './shapes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -36,13 +40,16 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const WORKLOAD_IDS = (opt('workloads') || 'W1,W2,W3,W4,W5,W6,W9').split(',');
+const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,shapes';
+const WORKLOAD_IDS = (opt('shapes') ? 'shapes' : opt('workloads') || ALL_WORKLOADS).split(',');
+const SHAPES = WORKLOAD_IDS.includes('shapes');
+const W_IDS = WORKLOAD_IDS.filter((id) => id !== 'shapes');
+const PARTIAL = QUICK || WORKLOAD_IDS.join(',') !== ALL_WORKLOADS || ['skip', 'budget'].some((o) => opt(o) !== undefined);
 const SKIP = new Set(String(opt('skip') || '').split(',').filter(Boolean));
 if (QUICK) SKIP.add('tfjs-cpu');
 const NO_TORCH = Boolean(opt('no-torch'));
 // Only a full run (all workloads, all contenders, default budget) replaces the committed results in
 // bench/; a quick or partial run writes to build/bench/ (ignored by git) unless --out says otherwise.
-const PARTIAL = QUICK || ['workloads', 'skip', 'budget'].some((o) => opt(o) !== undefined);
 const OUT_DIR = path.resolve(opt('out') || (PARTIAL ? path.join(ROOT, 'build', 'bench') : HERE));
 const SETTINGS = QUICK
   ? { budgetMs: Number(opt('budget') || 100), minCalls: 2, maxCalls: 200, warmupCalls: 0 }
@@ -110,12 +117,13 @@ function runTorch() {
     return { source: 'committed', why, data: JSON.parse(fs.readFileSync(committed, 'utf8')) };
   };
   if (NO_TORCH) return readCommitted('--no-torch');
+  if (W_IDS.length === 0) return readCommitted('no workload needs it');
   const py = '/usr/bin/python3';
   const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return readCommitted(`${py} cannot import torch`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const out = path.join(OUT_DIR, 'torch-results.json');
-  const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', WORKLOAD_IDS.join(',')];
+  const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', W_IDS.join(',')];
   if (QUICK) args.push('--quick');
   log(`PyTorch: ${py} ${path.relative(ROOT, args[0])}${QUICK ? ' --quick' : ''} ...`);
   const r = spawnSync(py, args, { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'] });
@@ -265,8 +273,8 @@ function consume(r) {
   else if (r && r.length) sink += r[0];
 }
 
-async function timeGroup(entries, numel) {
-  const { budgetMs, minCalls, maxCalls, warmupCalls } = SETTINGS;
+async function timeGroup(entries, numel, settings = SETTINGS) {
+  const { budgetMs, minCalls, maxCalls, warmupCalls } = settings;
   const once = async (c) => {
     if (c.prepare) await c.prepare();
     const t0 = performance.now();
@@ -683,25 +691,52 @@ function wrapOut(y) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ---------------------------------------------------------------------------------------------
+// The shapes table: wasm-xent (float32, into `out`) against the plain-JS peer, shape by shape.
+async function runShapes() {
+  const tS = performance.now();
+  const budgetMs = Number(opt('budget') || (QUICK ? 100 : 400));
+  const settings = { budgetMs, minCalls: 5, maxCalls: 1000, warmupCalls: 1 };
+  const cases = [];
+  for (const c of shapeCases(X)) {
+    const why = c.check();
+    const rec = { id: c.id, group: c.group, what: c.what, shape: c.shape, numel: c.numel, forwardOnly: Boolean(c.forwardOnly), check: why ?? 'ok' };
+    if (why) rec['xent-out'] = rec.naive = { excluded: why };
+    else Object.assign(rec, await timeGroup([{ id: 'xent-out', run: c.xent }, { id: 'naive', run: c.naive }], c.numel, settings));
+    cases.push(rec);
+    const m = (id) => (rec[id].median !== undefined ? rec[id].median.toFixed(2) : 'EXCLUDED');
+    log(`  ${c.id.padEnd(24)} wasm-xent ${m('xent-out').padStart(7)}  plain JS ${m('naive').padStart(7)}${why ? `  (${why})` : ''}`);
+  }
+  return { settings, seconds: (performance.now() - tS) / 1000, cases };
+}
+
 async function main() {
   log(`wasm-xent bench${QUICK ? ' (quick)' : ''}: ${WORKLOAD_IDS.join(' ')}; ${SETTINGS.budgetMs} ms per contender and mode, >= ${SETTINGS.minCalls} calls`);
   const meta = machine();
   const torch = runTorch();
-  if (torch.source !== 'ran') log(`PyTorch: ${torch.why}; ${torch.data ? 'using the committed bench/torch-results.json' : 'no figures'}`);
+  if (torch.source !== 'ran' && W_IDS.length) log(`PyTorch: ${torch.why}; ${torch.data ? 'using the committed bench/torch-results.json' : 'no figures'}`);
   await X.init();
-  const peers = { tfjs: await loadTfjs(), ort: await loadOrt() };
-  for (const [name, b] of Object.entries(peers.tfjs.backends)) if (!b.ok) log(`tfjs-${name}: ${b.why}`);
-  if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
+  const peers = W_IDS.length ? { tfjs: await loadTfjs(), ort: await loadOrt() } : null;
+  if (peers) {
+    for (const [name, b] of Object.entries(peers.tfjs.backends)) if (!b.ok) log(`tfjs-${name}: ${b.why}`);
+    if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
+  }
   const workloads = {};
-  for (const id of WORKLOAD_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : await runWorkload(id, peers, torch);
+  for (const id of W_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : await runWorkload(id, peers, torch);
+  let shapes = null;
+  if (SHAPES) {
+    log('shapes (float32, into out; ns/elem):');
+    shapes = await runShapes();
+  }
   meta.torch = torch.data
     ? { source: torch.source, why: torch.why, version: torch.data.torch, numpy: torch.data.numpy, date: torch.data.date, quick: torch.data.quick }
     : { source: 'none', why: torch.why };
-  meta.tfjsWasmBinary = peers.tfjs.backends.wasm.binary || null;
+  meta.tfjsWasmBinary = peers?.tfjs.backends.wasm.binary || null;
   const doc = {
-    meta: { ...meta, quick: QUICK, settings: { ...SETTINGS, f32Tolerance: F32_TOL, gradTolerance: GRAD_TOL }, totalSeconds: (performance.now() - T0) / 1000, sink: Number.isFinite(sink) },
+    meta: { ...meta, quick: QUICK, partial: PARTIAL, workloads: WORKLOAD_IDS, settings: { ...SETTINGS, f32Tolerance: F32_TOL, gradTolerance: GRAD_TOL }, totalSeconds: (performance.now() - T0) / 1000, sink: Number.isFinite(sink) },
     contenders: CONTENDERS,
     workloads,
+    shapes,
   };
   fs.mkdirSync(OUT_DIR, { recursive: true });
   writeReport(doc, OUT_DIR);

@@ -1,0 +1,134 @@
+// The shapes of the bench's "shapes" table (issue 8's speed cliffs) whose kernels have paths of
+// their own: softmax and logSoftmax (and their backward passes) with the class dim not last, whose
+// SIMD build puts positions in vector lanes and ends each slice with a vector that overlaps the one
+// before it (inner not a multiple of the lane count); and BCE with short weight
+// periods, which the SIMD build tiles to a multiple of the vector width. Each case is checked
+// against the float64 reference (tests/reference.ts), on whichever build the suite runs.
+import * as X from '../src';
+import * as ref from './reference';
+import { normals, rng, uniforms } from './helpers/random';
+
+beforeAll(() => X.init());
+
+type Float = Float32ArrayConstructor | Float64ArrayConstructor;
+const TYPES: [string, Float, number][] = [['float32', Float32Array, 2e-5], ['float64', Float64Array, 1e-10]];
+
+/** Largest |a - b| / (floor + |b|); NaN where exactly one of them is NaN counts as Infinity. */
+function maxError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Object.is(a[i], b[i]) || (a[i] === b[i] && !Number.isFinite(a[i]))) continue; // equal infinities
+    if (Number.isNaN(a[i]) || Number.isNaN(b[i])) return Infinity;
+    worst = Math.max(worst, Math.abs(a[i] - b[i]) / (floor + Math.abs(b[i])));
+  }
+  return worst;
+}
+
+// (N, C, inner) with the class dim 1: inner below, at and around the lane counts (2 and 4), so the
+// overlapping last vector writes 1, 2 or 3 new lanes; C = 1 and C not a multiple of 8 (the groups
+// the per-position sums are widened in).
+const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7]];
+
+describe.each(TYPES)('%s', (_name, Type, tol) => {
+  test.each(SHAPES)('softmax and logSoftmax over dim 1 of [%i, %i, %i], into out and in place', (...shape) => {
+    const n = shape[0] * shape[1] * shape[2];
+    const x = Type.from(normals(rng(n + shape[1]), n, 3));
+    x[n >> 1] = -Infinity; // exp(-inf) = 0 in one lane
+    for (const op of ['softmax', 'logSoftmax'] as const) {
+      const want = ref[op]({ data: x, shape }, 1);
+      expect(maxError(X[op]({ data: x, shape }, { dim: 1 }), want, 1e-6)).toBeLessThan(tol);
+      // In place (out is the input, pinned in wasm memory): allowed, as documented.
+      const w = X.wasmArray(Type, n);
+      w.array.set(x);
+      X[op]({ data: w.array, shape }, { dim: 1, out: w.array });
+      expect(maxError(w.array, want, 1e-6)).toBeLessThan(tol);
+      w.free();
+    }
+  });
+
+  test.each(SHAPES)('logSoftmaxBackward and softmaxBackward over dim 1 of [%i, %i, %i], in place too', (...shape) => {
+    const n = shape[0] * shape[1] * shape[2];
+    const r = rng(7 * n + shape[2]);
+    const g = Type.from(normals(r, n));
+    for (const [op, fwd] of [['logSoftmaxBackward', 'logSoftmax'], ['softmaxBackward', 'softmax']] as const) {
+      const y = X[fwd]({ data: Type.from(normals(r, n, 2)), shape }, { dim: 1 });
+      const want = ref[op]({ data: g, shape }, { data: y, shape }, 1);
+      // Relative to 1 + |value|, as the fixtures are: g - exp(y) sum(g) and g - sum(g y) cancel.
+      expect(maxError(X[op]({ data: g, shape }, { data: y, shape }, { dim: 1 }), want, 1)).toBeLessThan(tol);
+      const w = X.wasmArray(Type, n);
+      w.array.set(g);
+      X[op]({ data: w.array, shape }, { data: y, shape }, { dim: 1, out: w.array });
+      expect(maxError(w.array, want, 1)).toBeLessThan(tol);
+      w.free();
+    }
+  });
+
+  test('logSoftmaxBackward with outputs above 0 (any y, as PyTorch takes), class dim last and not', () => {
+    const r = rng(11);
+    for (const [shape, dim] of [[[3, 12], 1], [[2, 5, 6], 1], [[2, 6, 4], 1]] as const) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const g = Type.from(normals(r, n));
+      const y = Type.from(normals(r, n, 4)); // about half above 0, up to ~ 12
+      const got = X.logSoftmaxBackward({ data: g, shape }, { data: y, shape }, { dim });
+      expect(maxError(got, ref.logSoftmaxBackward({ data: g, shape }, { data: y, shape }, dim), 1)).toBeLessThan(tol);
+    }
+  });
+
+  test('logSoftmaxBackward with an output just below exp overflow (the vector exp is for y <= 0 only)', () => {
+    // exp(88.5) and exp(709.5) are finite in float32 and float64; the upstream gradient is tiny so
+    // that exp(y) sum(g) stays finite too.
+    const big = Type === Float32Array ? 88.5 : 709.5;
+    const tiny = Type === Float32Array ? 1e-30 : 1e-300;
+    for (const [shape, at] of [[[2, 8], 9], [[1, 8, 4], 13]] as [number[], number][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const y = Type.from(normals(rng(3), n).map((v) => -Math.abs(v)));
+      const g = new Type(n);
+      y[at] = big;
+      g[at] = tiny;
+      const got = X.logSoftmaxBackward({ data: g, shape }, { data: y, shape }, { dim: 1 });
+      expect(maxError(got, ref.logSoftmaxBackward({ data: g, shape }, { data: y, shape }, 1), 1e-30)).toBeLessThan(tol);
+    }
+  });
+
+  test('binaryCrossEntropy at 0, 1, tiny and near-1 probabilities, weight periods 1 to 65', () => {
+    const r = rng(5);
+    const special = [0, 1, 1e-45, 1e-40, 2 ** -126, 1e-30, 1e-12, 2 ** -30, 1e-7, 0.5, 0.25, 0.75, 1 - 2 ** -24, 1 - 1e-7, 0.999];
+    for (const P of [1, 2, 3, 4, 5, 7, 8, 63, 64, 65]) {
+      const shape = [13, P];
+      const n = 13 * P;
+      const x = Type.from(uniforms(r, n));
+      const y = Type.from(uniforms(r, n));
+      special.forEach((v, i) => (x[(i * 7) % n] = v));
+      const weight = { data: Type.from(uniforms(r, P, 0.5, 2)), shape: [P] };
+      const gradOutput = Type.from(normals(r, n));
+      const got = X.binaryCrossEntropy({ data: x, shape }, y, { weight, reduction: 'none', gradOutput, grad: true });
+      const want = ref.binaryCrossEntropy({ data: x, shape }, y, { weight, reduction: 'none', gradOutput });
+      expect(maxError(got.loss as ArrayLike<number>, want.loss as Float64Array, 1e-30)).toBeLessThan(tol);
+      expect(maxError(got.grad!, want.grad, 1e-30)).toBeLessThan(tol);
+      const sum = X.binaryCrossEntropy({ data: x, shape }, y, { weight, reduction: 'sum' }).loss as number;
+      expect(Math.abs(sum - (ref.binaryCrossEntropy({ data: x, shape }, y, { weight, reduction: 'sum' }).loss as number))).toBeLessThan(tol * Math.abs(sum));
+    }
+  });
+
+  test('binaryCrossEntropyWithLogits with posWeight and weight periods 1 to 100, together and apart', () => {
+    const r = rng(9);
+    for (const P of [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 63, 64, 65, 100]) {
+      for (const [wShape, pwShape] of [[null, [P]], [[P], [P]], [[3, 1], [P]], [[1], null], [[3, P], [P]]] as const) {
+        const shape = [5, 3, P];
+        const n = 15 * P;
+        const x = Type.from(normals(r, n, 3));
+        const y = Type.from(uniforms(r, n));
+        const opts: { reduction: 'none'; grad: true; weight?: X.Tensor<Float32Array | Float64Array>; posWeight?: X.Tensor<Float32Array | Float64Array> } = { reduction: 'none', grad: true };
+        const refOpts: ref.BinaryOptions = { reduction: 'none' };
+        if (wShape) opts.weight = refOpts.weight = { data: Type.from(uniforms(r, wShape.reduce((a, b) => a * b, 1), 0.5, 2)), shape: wShape };
+        if (pwShape) opts.posWeight = refOpts.posWeight = { data: Type.from(uniforms(r, P, 0.5, 3)), shape: pwShape };
+        const got = X.binaryCrossEntropyWithLogits({ data: x, shape }, y, opts);
+        const want = ref.binaryCrossEntropyWithLogits({ data: x, shape }, y, refOpts);
+        // Relative to 1 + |value|, as the fixtures are: the gradient w (lw sigmoid(x) - pw y) cancels.
+        expect(maxError(got.loss as ArrayLike<number>, want.loss as Float64Array, 1)).toBeLessThan(tol);
+        expect(maxError(got.grad!, want.grad, 1)).toBeLessThan(tol);
+      }
+    }
+  });
+});
