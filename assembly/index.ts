@@ -7,6 +7,7 @@ import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward 
 import { crossEntropyIndex, crossEntropyProbs } from "./cross_entropy";
 import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
+import { klDiv } from "./kl_div";
 
 /** First byte the host may use as its workspace (after this module's static data). */
 export function heapBase(): usize { return __heap_base; }
@@ -35,3 +36,6 @@ export function binaryCrossEntropy_f32(x: usize, y: usize, w: usize, wPeriod: i3
 export function binaryCrossEntropy_f64(x: usize, y: usize, w: usize, wPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropy<f64>(x, y, w, wPeriod, n, loss, grad, scale, gradPerElement); }
 export function binaryCrossEntropyWithLogits_f32(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f32>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }
 export function binaryCrossEntropyWithLogits_f64(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f64>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }
+
+export function klDiv_f32(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f32>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }
+export function klDiv_f64(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f64>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }

@@ -12,7 +12,9 @@ export { logSoftmax, softmax, logSoftmaxBackward, softmaxBackward } from './ops/
 export type { SoftmaxOptions } from './ops/softmax.js';
 export { binaryCrossEntropy, binaryCrossEntropyWithLogits } from './ops/bce.js';
 export type { BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+export { klDiv } from './ops/kl_div.js';
+export type { KlDivOptions, KlDivReduction } from './ops/kl_div.js';
 export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
 export type { LossResult, LossOptionsBase } from './ops/loss.js';
 export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
-export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax } from './modules.js';
+export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, KLDivLoss } from './modules.js';

@@ -4,6 +4,7 @@
 import { crossEntropy, CrossEntropyOptions } from './ops/cross_entropy.js';
 import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+import { klDiv, KlDivOptions } from './ops/kl_div.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
@@ -50,5 +51,12 @@ export class Softmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>): A {
     return softmax(input, this.options as SoftmaxOptions<A>);
+  }
+}
+
+export class KLDivLoss {
+  constructor(readonly options: KlDivOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return klDiv(input, target, { ...this.options, ...call } as KlDivOptions<A>);
   }
 }

@@ -252,6 +252,20 @@ function expectStillCorrect(): void {
   expect(X.binaryCrossEntropy(f32([0.5], [1]), new Float32Array([1])).loss).toBeCloseTo(Math.LN2, 7);
 }
 
+// ------------------------------------------------------------------ the rest of the family (issue 12)
+
+const LP = f32([-1.2, -0.9, -1.2, -2, -0.5, -1.2], [2, 3]); // log-probabilities
+const family: Case[] = [
+  ['klDiv target of another shape', () => X.klDiv(LP, f32([0.2, 0.8], [2, 1])), RangeError, "klDiv: target of shape [2, 1] does not match the input shape [2, 3] (klDiv takes a target of the input's shape)"],
+  ['klDiv integer target', () => X.klDiv(LP, { data: new Int32Array(6), shape: [2, 3] }), TypeError, 'klDiv: target must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
+  ['klDiv unknown reduction', () => X.klDiv(LP, P, { reduction: 'batch_mean' }), RangeError, "klDiv: batch_mean is not a valid value for reduction (expected 'mean', 'batchmean', 'sum' or 'none')"],
+  ['klDiv logTarget not a boolean', () => X.klDiv(LP, P, { logTarget: 1 }), TypeError, 'klDiv: logTarget must be a boolean, got number'],
+  ['klDiv PyTorch spelling log_target', () => X.klDiv(LP, P, { log_target: true }), TypeError, "klDiv: unknown option 'log_target' (did you mean 'logTarget'?); known options: reduction, grad, gradOutput, out, logTarget"],
+  ['klDiv array gradOutput for batchmean', () => X.klDiv(LP, P, { reduction: 'batchmean', grad: true, gradOutput: [1, 2] }), TypeError, "klDiv: gradOutput must be a number for reduction 'mean', got Array"],
+  ['klDiv int input', () => X.klDiv({ data: new Int32Array(6), shape: [2, 3] }, P), TypeError, 'klDiv: input.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -263,6 +277,7 @@ const groups: [string, Case[]][] = [
   ['options', options],
   ['SharedArrayBuffer and detached buffers', buffers],
   ['workspace limit', limit],
+  ['the rest of the family', family],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

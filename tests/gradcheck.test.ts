@@ -148,3 +148,23 @@ describe('logSoftmax / softmax backward', () => {
     });
   }
 });
+
+describe('klDiv gradients', () => {
+  const r = rng(12);
+  for (const shape of [[4, 5], [2, 3, 4], [7]]) {
+    for (const reduction of ['mean', 'batchmean', 'sum', 'none'] as const) {
+      for (const logTarget of [false, true]) {
+        test(`${JSON.stringify(shape)} ${reduction}${logTarget ? ' logTarget' : ''}`, () => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = normals(r, n);
+          const p = uniforms(r, n, 0.01, 1);
+          const t = { data: logTarget ? p.map(Math.log) : p, shape };
+          const gradOutput = reduction === 'none' ? normals(r, n) : -1.3;
+          const f = (v: Float64Array) => scalar(X.klDiv({ data: v, shape }, t, { reduction, logTarget }).loss as number | Float64Array, gradOutput);
+          const { grad } = X.klDiv({ data: x, shape }, t, { reduction, logTarget, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});

@@ -90,6 +90,9 @@ function run(c: Case): void {
     case 'binaryCrossEntropyWithLogits':
       res = R[c.fn](input, arr(c.target!), { weight: asTensor(weightOpt), posWeight: asTensor(o.posWeight as JNum[] | JTensor | undefined), reduction, gradOutput });
       break;
+    case 'klDiv':
+      res = R.klDiv(input, arr(c.target!), { reduction: o.reduction as R.KlDivOptions['reduction'], logTarget: o.logTarget as boolean | undefined, gradOutput });
+      break;
     default:
       throw new Error(`unknown fn ${c.fn}`);
   }
@@ -104,7 +107,7 @@ function run(c: Case): void {
   if (exp.grad) compare(c.name, 'grad', res.grad, arr(exp.grad));
 }
 
-const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json'];
+const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json'];
 const cases: Case[] = files.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', f), 'utf8')) as { cases: Case[] }).cases);
 
 afterAll(() => {

@@ -367,3 +367,34 @@ export function inverseFrequencyWeights(target: ArrayLike<number>, numClasses: n
   const total = inv.reduce((a, b) => a + b, 0);
   return Float64Array.from(inv, (v) => (total > 0 ? v / total : 0));
 }
+
+// ------------------------------------------------------------------ the rest of the family (issue 12)
+
+export interface KlDivOptions {
+  reduction?: Reduction | 'batchmean';
+  logTarget?: boolean;
+  gradOutput?: number | ArrayLike<number>;
+}
+
+/** torch.nn.functional.kl_div (1.13): l = xlogy(t, t) - t x, or exp(t) (t - x) with log_target;
+ *  xlogy(t, t) is NaN for t = NaN, 0 for t = 0, t log t otherwise. Autograd through the product:
+ *  dl/dx = -t (-exp(t)). 'mean' divides by the element count, 'batchmean' by shape[0] (a 0-d
+ *  input is summed). */
+export function klDiv(input: RefTensor, target: ArrayLike<number>, o: KlDivOptions = {}): RefResult {
+  const reduction = o.reduction ?? 'mean';
+  const n = input.data.length;
+  const denominator = reduction === 'batchmean' ? (input.shape.length === 0 ? 1 : input.shape[0]) : n;
+  const perEl = new Float64Array(n);
+  const grad = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = input.data[k];
+    const t = target[k];
+    const xlogy = Number.isNaN(t) ? NaN : t === 0 ? 0 : t * Math.log(t);
+    const e = Math.exp(t);
+    perEl[k] = o.logTarget ? e * (t - x) : xlogy - t * x;
+    const g = upstream(o.gradOutput, reduction === 'batchmean' ? 'mean' : reduction, k);
+    const scale = reduction === 'mean' || reduction === 'batchmean' ? g / denominator : g;
+    grad[k] = -(o.logTarget ? e : t) * scale;
+  }
+  return { loss: reduce(perEl, reduction === 'batchmean' ? 'mean' : reduction, denominator), grad };
+}
