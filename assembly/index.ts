@@ -8,6 +8,7 @@ import { crossEntropyIndex, crossEntropyProbs } from "./cross_entropy";
 import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
 import { klDiv } from "./kl_div";
+import { sigmoidFocalLoss } from "./sigmoid_focal";
 
 /** First byte the host may use as its workspace (after this module's static data). */
 export function heapBase(): usize { return __heap_base; }
@@ -39,3 +40,6 @@ export function binaryCrossEntropyWithLogits_f64(x: usize, y: usize, w: usize, w
 
 export function klDiv_f32(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f32>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }
 export function klDiv_f64(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f64>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }
+
+export function sigmoidFocalLoss_f32(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f32>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }
+export function sigmoidFocalLoss_f64(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f64>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }

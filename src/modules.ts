@@ -5,6 +5,7 @@ import { crossEntropy, CrossEntropyOptions } from './ops/cross_entropy.js';
 import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
 import { klDiv, KlDivOptions } from './ops/kl_div.js';
+import { sigmoidFocalLoss, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
@@ -58,5 +59,12 @@ export class KLDivLoss {
   constructor(readonly options: KlDivOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
     return klDiv(input, target, { ...this.options, ...call } as KlDivOptions<A>);
+  }
+}
+
+export class SigmoidFocalLoss {
+  constructor(readonly options: SigmoidFocalLossOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return sigmoidFocalLoss(input, target, { ...this.options, ...call } as SigmoidFocalLossOptions<A>);
   }
 }

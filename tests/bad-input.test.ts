@@ -263,6 +263,11 @@ const family: Case[] = [
   ['klDiv PyTorch spelling log_target', () => X.klDiv(LP, P, { log_target: true }), TypeError, "klDiv: unknown option 'log_target' (did you mean 'logTarget'?); known options: reduction, grad, gradOutput, out, logTarget"],
   ['klDiv array gradOutput for batchmean', () => X.klDiv(LP, P, { reduction: 'batchmean', grad: true, gradOutput: [1, 2] }), TypeError, "klDiv: gradOutput must be a number for reduction 'mean', got Array"],
   ['klDiv int input', () => X.klDiv({ data: new Int32Array(6), shape: [2, 3] }, P), TypeError, 'klDiv: input.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['sigmoidFocalLoss target of another shape', () => X.sigmoidFocalLoss(L, f32([1, 0, 1], [3])), RangeError, 'sigmoidFocalLoss: target of shape [3] does not match the input shape [2, 3]'],
+  ['sigmoidFocalLoss gamma not a number', () => X.sigmoidFocalLoss(L, P, { gamma: '2' }), TypeError, 'sigmoidFocalLoss: gamma must be a number, got string'],
+  ['sigmoidFocalLoss alpha NaN', () => X.sigmoidFocalLoss(L, P, { alpha: NaN }), RangeError, 'sigmoidFocalLoss: alpha must be finite, got NaN'],
+  ['sigmoidFocalLoss unknown reduction', () => X.sigmoidFocalLoss(L, P, { reduction: 'batchmean' }), RangeError, "sigmoidFocalLoss: batchmean is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
+  ['sigmoidFocalLoss gradOutput without grad', () => X.sigmoidFocalLoss(L, P, { gradOutput: [1, 1, 1, 1, 1, 1] }), TypeError, 'sigmoidFocalLoss: gradOutput was given but no gradient was requested; pass grad: true (or out) with it'],
   ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
 ];
 

@@ -168,3 +168,23 @@ describe('klDiv gradients', () => {
     }
   }
 });
+
+describe('sigmoidFocalLoss gradients', () => {
+  const r = rng(13);
+  for (const shape of [[4, 5], [7]]) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      for (const [alpha, gamma] of [[0.25, 2], [-1, 0.5], [0.6, 0], [0.25, 1], [0.4, 3.5]]) {
+        test(`${JSON.stringify(shape)} ${reduction} alpha=${alpha} gamma=${gamma}`, () => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = normals(r, n, 2);
+          // hard and soft targets
+          const y = uniforms(r, n).map((u, i) => (i % 3 === 0 ? u : u < 0.5 ? 0 : 1));
+          const gradOutput = reduction === 'none' ? normals(r, n) : 0.8;
+          const f = (v: Float64Array) => scalar(X.sigmoidFocalLoss({ data: v, shape }, y, { reduction, alpha, gamma }).loss as number | Float64Array, gradOutput);
+          const { grad } = X.sigmoidFocalLoss({ data: x, shape }, y, { reduction, alpha, gamma, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});

@@ -648,3 +648,33 @@ property('klDiv matches the reference (zero, tiny and hostile targets, -inf log-
   expectClose('klDiv grad', l.dtype, got.grad, ref.grad);
   if (out && got.grad !== out) throw new Error('grad is not the out array');
 });
+
+const sigmoidFocalCase = layoutArb(() => 0).chain((l) =>
+  fc.record({
+    l: fc.constant(l),
+    x: arrayOf(logitArb(l.dtype, l.hostile), l.n),
+    y: arrayOf(fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })), l.n),
+    alpha: fc.oneof(fc.constantFrom(0.25, -1, 0, 1), fc.double({ min: -1, max: 1, noNaN: true })),
+    gamma: fc.oneof(fc.constantFrom(0, 0.5, 1, 2, 3), fc.double({ min: 0, max: 5, noNaN: true })),
+    reduction: reductionArb,
+    g: fc.double({ min: -2, max: 2, noNaN: true }),
+    gs: arrayOf(fc.double({ min: -2, max: 2, noNaN: true }), l.n),
+    useG: fc.boolean(),
+  }),
+);
+
+property('sigmoidFocalLoss matches the reference (hostile logits, saturated p_t, any alpha and gamma, reductions)', sigmoidFocalCase, 200, (c) => {
+  const { l } = c;
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const y = floats(l.dtype, c.y);
+  const gradOutput = !c.useG ? undefined : c.reduction === 'none' ? floats(l.dtype, c.gs) : round(l.dtype, c.g);
+  const got = X.sigmoidFocalLoss(input, y, { reduction: c.reduction, alpha: c.alpha, gamma: c.gamma, grad: true, ...(gradOutput !== undefined && { gradOutput }) });
+  const ref = R.sigmoidFocalLoss({ data: Array.from(input.data), shape: l.shape }, Array.from(y), {
+    reduction: c.reduction,
+    alpha: c.alpha,
+    gamma: c.gamma,
+    gradOutput: gradOutput === undefined ? undefined : typeof gradOutput === 'number' ? gradOutput : Array.from(gradOutput),
+  });
+  expectClose('sigmoidFocalLoss loss', l.dtype, got.loss, ref.loss);
+  expectClose('sigmoidFocalLoss grad', l.dtype, got.grad, ref.grad);
+});

@@ -93,6 +93,9 @@ function run(c: Case): void {
     case 'klDiv':
       res = R.klDiv(input, arr(c.target!), { reduction: o.reduction as R.KlDivOptions['reduction'], logTarget: o.logTarget as boolean | undefined, gradOutput });
       break;
+    case 'sigmoidFocalLoss':
+      res = R.sigmoidFocalLoss(input, arr(c.target!), { reduction: o.reduction as R.Reduction | undefined, alpha: o.alpha as number | undefined, gamma: o.gamma as number | undefined, gradOutput });
+      break;
     default:
       throw new Error(`unknown fn ${c.fn}`);
   }
@@ -107,7 +110,7 @@ function run(c: Case): void {
   if (exp.grad) compare(c.name, 'grad', res.grad, arr(exp.grad));
 }
 
-const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json'];
+const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json', 'sigmoidFocalLoss.json'];
 const cases: Case[] = files.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', f), 'utf8')) as { cases: Case[] }).cases);
 
 afterAll(() => {

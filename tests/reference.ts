@@ -398,3 +398,39 @@ export function klDiv(input: RefTensor, target: ArrayLike<number>, o: KlDivOptio
   }
   return { loss: reduce(perEl, reduction === 'batchmean' ? 'mean' : reduction, denominator), grad };
 }
+
+export interface SigmoidFocalOptions {
+  reduction?: Reduction;
+  alpha?: number;
+  gamma?: number;
+  gradOutput?: number | ArrayLike<number>;
+}
+
+/** torchvision.ops.sigmoid_focal_loss (0.14): p = sigmoid(x), ce = BCE with logits (the stable
+ *  form above), p_t = p y + (1 - p)(1 - y), l = alpha_t ce (1 - p_t)^gamma (alpha_t = 1 when
+ *  alpha < 0). The gradient is back-propagated through each of those steps as autograd does
+ *  (pow's backward is 0 for a zero exponent), so its NaNs are PyTorch's. Default reduction 'none'. */
+export function sigmoidFocalLoss(input: RefTensor, target: ArrayLike<number>, o: SigmoidFocalOptions = {}): RefResult {
+  const reduction = o.reduction ?? 'none';
+  const alpha = o.alpha ?? 0.25;
+  const gamma = o.gamma ?? 2;
+  const n = input.data.length;
+  const perEl = new Float64Array(n);
+  const grad = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = input.data[k];
+    const y = target[k];
+    const p = 1 / (1 + Math.exp(-x));
+    const ce = binaryCrossEntropyWithLogits({ data: [x], shape: [] }, [y], { reduction: 'sum' }).loss as number;
+    const pt = p * y + (1 - p) * (1 - y);
+    const m = Math.pow(1 - pt, gamma);
+    const at = alpha >= 0 ? alpha * y + (1 - alpha) * (1 - y) : 1;
+    perEl[k] = at * (ce * m);
+    const g = upstream(o.gradOutput, reduction, k);
+    const gLoss = (reduction === 'mean' ? g / n : g) * at;
+    const gPow = gamma === 0 ? 0 : gLoss * ce * (gamma * Math.pow(1 - pt, gamma - 1));
+    const gP = -gPow * y - -gPow * (1 - y);
+    grad[k] = gP * (1 - p) * p + gLoss * m * (p - y);
+  }
+  return { loss: reduce(perEl, reduction, n), grad };
+}
