@@ -9,6 +9,7 @@ import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
 import { klDiv } from "./kl_div";
 import { sigmoidFocalLoss } from "./sigmoid_focal";
+import { focalLoss } from "./focal";
 
 /** First byte the host may use as its workspace (after this module's static data). */
 export function heapBase(): usize { return __heap_base; }
@@ -43,3 +44,6 @@ export function klDiv_f64(x: usize, t: usize, n: i32, logTarget: bool, loss: usi
 
 export function sigmoidFocalLoss_f32(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f32>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }
 export function sigmoidFocalLoss_f64(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f64>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }
+
+export function focalLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f32>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
+export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f64>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }

@@ -6,6 +6,7 @@ import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
 import { klDiv, KlDivOptions } from './ops/kl_div.js';
 import { sigmoidFocalLoss, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
+import { focalLoss, FocalLossOptions } from './ops/focal.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
@@ -66,5 +67,12 @@ export class SigmoidFocalLoss {
   constructor(readonly options: SigmoidFocalLossOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
     return sigmoidFocalLoss(input, target, { ...this.options, ...call } as SigmoidFocalLossOptions<A>);
+  }
+}
+
+export class FocalLoss {
+  constructor(readonly options: FocalLossOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return focalLoss(input, target, { ...this.options, ...call } as FocalLossOptions<A>);
   }
 }

@@ -268,6 +268,12 @@ const family: Case[] = [
   ['sigmoidFocalLoss alpha NaN', () => X.sigmoidFocalLoss(L, P, { alpha: NaN }), RangeError, 'sigmoidFocalLoss: alpha must be finite, got NaN'],
   ['sigmoidFocalLoss unknown reduction', () => X.sigmoidFocalLoss(L, P, { reduction: 'batchmean' }), RangeError, "sigmoidFocalLoss: batchmean is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
   ['sigmoidFocalLoss gradOutput without grad', () => X.sigmoidFocalLoss(L, P, { gradOutput: [1, 1, 1, 1, 1, 1] }), TypeError, 'sigmoidFocalLoss: gradOutput was given but no gradient was requested; pass grad: true (or out) with it'],
+  ['focalLoss target out of range', () => X.focalLoss(L, [0, 3]), RangeError, /^focalLoss: Target 3 is out of bounds\./],
+  ['focalLoss gamma Infinity', () => X.focalLoss(L, T, { gamma: Infinity }), RangeError, 'focalLoss: gamma must be finite, got Infinity'],
+  ['focalLoss weight of the wrong length', () => X.focalLoss(L, T, { weight: [1, 2] }), RangeError, 'focalLoss: weight tensor should be defined either for all 3 classes or no classes but got weight tensor of shape: [2]'],
+  ['focalLoss probability targets (class indices only, as nllLoss)', () => X.focalLoss(L, P), RangeError, 'focalLoss: 0D or 1D target tensor expected, multi-target not supported'],
+  ['focalLoss labelSmoothing (a crossEntropy option)', () => X.focalLoss(L, T, { labelSmoothing: 0.1 }), TypeError, "focalLoss: unknown option 'labelSmoothing'; known options: reduction, grad, gradOutput, out, gamma, weight, ignoreIndex, dim"],
+  ['FocalLoss dim out of range', () => new X.FocalLoss({ dim: 2 }).forward(L, T), RangeError, 'focalLoss: Dimension out of range (expected to be in range of [-2, 1], but got 2)'],
   ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
 ];
 

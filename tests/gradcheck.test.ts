@@ -188,3 +188,28 @@ describe('sigmoidFocalLoss gradients', () => {
     }
   }
 });
+
+describe('focalLoss gradients', () => {
+  const r = rng(14);
+  for (const { shape, dim } of shapes) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      for (const gamma of [2, 0.5, 0, 3.2]) {
+        test(`${JSON.stringify(shape)} dim=${dim ?? 'default'} ${reduction} gamma=${gamma} weight+ignore`, () => {
+          const d = dim === undefined ? (shape.length === 1 ? 0 : 1) : (dim + shape.length) % shape.length;
+          const C = shape[d];
+          const positions = shape.reduce((a, b) => a * b, 1) / C;
+          const x = normals(r, positions * C, 2);
+          const target = ints(r, positions, C);
+          if (positions > 1) target[1] = -100;
+          const options = { dim, reduction, gamma, weight: Array.from(uniforms(r, C, 0.2, 2)) };
+          const targetShape = shape.filter((_, i) => i !== d);
+          const t = targetShape.length === 0 ? target[0] : { data: target, shape: targetShape };
+          const gradOutput = reduction === 'none' ? normals(r, positions) : 0.7;
+          const f = (v: Float64Array) => scalar(X.focalLoss({ data: v, shape }, t, options).loss as number | Float64Array, gradOutput);
+          const { grad } = X.focalLoss({ data: x, shape }, t, { ...options, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});

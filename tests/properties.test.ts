@@ -678,3 +678,37 @@ property('sigmoidFocalLoss matches the reference (hostile logits, saturated p_t,
   expectClose('sigmoidFocalLoss loss', l.dtype, got.loss, ref.loss);
   expectClose('sigmoidFocalLoss grad', l.dtype, got.grad, ref.grad);
 });
+
+const focalCase = indexCase(false).chain((c) =>
+  fc.record({ c: fc.constant(c), gamma: fc.oneof(fc.constantFrom(0, 0.5, 1, 2, 3), fc.double({ min: 0, max: 5, noNaN: true })) }),
+);
+
+property('focalLoss matches the reference: gamma, weight, ignoreIndex, reductions, dim, gradOutput, out, hostile logits', focalCase, 200, ({ c, gamma }) => {
+  const { l, o } = c;
+  const ii = o.ignoreIndex ?? -100;
+  const t = c.t.map((v, p) => (c.ignored[p] ? ii : v));
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const weight = c.weight && floats(l.dtype, c.weight);
+  const gradOutput = c.gradOutput === undefined ? undefined : typeof c.gradOutput === 'number' ? round(l.dtype, c.gradOutput) : floats(l.dtype, c.gradOutput);
+  const out = c.useOut ? (l.dtype === 'f32' ? new Float32Array(l.n).fill(7) : new Float64Array(l.n).fill(7)) : undefined;
+  const got = X.focalLoss(input, makeTarget(t, c.targetType, l.shape.filter((_, i) => i !== l.dim), c.asTensor), {
+    reduction: o.reduction,
+    gamma,
+    ...(o.ignoreIndex !== undefined && { ignoreIndex: o.ignoreIndex }),
+    ...(weight && { weight }),
+    ...(l.dimOpt !== undefined && { dim: l.dimOpt }),
+    ...(gradOutput !== undefined && { gradOutput }),
+    ...(out ? { out } : { grad: true }),
+  });
+  const ref = R.focalLoss({ data: Array.from(input.data), shape: l.shape }, t, {
+    reduction: o.reduction,
+    gamma,
+    ignoreIndex: ii,
+    weight: weight && Array.from(weight),
+    dim: l.dim,
+    gradOutput: gradOutput === undefined ? undefined : typeof gradOutput === 'number' ? gradOutput : Array.from(gradOutput),
+  });
+  expectClose('focalLoss loss', l.dtype, got.loss, ref.loss);
+  expectClose('focalLoss grad', l.dtype, got.grad, ref.grad);
+  if (out && got.grad !== out) throw new Error('grad is not the out array');
+});

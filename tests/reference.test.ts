@@ -96,6 +96,9 @@ function run(c: Case): void {
     case 'sigmoidFocalLoss':
       res = R.sigmoidFocalLoss(input, arr(c.target!), { reduction: o.reduction as R.Reduction | undefined, alpha: o.alpha as number | undefined, gamma: o.gamma as number | undefined, gradOutput });
       break;
+    case 'focalLoss':
+      res = R.focalLoss(input, arr(c.target!), { weight: asTensor(weightOpt)?.data, ignoreIndex: o.ignoreIndex as number | undefined, reduction, dim: o.dim as number | undefined, gamma: o.gamma as number | undefined, gradOutput });
+      break;
     default:
       throw new Error(`unknown fn ${c.fn}`);
   }
@@ -110,7 +113,7 @@ function run(c: Case): void {
   if (exp.grad) compare(c.name, 'grad', res.grad, arr(exp.grad));
 }
 
-const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json', 'sigmoidFocalLoss.json'];
+const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json', 'sigmoidFocalLoss.json', 'focalLoss.json'];
 const cases: Case[] = files.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', f), 'utf8')) as { cases: Case[] }).cases);
 
 afterAll(() => {

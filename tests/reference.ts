@@ -434,3 +434,37 @@ export function sigmoidFocalLoss(input: RefTensor, target: ArrayLike<number>, o:
   }
   return { loss: reduce(perEl, reduction, n), grad };
 }
+
+/** The multi-class focal loss of issue 12, as written in torch (tests/fixtures/generate.py,
+ *  focal_torch): lp = log_softmax(x), p_t = exp(lp_t), l = -w_t ((1 - p_t)^gamma lp_t) over the
+ *  non-ignored positions; 'mean' divides by the sum of w_t. Autograd step by step: d l / d lp_t,
+ *  then log_softmax's backward for every row (an ignored row back-propagates a zero). */
+export function focalLoss(input: RefTensor, target: ArrayLike<number>, o: ClassLossOptions & { gamma?: number } = {}): RefResult {
+  const reduction = o.reduction ?? 'mean';
+  const ii = o.ignoreIndex ?? -100;
+  const gamma = o.gamma ?? 2;
+  const w = (c: number) => (o.weight ? o.weight[c] : 1);
+  const d = classDim(input.shape, o.dim);
+  const lp = logSoftmax(input, d);
+  const { outer, C, inner } = around(input.shape, d);
+  const perPos = new Float64Array(outer * inner);
+  let weightSum = 0;
+  for (let p = 0; p < perPos.length; p++) if (target[p] !== ii) weightSum += w(target[p]);
+  const dlp = new Float64Array(input.data.length);
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      const p = a * inner + i;
+      const t = target[p];
+      if (t === ii) continue;
+      const k = (a * C + t) * inner + i;
+      const pt = Math.exp(lp[k]);
+      const m = Math.pow(1 - pt, gamma);
+      perPos[p] = -w(t) * (m * lp[k]);
+      const g = upstream(o.gradOutput, reduction, p);
+      const gProduct = -(reduction === 'mean' ? g / weightSum : g) * w(t);
+      const gPow = gamma === 0 ? 0 : gProduct * lp[k] * (gamma * Math.pow(1 - pt, gamma - 1));
+      dlp[k] = gProduct * m + -gPow * pt;
+    }
+  }
+  return { loss: reduce(perPos, reduction, weightSum), grad: logSoftmaxBackward({ data: dlp, shape: input.shape }, { data: lp, shape: input.shape }, d) };
+}
