@@ -19,6 +19,7 @@ import { makeWorkload, WORKLOADS } from './data.mjs';
 import * as naive from './naive.mjs';
 import { INT64, logSoftmaxModel, softmaxCrossEntropyModel } from './onnx-model.mjs';
 import { writeReport } from './report.mjs';
+import { FAMILY_WORKLOADS, familyCalls, makeFamilyWorkload } from './family.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -34,7 +35,7 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const WORKLOAD_IDS = (opt('workloads') || 'W1,W2,W3,W4,W5,W6').split(',');
+const WORKLOAD_IDS = (opt('workloads') || 'W1,W2,W3,W4,W5,W6,W10,W11').split(',');
 const SKIP = new Set(String(opt('skip') || '').split(',').filter(Boolean));
 if (QUICK) SKIP.add('tfjs-cpu');
 const NO_TORCH = Boolean(opt('no-torch'));
@@ -306,9 +307,10 @@ async function timeGroup(entries, numel) {
 // ---------------------------------------------------------------------------------------------
 // One workload: its data, references, contenders, checks and timings.
 async function runWorkload(id, peers, torch) {
-  const spec = WORKLOADS[id];
+  const family = FAMILY_WORKLOADS[id] !== undefined; // W10, W11: bench/family.mjs
+  const spec = family ? FAMILY_WORKLOADS[id] : WORKLOADS[id];
   const tW = performance.now();
-  const d = makeWorkload(id);
+  const d = family ? makeFamilyWorkload(id) : makeWorkload(id);
   const { shape, numel, x } = d;
   const forwardOnly = id === 'W6';
   const C = shape[1];
@@ -330,7 +332,10 @@ async function runWorkload(id, peers, torch) {
   xw.array.set(x);
   const zcInput = () => ({ data: xw.array, shape });
   let yw = null;
-  if (id === 'W5') {
+  const familyFns = family ? familyCalls(X, id, d, { input, input64, target64, zcInput, out32, out64, gw }) : null;
+  if (family) {
+    ({ xentFwd, xentGrad, xentOut, xentZc, xentF64Fwd, xentF64Out } = familyFns);
+  } else if (id === 'W5') {
     const o = { posWeight: d.posWeight };
     xentFwd = () => X.binaryCrossEntropyWithLogits(input, d.target, o);
     xentGrad = () => X.binaryCrossEntropyWithLogits(input, d.target, { ...o, grad: true });
@@ -374,7 +379,7 @@ async function runWorkload(id, peers, torch) {
   const positions = outer * inner;
   if (id === 'W5') {
     ref.f32seq = () => f32SeqMean(X.binaryCrossEntropyWithLogits(input, d.target, { posWeight: d.posWeight, reduction: 'none' }).loss, null, numel);
-  } else if (!forwardOnly) {
+  } else if (!forwardOnly && !family) {
     const tgt = { data: d.target, shape: d.target instanceof Float32Array ? shape : [outer, ...shape.slice(2)] };
     const o = { reduction: 'none' };
     if (d.weight) o.weight = d.weight;
@@ -404,7 +409,10 @@ async function runWorkload(id, peers, torch) {
 
   // --- plain JS
   let nFwd, nGrad;
-  if (id === 'W5') {
+  if (family) {
+    nFwd = familyFns.naiveFwd;
+    nGrad = familyFns.naiveGrad;
+  } else if (id === 'W5') {
     nFwd = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight });
     nGrad = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight, grad: true });
   } else if (id === 'W6') {
@@ -428,6 +436,10 @@ async function runWorkload(id, peers, torch) {
   for (const backend of ['wasm', 'cpu']) {
     const cid = `tfjs-${backend}`;
     const b = peers.tfjs.backends[backend];
+    if (family) {
+      skip(both, cid, 'not run: no such loss in tfjs');
+      continue;
+    }
     if (SKIP.has(cid)) {
       skip(both, cid, QUICK && backend === 'cpu' ? 'skipped in --quick (~350-450 ns/elem, seconds per call)' : 'skipped (--skip)');
       continue;
@@ -497,6 +509,7 @@ async function runWorkload(id, peers, torch) {
   let session = null;
   if (SKIP.has('ort')) skip(both, 'ort', 'skipped (--skip)');
   else if (!peers.ort.ok) skip(both, 'ort', peers.ort.why);
+  else if (family) skip(both, 'ort', 'no ONNX operator for this loss');
   else if (id === 'W5') skip(both, 'ort', 'no ONNX operator for BCE with logits (would be a multi-node graph)');
   else {
     const { ort } = peers.ort;
