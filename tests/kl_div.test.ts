@@ -62,3 +62,25 @@ test('KLDivLoss: constructor options with per-call grad, gradOutput and out', ()
   out.forEach((v, i) => expect(v).toBeCloseTo(want.grad[i], 14));
   expect(m.forward(x, t).loss).toBe(got.loss);
 });
+
+test('float32 t log t (the vector log) is within 2 ulp over the normal range; huge and infinite targets are exact', () => {
+  const n = 4001;
+  const t = new Float32Array(n);
+  for (let i = 0; i < n - 1; i++) t[i] = Math.fround(10 ** (-37.9 + (73.9 * i) / (n - 2))); // 1.26e-38 .. 1e36
+  t[n - 1] = Infinity;
+  const x = new Float32Array(n);
+  x[n - 1] = -1; // inf log inf - inf * -1 = inf (at x = 0 it is inf - NaN, NaN as in PyTorch)
+  const loss = X.klDiv({ data: x, shape: [n] }, { data: t, shape: [n] }, { reduction: 'none' }).loss as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const want = t[i] * Math.log(t[i]);
+    const ulp = Math.abs(Math.fround(want) - Math.fround(want * (1 + 2 ** -23))) || 1e-45;
+    worst = Math.max(worst, Math.abs(loss[i] - want) / ulp);
+  }
+  expect(worst).toBeLessThanOrEqual(2);
+  expect(loss[n - 1]).toBe(Infinity);
+  // t log t above the float32 range: the sum is an f64 and stays finite
+  const big = Float32Array.from([3e38, 3e38, 3e38, 3e38]);
+  const sum = X.klDiv({ data: new Float32Array(4), shape: [4] }, { data: big, shape: [4] }, { reduction: 'sum' }).loss as number;
+  expect(sum / 1e40).toBeCloseTo((4 * big[0] * Math.log(big[0])) / 1e40, 10);
+});
