@@ -9,6 +9,10 @@ import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
 import { ctcLoss } from "./ctc";
 
+import { klDiv } from "./kl_div";
+import { sigmoidFocalLoss } from "./sigmoid_focal";
+import { focalLoss } from "./focal";
+
 /** First byte the host may use as its workspace (after this module's static data). */
 export function heapBase(): usize { return __heap_base; }
 
@@ -39,3 +43,12 @@ export function binaryCrossEntropyWithLogits_f64(x: usize, y: usize, w: usize, w
 
 export function ctcLoss_f32(lp: usize, T: i32, N: i32, C: i32, blank: i32, targets: usize, offsets: usize, targetLengths: usize, inputLengths: usize, maxS: i32, zeroInfinity: bool, nll: usize, grad: usize, gradScale: usize, scratch: usize): void { ctcLoss<f32>(lp, T, N, C, blank, targets, offsets, targetLengths, inputLengths, maxS, zeroInfinity, nll, grad, gradScale, scratch); }
 export function ctcLoss_f64(lp: usize, T: i32, N: i32, C: i32, blank: i32, targets: usize, offsets: usize, targetLengths: usize, inputLengths: usize, maxS: i32, zeroInfinity: bool, nll: usize, grad: usize, gradScale: usize, scratch: usize): void { ctcLoss<f64>(lp, T, N, C, blank, targets, offsets, targetLengths, inputLengths, maxS, zeroInfinity, nll, grad, gradScale, scratch); }
+
+export function klDiv_f32(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f32>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }
+export function klDiv_f64(x: usize, t: usize, n: i32, logTarget: bool, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return klDiv<f64>(x, t, n, logTarget, loss, grad, scale, gradPerElement); }
+
+export function sigmoidFocalLoss_f32(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f32>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }
+export function sigmoidFocalLoss_f64(x: usize, y: usize, n: i32, alpha: f64, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return sigmoidFocalLoss<f64>(x, y, n, alpha, gamma, loss, grad, scale, gradPerElement); }
+
+export function focalLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f32>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
+export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f64>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }

@@ -25,6 +25,7 @@ import * as naive from './naive.mjs';
 import { INT64, logSoftmaxModel, softmaxCrossEntropyModel } from './onnx-model.mjs';
 import { writeReport } from './report.mjs';
 import { shapeCases } from './shapes.mjs';
+import { FAMILY_WORKLOADS, familyCalls, makeFamilyWorkload } from './family.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -40,7 +41,7 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,shapes';
+const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,W10,W11,shapes';
 const WORKLOAD_IDS = (opt('shapes') ? 'shapes' : opt('workloads') || ALL_WORKLOADS).split(',');
 const SHAPES = WORKLOAD_IDS.includes('shapes');
 const W_IDS = WORKLOAD_IDS.filter((id) => id !== 'shapes');
@@ -319,9 +320,10 @@ async function timeGroup(entries, numel, settings = SETTINGS) {
 // ---------------------------------------------------------------------------------------------
 // One workload: its data, references, contenders, checks and timings.
 async function runWorkload(id, peers, torch) {
-  const spec = WORKLOADS[id];
+  const family = FAMILY_WORKLOADS[id] !== undefined; // W10, W11: bench/family.mjs
+  const spec = family ? FAMILY_WORKLOADS[id] : WORKLOADS[id];
   const tW = performance.now();
-  const d = makeWorkload(id);
+  const d = family ? makeFamilyWorkload(id) : makeWorkload(id);
   const { shape, numel, x } = d;
   const forwardOnly = id === 'W6';
   const C = shape[1];
@@ -343,7 +345,10 @@ async function runWorkload(id, peers, torch) {
   xw.array.set(x);
   const zcInput = () => ({ data: xw.array, shape });
   let yw = null;
-  if (id === 'W5') {
+  const familyFns = family ? familyCalls(X, id, d, { input, input64, target64, zcInput, out32, out64, gw }) : null;
+  if (family) {
+    ({ xentFwd, xentGrad, xentOut, xentZc, xentF64Fwd, xentF64Out } = familyFns);
+  } else if (id === 'W5') {
     const o = { posWeight: d.posWeight };
     xentFwd = () => X.binaryCrossEntropyWithLogits(input, d.target, o);
     xentGrad = () => X.binaryCrossEntropyWithLogits(input, d.target, { ...o, grad: true });
@@ -387,7 +392,7 @@ async function runWorkload(id, peers, torch) {
   const positions = outer * inner;
   if (id === 'W5') {
     ref.f32seq = () => f32SeqMean(X.binaryCrossEntropyWithLogits(input, d.target, { posWeight: d.posWeight, reduction: 'none' }).loss, null, numel);
-  } else if (!forwardOnly) {
+  } else if (!forwardOnly && !family) {
     const tgt = { data: d.target, shape: d.target instanceof Float32Array ? shape : [outer, ...shape.slice(2)] };
     const o = { reduction: 'none' };
     if (d.weight) o.weight = d.weight;
@@ -417,7 +422,10 @@ async function runWorkload(id, peers, torch) {
 
   // --- plain JS
   let nFwd, nGrad;
-  if (id === 'W5') {
+  if (family) {
+    nFwd = familyFns.naiveFwd;
+    nGrad = familyFns.naiveGrad;
+  } else if (id === 'W5') {
     nFwd = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight });
     nGrad = () => naive.bceWithLogits(x, d.target, C, { posWeight: d.posWeight, grad: true });
   } else if (id === 'W6') {
@@ -441,6 +449,10 @@ async function runWorkload(id, peers, torch) {
   for (const backend of ['wasm', 'cpu']) {
     const cid = `tfjs-${backend}`;
     const b = peers.tfjs.backends[backend];
+    if (family) {
+      skip(both, cid, 'not run: no such loss in tfjs');
+      continue;
+    }
     if (SKIP.has(cid)) {
       skip(both, cid, QUICK && backend === 'cpu' ? 'skipped in --quick (~350-450 ns/elem, seconds per call)' : 'skipped (--skip)');
       continue;
@@ -510,6 +522,7 @@ async function runWorkload(id, peers, torch) {
   let session = null;
   if (SKIP.has('ort')) skip(both, 'ort', 'skipped (--skip)');
   else if (!peers.ort.ok) skip(both, 'ort', peers.ort.why);
+  else if (family) skip(both, 'ort', 'no ONNX operator for this loss');
   else if (id === 'W5') skip(both, 'ort', 'no ONNX operator for BCE with logits (would be a multi-node graph)');
   else {
     const { ort } = peers.ort;

@@ -68,6 +68,8 @@ SHAPES = {
     'W5': [4096, 1000],
     'W6': [4096, 1000],
     'W9': [200, 32, 80],
+    'W10': [4096, 1000],
+    'W11': [4096, 1000],
 }
 
 
@@ -117,6 +119,20 @@ def workload(wid):
         il = torch.full((n,), tt, dtype=torch.long)
         tl = torch.full((n,), s, dtype=torch.long)
         return x, lambda v: F.ctc_loss(v, t, il, tl), False
+    if wid == 'W10':  # bench/family.mjs: klDiv, log_softmax of W4's logits vs W4's probabilities
+        n, c = shape
+        x = torch.log_softmax(torch.from_numpy(normals(9, numel)).double().reshape(n, c), 1).float().numpy().reshape(-1)
+        p = torch.from_numpy(softmax_rows(normals(10, numel), n, c).reshape(n, c))
+        return x, lambda v: F.kl_div(v, p, reduction='batchmean'), False
+    if wid == 'W11':  # bench/family.mjs: focal loss on W1's data, gamma 2, written in torch
+        n, c = shape
+        x = normals(1, numel)
+        t = torch.from_numpy((hash_(2, np.arange(n)) % c).astype(np.int64))
+
+        def focal(v):
+            lpt = torch.log_softmax(v, 1).gather(1, t[:, None]).squeeze(1)
+            return (-(1 - lpt.exp()) ** 2 * lpt).mean()
+        return x, focal, False
     raise ValueError(wid)
 
 
@@ -153,7 +169,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
-    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9')
+    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11')
     ap.add_argument('--threads', default='1,2')
     args = ap.parse_args()
     budget, min_calls, warmup, warmup_s = (0.1, 3, 3, 0.1) if args.quick else (1.5, 7, 3, 0.3)

@@ -4,6 +4,9 @@
 import { crossEntropy, CrossEntropyOptions } from './ops/cross_entropy.js';
 import { nllLoss, NllLossOptions } from './ops/nll_loss.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+import { klDiv, KlDivOptions } from './ops/kl_div.js';
+import { sigmoidFocalLoss, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
+import { focalLoss, FocalLossOptions } from './ops/focal.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
@@ -59,5 +62,26 @@ export class CTCLoss {
   constructor(readonly options: CtcLossOptions = {}) {}
   forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
     return ctcLoss(logProbs, targets, inputLengths, targetLengths, { ...this.options, ...call } as CtcLossOptions<A>);
+  }
+}
+
+export class KLDivLoss {
+  constructor(readonly options: KlDivOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return klDiv(input, target, { ...this.options, ...call } as KlDivOptions<A>);
+  }
+}
+
+export class SigmoidFocalLoss {
+  constructor(readonly options: SigmoidFocalLossOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return sigmoidFocalLoss(input, target, { ...this.options, ...call } as SigmoidFocalLossOptions<A>);
+  }
+}
+
+export class FocalLoss {
+  constructor(readonly options: FocalLossOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+    return focalLoss(input, target, { ...this.options, ...call } as FocalLossOptions<A>);
   }
 }

@@ -295,6 +295,31 @@ function expectStillCorrect(): void {
   expect(X.binaryCrossEntropy(f32([0.5], [1]), new Float32Array([1])).loss).toBeCloseTo(Math.LN2, 7);
 }
 
+// ------------------------------------------------------------------ the rest of the family (issue 12)
+
+const LOGP = f32([-1.2, -0.9, -1.2, -2, -0.5, -1.2], [2, 3]); // log-probabilities
+const family: Case[] = [
+  ['klDiv target of another shape', () => X.klDiv(LOGP, f32([0.2, 0.8], [2, 1])), RangeError, "klDiv: target of shape [2, 1] does not match the input shape [2, 3] (klDiv takes a target of the input's shape)"],
+  ['klDiv integer target', () => X.klDiv(LOGP, { data: new Int32Array(6), shape: [2, 3] }), TypeError, 'klDiv: target must be a Float32Array, Float64Array or an array of numbers, got Int32Array'],
+  ['klDiv unknown reduction', () => X.klDiv(LOGP, P, { reduction: 'batch_mean' }), RangeError, "klDiv: batch_mean is not a valid value for reduction (expected 'mean', 'batchmean', 'sum' or 'none')"],
+  ['klDiv logTarget not a boolean', () => X.klDiv(LOGP, P, { logTarget: 1 }), TypeError, 'klDiv: logTarget must be a boolean, got number'],
+  ['klDiv PyTorch spelling log_target', () => X.klDiv(LOGP, P, { log_target: true }), TypeError, "klDiv: unknown option 'log_target' (did you mean 'logTarget'?); known options: reduction, grad, gradOutput, out, logTarget"],
+  ['klDiv array gradOutput for batchmean', () => X.klDiv(LOGP, P, { reduction: 'batchmean', grad: true, gradOutput: [1, 2] }), TypeError, "klDiv: gradOutput must be a number for reduction 'mean', got Array"],
+  ['klDiv int input', () => X.klDiv({ data: new Int32Array(6), shape: [2, 3] }, P), TypeError, 'klDiv: input.data must be a Float32Array or Float64Array, got Int32Array'],
+  ['sigmoidFocalLoss target of another shape', () => X.sigmoidFocalLoss(L, f32([1, 0, 1], [3])), RangeError, 'sigmoidFocalLoss: target of shape [3] does not match the input shape [2, 3]'],
+  ['sigmoidFocalLoss gamma not a number', () => X.sigmoidFocalLoss(L, P, { gamma: '2' }), TypeError, 'sigmoidFocalLoss: gamma must be a number, got string'],
+  ['sigmoidFocalLoss alpha NaN', () => X.sigmoidFocalLoss(L, P, { alpha: NaN }), RangeError, 'sigmoidFocalLoss: alpha must be finite, got NaN'],
+  ['sigmoidFocalLoss unknown reduction', () => X.sigmoidFocalLoss(L, P, { reduction: 'batchmean' }), RangeError, "sigmoidFocalLoss: batchmean is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
+  ['sigmoidFocalLoss gradOutput without grad', () => X.sigmoidFocalLoss(L, P, { gradOutput: [1, 1, 1, 1, 1, 1] }), TypeError, 'sigmoidFocalLoss: gradOutput was given but no gradient was requested; pass grad: true (or out) with it'],
+  ['focalLoss target out of range', () => X.focalLoss(L, [0, 3]), RangeError, /^focalLoss: Target 3 is out of bounds\./],
+  ['focalLoss gamma Infinity', () => X.focalLoss(L, T, { gamma: Infinity }), RangeError, 'focalLoss: gamma must be finite, got Infinity'],
+  ['focalLoss weight of the wrong length', () => X.focalLoss(L, T, { weight: [1, 2] }), RangeError, 'focalLoss: weight tensor should be defined either for all 3 classes or no classes but got weight tensor of shape: [2]'],
+  ['focalLoss probability targets (class indices only, as nllLoss)', () => X.focalLoss(L, P), RangeError, 'focalLoss: 0D or 1D target tensor expected, multi-target not supported'],
+  ['focalLoss labelSmoothing (a crossEntropy option)', () => X.focalLoss(L, T, { labelSmoothing: 0.1 }), TypeError, "focalLoss: unknown option 'labelSmoothing'; known options: reduction, grad, gradOutput, out, gamma, weight, ignoreIndex, dim"],
+  ['FocalLoss dim out of range', () => new X.FocalLoss({ dim: 2 }).forward(L, T), RangeError, 'focalLoss: Dimension out of range (expected to be in range of [-2, 1], but got 2)'],
+  ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LOGP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -307,6 +332,7 @@ const groups: [string, Case[]][] = [
   ['SharedArrayBuffer and detached buffers', buffers],
   ['workspace limit', limit],
   ['ctcLoss', ctc],
+  ['the rest of the family', family],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

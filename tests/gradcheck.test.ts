@@ -194,3 +194,68 @@ describe('ctcLoss gradients', () => {
     });
   }
 });
+
+describe('klDiv gradients', () => {
+  const r = rng(12);
+  for (const shape of [[4, 5], [2, 3, 4], [7]]) {
+    for (const reduction of ['mean', 'batchmean', 'sum', 'none'] as const) {
+      for (const logTarget of [false, true]) {
+        test(`${JSON.stringify(shape)} ${reduction}${logTarget ? ' logTarget' : ''}`, () => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = normals(r, n);
+          const p = uniforms(r, n, 0.01, 1);
+          const t = { data: logTarget ? p.map(Math.log) : p, shape };
+          const gradOutput = reduction === 'none' ? normals(r, n) : -1.3;
+          const f = (v: Float64Array) => scalar(X.klDiv({ data: v, shape }, t, { reduction, logTarget }).loss as number | Float64Array, gradOutput);
+          const { grad } = X.klDiv({ data: x, shape }, t, { reduction, logTarget, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});
+
+describe('sigmoidFocalLoss gradients', () => {
+  const r = rng(13);
+  for (const shape of [[4, 5], [7]]) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      for (const [alpha, gamma] of [[0.25, 2], [-1, 0.5], [0.6, 0], [0.25, 1], [0.4, 3.5]]) {
+        test(`${JSON.stringify(shape)} ${reduction} alpha=${alpha} gamma=${gamma}`, () => {
+          const n = shape.reduce((a, b) => a * b, 1);
+          const x = normals(r, n, 2);
+          // hard and soft targets
+          const y = uniforms(r, n).map((u, i) => (i % 3 === 0 ? u : u < 0.5 ? 0 : 1));
+          const gradOutput = reduction === 'none' ? normals(r, n) : 0.8;
+          const f = (v: Float64Array) => scalar(X.sigmoidFocalLoss({ data: v, shape }, y, { reduction, alpha, gamma }).loss as number | Float64Array, gradOutput);
+          const { grad } = X.sigmoidFocalLoss({ data: x, shape }, y, { reduction, alpha, gamma, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});
+
+describe('focalLoss gradients', () => {
+  const r = rng(14);
+  for (const { shape, dim } of shapes) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      for (const gamma of [2, 0.5, 0, 3.2]) {
+        test(`${JSON.stringify(shape)} dim=${dim ?? 'default'} ${reduction} gamma=${gamma} weight+ignore`, () => {
+          const d = dim === undefined ? (shape.length === 1 ? 0 : 1) : (dim + shape.length) % shape.length;
+          const C = shape[d];
+          const positions = shape.reduce((a, b) => a * b, 1) / C;
+          const x = normals(r, positions * C, 2);
+          const target = ints(r, positions, C);
+          if (positions > 1) target[1] = -100;
+          const options = { dim, reduction, gamma, weight: Array.from(uniforms(r, C, 0.2, 2)) };
+          const targetShape = shape.filter((_, i) => i !== d);
+          const t = targetShape.length === 0 ? target[0] : { data: target, shape: targetShape };
+          const gradOutput = reduction === 'none' ? normals(r, positions) : 0.7;
+          const f = (v: Float64Array) => scalar(X.focalLoss({ data: v, shape }, t, options).loss as number | Float64Array, gradOutput);
+          const { grad } = X.focalLoss({ data: x, shape }, t, { ...options, grad: true, gradOutput });
+          expectGradient(f, x, grad!);
+        });
+      }
+    }
+  }
+});

@@ -688,3 +688,107 @@ property('ctcLoss on long, peaky sequences (states thousands of nats apart) matc
 test('at least 1000 cases were generated in this run', () => {
   expect(generated).toBeGreaterThanOrEqual(1000 * Math.min(SCALE, 1));
 });
+
+// ------------------------------------------------------------------ the rest of the family (issue 12)
+
+/** A probability target: moderate, exactly 0, and (hostile) tiny, subnormal, negative or NaN. */
+function probabilityArb(hostile: boolean): fc.Arbitrary<number> {
+  const moderate = fc.oneof({ arbitrary: fc.double({ min: 1e-6, max: 1, noNaN: true }), weight: 4 }, { arbitrary: fc.constant(0), weight: 1 });
+  if (!hostile) return moderate;
+  return fc.oneof({ arbitrary: moderate, weight: 6 }, { arbitrary: fc.constantFrom(1e-30, 1e-39, 1e-310, -0.5, NaN, 1), weight: 1 });
+}
+
+const klDivCase = layoutArb(() => 0).chain((l) =>
+  fc.record({
+    l: fc.constant(l),
+    x: arrayOf(logitArb(l.dtype, l.hostile).map((v) => (Number.isNaN(v) ? v : -Math.abs(v))), l.n),
+    t: arrayOf(probabilityArb(l.hostile), l.n),
+    logTarget: fc.boolean(),
+    reduction: fc.constantFrom<Reduction | 'batchmean'>('mean', 'batchmean', 'sum', 'none'),
+    g: fc.double({ min: -2, max: 2, noNaN: true }),
+    gs: arrayOf(fc.double({ min: -2, max: 2, noNaN: true }), l.n),
+    useG: fc.boolean(),
+    useOut: fc.boolean(),
+  }),
+);
+
+property('klDiv matches the reference (zero, tiny and hostile targets, -inf log-probabilities, logTarget, every reduction)', klDivCase, 200, (c) => {
+  const { l } = c;
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const t = floats(l.dtype, c.logTarget ? c.t.map(Math.log) : c.t);
+  const gradOutput = !c.useG ? undefined : c.reduction === 'none' ? floats(l.dtype, c.gs) : round(l.dtype, c.g);
+  const out = c.useOut ? (l.dtype === 'f32' ? new Float32Array(l.n) : new Float64Array(l.n)) : undefined;
+  const got = X.klDiv(input, { data: t, shape: l.shape }, { reduction: c.reduction, logTarget: c.logTarget, ...(gradOutput !== undefined && { gradOutput }), ...(out ? { out } : { grad: true }) });
+  const ref = R.klDiv({ data: Array.from(input.data), shape: l.shape }, Array.from(t), {
+    reduction: c.reduction,
+    logTarget: c.logTarget,
+    gradOutput: gradOutput === undefined ? undefined : typeof gradOutput === 'number' ? gradOutput : Array.from(gradOutput),
+  });
+  expectClose('klDiv loss', l.dtype, got.loss, ref.loss);
+  expectClose('klDiv grad', l.dtype, got.grad, ref.grad);
+  if (out && got.grad !== out) throw new Error('grad is not the out array');
+});
+
+const sigmoidFocalCase = layoutArb(() => 0).chain((l) =>
+  fc.record({
+    l: fc.constant(l),
+    x: arrayOf(logitArb(l.dtype, l.hostile), l.n),
+    y: arrayOf(fc.oneof(fc.constantFrom(0, 1), fc.double({ min: 0, max: 1, noNaN: true })), l.n),
+    alpha: fc.oneof(fc.constantFrom(0.25, -1, 0, 1), fc.double({ min: -1, max: 1, noNaN: true })),
+    gamma: fc.oneof(fc.constantFrom(0, 0.5, 1, 2, 3), fc.double({ min: 0, max: 5, noNaN: true })),
+    reduction: reductionArb,
+    g: fc.double({ min: -2, max: 2, noNaN: true }),
+    gs: arrayOf(fc.double({ min: -2, max: 2, noNaN: true }), l.n),
+    useG: fc.boolean(),
+  }),
+);
+
+property('sigmoidFocalLoss matches the reference (hostile logits, saturated p_t, any alpha and gamma, reductions)', sigmoidFocalCase, 200, (c) => {
+  const { l } = c;
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const y = floats(l.dtype, c.y);
+  const gradOutput = !c.useG ? undefined : c.reduction === 'none' ? floats(l.dtype, c.gs) : round(l.dtype, c.g);
+  const got = X.sigmoidFocalLoss(input, y, { reduction: c.reduction, alpha: c.alpha, gamma: c.gamma, grad: true, ...(gradOutput !== undefined && { gradOutput }) });
+  const ref = R.sigmoidFocalLoss({ data: Array.from(input.data), shape: l.shape }, Array.from(y), {
+    reduction: c.reduction,
+    alpha: c.alpha,
+    gamma: c.gamma,
+    gradOutput: gradOutput === undefined ? undefined : typeof gradOutput === 'number' ? gradOutput : Array.from(gradOutput),
+  });
+  expectClose('sigmoidFocalLoss loss', l.dtype, got.loss, ref.loss);
+  expectClose('sigmoidFocalLoss grad', l.dtype, got.grad, ref.grad);
+});
+
+const focalCase = indexCase(false).chain((c) =>
+  fc.record({ c: fc.constant(c), gamma: fc.oneof(fc.constantFrom(0, 0.5, 1, 2, 3), fc.double({ min: 0, max: 5, noNaN: true })) }),
+);
+
+property('focalLoss matches the reference: gamma, weight, ignoreIndex, reductions, dim, gradOutput, out, hostile logits', focalCase, 200, ({ c, gamma }) => {
+  const { l, o } = c;
+  const ii = o.ignoreIndex ?? -100;
+  const t = c.t.map((v, p) => (c.ignored[p] ? ii : v));
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const weight = c.weight && floats(l.dtype, c.weight);
+  const gradOutput = c.gradOutput === undefined ? undefined : typeof c.gradOutput === 'number' ? round(l.dtype, c.gradOutput) : floats(l.dtype, c.gradOutput);
+  const out = c.useOut ? (l.dtype === 'f32' ? new Float32Array(l.n).fill(7) : new Float64Array(l.n).fill(7)) : undefined;
+  const got = X.focalLoss(input, makeTarget(t, c.targetType, l.shape.filter((_, i) => i !== l.dim), c.asTensor), {
+    reduction: o.reduction,
+    gamma,
+    ...(o.ignoreIndex !== undefined && { ignoreIndex: o.ignoreIndex }),
+    ...(weight && { weight }),
+    ...(l.dimOpt !== undefined && { dim: l.dimOpt }),
+    ...(gradOutput !== undefined && { gradOutput }),
+    ...(out ? { out } : { grad: true }),
+  });
+  const ref = R.focalLoss({ data: Array.from(input.data), shape: l.shape }, t, {
+    reduction: o.reduction,
+    gamma,
+    ignoreIndex: ii,
+    weight: weight && Array.from(weight),
+    dim: l.dim,
+    gradOutput: gradOutput === undefined ? undefined : typeof gradOutput === 'number' ? gradOutput : Array.from(gradOutput),
+  });
+  expectClose('focalLoss loss', l.dtype, got.loss, ref.loss);
+  expectClose('focalLoss grad', l.dtype, got.grad, ref.grad);
+  if (out && got.grad !== out) throw new Error('grad is not the out array');
+});

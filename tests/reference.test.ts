@@ -90,6 +90,15 @@ function run(c: Case): void {
     case 'binaryCrossEntropyWithLogits':
       res = R[c.fn](input, arr(c.target!), { weight: asTensor(weightOpt), posWeight: asTensor(o.posWeight as JNum[] | JTensor | undefined), reduction, gradOutput });
       break;
+    case 'klDiv':
+      res = R.klDiv(input, arr(c.target!), { reduction: o.reduction as R.KlDivOptions['reduction'], logTarget: o.logTarget as boolean | undefined, gradOutput });
+      break;
+    case 'sigmoidFocalLoss':
+      res = R.sigmoidFocalLoss(input, arr(c.target!), { reduction: o.reduction as R.Reduction | undefined, alpha: o.alpha as number | undefined, gamma: o.gamma as number | undefined, gradOutput });
+      break;
+    case 'focalLoss':
+      res = R.focalLoss(input, arr(c.target!), { weight: asTensor(weightOpt)?.data, ignoreIndex: o.ignoreIndex as number | undefined, reduction, dim: o.dim as number | undefined, gamma: o.gamma as number | undefined, gradOutput });
+      break;
     default:
       throw new Error(`unknown fn ${c.fn}`);
   }
@@ -104,7 +113,7 @@ function run(c: Case): void {
   if (exp.grad) compare(c.name, 'grad', res.grad, arr(exp.grad));
 }
 
-const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json'];
+const files = ['crossEntropy.json', 'nllLoss.json', 'softmax.json', 'bce.json', 'klDiv.json', 'sigmoidFocalLoss.json', 'focalLoss.json'];
 const cases: Case[] = files.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', f), 'utf8')) as { cases: Case[] }).cases);
 
 afterAll(() => {

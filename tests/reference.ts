@@ -520,3 +520,104 @@ export function ctcLoss(
   }
   return { loss, grad };
 }
+
+// ------------------------------------------------------------------ the rest of the family (issue 12)
+
+export interface KlDivOptions {
+  reduction?: Reduction | 'batchmean';
+  logTarget?: boolean;
+  gradOutput?: number | ArrayLike<number>;
+}
+
+/** torch.nn.functional.kl_div (1.13): l = xlogy(t, t) - t x, or exp(t) (t - x) with log_target;
+ *  xlogy(t, t) is NaN for t = NaN, 0 for t = 0, t log t otherwise. Autograd through the product:
+ *  dl/dx = -t (-exp(t)). 'mean' divides by the element count, 'batchmean' by shape[0] (a 0-d
+ *  input is summed). */
+export function klDiv(input: RefTensor, target: ArrayLike<number>, o: KlDivOptions = {}): RefResult {
+  const reduction = o.reduction ?? 'mean';
+  const n = input.data.length;
+  const denominator = reduction === 'batchmean' ? (input.shape.length === 0 ? 1 : input.shape[0]) : n;
+  const perEl = new Float64Array(n);
+  const grad = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = input.data[k];
+    const t = target[k];
+    const xlogy = Number.isNaN(t) ? NaN : t === 0 ? 0 : t * Math.log(t);
+    const e = Math.exp(t);
+    perEl[k] = o.logTarget ? e * (t - x) : xlogy - t * x;
+    const g = upstream(o.gradOutput, reduction === 'batchmean' ? 'mean' : reduction, k);
+    const scale = reduction === 'mean' || reduction === 'batchmean' ? g / denominator : g;
+    grad[k] = -(o.logTarget ? e : t) * scale;
+  }
+  return { loss: reduce(perEl, reduction === 'batchmean' ? 'mean' : reduction, denominator), grad };
+}
+
+export interface SigmoidFocalOptions {
+  reduction?: Reduction;
+  alpha?: number;
+  gamma?: number;
+  gradOutput?: number | ArrayLike<number>;
+}
+
+/** torchvision.ops.sigmoid_focal_loss (0.14): p = sigmoid(x), ce = BCE with logits (the stable
+ *  form above), p_t = p y + (1 - p)(1 - y), l = alpha_t ce (1 - p_t)^gamma (alpha_t = 1 when
+ *  alpha < 0). The gradient is back-propagated through each of those steps as autograd does
+ *  (pow's backward is 0 for a zero exponent), so its NaNs are PyTorch's. Default reduction 'none'. */
+export function sigmoidFocalLoss(input: RefTensor, target: ArrayLike<number>, o: SigmoidFocalOptions = {}): RefResult {
+  const reduction = o.reduction ?? 'none';
+  const alpha = o.alpha ?? 0.25;
+  const gamma = o.gamma ?? 2;
+  const n = input.data.length;
+  const perEl = new Float64Array(n);
+  const grad = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const x = input.data[k];
+    const y = target[k];
+    const p = 1 / (1 + Math.exp(-x));
+    const ce = binaryCrossEntropyWithLogits({ data: [x], shape: [] }, [y], { reduction: 'sum' }).loss as number;
+    const pt = p * y + (1 - p) * (1 - y);
+    const m = Math.pow(1 - pt, gamma);
+    const at = alpha >= 0 ? alpha * y + (1 - alpha) * (1 - y) : 1;
+    perEl[k] = at * (ce * m);
+    const g = upstream(o.gradOutput, reduction, k);
+    const gLoss = (reduction === 'mean' ? g / n : g) * at;
+    const gPow = gamma === 0 ? 0 : gLoss * ce * (gamma * Math.pow(1 - pt, gamma - 1));
+    const gP = -gPow * y - -gPow * (1 - y);
+    grad[k] = gP * (1 - p) * p + gLoss * m * (p - y);
+  }
+  return { loss: reduce(perEl, reduction, n), grad };
+}
+
+/** The multi-class focal loss of issue 12, as written in torch (tests/fixtures/generate.py,
+ *  focal_torch): lp = log_softmax(x), p_t = exp(lp_t), l = -w_t ((1 - p_t)^gamma lp_t) over the
+ *  non-ignored positions; 'mean' divides by the sum of w_t. Autograd step by step: d l / d lp_t,
+ *  then log_softmax's backward for every row (an ignored row back-propagates a zero). */
+export function focalLoss(input: RefTensor, target: ArrayLike<number>, o: ClassLossOptions & { gamma?: number } = {}): RefResult {
+  const reduction = o.reduction ?? 'mean';
+  const ii = o.ignoreIndex ?? -100;
+  const gamma = o.gamma ?? 2;
+  const w = (c: number) => (o.weight ? o.weight[c] : 1);
+  const d = classDim(input.shape, o.dim);
+  const lp = logSoftmax(input, d);
+  const { outer, C, inner } = around(input.shape, d);
+  const perPos = new Float64Array(outer * inner);
+  let weightSum = 0;
+  for (let p = 0; p < perPos.length; p++) if (target[p] !== ii) weightSum += w(target[p]);
+  const dlp = new Float64Array(input.data.length);
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      const p = a * inner + i;
+      const t = target[p];
+      if (t === ii) continue;
+      const k = (a * C + t) * inner + i;
+      const pt = Math.exp(lp[k]);
+      const m = Math.pow(1 - pt, gamma);
+      perPos[p] = -w(t) * (m * lp[k]);
+      const g = upstream(o.gradOutput, reduction, p);
+      const gProduct = -(reduction === 'mean' ? g / weightSum : g) * w(t);
+      const gPow = gamma === 0 ? 0 : gProduct * lp[k] * (gamma * Math.pow(1 - pt, gamma - 1));
+      dlp[k] = gProduct * m + -gPow * pt;
+    }
+  }
+  return { loss: reduce(perPos, reduction, weightSum), grad: logSoftmaxBackward({ data: dlp, shape: input.shape }, { data: lp, shape: input.shape }, d) };
+}

@@ -76,7 +76,7 @@ function expand(values: ArrayLike<number>, from: readonly number[], to: readonly
   return out;
 }
 
-function floatTarget(fn: string, target: unknown, input: Tensor<FloatArray>, mismatch: (t: readonly number[]) => string): FloatArray {
+export function floatTarget(fn: string, target: unknown, input: Tensor<FloatArray>, mismatch: (t: readonly number[]) => string): FloatArray {
   const { data, shape } = tensorLike(fn, 'target', target, (length) => (length === input.data.length ? input.shape.slice() : [length]));
   if (!isFloatArray(data) && !Array.isArray(data)) fail(fn, `target must be a Float32Array, Float64Array or an array of numbers, got ${typeName(data)}`, TypeError);
   if (shape.length !== input.shape.length || shape.some((d, i) => d !== input.shape[i])) fail(fn, mismatch(shape), RangeError);

@@ -1,0 +1,49 @@
+// sigmoidFocalLoss: torchvision.ops.sigmoid_focal_loss (0.14), element-wise on logits.
+
+import { fail, showShape } from '../errors.js';
+import { getWorkspace } from '../loader.js';
+import { checkOptions, FloatArray, floatTensor, precisionOf, readArg, Tensor, typeName } from '../tensor.js';
+import { floatTarget } from './bce.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+
+export interface SigmoidFocalLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
+  /** Weight of the positive class, 1 - alpha for the negative one; a negative alpha disables the
+   *  term (default 0.25). */
+  alpha?: number;
+  /** Exponent of the modulating factor (1 - p_t) (default 2). */
+  gamma?: number;
+}
+
+const FN = 'sigmoidFocalLoss';
+const OPTIONS = [...LOSS_OPTIONS, 'alpha', 'gamma'];
+
+type Kernel = (x: number, y: number, n: number, alpha: number, gamma: number, loss: number, grad: number, scale: number, gradPerElement: number) => number;
+
+/** A finite number option, or its default. */
+export function finiteOption(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') fail(fn, `${name} must be a number, got ${typeName(value)}`, TypeError);
+  if (!Number.isFinite(value)) fail(fn, `${name} must be finite, got ${value}`, RangeError);
+  return value;
+}
+
+/** Focal loss of binary `target`s (probabilities, usually 0 or 1) under logits `input` of the same
+ *  shape. Mirrors torchvision.ops.sigmoid_focal_loss, whose default reduction is 'none'. */
+export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: SigmoidFocalLossOptions<A>): LossResult<A> {
+  const opts = checkOptions(FN, options, OPTIONS);
+  const input = floatTensor(FN, 'input', readArg(FN, 'input', inputArg));
+  const target = readArg(FN, 'target', targetArg);
+  const { data: x, shape } = input;
+  const y = floatTarget(FN, target, input, (s) => `target of shape ${showShape(s)} does not match the input shape ${showShape(shape)}`);
+  const alpha = finiteOption(FN, 'alpha', opts.alpha, 0.25);
+  const gamma = finiteOption(FN, 'gamma', opts.gamma, 2);
+  const plan = planLoss(FN, { ...opts, reduction: opts.reduction ?? 'none' }, x, shape);
+  const precision = precisionOf(x);
+  const ws = getWorkspace(FN);
+  const lanes = [{ data: x, rows: 1, name: 'input' }, { data: y, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }];
+  const stream = new LossStream(ws, FN, plan, precision, x.length, 1, 1, lanes, []);
+  const kernel = ws.kernel<Kernel>('sigmoidFocalLoss', precision);
+  return stream.run(x.length, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], c.count, alpha, gamma, c.loss, c.grad, scale, c.gradOutput),
+  ) as LossResult<A>;
+}

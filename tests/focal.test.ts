@@ -1,0 +1,79 @@
+// focalLoss / FocalLoss: every case of tests/fixtures/focalLoss.json (the formula written in torch,
+// autograd gradients), gamma = 0 against crossEntropy, p_t = 1, logits of 1e4 in float32, and the
+// float64 reference on a call of many chunks.
+import * as X from '../src';
+import * as R from './reference';
+import { fixtureRunner, loadCases } from './helpers/family-fixtures';
+import { rng, normals, ints, uniforms } from './helpers/random';
+
+beforeAll(() => X.init());
+
+const cases = loadCases('focalLoss.json');
+const runner = fixtureRunner('focalLoss');
+afterAll(() => runner.report(cases.length));
+
+describe('focalLoss.json (PyTorch 1.13 autograd)', () => {
+  test.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => runner.run(c, X.focalLoss as never));
+});
+
+describe('gamma = 0 is crossEntropy', () => {
+  const r = rng(14);
+  for (const T of [Float32Array, Float64Array]) {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      test(`${T.name} ${reduction}, weight and ignoreIndex, NCHW`, () => {
+        const shape = [2, 5, 3, 3];
+        const x = { data: T.from(normals(r, 90, 3)), shape };
+        const t = { data: ints(r, 18, 5), shape: [2, 3, 3] };
+        t.data[4] = -100;
+        const weight = Array.from(uniforms(r, 5, 0.2, 2));
+        const a = X.focalLoss(x, t, { gamma: 0, weight, reduction, grad: true });
+        const b = X.crossEntropy(x, t, { weight, reduction, grad: true });
+        // float32: both round their exps and products in float32 (the project's float32 tolerance)
+        const tol = T === Float32Array ? 1e-5 : 1e-14;
+        const la = typeof a.loss === 'number' ? [a.loss] : Array.from(a.loss);
+        const lb = typeof b.loss === 'number' ? [b.loss] : Array.from(b.loss);
+        la.forEach((v, i) => expect(Math.abs(v - lb[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(lb[i]))));
+        a.grad!.forEach((v, i) => expect(Math.abs(v - b.grad![i])).toBeLessThanOrEqual(tol * (1 + Math.abs(b.grad![i]))));
+      });
+    }
+  }
+});
+
+test('logits of 1e4 in float32: finite where the formula is, NaN rows where autograd gives NaN', () => {
+  const x = { data: Float32Array.from([1e4, 0, -1e4, -1e4, 1e4, 0]), shape: [2, 3] };
+  const t = [0, 0]; // p_t = 1 (lp_t = 0 exactly), then p_t = 0 (lp_t = -2e4)
+  for (const gamma of [0, 1, 2, 0.5]) {
+    const { loss, grad } = X.focalLoss(x, t, { gamma, reduction: 'none', grad: true });
+    expect(Array.from(loss as Float32Array, (v) => v + 0)).toEqual([0, 2e4]); // -0 from -(1 * 0), as in torch
+    // the second row: u = 1, G = -1, so d/dx = -([c == t] - s) = [-1, 1, 0]
+    expect(Array.from(grad!.subarray(3))).toEqual([-1, 1, 0]);
+    const first = Array.from(grad!.subarray(0, 3));
+    if (gamma === 0.5) expect(first.every(Number.isNaN)).toBe(true);
+    else expect(first.map(Math.abs)).toEqual([0, 0, 0]);
+  }
+});
+
+test('a call of many chunks matches the float64 reference', () => {
+  const r = rng(15);
+  const N = 3000;
+  const C = 257;
+  const x = normals(r, N * C, 3);
+  const t = ints(r, N, C);
+  t[7] = -100;
+  const weight = uniforms(r, C, 0.5, 1.5);
+  for (const gamma of [2, 0.7]) {
+    const got = X.focalLoss({ data: x, shape: [N, C] }, t, { gamma, weight, grad: true });
+    const want = R.focalLoss({ data: x, shape: [N, C] }, t, { gamma, weight, reduction: 'mean' });
+    expect(Math.abs((got.loss as number) - (want.loss as number))).toBeLessThanOrEqual(1e-12 * (want.loss as number));
+    for (let i = 0; i < N * C; i += 997) expect(Math.abs(got.grad![i] - want.grad[i])).toBeLessThanOrEqual(1e-15);
+  }
+});
+
+test('FocalLoss: constructor options with per-call grad and gradOutput', () => {
+  const x = { data: Float64Array.from([1, 2, 3, 0.5, -1, 2]), shape: [2, 3] };
+  const m = new X.FocalLoss({ gamma: 1.5, weight: [1, 2, 0.5], reduction: 'sum' });
+  const got = m.forward(x, [2, 0], { grad: true, gradOutput: 2 });
+  const want = R.focalLoss(x, [2, 0], { gamma: 1.5, weight: [1, 2, 0.5], reduction: 'sum', gradOutput: 2 });
+  expect(got.loss).toBeCloseTo(want.loss as number, 14);
+  got.grad!.forEach((v, i) => expect(v).toBeCloseTo(want.grad[i], 14));
+});
