@@ -23,9 +23,9 @@
 // digits, as it does in log space. A step then costs a few multiplies and adds: the three terms
 // are brought to the largest exponent (2^(k_i - kmax), built from the bits; terms more than 2^1022
 // below the largest are negligible against it), summed and multiplied by y = m_y 2^(k_y); every
-// 32 steps m is renormalised (its binary exponent moves into k). A zero probability is m = 0 with k = -inf, so
-// it never sets kmax. NaN travels as m = NaN, along the same transitions as in PyTorch's log space
-// (where +inf also turns into NaN one step on).
+// 32 steps m is renormalised (its binary exponent moves into k). A zero probability is m = 0 with
+// k = -inf, so it never sets kmax. NaN travels as m = NaN, along the same transitions as in
+// PyTorch's log space (where +inf also turns into NaN one step on).
 //
 // Precision: everything runs in f64 whatever T is. For float32 input the loss reaches hundreds or
 // thousands and the gradient is a ratio against p = exp(-nll): float32's ulp at 1000 (6e-5) would
