@@ -17,15 +17,15 @@
 // and 0 for t >= Tb; each summand is the posterior probability of state s at frame t.
 //
 // Number format. PyTorch runs the recursion in log space: three exps and a log per state and
-// frame. Here it runs on the probabilities themselves, each held as m 2^k with m a float64 in
-// about [0.7, 8.5) and k an integer exponent (also stored as a float64), so nothing underflows or
+// frame. Here it runs on the probabilities themselves, each held as m 2^k with m a float64 kept
+// near 1 and k an integer exponent (also stored as a float64), so nothing underflows or
 // overflows whatever the range: a state a thousand nats below its neighbours keeps all its
 // digits, as it does in log space. A step then costs a few multiplies and adds: the three terms
 // are brought to the largest exponent (2^(k_i - kmax), built from the bits; terms more than 2^1022
-// below the largest are negligible against it), summed, multiplied by y = m_y 2^(k_y), and
-// renormalised (m's binary exponent moves into k). A zero probability is m = 0 with k = -inf, so
-// it never sets kmax. NaN travels as m = NaN, along the same transitions as in PyTorch's log space
-// (where +inf also turns into NaN one step on).
+// below the largest are negligible against it), summed and multiplied by y = m_y 2^(k_y); every
+// 32 steps m is renormalised (its binary exponent moves into k). A zero probability is m = 0 with
+// k = -inf, so it never sets kmax. NaN travels as m = NaN, along the same transitions as in
+// PyTorch's log space (where +inf also turns into NaN one step on).
 //
 // Precision: everything runs in f64 whatever T is. For float32 input the loss reaches hundreds or
 // thousands and the gradient is a ratio against p = exp(-nll): float32's ulp at 1000 (6e-5) would
@@ -53,13 +53,16 @@ const MAGIC: f64 = 6755399441056767.0;
 
 /** The vector loops' constants, loaded (splat) before each loop: V8 would otherwise rebuild every
  *  v128 constant inside the loop (see simd.ts). */
-const K = memory.data<f64>([NEG_INF, -1022.0, MAGIC, 0.0, -700.0], 16);
+const K = memory.data<f64>([NEG_INF, -1022.0, MAGIC, 0.0, -700.0, LOG2E, LN2_HI, LN2_LO], 16);
 const BIAS = memory.data<i32>([1023], 16);
 
 // @ts-ignore: decorator
 @inline function kV(i: i32): v128 {
   return v128.load64_splat(K + (<usize>i << 3));
 }
+
+/** Steps between renormalisations of the mantissas (see stepRow). */
+const RENORM_STEPS = 32;
 
 /** f64 entries per stored row for S labels (see above). */
 // @ts-ignore: decorator
@@ -70,7 +73,7 @@ const BIAS = memory.data<i32>([1023], 16);
 /** 2^d for an integer-valued d, clamped below at 2^-1022; NaN gives 2^-1022. */
 // @ts-ignore: decorator
 @inline function pow2(d: f64): f64 {
-  return reinterpret<f64>(reinterpret<u64>(max(d, -1022.0) + MAGIC) << 52);
+  return reinterpret<f64>(reinterpret<u64>((d > -1022.0 ? d : -1022.0) + MAGIC) << 52);
 }
 
 /** pow2 on both lanes (pmax(c, d) is d when c < d, else c: NaN gives c). */
@@ -91,13 +94,14 @@ const BIAS = memory.data<i32>([1023], 16);
   return m == 0 ? NEG_INF : Math.log(m) + k * LN2;
 }
 
-/** One state of a step: the three incoming terms (mc = 0 where no skip) times the emission, renormalised. */
+/** One state of a step: the three incoming terms (mc = 0 where no skip) times the emission,
+ *  renormalised when `renorm` (see stepRow). */
 // @ts-ignore: decorator
-@inline function stepState(ma: f64, ka: f64, mb: f64, kb: f64, mc: f64, kc: f64, my: f64, ky: f64, m: usize, k: usize): void {
+@inline function stepState(ma: f64, ka: f64, mb: f64, kb: f64, mc: f64, kc: f64, my: f64, ky: f64, m: usize, k: usize, renorm: bool): void {
   const kmax = max(ka, max(kb, kc));
   const v = (ma * pow2(ka - kmax) + mb * pow2(kb - kmax) + mc * pow2(kc - kmax)) * my;
-  const e = exponentOf(v);
-  store<f64>(m, v * pow2(-e));
+  const e = renorm ? exponentOf(v) : 0;
+  store<f64>(m, renorm ? v * pow2(-e) : v);
   store<f64>(k, v == 0 ? NEG_INF : kmax + ky + e);
 }
 
@@ -131,9 +135,8 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
 }
 
 /** The emission table of one element: for t < Tb, row t (W entries in em and ek) holds the pairs
- *  (blank, blank), (blank, l_0), ..., (blank, l_{S-1}), (blank, blank). Within [-700, 0] (all
- *  log-probabilities but hostile ones) exp(lp) is a normal f64 and is stored as m = exp(lp), k = 0:
- *  the recursion renormalises it anyway. Outside, storeSplit keeps the range (and NaN). */
+ *  (blank, blank), (blank, l_0), ..., (blank, l_{S-1}), (blank, blank), each emission split as by
+ *  storeSplit (the recursion's bounds on m rely on m_y in [0.6, 1.7]). */
 function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize): void {
   const W = ctcRowWidth(S);
   for (let t = 0; t < Tb; t++) {
@@ -145,19 +148,23 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
     const kb = load<f64>(k);
     let j = 0;
     if (ASC_FEATURE_SIMD) {
+      // storeSplit on two labels at once, for log-probabilities in [-700, 0] (all but hostile ones)
       const lo = kV(4);
       const zero = kV(3);
-      const kPair = f64x2.replace_lane(f64x2.splat(kb), 1, 0);
+      const log2e = kV(5), ln2hi = kV(6), ln2lo = kV(7);
+      const mbV = f64x2.splat(mb);
+      const kbV = f64x2.splat(kb);
       for (; j < S; j += 2) { // labels j and j + 1 (the blank pad when j + 1 = S): pairs j + 1, j + 2
         const x = f64x2.replace_lane(f64x2.splat(<f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2))))), 1,
           <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>(j + 1) << 2)))));
-        const p = <usize>(2 * j + 2) << 3;
         if (!v128.all_true<i64>(v128.and(f64x2.ge(x, lo), f64x2.le(x, zero)))) break; // the rest: below
-        const y = expV<f64>(x);
-        v128.store(m + p, v128.shuffle<f64>(f64x2.splat(mb), y, 0, 2));
-        v128.store(m + p, v128.shuffle<f64>(f64x2.splat(mb), y, 0, 3), 16);
-        v128.store(k + p, kPair);
-        v128.store(k + p, kPair, 16);
+        const n = f64x2.nearest(f64x2.mul(x, log2e));
+        const y = expV<f64>(f64x2.sub(f64x2.sub(x, f64x2.mul(n, ln2hi)), f64x2.mul(n, ln2lo)));
+        const p = <usize>(2 * j + 2) << 3;
+        v128.store(m + p, v128.shuffle<f64>(mbV, y, 0, 2));
+        v128.store(m + p, v128.shuffle<f64>(mbV, y, 0, 3), 16);
+        v128.store(k + p, v128.shuffle<f64>(kbV, n, 0, 2));
+        v128.store(k + p, v128.shuffle<f64>(kbV, n, 0, 3), 16);
       }
     }
     for (; j < S; j++) {
@@ -193,8 +200,12 @@ function firstRow(m: usize, k: usize, em: usize, ek: usize, e: isize, eStep: isi
 }
 
 /** One step of the recursion: row (m, k) from row (pm, pk) and the emission pairs of the frame
- *  (pair j of vector s = 2j at e + j * eStep bytes from em/ek). */
-function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize, e: isize, eStep: isize, mask: usize, S: i32): void {
+ *  (pair j of vector s = 2j at e + j * eStep bytes from em/ek). The mantissas are renormalised
+ *  (into [1, 2)) only when `renorm`, every RENORM_STEPS steps: in between, a step multiplies a
+ *  mantissa by at most 3 * 1.42 and by at least 0.7 (the largest-exponent term times m_y), so
+ *  they stay within [0.7^32, 4.3^32] = [1e-5, 1e20], far from underflow and overflow, and the
+ *  value m 2^k is exact either way. */
+function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize, e: isize, eStep: isize, mask: usize, S: i32, renorm: bool): void {
   const L = 2 * S + 1;
   if (ASC_FEATURE_SIMD) {
     const negInf = kV(0);
@@ -214,10 +225,13 @@ function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize,
       v = f64x2.add(v, f64x2.mul(v128.and(v128.load(pm + o), sel), pow2V(f64x2.sub(kc, kmax), floor, magic)));
       const pe = <usize>(e + <isize>(s >> 1) * eStep);
       v = f64x2.mul(v, v128.load(em + pe));
-      // renormalise: the binary exponent of v (from the high words) moves into k
-      const ex = f64x2.convert_low_i32x4_s(i32x4.sub(i32x4.shr_u(v128.shuffle<i32>(v, v, 1, 3, 1, 3), 20), bias));
-      v128.store(m + o, f64x2.mul(v, pow2V(f64x2.neg(ex), floor, magic)), 16);
-      const kn = f64x2.add(f64x2.add(kmax, v128.load(ek + pe)), ex);
+      let kn = f64x2.add(kmax, v128.load(ek + pe));
+      if (renorm) { // the binary exponent of v (from the high words) moves into k
+        const ex = f64x2.convert_low_i32x4_s(i32x4.sub(i32x4.shr_u(v128.shuffle<i32>(v, v, 1, 3, 1, 3), 20), bias));
+        v = f64x2.mul(v, pow2V(f64x2.neg(ex), floor, magic));
+        kn = f64x2.add(kn, ex);
+      }
+      v128.store(m + o, v, 16);
       v128.store(k + o, v128.bitselect(negInf, kn, f64x2.eq(v, zero)), 16);
     }
   } else {
@@ -226,7 +240,7 @@ function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize,
       const skip = load<i64>(mask + o) != 0;
       const pe = <usize>(e + <isize>(s >> 1) * eStep) + ((<usize>s & 1) << 3);
       stepState(load<f64>(pm + o, 16), load<f64>(pk + o, 16), load<f64>(pm + o, 8), load<f64>(pk + o, 8),
-        skip ? load<f64>(pm + o) : 0, skip ? load<f64>(pk + o) : NEG_INF, load<f64>(em + pe), load<f64>(ek + pe), m + o + 16, k + o + 16);
+        skip ? load<f64>(pm + o) : 0, skip ? load<f64>(pk + o) : NEG_INF, load<f64>(em + pe), load<f64>(ek + pe), m + o + 16, k + o + 16, renorm);
     }
   }
   // pads and the slack entry stay zero
@@ -295,7 +309,7 @@ export function ctcLoss<T>(
       let row: usize = 0;
       for (let t = 1; t < Tb; t++) {
         const cur = grad != 0 ? <usize>t * w8 : (<usize>t & 1) * w8;
-        stepRow(am + row, ak + row, am + cur, ak + cur, em + <usize>t * w8, ek + <usize>t * w8, 16, 16, maskF, S);
+        stepRow(am + row, ak + row, am + cur, ak + cur, em + <usize>t * w8, ek + <usize>t * w8, 16, 16, maskF, S, t % RENORM_STEPS == 0);
         row = cur;
       }
       loss = S == 0
@@ -354,7 +368,7 @@ function backward<T>(
     const cur = (<usize>r & 1) * w8;
     const et = <usize>t * w8;
     if (r == 0) firstRow(bm, bk, em + et, ek + et, eR, -16, S, W);
-    else stepRow(bm + prev, bk + prev, bm + cur, bk + cur, em + et, ek + et, eR, -16, maskR, S);
+    else stepRow(bm + prev, bk + prev, bm + cur, bk + cur, em + et, ek + et, eR, -16, maskR, S, r % RENORM_STEPS == 0);
     prev = cur;
     // sums[c] := sum over states s with l'(s) = c of their posteriors; beta_t(s) is the reversed
     // row's state L-1-s, at index L+1-s

@@ -668,13 +668,14 @@ const longCtcCase = fc
   .chain((d) =>
     fc.record({
       d: fc.constant(d),
-      logits: arrayOf(fc.double({ min: -3, max: 3, noNaN: true }), d.T * 2 * d.C),
+      // uniform in [-3, 3] (fc.double favours values near 0, which are not peaky enough)
+      logits: arrayOf(fc.integer({ min: -3000, max: 3000 }).map((v) => v / 1000), d.T * 2 * d.C),
       labels: arrayOf(arrayOf(fc.integer({ min: 1, max: d.C - 1 }), 15), 2),
       tl: arrayOf(fc.integer({ min: 0, max: 15 }), 2),
     }),
   );
 
-property('ctcLoss on long, peaky sequences (states thousands of nats apart) matches the reference', longCtcCase, 40, ({ d, logits, labels, tl }) => {
+property('ctcLoss on long, peaky sequences (states thousands of nats apart) matches the reference', longCtcCase, 60, ({ d, logits, labels, tl }) => {
   const { dtype, T, C, scale } = d;
   const data = floats(dtype, R.logSoftmax({ data: logits.map((v) => v * scale), shape: [T * 2, C] }, -1));
   const targets = labels.map((l, b) => l.slice(0, tl[b]));

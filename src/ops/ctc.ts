@@ -1,6 +1,7 @@
 // ctcLoss: torch.nn.functional.ctc_loss (PyTorch 1.13), with the gradient PyTorch's native
-// backward returns for log_probs. The kernel (assembly/ctc.ts) runs the alpha-beta recursion in
-// log space; here every argument is checked first, in PyTorch's words where PyTorch has words.
+// backward returns for log_probs. The kernel (assembly/ctc.ts) runs the alpha-beta recursion on
+// probabilities held as m 2^k (log space's range without its exps); here every argument is
+// checked first, in PyTorch's words where PyTorch has words.
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
