@@ -162,7 +162,7 @@ const LANE_LOG = memory.data(64, 16);
   // Pass 2: exps (kept in the gradient) and their per-position sums: in T over groups of 8
   // classes, then widened into f64.
   const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-  const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+  const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10), ku = expK<T>(11);
   let sA0 = f64x2.splat(0);
   let sA1 = sA0;
   let sB0 = sA0;
@@ -173,8 +173,8 @@ const LANE_LOG = memory.data(64, 16);
     let partB = partA;
     for (let c = c0; c < c1; c++) {
       const q = base + <usize>c * stride;
-      const eA = expWith<T>(v128.sub<T>(v128.load(q), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
-      const eB = expWith<T>(v128.sub<T>(v128.load(q, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      const eA = expWith<T>(v128.sub<T>(v128.load(q), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku);
+      const eB = expWith<T>(v128.sub<T>(v128.load(q, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku);
       if (grad != 0) {
         const g = gBase + <usize>c * stride;
         v128.store(g, eA);
@@ -293,7 +293,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const add = v128.splat<T>(<T>smooth);
     const end = C - C % L;
     const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10), ku = expK<T>(11);
     let accSum = f64x2.splat(0);
     let accMass = accSum;
     let accShift = accSum;
@@ -304,7 +304,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
       let w = s;
       for (; c < blockEnd; c += L) {
         const d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
-        const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+        const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku);
         if (e != 0) v128.store(at<T>(e, c), ex);
         let wp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
         if (weight != 0) wp = v128.mul<T>(wp, v128.load(at<T>(weight, c)));

@@ -74,15 +74,15 @@ export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize):
     const vm = v128.splat<T>(m);
     const end = C - C % (2 * L);
     const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10), ku = expK<T>(11);
     let acc = f64x2.splat(0);
     while (c < end) {
       const blockEnd = min(c + BLOCK_VECTORS * L, end);
       let a0 = v128.splat<T>(<T>0);
       let a1 = a0;
       for (; c < blockEnd; c += 2 * L) {
-        const v0 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
-        const v1 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+        const v0 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku);
+        const v1 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku);
         if (e != 0) {
           v128.store(at<T>(e, c), v0);
           v128.store(at<T>(e, c + L), v1);
