@@ -85,6 +85,8 @@ export function crossEntropyIndex<T>(
 /** The factor that turns a position's exps into its gradient: k ((1 - eps) w_t + (eps / C) W) / S. */
 // @ts-ignore: decorator
 @inline function expFactor<T>(k: f64, weight: usize, t: i32, eps: f64, smooth: f64, totalWeight: f64, sum: f64): f64 {
+  // without smoothing W is not used (as in PyTorch): float64 weights of 1e308 overflow their sum
+  if (eps == 0) return k * classWeight<T>(weight, t) / sum;
   return k * ((1 - eps) * classWeight<T>(weight, t) + smooth * totalWeight) / sum;
 }
 
