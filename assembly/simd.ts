@@ -31,6 +31,13 @@
 // exactly +0, so every lane below the floor gives 0 with no compare and no mask (exp(x) < 2^-150,
 // resp. 2^-1075, rounds to 0 there anyway). pmax(x, floor) keeps a NaN x, so NaN in gives NaN out;
 // -inf gives 0.
+//
+// The fast variant (expWith's `exact` false) is the classic one: 2^n from the unbiased exponent and
+// every result below the smallest normal number masked to 0, with no subnormal arithmetic and one
+// constant fewer in the hot loops (a twelfth spills: +0.9 instructions per element). Kernels use it
+// where no subnormal exp can reach an output above the smallest normal number: when every factor
+// that multiplies an exp is at most 1 in magnitude (see crossEntropyIndex), or when the exps only
+// feed a sum that is >= 1. Peaky logits (many exps in the subnormal band) then cost what they did.
 
 const F32 = memory.data<f32>([
   1.44269502162933349609375,   // 0 log2(e)
@@ -51,6 +58,8 @@ const F32 = memory.data<f32>([
   2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
   5.9604644775390625e-08,      // 21 2^-24
   0.5,                         // 22
+  12583039.0,                  // 23 fast exp's magic bias 0x1.8000FEp23 = 1.5 * 2^23 + 127
+  -87.33654022216797,          // 24 fast exp's cutoff -0x1.5D589Ep6: below it the result is subnormal
 ], 16);
 
 const F64 = memory.data<f64>([
@@ -74,6 +83,8 @@ const F64 = memory.data<f64>([
   2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
   1.1102230246251565e-16,      // 29 2^-53
   0.5,                         // 30
+  6755399441056767.0,          // 31 fast exp's magic bias 1.5 * 2^52 + 1023
+  -708.3964185322641,          // 32 fast exp's cutoff: below it the result is subnormal
 ], 16);
 
 /** Splat entry i of T's constant table. */
@@ -94,31 +105,36 @@ const F64 = memory.data<f64>([
   return v128.add<T>(v128.mul<T>(a, b), c);
 }
 
-/** exp of every lane of x (x <= 0 or NaN), as described above. */
+/** exp of every lane of x (x <= 0 or NaN), as described above, with gradual underflow. */
 // @ts-ignore: decorator
 @inline export function expV<T>(x: v128): v128 {
-  return expWith<T>(x, expK<T>(0), expK<T>(1), expK<T>(2), expK<T>(3), expK<T>(4), expK<T>(5), expK<T>(6), expK<T>(7), expK<T>(8), expK<T>(9), expK<T>(10), expK<T>(11));
+  return expWith<T>(x, expK<T>(0, true), expK<T>(1, true), expK<T>(2, true), expK<T>(3, true), expK<T>(4, true), expK<T>(5, true),
+    expK<T>(6, true), expK<T>(7, true), expK<T>(8, true), expK<T>(9, true), expK<T>(10, true), expK<T>(11, true), true);
 }
 
-/** Constant i of expV for T (0-9: reduction and polynomial, 10: the floor, 11: 2^-24 or 2^-53). A hot
- *  loop loads all twelve before it starts and passes them to expWith: V8 then keeps them in
- *  registers where it can, instead of reloading each one every iteration (15.2 -> 13.5 instructions
- *  per element for row-wise cross-entropy, bench/instructions.sh). Loops that need many other
- *  constants (BCE with logits) keep expV: there the extra live values spill and cost more than they save. */
+/** Constant i of expWith for T, exact or fast (0-9: reduction and polynomial, 10: the floor or the
+ *  cutoff, 11: 2^-24 or 2^-53, unused when fast). A hot loop loads them before it starts and passes
+ *  them to expWith: V8 then keeps them in registers where it can, instead of reloading each one
+ *  every iteration (15.2 -> 13.5 instructions per element for row-wise cross-entropy,
+ *  bench/instructions.sh). Loops that need many other constants (BCE with logits) keep expV:
+ *  there the extra live values spill and cost more than they save. */
 // @ts-ignore: decorator
-@inline export function expK<T>(i: i32): v128 {
-  if (i == 10) return K<T>(k<T>(9, 10));
+@inline export function expK<T>(i: i32, exact: bool): v128 {
+  if (i == 1 && !exact) return K<T>(k<T>(23, 31));
+  if (i == 10) return exact ? K<T>(k<T>(9, 10)) : K<T>(k<T>(24, 32));
   if (i == 11) return K<T>(k<T>(21, 29));
   return K<T>(i);
 }
 
-/** expV with its constants given (see expK). */
+/** exp with its constants given (see expK): exact (gradual underflow) or fast (subnormal results
+ *  flushed to 0), a compile-time choice. */
 // @ts-ignore: decorator
-@inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, floor: v128, unscale: v128): v128 {
-  x = v128.pmax<T>(x, floor); // x < floor ? floor : x, so NaN stays
+@inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, limit: v128, unscale: v128, exact: bool): v128 {
+  if (exact) x = v128.pmax<T>(x, limit); // x < floor ? floor : x, so NaN stays
   const magic = k1;
   let n = fma<T>(x, k0, magic);
-  const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52); // 2^(n + 24), 2^(n + 53)
+  // 2^n, or 2^(n + 24) / 2^(n + 53) when exact
+  const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52);
   n = v128.sub<T>(n, magic);
   let f: v128;
   if (sizeof<T>() == 4) {
@@ -147,7 +163,7 @@ const F64 = memory.data<f64>([
     const u = v128.add<T>(hi, v128.add<T>(minusLo, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(k9, c))));
     f = fma<T>(s, u, s); // s (1 + u)
   }
-  return v128.mul<T>(f, unscale);
+  return exact ? v128.mul<T>(f, unscale) : v128.andnot(f, v128.lt<T>(x, limit));
 }
 
 /** log(1 + e) of every lane, for 0 <= e <= 1 (what softplus needs: e = exp(-|x|)).

@@ -16,7 +16,7 @@ export function logSoftmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inn
       const offset = (<usize>o * C * inner + i) << alignof<T>();
       const row = x + offset;
       const m = rowMaxForExp<T>(row, C, stride);
-      const logSum = Math.log(rowExpSum<T>(row, m, C, stride, 0));
+      const logSum = Math.log(rowExpSum<T>(row, m, C, stride, 0, false)); // exps only feed a sum >= 1
       rowShift<T>(row, y + offset, C, stride, m, logSum);
     }
   }
@@ -66,7 +66,7 @@ export function softmaxForward<T>(x: usize, y: usize, outer: i32, C: i32, inner:
       const row = x + offset;
       const out = y + offset;
       const m = rowMaxForExp<T>(row, C, stride);
-      const sum = rowExpSum<T>(row, m, C, stride, out);
+      const sum = rowExpSum<T>(row, m, C, stride, out, false); // exp / sum <= exp: see rowScale
       rowScale<T>(out, C, stride, 1.0 / sum, 0, 0);
     }
   }

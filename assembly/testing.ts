@@ -4,7 +4,7 @@
 // against a float64 / double-double reference. Arrays are byte pointers into this module's memory,
 // above heapBase(); n is the element count.
 
-import { expV, lanes, log1pV, log64V } from "./simd";
+import { expK, expV, expWith, lanes, log1pV, log64V } from "./simd";
 import { at, expT } from "./math";
 
 /** First byte the host may use. */
@@ -17,6 +17,17 @@ export function simdBuild(): bool { return ASC_FEATURE_SIMD; }
 function mapExpV<T>(x: usize, y: usize, n: i32): void {
   if (ASC_FEATURE_SIMD) {
     for (let i = 0; i < n; i += lanes<T>()) v128.store(at<T>(y, i), expV<T>(v128.load(at<T>(x, i))));
+  }
+}
+
+/** y_i := exp(x_i) with the kernels' fast vector exp (subnormal results flushed to 0). */
+function mapExpFastV<T>(x: usize, y: usize, n: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += lanes<T>()) {
+      const v = v128.load(at<T>(x, i));
+      v128.store(at<T>(y, i), expWith<T>(v, expK<T>(0, false), expK<T>(1, false), expK<T>(2, false), expK<T>(3, false), expK<T>(4, false),
+        expK<T>(5, false), expK<T>(6, false), expK<T>(7, false), expK<T>(8, false), expK<T>(9, false), expK<T>(10, false), expK<T>(11, false), false));
+    }
   }
 }
 
@@ -34,6 +45,8 @@ function mapExp<T>(x: usize, y: usize, n: i32): void {
 
 export function expV_f32(x: usize, y: usize, n: i32): void { mapExpV<f32>(x, y, n); }
 export function expV_f64(x: usize, y: usize, n: i32): void { mapExpV<f64>(x, y, n); }
+export function expFastV_f32(x: usize, y: usize, n: i32): void { mapExpFastV<f32>(x, y, n); }
+export function expFastV_f64(x: usize, y: usize, n: i32): void { mapExpFastV<f64>(x, y, n); }
 export function log1pV_f32(x: usize, y: usize, n: i32): void { mapLog1pV<f32>(x, y, n); }
 export function log1pV_f64(x: usize, y: usize, n: i32): void { mapLog1pV<f64>(x, y, n); }
 export function exp_f32(x: usize, y: usize, n: i32): void { mapExp<f32>(x, y, n); }
