@@ -204,10 +204,12 @@ function expand<T>(from: usize, period: i32, to: usize): i32 {
  *    loss = w ((1 - y) x + lw (log1p(exp(-|x|)) + max(-x, 0)))
  *    dloss/dx = w (lw sigmoid(x) - pw y)
  *  The loss is computed here in the algebraically equal form
- *    loss = w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(exp(-|x|))),  lw = (1 - y) + pw y
- *  whose terms do not cancel: PyTorch's (1 - y) x + lw max(-x, 0) loses every digit in float32
- *  at x = -1e4, y = 1e-9 (the exact loss is 1e-5; it gives 0). The exp argument is <= 0, so
- *  nothing overflows. x = -inf gives NaN, as PyTorch's form does (it adds -inf and +inf).
+ *    loss = w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(exp(-|x|)))
+ *  whose first two terms do not cancel: PyTorch's (1 - y) x + lw max(-x, 0) loses every digit in
+ *  float32 at x = -1e4, y = 1e-9 (the exact loss is 1e-5; it gives 0). lw is PyTorch's own
+ *  1 + (pw - 1) y, not (1 - y) + pw y: at |y| >= 2^24 (f32) or 2^53 (f64) the latter rounds to
+ *  (-y) + y = 0 and drops the log1p term. The exp argument is <= 0, so nothing overflows.
+ *  x = -inf gives NaN, as PyTorch's form does (it adds -inf and +inf).
  *  Returns the sum of the losses. */
 export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
@@ -235,7 +237,7 @@ export function binaryCrossEntropyWithLogits<T>(
   const xi = <f64>load<T>(at<T>(x, i));
   const yi = <f64>load<T>(at<T>(y, i));
   const e = Math.exp(-Math.abs(xi));
-  const logWeight = (1 - yi) + pw * yi;
+  const logWeight = 1 + (pw - 1) * yi;
   const clampedLow = min(xi, 0.0);
   // (clampedLow - clampedLow) is NaN for x = -inf only: PyTorch's -inf + inf.
   const loss = w * (max(xi, 0.0) * (1 - yi) + max(-xi, 0.0) * pw * yi + logWeight * Math.log1p(e) + (clampedLow - clampedLow));
@@ -277,7 +279,7 @@ function logitsSpan<T>(
       const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
       const negative = v128.sub<T>(one, yv);      // 1 - y
       const positive = v128.mul<T>(pw, yv);       // pw y
-      const logWeight = v128.add<T>(negative, positive);
+      const logWeight = v128.add<T>(one, v128.mul<T>(v128.sub<T>(pw, one), yv)); // 1 + (pw - 1) y
       const low = v128.pmin<T>(xv, zero);
       let loss = v128.mul<T>(v128.pmax<T>(xv, zero), negative);
       loss = v128.add<T>(loss, v128.mul<T>(v128.neg<T>(low), positive));

@@ -37,13 +37,16 @@ export function crossEntropyIndex<T>(
     totalWeight = 0;
     for (let c = 0; c < C; c++) totalWeight += <f64>load<T>(at<T>(weight, c));
   }
+  const exact = grad != 0 && needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition);
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     let i = 0;
     if (ASC_FEATURE_SIMD && inner > 1) {
       // Class dim not last (NCHW): vectorise across positions.
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
-        total += indexColumns<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition);
+        total += exact
+          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition)
+          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition);
       }
     }
     for (; i < inner; i++) {
@@ -58,7 +61,7 @@ export function crossEntropyIndex<T>(
       const row = x + offset;
       const g = grad + offset;
       const m = rowMaxForExp<T>(row, C, stride);
-      const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0);
+      const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, exact);
       const loss = indexLoss<T>(row, stride, C, t, m, Math.log(sum), weight, eps, totalWeight);
       total += loss;
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
@@ -74,6 +77,30 @@ export function crossEntropyIndex<T>(
   return total;
 }
 
+/** Whether the gradient needs the exact exp (gradual underflow, simd.ts): an exp e below the
+ *  smallest normal number reaches the gradient only as e k ((1 - eps) w_t + (eps / C) W) / S with
+ *  S >= 1, which stays below the smallest normal number (and rowScale returns it as 0) unless that
+ *  factor exceeds 1: a large gradOutput or weight. Otherwise the fast exp gives the same result. */
+function needsExactExp<T>(weight: usize, C: i32, positions: i32, eps: f64, scale: f64, gradPerPosition: usize): bool {
+  let k = Math.abs(scale);
+  if (gradPerPosition != 0) {
+    k = 0;
+    for (let p = 0; p < positions; p++) k = max(k, Math.abs(<f64>load<T>(at<T>(gradPerPosition, p))));
+  }
+  let wMax: f64 = 1;
+  let wSum: f64 = <f64>C;
+  if (weight != 0) {
+    wMax = 0;
+    wSum = 0;
+    for (let c = 0; c < C; c++) {
+      const w = Math.abs(<f64>load<T>(at<T>(weight, c)));
+      wMax = max(wMax, w);
+      wSum += w;
+    }
+  }
+  return !(k * ((1 - eps) * wMax + eps / <f64>C * wSum) <= 1); // NaN: exact
+}
+
 /** The loss of a non-ignored position with target t, from its row's max m and log(sum of exps)
  *  (the formulas at the top of this file). */
 // @ts-ignore: decorator
@@ -87,6 +114,8 @@ export function crossEntropyIndex<T>(
 /** The factor that turns a position's exps into its gradient: k ((1 - eps) w_t + (eps / C) W) / S. */
 // @ts-ignore: decorator
 @inline function expFactor<T>(k: f64, weight: usize, t: i32, eps: f64, smooth: f64, totalWeight: f64, sum: f64): f64 {
+  // without smoothing W is not used (as in PyTorch): float64 weights of 1e308 overflow their sum
+  if (eps == 0) return k * classWeight<T>(weight, t) / sum;
   return k * ((1 - eps) * classWeight<T>(weight, t) + smooth * totalWeight) / sum;
 }
 
@@ -140,12 +169,27 @@ const LANE_LOG = memory.data(64, 16);
   return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
 }
 
+// indexColumns with the exact or the fast exp, as two functions (see rowExpSum).
+function indexColumnsExact<T>(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
+  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+): f64 {
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, true);
+}
+
+function indexColumnsFast<T>(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
+  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+): f64 {
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, false);
+}
+
 /** The positions i0 .. i0 + 2 lanes of outer slice o. Same maths as the row loop of
  *  crossEntropyIndex; returns their summed loss. */
 // @ts-ignore: decorator
 @inline function indexColumns<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
-  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, exact: bool,
 ): f64 {
   const L = lanes<T>();
   const stride = <usize>inner << alignof<T>();
@@ -163,8 +207,8 @@ const LANE_LOG = memory.data(64, 16);
   }
   // Pass 2: exps (kept in the gradient) and their per-position sums: in T over groups of 8
   // classes, then widened into f64.
-  const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-  const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+  const k0 = expK<T>(0, exact), k1 = expK<T>(1, exact), k2 = expK<T>(2, exact), k3 = expK<T>(3, exact), k4 = expK<T>(4, exact), k5 = expK<T>(5, exact);
+  const k6 = expK<T>(6, exact), k7 = expK<T>(7, exact), k8 = expK<T>(8, exact), k9 = expK<T>(9, exact), kc = expK<T>(10, exact), ku = expK<T>(11, exact);
   let sA0 = f64x2.splat(0);
   let sA1 = sA0;
   let sB0 = sA0;
@@ -175,8 +219,8 @@ const LANE_LOG = memory.data(64, 16);
     let partB = partA;
     for (let c = c0; c < c1; c++) {
       const q = base + <usize>c * stride;
-      const eA = expWith<T>(v128.sub<T>(v128.load(q), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
-      const eB = expWith<T>(v128.sub<T>(v128.load(q, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      const eA = expWith<T>(v128.sub<T>(v128.load(q), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
+      const eB = expWith<T>(v128.sub<T>(v128.load(q, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
       if (grad != 0) {
         const g = gBase + <usize>c * stride;
         v128.store(g, eA);
@@ -294,8 +338,9 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const keep = v128.splat<T>(<T>(1 - eps));
     const add = v128.splat<T>(<T>smooth);
     const end = C - C % L;
-    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    // always the exact exp: the gradient's factor k P / S is not known before this pass
+    const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+    const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
     let accSum = f64x2.splat(0);
     let accMass = accSum;
     let accShift = accSum;
@@ -306,7 +351,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
       let w = s;
       for (; c < blockEnd; c += L) {
         const d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
-        const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+        const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
         if (e != 0) v128.store(at<T>(e, c), ex);
         let wp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
         if (weight != 0) wp = v128.mul<T>(wp, v128.load(at<T>(weight, c)));

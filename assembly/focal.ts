@@ -37,7 +37,7 @@ export function focalLoss<T>(
         continue;
       }
       const m = rowMaxForExp<T>(row, C, stride);
-      const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0);
+      const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, true); // exact: the exps feed a gradient that gradOutput may scale up
       const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - Math.log(sum);
       const pt = Math.exp(lpt);
       const u = 1 - pt;

@@ -62,37 +62,30 @@ export function rowMaxForExp<T>(row: usize, C: i32, stride: usize): T {
   return rowMax<T>(row, C, stride);
 }
 
-/** sum_c exp(x_c - m) in f64; also stores each exp at `e` (same layout as the row) when e != 0. */
-export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f64 {
+/** sum_c exp(x_c - m) in f64; also stores each exp at `e` (same layout as the row) when e != 0.
+ *  `exact`: the vector exp keeps subnormal results (gradual underflow, simd.ts); pass false only
+ *  where no exp below the smallest normal number can matter (the sum is >= 1 anyway). */
+export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize, exact: bool): f64 {
+  // two functions, not one with a branch: binaryen merges two inlined copies that differ in a few
+  // instructions back into one loop that does both (+2 instructions per element)
+  return exact ? rowExpSumExact<T>(row, m, C, stride, e) : rowExpSumFast<T>(row, m, C, stride, e);
+}
+
+function rowExpSumExact<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f64 {
+  return rowExpSumWith<T>(row, m, C, stride, e, true);
+}
+
+function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f64 {
+  return rowExpSumWith<T>(row, m, C, stride, e, false);
+}
+
+// @ts-ignore: decorator
+@inline function rowExpSumWith<T>(row: usize, m: T, C: i32, stride: usize, e: usize, exact: bool): f64 {
   let c = 0;
   let sum: f64 = 0;
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
-    // Two vectors per step in two accumulators (independent dependency chains), summed in T over
-    // blocks of BLOCK_VECTORS vectors and then widened into f64: the f64 adds would otherwise form
-    // one serial chain that costs more than the exps.
-    const L = lanes<T>();
-    const vm = v128.splat<T>(m);
-    const end = C - C % (2 * L);
-    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
-    let acc = f64x2.splat(0);
-    while (c < end) {
-      const blockEnd = min(c + BLOCK_VECTORS * L, end);
-      let a0 = v128.splat<T>(<T>0);
-      let a1 = a0;
-      for (; c < blockEnd; c += 2 * L) {
-        const v0 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
-        const v1 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
-        if (e != 0) {
-          v128.store(at<T>(e, c), v0);
-          v128.store(at<T>(e, c + L), v1);
-        }
-        a0 = v128.add<T>(a0, v0);
-        a1 = v128.add<T>(a1, v1);
-      }
-      acc = addWide<T>(acc, v128.add<T>(a0, a1));
-    }
-    sum = hsum(acc);
+    c = C - C % (2 * lanes<T>());
+    sum = expSumVectors<T>(row, m, c, e, exact);
   }
   for (; c < C; c++) {
     const v = expT<T>(load<T>(row + <usize>c * stride) - m);
@@ -100,6 +93,38 @@ export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize):
     sum += <f64>v;
   }
   return sum;
+}
+
+/** rowExpSum's vector part over the first `end` entries (a multiple of two vectors), specialised
+ *  at compile time for the exact or the fast exp. */
+// @ts-ignore: decorator
+@inline function expSumVectors<T>(row: usize, m: T, end: i32, e: usize, exact: bool): f64 {
+  // Two vectors per step in two accumulators (independent dependency chains), summed in T over
+  // blocks of BLOCK_VECTORS vectors and then widened into f64: the f64 adds would otherwise form
+  // one serial chain that costs more than the exps.
+  const L = lanes<T>();
+  const vm = v128.splat<T>(m);
+  const k0 = expK<T>(0, exact), k1 = expK<T>(1, exact), k2 = expK<T>(2, exact), k3 = expK<T>(3, exact), k4 = expK<T>(4, exact), k5 = expK<T>(5, exact);
+  const k6 = expK<T>(6, exact), k7 = expK<T>(7, exact), k8 = expK<T>(8, exact), k9 = expK<T>(9, exact), kc = expK<T>(10, exact), ku = expK<T>(11, exact);
+  let acc = f64x2.splat(0);
+  let c = 0;
+  while (c < end) {
+    const blockEnd = min(c + BLOCK_VECTORS * L, end);
+    let a0 = v128.splat<T>(<T>0);
+    let a1 = a0;
+    for (; c < blockEnd; c += 2 * L) {
+      const v0 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
+      const v1 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
+      if (e != 0) {
+        v128.store(at<T>(e, c), v0);
+        v128.store(at<T>(e, c + L), v1);
+      }
+      a0 = v128.add<T>(a0, v0);
+      a1 = v128.add<T>(a1, v1);
+    }
+    acc = addWide<T>(acc, v128.add<T>(a0, a1));
+  }
+  return hsum(acc);
 }
 
 /** Vectors summed in T before a partial sum is widened to f64 (each lane adds BLOCK_VECTORS / 2 values). */

@@ -17,35 +17,54 @@
 // Reduced argument (Cody-Waite): n := round(x / ln 2), t := x - n ln2_hi - n ln2_lo, so
 // exp(x) = 2^n * exp(t) with |t| <= ln(2)/2. 2^n is built from the integer bits of n: adding a
 // "magic bias" 1.5 * 2^(mantissa bits) + exponent bias rounds x / ln 2 to an integer sitting in the
-// low mantissa bits; shifting those bits into the exponent field gives 2^n directly.
-// exp(t): f32 uses XNNPACK's minimax degree-5 fit (within 2 ulp), f64 fdlibm's rational form
-// (within 1 ulp in fdlibm; a few here without its hi/lo split of t).
-// Results below the smallest normal number (x < -87.34 for f32, x < -708.39 for f64) are flushed to
-// 0: wasm has no flush-to-zero and subnormal arithmetic is ~17x slower. NaN in gives NaN out;
+// low mantissa bits; shifting those bits into the exponent field gives a power of two directly.
+// exp(t): f32 uses XNNPACK's minimax degree-5 fit (its rr2-p5 coefficients), f64 fdlibm's rational
+// form with fdlibm's hi/lo split of t. Both within 1-2 ulp: tests/ulp.test.ts measures them.
+//
+// Gradual underflow, as PyTorch and the scalar build have it: results below the smallest normal
+// number (x < -87.34 for f32, x < -708.40 for f64) are subnormal, not 0, because a large upstream
+// scale can bring them back (a weight of 3e38 turns exp(-95) = 5.5e-42 into 1.7e-3). 2^n itself is
+// not representable there, so the bias also adds 24 (f32) or 53 (f64) to the exponent: every lane
+// computes 2^24 exp(x) (2^53 exp(x)), a normal number, and one multiply by 2^-24 (2^-53) rounds it
+// onto the subnormal grid (and is exact for normal results). The argument is first clamped to a
+// floor, -151 ln 2 (-1076 ln 2), where the scaled power of two has a zero exponent field: it is
+// exactly +0, so every lane below the floor gives 0 with no compare and no mask (exp(x) < 2^-150,
+// resp. 2^-1075, rounds to 0 there anyway). pmax(x, floor) keeps a NaN x, so NaN in gives NaN out;
 // -inf gives 0.
+//
+// The fast variant (expWith's `exact` false) is the classic one: 2^n from the unbiased exponent and
+// every result below the smallest normal number masked to 0, with no subnormal arithmetic and one
+// constant fewer in the hot loops (a twelfth spills: +0.9 instructions per element). Kernels use it
+// where no subnormal exp can reach an output above the smallest normal number: when every factor
+// that multiplies an exp is at most 1 in magnitude (see crossEntropyIndex), or when the exps only
+// feed a sum that is >= 1. Peaky logits (many exps in the subnormal band) then cost what they did.
 
 const F32 = memory.data<f32>([
   1.44269502162933349609375,   // 0 log2(e)
-  12583039.0,                  // 1 magic bias 0x1.8000FEp23: 1.5 * 2^23 + 127
+  12583063.0,                  // 1 magic bias 1.5 * 2^23 + 127 + 24 (XNNPACK's 0x1.8000FEp23, plus 24: see above)
   -0.693145751953125,          // 2 -ln2_hi (-0x1.62E400p-1)
   -1.428606765330187045e-06,   // 3 -ln2_lo (-0x1.7F7D1Cp-20)
-  0.008301110123,              // 4 c5 (0x1.0F9F9Cp-7)
-  0.04164987802,               // 5 c4 (0x1.573A1Ap-5)
-  0.1666965187,                // 6 c3 (0x1.555A80p-3)
-  0.4999935031,                // 7 c2 (0x1.FFFDC6p-2)
-  0.9999997020,                // 8 c1 (0x1.FFFFF6p-1)
-  -87.33654022216796875,       // 9 exp cutoff: below it the result is subnormal (-0x1.5D589Ep6)
+  0.008289290592074394,        // 4 c5 (0x1.0F9F9Cp-7)
+  0.04189782217144966,         // 5 c4 (0x1.573A1Ap-5)
+  0.16667652130126953,         // 6 c3 (0x1.555A80p-3)
+  0.4999915063381195,          // 7 c2 (0x1.FFFDC6p-2)
+  0.9999997019767761,          // 8 c1 (0x1.FFFFF6p-1)
+  -104.66522216796875,         // 9 exp's floor -151 ln 2 (-0x1.A2A930p6): there 2^(n + 24) is +0
   1.17549435e-38,              // 10 smallest normal number
   0.41421356237309515,         // 11 sqrt(2) - 1 (log1p's range split)
   0.693147180559945309,        // 12 ln 2
   1.0, 2.0, 3.0,               // 13, 14, 15
   // 16.. log1p's series 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), highest term first (|s| <= 0.172)
   2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
+  5.9604644775390625e-08,      // 21 2^-24
+  0.5,                         // 22
+  12583039.0,                  // 23 fast exp's magic bias 0x1.8000FEp23 = 1.5 * 2^23 + 127
+  -87.33654022216797,          // 24 fast exp's cutoff -0x1.5D589Ep6: below it the result is subnormal
 ], 16);
 
 const F64 = memory.data<f64>([
   1.4426950408889634,          // 0 log2(e)
-  6755399441056767.0,          // 1 magic bias: 1.5 * 2^52 + 1023
+  6755399441056820.0,          // 1 magic bias: 1.5 * 2^52 + 1023 + 53 (plus 53: see above)
   -6.93147180369123816490e-01, // 2 -ln2_hi (fdlibm)
   -1.90821492927058770002e-10, // 3 -ln2_lo
   4.13813679705723846039e-08,  // 4 P5: fdlibm's exp remez coefficients, highest first
@@ -54,7 +73,7 @@ const F64 = memory.data<f64>([
   -2.77777777770155933842e-03, // 7 P2
   1.66666666666666019037e-01,  // 8 P1
   2.0,                         // 9
-  -708.3964185322641,          // 10 exp cutoff: below it the result is subnormal
+  -745.8263662825011,          // 10 exp's floor -1076 ln 2: there 2^(n + 53) is +0
   2.2250738585072014e-308,     // 11 smallest normal number
   0.41421356237309515,         // 12 sqrt(2) - 1
   0.6931471805599453,          // 13 ln 2
@@ -62,6 +81,10 @@ const F64 = memory.data<f64>([
   // 17.. log1p's series, highest term first: 2/23, 2/21, ..., 2/3, 2
   2.0 / 23.0, 2.0 / 21.0, 2.0 / 19.0, 2.0 / 17.0, 2.0 / 15.0, 2.0 / 13.0,
   2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0,
+  1.1102230246251565e-16,      // 29 2^-53
+  0.5,                         // 30
+  6755399441056767.0,          // 31 fast exp's magic bias 1.5 * 2^52 + 1023
+  -708.3964185322641,          // 32 fast exp's cutoff: below it the result is subnormal
 ], 16);
 
 /** Splat entry i of T's constant table. */
@@ -82,72 +105,92 @@ const F64 = memory.data<f64>([
   return v128.add<T>(v128.mul<T>(a, b), c);
 }
 
-/** exp of every lane of x (x <= 0 or NaN), as described above. */
+/** exp of every lane of x (x <= 0 or NaN), as described above, with gradual underflow. */
 // @ts-ignore: decorator
 @inline export function expV<T>(x: v128): v128 {
-  return expWith<T>(x, K<T>(0), K<T>(1), K<T>(2), K<T>(3), K<T>(4), K<T>(5), K<T>(6), K<T>(7), K<T>(8), K<T>(9), K<T>(k<T>(9, 10)));
+  return expWith<T>(x, expK<T>(0, true), expK<T>(1, true), expK<T>(2, true), expK<T>(3, true), expK<T>(4, true), expK<T>(5, true),
+    expK<T>(6, true), expK<T>(7, true), expK<T>(8, true), expK<T>(9, true), expK<T>(10, true), expK<T>(11, true), true);
 }
 
-/** Constant i of expV for T (0-9: reduction and polynomial, 10: the subnormal cutoff). A hot loop
- *  loads all eleven before it starts and passes them to expWith: V8 then keeps them in registers
- *  where it can, instead of reloading each one every iteration (15.2 -> 13.5 instructions per element
- *  for row-wise cross-entropy, bench/instructions.sh). Loops that need many other constants (BCE with
- *  logits) keep expV: there the extra live values spill and cost more than they save. */
+/** Constant i of expWith for T, exact or fast (0-9: reduction and polynomial, 10: the floor or the
+ *  cutoff, 11: 2^-24 or 2^-53, unused when fast). A hot loop loads them before it starts and passes
+ *  them to expWith: V8 then keeps them in registers where it can, instead of reloading each one
+ *  every iteration (15.2 -> 13.5 instructions per element for row-wise cross-entropy,
+ *  bench/instructions.sh). Loops that need many other constants (BCE with logits) keep expV:
+ *  there the extra live values spill and cost more than they save. */
 // @ts-ignore: decorator
-@inline export function expK<T>(i: i32): v128 {
-  return i == 10 ? K<T>(k<T>(9, 10)) : K<T>(i);
+@inline export function expK<T>(i: i32, exact: bool): v128 {
+  if (i == 1 && !exact) return K<T>(k<T>(23, 31));
+  if (i == 10) return exact ? K<T>(k<T>(9, 10)) : K<T>(k<T>(24, 32));
+  if (i == 11) return K<T>(k<T>(21, 29));
+  return K<T>(i);
 }
 
-/** expV with its constants given (see expK). */
+/** exp with its constants given (see expK): exact (gradual underflow) or fast (subnormal results
+ *  flushed to 0), a compile-time choice. */
 // @ts-ignore: decorator
-@inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, cutoff: v128): v128 {
+@inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, limit: v128, unscale: v128, exact: bool): v128 {
+  if (exact) x = v128.pmax<T>(x, limit); // x < floor ? floor : x, so NaN stays
   const magic = k1;
   let n = fma<T>(x, k0, magic);
+  // 2^n, or 2^(n + 24) / 2^(n + 53) when exact
   const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52);
   n = v128.sub<T>(n, magic);
-  let t = fma<T>(n, k2, x);
-  t = fma<T>(n, k3, t);
-  // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
   let f: v128;
   if (sizeof<T>() == 4) {
+    let t = fma<T>(n, k2, x);
+    t = fma<T>(n, k3, t);
+    // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
     let p = fma<T>(k4, t, k5);
     p = fma<T>(p, t, k6);
     p = fma<T>(p, t, k7);
     p = fma<T>(p, t, k8);
     f = fma<T>(v128.mul<T>(t, s), p, s); // s (1 + t p)
   } else {
-    // fdlibm's form: with z = t^2 and c = t - z R(z), exp(t) - 1 = t - t c / (c - 2). Fewer
-    // operations than a Taylor polynomial of the same accuracy (wasm has no fused multiply-add).
+    // fdlibm's form: with t = hi - lo (hi = x - n ln2_hi is exact, lo = n ln2_lo), z = t^2 and
+    // c = t - z R(z), exp(t) = 1 + (hi - (lo - t c / (2 - c))). Fewer operations than a Taylor
+    // polynomial of the same accuracy (wasm has no fused multiply-add); keeping hi and lo apart
+    // until the end keeps lo's low bits, which t = hi - lo rounds away.
+    const hi = fma<T>(n, k2, x);
+    const minusLo = v128.mul<T>(n, k3);
+    const t = v128.add<T>(hi, minusLo);
     const z = v128.mul<T>(t, t);
     let q = fma<T>(k4, z, k5);
     q = fma<T>(q, z, k6);
     q = fma<T>(q, z, k7);
     q = fma<T>(q, z, k8);
     const c = v128.sub<T>(t, v128.mul<T>(z, q));
-    const u = v128.sub<T>(t, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(c, k9)));
+    const u = v128.add<T>(hi, v128.add<T>(minusLo, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(k9, c))));
     f = fma<T>(s, u, s); // s (1 + u)
   }
-  return v128.andnot(f, v128.lt<T>(x, cutoff));
+  return exact ? v128.mul<T>(f, unscale) : v128.andnot(f, v128.lt<T>(x, limit));
 }
 
 /** log(1 + e) of every lane, for 0 <= e <= 1 (what softplus needs: e = exp(-|x|)).
- *  log(1 + e) = 2 atanh(s) with s = e / (2 + e); above sqrt(2) - 1 the argument is halved first,
- *  log(1 + e) = ln 2 + 2 atanh((e - 1) / (e + 3)), so |s| <= 0.172 and a short odd series is exact
- *  to an ulp. s = e / (2 + e) has no cancellation, so tiny e keep full relative accuracy. */
+ *  Above sqrt(2) - 1 the argument is halved first: log(1 + e) = ln 2 + log1p(f) with
+ *  f = (e - 1) / 2, else f = e, so |f| <= 0.42 and s = f / (2 + f) has |s| <= 0.172.
+ *  log1p(f) = 2 atanh(s) = 2s + s q(s^2), q = s^2 (2/3 + s^2 (2/5 + ...)), and 2s = f - s f, so
+ *  log1p(f) = f - s (f - q): fdlibm's arrangement, where the exact f carries the result and the
+ *  rounding errors sit in the small correction s (f - q) (3 -> 1 ulp in f32, 2.4 -> 1.2 ulp in
+ *  f64, tests/ulp.test.ts). No cancellation, so tiny e keep full relative accuracy. */
 // @ts-ignore: decorator
 @inline export function log1pV<T>(e: v128): v128 {
   const upper = v128.gt<T>(e, K<T>(k<T>(11, 12)));
   const one = K<T>(k<T>(13, 14));
-  const num = v128.bitselect(v128.sub<T>(e, one), e, upper);
-  const den = v128.add<T>(e, v128.bitselect(K<T>(k<T>(15, 16)), K<T>(k<T>(14, 15)), upper));
-  const s = v128.div<T>(num, den);
+  const f = v128.bitselect(v128.mul<T>(v128.sub<T>(e, one), K<T>(k<T>(22, 30))), e, upper);
+  const s = v128.div<T>(f, v128.add<T>(f, K<T>(k<T>(14, 15))));
+  return v128.add<T>(log1pS<T>(f, s), v128.and(K<T>(k<T>(12, 13)), upper));
+}
+
+/** log1p(f) = f - s (f - q) from f and s = f / (2 + f), |s| <= 0.172 (see log1pV). */
+// @ts-ignore: decorator
+@inline function log1pS<T>(f: v128, s: v128): v128 {
   const z = v128.mul<T>(s, s);
   let p: v128;
   if (sizeof<T>() == 4) {
     p = fma<T>(K<T>(16), z, K<T>(17));
     p = fma<T>(p, z, K<T>(18));
     p = fma<T>(p, z, K<T>(19));
-    p = fma<T>(p, z, K<T>(20));
   } else {
     p = fma<T>(K<T>(17), z, K<T>(18));
     p = fma<T>(p, z, K<T>(19));
@@ -159,9 +202,9 @@ const F64 = memory.data<f64>([
     p = fma<T>(p, z, K<T>(25));
     p = fma<T>(p, z, K<T>(26));
     p = fma<T>(p, z, K<T>(27));
-    p = fma<T>(p, z, K<T>(28));
   }
-  return v128.add<T>(v128.mul<T>(s, p), v128.and(K<T>(k<T>(12, 13)), upper));
+  const q = v128.mul<T>(z, p);
+  return v128.sub<T>(f, v128.mul<T>(s, v128.sub<T>(f, q)));
 }
 
 const LOG64 = memory.data<u64>([
@@ -184,21 +227,10 @@ const LOG64 = memory.data<u64>([
   const big = f64x2.gt(m, v128.load64_splat(LOG64 + 16));        // m > sqrt(2): halve it
   m = v128.bitselect(f64x2.mul(m, f64x2.splat(0.5)), m, big);
   e = f64x2.add(e, v128.and(one, big));
-  const f = f64x2.sub(m, one);
+  const f = f64x2.sub(m, one); // exact
   const s = f64x2.div(f, f64x2.add(f, K<f64>(15)));
-  const z = f64x2.mul(s, s);
-  let p = fma<f64>(K<f64>(17), z, K<f64>(18));
-  p = fma<f64>(p, z, K<f64>(19));
-  p = fma<f64>(p, z, K<f64>(20));
-  p = fma<f64>(p, z, K<f64>(21));
-  p = fma<f64>(p, z, K<f64>(22));
-  p = fma<f64>(p, z, K<f64>(23));
-  p = fma<f64>(p, z, K<f64>(24));
-  p = fma<f64>(p, z, K<f64>(25));
-  p = fma<f64>(p, z, K<f64>(26));
-  p = fma<f64>(p, z, K<f64>(27));
-  p = fma<f64>(p, z, K<f64>(28));
-  const r = fma<f64>(e, K<f64>(13), f64x2.mul(s, p));
+  // e ln 2 as fdlibm splits it: e ln2_hi is exact (ln2_hi ends in 21 zero bits), ln2_lo joins log1p(f)
+  const r = f64x2.sub(f64x2.sub(log1pS<f64>(f, s), f64x2.mul(e, K<f64>(3))), f64x2.mul(e, K<f64>(2)));
   return v128.bitselect(r, x, f64x2.lt(x, v128.load64_splat(LOG64 + 24))); // +inf and NaN pass through
 }
 

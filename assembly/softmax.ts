@@ -75,11 +75,11 @@ function family<T>(op: i32, a: usize, b: usize, out: usize, outer: i32, C: i32, 
 function row<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize): void {
   if (op == LOG_SOFTMAX) {
     const m = rowMaxForExp<T>(a, C, stride);
-    rowShift<T>(a, out, C, stride, m, Math.log(rowExpSum<T>(a, m, C, stride, 0)));
+    rowShift<T>(a, out, C, stride, m, Math.log(rowExpSum<T>(a, m, C, stride, 0, false))); // exps only feed a sum >= 1
   } else if (op == SOFTMAX) {
     // The exps are stored first and normalised in a second pass: one exp per element.
     const m = rowMaxForExp<T>(a, C, stride);
-    rowScale<T>(out, C, stride, 1.0 / rowExpSum<T>(a, m, C, stride, out), 0, 0);
+    rowScale<T>(out, C, stride, 1.0 / rowExpSum<T>(a, m, C, stride, out, false), 0, 0); // exp / sum <= exp: see rowScale
   } else if (op == LOG_SOFTMAX_BACKWARD) {
     logSoftmaxBackwardRow<T>(a, b, out, C, stride);
   } else {
@@ -134,12 +134,12 @@ function logSoftmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride:
   if (ASC_FEATURE_SIMD && simd) {
     const vs = v128.splat<T>(<T>sum);
     const zero = v128.splat<T>(<T>0);
-    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+    const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
     for (; c + L <= C; c += L) {
       const yv = v128.load(at<T>(y, c));
       if (v128.any_true(v128.gt<T>(yv, zero))) break;
-      const e = expWith<T>(yv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      const e = expWith<T>(yv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
       v128.store(at<T>(dx, c), v128.sub<T>(v128.load(at<T>(g, c)), v128.mul<T>(e, vs)));
     }
   }
@@ -203,10 +203,10 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
     let m = v128.load(a);
     for (let c = 1; c < C; c++) m = v128.pmax<T>(m, v128.load(a + <usize>c * stride));
     // pmax may skip a NaN, which still reaches the sum through its exp.
-    const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-    const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+    const k0 = expK<T>(0, false), k1 = expK<T>(1, false), k2 = expK<T>(2, false), k3 = expK<T>(3, false), k4 = expK<T>(4, false), k5 = expK<T>(5, false);
+    const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
     for (let c = 0; c < C; c++) {
-      const e = expWith<T>(v128.sub<T>(v128.load(a + <usize>c * stride), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+      const e = expWith<T>(v128.sub<T>(v128.load(a + <usize>c * stride), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
       if (op == SOFTMAX) v128.store(out + <usize>c * stride, e);
       s0 = widen<T>(s0, e, false);
       if (sizeof<T>() == 4) s1 = widen<T>(s1, e, true);
@@ -257,11 +257,11 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
     }
     return;
   }
-  const k0 = expK<T>(0), k1 = expK<T>(1), k2 = expK<T>(2), k3 = expK<T>(3), k4 = expK<T>(4), k5 = expK<T>(5);
-  const k6 = expK<T>(6), k7 = expK<T>(7), k8 = expK<T>(8), k9 = expK<T>(9), kc = expK<T>(10);
+  const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+  const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
   for (let c = 0; c < C; c++) {
     const p = <usize>c * stride;
-    const e = expWith<T>(v128.load(b + p), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc);
+    const e = expWith<T>(v128.load(b + p), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
     v128.store(out + p, v128.sub<T>(v128.load(a + p), v128.mul<T>(e, sum)));
   }
 }

@@ -1,0 +1,44 @@
+// Loads the test-only module build/testing/ulp{,-scalar}.wasm (assembly/testing.ts, built by
+// `npm run build:testing`; never shipped) and applies its element-wise functions to JS arrays.
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+export type MapName = 'expV_f32' | 'expV_f64' | 'expFastV_f32' | 'expFastV_f64' | 'log1pV_f32' | 'log1pV_f64' | 'exp_f32' | 'exp_f64' | 'log64V_f64';
+
+interface TestingExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  simdBuild(): number;
+  [name: string]: unknown;
+}
+
+export interface TestingModule {
+  simd: boolean;
+  /** out[i] := f(x[i]) for the named function (x and out of the function's element type). */
+  map(name: MapName, x: Float32Array | Float64Array, out: Float32Array | Float64Array): void;
+}
+
+export function loadTesting(build: 'simd' | 'scalar'): TestingModule {
+  const file = join(__dirname, '..', '..', 'build', 'testing', build === 'simd' ? 'ulp.wasm' : 'ulp-scalar.wasm');
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
+  const ex = instance.exports as unknown as TestingExports;
+  const base = (ex.heapBase() + 15) & ~15;
+  return {
+    simd: ex.simdBuild() !== 0,
+    map(name, x, out) {
+      const bytes = x.byteLength;
+      // input at base, output right after it; the vector functions need whole vectors, so pad
+      // the input with its last value to a multiple of 16 bytes
+      const padded = (bytes + 15) & ~15;
+      const need = base + 2 * padded;
+      const have = ex.memory.buffer.byteLength;
+      if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+      const Ctor = x.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
+      const input = new Ctor(ex.memory.buffer, base, padded / x.BYTES_PER_ELEMENT);
+      input.set(x);
+      input.fill(x[x.length - 1], x.length);
+      (ex[name] as (x: number, y: number, n: number) => void)(base, base + padded, input.length);
+      out.set(new Ctor(ex.memory.buffer, base + padded, x.length));
+    },
+  };
+}
