@@ -339,7 +339,7 @@ export function binaryCrossEntropyWithLogits(input: RefTensor, target: ArrayLike
     const y = target[k];
     const m = Math.max(-x, 0);
     const p = o.posWeight ? pw(k) : 1;
-    const lw = (1 - y) + p * y;
+    const lw = 1 + (p - 1) * y; // PyTorch's form: (1 - y) + p y rounds to 0 at |y| >= 2^53
     perEl[k] = x === -Infinity ? NaN : (Math.max(x, 0) * (1 - y) + m * p * y + lw * Math.log1p(Math.exp(-Math.abs(x)))) * w(k);
     const g = upstream(o.gradOutput, reduction, k);
     const scale = reduction === 'mean' ? g / n : g;
