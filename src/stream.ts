@@ -46,6 +46,9 @@ export interface Chunk {
 /** Bytes of one chunk of the widest array. */
 export const CHUNK_BYTES = 1 << 19;
 
+/** The fewest inner positions a chunk takes when it slices the inner dim (a multiple of 4). */
+const MIN_WIDTH = 32;
+
 export class Stream {
   /** Pointers of the caller's fixed regions (weights and the like), to fill before `run`; 0 when
    *  the stream is idle. */
@@ -84,12 +87,16 @@ export class Stream {
     });
     const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
     const slice = widest * inner; // bytes of one outer index of the widest array
-    if (slice <= CHUNK_BYTES || inner <= 4) {
+    // A chunk slices the inner dim only when one outer slice is over the chunk size, and then never
+    // below MIN_WIDTH positions: each row of a sliced chunk is copied on its own, and copies of a
+    // few bytes each cost far more than the kernel ([1, 50000, 8] ran 90x slower per element than
+    // [400, 1000] with 4-wide slices). Memory then grows with C, as it must for a whole class row.
+    if (slice <= CHUNK_BYTES || inner <= MIN_WIDTH) {
       this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
       this.width = inner;
     } else {
       this.count = 1;
-      this.width = Math.min(inner, Math.max(4, Math.floor(CHUNK_BYTES / widest / 4) * 4));
+      this.width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
     }
     this.inPlace = resident.map((offset) => (this.width === inner ? offset : -1));
     // An output written in place over an input read in place would corrupt the input mid-kernel:
