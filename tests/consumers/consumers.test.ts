@@ -218,4 +218,4 @@ function writeReadmeBlocks(readme: string, dir: string) {
     files,
   }));
 }
-const EXPORTS = 'init, initSync, crossEntropy, nllLoss, ctcLoss, CTCLoss, logSoftmax, softmax, logSoftmaxBackward, softmaxBackward, binaryCrossEntropy, binaryCrossEntropyWithLogits, oneHot, inverseFrequencyWeights, wasmArray, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax';
+const EXPORTS = 'init, initSync, crossEntropy, nllLoss, ctcLoss, CTCLoss, klDiv, KLDivLoss, sigmoidFocalLoss, SigmoidFocalLoss, focalLoss, FocalLoss, logSoftmax, softmax, logSoftmaxBackward, softmaxBackward, binaryCrossEntropy, binaryCrossEntropyWithLogits, oneHot, inverseFrequencyWeights, wasmArray, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax';
