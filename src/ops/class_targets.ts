@@ -2,7 +2,9 @@
 // targets (checked and copied into wasm memory as i32 in one pass) and the per-class weight.
 
 import { fail, showShape } from '../errors.js';
-import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, splitAt, Tensor, tensorLike, typeName } from '../tensor.js';
+import { getWorkspace } from '../loader.js';
+import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typeName } from '../tensor.js';
+import { LossResult, LossStream, planLoss } from './loss.js';
 
 export interface ClassLayout {
   input: Tensor<FloatArray>;
@@ -130,4 +132,33 @@ export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
     fail(fn, `ignoreIndex must be an integer, got ${String(ignoreIndex)}`, TypeError);
   }
   return ignoreIndex;
+}
+
+/** The pipeline of a loss over class-index targets with weight and ignoreIndex (nllLoss,
+ *  focalLoss): read the arguments once, lay the input out around the class dim, check the weight
+ *  and targets, and stream the kernel `name` over the chunks, 'mean' dividing by the sum of w_t.
+ *  `extra` are the kernel's own arguments between the layout and the outputs (focal's gamma), checked
+ *  by the caller from `opts` before this runs. */
+export function indexTargetLoss(
+  fn: string, name: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>, extra: number[] = [],
+): LossResult {
+  const input = readArg(fn, 'input', inputArg);
+  const target = readArg(fn, 'target', targetArg);
+  const layout = classLayout(fn, input, opts.dim);
+  const x = layout.input.data;
+  const precision = precisionOf(x);
+  const weight = classWeight(fn, opts.weight, layout.classes);
+  const ignoreIndex = checkIgnoreIndex(fn, opts.ignoreIndex);
+  const plan = planLoss(fn, opts, x, layout.positionShape);
+  const values = indexTargets(fn, target, layout);
+  const { outer, classes: C, inner, positions } = layout;
+  const targets = new Int32Array(positions);
+  const denominator = writeIndexTargets(fn, values, targets, layout, ignoreIndex, weight);
+  const ws = getWorkspace(fn);
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
+  const [pw] = stream.fixed;
+  const kernel = ws.kernel<(...args: number[]) => number>(name, precision);
+  return stream.run(denominator, (c, scale) =>
+    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, ...extra, c.loss, c.grad, scale, c.gradOutput),
+  );
 }
