@@ -58,3 +58,86 @@ export function log64V_f64(x: usize, y: usize, n: i32): void {
     for (let i = 0; i < n; i += 2) v128.store(at<f64>(y, i), log64V(v128.load(at<f64>(x, i))));
   }
 }
+
+// ------------------------------------------------------------------ whole-domain float32 scans
+// Marshalling 2^31 inputs through JS costs about an hour per function under jest; scanning inside
+// the module takes seconds, so `npm run ulp` can afford every float32 input. The reference is
+// float64 NativeMath (AssemblyScript's port of musl, < 1 ulp in float64: an algorithm none of the
+// kernels uses) rounded to float32; tests/ulp.test.ts checks it against V8's Math.exp/log1p.
+
+/** Distance of two float32 bit patterns in float order (-0 and +0 equal; NaN vs NaN 0, NaN vs a
+ *  number "infinite"). */
+@inline function ulps(y: f32, r: f32): i64 {
+  if (isNaN(y) || isNaN(r)) return isNaN(y) && isNaN(r) ? 0 : i64.MAX_VALUE;
+  const a = reinterpret<i32>(y);
+  const b = reinterpret<i32>(r);
+  // a negative float's position is minus its magnitude's pattern
+  const oa = a >= 0 ? <i64>a : -<i64>(a & 0x7fffffff);
+  const ob = b >= 0 ? <i64>b : -<i64>(b & 0x7fffffff);
+  const d = oa - ob;
+  return d < 0 ? -d : d;
+}
+
+/** The reference: the correctly rounded result, up to float64 NativeMath's < 1 ulp (a double
+ *  rounding can only matter within 2^-29 of a float32 rounding boundary). */
+@inline function reference(kind: i32, x: f32): f32 {
+  if (kind == 3) return <f32>NativeMath.log1p(<f64>x);
+  // kind 1: the fast vector exp flushes results that would be subnormal (x < ln(2^-126))
+  if (kind == 1 && x < <f32>-87.33654) return 0;
+  return <f32>NativeMath.exp(<f64>x);
+}
+
+/** The function under test on four inputs: 0 expV, 1 fast expWith, 2 scalar expT (Mathf.exp),
+ *  3 log1pV. */
+@inline function apply4(kind: i32, x: v128): v128 {
+  if (ASC_FEATURE_SIMD) {
+    if (kind == 0) return expV<f32>(x);
+    if (kind == 1) return expWith<f32>(x, expK<f32>(0, false), expK<f32>(1, false), expK<f32>(2, false), expK<f32>(3, false), expK<f32>(4, false),
+      expK<f32>(5, false), expK<f32>(6, false), expK<f32>(7, false), expK<f32>(8, false), expK<f32>(9, false), expK<f32>(10, false), expK<f32>(11, false), false);
+    if (kind == 3) return log1pV<f32>(x);
+    return f32x4(expT<f32>(f32x4.extract_lane(x, 0)), expT<f32>(f32x4.extract_lane(x, 1)), expT<f32>(f32x4.extract_lane(x, 2)), expT<f32>(f32x4.extract_lane(x, 3)));
+  }
+  return x;
+}
+
+/** Scans the float32 bit patterns lo, lo + stride, ... up to hi (inclusive, lo <= hi) through
+ *  function `kind` (see apply4; the scalar build runs kind 2 only) against the reference, and
+ *  writes [largest error in ulps, the x where it occurred, inputs scanned] as three f64 at `out`. */
+export function scan_f32(kind: i32, lo: u32, hi: u32, stride: u32, out: usize): void {
+  let worst: i64 = 0;
+  let worstX: f32 = NaN;
+  let count: i64 = 0;
+  let b = <u64>lo;
+  const end = <u64>hi;
+  while (b <= end) {
+    // four patterns per step, the last repeated past the end
+    const b1 = min(b + stride, end), b2 = min(b + 2 * stride, end), b3 = min(b + 3 * stride, end);
+    const n = b + 3 * <u64>stride <= end ? 4 : b + 2 * <u64>stride <= end ? 3 : b + stride <= end ? 2 : 1;
+    const x0 = reinterpret<f32>(<u32>b), x1 = reinterpret<f32>(<u32>b1), x2 = reinterpret<f32>(<u32>b2), x3 = reinterpret<f32>(<u32>b3);
+    let y0: f32, y1: f32, y2: f32, y3: f32;
+    if (ASC_FEATURE_SIMD) {
+      const y = apply4(kind, f32x4(x0, x1, x2, x3));
+      y0 = f32x4.extract_lane(y, 0); y1 = f32x4.extract_lane(y, 1); y2 = f32x4.extract_lane(y, 2); y3 = f32x4.extract_lane(y, 3);
+    } else {
+      y0 = expT<f32>(x0); y1 = expT<f32>(x1); y2 = expT<f32>(x2); y3 = expT<f32>(x3);
+    }
+    let d = ulps(y0, reference(kind, x0));
+    if (d > worst) { worst = d; worstX = x0; }
+    d = ulps(y1, reference(kind, x1));
+    if (d > worst) { worst = d; worstX = x1; }
+    d = ulps(y2, reference(kind, x2));
+    if (d > worst) { worst = d; worstX = x2; }
+    d = ulps(y3, reference(kind, x3));
+    if (d > worst) { worst = d; worstX = x3; }
+    count += n;
+    b += 4 * <u64>stride;
+  }
+  store<f64>(out, worst == i64.MAX_VALUE ? Infinity : <f64>worst);
+  store<f64>(out, <f64>worstX, 8);
+  store<f64>(out, <f64>count, 16);
+}
+
+/** y_i := the scan's reference for `kind` (to check it against V8 from JS). */
+export function reference_f32(kind: i32, x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(at<f32>(y, i), reference(kind, load<f32>(at<f32>(x, i))));
+}

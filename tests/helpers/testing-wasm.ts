@@ -12,8 +12,17 @@ interface TestingExports {
   [name: string]: unknown;
 }
 
+/** The functions the module can scan over float32 bit patterns (assembly/testing.ts scan_f32). */
+export const SCAN_KIND = { expV_f32: 0, expFastV_f32: 1, exp_f32: 2, log1pV_f32: 3 } as const;
+export type ScanName = keyof typeof SCAN_KIND;
+
 export interface TestingModule {
   simd: boolean;
+  /** Largest ulp error of `name` over the float32 patterns lo, lo + stride, .. <= hi, measured
+   *  inside the module against float64 NativeMath rounded to float32. */
+  scan(name: ScanName, lo: number, hi: number, stride: number): { max: number; at: number; count: number };
+  /** out[i] := the scan's reference for `name` at x[i]. */
+  reference(name: ScanName, x: Float32Array, out: Float32Array): void;
   /** out[i] := f(x[i]) for the named function (x and out of the function's element type). */
   map(name: MapName, x: Float32Array | Float64Array, out: Float32Array | Float64Array): void;
 }
@@ -23,8 +32,24 @@ export function loadTesting(build: 'simd' | 'scalar'): TestingModule {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
   const ex = instance.exports as unknown as TestingExports;
   const base = (ex.heapBase() + 15) & ~15;
+  const grow = (need: number) => {
+    const have = ex.memory.buffer.byteLength;
+    if (need > have) ex.memory.grow(Math.ceil((need - have) / 65536));
+  };
   return {
     simd: ex.simdBuild() !== 0,
+    scan(name, lo, hi, stride) {
+      grow(base + 24);
+      (ex.scan_f32 as (k: number, lo: number, hi: number, s: number, out: number) => void)(SCAN_KIND[name], lo | 0, hi | 0, stride, base);
+      const [max, at, count] = new Float64Array(ex.memory.buffer, base, 3);
+      return { max, at, count };
+    },
+    reference(name, x, out) {
+      grow(base + 8 * x.length);
+      new Float32Array(ex.memory.buffer, base, x.length).set(x);
+      (ex.reference_f32 as (k: number, x: number, y: number, n: number) => void)(SCAN_KIND[name], base, base + 4 * x.length, x.length);
+      out.set(new Float32Array(ex.memory.buffer, base + 4 * x.length, x.length));
+    },
     map(name, x, out) {
       const bytes = x.byteLength;
       // input at base, output right after it; the vector functions need whole vectors, so pad
