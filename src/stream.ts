@@ -43,6 +43,13 @@ export interface Chunk {
   width: number;
 }
 
+/** How the kernel wants a chunk's class-dim arrays (lanes with rows > 1) regrouped, or none (see
+ *  assembly/layout.ts): 'columns' turns (count, C, width) into (C, count*width), one long run of
+ *  positions per class, for short rows and short columns; 'rows' turns it into (count*width, C). The
+ *  kernel then sees a chunk of count 1 and width count*width, or of count count*width and width 1.
+ *  Per-position lanes (rows 1) are in position order either way and are not touched. */
+export type Relayout = 'columns' | 'rows';
+
 /** Bytes of one chunk of the widest array. */
 export const CHUNK_BYTES = 1 << 19;
 
@@ -65,11 +72,14 @@ export class Stream {
   private readonly inPlace: number[];
   private readonly count: number;
   private readonly width: number;
+  /** Where relayouted lanes pass through on their way in and out (0 without a relayout). */
+  private readonly scratch: number = 0;
 
   constructor(
     private readonly ws: Workspace, fn: string,
     private readonly outer: number, private readonly inner: number,
     inputs: Lane[], outputs: Lane[], fixed: number[],
+    private readonly relayout?: Relayout,
   ) {
     const lanes = [...inputs, ...outputs];
     checkOverlaps(fn, inputs, outputs);
@@ -98,7 +108,8 @@ export class Stream {
       this.count = 1;
       this.width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
     }
-    this.inPlace = resident.map((offset) => (this.width === inner ? offset : -1));
+    // A relayouted lane is regrouped between its copy and the kernel, so never used in place.
+    this.inPlace = resident.map((offset, k) => (this.width === inner && !(relayout && lanes[k].rows > 1) ? offset : -1));
     // An output written in place over an input read in place would corrupt the input mid-kernel:
     // such an output goes through the workspace instead.
     for (let k = inputs.length; k < lanes.length; k++) {
@@ -108,9 +119,11 @@ export class Stream {
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
-    const pointers = this.idle ? lanes.map(() => 0) : ws.reserve(fn, [...fixed, ...sizes]);
+    const scratch = relayout ? Math.max(0, ...lanes.map((l, k) => (l.rows > 1 ? sizes[k] : 0))) : 0;
+    const pointers = this.idle ? lanes.map(() => 0) : ws.reserve(fn, [...fixed, ...sizes, scratch]);
     this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
-    this.pointers = this.idle ? pointers : pointers.slice(fixed.length);
+    this.pointers = this.idle ? pointers : pointers.slice(fixed.length, fixed.length + lanes.length);
+    if (scratch > 0 && !this.idle) this.scratch = pointers[fixed.length + lanes.length];
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
@@ -140,12 +153,32 @@ export class Stream {
       const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0));
       for (let i0 = 0; i0 < inner; i0 += this.width) {
         const width = Math.min(this.width, inner - i0);
-        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copy(lane, inPtrs[k], o0, count, i0, width, true));
-        total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, count, inner0: i0, width });
-        outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copy(lane, outPtrs[k], o0, count, i0, width, false));
+        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, inPtrs[k], o0, count, i0, width));
+        const shape = this.relayout === 'columns' ? { count: 1, width: count * width } : this.relayout === 'rows' ? { count: count * width, width: 1 } : { count, width };
+        total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0, ...shape });
+        outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copyOut(lane, outPtrs[k], o0, count, i0, width));
       }
     }
     return total;
+  }
+
+  /** Brings one chunk of an input lane into wasm memory, regrouped if asked. */
+  private copyIn(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number): void {
+    if (!this.relayout || lane.rows <= 1) return this.copy(lane, pointer, o0, count, i0, width, true);
+    this.copy(lane, this.scratch, o0, count, i0, width, true);
+    this.regroup(lane, this.scratch, pointer, count, width, this.relayout === 'columns' ? 0 : 2);
+  }
+
+  /** Takes one chunk of an output lane out of wasm memory, back in the caller's layout. */
+  private copyOut(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number): void {
+    if (!this.relayout || lane.rows <= 1) return this.copy(lane, pointer, o0, count, i0, width, false);
+    this.regroup(lane, pointer, this.scratch, count, width, this.relayout === 'columns' ? 1 : 3);
+    this.copy(lane, this.scratch, o0, count, i0, width, false);
+  }
+
+  private regroup(lane: Lane, from: number, to: number, count: number, width: number, mode: number): void {
+    const precision = typeOf(lane).BYTES_PER_ELEMENT === 8 ? 'f64' : 'f32';
+    this.ws.kernel<(s: number, d: number, count: number, C: number, width: number, mode: number) => void>('relayout', precision)(from, to, count, lane.rows, width, mode);
   }
 
   /** Copies one chunk of a lane between the caller's array and its compact block in wasm memory. */

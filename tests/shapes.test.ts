@@ -2,7 +2,10 @@
 // their own: softmax and logSoftmax (and their backward passes) with the class dim not last, whose
 // SIMD build puts positions in vector lanes and ends each slice with a vector that overlaps the one
 // before it (inner not a multiple of the lane count); and BCE with short weight
-// periods, which the SIMD build tiles to a multiple of the vector width. Each case is checked
+// periods, which the SIMD build tiles to a multiple of the vector width; and crossEntropy's
+// regrouped chunks (src/stream.ts Relayout, assembly/layout.ts): short rows and NCHW inputs with
+// short position runs go through the column kernel, probability targets with the class dim not
+// last through the row kernel, in chunks that span many outer indices or slice the inner dim. Each case is checked
 // against the float64 reference (tests/reference.ts), on whichever build the suite runs.
 import * as X from '../src';
 import * as ref from './reference';
@@ -131,4 +134,57 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
       }
     }
   });
+
+  // [N, C] with C <= 16 and (N, C, L) with L < 16 are regrouped into columns; probability targets
+  // with the class dim not last into rows. Sizes span several 512 KB chunks (the first two),
+  // slice the inner dim ([1, 21, 40000] probabilities), or are small and odd.
+  const REGROUPED: { shape: number[]; probs?: boolean }[] = [
+    { shape: [70000, 2] }, { shape: [30001, 3] }, { shape: [9, 10] }, { shape: [5, 16] }, { shape: [700, 1] },
+    { shape: [3000, 21, 2] }, { shape: [7, 21, 3] }, { shape: [2, 5, 15] }, { shape: [3, 4, 2, 3] }, { shape: [1, 1000, 4] },
+    { shape: [2, 21, 5, 3], probs: true }, { shape: [1, 21, 40000], probs: true }, { shape: [3, 7, 1], probs: true },
+  ];
+  test.each(REGROUPED)('crossEntropy regrouped chunks, $shape (probabilities: $probs), every reduction, zero-copy and in place', ({ shape, probs }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const C = shape[1];
+    const positions = n / C;
+    const r = rng(n + C);
+    const x = Type.from(normals(r, n, 3));
+    x[n >> 1] = -Infinity; // one class ruled out
+    const weight = Type.from(uniforms(r, C, 0.5, 2));
+    const posShape = [shape[0], ...shape.slice(2)];
+    let target: X.Tensor<Float32Array | Float64Array> | X.Tensor<Int32Array>;
+    let refTarget: ArrayLike<number>;
+    if (probs) {
+      const p = Type.from(uniforms(r, n));
+      target = { data: p, shape };
+      refTarget = p;
+    } else {
+      const t = new Int32Array(positions).map(() => Math.floor(r() * C));
+      t[positions - 1] = -100; // ignored
+      t[0] = t[positions >> 1] === -100 ? 0 : t[0];
+      target = { data: t, shape: posShape };
+      refTarget = t;
+    }
+    const ref_ = probs ? ref.crossEntropyProbs : ref.crossEntropyIndex;
+    const gradOutput = Type.from(normals(r, positions));
+    for (const reduction of ['none', 'mean', 'sum'] as const) {
+      const opts = { weight, reduction, labelSmoothing: 0.1, grad: true as const, ...(reduction === 'none' ? { gradOutput } : {}) };
+      const want = ref_({ data: x, shape }, refTarget, { weight, reduction, labelSmoothing: 0.1, ...(reduction === 'none' ? { gradOutput } : {}) });
+      const got = X.crossEntropy({ data: x, shape }, target as never, opts);
+      if (reduction === 'none') expect(maxError(got.loss as ArrayLike<number>, want.loss as Float64Array, 1)).toBeLessThan(tol);
+      else expect(maxError([got.loss as number], [want.loss as number], 1)).toBeLessThan(tol); // inf with the -inf logit and smoothing
+      // Relative to the gradient's scale (entries are at most |w gradOutput|, over the positions
+      // for 'mean'): an entry that is exactly 0 (C = 1) comes back as a float32 rounding residue.
+      expect(maxError(got.grad!, want.grad, reduction === 'mean' ? 1 / positions : 1)).toBeLessThan(tol);
+    }
+    // Zero-copy input and the gradient written over it (an exact alias, allowed).
+    const want = ref_({ data: x, shape }, refTarget, { weight, reduction: 'sum' });
+    const w = X.wasmArray(Type, n);
+    w.array.set(x);
+    const got = X.crossEntropy({ data: w.array, shape }, target as never, { weight, reduction: 'sum', out: w.array });
+    expect(maxError([got.loss as number], [want.loss as number], 1)).toBeLessThan(tol);
+    expect(maxError(w.array, want.grad, 1)).toBeLessThan(tol);
+    w.free();
+  });
 });
+
