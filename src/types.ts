@@ -53,6 +53,11 @@ export type GradValue<A extends FloatArray, O> =
   [OptionOf<O, 'grad'>] extends [true] ? A : [OptionOf<O, 'out'>] extends [FloatArray] ? A
   : [OptionOf<O, 'grad'>, OptionOf<O, 'out'>] extends [false | undefined, undefined] ? undefined : A | undefined;
 
-/** What a loss function returns for options of type `O` (see LossValue and GradValue). */
+/** `lse` (crossEntropy): present (the input's array type) with `returnLse: true`, absent when not
+ *  asked for, optional when that is not known at compile time. */
+export type LseField<A extends FloatArray, O> =
+  [OptionOf<O, 'returnLse'>] extends [true] ? { lse: A } : [OptionOf<O, 'returnLse'>] extends [false | undefined] ? { lse?: undefined } : { lse?: A };
+
+/** What a loss function returns for options of type `O` (see LossValue, GradValue and LseField). */
 export type LossResultOf<A extends FloatArray, O> =
-  { loss: LossValue<A, O> } & (GradValue<A, O> extends undefined ? { grad?: undefined } : { grad: GradValue<A, O> });
+  { loss: LossValue<A, O> } & (GradValue<A, O> extends undefined ? { grad?: undefined } : { grad: GradValue<A, O> }) & LseField<A, O>;

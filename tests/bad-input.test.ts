@@ -34,7 +34,7 @@ function detached<A extends ArrayBufferView>(a: A): A {
   return a;
 }
 
-const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim';
+const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim, zLoss, returnLse';
 
 type Case = [name: string, call: () => unknown, kind: typeof TypeError | typeof RangeError, message: string | RegExp];
 
@@ -320,6 +320,19 @@ const family: Case[] = [
   ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LOGP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
 ];
 
+// ------------------------------------------------------------------ crossEntropy zLoss / returnLse (issue 12)
+
+const zLoss: Case[] = [
+  ['zLoss negative', () => X.crossEntropy(L, T, { zLoss: -1e-4 }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got -0.0001'],
+  ['zLoss NaN', () => X.crossEntropy(L, T, { zLoss: NaN }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got NaN'],
+  ['zLoss Infinity', () => X.crossEntropy(L, P.data, { zLoss: Infinity }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got Infinity'],
+  ['zLoss a string', () => X.crossEntropy(L, T, { zLoss: '1e-4' as never }), TypeError, 'crossEntropy: zLoss must be a number, got string'],
+  ['zLoss null', () => X.crossEntropy(L, T, { zLoss: null as never }), TypeError, 'crossEntropy: zLoss must be a number, got null'],
+  ['returnLse a number', () => X.crossEntropy(L, T, { returnLse: 1 as never }), TypeError, 'crossEntropy: returnLse must be a boolean, got number'],
+  ['returnLse a string', () => X.crossEntropy(L, P.data, { returnLse: 'true' as never }), TypeError, 'crossEntropy: returnLse must be a boolean, got string'],
+  ['z_loss (snake_case)', () => X.crossEntropy(L, T, { z_loss: 1e-4 } as never), TypeError, /^crossEntropy: unknown option 'z_loss' \(did you mean 'zLoss'\?\)/],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -333,6 +346,7 @@ const groups: [string, Case[]][] = [
   ['workspace limit', limit],
   ['ctcLoss', ctc],
   ['the rest of the family', family],
+  ['crossEntropy zLoss and returnLse', zLoss],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

@@ -2,9 +2,10 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { Workspace } from '../workspace.js';
 import { checkIgnoreIndex, ClassLayout, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Per-class rescaling weight, length C. */
@@ -15,12 +16,17 @@ export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends 
   labelSmoothing?: number;
   /** The class dim (default 1, or 0 for a 1-D input); negative counts from the end. */
   dim?: number;
+  /** z-loss coefficient z >= 0 (default 0): adds z lse^2 per non-ignored position (PaLM's z-loss;
+   *  'mean' averages it over those positions by count, not by weight). */
+  zLoss?: number;
+  /** Also return `lse`, each position's log-sum-exp (ignored positions included). */
+  returnLse?: boolean;
 }
 
-const OPTIONS = [...LOSS_OPTIONS, 'weight', 'ignoreIndex', 'labelSmoothing', 'dim'];
+const OPTIONS = [...LOSS_OPTIONS, 'weight', 'ignoreIndex', 'labelSmoothing', 'dim', 'zLoss', 'returnLse'];
 const FN = 'crossEntropy';
 
-type IndexKernel = (x: number, t: number, w: number, outer: number, C: number, inner: number, eps: number, loss: number, grad: number, scale: number, gradPerPosition: number) => number;
+type IndexKernel = (x: number, t: number, w: number, outer: number, C: number, inner: number, eps: number, loss: number, grad: number, scale: number, gradPerPosition: number, z: number, zScale: number, lse: number) => number;
 type ProbsKernel = IndexKernel;
 
 /**
@@ -45,6 +51,8 @@ export function crossEntropy<A extends FloatArray>(
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
   }
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
+  const z = checkZLoss(FN, opts.zLoss);
+  const wantLse = checkBoolean(FN, 'returnLse', opts.returnLse);
   const probabilities = isProbabilities(target, layout);
   const plan = planLoss(FN, opts, x, layout.positionShape);
   const n = x.length;
@@ -65,28 +73,35 @@ export function crossEntropy<A extends FloatArray>(
     const p = isFloatArray(data) ? data : new (x.constructor as Float64ArrayConstructor)(checkNumbers(FN, 'target', data));
     const ws = getWorkspace(FN);
     const lanes = [{ data: x, rows: C, name: 'input' }, { data: p, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight]);
+    const lse = wantLse ? newFloatArray(precision, positions) : null;
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : []);
     const [pw] = stream.fixed;
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
-    // NaN when the input is empty, C = 0 included).
+    // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
+    const zs = zSum(ws, z, plan, positions);
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
-      kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+      zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
     ) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
-    return result;
+    return finish(result, plan, z, zs.squares(C, positions), positions, lse, C);
   }
 
   const values = indexTargets(FN, target, layout);
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
+  const lse = wantLse ? newFloatArray(precision, positions) : null;
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : []);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
+  // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
+  let kept = 0;
+  for (let p = 0; p < positions; p++) kept += targets[p] >= 0 ? 1 : 0;
+  const zs = zSum(ws, z, plan, kept);
   const result = stream.run(denominator, (c, scale) =>
-    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+    zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
   ) as LossResult<A>;
   if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
     // Class weights that sum to zero over the batch, with smoothing: PyTorch divides the nll part
@@ -104,6 +119,45 @@ export function crossEntropy<A extends FloatArray>(
         for (let c = 0; c < C; c++) result.grad[(o * C + c) * inner + (p % inner)] = NaN;
       }
     }
+  }
+  return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
+}
+
+/** The zLoss option: a finite number >= 0 (0 when absent). */
+function checkZLoss(fn: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') fail(fn, `zLoss must be a number, got ${typeName(value)}`, TypeError);
+  if (!(value >= 0 && value < Infinity)) fail(fn, `zLoss must be a finite number >= 0, got ${value}`, RangeError);
+  return value;
+}
+
+/** The z term's bookkeeping over the chunks of one call: the upstream factor the kernels apply to
+ *  it when uniform (gradOutput, divided by the count of non-ignored positions for 'mean'), and the
+ *  sum of lse^2 over those positions, read after each chunk (crossEntropyZSquares). */
+function zSum(ws: Workspace, z: number, plan: LossPlan, kept: number) {
+  const read = ws.exports.crossEntropyZSquares as () => number;
+  let sum = 0;
+  return {
+    scale: plan.reduction === 'mean' ? plan.gradScalar / kept : plan.gradScalar,
+    add(total: number): number {
+      if (z > 0) sum += read();
+      return total;
+    },
+    /** With no classes the kernels never run: lse is -inf, so lse^2 is +inf at every kept position. */
+    squares: (C: number, count: number) => (C === 0 && count > 0 ? Infinity : sum),
+  };
+}
+
+/** Adds the z term to a reduced loss ('none' losses hold it already, from the kernel) and attaches
+ *  lse. 'mean' averages z lse^2 over the `kept` positions. */
+function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: number, squares: number, kept: number, lse: FloatArray | null, C: number): LossResult<A> {
+  if (z > 0) {
+    if (typeof result.loss === 'number') result.loss += plan.reduction === 'mean' ? (z * squares) / kept : z * squares;
+    else if (C === 0 && kept > 0) result.loss.fill(Infinity);
+  }
+  if (lse) {
+    if (C === 0) lse.fill(-Infinity); // log of an empty sum, as torch.logsumexp gives
+    result.lse = lse as A;
   }
   return result;
 }

@@ -12,6 +12,8 @@ export interface LossResult<A extends FloatArray = FloatArray> {
   loss: number | A;
   /** d loss / d input, when `grad: true` (or `out`) was passed. */
   grad?: A;
+  /** Per-position log-sum-exp (crossEntropy with `returnLse: true`). */
+  lse?: A;
 }
 
 export interface LossOptionsBase<A extends FloatArray = FloatArray> {
@@ -86,6 +88,8 @@ export interface LossChunk extends Chunk {
   loss: number;
   grad: number;
   gradOutput: number;
+  /** The chunk's blocks of the `perPosition` outputs (crossEntropy's lse), in the order given. */
+  perPosition: number[];
 }
 
 /**
@@ -94,7 +98,8 @@ export interface LossChunk extends Chunk {
  * the gradient and the per-position upstream gradient are added from the plan (`lossRows` loss
  * values per position: 1 for class losses, all of them for element-wise ones). `fixed` are values
  * (weights) copied once into wasm memory in the input's precision; their pointers are `fixed` after
- * construction (0 for a null entry, or when there is nothing to compute).
+ * construction (0 for a null entry, or when there is nothing to compute). `perPosition` are
+ * extra outputs with one value per position (crossEntropy's lse), written by the kernel.
  */
 export class LossStream {
   readonly fixed: number[];
@@ -107,11 +112,12 @@ export class LossStream {
   constructor(
     ws: Workspace, fn: string, private readonly plan: LossPlan, precision: Precision,
     outer: number, C: number, inner: number, inputs: Lane[], fixed: (ArrayLike<number> | null)[], lossRows = 1,
+    private readonly perPosition: FloatArray[] = [],
   ) {
     this.lossValues = plan.reduction === 'none' ? newFloatArray(precision, outer * lossRows * inner) : null;
     this.grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, outer * C * inner) : null;
     const extraInputs: Lane[] = plan.gradPerPosition ? [{ data: plan.gradPerPosition, rows: lossRows }] : [];
-    const outputs: Lane[] = [];
+    const outputs: Lane[] = perPosition.map((data) => ({ data, rows: 1 }));
     if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
     if (this.grad) outputs.push({ data: this.grad, rows: C, name: 'out' });
     const bytes = precision === 'f32' ? 4 : 8;
@@ -125,12 +131,13 @@ export class LossStream {
   run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number): LossResult {
     const { plan, lossValues, grad } = this;
     const scale = uniformScale(plan, denominator);
+    const extra = this.perPosition.length;
     const total = this.stream.run((chunk) => {
-      let k = 0;
+      let k = extra;
       const loss = lossValues ? chunk.outputs[k++] : 0;
       const g = grad ? chunk.outputs[k++] : 0;
       const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
-      return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
+      return kernel({ ...chunk, loss, grad: g, gradOutput, perPosition: chunk.outputs.slice(0, extra) }, scale);
     });
     // 'mean' divides as PyTorch does, in IEEE arithmetic: a zero denominator (every target ignored,
     // class weights that sum to zero, an empty batch) gives NaN for 0 / 0 and +-Infinity otherwise.
