@@ -54,3 +54,9 @@ export function sigmoidFocalLoss_f64(x: usize, y: usize, n: i32, alpha: f64, gam
 
 export function focalLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f32>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
 export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f64>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
+
+import { decodeFloat16, decodeBfloat16 } from "./half";
+
+// Half-precision inputs: the 16-bit bits of a chunk decoded into float32 before the f32 kernels.
+export function decodeFloat16_f32(src: usize, dst: usize, n: i32): void { decodeFloat16(src, dst, n); }
+export function decodeBfloat16_f32(src: usize, dst: usize, n: i32): void { decodeBfloat16(src, dst, n); }

@@ -11,11 +11,16 @@
 //
 // Zero-copy: an array that already lives in the module's memory (a `wasmArray`) is used in place
 // when chunks are whole outer slices, and copied like any other array otherwise.
+//
+// Half precision: a lane with `half` set holds raw 16-bit floats (a Uint16Array). Each chunk's
+// bits are copied as they are into a staging block, and a wasm kernel (assembly/half.ts) decodes
+// them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
 import { Workspace } from './workspace.js';
+import type { HalfDtype } from './tensor.js';
 
-export type StreamArray = Float32Array | Float64Array | Int32Array;
+export type StreamArray = Float32Array | Float64Array | Int32Array | Uint16Array;
 
 type StreamArrayConstructor = { new (b: ArrayBuffer, offset: number, length: number): StreamArray; BYTES_PER_ELEMENT: number };
 
@@ -28,9 +33,15 @@ export interface Lane {
   type?: StreamArrayConstructor;
   /** The argument's name, for errors ('input', 'target', 'out'). */
   name?: string;
+  /** Inputs only: `data` holds the raw bits of 16-bit floats in this format, decoded per chunk
+   *  into float32 (the element type the kernel reads). */
+  half?: HalfDtype | null;
 }
 
-const typeOf = (l: Lane) => l.type ?? (l.data.constructor as StreamArrayConstructor);
+const typeOf = (l: Lane) => (l.half ? Float32Array : l.type ?? (l.data.constructor as StreamArrayConstructor));
+
+/** The wasm export that decodes a chunk of each half format into float32 (assembly/half.ts). */
+const DECODERS: Record<HalfDtype, string> = { float16: 'decodeFloat16_f32', bfloat16: 'decodeBfloat16_f32' };
 
 /** Where the kernel finds the current chunk, and which positions it covers. */
 export interface Chunk {
@@ -65,6 +76,8 @@ export class Stream {
   private readonly inPlace: number[];
   private readonly count: number;
   private readonly width: number;
+  /** Per input: the staging block of a half lane's bits (0 for other lanes). */
+  private readonly staging: number[];
 
   constructor(
     private readonly ws: Workspace, fn: string,
@@ -108,14 +121,16 @@ export class Stream {
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
-    const pointers = this.idle ? lanes.map(() => 0) : ws.reserve(fn, [...fixed, ...sizes]);
+    const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
+    const pointers = this.idle ? [...lanes, ...inputs].map(() => 0) : ws.reserve(fn, [...fixed, ...sizes, ...stagingSizes]);
     this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
-    this.pointers = this.idle ? pointers : pointers.slice(fixed.length);
+    this.pointers = this.idle ? pointers.slice(0, lanes.length) : pointers.slice(fixed.length, fixed.length + lanes.length);
+    this.staging = this.idle ? inputs.map(() => 0) : pointers.slice(fixed.length + lanes.length);
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
       const Ctor = l.data.constructor as StreamArrayConstructor;
-      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type };
+      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type, half: l.half };
     });
     this.inputs = fresh.slice(0, inputs.length);
     this.outputs = fresh.slice(inputs.length);
@@ -140,12 +155,20 @@ export class Stream {
       const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0));
       for (let i0 = 0; i0 < inner; i0 += this.width) {
         const width = Math.min(this.width, inner - i0);
-        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copy(lane, inPtrs[k], o0, count, i0, width, true));
+        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, k, inPtrs[k], o0, count, i0, width));
         total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, count, inner0: i0, width });
         outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copy(lane, outPtrs[k], o0, count, i0, width, false));
       }
     }
     return total;
+  }
+
+  /** Copies one chunk of input k into its block; a half lane's bits go to its staging block and
+   *  are decoded from there into the block. */
+  private copyIn(lane: Lane, k: number, pointer: number, o0: number, count: number, i0: number, width: number): void {
+    if (!lane.half) return this.copy(lane, pointer, o0, count, i0, width, true);
+    this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[k], o0, count, i0, width, true);
+    (this.ws.exports[DECODERS[lane.half]] as (src: number, dst: number, n: number) => void)(this.staging[k], pointer, count * lane.rows * width);
   }
 
   /** Copies one chunk of a lane between the caller's array and its compact block in wasm memory. */

@@ -25,6 +25,15 @@ export type UrlLike = Globals extends { URL: { prototype: infer U } } ? U : { re
 /** A fetch `Response`. */
 export type ResponseLike = Globals extends { Response: { prototype: infer R } } ? R : { readonly ok: boolean; arrayBuffer(): Promise<ArrayBuffer> };
 
+/** A `Float16Array` where the consumer's libs declare one (never otherwise). */
+export type Float16ArrayLike = Globals extends { Float16Array: { prototype: infer F } } ? F : never;
+
+/** Half-precision logits: the raw bits of float16 or bfloat16 values in a Uint16Array, named by
+ *  `dtype` (as WebGPU inference and ONNX fp16 models hand them back), or a Float16Array. */
+export type HalfTensor =
+  | { data: Uint16Array; shape: readonly number[]; dtype: 'float16' | 'bfloat16' }
+  | { data: Float16ArrayLike; shape: readonly number[] };
+
 /** A target as a tensor; its shape may be left out when it follows from the input's. */
 export type TargetTensor<D> = { data: D; shape?: readonly number[] };
 

@@ -41,6 +41,28 @@ describe('crossEntropyZLoss.json (PyTorch 1.13 autograd)', () => {
   });
 });
 
+describe('the reference itself (crossEntropy + zLossTerm) against the float64 fixtures', () => {
+  // So that the properties below check against something PyTorch agrees with.
+  test.each(cases.filter((c) => c.dtype === 'float64').map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const o = c.options as { weight?: (number | string)[]; ignoreIndex?: number; labelSmoothing?: number; reduction?: 'mean' | 'sum' | 'none'; dim?: number; gradOutput?: number | string; zLoss: number };
+    const input = { data: c.input.data.map(dec), shape: c.input.shape };
+    const gradOutput = c.gradOutput ? c.gradOutput.data.map(dec) : o.gradOutput === undefined ? undefined : dec(o.gradOutput);
+    const ro = { weight: o.weight?.map(dec), ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing, reduction: o.reduction, dim: o.dim, gradOutput };
+    const probs = c.target.type === 'float';
+    const t = c.target.data.map(dec);
+    const ce = probs ? R.crossEntropyProbs(input, t, ro) : R.crossEntropyIndex(input, t, ro);
+    const zt = R.zLossTerm(input, probs ? null : t, o.zLoss, ro);
+    const loss = typeof ce.loss === 'number' ? [ce.loss + (zt.loss as number)] : Array.from(ce.loss, (v, i) => v + (zt.loss as Float64Array)[i]);
+    const want = typeof c.expected.loss === 'object' ? c.expected.loss.data.map(dec) : [dec(c.expected.loss)];
+    const close = (a: number, e: number) => (Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= 1e-10 * (1 + Math.abs(e)));
+    loss.forEach((v, i) => expect([i, close(v, want[i])]).toEqual([i, true]));
+    const g = c.expected.grad.data.map(dec);
+    ce.grad.forEach((v, i) => expect([i, close(v + zt.grad[i], g[i])]).toEqual([i, true]));
+    const lse = (c.expected as unknown as Lse).lse.data.map(dec);
+    zt.lse.forEach((v, i) => expect([i, close(v, lse[i])]).toEqual([i, true]));
+  });
+});
+
 /** |a - e| / (1 + |e|) over every element. */
 function worst(a: ArrayLike<number>, e: ArrayLike<number>): number {
   expect(a.length).toBe(e.length);
@@ -79,7 +101,7 @@ describe('against the float64 reference (crossEntropy + zLossTerm)', () => {
             const positionShape = shape.filter((_, i) => i !== d);
             let want: R.RefResult;
             let zt: ReturnType<typeof R.zLossTerm>;
-            let got: ReturnType<typeof X.crossEntropy>;
+            let got: X.LossResult;
             if (kind === 'index') {
               const t = ints(r, positions, C);
               if (positions > 1) t[positions - 1] = -100; // (a lone ignored position: a NaN mean)

@@ -2,9 +2,9 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
 import { Workspace } from '../workspace.js';
-import { checkIgnoreIndex, ClassLayout, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargets, writeIndexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -35,16 +35,23 @@ type ProbsKernel = IndexKernel;
  * (a float typed array). Mirrors torch.nn.functional.cross_entropy.
  */
 export function crossEntropy<A extends FloatArray, O extends CrossEntropyOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<A, O>;
+/** Half-precision logits (a Uint16Array of float16 / bfloat16 bits with `dtype`, or a
+ *  Float16Array): computed in float32, every returned array a Float32Array. */
+export function crossEntropy<O extends CrossEntropyOptions<Float32Array> = {}>(input: import('../types.js').HalfTensor, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<Float32Array, O>;
 export function crossEntropy<A extends FloatArray>(
-  inputArg: Tensor<A>, targetArg: unknown, options?: CrossEntropyOptions<A>,
+  inputArg: Tensor<A> | import('../types.js').HalfTensor, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
   // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
   const opts = checkOptions(FN, options, OPTIONS);
   const input = readArg(FN, 'input', inputArg);
   const target = readArg(FN, 'target', targetArg);
-  const layout = classLayout(FN, input, opts.dim);
+  // The input may be half precision (tensor.ts: inputTensor): its bits are decoded per chunk in wasm
+  // and the float32 kernels run on them; results are Float32Array.
+  const read = inputTensor(FN, 'input', input);
+  const layout = layoutAround(FN, read, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
+  const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
   const weight = classWeight(FN, opts.weight, layout.classes);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
@@ -70,9 +77,9 @@ export function crossEntropy<A extends FloatArray>(
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     // Probabilities given as plain numbers (say, from JSON) are read in the input's float type.
-    const p = isFloatArray(data) ? data : new (x.constructor as Float64ArrayConstructor)(checkNumbers(FN, 'target', data));
+    const p = isFloatArray(data) ? data : new floatType(checkNumbers(FN, 'target', data));
     const ws = getWorkspace(FN);
-    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
+    const lanes = [{ data: x, rows: C, name: 'input', half: read.half }, { data: p, rows: C, type: floatType as Float32ArrayConstructor, name: 'target' }];
     const lse = wantLse ? newFloatArray(precision, positions) : null;
     const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : []);
     const [pw] = stream.fixed;
@@ -93,7 +100,7 @@ export function crossEntropy<A extends FloatArray>(
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : []);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : []);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
@@ -165,7 +172,7 @@ function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: 
 /** Whether a target holds class probabilities: float data, or plain numbers laid out like the
  *  input (a tensor of the input's rank, or a bare array of the input's length when that is not also
  *  the number of positions). Anything else is read as class indices. */
-function isProbabilities(target: unknown, layout: ClassLayout): boolean {
+function isProbabilities(target: unknown, layout: ClassLayout<ArrayLike<number>>): boolean {
   const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target;
   const data = tensor ? (target as { data: unknown }).data : target;
   if (isFloatArray(data)) return true;

@@ -40,7 +40,7 @@ export interface LossPlan {
 }
 
 export function planLoss(
-  fn: string, options: Record<string, unknown>, input: FloatArray, lossShape: readonly number[],
+  fn: string, options: Record<string, unknown>, input: FloatArray | Uint16Array, lossShape: readonly number[],
 ): LossPlan {
   const reduction = checkReduction(fn, options.reduction);
   const out = checkOut(fn, options.out, input);
@@ -70,11 +70,14 @@ export function planLoss(
   return { reduction, wantGrad, gradScalar, gradPerPosition, out };
 }
 
-/** The optional `out` array: the input's type and length, not shared. */
-export function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | null {
+/** The optional `out` array: the input's type and length, not shared (a Float32Array for a
+ *  half-precision input, whose results are float32). */
+export function checkOut(fn: string, out: unknown, input: FloatArray | Uint16Array): FloatArray | null {
   if (out === undefined) return null;
-  if (out === null || (out as object).constructor !== input.constructor) {
-    fail(fn, `out must be a ${input.constructor.name} like the input, got ${typeName(out)}`, TypeError);
+  const half = input instanceof Uint16Array;
+  const type = half ? Float32Array : input.constructor;
+  if (out === null || (out as object).constructor !== type) {
+    fail(fn, `out must be a ${type.name} ${half ? '(results of half-precision input are float32)' : 'like the input'}, got ${typeName(out)}`, TypeError);
   }
   const o = out as FloatArray;
   checkBuffer(fn, 'out', o);
