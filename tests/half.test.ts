@@ -260,3 +260,16 @@ test('result types: half input gives Float32Array results', () => {
   const y: Float32Array = X.logSoftmax(input);
   expect(y).toBeInstanceOf(Float32Array);
 });
+
+test('the torch.nn-style classes take half-precision logits', () => {
+  const bits = toBfloat16(Float32Array.from([1, 2, 3, 0.5, -1, 2]));
+  const input = { data: bits, shape: [2, 3], dtype: 'bfloat16' as const };
+  const xf = { data: decoded(bits, 'bfloat16'), shape: [2, 3] };
+  const a = new X.CrossEntropyLoss({ labelSmoothing: 0.1 }).forward(input, [2, 0], { grad: true });
+  const b = X.crossEntropy(xf, [2, 0], { labelSmoothing: 0.1, grad: true });
+  expect(a.loss).toBe(b.loss);
+  same(a.grad!, b.grad);
+  const y: Float32Array = new X.LogSoftmax({ dim: 1 }).forward(input);
+  same(y, X.logSoftmax(xf, { dim: 1 }));
+  same(new X.Softmax().forward(input), X.softmax(xf));
+});
