@@ -146,6 +146,24 @@ describe('against the float64 reference (crossEntropy + zLossTerm)', () => {
   });
 });
 
+test('an NCHW image over the chunk size (chunks slice the spatial dim): loss, gradient and lse', () => {
+  const r = rng(24);
+  const shape = [1, 4, 200, 200];
+  const n = 160000;
+  const x = normals(r, n, 3);
+  const t = ints(r, 40000, 4);
+  for (let i = 0; i < 40000; i += 11) t[i] = -100;
+  const weight = [0.5, 1, 2, 1.5];
+  const o = { weight, labelSmoothing: 0.05, reduction: 'sum' as const, gradOutput: 0.5 };
+  const got = X.crossEntropy({ data: x, shape }, { data: t, shape: [1, 200, 200] }, { ...o, zLoss: 0.02, returnLse: true, grad: true });
+  const ce = R.crossEntropyIndex({ data: x, shape }, t, o);
+  const zt = R.zLossTerm({ data: x, shape }, t, 0.02, o);
+  const want = (ce.loss as number) + (zt.loss as number);
+  expect(Math.abs((got.loss as number) - want)).toBeLessThanOrEqual(1e-12 * Math.abs(want));
+  expect(worst(got.grad!, ce.grad.map((v, i) => v + zt.grad[i]))).toBeLessThanOrEqual(1e-14);
+  expect(worst(got.lse!, zt.lse)).toBeLessThanOrEqual(1e-14);
+});
+
 describe('finite differences (float64)', () => {
   const r = rng(22);
   const H = 1e-6;
