@@ -18,17 +18,29 @@
 //   dloss/dx_c = s_c P - w_c p'_c
 // Products are formed literally (w_c p'_c times (x_c - m)), so 0 * -inf gives NaN exactly where
 // PyTorch's own -(lp * p * w).sum() does.
+//
+// z-loss (PaLM; issue 12, the same as linearCrossEntropy's): every non-ignored position adds
+// z lse^2, whose gradient is 2 z lse s_j: one more term in the factor that turns the stored exps
+// into the gradient (expFactor), so still one exp per logit. Its upstream factor kz is separate
+// from the loss's k because 'mean' averages the z term over positions by count, not by weight.
+// The kernels return the sum of the cross-entropy terms alone and leave the sum of lse^2 over
+// non-ignored positions in `zSquares` (crossEntropyZSquares()), for the caller's reduction; the
+// per-position losses (`lossOut`) include z lse^2. `lseOut` (when non-zero) receives every
+// position's lse = m + log S, ignored positions included.
 
 import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
  *  `lossOut` (one per position) may be 0; `grad` (input-sized) may be 0 for forward only.
- *  The upstream gradient is `gradPerPosition[pos]` when that pointer is non-zero, else `scale`.
- *  Returns the sum of the per-position losses in f64. */
+ *  The upstream gradient is `gradPerPosition[pos]` when that pointer is non-zero, else `scale`
+ *  (`zScale` for the z term). `z` > 0 adds the z-loss (only `z > 0` turns it on, so a caller that
+ *  leaves the last three arguments out gets plain cross-entropy); `lseOut` may be 0.
+ *  Returns the sum of the per-position cross-entropy losses (without the z term) in f64. */
 export function crossEntropyIndex<T>(
   x: usize, target: usize, weight: usize, outer: i32, C: i32, inner: i32,
   eps: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
 ): f64 {
   const stride = <usize>inner << alignof<T>();
   const smooth = eps / <f64>C;
@@ -37,7 +49,10 @@ export function crossEntropyIndex<T>(
     totalWeight = 0;
     for (let c = 0; c < C; c++) totalWeight += <f64>load<T>(at<T>(weight, c));
   }
-  const exact = grad != 0 && needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition);
+  // z lse^2 has no bound known before the pass (lse grows with the logits): the exact exp then
+  if (!(z > 0)) z = 0;
+  const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
+  zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     let i = 0;
@@ -45,31 +60,40 @@ export function crossEntropyIndex<T>(
       // Class dim not last (NCHW): vectorise across positions.
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
         total += exact
-          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition)
-          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition);
+          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
+          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
       }
     }
     for (; i < inner; i++) {
       const pos = <usize>o * inner + i;
       const offset = (<usize>o * C * inner + i) << alignof<T>();
       const t = load<i32>(target + (pos << 2));
+      const row = x + offset;
       if (t < 0) { // an ignored position (the caller maps ignore_index to -1)
         if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
-        if (grad != 0) ignoredGrad<T>(x + offset, grad + offset, C, stride);
+        if (lseOut != 0) {
+          const m = rowMaxForExp<T>(row, C, stride);
+          store<T>(at<T>(lseOut, pos), <T>(<f64>m + Math.log(rowExpSum<T>(row, m, C, stride, 0, false))));
+        }
+        if (grad != 0) ignoredGrad<T>(row, grad + offset, C, stride);
         continue;
       }
-      const row = x + offset;
       const g = grad + offset;
       const m = rowMaxForExp<T>(row, C, stride);
       const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, exact);
-      const loss = indexLoss<T>(row, stride, C, t, m, Math.log(sum), weight, eps, totalWeight);
+      const logSum = Math.log(sum);
+      const lse = <f64>m + logSum;
+      const loss = indexLoss<T>(row, stride, C, t, m, logSum, weight, eps, totalWeight);
       total += loss;
-      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
+      const zt = zTerm(z, lse);
+      if (lseOut != 0) store<T>(at<T>(lseOut, pos), <T>lse);
+      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
+        const a = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
-        rowScale<T>(g, C, stride, expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum), smooth == 0 ? 0 : k * smooth, weight);
+        rowScale<T>(g, C, stride, a, smooth == 0 ? 0 : k * smooth, weight);
         subtractTarget<T>(g, stride, t, k, weight, eps);
       }
     }
@@ -117,6 +141,26 @@ function needsExactExp<T>(weight: usize, C: i32, positions: i32, eps: f64, scale
   // without smoothing W is not used (as in PyTorch): float64 weights of 1e308 overflow their sum
   if (eps == 0) return k * classWeight<T>(weight, t) / sum;
   return k * ((1 - eps) * classWeight<T>(weight, t) + smooth * totalWeight) / sum;
+}
+
+/** The sum of lse^2 over the non-ignored positions of the last call (the z term before z and the
+ *  reduction: the caller divides it by the count of those positions for 'mean'). */
+export let zSquares: f64 = 0;
+
+/** A position's z term, z lse^2 (0 without z-loss), adding its lse^2 to zSquares. */
+// @ts-ignore: decorator
+@inline function zTerm(z: f64, lse: f64): f64 {
+  if (z == 0) return 0;
+  zSquares += lse * lse;
+  return z * lse * lse;
+}
+
+/** The z term's share of the exps' factor: d(z lse^2)/dx_j = 2 z lse s_j = (2 z lse / S) e_j,
+ *  times the position's upstream gradient. */
+// @ts-ignore: decorator
+@inline function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
+  if (z == 0) return 0;
+  return upstream<T>(gradPerPosition, pos, zScale) * 2 * z * lse / sum;
 }
 
 /** The target's own gradient term: g_t -= k (1 - eps) w_t. */
@@ -173,15 +217,17 @@ const LANE_LOG = memory.data(64, 16);
 function indexColumnsExact<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, true);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, true);
 }
 
 function indexColumnsFast<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, false);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, false);
 }
 
 /** The positions i0 .. i0 + 2 lanes of outer slice o. Same maths as the row loop of
@@ -189,7 +235,8 @@ function indexColumnsFast<T>(
 // @ts-ignore: decorator
 @inline function indexColumns<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
-  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, exact: bool,
+  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize, exact: bool,
 ): f64 {
   const L = lanes<T>();
   const stride = <usize>inner << alignof<T>();
@@ -247,17 +294,21 @@ function indexColumnsFast<T>(
     const pos = <usize>o * inner + i0 + l;
     const t = load<i32>(target + (pos << 2));
     const mt = load<T>(at<T>(LANE_T, l));
+    const logSum = load<f64>(LANE_LOG + (<usize>l << 3));
+    const lse = <f64>mt + logSum;
+    if (lseOut != 0) store<T>(at<T>(lseOut, pos), <T>lse);
     if (t < 0) {
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
       store<T>(at<T>(LANE_T, l), <T>0);
       continue;
     }
     const sum = load<f64>(LANE_SUM + (<usize>l << 3));
-    const loss = indexLoss<T>(at<T>(base, l), stride, C, t, mt, load<f64>(LANE_LOG + (<usize>l << 3)), weight, eps, totalWeight);
+    const loss = indexLoss<T>(at<T>(base, l), stride, C, t, mt, logSum, weight, eps, totalWeight);
     total += loss;
-    if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
+    const zt = zTerm(z, lse);
+    if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
     const k = upstream<T>(gradPerPosition, pos, scale);
-    store<T>(at<T>(LANE_T, l), <T>expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum));
+    store<T>(at<T>(LANE_T, l), <T>(expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum)));
   }
   if (grad == 0) return total;
   // Pass 3: gradient = exp * factor, flushing would-be subnormals as rowScale does.
@@ -294,12 +345,16 @@ function indexColumnsFast<T>(
   return total;
 }
 
-/** Class-probability targets `probs` (same layout as x). Same conventions as crossEntropyIndex. */
+/** Class-probability targets `probs` (same layout as x). Same conventions as crossEntropyIndex
+ *  (no position is ignored: every one gets the z term). */
 export function crossEntropyProbs<T>(
   x: usize, probs: usize, weight: usize, outer: i32, C: i32, inner: i32,
   eps: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
 ): f64 {
   const stride = <usize>inner << alignof<T>();
+  if (!(z > 0)) z = 0;
+  zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -308,12 +363,17 @@ export function crossEntropyProbs<T>(
       const row = x + offset;
       const m = rowMaxForExp<T>(row, C, stride);
       const sum = probsRowSums<T>(row, probs + offset, weight, m, C, stride, grad != 0 ? grad + offset : 0, eps);
-      const loss = targetMass * Math.log(sum) - weightedShift;
+      const logSum = Math.log(sum);
+      const lse = <f64>m + logSum;
+      const loss = targetMass * logSum - weightedShift;
       total += loss;
-      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
+      const zt = zTerm(z, lse);
+      if (lseOut != 0) store<T>(at<T>(lseOut, pos), <T>lse);
+      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
-        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, k * targetMass / sum, k, eps);
+        const a = k * targetMass / sum + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
+        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, a, k, eps);
       }
     }
   }

@@ -4,7 +4,7 @@
 // heapBase() (see src/workspace.ts).
 
 import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward } from "./softmax";
-import { crossEntropyIndex, crossEntropyProbs } from "./cross_entropy";
+import { crossEntropyIndex, crossEntropyProbs, zSquares } from "./cross_entropy";
 import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
 import { ctcLoss } from "./ctc";
@@ -28,10 +28,12 @@ export function softmaxForward_f64(x: usize, y: usize, outer: i32, C: i32, inner
 export function softmaxBackward_f32(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { softmaxBackward<f32>(g, y, dx, outer, C, inner); }
 export function softmaxBackward_f64(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { softmaxBackward<f64>(g, y, dx, outer, C, inner); }
 
-export function crossEntropyIndex_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyIndex<f32>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
-export function crossEntropyIndex_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyIndex<f64>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
-export function crossEntropyProbs_f32(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyProbs<f32>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
-export function crossEntropyProbs_f64(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return crossEntropyProbs<f64>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition); }
+export function crossEntropyIndex_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize, z: f64, zScale: f64, lse: usize): f64 { return crossEntropyIndex<f32>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition, z, zScale, lse); }
+export function crossEntropyIndex_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize, z: f64, zScale: f64, lse: usize): f64 { return crossEntropyIndex<f64>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition, z, zScale, lse); }
+export function crossEntropyProbs_f32(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize, z: f64, zScale: f64, lse: usize): f64 { return crossEntropyProbs<f32>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition, z, zScale, lse); }
+export function crossEntropyProbs_f64(x: usize, p: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize, z: f64, zScale: f64, lse: usize): f64 { return crossEntropyProbs<f64>(x, p, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition, z, zScale, lse); }
+/** The sum of lse^2 over the non-ignored positions of the last crossEntropy kernel call (z-loss). */
+export function crossEntropyZSquares(): f64 { return zSquares; }
 
 export function nllLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return nllLoss<f32>(x, t, w, outer, C, inner, loss, grad, scale, gradPerPosition); }
 export function nllLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return nllLoss<f64>(x, t, w, outer, C, inner, loss, grad, scale, gradPerPosition); }
@@ -56,3 +58,9 @@ export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, 
 import { relayout } from "./layout";
 export function relayout_f32(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f32>(src, dst, count, C, width, mode); }
 export function relayout_f64(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f64>(src, dst, count, C, width, mode); }
+
+import { decodeFloat16, decodeBfloat16 } from "./half";
+
+// Half-precision inputs: the 16-bit bits of a chunk decoded into float32 before the f32 kernels.
+export function decodeFloat16_f32(src: usize, dst: usize, n: i32): void { decodeFloat16(src, dst, n); }
+export function decodeBfloat16_f32(src: usize, dst: usize, n: i32): void { decodeBfloat16(src, dst, n); }

@@ -38,11 +38,11 @@ new Float64Array(X.memory.buffer, pScale, cN).fill(1 / cS / cN);
 const calls = {
   ctcfg: () => X.ctcLoss_f32(px, cT, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, pg, pScale, pScratch),
   ctcf: () => X.ctcLoss_f32(px, cT, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, 0, pScale, pScratch),
-  cefg: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, pg, 1 / N, 0),
-  cef: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, 0, 1 / N, 0),
+  cefg: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, pg, 1 / N, 0, 0, 0, 0),
+  cef: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, 0, 1 / N, 0, 0, 0, 0),
   ls: () => X.logSoftmaxForward_f32(px, pg, N, C, 1),
-  nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0),
-  nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0),
+  nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
+  nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1 / n, 0),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up

@@ -18,8 +18,8 @@ const F64_FACTOR = 2.5;
 const ALLOC_FLOOR = 1.9; // ns/elem to allocate a fresh 16 MB result (WORKLOADS.md)
 
 const ORDER = {
-  fwdgrad: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
-  fwd: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwdgrad: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwd: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
 };
 const PEERS = ['naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'];
 const MODE_TITLE = { fwdgrad: 'Forward + gradient', fwd: 'Forward only' };
@@ -245,7 +245,7 @@ function shapesMarkdown(shapes) {
 // SVG chart
 
 const COLORS = {
-  'xent-out': '#1b5e20', 'xent-zc': '#00695c', xent: '#43a047', 'xent-f64': '#a5d6a7', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
+  'xent-out': '#1b5e20', 'xent-zc': '#00695c', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
   'tfjs-cpu': '#90caf9', ort: '#6a1b9a', 'torch-1': '#c62828', 'torch-2': '#ef9a9a',
 };
 

@@ -67,6 +67,7 @@ export const CONTENDERS = {
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
   'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
   'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
+  'xent-bf16': { label: 'wasm-xent bf16', desc: 'wasm-xent on bfloat16 logits (W1: the logits rounded to bfloat16, passed as a Uint16Array of raw bits; decoded per chunk in wasm; result via `out`), checked against float32 on the decoded values' },
   naive: { label: 'plain JS', desc: 'bench/naive.mjs: typed-array loops, Math.exp, float64 accumulation' },
   'tfjs-wasm': { label: 'tfjs-wasm', desc: 'TensorFlow.js 4.22, wasm backend (SIMD, 1 thread)' },
   'tfjs-cpu': { label: 'tfjs-cpu', desc: 'TensorFlow.js 4.22, cpu backend (plain JS kernels)' },
@@ -377,6 +378,19 @@ async function runWorkload(id, peers, torch) {
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
   }
+  // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
+  let bf16 = null;
+  if (id === 'W1') {
+    const u = new Uint32Array(x.buffer, x.byteOffset, numel);
+    const bits = Uint16Array.from(u, (b) => (b + 0x7fff + ((b >>> 16) & 1)) >>> 16);
+    const decoded = new Float32Array(Uint32Array.from(bits, (h) => h << 16).buffer);
+    const half = { data: bits, shape, dtype: 'bfloat16' };
+    bf16 = {
+      ref: X.crossEntropy({ data: decoded, shape }, d.target, { grad: true }),
+      fwd: () => X.crossEntropy(half, d.target),
+      out: () => X.crossEntropy(half, d.target, { out: out32 }),
+    };
+  }
 
   // The reference every contender is checked against: wasm-xent float32, default path.
   let ref;
@@ -418,6 +432,11 @@ async function runWorkload(id, peers, torch) {
     add('fwdgrad', { id: 'xent-zc', run: xentZc, check: () => xentZc() });
     add('fwdgrad', { id: 'xent', run: xentGrad, check: () => xentGrad() });
     add('fwdgrad', { id: 'xent-f64', run: xentF64Out, check: () => xentF64Out() });
+  }
+  if (bf16) {
+    refs.bf16 = { loss: bf16.ref.loss, grad: bf16.ref.grad };
+    add('fwd', { id: 'xent-bf16', run: bf16.fwd, check: () => ({ loss: bf16.fwd().loss }), refKey: 'bf16' });
+    add('fwdgrad', { id: 'xent-bf16', run: bf16.out, check: () => bf16.out(), refKey: 'bf16' });
   }
 
   // --- plain JS

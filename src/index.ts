@@ -23,5 +23,7 @@ export type { FocalLossOptions } from './ops/focal.js';
 export { oneHot, inverseFrequencyWeights } from './ops/targets.js';
 export type { LossResult, LossOptionsBase } from './ops/loss.js';
 export type { Tensor, FloatArray, IntArray, Reduction } from './tensor.js';
+export type { HalfDtype } from './tensor.js';
+export type { HalfTensor, Float16ArrayLike } from './types.js';
 export type { BytesSource, WasmModule, UrlLike, ResponseLike, TargetTensor, IndexTarget, ProbabilityTarget, BinaryTarget, LossValue, GradValue, LossResultOf } from './types.js';
 export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, CTCLoss, KLDivLoss, SigmoidFocalLoss, FocalLoss } from './modules.js';

@@ -11,15 +11,18 @@ import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
-import type { BinaryTarget, IndexTarget, ProbabilityTarget } from './types.js';
+import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from './types.js';
 
 /** Per-call options (`grad`, `gradOutput`, `out`) are merged over the constructor's. */
 type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number | ArrayLike<number>; out?: A };
 
 export class CrossEntropyLoss {
   constructor(readonly options: CrossEntropyOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A> {
-    return crossEntropy(input, target, { ...this.options, ...call } as CrossEntropyOptions<A>);
+  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A>;
+  /** Half-precision logits: float32 results. */
+  forward(input: HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<Float32Array>): LossResult<Float32Array>;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A> {
+    return crossEntropy(input as Tensor<A>, target, { ...this.options, ...call } as CrossEntropyOptions<A>);
   }
 }
 
@@ -46,15 +49,19 @@ export class BCEWithLogitsLoss {
 
 export class LogSoftmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>): A {
-    return logSoftmax(input, this.options as SoftmaxOptions<A>);
+  forward<A extends FloatArray>(input: Tensor<A>): A;
+  forward(input: HalfTensor): Float32Array;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
+    return logSoftmax(input as Tensor<A>, this.options as SoftmaxOptions<A>);
   }
 }
 
 export class Softmax {
   constructor(readonly options: SoftmaxOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>): A {
-    return softmax(input, this.options as SoftmaxOptions<A>);
+  forward<A extends FloatArray>(input: Tensor<A>): A;
+  forward(input: HalfTensor): Float32Array;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
+    return softmax(input as Tensor<A>, this.options as SoftmaxOptions<A>);
   }
 }
 

@@ -11,11 +11,16 @@
 //
 // Zero-copy: an array that already lives in the module's memory (a `wasmArray`) is used in place
 // when chunks are whole outer slices, and copied like any other array otherwise.
+//
+// Half precision: a lane with `half` set holds raw 16-bit floats (a Uint16Array). Each chunk's
+// bits are copied as they are into a staging block, and a wasm kernel (assembly/half.ts) decodes
+// them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
 import { Workspace } from './workspace.js';
+import type { HalfDtype } from './tensor.js';
 
-export type StreamArray = Float32Array | Float64Array | Int32Array;
+export type StreamArray = Float32Array | Float64Array | Int32Array | Uint16Array;
 
 type StreamArrayConstructor = { new (b: ArrayBuffer, offset: number, length: number): StreamArray; BYTES_PER_ELEMENT: number };
 
@@ -28,9 +33,15 @@ export interface Lane {
   type?: StreamArrayConstructor;
   /** The argument's name, for errors ('input', 'target', 'out'). */
   name?: string;
+  /** Inputs only: `data` holds the raw bits of 16-bit floats in this format, decoded per chunk
+   *  into float32 (the element type the kernel reads). */
+  half?: HalfDtype | null;
 }
 
-const typeOf = (l: Lane) => l.type ?? (l.data.constructor as StreamArrayConstructor);
+const typeOf = (l: Lane) => (l.half ? Float32Array : l.type ?? (l.data.constructor as StreamArrayConstructor));
+
+/** The wasm export that decodes a chunk of each half format into float32 (assembly/half.ts). */
+const DECODERS: Record<HalfDtype, string> = { float16: 'decodeFloat16_f32', bfloat16: 'decodeBfloat16_f32' };
 
 /** Where the kernel finds the current chunk, and which positions it covers. */
 export interface Chunk {
@@ -74,6 +85,8 @@ export class Stream {
   private readonly width: number;
   /** Where relayouted lanes pass through on their way in and out (0 without a relayout). */
   private readonly scratch: number = 0;
+  /** Per input: the staging block of a half lane's bits (0 for other lanes). */
+  private readonly staging: number[];
 
   constructor(
     private readonly ws: Workspace, fn: string,
@@ -119,16 +132,18 @@ export class Stream {
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
+    const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
     const scratch = relayout ? Math.max(0, ...lanes.map((l, k) => (l.rows > 1 ? sizes[k] : 0))) : 0;
-    const pointers = this.idle ? lanes.map(() => 0) : ws.reserve(fn, [...fixed, ...sizes, scratch]);
+    const pointers = this.idle ? [...lanes, ...inputs].map(() => 0) : ws.reserve(fn, [...fixed, ...sizes, ...stagingSizes, scratch]);
     this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
-    this.pointers = this.idle ? pointers : pointers.slice(fixed.length, fixed.length + lanes.length);
-    if (scratch > 0 && !this.idle) this.scratch = pointers[fixed.length + lanes.length];
+    this.pointers = this.idle ? pointers.slice(0, lanes.length) : pointers.slice(fixed.length, fixed.length + lanes.length);
+    this.staging = this.idle ? inputs.map(() => 0) : pointers.slice(fixed.length + lanes.length, fixed.length + lanes.length + inputs.length);
+    if (scratch > 0 && !this.idle) this.scratch = pointers[fixed.length + lanes.length + inputs.length];
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
       const Ctor = l.data.constructor as StreamArrayConstructor;
-      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type };
+      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type, half: l.half };
     });
     this.inputs = fresh.slice(0, inputs.length);
     this.outputs = fresh.slice(inputs.length);
@@ -153,7 +168,7 @@ export class Stream {
       const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0));
       for (let i0 = 0; i0 < inner; i0 += this.width) {
         const width = Math.min(this.width, inner - i0);
-        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, inPtrs[k], o0, count, i0, width));
+        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, k, inPtrs[k], o0, count, i0, width));
         const shape = this.relayout === 'columns' ? { count: 1, width: count * width } : this.relayout === 'rows' ? { count: count * width, width: 1 } : { count, width };
         total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0, ...shape });
         outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copyOut(lane, outPtrs[k], o0, count, i0, width));
@@ -162,11 +177,18 @@ export class Stream {
     return total;
   }
 
-  /** Brings one chunk of an input lane into wasm memory, regrouped if asked. */
-  private copyIn(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number): void {
-    if (!this.relayout || lane.rows <= 1) return this.copy(lane, pointer, o0, count, i0, width, true);
-    this.copy(lane, this.scratch, o0, count, i0, width, true);
-    this.regroup(lane, this.scratch, pointer, count, width, this.relayout === 'columns' ? 0 : 2);
+  /** Brings one chunk of input k into its block: a half lane's bits go to its staging block and
+   *  are decoded from there; a lane to regroup passes through the scratch block. */
+  private copyIn(lane: Lane, k: number, pointer: number, o0: number, count: number, i0: number, width: number): void {
+    const regroup = this.relayout !== undefined && lane.rows > 1;
+    const to = regroup ? this.scratch : pointer;
+    if (lane.half) {
+      this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[k], o0, count, i0, width, true);
+      (this.ws.exports[DECODERS[lane.half]] as (src: number, dst: number, n: number) => void)(this.staging[k], to, count * lane.rows * width);
+    } else {
+      this.copy(lane, to, o0, count, i0, width, true);
+    }
+    if (regroup) this.regroup(lane, this.scratch, pointer, count, width, this.relayout === 'columns' ? 0 : 2);
   }
 
   /** Takes one chunk of an output lane out of wasm memory, back in the caller's layout. */
@@ -177,7 +199,7 @@ export class Stream {
   }
 
   private regroup(lane: Lane, from: number, to: number, count: number, width: number, mode: number): void {
-    const precision = typeOf(lane).BYTES_PER_ELEMENT === 8 ? 'f64' : 'f32';
+    const precision = lane.half || typeOf(lane).BYTES_PER_ELEMENT !== 8 ? 'f32' : 'f64';
     this.ws.kernel<(s: number, d: number, count: number, C: number, width: number, mode: number) => void>('relayout', precision)(from, to, count, lane.rows, width, mode);
   }
 

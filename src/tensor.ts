@@ -27,17 +27,20 @@ const INT_KINDS = new Set(['Int8Array', 'Int16Array', 'Int32Array', 'Uint8Array'
 
 export function isIntArray(x: unknown): x is IntArray {
   const kind = typedArrayKind(x);
-  return kind !== undefined && INT_KINDS.has(kind);
+  // (the bits of a Float16Array are floats, not integers)
+  return kind !== undefined && INT_KINDS.has(kind) && !float16Views.has(x as object);
 }
 
-export function precisionOf(data: FloatArray): Precision {
-  return data instanceof Float32Array ? 'f32' : 'f64';
+export function precisionOf(data: FloatArray | Uint16Array): Precision {
+  // half-precision input (raw 16-bit bits) is computed in float32
+  return data instanceof Float32Array || data instanceof Uint16Array ? 'f32' : 'f64';
 }
 
 export function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'Array';
   if (typeof x === 'object') {
+    if (float16Views.has(x)) return 'Float16Array';
     const name = typedArrayKind(x) ?? String((x as object).constructor?.name ?? 'Object');
     // A Proxy of a typed array (or a look-alike) names a typed-array class without being one.
     return name in TYPED_ARRAYS && typedArrayKind(x) === undefined ? `${name}-like object that is not a typed array (a Proxy?)` : name;
@@ -140,6 +143,7 @@ export function typedArrayKind(x: unknown): string | undefined {
 function plainView(fn: string, name: string, x: object): unknown {
   const kind = typedArrayKind(x);
   if (kind === undefined) return x;
+  if (isFloat16Array(x, kind)) return float16Bits(fn, name, x);
   if (freedViews.has(x)) fail(fn, `${name} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
   const buffer = bufferOf.call(x) as ArrayBufferLike;
   if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
@@ -151,6 +155,7 @@ function plainView(fn: string, name: string, x: object): unknown {
   }
   const view = new TYPED_ARRAYS[kind](buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
   callers.set(view, x);
+  if (float16Views.has(x)) float16Views.add(view); // read again (a nested call): still float16 bits
   return view;
 }
 
@@ -184,6 +189,81 @@ export function readArg(fn: string, name: string, x: unknown): unknown {
   }
   if ('dtype' in x) record.dtype = t.dtype;
   return Object.freeze(record);
+}
+
+// Half-precision input (issue 12): 16-bit floats as a Uint16Array of raw bits with a `dtype`, or
+// a Float16Array where the engine has one. readArg turns a Float16Array into a Uint16Array view of
+// its bits (remembered in float16Views), so every op downstream sees one form: bits plus a format.
+
+/** The 16-bit float formats an input's raw bits may hold. */
+export type HalfDtype = 'float16' | 'bfloat16';
+
+/** Uint16Array views that readArg made of a Float16Array's bits. */
+const float16Views = new WeakSet<object>();
+
+/** A Float16Array: the engine's own (by its tag), or one whose class the global Float16Array names
+ *  (a polyfill built on a 16-bit typed array, which is what tests/half.test.ts stubs on Node 20). */
+function isFloat16Array(x: object, kind: string): boolean {
+  if (kind === 'Float16Array') return true;
+  const F16 = (globalThis as { Float16Array?: unknown }).Float16Array;
+  return typeof F16 === 'function' && x instanceof F16 && (kind === 'Uint16Array' || kind === 'Int16Array');
+}
+
+/** The bits of a Float16Array as a Uint16Array view of the same memory (never a copy). */
+function float16Bits(fn: string, name: string, x: object): Uint16Array {
+  const buffer = bufferOf.call(x) as ArrayBufferLike;
+  if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
+    fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
+  }
+  if (isDetached(buffer)) fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
+  const view = new Uint16Array(buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
+  float16Views.add(view);
+  callers.set(view, x);
+  return view;
+}
+
+/**
+ * The 16-bit float format of tensor data read by readArg, or null for float32/float64 data: a
+ * Uint16Array with `dtype` 'float16' or 'bfloat16' (raw bits), or a Float16Array ('float16').
+ * Throws for a Uint16Array without a dtype, an unknown dtype, and a dtype on any other array.
+ * (onnxruntime's { data: Uint16Array, type: 'float16' } is the same thing: pass its type here.)
+ */
+export function halfDtype(fn: string, name: string, data: unknown, dtype: unknown): HalfDtype | null {
+  const fromFloat16 = typeof data === 'object' && data !== null && float16Views.has(data);
+  if (dtype === undefined) {
+    if (fromFloat16) return 'float16';
+    if (typedArrayKind(data) === 'Uint16Array') {
+      fail(fn, `${name}.data is a Uint16Array: to pass half-precision floats as raw bits, set ${name}.dtype to 'float16' or 'bfloat16'`, TypeError);
+    }
+    return null;
+  }
+  if (dtype !== 'float16' && dtype !== 'bfloat16') fail(fn, `${name}.dtype must be 'float16' or 'bfloat16', got ${show(dtype)}`, TypeError);
+  if (fromFloat16 && dtype !== 'float16') fail(fn, `${name}.data is a Float16Array, which holds float16, not ${dtype}`, TypeError);
+  if (!fromFloat16 && typedArrayKind(data) !== 'Uint16Array') {
+    fail(fn, `${name}.dtype '${dtype}' needs ${name}.data to be a Uint16Array of raw ${dtype} bits (or a Float16Array), got ${typeName(data)}`, TypeError);
+  }
+  return dtype;
+}
+
+/** An input that may be half precision: `half` names the format of a Uint16Array's bits, or is
+ *  null for a Float32Array / Float64Array input. Ops that accept half-precision input read their
+ *  input with this instead of floatTensor, compute in float32 (precisionOf gives 'f32' for the
+ *  bits) and hand `half` to the input's stream lane (src/stream.ts decodes each chunk in wasm). */
+export interface InputTensor extends Tensor<FloatArray | Uint16Array> {
+  half: HalfDtype | null;
+}
+
+export function inputTensor(fn: string, name: string, t: unknown): InputTensor {
+  if (t !== null && typeof t === 'object' && 'data' in t && 'shape' in t) {
+    const { data, shape, dtype } = t as { data: unknown; shape: unknown; dtype?: unknown };
+    const half = halfDtype(fn, name, data, dtype);
+    if (half) {
+      const bits = data as Uint16Array;
+      checkBuffer(fn, name, bits);
+      return { data: bits, shape: checkShape(fn, name, shape, bits.length), half };
+    }
+  }
+  return { ...floatTensor(fn, name, t), half: null };
 }
 
 /** Checks that an array is usable as tensor data: not shared (another thread may change it while

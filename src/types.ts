@@ -25,6 +25,15 @@ export type UrlLike = Globals extends { URL: { prototype: infer U } } ? U : { re
 /** A fetch `Response`. */
 export type ResponseLike = Globals extends { Response: { prototype: infer R } } ? R : { readonly ok: boolean; arrayBuffer(): Promise<ArrayBuffer> };
 
+/** A `Float16Array` where the consumer's libs declare one (never otherwise). */
+export type Float16ArrayLike = Globals extends { Float16Array: { prototype: infer F } } ? F : never;
+
+/** Half-precision logits: the raw bits of float16 or bfloat16 values in a Uint16Array, named by
+ *  `dtype` (as WebGPU inference and ONNX fp16 models hand them back), or a Float16Array. */
+export type HalfTensor =
+  | { data: Uint16Array; shape: readonly number[]; dtype: 'float16' | 'bfloat16' }
+  | { data: Float16ArrayLike; shape: readonly number[] };
+
 /** A target as a tensor; its shape may be left out when it follows from the input's. */
 export type TargetTensor<D> = { data: D; shape?: readonly number[] };
 
@@ -53,6 +62,11 @@ export type GradValue<A extends FloatArray, O> =
   [OptionOf<O, 'grad'>] extends [true] ? A : [OptionOf<O, 'out'>] extends [FloatArray] ? A
   : [OptionOf<O, 'grad'>, OptionOf<O, 'out'>] extends [false | undefined, undefined] ? undefined : A | undefined;
 
-/** What a loss function returns for options of type `O` (see LossValue and GradValue). */
+/** `lse` (crossEntropy): present (the input's array type) with `returnLse: true`, absent when not
+ *  asked for, optional when that is not known at compile time. */
+export type LseField<A extends FloatArray, O> =
+  [OptionOf<O, 'returnLse'>] extends [true] ? { lse: A } : [OptionOf<O, 'returnLse'>] extends [false | undefined] ? { lse?: undefined } : { lse?: A };
+
+/** What a loss function returns for options of type `O` (see LossValue, GradValue and LseField). */
 export type LossResultOf<A extends FloatArray, O> =
-  { loss: LossValue<A, O> } & (GradValue<A, O> extends undefined ? { grad?: undefined } : { grad: GradValue<A, O> });
+  { loss: LossValue<A, O> } & (GradValue<A, O> extends undefined ? { grad?: undefined } : { grad: GradValue<A, O> }) & LseField<A, O>;

@@ -34,7 +34,7 @@ function detached<A extends ArrayBufferView>(a: A): A {
   return a;
 }
 
-const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim';
+const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim, zLoss, returnLse';
 
 type Case = [name: string, call: () => unknown, kind: typeof TypeError | typeof RangeError, message: string | RegExp];
 
@@ -320,6 +320,36 @@ const family: Case[] = [
   ['KLDivLoss out of the wrong type', () => new X.KLDivLoss().forward(LOGP, P, { out: new Float64Array(6) }), TypeError, 'klDiv: out must be a Float32Array like the input, got Float64Array'],
 ];
 
+// ------------------------------------------------------------------ crossEntropy zLoss / returnLse (issue 12)
+
+const zLoss: Case[] = [
+  ['zLoss negative', () => X.crossEntropy(L, T, { zLoss: -1e-4 }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got -0.0001'],
+  ['zLoss NaN', () => X.crossEntropy(L, T, { zLoss: NaN }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got NaN'],
+  ['zLoss Infinity', () => X.crossEntropy(L, P.data, { zLoss: Infinity }), RangeError, 'crossEntropy: zLoss must be a finite number >= 0, got Infinity'],
+  ['zLoss a string', () => X.crossEntropy(L, T, { zLoss: '1e-4' as never }), TypeError, 'crossEntropy: zLoss must be a number, got string'],
+  ['zLoss null', () => X.crossEntropy(L, T, { zLoss: null as never }), TypeError, 'crossEntropy: zLoss must be a number, got null'],
+  ['returnLse a number', () => X.crossEntropy(L, T, { returnLse: 1 as never }), TypeError, 'crossEntropy: returnLse must be a boolean, got number'],
+  ['returnLse a string', () => X.crossEntropy(L, P.data, { returnLse: 'true' as never }), TypeError, 'crossEntropy: returnLse must be a boolean, got string'],
+  ['z_loss (snake_case)', () => X.crossEntropy(L, T, { z_loss: 1e-4 } as never), TypeError, /^crossEntropy: unknown option 'z_loss' \(did you mean 'zLoss'\?\)/],
+];
+
+// ------------------------------------------------------------------ half-precision logits (issue 12)
+
+const H16 = { data: new Uint16Array(6), shape: [2, 3], dtype: 'bfloat16' };
+const half: Case[] = [
+  ['Uint16Array logits without a dtype', () => X.crossEntropy({ data: new Uint16Array(6), shape: [2, 3] }, T), TypeError, "crossEntropy: input.data is a Uint16Array: to pass half-precision floats as raw bits, set input.dtype to 'float16' or 'bfloat16'"],
+  ['Uint16Array input to softmax without a dtype', () => X.softmax({ data: new Uint16Array(6), shape: [2, 3] }), TypeError, "softmax: input.data is a Uint16Array: to pass half-precision floats as raw bits, set input.dtype to 'float16' or 'bfloat16'"],
+  ['unknown dtype', () => X.crossEntropy({ data: new Uint16Array(6), shape: [2, 3], dtype: 'half' }, T), TypeError, 'crossEntropy: input.dtype must be \'float16\' or \'bfloat16\', got "half"'],
+  ['dtype float32 on a Uint16Array', () => X.logSoftmax({ data: new Uint16Array(6), shape: [2, 3], dtype: 'float32' }), TypeError, 'logSoftmax: input.dtype must be \'float16\' or \'bfloat16\', got "float32"'],
+  ['dtype on a Float32Array', () => X.crossEntropy({ ...L, dtype: 'float16' }, T), TypeError, "crossEntropy: input.dtype 'float16' needs input.data to be a Uint16Array of raw float16 bits (or a Float16Array), got Float32Array"],
+  ['dtype on an Int16Array', () => X.softmax({ data: new Int16Array(6), shape: [2, 3], dtype: 'bfloat16' }), TypeError, "softmax: input.dtype 'bfloat16' needs input.data to be a Uint16Array of raw bfloat16 bits (or a Float16Array), got Int16Array"],
+  ['half logits, out a Float64Array', () => X.crossEntropy(H16, T, { out: new Float64Array(6) }), TypeError, 'crossEntropy: out must be a Float32Array (results of half-precision input are float32), got Float64Array'],
+  ['half logits, out a Uint16Array', () => X.softmax(H16, { out: new Uint16Array(6) }), TypeError, 'softmax: out must be a Float32Array (results of half-precision input are float32), got Uint16Array'],
+  ['half logits, out of the wrong length', () => X.crossEntropy(H16, T, { out: new Float32Array(5) }), RangeError, 'crossEntropy: out has 5 elements but the input has 6'],
+  ['half logits, shape disagrees with the bits', () => X.crossEntropy({ ...H16, shape: [2, 2] }, T), RangeError, 'crossEntropy: input shape [2, 2] holds 4 elements but its data has 6'],
+  ['half logits on an op without half support', () => X.nllLoss(H16, T), TypeError, 'nllLoss: input.data must be a Float32Array or Float64Array, got Uint16Array'],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -333,6 +363,8 @@ const groups: [string, Case[]][] = [
   ['workspace limit', limit],
   ['ctcLoss', ctc],
   ['the rest of the family', family],
+  ['crossEntropy zLoss and returnLse', zLoss],
+  ['half-precision logits', half],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

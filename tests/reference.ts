@@ -621,3 +621,50 @@ export function focalLoss(input: RefTensor, target: ArrayLike<number>, o: ClassL
   }
   return { loss: reduce(perPos, reduction, weightSum), grad: logSoftmaxBackward({ data: dlp, shape: input.shape }, { data: lp, shape: input.shape }, d) };
 }
+
+// ------------------------------------------------------------------ z-loss (issue 12)
+
+/**
+ * The z term crossEntropy adds with `zLoss` (PaLM's z-loss, issue 12): z * lse^2 per kept position
+ * (every non-ignored one; every one when `target` is null, for probability targets), with
+ * lse = logsumexp over the class dim; 'mean' divides the summed term by the count of kept
+ * positions (not by a weight sum). Its gradient is upstream * z * 2 lse * softmax. Add both to
+ * crossEntropyIndex / crossEntropyProbs for the whole loss. Also returns lse at every position.
+ */
+export function zLossTerm(input: RefTensor, target: ArrayLike<number> | null, z: number, o: ClassLossOptions = {}): RefResult & { lse: Float64Array } {
+  const reduction = o.reduction ?? 'mean';
+  const ii = o.ignoreIndex ?? -100;
+  const d = classDim(input.shape, o.dim);
+  const { outer, C, inner } = around(input.shape, d);
+  const lse = new Float64Array(outer * inner);
+  const kept = (p: number) => target === null || target[p] !== ii;
+  let count = 0;
+  const perPos = new Float64Array(outer * inner);
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      const p = a * inner + i;
+      const x = (c: number) => input.data[(a * C + c) * inner + i];
+      const m = rowMax(x, C);
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(x(c) - m);
+      lse[p] = m + Math.log(s);
+      if (!kept(p)) continue;
+      count++;
+      perPos[p] = z * lse[p] * lse[p];
+    }
+  }
+  const loss = reduce(perPos, reduction, count);
+  const grad = new Float64Array(input.data.length);
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      const p = a * inner + i;
+      if (!kept(p)) continue;
+      const g = upstream(o.gradOutput, reduction, p) * (reduction === 'mean' ? 1 / count : 1);
+      for (let c = 0; c < C; c++) {
+        const k = (a * C + c) * inner + i;
+        grad[k] = g * z * 2 * lse[p] * Math.exp(input.data[k] - lse[p]);
+      }
+    }
+  }
+  return { loss, grad, lse };
+}

@@ -6,8 +6,8 @@ import { getWorkspace } from '../loader.js';
 import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
 
-export interface ClassLayout {
-  input: Tensor<FloatArray>;
+export interface ClassLayout<D = FloatArray> {
+  input: Tensor<D>;
   dim: number;
   outer: number;
   classes: number;
@@ -19,7 +19,11 @@ export interface ClassLayout {
 
 /** Reads the input and views it as (outer, C, inner) around the class dim (default 1, or 0 for 1-D). */
 export function classLayout(fn: string, inputArg: unknown, dimOption: unknown): ClassLayout {
-  const input = floatTensor(fn, 'input', inputArg);
+  return layoutAround(fn, floatTensor(fn, 'input', inputArg), dimOption);
+}
+
+/** classLayout of an input already read (crossEntropy's, which may hold half-precision bits). */
+export function layoutAround<D extends ArrayLike<number>>(fn: string, input: Tensor<D>, dimOption: unknown): ClassLayout<D> {
   const ndim = input.shape.length;
   if (ndim === 0) fail(fn, 'input must have at least one dimension (the classes), got a 0-d tensor', RangeError);
   const dim = dimOption === undefined ? (ndim === 1 ? 0 : 1) : normaliseDim(fn, dimOption, ndim);
@@ -35,7 +39,7 @@ export type IndexTargetValues = ArrayLike<number> | BigInt64Array;
 
 /** Reads class-index targets: an integer typed array or number[] (bare or { data, shape }) of the
  *  input's shape without the class dim, or a plain number for an unbatched input. */
-export function indexTargets(fn: string, target: unknown, layout: ClassLayout): IndexTargetValues {
+export function indexTargets(fn: string, target: unknown, layout: ClassLayout<ArrayLike<number>>): IndexTargetValues {
   const expected = layout.positionShape;
   if (typeof target === 'number') {
     if (expected.length !== 0) fail(fn, `a plain number target needs an unbatched input of shape [C], got input of shape ${showShape(layout.input.shape)}`, TypeError);
@@ -76,7 +80,7 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout): 
 /** Copies validated targets into `dest` (wasm memory) and returns the 'mean' denominator: the sum
  *  of w[t] over non-ignored positions. Throws a RangeError naming the first bad target and where. */
 export function writeIndexTargets(
-  fn: string, values: IndexTargetValues, dest: Int32Array, layout: ClassLayout,
+  fn: string, values: IndexTargetValues, dest: Int32Array, layout: ClassLayout<ArrayLike<number>>,
   ignoreIndex: number, weight: ArrayLike<number> | null,
 ): number {
   const C = layout.classes;
@@ -96,7 +100,7 @@ export function writeIndexTargets(
 }
 
 /** The error for target `raw` at flat position `p`: its value and where it is. */
-function badTarget(fn: string, raw: number | bigint, p: number, layout: ClassLayout, ignoreIndex: number): never {
+function badTarget(fn: string, raw: number | bigint, p: number, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number): never {
   if (typeof raw === 'number' && !Number.isInteger(raw)) {
     fail(fn, `target ${String(raw)} at position ${position(p, layout.positionShape)} is not an integer class index`, TypeError);
   }

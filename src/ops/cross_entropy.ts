@@ -2,10 +2,11 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, checkOptions, FloatArray, isFloatArray, precisionOf, readArg, tensorLike, Tensor } from '../tensor.js';
-import { checkIgnoreIndex, ClassLayout, classLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargets, writeIndexTargets } from './class_targets.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Per-class rescaling weight, length C. */
@@ -16,12 +17,17 @@ export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends 
   labelSmoothing?: number;
   /** The class dim (default 1, or 0 for a 1-D input); negative counts from the end. */
   dim?: number;
+  /** z-loss coefficient z >= 0 (default 0): adds z lse^2 per non-ignored position (PaLM's z-loss;
+   *  'mean' averages it over those positions by count, not by weight). */
+  zLoss?: number;
+  /** Also return `lse`, each position's log-sum-exp (ignored positions included). */
+  returnLse?: boolean;
 }
 
-const OPTIONS = [...LOSS_OPTIONS, 'weight', 'ignoreIndex', 'labelSmoothing', 'dim'];
+const OPTIONS = [...LOSS_OPTIONS, 'weight', 'ignoreIndex', 'labelSmoothing', 'dim', 'zLoss', 'returnLse'];
 const FN = 'crossEntropy';
 
-type IndexKernel = (x: number, t: number, w: number, outer: number, C: number, inner: number, eps: number, loss: number, grad: number, scale: number, gradPerPosition: number) => number;
+type IndexKernel = (x: number, t: number, w: number, outer: number, C: number, inner: number, eps: number, loss: number, grad: number, scale: number, gradPerPosition: number, z: number, zScale: number, lse: number) => number;
 type ProbsKernel = IndexKernel;
 
 /**
@@ -30,22 +36,31 @@ type ProbsKernel = IndexKernel;
  * (a float typed array). Mirrors torch.nn.functional.cross_entropy.
  */
 export function crossEntropy<A extends FloatArray, O extends CrossEntropyOptions<A> = {}>(input: Tensor<A>, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<A, O>;
+/** Half-precision logits (a Uint16Array of float16 / bfloat16 bits with `dtype`, or a
+ *  Float16Array): computed in float32, every returned array a Float32Array. */
+export function crossEntropy<O extends CrossEntropyOptions<Float32Array> = {}>(input: import('../types.js').HalfTensor, target: import('../types.js').IndexTarget | import('../types.js').ProbabilityTarget, options?: O): import('../types.js').LossResultOf<Float32Array, O>;
 export function crossEntropy<A extends FloatArray>(
-  inputArg: Tensor<A>, targetArg: unknown, options?: CrossEntropyOptions<A>,
+  inputArg: Tensor<A> | import('../types.js').HalfTensor, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
   // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
   const opts = checkOptions(FN, options, OPTIONS);
   const input = readArg(FN, 'input', inputArg);
   const target = readArg(FN, 'target', targetArg);
-  const layout = classLayout(FN, input, opts.dim);
+  // The input may be half precision (tensor.ts: inputTensor): its bits are decoded per chunk in wasm
+  // and the float32 kernels run on them; results are Float32Array.
+  const read = inputTensor(FN, 'input', input);
+  const layout = layoutAround(FN, read, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
+  const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
   const weight = classWeight(FN, opts.weight, layout.classes);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
   }
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
+  const z = checkZLoss(FN, opts.zLoss);
+  const wantLse = checkBoolean(FN, 'returnLse', opts.returnLse);
   const probabilities = isProbabilities(target, layout);
   const plan = planLoss(FN, opts, x, layout.positionShape);
   const n = x.length;
@@ -63,33 +78,40 @@ export function crossEntropy<A extends FloatArray>(
       fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     // Probabilities given as plain numbers (say, from JSON) are read in the input's float type.
-    const p = isFloatArray(data) ? data : new (x.constructor as Float64ArrayConstructor)(checkNumbers(FN, 'target', data));
+    const p = isFloatArray(data) ? data : new floatType(checkNumbers(FN, 'target', data));
     const ws = getWorkspace(FN);
-    const lanes = [{ data: x, rows: C, name: 'input' }, { data: p, rows: C, type: x.constructor as Float32ArrayConstructor, name: 'target' }];
+    const lanes = [{ data: x, rows: C, name: 'input', half: read.half }, { data: p, rows: C, type: floatType as Float32ArrayConstructor, name: 'target' }];
+    const lse = wantLse ? newFloatArray(precision, positions) : null;
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, inner > 1 ? 'rows' : undefined);
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], inner > 1 ? 'rows' : undefined);
     const [pw] = stream.fixed;
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
-    // NaN when the input is empty, C = 0 included).
+    // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
+    const zs = zSum(ws, z, plan, positions);
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
-      kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+      zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
     ) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
-    return result;
+    return finish(result, plan, z, zs.squares(C, positions), positions, lse, C);
   }
 
   const values = indexTargets(FN, target, layout);
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight], 1, indexRelayout(C, inner));
+  const lse = wantLse ? newFloatArray(precision, positions) : null;
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner));
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
+  // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
+  let kept = 0;
+  for (let p = 0; p < positions; p++) kept += targets[p] >= 0 ? 1 : 0;
+  const zs = zSum(ws, z, plan, kept);
   const result = stream.run(denominator, (c, scale) =>
-    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput),
+    zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
   ) as LossResult<A>;
   if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
     // Class weights that sum to zero over the batch, with smoothing: PyTorch divides the nll part
@@ -108,6 +130,45 @@ export function crossEntropy<A extends FloatArray>(
       }
     }
   }
+  return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
+}
+
+/** The zLoss option: a finite number >= 0 (0 when absent). */
+function checkZLoss(fn: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') fail(fn, `zLoss must be a number, got ${typeName(value)}`, TypeError);
+  if (!(value >= 0 && value < Infinity)) fail(fn, `zLoss must be a finite number >= 0, got ${value}`, RangeError);
+  return value;
+}
+
+/** The z term's bookkeeping over the chunks of one call: the upstream factor the kernels apply to
+ *  it when uniform (gradOutput, divided by the count of non-ignored positions for 'mean'), and the
+ *  sum of lse^2 over those positions, read after each chunk (crossEntropyZSquares). */
+function zSum(ws: Workspace, z: number, plan: LossPlan, kept: number) {
+  const read = ws.exports.crossEntropyZSquares as () => number;
+  let sum = 0;
+  return {
+    scale: plan.reduction === 'mean' ? plan.gradScalar / kept : plan.gradScalar,
+    add(total: number): number {
+      if (z > 0) sum += read();
+      return total;
+    },
+    /** With no classes the kernels never run: lse is -inf, so lse^2 is +inf at every kept position. */
+    squares: (C: number, count: number) => (C === 0 && count > 0 ? Infinity : sum),
+  };
+}
+
+/** Adds the z term to a reduced loss ('none' losses hold it already, from the kernel) and attaches
+ *  lse. 'mean' averages z lse^2 over the `kept` positions. */
+function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: number, squares: number, kept: number, lse: FloatArray | null, C: number): LossResult<A> {
+  if (z > 0) {
+    if (typeof result.loss === 'number') result.loss += plan.reduction === 'mean' ? (z * squares) / kept : z * squares;
+    else if (C === 0 && kept > 0) result.loss.fill(Infinity);
+  }
+  if (lse) {
+    if (C === 0) lse.fill(-Infinity); // log of an empty sum, as torch.logsumexp gives
+    result.lse = lse as A;
+  }
   return result;
 }
 
@@ -123,7 +184,7 @@ function indexRelayout(C: number, inner: number): Relayout | undefined {
 /** Whether a target holds class probabilities: float data, or plain numbers laid out like the
  *  input (a tensor of the input's rank, or a bare array of the input's length when that is not also
  *  the number of positions). Anything else is read as class indices. */
-function isProbabilities(target: unknown, layout: ClassLayout): boolean {
+function isProbabilities(target: unknown, layout: ClassLayout<ArrayLike<number>>): boolean {
   const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target;
   const data = tensor ? (target as { data: unknown }).data : target;
   if (isFloatArray(data)) return true;

@@ -12,6 +12,8 @@ export interface LossResult<A extends FloatArray = FloatArray> {
   loss: number | A;
   /** d loss / d input, when `grad: true` (or `out`) was passed. */
   grad?: A;
+  /** Per-position log-sum-exp (crossEntropy with `returnLse: true`). */
+  lse?: A;
 }
 
 export interface LossOptionsBase<A extends FloatArray = FloatArray> {
@@ -38,7 +40,7 @@ export interface LossPlan {
 }
 
 export function planLoss(
-  fn: string, options: Record<string, unknown>, input: FloatArray, lossShape: readonly number[],
+  fn: string, options: Record<string, unknown>, input: FloatArray | Uint16Array, lossShape: readonly number[],
 ): LossPlan {
   const reduction = checkReduction(fn, options.reduction);
   const out = checkOut(fn, options.out, input);
@@ -68,11 +70,14 @@ export function planLoss(
   return { reduction, wantGrad, gradScalar, gradPerPosition, out };
 }
 
-/** The optional `out` array: the input's type and length, not shared. */
-export function checkOut(fn: string, out: unknown, input: FloatArray): FloatArray | null {
+/** The optional `out` array: the input's type and length, not shared (a Float32Array for a
+ *  half-precision input, whose results are float32). */
+export function checkOut(fn: string, out: unknown, input: FloatArray | Uint16Array): FloatArray | null {
   if (out === undefined) return null;
-  if (out === null || (out as object).constructor !== input.constructor) {
-    fail(fn, `out must be a ${input.constructor.name} like the input, got ${typeName(out)}`, TypeError);
+  const half = input instanceof Uint16Array;
+  const type = half ? Float32Array : input.constructor;
+  if (out === null || (out as object).constructor !== type) {
+    fail(fn, `out must be a ${type.name} ${half ? '(results of half-precision input are float32)' : 'like the input'}, got ${typeName(out)}`, TypeError);
   }
   const o = out as FloatArray;
   checkBuffer(fn, 'out', o);
@@ -86,6 +91,8 @@ export interface LossChunk extends Chunk {
   loss: number;
   grad: number;
   gradOutput: number;
+  /** The chunk's blocks of the `perPosition` outputs (crossEntropy's lse), in the order given. */
+  perPosition: number[];
 }
 
 /**
@@ -94,7 +101,8 @@ export interface LossChunk extends Chunk {
  * the gradient and the per-position upstream gradient are added from the plan (`lossRows` loss
  * values per position: 1 for class losses, all of them for element-wise ones). `fixed` are values
  * (weights) copied once into wasm memory in the input's precision; their pointers are `fixed` after
- * construction (0 for a null entry, or when there is nothing to compute).
+ * construction (0 for a null entry, or when there is nothing to compute). `perPosition` are
+ * extra outputs with one value per position (crossEntropy's lse), written by the kernel.
  */
 export class LossStream {
   readonly fixed: number[];
@@ -107,12 +115,13 @@ export class LossStream {
   constructor(
     ws: Workspace, fn: string, private readonly plan: LossPlan, precision: Precision,
     outer: number, C: number, inner: number, inputs: Lane[], fixed: (ArrayLike<number> | null)[], lossRows = 1,
+    private readonly perPosition: FloatArray[] = [],
     relayout?: Relayout,
   ) {
     this.lossValues = plan.reduction === 'none' ? newFloatArray(precision, outer * lossRows * inner) : null;
     this.grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, outer * C * inner) : null;
     const extraInputs: Lane[] = plan.gradPerPosition ? [{ data: plan.gradPerPosition, rows: lossRows }] : [];
-    const outputs: Lane[] = [];
+    const outputs: Lane[] = perPosition.map((data) => ({ data, rows: 1 }));
     if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
     if (this.grad) outputs.push({ data: this.grad, rows: C, name: 'out' });
     const bytes = precision === 'f32' ? 4 : 8;
@@ -126,12 +135,13 @@ export class LossStream {
   run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number): LossResult {
     const { plan, lossValues, grad } = this;
     const scale = uniformScale(plan, denominator);
+    const extra = this.perPosition.length;
     const total = this.stream.run((chunk) => {
-      let k = 0;
+      let k = extra;
       const loss = lossValues ? chunk.outputs[k++] : 0;
       const g = grad ? chunk.outputs[k++] : 0;
       const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
-      return kernel({ ...chunk, loss, grad: g, gradOutput }, scale);
+      return kernel({ ...chunk, loss, grad: g, gradOutput, perPosition: chunk.outputs.slice(0, extra) }, scale);
     });
     // 'mean' divides as PyTorch does, in IEEE arithmetic: a zero denominator (every target ignored,
     // class weights that sum to zero, an empty batch) gives NaN for 0 / 0 and +-Infinity otherwise.

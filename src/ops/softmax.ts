@@ -3,7 +3,8 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { callerArray, checkOptions, FloatArray, floatTensor, newFloatArray, normaliseDim, precisionOf, readArg, splitAt, Tensor } from '../tensor.js';
+import { callerArray, checkOptions, FloatArray, floatTensor, inputTensor, newFloatArray, normaliseDim, precisionOf, readArg, splitAt, Tensor } from '../tensor.js';
+import type { HalfTensor } from '../types.js';
 import { Stream } from '../stream.js';
 import { checkOut } from './loss.js';
 
@@ -17,15 +18,16 @@ export interface SoftmaxOptions<A extends FloatArray = FloatArray> {
 type Forward = (x: number, y: number, outer: number, C: number, inner: number) => void;
 type Backward = (g: number, y: number, dx: number, outer: number, C: number, inner: number) => void;
 
-function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg: Tensor<A>, options?: SoftmaxOptions<A>): A {
+function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg: unknown, options?: SoftmaxOptions<A>): A {
   const opts = checkOptions(fn, options, ['dim', 'out']);
-  const input = floatTensor(fn, 'input', readArg(fn, 'input', inputArg));
+  // half-precision input: decoded per chunk in wasm, computed and returned in float32
+  const input = inputTensor(fn, 'input', readArg(fn, 'input', inputArg));
   const precision = precisionOf(input.data);
   const dim = normaliseDim(fn, opts.dim ?? -1, input.shape.length);
   const { outer, classes, inner } = splitAt(input.shape, dim);
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
-  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input' }], [{ data: result, rows: classes, name: 'out' }], []);
+  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input', half: input.half }], [{ data: result, rows: classes, name: 'out' }], []);
   const kernel = ws.kernel<Forward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
@@ -58,13 +60,18 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   return callerArray(stream.outputs[0].data as A);
 }
 
-/** log(softmax(x)) along `dim`, computed stably (max subtraction). Mirrors torch.log_softmax. */
-export function logSoftmax<A extends FloatArray>(input: Tensor<A>, options?: SoftmaxOptions<A>): A {
+/** log(softmax(x)) along `dim`, computed stably (max subtraction). Mirrors torch.log_softmax.
+ *  Half-precision input (HalfTensor) gives a Float32Array. */
+export function logSoftmax<A extends FloatArray>(input: Tensor<A>, options?: SoftmaxOptions<A>): A;
+export function logSoftmax(input: HalfTensor, options?: SoftmaxOptions<Float32Array>): Float32Array;
+export function logSoftmax<A extends FloatArray>(input: Tensor<A> | HalfTensor, options?: SoftmaxOptions<A>): A {
   return forward('logSoftmax', 'logSoftmaxForward', input, options);
 }
 
-/** softmax(x) along `dim`. Mirrors torch.softmax. */
-export function softmax<A extends FloatArray>(input: Tensor<A>, options?: SoftmaxOptions<A>): A {
+/** softmax(x) along `dim`. Mirrors torch.softmax. Half-precision input gives a Float32Array. */
+export function softmax<A extends FloatArray>(input: Tensor<A>, options?: SoftmaxOptions<A>): A;
+export function softmax(input: HalfTensor, options?: SoftmaxOptions<Float32Array>): Float32Array;
+export function softmax<A extends FloatArray>(input: Tensor<A> | HalfTensor, options?: SoftmaxOptions<A>): A {
   return forward('softmax', 'softmaxForward', input, options);
 }
 
