@@ -52,3 +52,8 @@ export function sigmoidFocalLoss_f64(x: usize, y: usize, n: i32, alpha: f64, gam
 
 export function focalLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f32>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
 export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f64>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
+
+// tokenScores (issue 12): per-position lse, entropy, argmax, target log-probability and rank, top K.
+import { tokenScores } from "./token_scores";
+export function tokenScores_f32(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f32>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
+export function tokenScores_f64(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f64>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
