@@ -15,10 +15,11 @@
 // logit never passes an earlier one, so ties go to the lower index), then each logit is turned
 // into its log-probability. Meant for small K: the cost is about C compares plus K per insertion.
 //
-// Two passes over each row: pmax for m, then the exps (the fast exp: its subnormal results are 0,
-// and a term below 1e-38 cannot move S >= 1, nor D / S beyond 1e-36); one pass with online
-// rescaling costs two exps per element. argmax and rank are cheap extra scans of a row that is in
-// L1 by then (src/stream.ts brings each chunk through L2 anyway).
+// Two passes over each row: first the max, with the target's rank and the top K from the same
+// loads, then the exps (the fast exp: its subnormal results are 0, and a term below 1e-38 cannot
+// move S >= 1, nor D / S beyond 1e-36). One pass with online rescaling would cost two exps per
+// element; the second pass reads a row that src/stream.ts has just brought into L2. The argmax is
+// the first of the top K, or (K = 0) an early-exit scan for the first logit equal to m.
 //
 // Rows holding a NaN, a +inf, or nothing but -inf make S NaN (exp(NaN), inf - inf, -inf - -inf):
 // special() gives torch's answer per output there. torch.logsumexp treats an infinite max as 0,
@@ -27,7 +28,7 @@
 // takes NaN as the largest value (the first NaN), and so does the top-K order here.
 
 import { at, expT, rowMaxForExp } from "./math";
-import { addWide, expK, expWith, hsum, lanes } from "./simd";
+import { addWide, expK, expWith, hmax, hsum, lanes } from "./simd";
 
 /** expSums' results: S and D of the row (see the top of this file). */
 let sumS: f64 = 0;
@@ -51,7 +52,13 @@ export function tokenScores<T>(
       const row = at<T>(x, <usize>o * C * inner + i);
       const top = <usize>o * K * inner + i;
       const t = target != 0 ? load<i32>(target + (pos << 2)) : -1;
-      const m = rowMaxForExp<T>(row, C, stride);
+      // Pass 1: the max, with the target's rank and the top K in the same loads when asked for.
+      const ranked = t >= 0;
+      const xt = ranked ? load<T>(row + <usize>t * stride) : <T>0;
+      const m = K > 0
+        ? (ranked ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner) : scanTop<T>(row, C, stride, xt, K, topV, topI, top, inner))
+        : (ranked ? scanRank<T>(row, C, stride, xt, K, topV, topI, top, inner) : rowMaxForExp<T>(row, C, stride));
+      // Pass 2: the exps.
       expSums<T>(row, m, C, stride);
       if (sumS != sumS) {
         special<T>(row, C, stride, pos, t, target != 0, K, lse, entropy, argmax, logProb, rank, topV, topI, top, inner);
@@ -60,23 +67,15 @@ export function tokenScores<T>(
       const logS = Math.log(sumS);
       store<T>(at<T>(lse, pos), <T>(<f64>m + logS));
       store<T>(at<T>(entropy, pos), <T>(logS - sumD / sumS));
-      store<i32>(argmax + (pos << 2), firstEqual<T>(row, m, C, stride));
+      // the first of the top K is the first max (ties go to the lower class)
+      store<i32>(argmax + (pos << 2), K > 0 ? load<i32>(topI + (top << 2)) : firstEqual<T>(row, m, C, stride));
       if (target != 0) {
-        if (t < 0) {
-          store<T>(at<T>(logProb, pos), <T>NaN);
-          store<i32>(rank + (pos << 2), -1);
-        } else {
-          const xt = load<T>(row + <usize>t * stride);
-          store<T>(at<T>(logProb, pos), <T>((<f64>xt - <f64>m) - logS));
-          store<i32>(rank + (pos << 2), countAbove<T>(row, xt, C, stride));
-        }
+        store<T>(at<T>(logProb, pos), ranked ? <T>((<f64>xt - <f64>m) - logS) : <T>NaN);
+        store<i32>(rank + (pos << 2), ranked ? scanCount : -1);
       }
-      if (K > 0) {
-        topK<T>(row, C, stride, K, topV, topI, top, inner, true);
-        for (let k = 0; k < K; k++) {
-          const p = at<T>(topV, top + <usize>k * inner);
-          store<T>(p, <T>((<f64>load<T>(p) - <f64>m) - logS));
-        }
+      for (let k = 0; k < K; k++) {
+        const p = at<T>(topV, top + <usize>k * inner);
+        store<T>(p, <T>((<f64>load<T>(p) - <f64>m) - logS));
       }
     }
   }
@@ -170,37 +169,95 @@ function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
   return a > b || (a != a && b == b);
 }
 
-/** Fills the K entries of one position's top-K row (values `inner` elements apart, at element
- *  index `top`) with the row's K largest logits and their classes. `simd`: the row holds no NaN,
- *  and whole vectors below the current K-th logit are skipped with one compare. */
-function topK<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, topI: usize, top: usize, inner: i32, simd: bool): void {
-  let n = 0; // entries filled
+/** scanWith's count of logits above the target's. */
+let scanCount: i32 = 0;
+
+// Pass 1 with the rank, the top K or both: one function each (see math.ts's rowExpSum).
+function scanRank<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, false);
+}
+
+function scanTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, false, true);
+}
+
+function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, true);
+}
+
+/** Returns the row's max (pmax, as math.ts's rowMaxForExp: a NaN reaches S through its exp),
+ *  counts the logits above xt into scanCount (`rank`) and fills the K entries of the position's
+ *  top-K row (`topk`: values `inner` elements apart from element index `top`) with the first K
+ *  logits, then with every later one that beats the K-th largest so far: after the first few
+ *  vectors of a row that is rare, and a vector that has such a lane leaves the loop for the
+ *  insertion (a call inside the loop would make V8 keep its vectors on the stack: +8 instructions
+ *  per element, bench/instructions.sh tok5). */
+// @ts-ignore: decorator
+@inline function scanWith<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32, rank: bool, topk: bool): T {
   let c = 0;
-  for (; c < C && n < K; c++) {
-    insert<T>(load<T>(row + <usize>c * stride), c, n, K, topV, topI, top, inner);
-    n++;
-  }
+  let count = 0;
+  let m = load<T>(row);
   const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
-  let floor = load<T>(lastV); // the K-th largest so far: a logit must beat it to enter
-  if (ASC_FEATURE_SIMD) if (simd && stride == sizeof<T>()) {
+  if (topk) for (let k = 0; k < K; k++) insert<T>(load<T>(row + <usize>k * stride), k, k, K, topV, topI, top, inner);
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
     const L = lanes<T>();
-    for (; c + L <= C; c += L) {
-      if (!v128.any_true(v128.gt<T>(v128.load(at<T>(row, c)), v128.splat<T>(floor)))) continue;
-      for (let l = 0; l < L; l++) {
-        const v = load<T>(at<T>(row, c + l));
-        if (v > floor) {
-          insert<T>(v, c + l, K, K, topV, topI, top, inner);
-          floor = load<T>(lastV);
+    const vt = v128.splat<T>(xt);
+    let vm = v128.load(row);
+    let counts = v128.splat<i32>(0);
+    let floor = topk ? v128.splat<T>(load<T>(lastV)) : vt; // the K-th largest so far
+    while (true) {
+      // two vectors per step: one compare of their lane-wise max against the K-th largest
+      for (; c + 2 * L <= C; c += 2 * L) {
+        const v0 = v128.load(at<T>(row, c));
+        const v1 = v128.load(at<T>(row, c + L));
+        const p = v128.pmax<T>(v0, v1);
+        vm = v128.pmax<T>(vm, p);
+        if (rank) {
+          // a true comparison is all ones, -1 in each lane: subtracting it counts
+          const g0 = v128.gt<T>(v0, vt);
+          const g1 = v128.gt<T>(v1, vt);
+          counts = sizeof<T>() == 4 ? i32x4.sub(i32x4.sub(counts, g0), g1) : i64x2.sub(i64x2.sub(counts, g0), g1);
         }
+        if (topk) if (v128.any_true(v128.gt<T>(p, floor))) break;
       }
+      if (!topk || c + 2 * L > C) break;
+      insertLanes<T>(row, c, 2 * L, K, topV, topI, top, inner);
+      floor = v128.splat<T>(load<T>(lastV));
+      c += 2 * L;
+    }
+    m = hmax<T>(vm);
+    if (rank) {
+      count = sizeof<T>() == 4
+        ? i32x4.extract_lane(counts, 0) + i32x4.extract_lane(counts, 1) + i32x4.extract_lane(counts, 2) + i32x4.extract_lane(counts, 3)
+        : <i32>(i64x2.extract_lane(counts, 0) + i64x2.extract_lane(counts, 1));
     }
   }
   for (; c < C; c++) {
     const v = load<T>(row + <usize>c * stride);
-    if (above<T>(v, floor)) {
-      insert<T>(v, c, K, K, topV, topI, top, inner);
-      floor = load<T>(lastV);
-    }
+    m = max<T>(m, v);
+    if (rank) if (v > xt) count++;
+    if (topk) if (c >= K && above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
+  }
+  scanCount = count;
+  return m;
+}
+
+/** The logits of classes c .. c + count - 1 that enter a full top-K row (classes below K are in already). */
+function insertLanes<T>(row: usize, c: i32, count: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  for (let l = 0; l < count; l++) {
+    const v = load<T>(at<T>(row, c + l));
+    if (c + l >= K && v > load<T>(lastV)) insert<T>(v, c + l, K, K, topV, topI, top, inner);
+  }
+}
+
+/** The top K of a row with NaNs (special()), one logit at a time in the order above(). */
+function topKScalar<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  for (let c = 0; c < C; c++) {
+    const v = load<T>(row + <usize>c * stride);
+    if (c < K) insert<T>(v, c, c, K, topV, topI, top, inner);
+    else if (above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
   }
 }
 
@@ -249,7 +306,7 @@ function special<T>(
     store<i32>(rank + (pos << 2), t < 0 ? -1 : countAbove<T>(row, load<T>(row + <usize>t * stride), C, stride));
   }
   if (K > 0) {
-    topK<T>(row, C, stride, K, topV, topI, top, inner, false);
+    topKScalar<T>(row, C, stride, K, topV, topI, top, inner);
     for (let k = 0; k < K; k++) store<T>(at<T>(topV, top + <usize>k * inner), <T>NaN);
   }
 }
