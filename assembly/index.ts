@@ -64,3 +64,8 @@ import { decodeFloat16, decodeBfloat16 } from "./half";
 // Half-precision inputs: the 16-bit bits of a chunk decoded into float32 before the f32 kernels.
 export function decodeFloat16_f32(src: usize, dst: usize, n: i32): void { decodeFloat16(src, dst, n); }
 export function decodeBfloat16_f32(src: usize, dst: usize, n: i32): void { decodeBfloat16(src, dst, n); }
+
+// tokenScores (issue 12): per-position lse, entropy, argmax, target log-probability and rank, top K.
+import { tokenScores } from "./token_scores";
+export function tokenScores_f32(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f32>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
+export function tokenScores_f64(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f64>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }

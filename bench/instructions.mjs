@@ -2,7 +2,8 @@
 // bench/instructions.sh: argv[2] names the kernel, argv[3] how many timed calls follow the warm-up.
 // cefg/cef: cross-entropy [64, 1000] forward+gradient / forward; ls: log_softmax; nchw(w): cross-
 // entropy with the class dim first, [1, 20, 3200] (with weight); bce: BCE with logits; ctcfg/ctcf:
-// CTC loss forward+gradient / forward, W9's shape with N = 4: (T 200, N 4, C 80), S 40 (per T*N*C).
+// CTC loss forward+gradient / forward, W9's shape with N = 4: (T 200, N 4, C 80), S 40 (per T*N*C);
+// tok5/tok0: tokenScores [64, 1000] with targets and topK 5 / without either.
 import fs from 'node:fs';
 const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
 const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
@@ -44,6 +45,10 @@ const calls = {
   nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1 / n, 0),
+  // tokenScores [64, 1000] with targets and topK 5 / bare (outputs in the gradient's region)
+  tok5: () => X.tokenScores_f32(px, pt, N, C, 1, 5, pg, pg + 256, pg + 512, pg + 768, pg + 1024, pg + 1280, pg + 2560),
+  tok0: () => X.tokenScores_f32(px, 0, N, C, 1, 0, pg, pg + 256, pg + 512, 0, 0, 0, 0),
+  tokt: () => X.tokenScores_f32(px, pt, N, C, 1, 0, pg, pg + 256, pg + 512, pg + 768, pg + 1024, 0, 0),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up
 for (let i = 0; i < reps; i++) calls[which]();

@@ -26,6 +26,7 @@ import { INT64, logSoftmaxModel, softmaxCrossEntropyModel } from './onnx-model.m
 import { writeReport } from './report.mjs';
 import { shapeCases } from './shapes.mjs';
 import { FAMILY_WORKLOADS, familyCalls, makeFamilyWorkload } from './family.mjs';
+import { TOKEN_WORKLOADS, makeTokensWorkload, tokenCalls, tokenCheck } from './tokens.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -41,7 +42,7 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,W10,W11,shapes';
+const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,W10,W11,W12,shapes';
 const WORKLOAD_IDS = (opt('shapes') ? 'shapes' : opt('workloads') || ALL_WORKLOADS).split(',');
 const SHAPES = WORKLOAD_IDS.includes('shapes');
 const W_IDS = WORKLOAD_IDS.filter((id) => id !== 'shapes');
@@ -707,6 +708,44 @@ async function runCtcWorkload(id, torch) {
   return res;
 }
 
+/** W12, tokenScores (bench/tokens.mjs): wasm-xent (default, zero-copy, float64), the plain-JS peer
+ *  and PyTorch, forward only (an evaluation op); then wasm-xent's tokenScores against its own
+ *  crossEntropy forward on the same data, interleaved, for the issue's 1.3x target. */
+async function runTokensWorkload(id, torch) {
+  const spec = TOKEN_WORKLOADS[id];
+  const tW = performance.now();
+  const d = makeTokensWorkload();
+  const { shape, numel, x } = d;
+  const input64 = { data: Float64Array.from(x), shape };
+  const xw = X.wasmArray(Float32Array, numel);
+  xw.array.set(x);
+  const calls = tokenCalls(X, d, { input64, zcInput: () => ({ data: xw.array, shape }) });
+  const res = { ...spec, numel, fwd: {}, fwdgrad: {}, checks: {}, notes: {} };
+  const scores = calls.xent();
+  const ref = tokenCheck(scores, null);
+  res.reference = ref.loss;
+  const entries = { fwd: [], fwdgrad: [] };
+  const skipped = { fwd: {}, fwdgrad: {} };
+  for (const c of ['xent', 'xent-zc', 'xent-f64', 'naive']) {
+    if (SKIP.has(c)) skipped.fwd[c] = 'skipped (--skip)';
+    else entries.fwd.push({ id: c, run: calls[c], check: () => tokenCheck(calls[c](), scores) });
+  }
+  skipped.fwd['tfjs-wasm'] = skipped.fwd['tfjs-cpu'] = 'TensorFlow.js has no such op (tf.topk and a log-softmax, unfused)';
+  skipped.fwd.ort = 'no such operator in ONNX';
+  res.notes.naive = 'bench/tokens.mjs naiveTokenScores: per row max, float64 sums of Math.exp, rank, top 5 by insertion';
+  await checkAndTime(id, res, entries, skipped, { main: ref }, ref, torch, true);
+  const same = await timeGroup([{ id: 'tokenScores', run: calls.xent }, { id: 'w2', run: calls.ceW2 }, { id: 'plain', run: calls.cePlain }], numel);
+  const ratio = (k) => same.tokenScores.median / same[k].median;
+  res.crossEntropyForward = { w2: same.w2, plain: same.plain, tokenScoresOverW2: ratio('w2'), tokenScoresOverPlain: ratio('plain') };
+  res.notes.xent = `tokenScores topK 5 against crossEntropy's forward on the same data, interleaved in this run: ${same.tokenScores.median.toFixed(2)} ns/elem = ${ratio('w2').toFixed(2)}x W2's call (${same.w2.median.toFixed(2)}, label smoothing 0.1), ${ratio('plain').toFixed(2)}x the default call (${same.plain.median.toFixed(2)}); issue 12's target: within 1.3x`;
+  xw.free();
+  res.seconds = (performance.now() - tW) / 1000;
+  const show = Object.entries(res.fwd).map(([k, v]) => `${k} ${v.median !== undefined ? v.median.toFixed(2) : v.excluded ? 'EXCLUDED' : v.error ? 'ERROR' : '-'}`).join(', ');
+  log(`${id} (${res.seconds.toFixed(1)} s)\n  fwd:      ${show}\n  ${res.notes.xent}`);
+  for (const [k, c] of Object.entries(res.checks)) if (!c.ok || c.note) log(`  check ${k}: ${c.ok ? c.note : c.why}`);
+  return res;
+}
+
 /** Runs fn in a tfjs engine scope that frees every tensor it made; returns fn's plain (non-tensor)
  *  value. (tf.tidy would walk a returned typed array element by element.) */
 function scoped(tf, fn) {
@@ -754,7 +793,7 @@ async function main() {
     if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
   }
   const workloads = {};
-  for (const id of W_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : await runWorkload(id, peers, torch);
+  for (const id of W_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : id === 'W12' ? await runTokensWorkload(id, torch) : await runWorkload(id, peers, torch);
   let shapes = null;
   if (SHAPES) {
     log('shapes (float32, into out; ns/elem):');

@@ -70,6 +70,7 @@ SHAPES = {
     'W9': [200, 32, 80],
     'W10': [4096, 1000],
     'W11': [4096, 1000],
+    'W12': [512, 32000],
 }
 
 
@@ -133,6 +134,25 @@ def workload(wid):
             lpt = torch.log_softmax(v, 1).gather(1, t[:, None]).squeeze(1)
             return (-(1 - lpt.exp()) ** 2 * lpt).mean()
         return x, focal, False
+    if wid == 'W12':  # bench/tokens.mjs: tokenScores on W2's data, topK 5
+        n, c = shape
+        x = normals(3, numel)
+        t = (hash_(4, np.arange(n)) % c).astype(np.int64)
+        t[uniform(5, n) < 0.1] = -100
+        t = torch.from_numpy(t)
+        keep = t != -100
+        tt = t.clamp(min=0)[:, None]
+
+        def scores(v):
+            lse = torch.logsumexp(v, -1)
+            lp = torch.log_softmax(v, -1)
+            entropy = torch.special.entr(lp.exp()).sum(-1)
+            argmax = v.argmax(-1)
+            lpt = lp.gather(1, tt).squeeze(1)
+            rank = (v > v.gather(1, tt)).sum(-1)
+            top = torch.topk(lp, 5, -1)
+            return lpt[keep].mean()  # the check value: mean logProb over the scored positions
+        return x, scores, True
     raise ValueError(wid)
 
 
@@ -169,7 +189,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
-    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11')
+    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11,W12')
     ap.add_argument('--threads', default='1,2')
     args = ap.parse_args()
     budget, min_calls, warmup, warmup_s = (0.1, 3, 3, 0.1) if args.quick else (1.5, 7, 3, 0.3)

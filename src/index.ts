@@ -27,3 +27,5 @@ export type { HalfDtype } from './tensor.js';
 export type { HalfTensor, Float16ArrayLike } from './types.js';
 export type { BytesSource, WasmModule, UrlLike, ResponseLike, TargetTensor, IndexTarget, ProbabilityTarget, BinaryTarget, LossValue, GradValue, LossResultOf } from './types.js';
 export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, CTCLoss, KLDivLoss, SigmoidFocalLoss, FocalLoss } from './modules.js';
+export { tokenScores } from './ops/token_scores.js';
+export type { TokenScores, TokenScoresOf, TokenScoresOptions } from './ops/token_scores.js';

@@ -350,6 +350,24 @@ const half: Case[] = [
   ['half logits on an op without half support', () => X.nllLoss(H16, T), TypeError, 'nllLoss: input.data must be a Float32Array or Float64Array, got Uint16Array'],
 ];
 
+// ------------------------------------------------------------------ tokenScores (issue 12)
+
+const tokenScoresCases: Case[] = [
+  ['tokenScores topK above C (torch.topk)', () => X.tokenScores(L, null, { topK: 4 }), RangeError, 'tokenScores: selected index k out of range (topK 4, but the class dim has 3 classes)'],
+  ['tokenScores negative topK', () => X.tokenScores(L, null, { topK: -1 }), RangeError, 'tokenScores: selected index k out of range (topK -1, but the class dim has 3 classes)'],
+  ['tokenScores fractional topK', () => X.tokenScores(L, null, { topK: 1.5 }), TypeError, 'tokenScores: topK must be an integer, got 1.5'],
+  ['tokenScores topK as a string', () => X.tokenScores(L, null, { topK: '2' }), TypeError, 'tokenScores: topK must be an integer, got "2"'],
+  ['tokenScores target out of range', () => X.tokenScores(L, [0, 3]), RangeError, 'tokenScores: Target 3 is out of bounds. (at position [1]; classes are 0..2, ignoreIndex -100)'],
+  ['tokenScores float target', () => X.tokenScores(L, Float32Array.from([0, 1])), TypeError, 'tokenScores: target must hold class indices (an integer typed array or an array of numbers), got a Float32Array (tokenScores takes no class probabilities: use crossEntropy for those)'],
+  ['tokenScores target batch mismatch', () => X.tokenScores(L, [0, 1, 2]), RangeError, 'tokenScores: Expected input batch_size (2) to match target batch_size (3).'],
+  ['tokenScores dim out of range', () => X.tokenScores(L, T, { dim: 2 }), RangeError, 'tokenScores: Dimension out of range (expected to be in range of [-2, 1], but got 2)'],
+  ['tokenScores empty class dim (torch.argmax)', () => X.tokenScores({ data: new Float32Array(0), shape: [2, 0] }), RangeError, 'tokenScores: Expected reduction dim to have non-zero size (the class dim is empty)'],
+  ['tokenScores PyTorch spelling top_k', () => X.tokenScores(L, null, { top_k: 2 }), TypeError, "tokenScores: unknown option 'top_k' (did you mean 'topK'?); known options: dim, topK, ignoreIndex"],
+  ['tokenScores reduction (not a loss)', () => X.tokenScores(L, T, { reduction: 'none' }), TypeError, "tokenScores: unknown option 'reduction'; known options: dim, topK, ignoreIndex"],
+  ['tokenScores fractional ignoreIndex', () => X.tokenScores(L, T, { ignoreIndex: 0.5 }), TypeError, 'tokenScores: ignoreIndex must be an integer, got 0.5'],
+  ['tokenScores int logits', () => X.tokenScores({ data: new Int32Array(6), shape: [2, 3] }), TypeError, 'tokenScores: logits.data must be a Float32Array or Float64Array, got Int32Array'],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -365,6 +383,7 @@ const groups: [string, Case[]][] = [
   ['the rest of the family', family],
   ['crossEntropy zLoss and returnLse', zLoss],
   ['half-precision logits', half],
+  ['tokenScores', tokenScoresCases],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

@@ -172,7 +172,7 @@ describe('half input gives exactly what float32 input of the decoded values give
   ];
   for (const fmt of ['float16', 'bfloat16'] as const) {
     for (const { shape, dim } of layouts) {
-      test(`${fmt} ${JSON.stringify(shape)}: crossEntropy (loss, grad, lse), logSoftmax, softmax`, () => {
+      test(`${fmt} ${JSON.stringify(shape)}: crossEntropy (loss, grad, lse), logSoftmax, softmax, tokenScores`, () => {
         const n = shape.reduce((a, b) => a * b, 1);
         const d = dim === undefined ? 1 : dim + shape.length;
         const C = shape[d];
@@ -193,6 +193,11 @@ describe('half input gives exactly what float32 input of the decoded values give
         const sdim = dim ?? 1;
         same(X.logSoftmax({ data: bits, shape, dtype: fmt }, { dim: sdim }), X.logSoftmax({ data: xf, shape }, { dim: sdim }));
         same(X.softmax({ data: bits, shape, dtype: fmt }, { dim: sdim }), X.softmax({ data: xf, shape }, { dim: sdim }));
+        // tokenScores: every output, with a target and the top 3
+        const hs = X.tokenScores({ data: bits, shape, dtype: fmt }, target, { dim: sdim, topK: 3 });
+        const fs = X.tokenScores({ data: xf, shape }, target, { dim: sdim, topK: 3 });
+        expect(hs.lse).toBeInstanceOf(Float32Array);
+        for (const k of ['lse', 'entropy', 'argmax', 'logProb', 'rank', 'topKLogProbs', 'topKIndices'] as const) same(hs[k], fs[k]);
       });
     }
   }

@@ -793,3 +793,76 @@ property('focalLoss matches the reference: gamma, weight, ignoreIndex, reduction
   expectClose('focalLoss grad', l.dtype, got.grad, ref.grad);
   if (out && got.grad !== out) throw new Error('grad is not the out array');
 });
+
+// ------------------------------------------------------------------ tokenScores (issue 12)
+
+const tokenScoresCase = layoutArb(() => 0).chain((l0) => {
+  const l = lastDimDefault(l0);
+  const others = prod(l.shape.filter((_, i) => i !== l.dim));
+  return fc.record({
+    l: fc.constant(l),
+    others: fc.constant(others),
+    x: arrayOf(logitArb(l.dtype, l.hostile), l.n),
+    t: arrayOf(fc.nat(), others),
+    ignored: arrayOf(fc.integer({ min: 0, max: 4 }).map((k) => k === 0), others),
+    withTarget: fc.boolean(),
+    topK: fc.option(fc.nat(), { nil: undefined }),
+    ignoreIndex: fc.option(fc.constantFrom(-100, 0, 1), { nil: undefined }),
+  });
+});
+
+property('tokenScores matches the reference: any dim, ties from rounding, hostile logits, ignored targets, topK 0..C', tokenScoresCase, 200, (c) => {
+  const { l } = c;
+  const input = { data: floats(l.dtype, c.x), shape: l.shape };
+  const ii = c.ignoreIndex ?? -100;
+  const t = c.t.map((v, p) => (c.ignored[p] ? ii : l.C > 0 ? v % l.C : 0));
+  const topK = c.topK === undefined ? undefined : l.C === 0 ? 0 : c.topK % (l.C + 1);
+  const options = { ...(l.dimOpt !== undefined && { dim: l.dimOpt }), ...(topK !== undefined && { topK }), ...(c.ignoreIndex !== undefined && { ignoreIndex: c.ignoreIndex }) };
+  const target = c.withTarget ? { data: Int32Array.from(t), shape: l.shape.filter((_, i) => i !== l.dim) } : null;
+  if (l.C === 0 && c.others > 0) {
+    expect(() => X.tokenScores(input, target, options)).toThrow(RangeError); // torch.argmax over an empty dim
+    return;
+  }
+  const got = X.tokenScores(input, target, options);
+  const ref = R.tokenScores({ data: Array.from(input.data), shape: l.shape }, c.withTarget ? t : undefined, { dim: l.dim, topK, ignoreIndex: ii });
+  expectClose('tokenScores lse', l.dtype, got.lse, ref.lse);
+  expectClose('tokenScores entropy', l.dtype, got.entropy, ref.entropy);
+  expect(Array.from(got.argmax)).toEqual(Array.from(ref.argmax));
+  expect(got.logProb === undefined).toBe(!c.withTarget);
+  if (c.withTarget) {
+    expectClose('tokenScores logProb', l.dtype, got.logProb, ref.logProb!);
+    expect(Array.from(got.rank!)).toEqual(Array.from(ref.rank!));
+  }
+  expect(got.topKIndices === undefined).toBe(topK === undefined);
+  if (topK !== undefined) {
+    expectClose('tokenScores topKLogProbs', l.dtype, got.topKLogProbs, ref.topKLogProbs!);
+    expect(Array.from(got.topKIndices!)).toEqual(Array.from(ref.topKIndices!));
+  }
+});
+
+const wideTokenCase = fc
+  .record({ dtype: fc.constantFrom<Dtype>('f32', 'f64'), hostile: fc.boolean(), ties: fc.boolean(), P: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 70 }) })
+  .chain((s) =>
+    fc.record({
+      s: fc.constant(s),
+      // ties: a few small integers, so equal logits sit in one vector, across vectors and in the tail
+      x: arrayOf(s.ties ? fc.integer({ min: -3, max: 3 }).map((v) => v + 0) : logitArb(s.dtype, s.hostile), s.P * s.C),
+      t: arrayOf(fc.nat(), s.P),
+      topK: fc.nat(),
+    }),
+  );
+
+property('tokenScores on rows of 1..70 classes (the SIMD bodies, blocks and tails): ties, hostile logits, any topK', wideTokenCase, 200, ({ s, x, t, topK }) => {
+  const input = { data: floats(s.dtype, x), shape: [s.P, s.C] };
+  const target = t.map((v) => v % s.C);
+  const K = topK % (s.C + 1);
+  const got = X.tokenScores(input, target, { topK: K });
+  const ref = R.tokenScores({ data: Array.from(input.data), shape: input.shape }, target, { topK: K });
+  expectClose('tokenScores lse', s.dtype, got.lse, ref.lse);
+  expectClose('tokenScores entropy', s.dtype, got.entropy, ref.entropy);
+  expectClose('tokenScores logProb', s.dtype, got.logProb, ref.logProb!);
+  expectClose('tokenScores topKLogProbs', s.dtype, got.topKLogProbs, ref.topKLogProbs!);
+  expect([Array.from(got.argmax), Array.from(got.rank), Array.from(got.topKIndices)]).toEqual([Array.from(ref.argmax), Array.from(ref.rank!), Array.from(ref.topKIndices!)]);
+  // and without the top K, the argmax comes from its own scan
+  expect(Array.from(X.tokenScores(input).argmax)).toEqual(Array.from(ref.argmax));
+});

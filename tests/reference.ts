@@ -668,3 +668,81 @@ export function zLossTerm(input: RefTensor, target: ArrayLike<number> | null, z:
   }
   return { loss, grad, lse };
 }
+
+// ------------------------------------------------------------------ tokenScores (issue 12)
+
+export interface TokenScoresRef {
+  lse: Float64Array;
+  entropy: Float64Array;
+  argmax: Int32Array;
+  logProb?: Float64Array;
+  rank?: Int32Array;
+  topKLogProbs?: Float64Array;
+  topKIndices?: Int32Array;
+}
+
+/** tokenScores from torch's definitions, one position at a time (positions in the order of
+ *  torch.movedim(x, dim, -1)): torch.logsumexp (an infinite max counts as 0, so a row of -inf gives
+ *  -inf and a +inf gives +inf), torch.special.entr(softmax).sum() (entr(0) = 0), torch.argmax (the
+ *  first NaN, else the first max), log_softmax at the target (NaN where ignored) and the count of
+ *  larger logits (-1 where ignored), and the topK log-probabilities in the order: NaN first, then
+ *  descending, ties to the lower class. */
+export function tokenScores(x: RefTensor, target?: ArrayLike<number>, o: { dim?: number; topK?: number; ignoreIndex?: number } = {}): TokenScoresRef {
+  const d = normDim(o.dim ?? -1, x.shape.length);
+  const { outer, C, inner } = around(x.shape, d);
+  const P = outer * inner;
+  const K = o.topK;
+  const ii = o.ignoreIndex ?? -100;
+  const r: TokenScoresRef = { lse: new Float64Array(P), entropy: new Float64Array(P), argmax: new Int32Array(P) };
+  if (target) {
+    r.logProb = new Float64Array(P);
+    r.rank = new Int32Array(P);
+  }
+  if (K !== undefined) {
+    r.topKLogProbs = new Float64Array(P * K);
+    r.topKIndices = new Int32Array(P * K);
+  }
+  for (let a = 0; a < outer; a++) {
+    for (let i = 0; i < inner; i++) {
+      const p = a * inner + i;
+      const row = Array.from({ length: C }, (_, c) => x.data[(a * C + c) * inner + i]);
+      const m = rowMax((c) => row[c], C);
+      const shift = Number.isFinite(m) ? m : 0; // logsumexp's masked max
+      let s = 0;
+      for (const v of row) s += Math.exp(v - shift);
+      r.lse[p] = Math.log(s) + shift;
+      // log_softmax and softmax as torch computes them: x - max - log(sum(exp(x - max)))
+      let s2 = 0;
+      for (const v of row) s2 += Math.exp(v - m);
+      const lp = row.map((v) => v - m - Math.log(s2));
+      let h = 0;
+      for (const l of lp) {
+        const q = Math.exp(l);
+        h += Number.isNaN(q) ? NaN : q === 0 ? 0 : -q * Math.log(q);
+      }
+      r.entropy[p] = h;
+      let am = row.findIndex((v) => Number.isNaN(v));
+      if (am < 0) am = row.findIndex((v) => v === m);
+      r.argmax[p] = Math.max(am, 0);
+      if (target) {
+        const t = target[p];
+        r.logProb![p] = t === ii ? NaN : lp[t];
+        r.rank![p] = t === ii ? -1 : row.filter((v) => v > row[t]).length;
+      }
+      if (K !== undefined) {
+        const order = row.map((_, c) => c).sort((u, v) => {
+          const nu = Number.isNaN(row[u]);
+          const nv = Number.isNaN(row[v]);
+          if (nu !== nv) return nu ? -1 : 1;
+          if (!nu && row[u] !== row[v]) return row[v] - row[u] > 0 ? 1 : -1;
+          return u - v;
+        });
+        for (let k = 0; k < K; k++) {
+          r.topKIndices![p * K + k] = order[k];
+          r.topKLogProbs![p * K + k] = lp[order[k]];
+        }
+      }
+    }
+  }
+  return r;
+}

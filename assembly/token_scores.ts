@@ -1,0 +1,312 @@
+// tokenScores over an (outer, C, inner) tensor of logits: per position the log-sum-exp, the
+// entropy of the softmax, the argmax and, with a target, the target's log-probability and rank;
+// with K > 0 the K largest log-probabilities and their classes. An evaluation op: no gradient.
+//
+// With m = max_c x_c, d_c = x_c - m <= 0, e_c = exp(d_c), S = sum_c e_c >= 1 and D = sum_c e_c d_c <= 0:
+//   lse       = m + log S
+//   log p_c   = d_c - log S
+//   entropy   = -sum_c p_c log p_c = -sum_c (e_c / S)(d_c - log S) = log S - D / S
+// Both terms of the entropy are >= 0, so nothing cancels: a peaky row keeps its relative accuracy.
+// A class with e_c = 0 (a -inf logit, or d_c below exp's underflow) adds nothing to D: 0 log 0 = 0,
+// as torch.special.entr has it (the written-out -(p * log p).sum() gives NaN for a -inf logit).
+//   rank      = #{c : x_c > x_t}
+//   argmax    = the first c with x_c = m
+// Top K: insertion into the output row itself, kept sorted by logit (descending; a later equal
+// logit never passes an earlier one, so ties go to the lower index), then each logit is turned
+// into its log-probability. Meant for small K: the cost is about C compares plus K per insertion.
+//
+// Two passes over each row: first the max, with the target's rank and the top K from the same
+// loads, then the exps (the fast exp: its subnormal results are 0, and a term below 1e-38 cannot
+// move S >= 1, nor D / S beyond 1e-36). One pass with online rescaling would cost two exps per
+// element; the second pass reads a row that src/stream.ts has just brought into L2. The argmax is
+// the first of the top K, or (K = 0) an early-exit scan for the first logit equal to m.
+//
+// Rows holding a NaN, a +inf, or nothing but -inf make S NaN (exp(NaN), inf - inf, -inf - -inf):
+// special() gives torch's answer per output there. torch.logsumexp treats an infinite max as 0,
+// so lse is +inf with a +inf logit, -inf for a row of -inf and NaN with a NaN; softmax and
+// log_softmax are NaN throughout, so entropy, logProb and every top-K value are NaN; torch.argmax
+// takes NaN as the largest value (the first NaN), and so does the top-K order here.
+
+import { at, expT, rowMaxForExp } from "./math";
+import { addWide, expK, expWith, hmax, hsum, lanes } from "./simd";
+
+/** expSums' results: S and D of the row (see the top of this file). */
+let sumS: f64 = 0;
+let sumD: f64 = 0;
+
+/**
+ * Scores every position of x. `target` (i32 per position, validated: 0..C-1, or -1 where ignored)
+ * may be 0, and then logProb and rank are not written; `K` may be 0, and then topV and topI are not.
+ * Per-position outputs are (outer, inner) arrays; the top K are (outer, K, inner), entry k of
+ * position (o, i) at (o K + k) inner + i (the caller reorders them to (outer, inner, K) when inner > 1).
+ * Ignored positions get logProb NaN and rank -1.
+ */
+export function tokenScores<T>(
+  x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32,
+  lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize,
+): void {
+  const stride = <usize>inner << alignof<T>();
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const pos = <usize>o * inner + i;
+      const row = at<T>(x, <usize>o * C * inner + i);
+      const top = <usize>o * K * inner + i;
+      const t = target != 0 ? load<i32>(target + (pos << 2)) : -1;
+      // Pass 1: the max, with the target's rank and the top K in the same loads when asked for.
+      const ranked = t >= 0;
+      const xt = ranked ? load<T>(row + <usize>t * stride) : <T>0;
+      const m = K > 0
+        ? (ranked ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner) : scanTop<T>(row, C, stride, xt, K, topV, topI, top, inner))
+        : (ranked ? scanRank<T>(row, C, stride, xt, K, topV, topI, top, inner) : rowMaxForExp<T>(row, C, stride));
+      // Pass 2: the exps.
+      expSums<T>(row, m, C, stride);
+      if (sumS != sumS) {
+        special<T>(row, C, stride, pos, t, target != 0, K, lse, entropy, argmax, logProb, rank, topV, topI, top, inner);
+        continue;
+      }
+      const logS = Math.log(sumS);
+      store<T>(at<T>(lse, pos), <T>(<f64>m + logS));
+      store<T>(at<T>(entropy, pos), <T>(logS - sumD / sumS));
+      // the first of the top K is the first max (ties go to the lower class)
+      store<i32>(argmax + (pos << 2), K > 0 ? load<i32>(topI + (top << 2)) : firstEqual<T>(row, m, C, stride));
+      if (target != 0) {
+        store<T>(at<T>(logProb, pos), ranked ? <T>((<f64>xt - <f64>m) - logS) : <T>NaN);
+        store<i32>(rank + (pos << 2), ranked ? scanCount : -1);
+      }
+      for (let k = 0; k < K; k++) {
+        const p = at<T>(topV, top + <usize>k * inner);
+        store<T>(p, <T>((<f64>load<T>(p) - <f64>m) - logS));
+      }
+    }
+  }
+}
+
+/** S and D of one row (into sumS and sumD), both accumulated in f64. */
+function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
+  let c = 0;
+  let s: f64 = 0;
+  let d: f64 = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+    // One vector per step: S and D need four accumulators beside exp's constants, and two vectors
+    // per step would not fit V8's 16 vector registers.
+    const L = lanes<T>();
+    const end = C - C % L;
+    const vm = v128.splat<T>(m);
+    const k0 = expK<T>(0, false), k1 = expK<T>(1, false), k2 = expK<T>(2, false), k3 = expK<T>(3, false), k4 = expK<T>(4, false), k5 = expK<T>(5, false);
+    const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
+    let accS = f64x2.splat(0);
+    let accD = accS;
+    while (c < end) {
+      // Sums in T over blocks of BLOCK vectors, then widened into f64 (as math.ts's expSumVectors).
+      const blockEnd = min(c + BLOCK * L, end);
+      let a = v128.splat<T>(<T>0);
+      let b = a;
+      for (; c < blockEnd; c += L) {
+        const dv = v128.sub<T>(v128.load(at<T>(row, c)), vm);
+        const e = expWith<T>(dv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
+        a = v128.add<T>(a, e);
+        // e d with d clamped at exp's cutoff: where the fast exp gives 0 (d below the cutoff or
+        // -inf), the product is 0 and not 0 * -inf = NaN; a NaN d stays NaN.
+        b = v128.add<T>(b, v128.mul<T>(e, v128.pmax<T>(dv, kc)));
+      }
+      accS = addWide<T>(accS, a);
+      accD = addWide<T>(accD, b);
+    }
+    s = hsum(accS);
+    d = hsum(accD);
+  }
+  for (; c < C; c++) {
+    const dc = load<T>(row + <usize>c * stride) - m;
+    const e = expT<T>(dc);
+    s += <f64>e;
+    if (e != 0) d += <f64>e * <f64>dc; // skips 0 * -inf
+  }
+  sumS = s;
+  sumD = d;
+}
+
+/** Vectors summed in T before a partial sum is widened to f64. */
+const BLOCK = 16;
+
+/** The first class whose logit equals m (the row's max, not NaN). */
+function firstEqual<T>(row: usize, m: T, C: i32, stride: usize): i32 {
+  let c = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>()) {
+    const L = lanes<T>();
+    const vm = v128.splat<T>(m);
+    for (; c + L <= C; c += L) if (v128.any_true(v128.eq<T>(v128.load(at<T>(row, c)), vm))) break;
+  }
+  for (; c < C; c++) if (load<T>(row + <usize>c * stride) == m) return c;
+  return 0; // unreachable: m is one of the row's logits
+}
+
+/** How many logits of the row are strictly larger than v (a NaN is larger than nothing, and a NaN v
+ *  has nothing above it: IEEE comparisons, as torch's (x > x[t]).sum()). */
+function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
+  let c = 0;
+  let n = 0;
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>()) {
+    const L = lanes<T>();
+    const vv = v128.splat<T>(v);
+    let acc = v128.splat<i32>(0);
+    // a true comparison is all ones, -1 in each lane: subtracting it counts
+    for (; c + L <= C; c += L) {
+      const gt = v128.gt<T>(v128.load(at<T>(row, c)), vv);
+      acc = sizeof<T>() == 4 ? i32x4.sub(acc, gt) : i64x2.sub(acc, gt);
+    }
+    n = sizeof<T>() == 4
+      ? i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3)
+      : <i32>(i64x2.extract_lane(acc, 0) + i64x2.extract_lane(acc, 1));
+  }
+  for (; c < C; c++) if (load<T>(row + <usize>c * stride) > v) n++;
+  return n;
+}
+
+/** Whether logit a comes before logit b in the top-K order when a has the higher index: a larger
+ *  value, or a NaN over a number (torch.argmax's order). */
+// @ts-ignore: decorator
+@inline function above<T>(a: T, b: T): bool {
+  return a > b || (a != a && b == b);
+}
+
+/** scanWith's count of logits above the target's. */
+let scanCount: i32 = 0;
+
+// Pass 1 with the rank, the top K or both: one function each (see math.ts's rowExpSum).
+function scanRank<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, false);
+}
+
+function scanTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, false, true);
+}
+
+function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
+  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, true);
+}
+
+/** Returns the row's max (pmax, as math.ts's rowMaxForExp: a NaN reaches S through its exp),
+ *  counts the logits above xt into scanCount (`rank`) and fills the K entries of the position's
+ *  top-K row (`topk`: values `inner` elements apart from element index `top`) with the first K
+ *  logits, then with every later one that beats the K-th largest so far: after the first few
+ *  vectors of a row that is rare, and a vector that has such a lane leaves the loop for the
+ *  insertion (a call inside the loop would make V8 keep its vectors on the stack: +8 instructions
+ *  per element, bench/instructions.sh tok5). */
+// @ts-ignore: decorator
+@inline function scanWith<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32, rank: bool, topk: bool): T {
+  let c = 0;
+  let count = 0;
+  let m = load<T>(row);
+  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  if (topk) for (let k = 0; k < K; k++) insert<T>(load<T>(row + <usize>k * stride), k, k, K, topV, topI, top, inner);
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
+    const L = lanes<T>();
+    const vt = v128.splat<T>(xt);
+    let vm = v128.load(row);
+    let counts = v128.splat<i32>(0);
+    let floor = topk ? v128.splat<T>(load<T>(lastV)) : vt; // the K-th largest so far
+    while (true) {
+      // two vectors per step: one compare of their lane-wise max against the K-th largest
+      for (; c + 2 * L <= C; c += 2 * L) {
+        const v0 = v128.load(at<T>(row, c));
+        const v1 = v128.load(at<T>(row, c + L));
+        const p = v128.pmax<T>(v0, v1);
+        vm = v128.pmax<T>(vm, p);
+        if (rank) {
+          // a true comparison is all ones, -1 in each lane: subtracting it counts
+          const g0 = v128.gt<T>(v0, vt);
+          const g1 = v128.gt<T>(v1, vt);
+          counts = sizeof<T>() == 4 ? i32x4.sub(i32x4.sub(counts, g0), g1) : i64x2.sub(i64x2.sub(counts, g0), g1);
+        }
+        if (topk) if (v128.any_true(v128.gt<T>(p, floor))) break;
+      }
+      if (!topk || c + 2 * L > C) break;
+      insertLanes<T>(row, c, 2 * L, K, topV, topI, top, inner);
+      floor = v128.splat<T>(load<T>(lastV));
+      c += 2 * L;
+    }
+    m = hmax<T>(vm);
+    if (rank) {
+      count = sizeof<T>() == 4
+        ? i32x4.extract_lane(counts, 0) + i32x4.extract_lane(counts, 1) + i32x4.extract_lane(counts, 2) + i32x4.extract_lane(counts, 3)
+        : <i32>(i64x2.extract_lane(counts, 0) + i64x2.extract_lane(counts, 1));
+    }
+  }
+  for (; c < C; c++) {
+    const v = load<T>(row + <usize>c * stride);
+    m = max<T>(m, v);
+    if (rank) if (v > xt) count++;
+    if (topk) if (c >= K && above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
+  }
+  scanCount = count;
+  return m;
+}
+
+/** The logits of classes c .. c + count - 1 that enter a full top-K row (classes below K are in already). */
+function insertLanes<T>(row: usize, c: i32, count: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  for (let l = 0; l < count; l++) {
+    const v = load<T>(at<T>(row, c + l));
+    if (c + l >= K && v > load<T>(lastV)) insert<T>(v, c + l, K, K, topV, topI, top, inner);
+  }
+}
+
+/** The top K of a row with NaNs (special()), one logit at a time in the order above(). */
+function topKScalar<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  for (let c = 0; c < C; c++) {
+    const v = load<T>(row + <usize>c * stride);
+    if (c < K) insert<T>(v, c, c, K, topV, topI, top, inner);
+    else if (above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
+  }
+}
+
+/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out). */
+// @ts-ignore: decorator
+@inline function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  let j = min(n, K - 1);
+  while (j > 0) {
+    const prev = top + <usize>(j - 1) * inner;
+    const w = load<T>(at<T>(topV, prev));
+    if (!above<T>(v, w)) break;
+    const here = top + <usize>j * inner;
+    store<T>(at<T>(topV, here), w);
+    store<i32>(topI + (here << 2), load<i32>(topI + (prev << 2)));
+    j--;
+  }
+  const here = top + <usize>j * inner;
+  store<T>(at<T>(topV, here), v);
+  store<i32>(topI + (here << 2), c);
+}
+
+/** A row whose S is NaN (a NaN, a +inf, or only -inf logits): torch's values, as described at the
+ *  top of this file. */
+function special<T>(
+  row: usize, C: i32, stride: usize, pos: usize, t: i32, hasTarget: bool, K: i32,
+  lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize, top: usize, inner: i32,
+): void {
+  let firstNaN = -1;
+  let best = -1;
+  let m: T = <T>0;
+  for (let c = 0; c < C; c++) {
+    const v = load<T>(row + <usize>c * stride);
+    if (v != v) {
+      if (firstNaN < 0) firstNaN = c;
+    } else if (best < 0 || v > m) {
+      best = c;
+      m = v;
+    }
+  }
+  // without a NaN, m is +inf (torch.logsumexp: inf) or every logit is -inf (log 0 = -inf)
+  store<T>(at<T>(lse, pos), firstNaN >= 0 ? <T>NaN : m);
+  store<T>(at<T>(entropy, pos), <T>NaN);
+  store<i32>(argmax + (pos << 2), firstNaN >= 0 ? firstNaN : best);
+  if (hasTarget) {
+    store<T>(at<T>(logProb, pos), <T>NaN);
+    store<i32>(rank + (pos << 2), t < 0 ? -1 : countAbove<T>(row, load<T>(row + <usize>t * stride), C, stride));
+  }
+  if (K > 0) {
+    topKScalar<T>(row, C, stride, K, topV, topI, top, inner);
+    for (let k = 0; k < K; k++) store<T>(at<T>(topV, top + <usize>k * inner), <T>NaN);
+  }
+}
