@@ -173,6 +173,7 @@ export function readArg(fn: string, name: string, x: unknown): unknown {
   }
   if (typedArrayKind(x) !== undefined) return plainView(fn, name, x);
   if (!('data' in x)) return x;
+  if ('dims' in x && 'type' in x && !('shape' in x)) return ortTensor(fn, name, x);
   const t = x as { data?: unknown; shape?: unknown; dtype?: unknown };
   const record: { data: unknown; shape?: unknown; dtype?: unknown } = { data: readArg(fn, name, t.data) };
   const shape = t.shape;
@@ -184,6 +185,35 @@ export function readArg(fn: string, name: string, x: unknown): unknown {
   }
   if ('dtype' in x) record.dtype = t.dtype;
   return Object.freeze(record);
+}
+
+// onnxruntime-web Tensors ({ data, dims, type }, and a location). Their type names the data's
+// array; the ones wasm-xent reads are below. 'float16' (a Uint16Array) is not read yet: taken as
+// is, its bits would be read as integers.
+const ORT_TYPES: Record<string, string> = {
+  float32: 'Float32Array', float64: 'Float64Array', int64: 'BigInt64Array', int32: 'Int32Array',
+  int16: 'Int16Array', int8: 'Int8Array', uint32: 'Uint32Array', uint16: 'Uint16Array', uint8: 'Uint8Array',
+};
+
+/** An onnxruntime-web Tensor read as { data, shape: dims }, its type checked against its data. */
+function ortTensor(fn: string, name: string, x: object): unknown {
+  const t = x as { type?: unknown; dims?: unknown; location?: unknown; data?: unknown };
+  const type = t.type;
+  const location = t.location;
+  const what = `${name} is an onnxruntime Tensor`;
+  // Its data getter throws for GPU data; say what to do instead.
+  if (location !== undefined && location !== 'cpu' && location !== 'cpu-pinned') {
+    fail(fn, `${what} whose data is on '${String(location)}', not the CPU; download it first (await tensor.getData())`, TypeError);
+  }
+  if (type === 'float16') fail(fn, `${what} of type 'float16', which wasm-xent does not read yet; convert it to float32 first`, TypeError);
+  const kind = typeof type === 'string' ? ORT_TYPES[type] : undefined;
+  if (kind === undefined) fail(fn, `${what} of type ${show(type)}, which wasm-xent does not read (${Object.keys(ORT_TYPES).join(', ')})`, TypeError);
+  const dims = t.dims;
+  if (!Array.isArray(dims)) fail(fn, `${name}.dims must be an array of non-negative integers, got ${typeName(dims)}`, TypeError);
+  const data = readArg(fn, name, t.data);
+  if (typedArrayKind(data) !== kind) fail(fn, `${what} of type '${type}' whose data is a ${typeName(data)}, not a ${kind}`, TypeError);
+  const shape = dims.length > MAX_NDIM ? new TooManyDims(dims.length) : readArg(fn, `${name}.dims`, dims);
+  return Object.freeze({ data, shape });
 }
 
 /** Checks that an array is usable as tensor data: not shared (another thread may change it while

@@ -1,0 +1,202 @@
+// wasm-xent/tfjs: the loss family as TensorFlow.js functions (tf.Tensor in, tf.Tensor out).
+//
+// Each loss reads its input once (dataSync), and one wasm call computes the loss and, when a
+// gradient tape is recording (tf.grads, optimizer.minimize, model.fit), the gradient too. The
+// gradient is handed to tfjs through tf.customGrad as a plain Float32Array held by the backward
+// closure: no tensor is kept alive between the passes (a saved tensor would need save() and
+// would leak when no backward pass runs), and the closure goes with the tape. Targets are
+// constants: no gradient flows into them.
+//
+// This entry imports @tensorflow/tfjs-core (an optional peer dependency); the root entry does not.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { fail } from './errors.js';
+import { crossEntropy as ceLoss, CrossEntropyOptions } from './ops/cross_entropy.js';
+import { nllLoss as nllLossOp, NllLossOptions } from './ops/nll_loss.js';
+import { focalLoss as focalLossOp, FocalLossOptions } from './ops/focal.js';
+import { binaryCrossEntropy as bceOp, binaryCrossEntropyWithLogits as bceLogitsOp, BceOptions, BceWithLogitsOptions } from './ops/bce.js';
+import { klDiv as klDivOp, KlDivOptions } from './ops/kl_div.js';
+import { sigmoidFocalLoss as sigmoidFocalOp, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
+import { logSoftmax as logSoftmaxOp, logSoftmaxBackward, softmax as softmaxOp, softmaxBackward, SoftmaxOptions } from './ops/softmax.js';
+import type { LossResult } from './ops/loss.js';
+import type { Tensor } from './tensor.js';
+
+export { init, initSync } from './loader.js';
+
+/** The options of the array API, less the ones this entry manages (the gradient flows through
+ *  tfjs), with tensor-valued options also accepted as tf.Tensors. */
+type TfOptions<O> = { [K in Exclude<keyof O, 'grad' | 'out' | 'gradOutput'>]?: O[K] | (K extends 'weight' | 'posWeight' ? tf.Tensor : never) };
+export type TfCrossEntropyOptions = TfOptions<CrossEntropyOptions>;
+export type TfNllLossOptions = TfOptions<NllLossOptions>;
+export type TfFocalLossOptions = TfOptions<FocalLossOptions>;
+export type TfBceOptions = TfOptions<BceOptions>;
+export type TfBceWithLogitsOptions = TfOptions<BceWithLogitsOptions>;
+export type TfKlDivOptions = TfOptions<KlDivOptions>;
+export type TfSigmoidFocalLossOptions = TfOptions<SigmoidFocalLossOptions>;
+export type TfSoftmaxOptions = { dim?: number };
+
+/** A target: a tf.Tensor, or anything the array API takes (typed arrays, number[], { data, shape }). */
+export type TfTarget = tf.Tensor | import('./types.js').IndexTarget | import('./types.js').ProbabilityTarget | import('./types.js').BinaryTarget;
+
+/** What tf.customGrad takes (its type is not exported by name). */
+type CustomGrad = Parameters<typeof tf.customGrad>[0];
+
+type Run = (input: Tensor<Float32Array>, options: Record<string, unknown>) => LossResult<Float32Array>;
+
+/** x as { data, shape }: a float32 tf.Tensor, read once (on the CPU backend dataSync hands out
+ *  the tensor's own array, on WebGL it downloads it). */
+function readInput(fn: string, x: unknown): Tensor<Float32Array> {
+  if (!(x instanceof tf.Tensor)) fail(fn, `input must be a tf.Tensor, got ${x === null ? 'null' : typeof x === 'object' ? (x as object).constructor?.name ?? 'Object' : typeof x}`, TypeError);
+  if (x.isDisposed) fail(fn, 'input is a disposed tf.Tensor', TypeError);
+  if (x.dtype !== 'float32') fail(fn, `input must be a float32 tf.Tensor, got ${x.dtype}`, TypeError);
+  return { data: x.dataSync() as Float32Array, shape: x.shape };
+}
+
+/** A target or tensor-valued option as the array API takes it. A tf.Tensor becomes { data,
+ *  shape }; float32 data of rank `indexRank` (class indices made with tf.tensor's default dtype)
+ *  becomes a number[], so the array API checks each is an integer instead of reading
+ *  probabilities. */
+function readTensorArg(fn: string, name: string, t: unknown, indexRank = -1): unknown {
+  if (!(t instanceof tf.Tensor)) return t;
+  if (t.isDisposed) fail(fn, `${name} is a disposed tf.Tensor`, TypeError);
+  if (t.dtype !== 'float32' && t.dtype !== 'int32') fail(fn, `${name} must be a float32 or int32 tf.Tensor, got ${t.dtype}`, TypeError);
+  const data = t.dataSync() as Float32Array | Int32Array;
+  return { data: t.dtype === 'float32' && t.rank === indexRank ? Array.from(data) : data, shape: t.shape };
+}
+
+/** The options passed on: grad/out/gradOutput refused (the tape supplies the upstream gradient),
+ *  weight and posWeight read from tf.Tensors. */
+function readOptions(fn: string, options: object | undefined, reduction?: string): Record<string, unknown> {
+  if (options === undefined) return reduction ? { reduction } : {};
+  if (options === null || typeof options !== 'object') fail(fn, `options must be an object, got ${options === null ? 'null' : typeof options}`, TypeError);
+  const opts: Record<string, unknown> = { ...options };
+  for (const key of ['grad', 'out', 'gradOutput']) {
+    if (opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
+  }
+  for (const key of ['weight', 'posWeight']) if (key in opts) opts[key] = readTensorArg(fn, key, opts[key]);
+  if (reduction && opts.reduction === undefined) opts.reduction = reduction;
+  return opts;
+}
+
+/**
+ * Runs one loss on x and returns it as a tensor: a scalar for 'mean' / 'sum' (and 'batchmean'),
+ * the per-position losses for 'none' (the input's shape without the class dim `classDim`, or the
+ * input's shape for element-wise losses, classDim null). The gradient is computed in the same
+ * call when a tape is recording; the backward pass multiplies it by the upstream gradient dy.
+ */
+function lossOp(fn: string, x: unknown, options: Record<string, unknown>, classDim: number | null, run: Run): tf.Tensor {
+  const input = readInput(fn, x);
+  // Asked before the op runs: inside customGrad's forward function the tape is paused.
+  const taping = tf.engine().isTapeOn();
+  const op = tf.customGrad(((xt: tf.Tensor) => {
+    const r = run(input, { ...options, grad: taping });
+    const rank = input.shape.length;
+    const dim = classDim === null ? null : classDim < 0 ? classDim + Math.max(rank, 1) : classDim;
+    const lossShape = input.shape.filter((_, i) => i !== dim);
+    const value = typeof r.loss === 'number' ? tf.scalar(r.loss) : tf.tensor(r.loss, lossShape, 'float32');
+    const grad = r.grad;
+    const gradFunc = (dy: tf.Tensor) => {
+      // Never reached without a gradient: customGrad records a backward pass only while taping.
+      if (!grad) return fail(fn, 'no gradient was computed (the loss ran outside a gradient tape)');
+      const g = tf.tensor(grad, xt.shape, 'float32');
+      // dy has the loss's shape: a scalar, the input's shape, or (per position) the input's
+      // without the class dim, which broadcasts once the class dim is put back.
+      return tf.mul(g, dim !== null && typeof r.loss !== 'number' ? tf.expandDims(dy, dim) : dy);
+    };
+    return { value, gradFunc };
+  }) as unknown as CustomGrad);
+  return op(x as tf.Tensor);
+}
+
+const classDimOf = (options: Record<string, unknown>, x: tf.Tensor) =>
+  typeof options.dim === 'number' ? options.dim : x.rank === 1 ? 0 : 1;
+
+/** torch.nn.functional.cross_entropy on logits `x`: class-index targets (int32, or integral float32,
+ *  of x's shape without the class dim) or class probabilities (float32, x's shape). */
+export function crossEntropy(x: tf.Tensor, target: TfTarget, options?: TfCrossEntropyOptions): tf.Tensor {
+  const opts = readOptions('crossEntropy', options);
+  const t = readTensorArg('crossEntropy', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
+  return lossOp('crossEntropy', x, opts, classDimOf(opts, x), (input, o) => ceLoss(input, t as never, o) as LossResult<Float32Array>);
+}
+
+/** torch.nn.functional.nll_loss on log-probabilities `x` with class-index targets. */
+export function nllLoss(x: tf.Tensor, target: TfTarget, options?: TfNllLossOptions): tf.Tensor {
+  const opts = readOptions('nllLoss', options);
+  const t = readTensorArg('nllLoss', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
+  return lossOp('nllLoss', x, opts, classDimOf(opts, x), (input, o) => nllLossOp(input, t as never, o) as LossResult<Float32Array>);
+}
+
+/** Multi-class focal loss on logits `x` with class-index targets (wasm-xent's focalLoss). */
+export function focalLoss(x: tf.Tensor, target: TfTarget, options?: TfFocalLossOptions): tf.Tensor {
+  const opts = readOptions('focalLoss', options);
+  const t = readTensorArg('focalLoss', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
+  return lossOp('focalLoss', x, opts, classDimOf(opts, x), (input, o) => focalLossOp(input, t, o));
+}
+
+/** torch.nn.functional.binary_cross_entropy on probabilities `x`, targets of x's shape. */
+export function binaryCrossEntropy(x: tf.Tensor, target: TfTarget, options?: TfBceOptions): tf.Tensor {
+  const opts = readOptions('binaryCrossEntropy', options);
+  const t = readTensorArg('binaryCrossEntropy', 'target', target);
+  return lossOp('binaryCrossEntropy', x, opts, null, (input, o) => bceOp(input, t as never, o) as LossResult<Float32Array>);
+}
+
+/** torch.nn.functional.binary_cross_entropy_with_logits on logits `x`, targets of x's shape. */
+export function binaryCrossEntropyWithLogits(x: tf.Tensor, target: TfTarget, options?: TfBceWithLogitsOptions): tf.Tensor {
+  const opts = readOptions('binaryCrossEntropyWithLogits', options);
+  const t = readTensorArg('binaryCrossEntropyWithLogits', 'target', target);
+  return lossOp('binaryCrossEntropyWithLogits', x, opts, null, (input, o) => bceLogitsOp(input, t as never, o) as LossResult<Float32Array>);
+}
+
+/** torch.nn.functional.kl_div on log-probabilities `x`, targets of x's shape. */
+export function klDiv(x: tf.Tensor, target: TfTarget, options?: TfKlDivOptions): tf.Tensor {
+  const opts = readOptions('klDiv', options);
+  const t = readTensorArg('klDiv', 'target', target);
+  return lossOp('klDiv', x, opts, null, (input, o) => klDivOp(input, t, o));
+}
+
+/** torchvision.ops.sigmoid_focal_loss on logits `x` (its default reduction is 'none', as there). */
+export function sigmoidFocalLoss(x: tf.Tensor, target: TfTarget, options?: TfSigmoidFocalLossOptions): tf.Tensor {
+  const opts = readOptions('sigmoidFocalLoss', options);
+  const t = readTensorArg('sigmoidFocalLoss', 'target', target);
+  return lossOp('sigmoidFocalLoss', x, opts, null, (input, o) => sigmoidFocalOp(input, t, o));
+}
+
+type Forward = (input: Tensor<Float32Array>, options: SoftmaxOptions<Float32Array>) => Float32Array;
+type Backward = (dy: Tensor<Float32Array>, y: Tensor<Float32Array>, options: SoftmaxOptions<Float32Array>) => Float32Array;
+
+/** softmax / logSoftmax: the backward pass takes the forward output, kept as an array. */
+function activation(fn: string, x: unknown, options: TfSoftmaxOptions | undefined, forward: Forward, backward: Backward): tf.Tensor {
+  const input = readInput(fn, x);
+  const op = tf.customGrad(((xt: tf.Tensor) => {
+    const y = forward(input, { dim: options?.dim });
+    const gradFunc = (dy: tf.Tensor) => tf.tensor(backward(readInput(fn, dy), { data: y, shape: input.shape }, { dim: options?.dim }), xt.shape, 'float32');
+    return { value: tf.tensor(y, input.shape.slice(), 'float32'), gradFunc };
+  }) as unknown as CustomGrad);
+  return op(x as tf.Tensor);
+}
+
+/** log(softmax(x)) along `dim` (default -1). */
+export function logSoftmax(x: tf.Tensor, options?: TfSoftmaxOptions): tf.Tensor {
+  return activation('logSoftmax', x, options, logSoftmaxOp, logSoftmaxBackward);
+}
+
+/** softmax(x) along `dim` (default -1). */
+export function softmax(x: tf.Tensor, options?: TfSoftmaxOptions): tf.Tensor {
+  return activation('softmax', x, options, softmaxOp, softmaxBackward);
+}
+
+// Losses for model.compile({ loss }). tfjs-layers calls them as (yTrue, yPred) with yTrue of
+// yPred's shape, and averages what they return: per-sample losses, as its own losses return, so
+// sample weights apply per sample. The class dim is the last one (Keras's channels-last layout).
+
+/** Softmax cross-entropy of logits yPred against one-hot or probability targets yTrue (both
+ *  [N, C], or [N, ..., C]): the per-sample losses. tfjs's categoricalCrossentropy on logits. */
+export function categoricalCrossentropyFromLogits(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
+  return crossEntropy(yPred, yTrue, { reduction: 'none', dim: -1 });
+}
+
+/** Sigmoid binary cross-entropy of logits yPred against targets yTrue in [0, 1] (same shape): the
+ *  mean over the last axis per sample, as tfjs's binaryCrossentropy returns it. */
+export function binaryCrossentropyFromLogits(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mean(binaryCrossEntropyWithLogits(yPred, yTrue, { reduction: 'none' }), -1));
+}
