@@ -35,6 +35,13 @@ export type TfKlDivOptions = TfOptions<KlDivOptions>;
 export type TfSigmoidFocalLossOptions = TfOptions<SigmoidFocalLossOptions>;
 export type TfSoftmaxOptions = { dim?: number };
 
+/** The reduction an options type asks for, `D` when it names none. */
+type ReductionOf<O, D> = 'reduction' extends keyof O ? Exclude<O['reduction' & keyof O], undefined> extends never ? D : Exclude<O['reduction' & keyof O], undefined> : D;
+
+/** What a loss returns: a tf.Scalar for 'mean', 'sum' and 'batchmean' (`D` is the function's
+ *  default), the per-position losses for 'none', and tf.Tensor when that is not known. */
+export type TfLoss<O, D = 'mean'> = [ReductionOf<O, D>] extends ['none'] ? tf.Tensor : [ReductionOf<O, D>] extends ['mean' | 'sum' | 'batchmean'] ? tf.Scalar : tf.Tensor;
+
 /** A target: a tf.Tensor, or anything the array API takes (typed arrays, number[], { data, shape }). */
 export type TfTarget = tf.Tensor | import('./types.js').IndexTarget | import('./types.js').ProbabilityTarget | import('./types.js').BinaryTarget;
 
@@ -52,29 +59,36 @@ function readInput(fn: string, x: unknown): Tensor<Float32Array> {
   return { data: x.dataSync() as Float32Array, shape: x.shape };
 }
 
-/** A target or tensor-valued option as the array API takes it. A tf.Tensor becomes { data,
- *  shape }; float32 data of rank `indexRank` (class indices made with tf.tensor's default dtype)
- *  becomes a number[], so the array API checks each is an integer instead of reading
- *  probabilities. */
-function readTensorArg(fn: string, name: string, t: unknown, indexRank = -1): unknown {
+/** What a function's targets hold: class indices (nllLoss, focalLoss), indices or probabilities
+ *  (crossEntropy), or values of the input's shape (the element-wise losses). */
+type TargetKind = 'index' | 'either' | 'float';
+
+/** A target or tensor-valued option as the array API takes it; a tf.Tensor becomes { data, shape }.
+ *  tfjs's default dtypes are converted where they mean something else than their array type
+ *  says: float32 class indices (tf.tensor1d([0, 2])) of the input's rank less one become a
+ *  number[], which the array API checks are whole numbers; int32 targets of the input's rank
+ *  (tf.oneHot's) for a function that takes float targets become a Float32Array. */
+function readTensorArg(fn: string, name: string, t: unknown, x?: unknown, kind: TargetKind = 'float'): unknown {
   if (!(t instanceof tf.Tensor)) return t;
   if (t.isDisposed) fail(fn, `${name} is a disposed tf.Tensor`, TypeError);
   if (t.dtype !== 'float32' && t.dtype !== 'int32') fail(fn, `${name} must be a float32 or int32 tf.Tensor, got ${t.dtype}`, TypeError);
   const data = t.dataSync() as Float32Array | Int32Array;
-  return { data: t.dtype === 'float32' && t.rank === indexRank ? Array.from(data) : data, shape: t.shape };
+  const rank = x instanceof tf.Tensor ? x.rank : -2;
+  if (t.dtype === 'float32' && kind !== 'float' && t.rank === rank - 1) return { data: Array.from(data), shape: t.shape };
+  if (t.dtype === 'int32' && kind !== 'index' && t.rank === rank) return { data: Float32Array.from(data), shape: t.shape };
+  return { data, shape: t.shape };
 }
 
 /** The options passed on: grad/out/gradOutput refused (the tape supplies the upstream gradient),
  *  weight and posWeight read from tf.Tensors. */
-function readOptions(fn: string, options: object | undefined, reduction?: string): Record<string, unknown> {
-  if (options === undefined) return reduction ? { reduction } : {};
+function readOptions(fn: string, options: object | undefined): Record<string, unknown> {
+  if (options === undefined) return {};
   if (options === null || typeof options !== 'object') fail(fn, `options must be an object, got ${options === null ? 'null' : typeof options}`, TypeError);
   const opts: Record<string, unknown> = { ...options };
   for (const key of ['grad', 'out', 'gradOutput']) {
     if (opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
   }
   for (const key of ['weight', 'posWeight']) if (key in opts) opts[key] = readTensorArg(fn, key, opts[key]);
-  if (reduction && opts.reduction === undefined) opts.reduction = reduction;
   return opts;
 }
 
@@ -113,52 +127,52 @@ const classDimOf = (options: Record<string, unknown>, x: tf.Tensor) =>
 
 /** torch.nn.functional.cross_entropy on logits `x`: class-index targets (int32, or integral float32,
  *  of x's shape without the class dim) or class probabilities (float32, x's shape). */
-export function crossEntropy(x: tf.Tensor, target: TfTarget, options?: TfCrossEntropyOptions): tf.Tensor {
+export function crossEntropy<O extends TfCrossEntropyOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('crossEntropy', options);
-  const t = readTensorArg('crossEntropy', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
-  return lossOp('crossEntropy', x, opts, classDimOf(opts, x), (input, o) => ceLoss(input, t as never, o) as LossResult<Float32Array>);
+  const t = readTensorArg('crossEntropy', 'target', target, x, 'either');
+  return lossOp('crossEntropy', x, opts, classDimOf(opts, x), (input, o) => ceLoss(input, t as never, o) as LossResult<Float32Array>) as TfLoss<O>;
 }
 
 /** torch.nn.functional.nll_loss on log-probabilities `x` with class-index targets. */
-export function nllLoss(x: tf.Tensor, target: TfTarget, options?: TfNllLossOptions): tf.Tensor {
+export function nllLoss<O extends TfNllLossOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('nllLoss', options);
-  const t = readTensorArg('nllLoss', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
-  return lossOp('nllLoss', x, opts, classDimOf(opts, x), (input, o) => nllLossOp(input, t as never, o) as LossResult<Float32Array>);
+  const t = readTensorArg('nllLoss', 'target', target, x, 'index');
+  return lossOp('nllLoss', x, opts, classDimOf(opts, x), (input, o) => nllLossOp(input, t as never, o) as LossResult<Float32Array>) as TfLoss<O>;
 }
 
 /** Multi-class focal loss on logits `x` with class-index targets (wasm-xent's focalLoss). */
-export function focalLoss(x: tf.Tensor, target: TfTarget, options?: TfFocalLossOptions): tf.Tensor {
+export function focalLoss<O extends TfFocalLossOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('focalLoss', options);
-  const t = readTensorArg('focalLoss', 'target', target, x instanceof tf.Tensor ? x.rank - 1 : -1);
-  return lossOp('focalLoss', x, opts, classDimOf(opts, x), (input, o) => focalLossOp(input, t, o));
+  const t = readTensorArg('focalLoss', 'target', target, x, 'index');
+  return lossOp('focalLoss', x, opts, classDimOf(opts, x), (input, o) => focalLossOp(input, t, o)) as TfLoss<O>;
 }
 
 /** torch.nn.functional.binary_cross_entropy on probabilities `x`, targets of x's shape. */
-export function binaryCrossEntropy(x: tf.Tensor, target: TfTarget, options?: TfBceOptions): tf.Tensor {
+export function binaryCrossEntropy<O extends TfBceOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('binaryCrossEntropy', options);
-  const t = readTensorArg('binaryCrossEntropy', 'target', target);
-  return lossOp('binaryCrossEntropy', x, opts, null, (input, o) => bceOp(input, t as never, o) as LossResult<Float32Array>);
+  const t = readTensorArg('binaryCrossEntropy', 'target', target, x);
+  return lossOp('binaryCrossEntropy', x, opts, null, (input, o) => bceOp(input, t as never, o) as LossResult<Float32Array>) as TfLoss<O>;
 }
 
 /** torch.nn.functional.binary_cross_entropy_with_logits on logits `x`, targets of x's shape. */
-export function binaryCrossEntropyWithLogits(x: tf.Tensor, target: TfTarget, options?: TfBceWithLogitsOptions): tf.Tensor {
+export function binaryCrossEntropyWithLogits<O extends TfBceWithLogitsOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('binaryCrossEntropyWithLogits', options);
-  const t = readTensorArg('binaryCrossEntropyWithLogits', 'target', target);
-  return lossOp('binaryCrossEntropyWithLogits', x, opts, null, (input, o) => bceLogitsOp(input, t as never, o) as LossResult<Float32Array>);
+  const t = readTensorArg('binaryCrossEntropyWithLogits', 'target', target, x);
+  return lossOp('binaryCrossEntropyWithLogits', x, opts, null, (input, o) => bceLogitsOp(input, t as never, o) as LossResult<Float32Array>) as TfLoss<O>;
 }
 
 /** torch.nn.functional.kl_div on log-probabilities `x`, targets of x's shape. */
-export function klDiv(x: tf.Tensor, target: TfTarget, options?: TfKlDivOptions): tf.Tensor {
+export function klDiv<O extends TfKlDivOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O> {
   const opts = readOptions('klDiv', options);
-  const t = readTensorArg('klDiv', 'target', target);
-  return lossOp('klDiv', x, opts, null, (input, o) => klDivOp(input, t, o));
+  const t = readTensorArg('klDiv', 'target', target, x);
+  return lossOp('klDiv', x, opts, null, (input, o) => klDivOp(input, t, o)) as TfLoss<O>;
 }
 
 /** torchvision.ops.sigmoid_focal_loss on logits `x` (its default reduction is 'none', as there). */
-export function sigmoidFocalLoss(x: tf.Tensor, target: TfTarget, options?: TfSigmoidFocalLossOptions): tf.Tensor {
+export function sigmoidFocalLoss<O extends TfSigmoidFocalLossOptions = {}>(x: tf.Tensor, target: TfTarget, options?: O): TfLoss<O, 'none'> {
   const opts = readOptions('sigmoidFocalLoss', options);
-  const t = readTensorArg('sigmoidFocalLoss', 'target', target);
-  return lossOp('sigmoidFocalLoss', x, opts, null, (input, o) => sigmoidFocalOp(input, t, o));
+  const t = readTensorArg('sigmoidFocalLoss', 'target', target, x);
+  return lossOp('sigmoidFocalLoss', x, opts, null, (input, o) => sigmoidFocalOp(input, t, o)) as TfLoss<O, 'none'>;
 }
 
 type Forward = (input: Tensor<Float32Array>, options: SoftmaxOptions<Float32Array>) => Float32Array;

@@ -172,6 +172,8 @@ describe('values and tf.grads against the same loss in tfjs ops', () => {
     ['crossEntropy (N, C, L), reduction none', (x) => XT.crossEntropy(x, idx2, { reduction: 'none' }), (x) => tf.neg(pick(tf.logSoftmax(tf.transpose(x, [0, 2, 1])).transpose([0, 2, 1]), idx2)), logits],
     ['crossEntropy, float32 index labels (tf.tensor1d default dtype), sum', (x) => XT.crossEntropy(x, idx1.toFloat(), { reduction: 'sum' }), (x) => tf.neg(tf.sum(pickRows(tf.logSoftmax(x), idx1))), rows],
     ['crossEntropy, probability targets, labelSmoothing 0.1', (x) => XT.crossEntropy(x, dists, { labelSmoothing: 0.1 }), (x) => tf.losses.softmaxCrossEntropy(dists, x, undefined, 0.1), rows],
+    ['crossEntropy, int32 one-hot targets (tf.oneHot, as model.fit passes them)', (x) => XT.crossEntropy(x, tf.oneHot(idx1, 4)), (x) => tf.losses.softmaxCrossEntropy(tf.oneHot(idx1, 4), x), rows],
+    ['binaryCrossEntropyWithLogits, int32 0/1 targets', (x) => XT.binaryCrossEntropyWithLogits(x, tf.oneHot(idx1, 4)), (x) => tf.losses.sigmoidCrossEntropy(tf.oneHot(idx1, 4), x), rows],
     ['crossEntropy, class weight as a tf.Tensor', (x) => XT.crossEntropy(x, idx1, { weight: tf.tensor1d([1, 2, 0.5, 3]) }), (x) => {
       const w = tf.gather(tf.tensor1d([1, 2, 0.5, 3]), idx1);
       return tf.div(tf.neg(tf.sum(tf.mul(w, pickRows(tf.logSoftmax(x), idx1)))), tf.sum(w));
