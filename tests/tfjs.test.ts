@@ -48,6 +48,7 @@ describe('model.compile({ loss }) and model.fit', () => {
     const curves: number[][] = [];
     const weights: tf.Tensor[][] = [];
     const counts: number[] = [];
+    const evaluated: number[] = [];
     for (const loss of [(yt: tf.Tensor, yp: tf.Tensor) => tf.losses.softmaxCrossEntropy(yt, yp), XT.categoricalCrossentropyFromLogits]) {
       const m = model();
       m.compile({ optimizer: tf.train.sgd(0.5), loss });
@@ -55,6 +56,8 @@ describe('model.compile({ loss }) and model.fit', () => {
       const h = await m.fit(x, y, { epochs: 12, batchSize: 16, shuffle: false, verbose: 0, callbacks: { onEpochEnd: async () => { seen.push(tf.memory().numTensors); } } });
       curves.push(h.history.loss as number[]);
       weights.push(m.getWeights());
+      // evaluate runs the loss outside a gradient tape (no gradient computed)
+      evaluated.push((m.evaluate(x, y, { batchSize: 64 }) as tf.Scalar).dataSync()[0]);
       counts.push(...seen.slice(1).map((n) => n - seen[0]));
     }
     const [theirs, ours] = curves;
@@ -64,6 +67,7 @@ describe('model.compile({ loss }) and model.fit', () => {
     expect(diff).toBeLessThan(1e-5);
     for (let i = 0; i < weights[0].length; i++) expect(maxDiff(weights[0][i], weights[1][i])).toBeLessThan(1e-5);
     expect(counts).toEqual(counts.map(() => 0));
+    expect(Math.abs(evaluated[0] - evaluated[1])).toBeLessThan(1e-5);
   });
 
   test('binaryCrossentropyFromLogits: the curve of tf.losses.sigmoidCrossEntropy (multi-label)', async () => {
