@@ -178,6 +178,7 @@ export function readArg(fn: string, name: string, x: unknown): unknown {
   }
   if (typedArrayKind(x) !== undefined) return plainView(fn, name, x);
   if (!('data' in x)) return x;
+  if ('dims' in x && 'type' in x && !('shape' in x)) return ortTensor(fn, name, x);
   const t = x as { data?: unknown; shape?: unknown; dtype?: unknown };
   const record: { data: unknown; shape?: unknown; dtype?: unknown } = { data: readArg(fn, name, t.data) };
   const shape = t.shape;
@@ -264,6 +265,34 @@ export function inputTensor(fn: string, name: string, t: unknown): InputTensor {
     }
   }
   return { ...floatTensor(fn, name, t), half: null };
+}
+
+// onnxruntime-web Tensors ({ data, dims, type }, and a location). Their type names the data's
+// array; the ones wasm-xent reads are below. 'float16' (a Uint16Array of raw bits) is read as
+// half-precision logits ({ data, shape, dtype: 'float16' }) by the ops that take them.
+const ORT_TYPES: Record<string, string> = {
+  float32: 'Float32Array', float64: 'Float64Array', float16: 'Uint16Array', int64: 'BigInt64Array', int32: 'Int32Array',
+  int16: 'Int16Array', int8: 'Int8Array', uint32: 'Uint32Array', uint16: 'Uint16Array', uint8: 'Uint8Array',
+};
+
+/** An onnxruntime-web Tensor read as { data, shape: dims }, its type checked against its data. */
+function ortTensor(fn: string, name: string, x: object): unknown {
+  const t = x as { type?: unknown; dims?: unknown; location?: unknown; data?: unknown };
+  const type = t.type;
+  const location = t.location;
+  const what = `${name} is an onnxruntime Tensor`;
+  // Its data getter throws for GPU data; say what to do instead.
+  if (location !== undefined && location !== 'cpu' && location !== 'cpu-pinned') {
+    fail(fn, `${what} whose data is on '${String(location)}', not the CPU; download it first (await tensor.getData())`, TypeError);
+  }
+  const kind = typeof type === 'string' ? ORT_TYPES[type] : undefined;
+  if (kind === undefined) fail(fn, `${what} of type ${show(type)}, which wasm-xent does not read (${Object.keys(ORT_TYPES).join(', ')})`, TypeError);
+  const dims = t.dims;
+  if (!Array.isArray(dims)) fail(fn, `${name}.dims must be an array of non-negative integers, got ${typeName(dims)}`, TypeError);
+  const data = readArg(fn, name, t.data);
+  if (typedArrayKind(data) !== kind) fail(fn, `${what} of type '${type}' whose data is a ${typeName(data)}, not a ${kind}`, TypeError);
+  const shape = dims.length > MAX_NDIM ? new TooManyDims(dims.length) : readArg(fn, `${name}.dims`, dims);
+  return Object.freeze(type === 'float16' ? { data, shape, dtype: 'float16' } : { data, shape });
 }
 
 /** Checks that an array is usable as tensor data: not shared (another thread may change it while

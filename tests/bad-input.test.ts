@@ -368,6 +368,22 @@ const tokenScoresCases: Case[] = [
   ['tokenScores int logits', () => X.tokenScores({ data: new Int32Array(6), shape: [2, 3] }), TypeError, 'tokenScores: logits.data must be a Float32Array or Float64Array, got Int32Array'],
 ];
 
+// ------------------------------------------------------------------ onnxruntime-web Tensors (issue 9)
+
+/** An onnxruntime-web Tensor as it looks to us: { data, dims, type } and a location. The real
+ *  class refuses dims that disagree with its data, so these are plain objects of its shape. */
+const ort = (type: string, data: unknown, dims: unknown, location = 'cpu') => ({ type, data, dims, location, size: 6 });
+const onnx: Case[] = [
+  ['ORT dims disagreeing with the data length', () => X.crossEntropy(ort('float32', new Float32Array(5), [2, 3]), T), RangeError, 'crossEntropy: input shape [2, 3] holds 6 elements but its data has 5'],
+  ['ORT unknown type', () => X.softmax(ort('string', ['a', 'b'], [2])), TypeError, "softmax: input is an onnxruntime Tensor of type \"string\", which wasm-xent does not read (float32, float64, float16, int64, int32, int16, int8, uint32, uint16, uint8)"],
+  ['ORT bool target', () => X.binaryCrossEntropy(P, ort('bool', new Uint8Array(6), [2, 3])), TypeError, /^binaryCrossEntropy: target is an onnxruntime Tensor of type "bool"/],
+  ['ORT float16 logits to an op without half support', () => X.nllLoss(ort('float16', new Uint16Array(6), [2, 3]), T), TypeError, 'nllLoss: input.data must be a Float32Array or Float64Array, got Uint16Array'],
+  ['ORT type disagreeing with the data', () => X.crossEntropy(ort('float32', new Float64Array(6), [2, 3]), T), TypeError, "crossEntropy: input is an onnxruntime Tensor of type 'float32' whose data is a Float64Array, not a Float32Array"],
+  ['ORT data on the GPU', () => X.logSoftmax(ort('float32', undefined, [2, 3], 'gpu-buffer')), TypeError, "logSoftmax: input is an onnxruntime Tensor whose data is on 'gpu-buffer', not the CPU; download it first (await tensor.getData())"],
+  ['ORT dims not an array', () => X.nllLoss(LOGP, ort('int64', new BigInt64Array(2), 2)), TypeError, 'nllLoss: target.dims must be an array of non-negative integers, got number'],
+  ['ORT int64 target beyond the classes', () => X.crossEntropy(L, ort('int64', BigInt64Array.from([0n, 2n ** 40n]), [2])), RangeError, /^crossEntropy: Target 1099511627776 is out of bounds\. \(at position \[1\]/],
+];
+
 // ------------------------------------------------------------------ running the cases
 
 const groups: [string, Case[]][] = [
@@ -384,6 +400,7 @@ const groups: [string, Case[]][] = [
   ['crossEntropy zLoss and returnLse', zLoss],
   ['half-precision logits', half],
   ['tokenScores', tokenScoresCases],
+  ['onnxruntime-web Tensors', onnx],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

@@ -52,6 +52,25 @@ test.each([
   expect(maxAbsDiff(out.grad, ref.grad)).toBeLessThan(1e-12);
 });
 
+const tfjsProgram = (imp: string) => `${imp}
+(async () => {
+  await XT.init();
+  const x = tf.tensor2d(${JSON.stringify(x)}, [2, 3]);
+  const f = (t) => XT.crossEntropy(t, ${JSON.stringify(y)}, { labelSmoothing: 0.1 });
+  const [g] = tf.grads(f)([x]);
+  console.log(JSON.stringify({ loss: f(x).dataSync()[0], grad: Array.from(g.dataSync()) }));
+})();`;
+test.each([
+  ['ES module (import)', ['--input-type=module', '-e'], "import * as XT from 'wasm-xent/tfjs'; import * as tf from '@tensorflow/tfjs';"],
+  ['CommonJS (require)', ['-e'], "const XT = require('wasm-xent/tfjs'); const tf = require('@tensorflow/tfjs');"],
+  ['browser build under Node', ['--conditions=browser', '--input-type=module', '-e'], "import * as XT from 'wasm-xent/tfjs'; import * as tf from '@tensorflow/tfjs';"],
+  ['browser build as CommonJS', ['--conditions=browser', '-e'], "const XT = require('wasm-xent/tfjs'); const tf = require('@tensorflow/tfjs');"],
+])('wasm-xent/tfjs, %s: the loss and tf.grads match the float64 reference (float32)', (_name, flags, imp) => {
+  const out = JSON.parse(node([...flags, tfjsProgram(imp)]).trim().split('\n').pop()!);
+  expect(Math.abs(out.loss - ref.loss)).toBeLessThan(1e-6);
+  expect(maxAbsDiff(out.grad, ref.grad)).toBeLessThan(1e-6);
+});
+
 test('one process, one module: an ES module that ran init() and a CommonJS require() of the package share it', () => {
   const out = node(['--input-type=module', '-e', `import { init } from 'wasm-xent';
 import { createRequire } from 'node:module';
@@ -71,8 +90,24 @@ test.each(['browser', 'browser-cjs'])('dist/%s imports only relative files, neve
   for (const f of files) {
     const src = readFileSync(join(dir, f), 'utf8');
     const specifiers = [...src.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:import|require)\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2]);
-    for (const s of specifiers) expect([f, s]).toEqual([f, expect.stringMatching(/^\.\.?\//)]);
+    // wasm-xent/tfjs alone imports its optional peer, tfjs-core.
+    for (const s of specifiers) expect([f, s]).toEqual([f, f === 'tfjs.js' && s === '@tensorflow/tfjs-core' ? s : expect.stringMatching(/^\.\.?\//)]);
     expect([f, /\b(process\.binding|from 'fs|require\('fs|node:)/.test(src)]).toEqual([f, false]);
+  }
+});
+
+test('wasm-xent/tfjs: its own subpath in every condition; nothing but tfjs.js imports tfjs, so the root entry never loads it', () => {
+  const sub = pkg.exports['./tfjs'];
+  expect(sub.import).toEqual({ types: './dist/esm/tfjs.d.ts', default: './dist/esm/tfjs.js' });
+  expect(sub.require).toEqual({ types: './dist/cjs/tfjs.d.ts', default: './dist/cjs/tfjs.js' });
+  expect(sub.browser.import.default).toBe('./dist/browser/tfjs.js');
+  expect(sub.browser.require.default).toBe('./dist/browser-cjs/tfjs.js');
+  expect(pkg.peerDependenciesMeta['@tensorflow/tfjs-core']).toEqual({ optional: true });
+  expect(pkg.dependencies).toBeUndefined();
+  for (const build of ['cjs', 'esm', 'browser', 'browser-cjs']) {
+    const dir = join(root, 'dist', build);
+    const importers = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.js') && readFileSync(join(dir, f), 'utf8').includes('@tensorflow'));
+    expect([build, importers]).toEqual([build, ['tfjs.js']]);
   }
 });
 

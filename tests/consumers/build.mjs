@@ -44,4 +44,8 @@ const parcel = new Parcel({
 await parcel.run();
 builds['Parcel 2'] = { dir: join(out, 'parcel'), page: readFileSync(join(out, 'parcel', 'index.html'), 'utf8') };
 
+// wasm-xent/tfjs with tfjs itself (from node_modules): a page that trains a model (tfjs.js).
+await esbuild.build({ entryPoints: [join(app, 'tfjs.js')], bundle: true, format: 'esm', platform: 'browser', outfile: join(out, 'tfjs', 'tfjs.mjs'), logLevel: 'error' });
+builds['tfjs page'] = { dir: join(out, 'tfjs'), page: script(join(out, 'tfjs', 'tfjs.mjs'), true) };
+
 console.log(JSON.stringify(builds));

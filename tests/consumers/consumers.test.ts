@@ -39,11 +39,11 @@ function expectSeed(r: { loss: number; grad: number[]; error?: string }) {
 }
 
 /** gzip -9 size of every file under `dir`, each compressed on its own (as a server sends them). */
-function gzipTotal(dir: string): number {
+function gzipTotal(dir: string, skip: string[] = []): number {
   let total = 0;
   for (const f of readdirSync(dir, { recursive: true }).map(String)) {
     const p = join(dir, f);
-    if (statSync(p).isFile() && !f.endsWith('.html') && !f.endsWith('.map')) total += gzipSync(readFileSync(p), { level: 9 }).length;
+    if (statSync(p).isFile() && !f.endsWith('.html') && !f.endsWith('.map') && !skip.includes(f)) total += gzipSync(readFileSync(p), { level: 9 }).length;
   }
   return total;
 }
@@ -65,7 +65,7 @@ beforeAll(async () => {
   // The tarball: built already by `npm test`; --ignore-scripts so packing does not build again.
   execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: root, stdio: 'ignore' });
   cpSync(join(__dirname, 'app'), app, { recursive: true });
-  for (const d of ['jest-jsdom', 'jest-node', 'vitest', 'tsc']) cpSync(join(__dirname, d), join(app, d), { recursive: true });
+  for (const d of ['jest-jsdom', 'jest-node', 'vitest', 'tsc', 'tsc-tfjs']) cpSync(join(__dirname, d), join(app, d), { recursive: true });
   writeFileSync(join(app, 'package.json'), '{ "name": "consumer-app", "private": true, "type": "module" }\n');
   await npm(['install', '--offline', tarball], app);
 });
@@ -114,9 +114,35 @@ describe('bundlers, no configuration', () => {
     expect(errors).toEqual([]);
     expectSeed(result);
     expect(result.build).toBe('simd');
-    const size = gzipTotal(builds[name].dir);
+    // With no bundler the browser loads only what the root entry imports: wasm-xent/tfjs's
+    // tfjs.js (in the same directory) is not among it.
+    const size = gzipTotal(builds[name].dir, name === 'no bundler (import map)' ? ['tfjs.js'] : []);
     console.log(`${name}: ${size} B gzip emitted`);
     expect(size).toBeLessThan(BUDGET);
+  });
+
+  test('wasm-xent/tfjs in Chromium (esbuild bundle, tfjs from node_modules): model.fit gives tfjs\'s own loss curve, minimize takes int32 labels, numTensors flat', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/${encodeURIComponent('tfjs page')}.html`);
+    await page.waitForFunction(() => (window as any).RESULT !== undefined, undefined, { timeout: 60_000 });
+    const r = await page.evaluate(() => (window as any).RESULT);
+    await context.close();
+    expect(errors).toEqual([]);
+    expect(r.error).toBeUndefined();
+    const { theirs, ours, steps, stepCounts } = r as { theirs: { curve: number[]; counts: number[] }; ours: { curve: number[]; counts: number[] }; steps: number[]; stepCounts: number[] };
+    const diff = Math.max(...theirs.curve.map((v, i) => Math.abs(v - ours.curve[i])));
+    console.log(`tfjs page (${r.backend} backend, ${r.build} build): fit loss ${theirs.curve[0].toFixed(4)} -> ${theirs.curve[9].toFixed(4)}, max |tfjs - wasm-xent| ${diff.toExponential(2)}; minimize ${steps[0].toFixed(4)} -> ${steps[9].toFixed(4)}`);
+    expect(ours.curve).toHaveLength(10);
+    expect(theirs.curve[9]).toBeLessThan(theirs.curve[0] * 0.5);
+    expect(diff).toBeLessThan(1e-5);
+    expect(ours.counts).toEqual(ours.counts.map(() => ours.counts[0]));
+    // The first minimize step starts from zero weights: log(C) with C = 4.
+    expect(Math.abs(steps[0] - Math.log(4))).toBeLessThan(1e-6);
+    expect(steps[9]).toBeLessThan(steps[0] * 0.8);
+    expect(stepCounts).toEqual(stepCounts.map(() => stepCounts[0]));
   });
 
   test.each(['esbuild esm --platform=node', 'esbuild iife --platform=node'])('%s: the bundle runs in Node from a directory without node_modules', async (name) => {
@@ -158,6 +184,10 @@ test('a strict tsc consumer (lib es2022, types node, no skipLibCheck) compiles w
   };
   expect(result(join(app, 'tsc'))).toBe('');
   expect(result(readmeDir)).toBe('');
+  // The README's TensorFlow.js blocks, and a TypeScript consumer of wasm-xent/tfjs (both with
+  // skipLibCheck: tfjs's own declarations fail a library check, see tsc-tfjs/main.mts).
+  expect(result(join(readmeDir, 'tfjs'))).toBe('');
+  expect(result(join(app, 'tsc-tfjs'))).toBe('');
 });
 
 test('attw --pack and publint --strict: no problems apart from the .wasm subpaths', async () => {
@@ -199,6 +229,7 @@ function writeReadmeBlocks(readme: string, dir: string) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
+  const tfjsFiles: string[] = [];
   const blocks = [...readme.matchAll(/(?:<!-- declare: ([^>]*?) -->\n)?^[ \t]*```(js|ts)\n([^]*?)^[ \t]*```/gm)];
   expect(blocks.length).toBeGreaterThan(20);
   blocks.forEach(([, declare, lang, body], i) => {
@@ -210,12 +241,19 @@ function writeReadmeBlocks(readme: string, dir: string) {
     }
     const types = declare ? `/** @typedef {import('wasm-xent').Tensor<Float32Array>} Tensor32 */\n${declare.split(';').filter((d) => d.trim()).map((d) => `/** @type {${d.split(':').slice(1).join(':').trim()}} */\nconst ${d.split(':')[0].trim()} = /** @type {any} */ (undefined);`).join('\n')}\n` : '';
     writeFileSync(join(dir, name), `// README.md, js block ${i}\n${types}${code}\n${cjs ? '' : 'export {};\n'}`);
-    files.push(name);
+    (/from '@tensorflow\//.test(code) ? tfjsFiles : files).push(name);
   });
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     // JavaScript has no annotations: noImplicitAny off; everything else strict.
     compilerOptions: { strict: true, noImplicitAny: false, allowJs: true, checkJs: true, noEmit: true, module: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], skipLibCheck: false, noUnusedLocals: false },
     files,
+  }));
+  const tfjs = join(dir, 'tfjs');
+  mkdirSync(tfjs);
+  expect(tfjsFiles.length).toBeGreaterThanOrEqual(2);
+  writeFileSync(join(tfjs, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { strict: true, noImplicitAny: false, allowJs: true, checkJs: true, noEmit: true, module: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], skipLibCheck: true, noUnusedLocals: false },
+    files: tfjsFiles.map((f) => `../${f}`),
   }));
 }
 const EXPORTS = 'init, initSync, crossEntropy, nllLoss, ctcLoss, CTCLoss, klDiv, KLDivLoss, sigmoidFocalLoss, SigmoidFocalLoss, focalLoss, FocalLoss, logSoftmax, softmax, logSoftmaxBackward, softmaxBackward, binaryCrossEntropy, binaryCrossEntropyWithLogits, oneHot, inverseFrequencyWeights, wasmArray, CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax';
