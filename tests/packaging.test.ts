@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { brotliCompressSync, gzipSync } from 'zlib';
 import { crossEntropyRef, maxAbsDiff } from './runtimes/reference';
+import { expectedBuild } from './helpers/builds';
 
 const root = join(__dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -61,7 +62,7 @@ const { loss } = cjs.crossEntropy({ data: new Float64Array([1, 2, 3]), shape: [1
 console.log(JSON.stringify({ loss, build: cjs.wasmBuild() }));`]);
   const { loss, build } = JSON.parse(out);
   expect(Math.abs(loss - crossEntropyRef([1, 2, 3], [1, 3], [2]).loss)).toBeLessThan(1e-12);
-  expect(build).toBe(process.env.WASM_XENT_BUILD === 'scalar' ? 'scalar' : 'simd');
+  expect(build).toBe(expectedBuild());
 });
 
 test.each(['browser', 'browser-cjs'])('dist/%s imports only relative files, never a Node built-in', (build) => {
@@ -93,6 +94,13 @@ test.each(['xent.wasm', 'xent-scalar.wasm'])('%s stays under 32 KB gzip', (name)
   const gz = gzipSync(bytes, { level: 9 }).length;
   console.log(`${name}: ${bytes.length} bytes raw, ${gz} bytes gzip -9`);
   expect(WebAssembly.validate(bytes)).toBe(true);
+  expect(gz).toBeLessThan(GZIP_LIMIT);
+});
+
+test('xent-relaxed.wasm (relaxed SIMD: validated in tests/builds.test.ts) stays under 32 KB gzip', () => {
+  const bytes = readFileSync(join(root, 'dist', 'xent-relaxed.wasm'));
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  console.log(`xent-relaxed.wasm: ${bytes.length} bytes raw, ${gz} bytes gzip -9`);
   expect(gz).toBeLessThan(GZIP_LIMIT);
 });
 
