@@ -6,7 +6,7 @@
 // The same holds for pos_weight. A zero pointer means "no weight".
 
 import { at, upstream } from "./math";
-import { addWide, expV, hsum, lanes, log1pV, log64V, oneV } from "./simd";
+import { addWide, expV, hsum, lanes, log1pV, log64V, maddV, nmaddV, oneV } from "./simd";
 
 /** PyTorch's gradient clamp is the float constant 1e-12 in both precisions: 9.999999960041972e-13. */
 const EPSILON: f64 = <f64><f32>1e-12;
@@ -148,11 +148,11 @@ const LOGF = memory.data<f32>([
   const one = kf(10);
   const s = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
   const z = f32x4.mul(s, s);
-  let p = f32x4.add(f32x4.mul(kf(4), z), kf(5));
-  p = f32x4.add(f32x4.mul(p, z), kf(6));
-  p = f32x4.add(f32x4.mul(p, z), kf(7));
-  p = f32x4.add(f32x4.mul(p, z), kf(8));
-  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(e), kf(3)), f32x4.mul(s, p));
+  let p = maddV<f32>(kf(4), z, kf(5));
+  p = maddV<f32>(p, z, kf(6));
+  p = maddV<f32>(p, z, kf(7));
+  p = maddV<f32>(p, z, kf(8));
+  return maddV<f32>(f32x4.convert_i32x4_s(e), kf(3), f32x4.mul(s, p));
 }
 
 /** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs
@@ -279,18 +279,18 @@ function logitsSpan<T>(
       const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
       const negative = v128.sub<T>(one, yv);      // 1 - y
       const positive = v128.mul<T>(pw, yv);       // pw y
-      const logWeight = v128.add<T>(one, v128.mul<T>(v128.sub<T>(pw, one), yv)); // 1 + (pw - 1) y
+      const logWeight = maddV<T>(v128.sub<T>(pw, one), yv, one); // 1 + (pw - 1) y
       const low = v128.pmin<T>(xv, zero);
       let loss = v128.mul<T>(v128.pmax<T>(xv, zero), negative);
-      loss = v128.add<T>(loss, v128.mul<T>(v128.neg<T>(low), positive));
-      loss = v128.add<T>(loss, v128.mul<T>(logWeight, log1pV<T>(e)));
+      loss = nmaddV<T>(low, positive, loss);
+      loss = maddV<T>(logWeight, log1pV<T>(e), loss);
       loss = v128.mul<T>(w, v128.add<T>(loss, v128.sub<T>(low, low))); // NaN at x = -inf only
       if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
       sum = v128.add<T>(sum, loss);
       if (grad != 0) {
         const sigmoid = v128.div<T>(v128.bitselect(one, e, v128.ge<T>(xv, zero)), v128.add<T>(one, e));
         const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(kv, w), v128.sub<T>(v128.mul<T>(logWeight, sigmoid), v128.mul<T>(pw, yv))));
+        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(kv, w), nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid))));
       }
     }
     acc = addWide<T>(acc, sum);

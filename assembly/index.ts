@@ -19,6 +19,9 @@ export function heapBase(): usize { return __heap_base; }
 /** Whether this is the SIMD build (asconfig target "release") or the scalar one ("scalar"). */
 export function simdBuild(): bool { return ASC_FEATURE_SIMD; }
 
+/** Whether this is the relaxed-SIMD build (asconfig target "relaxed": fused multiply-add). */
+export function relaxedBuild(): bool { return ASC_FEATURE_RELAXED_SIMD; }
+
 export function logSoftmaxForward_f32(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxForward<f32>(x, y, outer, C, inner); }
 export function logSoftmaxForward_f64(x: usize, y: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxForward<f64>(x, y, outer, C, inner); }
 export function logSoftmaxBackward_f32(g: usize, y: usize, dx: usize, outer: i32, C: i32, inner: i32): void { logSoftmaxBackward<f32>(g, y, dx, outer, C, inner); }

@@ -14,7 +14,7 @@
 // is exact there), and subtracts and sums in f64.
 
 import { at, upstream } from "./math";
-import { expV, lanes, log64V } from "./simd";
+import { expV, lanes, log64V, maddV } from "./simd";
 
 /** One element in f64 (the scalar build, vector tails, and lanes the vector path does not cover). */
 // @ts-ignore: decorator
@@ -151,10 +151,10 @@ const LOG32 = memory.data<u32>([
   const f = f32x4.sub(m, one);
   const s = f32x4.div(f, f32x4.add(f, v128.load32_splat(LOG32 + 32)));
   const z = f32x4.mul(s, s);
-  let p = f32x4.add(f32x4.mul(v128.load32_splat(LOG32 + 16), z), v128.load32_splat(LOG32 + 20));
-  p = f32x4.add(f32x4.mul(p, z), v128.load32_splat(LOG32 + 24));
-  p = f32x4.add(f32x4.mul(p, z), v128.load32_splat(LOG32 + 28));
-  p = f32x4.add(f32x4.mul(p, z), v128.load32_splat(LOG32 + 32));
-  const r = f32x4.add(f32x4.mul(e, v128.load32_splat(LOG32 + 36)), f32x4.mul(s, p));
+  let p = maddV<f32>(v128.load32_splat(LOG32 + 16), z, v128.load32_splat(LOG32 + 20));
+  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 24));
+  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 28));
+  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 32));
+  const r = maddV<f32>(e, v128.load32_splat(LOG32 + 36), f32x4.mul(s, p));
   return v128.bitselect(r, x, f32x4.lt(x, v128.load32_splat(LOG32 + 12))); // +inf passes through
 }

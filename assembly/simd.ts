@@ -100,9 +100,24 @@ const F64 = memory.data<f64>([
   return sizeof<T>() == 4 ? f32Index : f64Index;
 }
 
+/** a * b + c in every lane of T. In the relaxed-SIMD build (asconfig target "relaxed",
+ *  `ASC_FEATURE_RELAXED_SIMD`) this is one `relaxed_madd`, which the engine may or may not fuse
+ *  (x86 with FMA3 and ARM64 fuse; others round the product first), so that build's results can
+ *  differ in the last bit between machines; elsewhere it is a multiply then an add, rounded twice,
+ *  the same everywhere. Callers must stay correct either way: the exp and log here only gain
+ *  accuracy when it fuses (tests/ulp.test.ts holds both). Two thirds of a row kernel is the exp's
+ *  chain of these, and wasm SIMD128 without relaxed SIMD has no fused form. */
 // @ts-ignore: decorator
-@inline function fma<T>(a: v128, b: v128, c: v128): v128 {
+@inline export function maddV<T>(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return v128.relaxed_madd<T>(a, b, c);
   return v128.add<T>(v128.mul<T>(a, b), c);
+}
+
+/** c - a * b in every lane of T: `relaxed_nmadd` in the relaxed-SIMD build (see maddV). */
+// @ts-ignore: decorator
+@inline export function nmaddV<T>(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return v128.relaxed_nmadd<T>(a, b, c);
+  return v128.sub<T>(c, v128.mul<T>(a, b));
 }
 
 /** exp of every lane of x (x <= 0 or NaN), as described above, with gradual underflow. */
@@ -132,36 +147,36 @@ const F64 = memory.data<f64>([
 @inline export function expWith<T>(x: v128, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128, k6: v128, k7: v128, k8: v128, k9: v128, limit: v128, unscale: v128, exact: bool): v128 {
   if (exact) x = v128.pmax<T>(x, limit); // x < floor ? floor : x, so NaN stays
   const magic = k1;
-  let n = fma<T>(x, k0, magic);
+  let n = maddV<T>(x, k0, magic);
   // 2^n, or 2^(n + 24) / 2^(n + 53) when exact
   const s = sizeof<T>() == 4 ? v128.shl<i32>(n, 23) : v128.shl<i64>(n, 52);
   n = v128.sub<T>(n, magic);
   let f: v128;
   if (sizeof<T>() == 4) {
-    let t = fma<T>(n, k2, x);
-    t = fma<T>(n, k3, t);
+    let t = maddV<T>(n, k2, x);
+    t = maddV<T>(n, k3, t);
     // Horner's rule, written out: a `for` here would stay a runtime loop in the kernels.
-    let p = fma<T>(k4, t, k5);
-    p = fma<T>(p, t, k6);
-    p = fma<T>(p, t, k7);
-    p = fma<T>(p, t, k8);
-    f = fma<T>(v128.mul<T>(t, s), p, s); // s (1 + t p)
+    let p = maddV<T>(k4, t, k5);
+    p = maddV<T>(p, t, k6);
+    p = maddV<T>(p, t, k7);
+    p = maddV<T>(p, t, k8);
+    f = maddV<T>(v128.mul<T>(t, s), p, s); // s (1 + t p)
   } else {
     // fdlibm's form: with t = hi - lo (hi = x - n ln2_hi is exact, lo = n ln2_lo), z = t^2 and
     // c = t - z R(z), exp(t) = 1 + (hi - (lo - t c / (2 - c))). Fewer operations than a Taylor
-    // polynomial of the same accuracy (wasm has no fused multiply-add); keeping hi and lo apart
+    // polynomial of the same accuracy (plain wasm SIMD has no fused multiply-add); keeping hi and lo apart
     // until the end keeps lo's low bits, which t = hi - lo rounds away.
-    const hi = fma<T>(n, k2, x);
+    const hi = maddV<T>(n, k2, x);
     const minusLo = v128.mul<T>(n, k3);
     const t = v128.add<T>(hi, minusLo);
     const z = v128.mul<T>(t, t);
-    let q = fma<T>(k4, z, k5);
-    q = fma<T>(q, z, k6);
-    q = fma<T>(q, z, k7);
-    q = fma<T>(q, z, k8);
+    let q = maddV<T>(k4, z, k5);
+    q = maddV<T>(q, z, k6);
+    q = maddV<T>(q, z, k7);
+    q = maddV<T>(q, z, k8);
     const c = v128.sub<T>(t, v128.mul<T>(z, q));
     const u = v128.add<T>(hi, v128.add<T>(minusLo, v128.div<T>(v128.mul<T>(t, c), v128.sub<T>(k9, c))));
-    f = fma<T>(s, u, s); // s (1 + u)
+    f = maddV<T>(s, u, s); // s (1 + u)
   }
   return exact ? v128.mul<T>(f, unscale) : v128.andnot(f, v128.lt<T>(x, limit));
 }
@@ -188,23 +203,23 @@ const F64 = memory.data<f64>([
   const z = v128.mul<T>(s, s);
   let p: v128;
   if (sizeof<T>() == 4) {
-    p = fma<T>(K<T>(16), z, K<T>(17));
-    p = fma<T>(p, z, K<T>(18));
-    p = fma<T>(p, z, K<T>(19));
+    p = maddV<T>(K<T>(16), z, K<T>(17));
+    p = maddV<T>(p, z, K<T>(18));
+    p = maddV<T>(p, z, K<T>(19));
   } else {
-    p = fma<T>(K<T>(17), z, K<T>(18));
-    p = fma<T>(p, z, K<T>(19));
-    p = fma<T>(p, z, K<T>(20));
-    p = fma<T>(p, z, K<T>(21));
-    p = fma<T>(p, z, K<T>(22));
-    p = fma<T>(p, z, K<T>(23));
-    p = fma<T>(p, z, K<T>(24));
-    p = fma<T>(p, z, K<T>(25));
-    p = fma<T>(p, z, K<T>(26));
-    p = fma<T>(p, z, K<T>(27));
+    p = maddV<T>(K<T>(17), z, K<T>(18));
+    p = maddV<T>(p, z, K<T>(19));
+    p = maddV<T>(p, z, K<T>(20));
+    p = maddV<T>(p, z, K<T>(21));
+    p = maddV<T>(p, z, K<T>(22));
+    p = maddV<T>(p, z, K<T>(23));
+    p = maddV<T>(p, z, K<T>(24));
+    p = maddV<T>(p, z, K<T>(25));
+    p = maddV<T>(p, z, K<T>(26));
+    p = maddV<T>(p, z, K<T>(27));
   }
   const q = v128.mul<T>(z, p);
-  return v128.sub<T>(f, v128.mul<T>(s, v128.sub<T>(f, q)));
+  return nmaddV<T>(s, v128.sub<T>(f, q), f);
 }
 
 const LOG64 = memory.data<u64>([
@@ -230,7 +245,7 @@ const LOG64 = memory.data<u64>([
   const f = f64x2.sub(m, one); // exact
   const s = f64x2.div(f, f64x2.add(f, K<f64>(15)));
   // e ln 2 as fdlibm splits it: e ln2_hi is exact (ln2_hi ends in 21 zero bits), ln2_lo joins log1p(f)
-  const r = f64x2.sub(f64x2.sub(log1pS<f64>(f, s), f64x2.mul(e, K<f64>(3))), f64x2.mul(e, K<f64>(2)));
+  const r = nmaddV<f64>(e, K<f64>(2), nmaddV<f64>(e, K<f64>(3), log1pS<f64>(f, s)));
   return v128.bitselect(r, x, f64x2.lt(x, v128.load64_splat(LOG64 + 24))); // +inf and NaN pass through
 }
 

@@ -15,7 +15,7 @@
 // and each pass walks the classes (columns()), so every load is a whole vector whatever C is.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
-import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV, nmaddV } from "./simd";
 
 const LOG_SOFTMAX = 0;
 const SOFTMAX = 1;
@@ -140,7 +140,7 @@ function logSoftmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride:
       const yv = v128.load(at<T>(y, c));
       if (v128.any_true(v128.gt<T>(yv, zero))) break;
       const e = expWith<T>(yv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
-      v128.store(at<T>(dx, c), v128.sub<T>(v128.load(at<T>(g, c)), v128.mul<T>(e, vs)));
+      v128.store(at<T>(dx, c), nmaddV<T>(e, vs, v128.load(at<T>(g, c))));
     }
   }
   for (; c < C; c++) {
@@ -262,6 +262,6 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
   for (let c = 0; c < C; c++) {
     const p = <usize>c * stride;
     const e = expWith<T>(v128.load(b + p), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
-    v128.store(out + p, v128.sub<T>(v128.load(a + p), v128.mul<T>(e, sum)));
+    v128.store(out + p, nmaddV<T>(e, sum, v128.load(a + p)));
   }
 }

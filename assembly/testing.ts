@@ -12,6 +12,7 @@ export function heapBase(): usize { return __heap_base; }
 
 /** Whether this is the SIMD build ("testing") or the scalar one ("testing-scalar"). */
 export function simdBuild(): bool { return ASC_FEATURE_SIMD; }
+export function relaxedBuild(): bool { return ASC_FEATURE_RELAXED_SIMD; }
 
 /** y_i := exp(x_i) with the vector exp (whole vectors only: n must be a multiple of the lanes). */
 function mapExpV<T>(x: usize, y: usize, n: i32): void {

@@ -18,8 +18,8 @@ const F64_FACTOR = 2.5;
 const ALLOC_FLOOR = 1.9; // ns/elem to allocate a fresh 16 MB result (WORKLOADS.md)
 
 const ORDER = {
-  fwdgrad: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
-  fwd: ['xent-out', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwdgrad: ['xent-out', 'xent-relaxed', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwd: ['xent-out', 'xent-relaxed', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
 };
 const PEERS = ['naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'];
 const MODE_TITLE = { fwdgrad: 'Forward + gradient', fwd: 'Forward only' };
@@ -39,9 +39,12 @@ function median(w, mode, id) {
   return r && r.median !== undefined ? r.median : undefined;
 }
 
+/** ⚠ after a result that other processes disturbed (more than the load limit, see bench/load.mjs). */
+const loadMark = (r) => (r?.loaded ? ' ⚠' : '');
+
 function cell(r) {
   if (!r) return '—';
-  if (r.median !== undefined) return `**${fmt(r.median)}** [${fmt(r.min)}–${fmt(r.max)}]`;
+  if (r.median !== undefined) return `**${fmt(r.median)}** [${fmt(r.min)}–${fmt(r.max)}]${loadMark(r)}`;
   if (r.excluded) return `excluded: ${r.excluded}`;
   if (r.error) return `error: ${r.error}`;
   if (r.skipped) return `n/a: ${r.skipped}`;
@@ -80,6 +83,9 @@ function markdown(doc) {
       `PyTorch ran in its own process just before (\`bench/torch_bench.py\`${meta.torch.source === 'committed' ? ', **figures from the committed bench/torch-results.json** because ' + meta.torch.why : ''}).`,
     '',
   );
+  if (meta.loaded?.length) {
+    L.push(`> **Loaded machine**: other processes used more than ${meta.loadLimit} of a core while these contenders ran (marked ⚠; see "Machine load" below): ${meta.loaded.join('; ')}.${meta.allowLoad ? ' Written with --allow-load.' : ''}`, '');
+  }
   if (doc.shapes) L.push(...shapesMarkdown(doc.shapes));
   if (!ids.length) return [...L, ...machineMarkdown(meta)].join('\n');
   L.push('![chart](results.svg)', '');
@@ -131,6 +137,9 @@ function markdown(doc) {
     }
     L.push('');
   }
+
+  L.push(...relaxedMarkdown(workloads, ids, meta));
+  L.push(...loadMarkdown(doc, ids));
 
   L.push('## Targets (issue 3)', '');
   L.push('Float32 forward+gradient through `out` (W6: forward), ns per element.', '');
@@ -197,6 +206,59 @@ function markdown(doc) {
   return L.join('\n');
 }
 
+/** The relaxed-SIMD build against the SIMD build, timed call by call in the same process. */
+function relaxedMarkdown(workloads, ids, meta) {
+  const rows = ids.filter((w) => ['fwd', 'fwdgrad'].some((m) => workloads[w][m]?.['xent-relaxed']));
+  if (!rows.length) return [];
+  const L = ['## Relaxed SIMD against SIMD (same process)', ''];
+  L.push('The relaxed-SIMD build (`f32x4.relaxed_madd` in the exp and log polynomials and the gradient updates; ' +
+    `${/\bfma\b/.test(meta.cpuFlags) ? 'this CPU has FMA3, so V8 fuses it' : 'this CPU has no FMA3, so V8 multiplies and adds'}) ` +
+    'against the SIMD build, float32, the same call alternating call by call in one Node process run with --experimental-wasm-relaxed-simd: ' +
+    'forward+gradient through `out`, forward-only through the default path (W6 through `out`). Gain: SIMD median / relaxed median.', '');
+  L.push('| workload | fwd SIMD | fwd relaxed | fwd gain | fwd+grad SIMD | fwd+grad relaxed | fwd+grad gain |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const w of rows) {
+    const W = workloads[w];
+    const part = (mode) => {
+      if (mode === 'fwdgrad' && w === 'W6') return ['—', '—', '—'];
+      const base = median(W, mode, mainId(W, mode));
+      const r = W[mode]?.['xent-relaxed'];
+      const rel = median(W, mode, 'xent-relaxed');
+      if (rel === undefined) return [fmt(base), mdCell(shortCell(r, [], 'n')), '—'];
+      return [fmt(base) + loadMark(W[mode][mainId(W, mode)]), fmt(rel) + loadMark(r), base !== undefined ? `${(base / rel).toFixed(2)}x` : '—'];
+    };
+    L.push(`| ${w} | ${[...part('fwd'), ...part('fwdgrad')].join(' | ')} |`);
+  }
+  L.push('');
+  return L;
+}
+
+/** Cores that other processes kept busy while each contender ran (bench/load.mjs). */
+function loadMarkdown(doc, ids) {
+  const { meta, contenders, workloads } = doc;
+  const L = ['## Machine load during each contender', ''];
+  L.push(`Cores used by other processes while the contender's timed calls ran: busy time of all cores (/proc/stat) minus the contender's own process (its CPU time; PyTorch's from /proc/self/stat), over the wall time. ` +
+    `Above ${meta.loadLimit ?? 0.2} the result is marked ⚠ (and a full run writes the committed files only with --allow-load). '?': not measured (another OS, or PyTorch figures from an older file).`, '');
+  for (const mode of ['fwdgrad', 'fwd']) {
+    const cols = ORDER[mode].filter((c) => ids.some((w) => workloads[w][mode]?.[c]?.median !== undefined));
+    L.push(`**${MODE_TITLE[mode]}**`, '');
+    L.push(`| workload | ${cols.map((c) => contenders[c].label).join(' | ')} |`);
+    L.push(`|---|${cols.map(() => '---:').join('|')}|`);
+    for (const w of ids) {
+      if (mode === 'fwdgrad' && w === 'W6') continue;
+      const row = cols.map((c) => {
+        const r = workloads[w][mode]?.[c];
+        if (!r || r.median === undefined) return '—';
+        if (r.otherLoad === undefined || r.otherLoad === null) return '?';
+        return r.loaded ? `**${r.otherLoad.toFixed(2)}** ⚠` : r.otherLoad.toFixed(2);
+      });
+      L.push(`| ${w} | ${row.join(' | ')} |`);
+    }
+    L.push('');
+  }
+  return L;
+}
+
 function machineMarkdown(meta) {
   const L = [];
   L.push('## Machine', '');
@@ -245,7 +307,7 @@ function shapesMarkdown(shapes) {
 // SVG chart
 
 const COLORS = {
-  'xent-out': '#1b5e20', 'xent-zc': '#00695c', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
+  'xent-out': '#1b5e20', 'xent-relaxed': '#827717', 'xent-zc': '#00695c', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
   'tfjs-cpu': '#90caf9', ort: '#6a1b9a', 'torch-1': '#c62828', 'torch-2': '#ef9a9a',
 };
 
@@ -337,7 +399,7 @@ function svg(doc) {
     }
   }
   let lx = 20;
-  for (const cid of ORDER.fwdgrad) {
+  for (const cid of ORDER.fwdgrad.filter((c) => contenders[c])) {
     S.push(`<rect x="${lx}" y="${legendY}" width="12" height="12" fill="${COLORS[cid]}"/>`);
     S.push(`<text x="${lx + 16}" y="${legendY + 10}">${esc(contenders[cid].label)}</text>`);
     lx += 24 + contenders[cid].label.length * 6.4;

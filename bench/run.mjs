@@ -9,7 +9,17 @@
 //
 // Options: --quick, --workloads=W1,W3,shapes, --shapes, --skip=tfjs-cpu,ort (contender ids),
 // --no-torch (use the committed bench/torch-results.json), --budget=MS (timed milliseconds per
-// contender and mode), --out=DIR. Only a full run (every workload, not --quick) writes into bench/
+// contender and mode), --out=DIR, --allow-load (see below).
+//
+// Machine load: every contender's result carries the CPU that other processes used while it ran
+// (bench/load.mjs; PyTorch measures its own in torch_bench.py). Above 0.2 of a core the result is
+// marked, and a full run refuses to write the committed files (it writes build/bench/ and exits 1)
+// unless --allow-load, which writes them with the marks.
+//
+// Relaxed SIMD: the bench runs with --experimental-wasm-relaxed-simd where Node needs it (it
+// re-runs itself with the flag) and times the relaxed-SIMD build beside the SIMD one, call by
+// call in this process (contender xent-relaxed on W1-W6); the other wasm-xent columns are the
+// plain SIMD build, forced with init({ build: 'simd' }). Only a full run (every workload, not --quick) writes into bench/
 // itself; any other run writes to build/bench/ (ignored by git) unless --out says otherwise.
 // See bench/README.md.
 
@@ -18,7 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as X from '../dist/esm/index.js';
 import { makeWorkload, WORKLOADS } from './data.mjs';
 import * as naive from './naive.mjs';
@@ -27,6 +37,7 @@ import { writeReport } from './report.mjs';
 import { shapeCases } from './shapes.mjs';
 import { FAMILY_WORKLOADS, familyCalls, makeFamilyWorkload } from './family.mjs';
 import { TOKEN_WORKLOADS, makeTokensWorkload, tokenCalls, tokenCheck } from './tokens.mjs';
+import { LoadMeter, loadFields, LOAD_LIMIT } from './load.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -65,6 +76,7 @@ const log = (...a) => console.log(...a);
 // Contenders (ids are the table's columns)
 export const CONTENDERS = {
   'xent-out': { label: 'wasm-xent out', desc: 'wasm-xent float32, result (the gradient; the output for W6) written into a preallocated `out` array' },
+  'xent-relaxed': { label: 'wasm-xent relaxed', desc: 'the relaxed-SIMD build (fused multiply-add), W1-W6, in this process beside the SIMD build: the same call as wasm-xent out (forward: as wasm-xent)' },
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
   'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
   'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
@@ -287,7 +299,7 @@ async function timeGroup(entries, numel, settings = SETTINGS) {
     consume(r);
     return dt;
   };
-  const state = entries.map((c) => ({ c, samples: [], spent: 0, error: null }));
+  const state = entries.map((c) => ({ c, samples: [], spent: 0, error: null, load: new LoadMeter() }));
   for (let w = 0; w < warmupCalls; w++) {
     for (const s of state) {
       if (s.error) continue;
@@ -305,7 +317,9 @@ async function timeGroup(entries, numel, settings = SETTINGS) {
   while (active.length) {
     for (const s of active) {
       try {
+        const snap = s.load.start(); // outside once()'s timing: reading /proc/stat costs ~20 us
         const dt = await once(s.c);
+        s.load.stop(snap);
         s.samples.push(dt);
         s.spent += dt;
       } catch (e) {
@@ -315,7 +329,7 @@ async function timeGroup(entries, numel, settings = SETTINGS) {
     active = active.filter((s) => !s.error && (s.samples.length < minCalls || (s.spent < budgetMs && s.samples.length < maxCalls)));
   }
   const out = {};
-  for (const s of state) out[s.c.id] = s.error ? { error: s.error } : summarise(s.samples, numel);
+  for (const s of state) out[s.c.id] = s.error ? { error: s.error } : { ...summarise(s.samples, numel), ...loadFields(s.load.otherCores()) };
   return out;
 }
 
@@ -341,6 +355,9 @@ async function runWorkload(id, peers, torch) {
 
   // wasm-xent calls
   let xentFwd, xentGrad, xentOut, xentF64Fwd, xentF64Out, xentZc;
+  // the relaxed-SIMD build (W1-W6): the mode's main call, through the second copy of the package
+  let xentRelaxedFwd, xentRelaxedOut;
+  const XR = family ? null : RELAXED.lib;
   // Zero-copy: the same data in arrays pinned in wasm-xent's memory (read .array at every call).
   const xw = X.wasmArray(Float32Array, numel);
   const gw = X.wasmArray(Float32Array, numel);
@@ -360,11 +377,14 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, { ...o, out: gw.array });
     xentF64Fwd = () => X.binaryCrossEntropyWithLogits(input64, target64, o);
     xentF64Out = () => X.binaryCrossEntropyWithLogits(input64, target64, { ...o, out: out64 });
+    if (XR) xentRelaxedFwd = () => XR.binaryCrossEntropyWithLogits(input, d.target, o);
+    if (XR) xentRelaxedOut = () => XR.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 });
   } else if (id === 'W6') {
     xentFwd = () => X.logSoftmax(input, { dim: -1 });
     xentOut = () => X.logSoftmax(input, { dim: -1, out: out32 });
     xentZc = () => X.logSoftmax(zcInput(), { dim: -1, out: gw.array });
     xentF64Fwd = () => X.logSoftmax(input64, { dim: -1, out: out64 });
+    if (XR) xentRelaxedOut = () => XR.logSoftmax(input, { dim: -1, out: out32 });
   } else {
     const o = {};
     if (d.weight) o.weight = d.weight;
@@ -378,6 +398,8 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.crossEntropy(zcInput(), tgt, { ...o, out: gw.array });
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
+    if (XR) xentRelaxedFwd = () => XR.crossEntropy(input, tgt, o);
+    if (XR) xentRelaxedOut = () => XR.crossEntropy(input, tgt, { ...o, out: out32 });
   }
   // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
   let bf16 = null;
@@ -428,6 +450,11 @@ async function runWorkload(id, peers, torch) {
   if (forwardOnly) add('fwd', { id: 'xent-zc', run: xentZc, check: () => wrapOut(xentZc()) });
   add('fwd', { id: 'xent', run: xentFwd, check: () => (forwardOnly ? wrapOut(xentFwd()) : { loss: xentFwd().loss }) });
   add('fwd', { id: 'xent-f64', run: xentF64Fwd, check: () => (forwardOnly ? wrapOut(xentF64Fwd()) : { loss: xentF64Fwd().loss }) });
+  if (xentRelaxedOut && forwardOnly) add('fwd', { id: 'xent-relaxed', run: xentRelaxedOut, check: () => wrapOut(xentRelaxedOut()) });
+  else if (xentRelaxedOut) {
+    add('fwd', { id: 'xent-relaxed', run: xentRelaxedFwd, check: () => ({ loss: xentRelaxedFwd().loss }) });
+    add('fwdgrad', { id: 'xent-relaxed', run: xentRelaxedOut, check: () => xentRelaxedOut() });
+  } else if (!family) skip(both, 'xent-relaxed', RELAXED.why);
   if (!forwardOnly) {
     add('fwdgrad', { id: 'xent-out', run: xentOut, check: () => xentOut() });
     add('fwdgrad', { id: 'xent-zc', run: xentZc, check: () => xentZc() });
@@ -781,12 +808,53 @@ async function runShapes() {
   return { settings, seconds: (performance.now() - tS) / 1000, cases };
 }
 
+const FLAG = '--experimental-wasm-relaxed-simd';
+/** Set by main(): the relaxed-SIMD build's copy of the package, or why there is none. */
+let RELAXED = { lib: null, why: '' };
+
+/** A second copy of the package (dist/esm copied to build/bench/relaxed-copy/) that loads the
+ *  relaxed-SIMD build while X keeps the SIMD one. A copy, not a second import: one process shares
+ *  one module per package version (the state key names VERSION), so the copy's VERSION is
+ *  suffixed; a query-string import would share the loader module anyway. */
+async function loadRelaxed() {
+  if (SKIP.has('xent-relaxed')) return { lib: null, why: 'skipped (--skip)' };
+  if (!X.relaxedSimdSupported()) return { lib: null, why: `Node ${process.version} runs no relaxed SIMD${process.execArgv.includes(FLAG) ? ', even with ' + FLAG : ''}` };
+  const dir = path.join(ROOT, 'build', 'bench', 'relaxed-copy');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(path.join(ROOT, 'dist', 'esm'), path.join(dir, 'esm'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'dist', 'xent-relaxed.wasm'), path.join(dir, 'xent-relaxed.wasm'));
+  const loader = path.join(dir, 'esm', 'loader.js');
+  fs.writeFileSync(loader, fs.readFileSync(loader, 'utf8').replace(/const VERSION = '([^']+)'/, "const VERSION = '$1+bench-relaxed'"));
+  const lib = await import(pathToFileURL(path.join(dir, 'esm', 'index.js')).href);
+  await lib.init({ build: 'relaxed-simd' });
+  if (lib.wasmBuild() !== 'relaxed-simd' || X.wasmBuild() !== 'simd') throw new Error(`bench: the relaxed copy loaded ${lib.wasmBuild()} beside ${X.wasmBuild()}`);
+  return { lib, why: '' };
+}
+
+/** Every timed result marked as run under load: "W1 fwd torch-1 (0.45 cores)". */
+function loadedResults(workloads, shapes) {
+  const out = [];
+  for (const [id, W] of Object.entries(workloads)) {
+    for (const mode of ['fwd', 'fwdgrad']) for (const [cid, r] of Object.entries(W[mode] || {})) if (r.loaded) out.push(`${id} ${mode} ${cid} (${r.otherLoad} cores)`);
+  }
+  for (const c of shapes?.cases || []) for (const cid of ['xent-out', 'naive']) if (c[cid]?.loaded) out.push(`shapes ${c.id} ${cid} (${c[cid].otherLoad} cores)`);
+  return out;
+}
+
 async function main() {
+  // Node 20 validates relaxed SIMD only with a V8 flag, which NODE_OPTIONS does not accept: run
+  // again with it (Node 22+ needs none).
+  if (!X.relaxedSimdSupported() && !process.execArgv.includes(FLAG) && !SKIP.has('xent-relaxed')) {
+    const r = spawnSync(process.execPath, [FLAG, ...process.execArgv, fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
   log(`wasm-xent bench${QUICK ? ' (quick)' : ''}: ${WORKLOAD_IDS.join(' ')}; ${SETTINGS.budgetMs} ms per contender and mode, >= ${SETTINGS.minCalls} calls`);
   const meta = machine();
   const torch = runTorch();
   if (torch.source !== 'ran' && W_IDS.length) log(`PyTorch: ${torch.why}; ${torch.data ? 'using the committed bench/torch-results.json' : 'no figures'}`);
-  await X.init();
+  await X.init({ build: 'simd' });
+  RELAXED = await loadRelaxed();
+  if (!RELAXED.lib) log(`wasm-xent relaxed: ${RELAXED.why}`);
   const peers = W_IDS.length ? { tfjs: await loadTfjs(), ort: await loadOrt() } : null;
   if (peers) {
     for (const [name, b] of Object.entries(peers.tfjs.backends)) if (!b.ok) log(`tfjs-${name}: ${b.why}`);
@@ -809,9 +877,21 @@ async function main() {
     workloads,
     shapes,
   };
-  fs.mkdirSync(OUT_DIR, { recursive: true });
-  writeReport(doc, OUT_DIR);
-  log(`wrote ${path.relative(ROOT, OUT_DIR) || '.'}/RESULTS.md, results.svg, results.json in ${doc.meta.totalSeconds.toFixed(1)} s`);
+  doc.meta.loadLimit = LOAD_LIMIT;
+  doc.meta.loaded = loadedResults(workloads, shapes);
+  doc.meta.allowLoad = Boolean(opt('allow-load'));
+  let outDir = OUT_DIR;
+  if (doc.meta.loaded.length) {
+    log(`Other processes used more than ${LOAD_LIMIT} of a core during: ${doc.meta.loaded.join('; ')}`);
+    if (outDir === HERE && !doc.meta.allowLoad) {
+      outDir = path.join(ROOT, 'build', 'bench');
+      process.exitCode = 1;
+      log(`bench: not writing the committed bench/ files from a loaded machine; wrote ${path.relative(ROOT, outDir)}/ instead. Run again on a quiet machine, or pass --allow-load to commit them marked.`);
+    }
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  writeReport(doc, outDir);
+  log(`wrote ${path.relative(ROOT, outDir) || '.'}/RESULTS.md, results.svg, results.json in ${doc.meta.totalSeconds.toFixed(1)} s`);
 }
 
 main().catch((e) => {

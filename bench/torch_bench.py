@@ -166,6 +166,37 @@ def stats(samples, numel):
     }
 
 
+def busy_ticks():
+    # Busy clock ticks (USER_HZ) of all cores since boot: /proc/stat's user nice system irq softirq
+    # steal; None off Linux. See bench/load.mjs, which measures the JS contenders the same way.
+    try:
+        with open('/proc/stat') as f:
+            v = [int(t) for t in f.readline().split()[1:]]
+        return v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def own_ticks():
+    # This process's utime + stime (every thread), from /proc/self/stat (fields 14 and 15).
+    with open('/proc/self/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def other_load(before, after):
+    # Cores other processes kept busy between two (wall seconds, busy ticks, own ticks) snapshots.
+    (t0, b0, o0), (t1, b1, o1) = before, after
+    if b0 is None or b1 is None or t1 <= t0:
+        return {'otherLoad': None, 'loaded': False}
+    cores = max(0.0, ((b1 - b0) - (o1 - o0)) / os.sysconf('SC_CLK_TCK') / (t1 - t0))
+    return {'otherLoad': round(cores, 3), 'loaded': cores > 0.2}
+
+
+def snapshot():
+    return (time.perf_counter(), busy_ticks(), own_ticks())
+
+
 def time_calls(call, budget, min_calls, max_calls, warmup, warmup_seconds):
     # Warm up for `warmup` calls and at least `warmup_seconds`: the first calls on fresh 16 MB
     # buffers pay page faults until the allocator settles.
@@ -176,13 +207,14 @@ def time_calls(call, budget, min_calls, max_calls, warmup, warmup_seconds):
         done += 1
     samples = []
     spent = 0.0
+    before = snapshot()
     while len(samples) < min_calls or (spent < budget and len(samples) < max_calls):
         t0 = time.perf_counter()
         call()
         dt = time.perf_counter() - t0
         samples.append(dt)
         spent += dt
-    return samples
+    return samples, other_load(before, snapshot())
 
 
 def main():
@@ -223,10 +255,12 @@ def main():
             results[wid][mode] = {}
             for n in threads:
                 torch.set_num_threads(n)
-                results[wid][mode][str(n)] = stats(time_calls(call, budget, min_calls, 2000, warmup, warmup_s), numel)
+                samples, load = time_calls(call, budget, min_calls, 2000, warmup, warmup_s)
+                results[wid][mode][str(n)] = {**stats(samples, numel), **load}
         leaf.grad = None
         print(f'torch {wid}: ' + ', '.join(
-            f"{m} {n}T {r['median']:.2f}" for m, byT in results[wid].items() for n, r in byT.items()) + ' ns/elem',
+            f"{m} {n}T {r['median']:.2f}" + (f" (other load {r['otherLoad']:.2f})" if r['loaded'] else '')
+            for m, byT in results[wid].items() for n, r in byT.items()) + ' ns/elem',
             file=sys.stderr, flush=True)
     cpu = ''
     try:

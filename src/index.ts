@@ -3,6 +3,9 @@
 export { init, initSync, wasmBuild, wasmMemoryBytes } from './loader.js';
 export { wasmArray, WasmArray } from './wasm-array.js';
 export type { InitSource } from './loader.js';
+export type { InitOptions } from './loader.js';
+export { relaxedSimdSupported } from './simd-detect.js';
+export type { WasmBuild } from './simd-detect.js';
 export { setWorkspaceLimit, getWorkspaceLimit } from './workspace.js';
 export { crossEntropy } from './ops/cross_entropy.js';
 export type { CrossEntropyOptions } from './ops/cross_entropy.js';

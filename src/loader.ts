@@ -10,14 +10,24 @@
 
 import { instantiate, instantiateStreaming, instantiateSync, RawExports } from './instantiate.js';
 import { bundledWasm, readWasmFile } from './wasm-location.js';
+import { buildSupported, envBuild, relaxedSimdSupported, simdSupported, WasmBuild } from './simd-detect.js';
 import { Workspace, KernelExports } from './workspace.js';
 import type { BytesSource, ResponseLike, UrlLike, WasmModule } from './types.js';
+import { fail } from './errors.js';
 
 /** Checked against package.json by scripts/build-ts.mjs. */
 const VERSION = '0.1.0';
 
 /** What `init` accepts: bytes, a compiled module, a URL, or a (promised) fetch Response. */
 export type InitSource = BytesSource | WasmModule | UrlLike | string | ResponseLike | PromiseLike<ResponseLike>;
+
+/** Instead of a source, `init({ build })` picks one of the builds the package ships (see
+ *  wasmBuild()): `'simd'` for results that are bit-identical on every machine (the relaxed-SIMD
+ *  build's fused multiply-add may or may not fuse, which can change the last bit), `'scalar'` for
+ *  no SIMD at all, `'relaxed-simd'` to insist on the fastest (an error where it cannot load). */
+export interface InitOptions {
+  build: WasmBuild;
+}
 
 interface State {
   workspace: Workspace | null;
@@ -33,6 +43,7 @@ const tagOf = (x: unknown) => Object.prototype.toString.call(x).slice(8, -1);
 const isBytes = (x: unknown): x is BytesSource => ArrayBuffer.isView(x) || tagOf(x) === 'ArrayBuffer';
 const isModule = (x: unknown): x is WebAssembly.Module => tagOf(x) === 'WebAssembly.Module';
 const isUrl = (x: unknown): x is UrlLike => tagOf(x) === 'URL';
+const isOptions = (x: unknown): x is InitOptions => tagOf(x) === 'Object' && Object.prototype.hasOwnProperty.call(x, 'build');
 const isResponse = (x: unknown): x is Response =>
   tagOf(x) === 'Response' || (typeof x === 'object' && x !== null && typeof (x as Response).arrayBuffer === 'function' && typeof (x as Response).ok === 'boolean');
 
@@ -62,8 +73,35 @@ async function instantiateResponse(response: Response, url: string): Promise<voi
   install(await instantiate(await response.arrayBuffer()));
 }
 
-async function load(source: InitSource | undefined): Promise<void> {
-  if (source === undefined) return install(await instantiate(bundledWasm()));
+const BUILDS: readonly WasmBuild[] = ['relaxed-simd', 'simd', 'scalar'];
+const RELAXED_WHERE = 'Chrome/Edge 114+, Firefox 146+, Node 22+, Node 20 with --experimental-wasm-relaxed-simd; not Safari';
+
+/** The bytes of the build the package should load: the one `requested` (the build option) or
+ *  WASM_XENT_BUILD names, else the best this engine runs: relaxed SIMD where the engine has it and
+ *  this copy of the package can supply it (Node reads it from dist/; it is not embedded), else
+ *  SIMD, else scalar. */
+function packagedWasm(fn: string, requested: WasmBuild | undefined): Uint8Array {
+  if (requested !== undefined && !BUILDS.includes(requested)) {
+    fail(fn, `build must be 'relaxed-simd', 'simd' or 'scalar', got ${JSON.stringify(requested)}`, RangeError);
+  }
+  const forced = requested ?? envBuild(fn);
+  if (forced === undefined) {
+    const relaxed = relaxedSimdSupported() ? bundledWasm('relaxed-simd') : null;
+    return relaxed ?? bundledWasm(simdSupported() ? 'simd' : 'scalar')!;
+  }
+  const asked = requested !== undefined ? `{ build: '${forced}' }` : `WASM_XENT_BUILD=${forced === 'relaxed-simd' ? 'relaxed' : forced}`;
+  if (!buildSupported(forced)) {
+    fail(fn, `${asked} asks for the ${forced} build, which this engine cannot run${forced === 'relaxed-simd' ? ` (relaxed SIMD: ${RELAXED_WHERE})` : ''}; ${requested !== undefined ? 'drop the build option' : 'unset WASM_XENT_BUILD'} to get the best build this engine runs`);
+  }
+  const bytes = bundledWasm(forced);
+  if (bytes === null) {
+    fail(fn, `${asked}: this copy of wasm-xent does not embed the relaxed-SIMD build (only Node reads it from the package's dist/); serve wasm-xent/xent-relaxed.wasm and pass its URL or bytes to init()`);
+  }
+  return bytes;
+}
+
+async function load(source: InitSource | InitOptions | undefined): Promise<void> {
+  if (source === undefined || isOptions(source)) return install(await instantiate(packagedWasm('init', source?.build)));
   if (typeof source === 'string' || isUrl(source)) {
     const url = String(source);
     if (url.startsWith('file:')) return install(await instantiate(await readWasmFile(url)));
@@ -83,13 +121,15 @@ async function load(source: InitSource | undefined): Promise<void> {
 
 /**
  * Loads the wasm module. Idempotent: later calls return at once, in this and every other copy of
- * the package in the process. With no argument it compiles the module embedded in the package
- * (the SIMD build, or the scalar one on engines without SIMD): no file, URL or bundler setting is
- * involved. Otherwise pass bytes, a `WebAssembly.Module`, a URL (or URL string; `file:` URLs are
+ * the package in the process. With no argument it loads the best build the package ships for
+ * this engine: in Node, the relaxed-SIMD build (read from the package's dist/) where the engine
+ * has relaxed SIMD; elsewhere the SIMD build embedded in the package, or the scalar one on engines
+ * without SIMD: no URL or bundler setting is involved. `init({ build: 'simd' })` (or the
+ * environment variable WASM_XENT_BUILD=simd) forces a build: see InitOptions. Otherwise pass bytes, a `WebAssembly.Module`, a URL (or URL string; `file:` URLs are
  * read from disk in Node and Deno), a `Response` or a `Promise<Response>` (streaming compilation,
  * with a fallback for servers that send the wrong MIME type).
  */
-export function init(source?: InitSource): Promise<void> {
+export function init(source?: InitSource | InitOptions): Promise<void> {
   if (state.workspace) return Promise.resolve();
   if (!state.pending) {
     state.pending = load(source).catch((e) => {
@@ -101,19 +141,23 @@ export function init(source?: InitSource): Promise<void> {
 }
 
 /** Synchronous init from bytes or a compiled `WebAssembly.Module` (what workerd and Vercel edge
- *  need), or with no argument from the module embedded in the package. Browsers may refuse to
+ *  need), or with no argument (or `{ build }`) from the builds in the package, as init() picks. Browsers may refuse to
  *  compile large modules synchronously on the main thread: use `await init()` there. */
-export function initSync(source?: BytesSource | WasmModule): void {
+export function initSync(source?: BytesSource | WasmModule | InitOptions): void {
   if (state.workspace) return;
-  if (source === undefined) return install(instantiateSync(bundledWasm()));
+  if (source === undefined || isOptions(source)) return install(instantiateSync(packagedWasm('initSync', source?.build)));
   if (!isBytes(source) && !isModule(source)) throw new TypeError(`initSync: expected bytes or a WebAssembly.Module, got ${tagOf(source)}`);
   install(instantiateSync(source as BufferSource | WebAssembly.Module));
 }
 
-/** Which build of the module init() loaded: 'simd' (SIMD128 kernels) or 'scalar' (engines
- *  without SIMD), or null before init. */
-export function wasmBuild(): 'simd' | 'scalar' | null {
-  return state.workspace ? (state.workspace.exports.simdBuild() ? 'simd' : 'scalar') : null;
+/** Which build of the module init() loaded, or null before init: 'relaxed-simd' (SIMD128 with
+ *  relaxed SIMD's fused multiply-add, where the engine has it), 'simd' (SIMD128 kernels) or
+ *  'scalar' (engines without SIMD). */
+export function wasmBuild(): WasmBuild | null {
+  if (!state.workspace) return null;
+  const k = state.workspace.exports as KernelExports & { relaxedBuild?: () => number };
+  if (k.relaxedBuild?.()) return 'relaxed-simd';
+  return k.simdBuild() ? 'simd' : 'scalar';
 }
 
 /** Bytes of wasm linear memory in use (0 before init). It grows only when a larger call arrives. */

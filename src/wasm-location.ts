@@ -1,19 +1,24 @@
 // The module init() loads when given no source. In dist/, scripts/build-ts.mjs replaces this file
-// with one that embeds both builds (base64), so no build of the package ever reads a file or a
-// URL by default. This form serves the sources (the tests), which read build/ directly.
-// Two builds ship: xent.wasm (SIMD128) and xent-scalar.wasm (same source, no SIMD) for engines
-// without SIMD; `bundledWasmName()` picks one.
+// with one that embeds the SIMD and scalar builds (base64), so no build of the package ever needs
+// a file or a URL by default; the relaxed-SIMD build is not embedded (it would push bundles past
+// the size budget) and is read from dist/ in Node only. This form serves the sources (the tests),
+// which read build/ directly.
 
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { fileURLToPath } from 'url';
-import { bundledWasmName } from './simd-detect.js';
+import { wasmFileName, WasmBuild } from './simd-detect.js';
 
 declare const __dirname: string;
 
-/** The bytes of the build this engine should run. */
-export function bundledWasm(): Uint8Array {
-  return readFileSync(join(__dirname, '..', 'build', bundledWasmName()));
+/** The bytes of `build`, or null where this copy of the package cannot supply it. */
+export function bundledWasm(build: WasmBuild): Uint8Array | null {
+  try {
+    return readFileSync(join(__dirname, '..', 'build', wasmFileName(build)));
+  } catch (e) {
+    if (build === 'relaxed-simd') return null;
+    throw e;
+  }
 }
 
 /** Reads a `file:` URL (Node and Deno; browsers have no file access). */

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'fs';
 import { join } from 'path';
 import { brotliCompressSync, gzipSync } from 'zlib';
 import { crossEntropyRef, maxAbsDiff } from './runtimes/reference';
+import { expectedBuild } from './helpers/builds';
 
 const root = join(__dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -80,7 +81,7 @@ const { loss } = cjs.crossEntropy({ data: new Float64Array([1, 2, 3]), shape: [1
 console.log(JSON.stringify({ loss, build: cjs.wasmBuild() }));`]);
   const { loss, build } = JSON.parse(out);
   expect(Math.abs(loss - crossEntropyRef([1, 2, 3], [1, 3], [2]).loss)).toBeLessThan(1e-12);
-  expect(build).toBe(process.env.WASM_XENT_BUILD === 'scalar' ? 'scalar' : 'simd');
+  expect(build).toBe(expectedBuild());
 });
 
 test.each(['browser', 'browser-cjs'])('dist/%s imports only relative files, never a Node built-in', (build) => {
@@ -131,17 +132,25 @@ test.each(['xent.wasm', 'xent-scalar.wasm'])('%s stays under 32 KB gzip', (name)
   expect(gz).toBeLessThan(GZIP_LIMIT);
 });
 
+test('xent-relaxed.wasm (relaxed SIMD: validated in tests/builds.test.ts) stays under 32 KB gzip', () => {
+  const bytes = readFileSync(join(root, 'dist', 'xent-relaxed.wasm'));
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  console.log(`xent-relaxed.wasm: ${bytes.length} bytes raw, ${gz} bytes gzip -9`);
+  expect(gz).toBeLessThan(GZIP_LIMIT);
+});
+
 // README drift: the figures the README states are the ones the build and node_modules give.
 describe('README agrees with the code', () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const n = (x: number) => x.toLocaleString('en-US');
   const version = (p: string) => JSON.parse(readFileSync(join(root, 'node_modules', p, 'package.json'), 'utf8')).version;
 
-  test.each(['xent.wasm', 'xent-scalar.wasm'])('the Size table row of %s', (name) => {
+  const SUFFIX: Record<string, string> = { 'xent.wasm': ' (SIMD128)', 'xent-relaxed.wasm': ' (relaxed SIMD, not embedded)' };
+  test.each(['xent.wasm', 'xent-scalar.wasm', 'xent-relaxed.wasm'])('the Size table row of %s', (name) => {
     const bytes = readFileSync(join(root, 'dist', name));
     const b64 = Buffer.from(bytes.toString('base64'));
     const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
-    expect(row).toBe(`| \`${name}\`${name === 'xent.wasm' ? ' (SIMD128)' : ''} | ${n(bytes.length)} B | ${n(gzipSync(bytes, { level: 9 }).length)} B | ${n(brotliCompressSync(bytes).length)} B | ${n(gzipSync(b64, { level: 9 }).length)} B |`);
+    expect(row).toBe(`| \`${name}\`${SUFFIX[name] ?? ''} | ${n(bytes.length)} B | ${n(gzipSync(bytes, { level: 9 }).length)} B | ${n(brotliCompressSync(bytes).length)} B | ${n(gzipSync(b64, { level: 9 }).length)} B |`);
   });
 
   test('the versions in the bundler and runtime tables are the installed ones', () => {

@@ -21,10 +21,13 @@ const STRIDE = Number(process.env.ULP_STRIDE ?? 7);
 const SAMPLES = Number(process.env.ULP_SAMPLES ?? 2e5);
 const TIMEOUT = 900_000;
 
-const simd = loadTesting('simd');
+// The WASM_XENT_BUILD=relaxed pass of `npm test` measures the vector maths of the relaxed-SIMD
+// build (fused multiply-add where the engine fuses relaxed_madd) against the same bounds.
+const RELAXED = process.env.WASM_XENT_BUILD === 'relaxed';
+const simd = loadTesting(RELAXED ? 'relaxed' : 'simd');
 const scalar = loadTesting('scalar');
 const report: string[] = [];
-afterAll(() => console.log(`ulp errors (ULP_STRIDE=${STRIDE}, ULP_SAMPLES=${SAMPLES}):\n  ${report.join('\n  ')}`));
+afterAll(() => console.log(`ulp errors (${RELAXED ? 'relaxed-SIMD build, ' : ''}ULP_STRIDE=${STRIDE}, ULP_SAMPLES=${SAMPLES}):\n  ${report.join('\n  ')}`));
 
 // ------------------------------------------------------------------ float32, bit pattern scans
 
@@ -254,4 +257,10 @@ test('the double-double reference is itself right (exact values and V8 agreement
   const l = logDD(y);
   const back = expDD(l.hi);
   expect(Math.abs(back.m.hi * 2 ** back.k * (1 + l.lo) - y) / y).toBeLessThan(1e-15);
+});
+
+test('the vector cases measure the build this pass is for (relaxed SIMD only with WASM_XENT_BUILD=relaxed)', () => {
+  expect(simd.simd).toBe(true);
+  expect(simd.relaxed).toBe(RELAXED);
+  expect(scalar.simd).toBe(false);
 });

@@ -1,4 +1,4 @@
-// Loads the test-only module build/testing/ulp{,-scalar}.wasm (assembly/testing.ts, built by
+// Loads the test-only module build/testing/ulp{,-scalar,-relaxed}.wasm (assembly/testing.ts, built by
 // `npm run build:testing`; never shipped) and applies its element-wise functions to JS arrays.
 import { readFileSync } from 'fs';
 import { join } from 'path';
@@ -9,6 +9,7 @@ interface TestingExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   simdBuild(): number;
+  relaxedBuild(): number;
   [name: string]: unknown;
 }
 
@@ -23,12 +24,17 @@ export interface TestingModule {
   scan(name: ScanName, lo: number, hi: number, stride: number): { max: number; at: number; count: number };
   /** out[i] := the scan's reference for `name` at x[i]. */
   reference(name: ScanName, x: Float32Array, out: Float32Array): void;
+  relaxed: boolean;
   /** out[i] := f(x[i]) for the named function (x and out of the function's element type). */
   map(name: MapName, x: Float32Array | Float64Array, out: Float32Array | Float64Array): void;
 }
 
-export function loadTesting(build: 'simd' | 'scalar'): TestingModule {
-  const file = join(__dirname, '..', '..', 'build', 'testing', build === 'simd' ? 'ulp.wasm' : 'ulp-scalar.wasm');
+const FILES = { simd: 'ulp.wasm', scalar: 'ulp-scalar.wasm', relaxed: 'ulp-relaxed.wasm' };
+
+/** The relaxed build validates only where the engine has relaxed SIMD (Node 20: run with
+ *  --experimental-wasm-relaxed-simd, as the WASM_XENT_BUILD=relaxed pass of `npm test` does). */
+export function loadTesting(build: 'simd' | 'scalar' | 'relaxed'): TestingModule {
+  const file = join(__dirname, '..', '..', 'build', 'testing', FILES[build]);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
   const ex = instance.exports as unknown as TestingExports;
   const base = (ex.heapBase() + 15) & ~15;
@@ -50,6 +56,7 @@ export function loadTesting(build: 'simd' | 'scalar'): TestingModule {
       (ex.reference_f32 as (k: number, x: number, y: number, n: number) => void)(SCAN_KIND[name], base, base + 4 * x.length, x.length);
       out.set(new Float32Array(ex.memory.buffer, base + 4 * x.length, x.length));
     },
+    relaxed: ex.relaxedBuild() !== 0,
     map(name, x, out) {
       const bytes = x.byteLength;
       // input at base, output right after it; the vector functions need whole vectors, so pad
