@@ -12,7 +12,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
@@ -121,6 +121,9 @@ export function linearCrossEntropy<A extends FloatArray>(
   const outBias = outArray(opts.outBias, 'outBias', Ctor, C);
   if (outBias && !bias) fail(FN, 'outBias was given but there is no linearBias to differentiate', TypeError);
   const wantGrad = checkBoolean(FN, 'grad', opts.grad) || !!(outInput || outWeight || outBias);
+  if (opts.gradOutput !== undefined && !wantGrad) {
+    fail(FN, 'gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it', TypeError);
+  }
   const plan = planLoss(FN, { reduction: opts.reduction, grad: wantGrad, gradOutput: opts.gradOutput }, x, lead);
 
   // Targets: probabilities when float data, else class indices (crossEntropy's rules, class dim last).
@@ -333,6 +336,6 @@ function resident(ws: Workspace, a: FloatArray): number {
  *  is detached by the growth: hand back a fresh view of the same elements. */
 function freshView(ws: Workspace, a: FloatArray, offset: number): FloatArray {
   const buffer = ws.exports.memory.buffer;
-  if (offset < 0 || a.buffer === buffer) return a;
+  if (offset < 0 || a.buffer === buffer) return callerArray(a);
   return new (a.constructor as Float32ArrayConstructor)(buffer, offset, a.length);
 }
