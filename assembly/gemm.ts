@@ -11,7 +11,8 @@
 // NR = 2 vectors (4 x 8 for f32, 4 x 4 for f64) lives in 8 v128 accumulators across the whole k loop;
 // each k step loads the two B vectors once and one splatted A scalar per row, then does 8
 // multiply-adds: 2 loads + 4 splat loads per 8 multiply-adds, with 14 of the 16 x64 vector registers
-// live. Wider tiles (6 x 8, 4 x 16) spill in V8 (measured: see the README's LM-head section). Edges:
+// live. A 6 x 8 tile (12 accumulators, XNNPACK's other wasmsimd shape) ran 15-30% slower here in
+// V8 (2026-11-30, bench/lm.mjs --gemm: 6.0-7.3 vs 7.3-9.1 GFLOP/s side by side, loaded machine). Edges:
 // a 1-row tile for the last M % 4 rows, a 1-vector tile for the last N % NR columns, scalar
 // columns for the rest. The k loop is blocked by KC so one B panel (KC x NR) stays in L1 while the
 // M / 4 row tiles stream past it.

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { lmMarkdown } from './lm.mjs';
 
 /** Targets from issue 3 (forward+gradient through `out`, float32; W6 forward). */
 export const TARGETS = {
@@ -81,6 +82,7 @@ function markdown(doc) {
     '',
   );
   if (doc.shapes) L.push(...shapesMarkdown(doc.shapes));
+  if (doc.lm) L.push(...lmMarkdown(doc.lm));
   if (!ids.length) return [...L, ...machineMarkdown(meta)].join('\n');
   L.push('![chart](results.svg)', '');
 
