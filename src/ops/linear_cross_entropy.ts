@@ -172,7 +172,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
-      gradBias ? C * bytes : 0, targets ? nt * 4 : 0, 7 * ntp * 8, 4 * ntp * 8,
+      gradBias ? C * bytes : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
     ]);
     // reserve may have grown memory: every view of it is made from here on.
     if (gradInput) gradInput = freshView(ws, gradInput, inPlace.gx);
@@ -199,8 +199,8 @@ export function linearCrossEntropy<A extends FloatArray>(
       view(pW, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
       return pW;
     };
-    const stats = f64(pStats, 7 * ntp);
-    const coef = f64(pCoef, 4 * ntp);
+    const stats = f64(pStats, 9 * ntp);
+    const coef = f64(pCoef, 7 * ntp);
     const gOut = plan.gradPerPosition;
     for (let n0 = 0; n0 < N; n0 += nt) {
       const m = Math.min(nt, N - n0);
@@ -252,7 +252,7 @@ export function linearCrossEntropy<A extends FloatArray>(
         }
       }
       if (!wantGrad) continue;
-      backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, pCoef, gradBias ? pGB : 0);
+      backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, pCoef, gradBias ? pGB : 0, pStats);
       const gxp = inPlace.gx >= 0 ? inPlace.gx + n0 * D * bytes : pGX;
       if (accumulate && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
       for (let c0 = 0; c0 < C; c0 += cb) {
