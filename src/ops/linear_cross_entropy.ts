@@ -120,6 +120,12 @@ export function linearCrossEntropy<A extends FloatArray>(
   const outWeight = outArray(opts.outWeight, 'outWeight', Ctor, C * D);
   const outBias = outArray(opts.outBias, 'outBias', Ctor, C);
   if (outBias && !bias) fail(FN, 'outBias was given but there is no linearBias to differentiate', TypeError);
+  // The gradients are written while the input and weight are still being read: no sharing.
+  for (const [name, out] of [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const) {
+    for (const [other, a] of [['input', x], ['linearWeight', w]] as const) {
+      if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, TypeError);
+    }
+  }
   const wantGrad = checkBoolean(FN, 'grad', opts.grad) || !!(outInput || outWeight || outBias);
   if (opts.gradOutput !== undefined && !wantGrad) {
     fail(FN, 'gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it', TypeError);
@@ -320,6 +326,10 @@ function tokensPerChunk(N: number, C: number, D: number, bytes: number, probs: b
   let nt = Math.max(1, Math.min(N, byLogits, byTokens));
   if (nt > PANEL && nt < N) nt -= nt % PANEL;
   return nt;
+}
+
+function overlaps(a: FloatArray, b: FloatArray): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** The byte offset of an array that lives in a live wasmArray (used in place), else -1. */
