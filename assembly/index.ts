@@ -72,3 +72,20 @@ export function decodeBfloat16_f32(src: usize, dst: usize, n: i32): void { decod
 import { tokenScores } from "./token_scores";
 export function tokenScores_f32(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f32>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
 export function tokenScores_f64(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f64>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
+
+// linearCrossEntropy (assembly/linear_cross_entropy.ts) and its GEMM (assembly/gemm.ts)
+import { gemm } from "./gemm";
+import { lcePack, lceLogits, lceForward, lceBackward, lceGrads } from "./linear_cross_entropy";
+
+export function gemm_f32(M: i32, N: i32, K: i32, a: usize, aI: usize, aK: usize, b: usize, bK: usize, c: usize, cI: usize, accumulate: bool): void { gemm<f32>(M, N, K, a, aI, aK, b, bK, c, cI, accumulate); }
+export function gemm_f64(M: i32, N: i32, K: i32, a: usize, aI: usize, aK: usize, b: usize, bK: usize, c: usize, cI: usize, accumulate: bool): void { gemm<f64>(M, N, K, a, aI, aK, b, bK, c, cI, accumulate); }
+export function lcePack_f32(x: usize, nt: i32, D: i32, xt: usize, ntp: i32): void { lcePack<f32>(x, nt, D, xt, ntp); }
+export function lcePack_f64(x: usize, nt: i32, D: i32, xt: usize, ntp: i32): void { lcePack<f64>(x, nt, D, xt, ntp); }
+export function lceLogits_f32(w: usize, cb: i32, D: i32, xt: usize, ntp: i32, zt: usize): void { lceLogits<f32>(w, cb, D, xt, ntp, zt); }
+export function lceLogits_f64(w: usize, cb: i32, D: i32, xt: usize, ntp: i32, zt: usize): void { lceLogits<f64>(w, cb, D, xt, ntp, zt); }
+export function lceForward_f32(zt: usize, ntp: i32, nt: i32, C: i32, bias: usize, cap: f64, targets: usize, probs: usize, weight: usize, eps: f64, weightSum: f64, stats: usize): void { lceForward<f32>(zt, ntp, nt, C, bias, cap, targets, probs, weight, eps, weightSum, stats); }
+export function lceForward_f64(zt: usize, ntp: i32, nt: i32, C: i32, bias: usize, cap: f64, targets: usize, probs: usize, weight: usize, eps: f64, weightSum: f64, stats: usize): void { lceForward<f64>(zt, ntp, nt, C, bias, cap, targets, probs, weight, eps, weightSum, stats); }
+export function lceBackward_f32(zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize, weight: usize, eps: f64, coef: usize, gradBias: usize, stats: usize): void { lceBackward<f32>(zt, ntp, nt, C, cap, targets, probs, weight, eps, coef, gradBias, stats); }
+export function lceBackward_f64(zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize, weight: usize, eps: f64, coef: usize, gradBias: usize, stats: usize): void { lceBackward<f64>(zt, ntp, nt, C, cap, targets, probs, weight, eps, coef, gradBias, stats); }
+export function lceGrads_f32(dz: usize, ntp: i32, nt: i32, cb: i32, D: i32, w: usize, x: usize, gradX: usize, accX: bool, gradW: usize, accW: bool): void { lceGrads<f32>(dz, ntp, nt, cb, D, w, x, gradX, accX, gradW, accW); }
+export function lceGrads_f64(dz: usize, ntp: i32, nt: i32, cb: i32, D: i32, w: usize, x: usize, gradX: usize, accX: bool, gradW: usize, accW: bool): void { lceGrads<f64>(dz, ntp, nt, cb, D, w, x, gradX, accX, gradW, accW); }

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { lmMarkdown } from './lm.mjs';
 
 /** Targets from issue 3 (forward+gradient through `out`, float32; W6 forward). */
 export const TARGETS = {
@@ -87,6 +88,7 @@ function markdown(doc) {
     L.push(`> **Loaded machine**: other processes used more than ${meta.loadLimit} of a core while these contenders ran (marked ⚠; see "Machine load" below): ${meta.loaded.join('; ')}.${meta.allowLoad ? ' Written with --allow-load.' : ''}`, '');
   }
   if (doc.shapes) L.push(...shapesMarkdown(doc.shapes));
+  if (doc.lm) L.push(...lmMarkdown(doc.lm));
   if (!ids.length) return [...L, ...machineMarkdown(meta)].join('\n');
   L.push('![chart](results.svg)', '');
 

@@ -38,6 +38,7 @@ import { shapeCases } from './shapes.mjs';
 import { FAMILY_WORKLOADS, familyCalls, makeFamilyWorkload } from './family.mjs';
 import { TOKEN_WORKLOADS, makeTokensWorkload, tokenCalls, tokenCheck } from './tokens.mjs';
 import { LoadMeter, loadFields, LOAD_LIMIT } from './load.mjs';
+import { LM_WORKLOADS, runLm } from './lm.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -53,7 +54,7 @@ const opt = (name) => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : true;
 };
 const QUICK = Boolean(opt('quick'));
-const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W9,W10,W11,W12,shapes';
+const ALL_WORKLOADS = 'W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11,W12,shapes';
 const WORKLOAD_IDS = (opt('shapes') ? 'shapes' : opt('workloads') || ALL_WORKLOADS).split(',');
 const SHAPES = WORKLOAD_IDS.includes('shapes');
 const W_IDS = WORKLOAD_IDS.filter((id) => id !== 'shapes');
@@ -861,7 +862,16 @@ async function main() {
     if (!peers.ort.ok) log(`ORT-web: ${peers.ort.why}`);
   }
   const workloads = {};
-  for (const id of W_IDS) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : id === 'W12' ? await runTokensWorkload(id, torch) : await runWorkload(id, peers, torch);
+  // W7, W8 (bench/lm.mjs) first, on the fresh module: their peak memory is the growth of wasm memory.
+  const lmIds = W_IDS.filter((id) => id in LM_WORKLOADS);
+  let lm = null;
+  if (lmIds.length) {
+    log('LM head (bench/lm.mjs): fused linearCrossEntropy against tfjs-wasm and PyTorch');
+    const tfWasm = peers.tfjs.backends.wasm.ok ? peers.tfjs.tf : null;
+    if (tfWasm) await tfWasm.setBackend('wasm');
+    lm = await runLm(lmIds, { X, tf: tfWasm, torch: torch.data, quick: QUICK, log });
+  }
+  for (const id of W_IDS.filter((i) => !(i in LM_WORKLOADS))) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : id === 'W12' ? await runTokensWorkload(id, torch) : await runWorkload(id, peers, torch);
   let shapes = null;
   if (SHAPES) {
     log('shapes (float32, into out; ns/elem):');
@@ -876,6 +886,7 @@ async function main() {
     contenders: CONTENDERS,
     workloads,
     shapes,
+    lm,
   };
   doc.meta.loadLimit = LOAD_LIMIT;
   doc.meta.loaded = loadedResults(workloads, shapes);

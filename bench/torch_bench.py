@@ -9,6 +9,7 @@ Run by bench/run.mjs; by hand: /usr/bin/python3 bench/torch_bench.py [--quick] [
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -217,6 +218,74 @@ def time_calls(call, budget, min_calls, max_calls, warmup, warmup_seconds):
     return samples, other_load(before, snapshot())
 
 
+
+# W7, W8 (issue 10, bench/lm.mjs): the LM head, linear + cross_entropy unfused as PyTorch runs it,
+# forward + gradients for the input and the weight; ns per N*C*D, and the peak RSS of a call.
+LM = {
+    'W7': dict(N=512, D=768, C=32000, ignore=0.1, ls=0.1, zloss=0.0, seed=70),
+    'W8': dict(N=256, D=1024, C=151936, ignore=0.0, ls=0.0, zloss=1e-4, seed=80),
+}
+
+
+def lm_data(wid):
+    s = LM[wid]
+    N, D, C, seed = s['N'], s['D'], s['C'], s['seed']
+    x = torch.from_numpy(normals(seed + 1, N * D).reshape(N, D))
+    w = torch.from_numpy((normals(seed + 2, C * D) * np.float32(1 / math.sqrt(D))).astype(np.float32).reshape(C, D))
+    t = (hash_(seed + 3, np.arange(N)) % C).astype(np.int64)
+    t[uniform(seed + 4, N) < s['ignore']] = -100
+    return x, w, torch.from_numpy(t)
+
+
+def lm_loss(X, W, t, s):
+    logits = X @ W.t()
+    loss = F.cross_entropy(logits, t, ignore_index=-100, label_smoothing=s['ls'])
+    if s['zloss']:
+        keep = (t != -100)
+        lse = torch.logsumexp(logits, 1)
+        loss = loss + s['zloss'] * (lse[keep] ** 2).sum() / keep.sum()
+    return loss
+
+
+def rss_kib(field):
+    with open('/proc/self/status') as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(field + ':'))
+
+
+def lm_bench(wid, threads, settings):
+    """Returns ({'fwdgrad': {threads: stats}, 'peakMiB': ...}, loss)."""
+    s = LM[wid]
+    x, w, t = lm_data(wid)
+    X = x.clone().requires_grad_(True)
+    W = w.clone().requires_grad_(True)
+    numel = s['N'] * s['C'] * s['D']
+
+    def fwdgrad():
+        X.grad = None
+        W.grad = None
+        loss = lm_loss(X, W, t, s)
+        loss.backward()
+        return loss
+
+    loss = float(fwdgrad())
+    X.grad = W.grad = None
+    peak = None
+    try:  # peak RSS of one call over the RSS before it (writing 5 to clear_refs resets VmHWM)
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        before = rss_kib('VmRSS')
+        fwdgrad()
+        peak = (rss_kib('VmHWM') - before) / 1024
+    except OSError:
+        pass
+    out = {'fwdgrad': {}, 'peakMiB': peak}
+    budget, min_calls, warmup, warmup_s = settings
+    for n in threads:
+        torch.set_num_threads(n)
+        out['fwdgrad'][str(n)] = stats(time_calls(fwdgrad, budget, min_calls, 50, warmup, warmup_s), numel)
+    return out, loss
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true')
@@ -229,6 +298,11 @@ def main():
     results, checks = {}, {}
     t_start = time.time()
     for wid in args.workloads.split(','):
+        if wid in LM:
+            results[wid], checks[wid] = lm_bench(wid, threads, (budget, 1 if args.quick else 2, 0, 0))
+            print(f"torch {wid}: fwdgrad " + ', '.join(f"{n}T {r['median']:.3f}" for n, r in results[wid]['fwdgrad'].items())
+                  + f" ns per N*C*D, peak {results[wid]['peakMiB']} MiB", file=sys.stderr, flush=True)
+            continue
         xs, fn, forward_only = workload(wid)
         shape = SHAPES[wid]
         numel = int(np.prod(shape))

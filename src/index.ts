@@ -32,3 +32,6 @@ export type { BytesSource, WasmModule, UrlLike, ResponseLike, TargetTensor, Inde
 export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Softmax, CTCLoss, KLDivLoss, SigmoidFocalLoss, FocalLoss } from './modules.js';
 export { tokenScores } from './ops/token_scores.js';
 export type { TokenScores, TokenScoresOf, TokenScoresOptions } from './ops/token_scores.js';
+export { linearCrossEntropy } from './ops/linear_cross_entropy.js';
+export type { LinearCrossEntropyOptions, LinearCrossEntropyResult } from './ops/linear_cross_entropy.js';
+export { LinearCrossEntropyLoss } from './modules.js';

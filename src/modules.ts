@@ -92,3 +92,13 @@ export class FocalLoss {
     return focalLoss(input, target, { ...this.options, ...call } as FocalLossOptions<A>);
   }
 }
+
+// linearCrossEntropy's class (issue 10): forward(input, linearWeight, target).
+import { linearCrossEntropy, LinearCrossEntropyOptions, LinearCrossEntropyResult } from './ops/linear_cross_entropy.js';
+
+export class LinearCrossEntropyLoss {
+  constructor(readonly options: LinearCrossEntropyOptions = {}) {}
+  forward<A extends FloatArray>(input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: LinearCrossEntropyOptions<A>): LinearCrossEntropyResult<A> {
+    return linearCrossEntropy(input, linearWeight, target, { ...this.options, ...call } as LinearCrossEntropyOptions<A>);
+  }
+}

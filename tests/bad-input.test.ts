@@ -386,6 +386,31 @@ const onnx: Case[] = [
 
 // ------------------------------------------------------------------ running the cases
 
+// linearCrossEntropy (issue 10): hidden states [N, D] = [2, 3], weight [C, D] = [4, 3]
+const HX = f32([1, 2, 3, 4, 5, 6], [2, 3]);
+const HW = f32(Array.from({ length: 12 }, (_, i) => i / 10), [4, 3]);
+const lce: Case[] = [
+  ['linearCrossEntropy D mismatch', () => X.linearCrossEntropy(HX, f32(new Array(10).fill(0), [2, 5]), T), RangeError, "linearCrossEntropy: mat1 and mat2 shapes cannot be multiplied (2x3 and 5x2): input's last dim D = 3 must equal linearWeight's second dim (shape [2, 5])"],
+  ['linearCrossEntropy 1-D linearWeight', () => X.linearCrossEntropy(HX, f32([1, 2, 3], [3]), T), RangeError, 'linearCrossEntropy: linearWeight must be 2-D [C, D], got shape [3]'],
+  ['linearCrossEntropy linearWeight of another float type', () => X.linearCrossEntropy(HX, { data: new Float64Array(12), shape: [4, 3] }, T), TypeError, 'linearCrossEntropy: linearWeight must be a Float32Array like the input, got Float64Array'],
+  ['linearCrossEntropy linearBias of the wrong length', () => X.linearCrossEntropy(HX, HW, T, { linearBias: [1, 2, 3] }), RangeError, 'linearCrossEntropy: linearBias must have shape [4] (C), got [3]'],
+  ['linearCrossEntropy class weight of the wrong length', () => X.linearCrossEntropy(HX, HW, T, { weight: [1, 2] }), RangeError, 'linearCrossEntropy: weight tensor should be defined either for all 4 classes or no classes but got weight tensor of shape: [2]'],
+  ['linearCrossEntropy target batch mismatch', () => X.linearCrossEntropy(HX, HW, [0, 1, 2]), RangeError, 'linearCrossEntropy: Expected input batch_size (2) to match target batch_size (3).'],
+  ['linearCrossEntropy target out of bounds', () => X.linearCrossEntropy(HX, HW, [0, 4]), RangeError, 'linearCrossEntropy: Target 4 is out of bounds. (at position [1]; classes are 0..3, ignoreIndex -100)'],
+  ['linearCrossEntropy probabilities of the wrong shape', () => X.linearCrossEntropy(HX, HW, f32(new Array(6).fill(0.5), [2, 3])), RangeError, 'linearCrossEntropy: a float target holds class probabilities and must have shape [2, 4] (the logits\' shape [...lead, C]), got [2, 3]'],
+  ['linearCrossEntropy ignoreIndex with probabilities', () => X.linearCrossEntropy(HX, HW, f32(new Array(8).fill(0.25), [2, 4]), { ignoreIndex: 1 }), TypeError, 'linearCrossEntropy: ignore_index is not supported for floating point target'],
+  ['linearCrossEntropy outInput of another type', () => X.linearCrossEntropy(HX, HW, T, { outInput: new Float64Array(6) }), TypeError, 'linearCrossEntropy: outInput must be a Float32Array like the input, got Float64Array'],
+  ['linearCrossEntropy outWeight of the wrong size', () => X.linearCrossEntropy(HX, HW, T, { outWeight: new Float32Array(11) }), RangeError, 'linearCrossEntropy: outWeight has 11 elements but needs 12'],
+  ['linearCrossEntropy outBias without linearBias', () => X.linearCrossEntropy(HX, HW, T, { outBias: new Float32Array(4) }), TypeError, 'linearCrossEntropy: outBias was given but there is no linearBias to differentiate'],
+  ['linearCrossEntropy softcap 0', () => X.linearCrossEntropy(HX, HW, T, { softcap: 0 }), RangeError, 'linearCrossEntropy: softcap must be a positive finite number, got 0'],
+  ['linearCrossEntropy negative zLoss', () => X.linearCrossEntropy(HX, HW, T, { zLoss: -1 }), RangeError, 'linearCrossEntropy: zLoss must be a finite number >= 0, got -1'],
+  ['linearCrossEntropy label smoothing 1.5', () => X.linearCrossEntropy(HX, HW, T, { labelSmoothing: 1.5 }), RangeError, 'linearCrossEntropy: label_smoothing must be between 0.0 and 1.0. Got: 1.5'],
+  ['linearCrossEntropy PyTorch spelling z_loss', () => X.linearCrossEntropy(HX, HW, T, { z_loss: 1 }), TypeError, /^linearCrossEntropy: unknown option 'z_loss' \(did you mean 'zLoss'\?\)/],
+  ['linearCrossEntropy gradOutput without grad', () => X.linearCrossEntropy(HX, HW, T, { gradOutput: 2 }), TypeError, 'linearCrossEntropy: gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it'],
+  ['linearCrossEntropy outInput sharing the input\'s memory', () => X.linearCrossEntropy(HX, HW, T, { outInput: HX.data }), TypeError, 'linearCrossEntropy: outInput shares memory with input; pass a separate array'],
+  ['linearCrossEntropy 0-d input', () => X.linearCrossEntropy(f32([1], []), HW, 0), RangeError, 'linearCrossEntropy: input must have at least one dimension (the features D), got a 0-d tensor'],
+];
+
 const groups: [string, Case[]][] = [
   ['shapes', shapes],
   ['array types', arrayTypes],
@@ -401,6 +426,7 @@ const groups: [string, Case[]][] = [
   ['half-precision logits', half],
   ['tokenScores', tokenScoresCases],
   ['onnxruntime-web Tensors', onnx],
+  ['linearCrossEntropy', lce],
 ];
 
 test('the case names are unique (each case is its own error)', () => {

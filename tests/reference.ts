@@ -746,3 +746,91 @@ export function tokenScores(x: RefTensor, target?: ArrayLike<number>, o: { dim?:
   }
   return r;
 }
+
+// ---- linearCrossEntropy ----
+
+export interface LinearCrossEntropyRefOptions extends ClassLossOptions {
+  linearBias?: ArrayLike<number>;
+  softcap?: number;
+  zLoss?: number;
+}
+
+export interface LinearCrossEntropyRefResult {
+  loss: number | Float64Array;
+  lse: Float64Array;
+  gradInput: Float64Array;
+  gradWeight: Float64Array;
+  gradBias: Float64Array;
+}
+
+/**
+ * linearCrossEntropy composed as torch would run it: logits = x W^T + b ([N, C], the (N, C)
+ * matrix materialised), z = softcap tanh(logits / softcap), cross_entropy(z, target) (the
+ * references above), plus zLoss * logsumexp(z)^2 per non-ignored position ('mean': divided by the
+ * count of those positions); back-propagated through each step. `probabilities`: target is [N, C].
+ */
+export function linearCrossEntropy(
+  x: RefTensor, w: RefTensor, target: ArrayLike<number>, probabilities: boolean, o: LinearCrossEntropyRefOptions = {},
+): LinearCrossEntropyRefResult {
+  const D = x.shape[x.shape.length - 1];
+  const N = x.data.length / Math.max(1, D);
+  const C = w.shape[0];
+  const reduction = o.reduction ?? 'mean';
+  const ii = o.ignoreIndex ?? -100;
+  const raw = new Float64Array(N * C);
+  const xd = Float64Array.from(x.data), wd = Float64Array.from(w.data); // locals: fast in jest's vm
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      let s = o.linearBias ? o.linearBias[c] : 0;
+      for (let d = 0; d < D; d++) s += xd[n * D + d] * wd[c * D + d];
+      raw[n * C + c] = s;
+    }
+  }
+  const cap = o.softcap;
+  const z = cap ? raw.map((v) => cap * Math.tanh(v / cap)) : raw;
+  const zt = { data: z, shape: [N, C] };
+  const ceOptions: ClassLossOptions = { weight: o.weight, ignoreIndex: o.ignoreIndex, reduction, labelSmoothing: o.labelSmoothing, dim: 1, gradOutput: o.gradOutput };
+  const ce = probabilities ? crossEntropyProbs(zt, target, ceOptions) : crossEntropyIndex(zt, target, ceOptions);
+  const lse = new Float64Array(N);
+  const lp = logSoftmax(zt, 1);
+  for (let n = 0; n < N; n++) lse[n] = z[n * C] - lp[n * C];
+  let loss = ce.loss;
+  const dz = ce.grad;
+  const zLoss = o.zLoss ?? 0;
+  if (zLoss > 0) {
+    const kept = (n: number) => probabilities || target[n] !== ii;
+    let count = 0;
+    for (let n = 0; n < N; n++) if (kept(n)) count++;
+    const zTerm = new Float64Array(N);
+    for (let n = 0; n < N; n++) zTerm[n] = kept(n) ? zLoss * lse[n] * lse[n] : 0;
+    if (typeof loss === 'number') {
+      let s = 0;
+      for (const v of zTerm) s += v;
+      loss += reduction === 'mean' ? s / count : s;
+    } else {
+      loss = loss.map((v, n) => v + zTerm[n]);
+    }
+    // d lse / d z = softmax(z)
+    for (let n = 0; n < N; n++) {
+      if (!kept(n)) continue;
+      const g = upstream(o.gradOutput, reduction, n);
+      const scale = 2 * zLoss * lse[n] * (reduction === 'mean' ? g / count : g);
+      for (let c = 0; c < C; c++) dz[n * C + c] += scale * Math.exp(lp[n * C + c]);
+    }
+  }
+  const dRaw = cap ? dz.map((v, k) => v * (1 - Math.tanh(raw[k] / cap) ** 2)) : dz;
+  const gradInput = new Float64Array(N * D);
+  const gradWeight = new Float64Array(C * D);
+  const gradBias = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const g = dRaw[n * C + c];
+      gradBias[c] += g;
+      for (let d = 0; d < D; d++) {
+        gradInput[n * D + d] += g * wd[c * D + d];
+        gradWeight[c * D + d] += g * xd[n * D + d];
+      }
+    }
+  }
+  return { loss, lse, gradInput, gradWeight, gradBias };
+}

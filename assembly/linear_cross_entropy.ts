@@ -1,0 +1,318 @@
+// linearCrossEntropy: cross_entropy(x W^T + b) with the projection fused into the loss, so the
+// (N, C) logits never exist whole. The host (src/ops/linear_cross_entropy.ts) walks the tokens in
+// chunks of nt (padded to ntp, a multiple of PANEL) and, per chunk:
+//
+//   1. lcePack: X_chunk [nt, D] -> X^T in panels [ntp / PANEL][D][PANEL] (zero padded);
+//   2. lceLogits per vocabulary block b: Z^T[b] = W_b X^T, a [cb, ntp] slice of the chunk's
+//      logits Z^T [C, ntp] (classes by tokens: the loss below then runs along contiguous tokens);
+//   3. lceForward: bias, softcap, max, one exp per logit for the sum, the loss terms -> lse, loss;
+//   4. lceBackward: dZ = d loss / d Z in place over Z^T (the second exp per logit, as PyTorch's
+//      backward has), the softcap's derivative, the bias gradient;
+//   5. lceGrads per block: gradX_chunk (+)= dZ_b^T-slice W_b and gradW_b (+)= dZ_b X_chunk.
+//
+// That is three GEMMs of 2 nt C D flops each per chunk, 6 N C D in all (Liger Kernel's scheme: the
+// chunk's logits are kept, not recomputed; recomputing them, as Cut Cross-Entropy does to allow any
+// chunk size, costs 8 N C D). The chunk holds nt C logits, which the host bounds by a fixed budget.
+//
+// Per token n (capped logits z, lse = m + log sum_c exp(z_c - m) with m the max; w the class weight,
+// 1 when absent; W = sum_c w_c; eps the label smoothing):
+//   class index t: loss = (1 - eps) w_t (lse - z_t) + (eps / C) sum_c w_c (lse - z_c)
+//   probabilities p: loss = sum_c w_c p'_c (lse - z_c), p' = (1 - eps) p + eps / C
+// Both are accumulated relative to the max (lse - z_c = log sum - (z_c - m)), so they never cancel.
+// Their gradients, with s = softmax(z), are alpha s_c - gamma w_c [p'_c] - beta [c == t]; the host
+// folds the upstream gradient, the reduction and z-loss's 2 zLoss lse s_c into alpha, beta, gamma.
+
+import { gemm } from "./gemm";
+import { at } from "./math";
+import { addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
+
+/** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
+export const PANEL: i32 = 8;
+
+/** X [nt, D] (row-major) -> panels [ntp / PANEL][D][PANEL], tokens nt..ntp-1 zero. */
+export function lcePack<T>(x: usize, nt: i32, D: i32, xt: usize, ntp: i32): void {
+  for (let p = 0; p < ntp; p += PANEL) {
+    const panel = at<T>(xt, <usize>p * D);
+    for (let j = 0; j < PANEL; j++) {
+      const n = p + j;
+      if (n < nt) {
+        const row = at<T>(x, <usize>n * D);
+        for (let d = 0; d < D; d++) store<T>(at<T>(panel, <usize>d * PANEL + j), load<T>(at<T>(row, d)));
+      } else {
+        for (let d = 0; d < D; d++) store<T>(at<T>(panel, <usize>d * PANEL + j), <T>0);
+      }
+    }
+  }
+}
+
+/** Z^T [cb, ntp] (rows ntp apart) := W_b [cb, D] X^T, panel by panel. */
+export function lceLogits<T>(w: usize, cb: i32, D: i32, xt: usize, ntp: i32, zt: usize): void {
+  const s = <usize>sizeof<T>();
+  for (let p = 0; p < ntp; p += PANEL) {
+    gemm<T>(cb, PANEL, D, w, <usize>D * s, s, at<T>(xt, <usize>p * D), <usize>PANEL * s, at<T>(zt, p), <usize>ntp * s, false);
+  }
+}
+
+// Per-token statistics in f64, each an array of ntp entries, at these offsets (in arrays) from `stats`.
+const MAX = 0, SUM = 1, SMOOTH = 2, PZ = 3, PW = 4;
+/** lceForward's outputs, read by the host: the log-sum-exp and the loss (without z-loss). */
+const LSE = 5, LOSS = 6;
+/** The vector path's max (an array of T in this slot) and each token's capped target logit (for
+ *  lceBackward's target term). The host reserves 9 slots. */
+const MAXT = 7, ZTARGET = 8;
+
+// @ts-ignore: decorator
+@inline function stat(stats: usize, which: i32, ntp: i32, n: i32): usize {
+  return stats + ((<usize>which * ntp + n) << 3);
+}
+
+/** Steps 3 of the header over the chunk's logits Z^T [C, ntp]: adds the bias and applies the softcap
+ *  in place, then writes each token's lse and loss into `stats` (7 f64 arrays of ntp). `targets`
+ *  (i32 per token, < 0 when ignored) or `probs` ([nt, C], rows C apart) is non-zero, not both;
+ *  `bias`, `weight` are 0 when absent; `cap` is 0 for no softcap. */
+export function lceForward<T>(
+  zt: usize, ntp: i32, nt: i32, C: i32, bias: usize, cap: f64, targets: usize, probs: usize,
+  weight: usize, eps: f64, weightSum: f64, stats: usize,
+): void {
+  if (ASC_FEATURE_SIMD) if (probs == 0) {
+    forwardVector<T>(zt, ntp, nt, C, bias, cap, targets, weight, eps, weightSum, stats);
+    return;
+  }
+  for (let n = 0; n < nt; n++) {
+    store<f64>(stat(stats, MAX, ntp, n), -Infinity);
+    for (let k = SUM; k <= PW; k++) store<f64>(stat(stats, k, ntp, n), 0);
+  }
+  // Bias and softcap, and the max: the capped logits stay in place for the backward pass.
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    const b = bias != 0 ? load<T>(at<T>(bias, c)) : <T>0;
+    for (let n = 0; n < nt; n++) {
+      let z = load<T>(at<T>(row, n));
+      if (bias != 0) z += b;
+      if (cap > 0) z = <T>(cap * Math.tanh(<f64>z / cap));
+      store<T>(at<T>(row, n), z);
+      const pm = stat(stats, MAX, ntp, n);
+      store<f64>(pm, max(load<f64>(pm), <f64>z));
+    }
+  }
+  // One exp per logit; the smoothing and probability sums relative to the max.
+  const smooth = targets != 0 && eps > 0;
+  const uniform = eps / <f64>C;
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
+    for (let n = 0; n < nt; n++) {
+      const d = <f64>load<T>(at<T>(row, n)) - load<f64>(stat(stats, MAX, ntp, n));
+      const ps = stat(stats, SUM, ntp, n);
+      store<f64>(ps, load<f64>(ps) + Math.exp(d));
+      if (smooth) {
+        const p = stat(stats, SMOOTH, ntp, n);
+        store<f64>(p, load<f64>(p) + w * d);
+      } else if (probs != 0) {
+        const wp = w * (<f64>load<T>(at<T>(probs, <usize>n * C + c)) * (1 - eps) + uniform);
+        const pw = stat(stats, PW, ntp, n), pz = stat(stats, PZ, ntp, n);
+        store<f64>(pw, load<f64>(pw) + wp);
+        store<f64>(pz, load<f64>(pz) + wp * d);
+      }
+    }
+  }
+  for (let n = 0; n < nt; n++) {
+    const m = load<f64>(stat(stats, MAX, ntp, n));
+    const logSum = Math.log(load<f64>(stat(stats, SUM, ntp, n)));
+    store<f64>(stat(stats, LSE, ntp, n), m + logSum);
+    let loss: f64 = 0;
+    if (targets != 0) {
+      const t = load<i32>(targets + (<usize>n << 2));
+      if (t >= 0) {
+        const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
+        store<f64>(stat(stats, ZTARGET, ntp, n), <f64>load<T>(at<T>(zt, <usize>t * ntp + n)));
+        const zt_ = <f64>load<T>(at<T>(zt, <usize>t * ntp + n)) - m;
+        loss = (1 - eps) * wt * (logSum - zt_);
+        if (smooth) loss += uniform * (weightSum * logSum - load<f64>(stat(stats, SMOOTH, ntp, n)));
+      }
+    } else {
+      loss = load<f64>(stat(stats, PW, ntp, n)) * logSum - load<f64>(stat(stats, PZ, ntp, n));
+    }
+    store<f64>(stat(stats, LOSS, ntp, n), loss);
+  }
+}
+
+/** Adds the lanes of v (T) to the f64 per-token array entries at p (widening f32 lanes). */
+// @ts-ignore: decorator
+@inline function addTo<T>(p: usize, v: v128): void {
+  if (sizeof<T>() == 4) {
+    v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
+    v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+  } else {
+    v128.store(p, f64x2.add(v128.load(p), v));
+  }
+}
+
+/** lceForward for class-index targets in the SIMD build: the same steps, vectorised across the
+ *  chunk's tokens (the rows of Z^T are contiguous in tokens, ntp a multiple of the lanes; padded
+ *  tokens are computed and ignored). The max is kept in T (exact), the sums widened into f64. */
+function forwardVector<T>(
+  zt: usize, ntp: i32, nt: i32, C: i32, bias: usize, cap: f64, targets: usize,
+  weight: usize, eps: f64, weightSum: f64, stats: usize,
+): void {
+  const L = lanes<T>();
+  const mx = stat(stats, MAXT, ntp, 0);
+  for (let n = 0; n < ntp; n += L) v128.store(at<T>(mx, n), v128.splat<T>(<T>-Infinity));
+  for (let n = 0; n < ntp; n++) {
+    store<f64>(stat(stats, SUM, ntp, n), 0);
+    store<f64>(stat(stats, SMOOTH, ntp, n), 0);
+  }
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    if (cap > 0) {
+      const b = bias != 0 ? <f64>load<T>(at<T>(bias, c)) : 0;
+      for (let n = 0; n < nt; n++) {
+        const p = at<T>(row, n);
+        store<T>(p, <T>(cap * Math.tanh((<f64>load<T>(p) + b) / cap)));
+      }
+    } else if (bias != 0) {
+      const vb = v128.splat<T>(load<T>(at<T>(bias, c)));
+      for (let n = 0; n < ntp; n += L) v128.store(at<T>(row, n), v128.add<T>(v128.load(at<T>(row, n)), vb));
+    }
+    // max, not pmax: a NaN logit makes its token's max NaN, as PyTorch's
+    for (let n = 0; n < ntp; n += L) v128.store(at<T>(mx, n), v128.max<T>(v128.load(at<T>(mx, n)), v128.load(at<T>(row, n))));
+  }
+  const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+  const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
+  const smooth = eps > 0;
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
+    for (let n = 0; n < ntp; n += L) {
+      const d = v128.sub<T>(v128.load(at<T>(row, n)), v128.load(at<T>(mx, n)));
+      addTo<T>(stat(stats, SUM, ntp, n), expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true));
+      if (smooth) addTo<T>(stat(stats, SMOOTH, ntp, n), v128.mul<T>(d, vw));
+    }
+  }
+  const uniform = eps / <f64>C;
+  for (let n = 0; n < nt; n++) {
+    const m = <f64>load<T>(at<T>(mx, n));
+    const logSum = Math.log(load<f64>(stat(stats, SUM, ntp, n)));
+    store<f64>(stat(stats, LSE, ntp, n), m + logSum);
+    let loss: f64 = 0;
+    const t = load<i32>(targets + (<usize>n << 2));
+    if (t >= 0) {
+      const wt = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
+      const z = <f64>load<T>(at<T>(zt, <usize>t * ntp + n));
+      store<f64>(stat(stats, ZTARGET, ntp, n), z);
+      loss = (1 - eps) * wt * (logSum - (z - m));
+      if (smooth) loss += uniform * (weightSum * logSum - load<f64>(stat(stats, SMOOTH, ntp, n)));
+    }
+    store<f64>(stat(stats, LOSS, ntp, n), loss);
+  }
+}
+
+// The host's per-token gradient coefficients (f64 arrays of ntp at these offsets from `coef`).
+const C_LSE = 0, C_ALPHA = 1, C_BETA = 2, C_GAMMA = 3;
+/** The vector path's copies in T of lse, alpha and gamma (the host reserves 7 slots). */
+const T_LSE = 4, T_ALPHA = 5, T_GAMMA = 6;
+
+/** Step 4: dZ := alpha s - gamma w [p'] - beta [c == t], times the softcap's derivative
+ *  1 - (z / cap)^2, in place over the capped logits; gradBias[c] += sum over tokens of dZ. */
+export function lceBackward<T>(
+  zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize,
+  weight: usize, eps: f64, coef: usize, gradBias: usize, stats: usize,
+): void {
+  if (ASC_FEATURE_SIMD) if (probs == 0) {
+    backwardVector<T>(zt, ntp, nt, C, cap, targets, weight, coef, gradBias, stats);
+    return;
+  }
+  const uniform = eps / <f64>C;
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
+    let sum: f64 = 0;
+    for (let n = 0; n < nt; n++) {
+      const z = <f64>load<T>(at<T>(row, n));
+      let d = load<f64>(stat(coef, C_ALPHA, ntp, n)) * Math.exp(z - load<f64>(stat(coef, C_LSE, ntp, n)));
+      let wc = w;
+      if (probs != 0) wc *= <f64>load<T>(at<T>(probs, <usize>n * C + c)) * (1 - eps) + uniform;
+      d -= load<f64>(stat(coef, C_GAMMA, ntp, n)) * wc;
+      if (targets != 0 && load<i32>(targets + (<usize>n << 2)) == c) d -= load<f64>(stat(coef, C_BETA, ntp, n));
+      if (cap > 0) {
+        const u = z / cap;
+        d *= 1 - u * u;
+      }
+      const dt = <T>d;
+      store<T>(at<T>(row, n), dt);
+      sum += <f64>dt;
+    }
+    if (gradBias != 0) {
+      const pb = at<T>(gradBias, c);
+      store<T>(pb, <T>(<f64>load<T>(pb) + sum));
+    }
+  }
+}
+
+/** lceBackward for class-index targets in the SIMD build, vectorised across tokens like
+ *  forwardVector: dZ := alpha s - gamma w in T, then the target term -beta (times the softcap's
+ *  derivative at the target logit, which lceForward kept) one token at a time. */
+function backwardVector<T>(
+  zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize,
+  weight: usize, coef: usize, gradBias: usize, stats: usize,
+): void {
+  const L = lanes<T>();
+  const lseT = stat(coef, T_LSE, ntp, 0), alphaT = stat(coef, T_ALPHA, ntp, 0), gammaT = stat(coef, T_GAMMA, ntp, 0);
+  for (let n = 0; n < ntp; n++) {
+    // padded tokens: exp(z - inf) = 0 and zero coefficients, so their dZ is 0
+    const real = n < nt;
+    store<T>(at<T>(lseT, n), real ? <T>load<f64>(stat(coef, C_LSE, ntp, n)) : <T>Infinity);
+    store<T>(at<T>(alphaT, n), real ? <T>load<f64>(stat(coef, C_ALPHA, ntp, n)) : <T>0);
+    store<T>(at<T>(gammaT, n), real ? <T>load<f64>(stat(coef, C_GAMMA, ntp, n)) : <T>0);
+  }
+  const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+  const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
+  const inv = v128.splat<T>(<T>(cap > 0 ? 1 / cap : 0));
+  const one = oneV<T>();
+  for (let c = 0; c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
+    let acc = f64x2.splat(0);
+    for (let n = 0; n < ntp; n += L) {
+      const z = v128.load(at<T>(row, n));
+      const e = expWith<T>(v128.sub<T>(z, v128.load(at<T>(lseT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+      let d = v128.sub<T>(v128.mul<T>(v128.load(at<T>(alphaT, n)), e), v128.mul<T>(v128.load(at<T>(gammaT, n)), vw));
+      if (cap > 0) {
+        const u = v128.mul<T>(z, inv);
+        d = v128.mul<T>(d, v128.sub<T>(one, v128.mul<T>(u, u)));
+      }
+      v128.store(at<T>(row, n), d);
+      acc = addWide<T>(acc, d);
+    }
+    if (gradBias != 0) {
+      const pb = at<T>(gradBias, c);
+      store<T>(pb, <T>(<f64>load<T>(pb) + hsum(acc)));
+    }
+  }
+  for (let n = 0; n < nt; n++) {
+    const t = load<i32>(targets + (<usize>n << 2));
+    if (t < 0) continue;
+    let g = load<f64>(stat(coef, C_BETA, ntp, n));
+    if (cap > 0) {
+      const u = load<f64>(stat(stats, ZTARGET, ntp, n)) / cap;
+      g *= 1 - u * u;
+    }
+    const p = at<T>(zt, <usize>t * ntp + n);
+    store<T>(p, <T>(<f64>load<T>(p) - g));
+    if (gradBias != 0) {
+      const pb = at<T>(gradBias, t);
+      store<T>(pb, <T>(<f64>load<T>(pb) - g));
+    }
+  }
+}
+
+/** Step 5 for one vocabulary block: dz points at the block's first row of dZ^T (rows ntp apart),
+ *  w at W_b [cb, D], x at X_chunk [nt, D]. gradX [nt, D] (+)= dZ_b^T^T W_b, gradW_b [cb, D] (+)= dZ_b X. */
+export function lceGrads<T>(
+  dz: usize, ntp: i32, nt: i32, cb: i32, D: i32, w: usize, x: usize,
+  gradX: usize, accX: bool, gradW: usize, accW: bool,
+): void {
+  const s = <usize>sizeof<T>();
+  if (gradX != 0) gemm<T>(nt, D, cb, dz, s, <usize>ntp * s, w, <usize>D * s, gradX, <usize>D * s, accX);
+  if (gradW != 0) gemm<T>(cb, D, nt, dz, <usize>ntp * s, s, x, <usize>D * s, gradW, <usize>D * s, accW);
+}

@@ -1,0 +1,351 @@
+// linearCrossEntropy: cross_entropy(input @ linearWeight.T + linearBias, target), the output layer
+// of a language model, fused so the (N, C) logits never exist whole (PyTorch 2.13's
+// torch.nn.functional.linear_cross_entropy; Liger Kernel's FusedLinearCrossEntropy).
+//
+// How it computes (assembly/linear_cross_entropy.ts has the maths): tokens in chunks of nt whose
+// logits fit LOGITS_BYTES, the vocabulary in blocks of cb classes whose weight rows fit BLOCK_BYTES.
+// Per chunk, one GEMM per block computes the chunk's logits (kept, so 6 N C D flops in all rather
+// than Cut Cross-Entropy's 8 with recomputation), then the loss and dZ in place, then two GEMMs per
+// block give gradInput and gradWeight. A plain-array weight is copied in block by block (twice per
+// chunk), so wasm memory never holds it whole; a wasmArray weight is used in place. Extra memory is
+// about LOGITS_BYTES + 6 * nt D + 2 cb D + 3 C floats: under 32 MiB for C up to ~500,000.
+
+import { fail, showShape } from '../errors.js';
+import { getWorkspace } from '../loader.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { planLoss } from './loss.js';
+import type { Workspace } from '../workspace.js';
+import type { IndexTarget, ProbabilityTarget } from '../types.js';
+
+const FN = 'linearCrossEntropy';
+
+export interface LinearCrossEntropyOptions<A extends FloatArray = FloatArray> {
+  /** The projection's bias, length C. */
+  linearBias?: ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
+  /** Per-class rescaling weight, length C. */
+  weight?: ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
+  /** Targets equal to this are skipped (default -100). Class-index targets only. */
+  ignoreIndex?: number;
+  /** Mixes the target with the uniform distribution: eps in [0, 1] (default 0). */
+  labelSmoothing?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+  /** Also return gradInput, gradWeight (and gradBias when linearBias is given). */
+  grad?: boolean;
+  /** The upstream gradient: a number for 'mean'/'sum', an array of the loss's shape for 'none'. */
+  gradOutput?: number | ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
+  /** Logits become softcap * tanh(logits / softcap) before the loss (Gemma 2). */
+  softcap?: number;
+  /** Adds zLoss * lse^2 for every non-ignored position (PaLM's z-loss). */
+  zLoss?: number;
+  /** Also return the per-position log-sum-exp of the (capped) logits. */
+  returnLse?: boolean;
+  /** Arrays to write the gradients into (plain or a wasmArray's .array); imply grad. */
+  outInput?: A;
+  outWeight?: A;
+  outBias?: A;
+  /** Add the gradients into outInput/outWeight/outBias instead of overwriting them. */
+  accumulate?: boolean;
+}
+
+export interface LinearCrossEntropyResult<A extends FloatArray = FloatArray> {
+  loss: number | A;
+  lse?: A;
+  gradInput?: A;
+  gradWeight?: A;
+  gradBias?: A;
+}
+
+const OPTIONS = ['linearBias', 'weight', 'ignoreIndex', 'labelSmoothing', 'reduction', 'grad', 'gradOutput',
+  'softcap', 'zLoss', 'returnLse', 'outInput', 'outWeight', 'outBias', 'accumulate'];
+
+/** Bytes of one chunk's logits (and as much again for probability targets). */
+const LOGITS_BYTES = 16 << 20;
+/** Bytes of one vocabulary block of the weight: about an L2's worth, streamed past each panel of X^T. */
+const BLOCK_BYTES = 256 << 10;
+/** Bytes of the chunk's input, packed input and gradient together. */
+const TOKEN_BYTES = 6 << 20;
+/** Tokens per packed panel (assembly/linear_cross_entropy.ts PANEL). */
+const PANEL = 8;
+
+type Kernel = (...args: number[]) => void;
+
+/**
+ * Cross-entropy of the logits `input @ linearWeight.T + linearBias` (class dim last) against
+ * `target`, without materialising the logits. `input` [...lead, D], `linearWeight` [C, D], `target`
+ * class indices of shape `lead` or probabilities [...lead, C]. See LinearCrossEntropyOptions.
+ */
+export function linearCrossEntropy<A extends FloatArray>(
+  input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, options?: LinearCrossEntropyOptions<A>,
+): LinearCrossEntropyResult<A>;
+export function linearCrossEntropy<A extends FloatArray>(
+  inputArg: Tensor<A>, weightArg: Tensor<A>, targetArg: unknown, options?: LinearCrossEntropyOptions<A>,
+): LinearCrossEntropyResult<A> {
+  const opts = checkOptions(FN, options, OPTIONS);
+  const input = floatTensor(FN, 'input', readArg(FN, 'input', inputArg));
+  const linear = floatTensor(FN, 'linearWeight', readArg(FN, 'linearWeight', weightArg));
+  const target = readArg(FN, 'target', targetArg);
+  const x = input.data;
+  const w = linear.data;
+  const precision = precisionOf(x);
+  const Ctor = x.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
+  if (input.shape.length === 0) fail(FN, 'input must have at least one dimension (the features D), got a 0-d tensor', RangeError);
+  if (w.constructor !== x.constructor) fail(FN, `linearWeight must be a ${Ctor.name} like the input, got ${typeName(w)}`, TypeError);
+  if (linear.shape.length !== 2) fail(FN, `linearWeight must be 2-D [C, D], got shape ${showShape(linear.shape)}`, RangeError);
+  const lead = input.shape.slice(0, -1);
+  const D = input.shape[input.shape.length - 1];
+  const N = product(lead);
+  const [C, Dw] = linear.shape;
+  if (Dw !== D) {
+    // F.linear's words: the product input [N, D] @ linearWeight.T [Dw, C]
+    fail(FN, `mat1 and mat2 shapes cannot be multiplied (${N}x${D} and ${Dw}x${C}): input's last dim D = ${D} must equal linearWeight's second dim (shape ${showShape(linear.shape)})`, RangeError);
+  }
+  if (C === 0) fail(FN, 'linearWeight has no classes (C = 0)', RangeError);
+  const bias = optionalVector(opts.linearBias, 'linearBias', C);
+  const classW = classWeight(FN, opts.weight, C);
+  const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
+  if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
+    fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
+  }
+  const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
+  const cap = opts.softcap === undefined ? 0 : (opts.softcap as number);
+  if (opts.softcap !== undefined && (typeof cap !== 'number' || !(cap > 0 && cap < Infinity))) {
+    fail(FN, `softcap must be a positive finite number, got ${String(opts.softcap)}`, RangeError);
+  }
+  const zLoss = opts.zLoss === undefined ? 0 : (opts.zLoss as number);
+  if (typeof zLoss !== 'number' || !(zLoss >= 0 && zLoss < Infinity)) fail(FN, `zLoss must be a finite number >= 0, got ${String(opts.zLoss)}`, RangeError);
+  const returnLse = checkBoolean(FN, 'returnLse', opts.returnLse);
+  const accumulate = checkBoolean(FN, 'accumulate', opts.accumulate);
+  const outInput = outArray(opts.outInput, 'outInput', Ctor, N * D);
+  const outWeight = outArray(opts.outWeight, 'outWeight', Ctor, C * D);
+  const outBias = outArray(opts.outBias, 'outBias', Ctor, C);
+  if (outBias && !bias) fail(FN, 'outBias was given but there is no linearBias to differentiate', TypeError);
+  // The gradients are written while the input and weight are still being read: no sharing.
+  for (const [name, out] of [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const) {
+    for (const [other, a] of [['input', x], ['linearWeight', w]] as const) {
+      if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, TypeError);
+    }
+  }
+  const wantGrad = checkBoolean(FN, 'grad', opts.grad) || !!(outInput || outWeight || outBias);
+  if (opts.gradOutput !== undefined && !wantGrad) {
+    fail(FN, 'gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it', TypeError);
+  }
+  const plan = planLoss(FN, { reduction: opts.reduction, grad: wantGrad, gradOutput: opts.gradOutput }, x, lead);
+
+  // Targets: probabilities when float data, else class indices (crossEntropy's rules, class dim last).
+  const layout: ClassLayout = {
+    input: { data: x, shape: [...lead, C] }, dim: lead.length, outer: N, classes: C, inner: 1, positionShape: lead, positions: N,
+  };
+  const tData = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target ? (target as { data: unknown }).data : target;
+  let probs: FloatArray | null = null;
+  let targets: Int32Array | null = null;
+  let denominator: number;
+  let counted: number;
+  if (isFloatArray(tData)) {
+    if (opts.ignoreIndex !== undefined && ignoreIndex >= 0) fail(FN, 'ignore_index is not supported for floating point target', TypeError);
+    const { data, shape } = tensorLike(FN, 'target', target, () => [...lead, C]);
+    if ((data as object).constructor !== x.constructor) fail(FN, `probability targets must be a ${Ctor.name} like the input, got ${typeName(data)}`, TypeError);
+    if (shape.length !== lead.length + 1 || shape.some((d, i) => d !== layout.input.shape[i])) {
+      fail(FN, `a float target holds class probabilities and must have shape ${showShape(layout.input.shape)} (the logits' shape [...lead, C]), got ${showShape(shape)}`, RangeError);
+    }
+    probs = data as FloatArray;
+    denominator = counted = N;
+  } else {
+    const values = indexTargets(FN, target, layout);
+    targets = new Int32Array(N);
+    denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, classW);
+    counted = 0;
+    for (let n = 0; n < N; n++) if (targets[n] >= 0) counted++;
+  }
+
+  const ws = getWorkspace(FN);
+  const inPlace = { x: resident(ws, x), w: resident(ws, w), gx: outInput ? resident(ws, outInput) : -1, gw: outWeight ? resident(ws, outWeight) : -1 };
+  const gbOff = outBias ? resident(ws, outBias) : -1;
+  let gradInput: FloatArray | null = wantGrad ? (outInput ?? new Ctor(N * D)) : null;
+  let gradWeight: FloatArray | null = wantGrad ? (outWeight ?? new Ctor(C * D)) : null;
+  let gradBias: FloatArray | null = wantGrad && bias ? (outBias ?? new Ctor(C)) : null;
+  const perPosition = plan.reduction === 'none' ? new Ctor(N) : null;
+  const lse = returnLse ? new Ctor(N) : null;
+  let total = 0;
+  let zTotal = 0;
+
+  if (N > 0) {
+    const bytes = Ctor.BYTES_PER_ELEMENT;
+    const nt = tokensPerChunk(N, C, D, bytes, probs !== null);
+    const ntp = Math.ceil(nt / PANEL) * PANEL;
+    const cb = Math.max(4, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~3));
+    const [pXt, pX, pZ, pP, pW, pGW, pGX, pBias, pCW, pGB, pT, pStats, pCoef] = ws.reserve(FN, [
+      ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
+      inPlace.w >= 0 ? 0 : cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? cb * D * bytes : 0,
+      wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
+      gradBias ? C * bytes : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
+    ]);
+    // reserve may have grown memory: every view of it is made from here on.
+    if (gradInput) gradInput = freshView(ws, gradInput, inPlace.gx);
+    if (gradWeight) gradWeight = freshView(ws, gradWeight, inPlace.gw);
+    if (gradBias) gradBias = freshView(ws, gradBias, gbOff);
+    const mem = ws.exports.memory.buffer;
+    const view = (p: number, n: number) => ws.floats(precision, p, n);
+    const f64 = (p: number, n: number) => new Float64Array(mem, p, n);
+    if (bias) view(pBias, C).set(bias);
+    let weightSum = C;
+    if (classW) {
+      view(pCW, C).set(classW);
+      weightSum = 0;
+      for (let c = 0; c < C; c++) weightSum += classW[c];
+    }
+    if (gradBias) {
+      if (accumulate) view(pGB, C).set(gradBias);
+      else view(pGB, C).fill(0);
+    }
+    const k = (name: string) => ws.kernel<Kernel>(name, precision);
+    const pack = k('lcePack'), logits = k('lceLogits'), forward = k('lceForward'), backward = k('lceBackward'), grads = k('lceGrads');
+    const weightBlock = (c0: number, c1: number): number => {
+      if (inPlace.w >= 0) return inPlace.w + c0 * D * bytes;
+      view(pW, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
+      return pW;
+    };
+    const stats = f64(pStats, 9 * ntp);
+    const coef = f64(pCoef, 7 * ntp);
+    const gOut = plan.gradPerPosition;
+    for (let n0 = 0; n0 < N; n0 += nt) {
+      const m = Math.min(nt, N - n0);
+      let xp: number;
+      if (inPlace.x >= 0) xp = inPlace.x + n0 * D * bytes;
+      else {
+        view(pX, m * D).set(x.subarray(n0 * D, (n0 + m) * D));
+        xp = pX;
+      }
+      pack(xp, m, D, pXt, ntp);
+      for (let c0 = 0; c0 < C; c0 += cb) {
+        const c1 = Math.min(C, c0 + cb);
+        logits(weightBlock(c0, c1), c1 - c0, D, pXt, ntp, pZ + c0 * ntp * bytes);
+      }
+      if (probs) view(pP, m * C).set(probs.subarray(n0 * C, (n0 + m) * C));
+      if (targets) new Int32Array(mem, pT, m).set(targets.subarray(n0, n0 + m));
+      forward(pZ, ntp, m, C, bias ? pBias : 0, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, weightSum, pStats);
+      for (let j = 0; j < m; j++) {
+        const n = n0 + j;
+        const ignored = targets !== null && targets[n] < 0;
+        const l = stats[6 * ntp + j];
+        const s = stats[5 * ntp + j];
+        if (lse) lse[n] = s;
+        const z = ignored ? 0 : zLoss * s * s;
+        total += l;
+        zTotal += z;
+        if (perPosition) perPosition[n] = l + z;
+        if (!wantGrad) continue;
+        // Upstream gradients of the loss term and of the z term (mean: their own denominators).
+        let g: number, gz: number;
+        if (gOut) g = gz = gOut[n];
+        else if (plan.reduction === 'mean') [g, gz] = [plan.gradScalar / denominator, plan.gradScalar / counted];
+        else g = gz = plan.gradScalar;
+        coef[j] = s;
+        if (ignored) {
+          coef[ntp + j] = coef[2 * ntp + j] = coef[3 * ntp + j] = 0;
+          continue;
+        }
+        const zTerm = zLoss > 0 ? gz * 2 * zLoss * s : 0;
+        if (targets) {
+          const wt = classW ? classW[targets[n]] : 1;
+          coef[ntp + j] = g * ((1 - eps) * wt + (eps / C) * weightSum) + zTerm;
+          coef[2 * ntp + j] = g * (1 - eps) * wt;
+          coef[3 * ntp + j] = g * (eps / C);
+        } else {
+          coef[ntp + j] = g * stats[4 * ntp + j] + zTerm;
+          coef[2 * ntp + j] = 0;
+          coef[3 * ntp + j] = g;
+        }
+      }
+      if (!wantGrad) continue;
+      backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, pCoef, gradBias ? pGB : 0, pStats);
+      const gxp = inPlace.gx >= 0 ? inPlace.gx + n0 * D * bytes : pGX;
+      if (accumulate && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
+      for (let c0 = 0; c0 < C; c0 += cb) {
+        const c1 = Math.min(C, c0 + cb);
+        // gradWeight's block: in place, or through the workspace (read back when adding to it).
+        const addW = accumulate || n0 > 0;
+        let gwp: number;
+        if (inPlace.gw >= 0) gwp = inPlace.gw + c0 * D * bytes;
+        else {
+          gwp = pGW;
+          if (addW) view(pGW, (c1 - c0) * D).set(gradWeight!.subarray(c0 * D, c1 * D));
+        }
+        grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, weightBlock(c0, c1), xp, gxp, accumulate || c0 > 0 ? 1 : 0, gwp, addW ? 1 : 0);
+        if (!(inPlace.gw >= 0)) gradWeight!.set(view(pGW, (c1 - c0) * D), c0 * D);
+      }
+      if (!(inPlace.gx >= 0)) gradInput!.set(view(pGX, m * D), n0 * D);
+    }
+    if (gradBias) gradBias.set(view(pGB, C));
+  } else if (wantGrad && !accumulate) {
+    gradWeight!.fill(0);
+    if (gradBias) gradBias.fill(0);
+  }
+
+  // 'mean' divides as PyTorch does, in IEEE arithmetic (every target ignored: 0 / 0 = NaN); the z
+  // term is averaged over the non-ignored positions, not weighted.
+  let loss: number | A;
+  if (perPosition) loss = perPosition as A;
+  else if (plan.reduction === 'mean') loss = total / denominator + (zLoss > 0 ? zTotal / counted : 0);
+  else loss = total + zTotal;
+  if (precision === 'f32' && typeof loss === 'number') loss = Math.fround(loss);
+  const result: LinearCrossEntropyResult<A> = { loss };
+  if (lse) result.lse = lse as A;
+  if (gradInput) {
+    result.gradInput = freshView(ws, gradInput, inPlace.gx) as A;
+    result.gradWeight = freshView(ws, gradWeight!, inPlace.gw) as A;
+    if (gradBias) result.gradBias = freshView(ws, gradBias, gbOff) as A;
+  }
+  return result;
+
+  function optionalVector(v: unknown, name: string, length: number): FloatArray | null {
+    if (v === undefined) return null;
+    const { data, shape } = tensorLike(FN, name, v, (n) => [n]);
+    const values = checkNumbers(FN, name, data);
+    if (shape.length !== 1 || values.length !== length) fail(FN, `${name} must have shape [${length}] (C), got ${showShape(shape)}`, RangeError);
+    const out = new Ctor(length);
+    out.set(values);
+    return out;
+  }
+
+  function outArray(v: unknown, name: string, type: Float32ArrayConstructor | Float64ArrayConstructor, length: number): A | null {
+    if (v === undefined) return null;
+    if (v === null || (v as object).constructor !== type) fail(FN, `${name} must be a ${type.name} like the input, got ${typeName(v)}`, TypeError);
+    checkBuffer(FN, name, v);
+    const a = v as A;
+    if (a.length !== length) fail(FN, `${name} has ${a.length} elements but needs ${length}`, RangeError);
+    return a;
+  }
+}
+
+/** Tokens per chunk: the chunk's logits (and probability targets) within LOGITS_BYTES, its token
+ *  arrays within TOKEN_BYTES; a multiple of the panel width when there are that many. */
+function tokensPerChunk(N: number, C: number, D: number, bytes: number, probs: boolean): number {
+  const byLogits = Math.floor(LOGITS_BYTES / (probs ? 2 : 1) / (C * bytes));
+  const byTokens = Math.floor(TOKEN_BYTES / Math.max(1, 3 * D * bytes));
+  let nt = Math.max(1, Math.min(N, byLogits, byTokens));
+  if (nt > PANEL && nt < N) nt -= nt % PANEL;
+  return nt;
+}
+
+function overlaps(a: FloatArray, b: FloatArray): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/** The byte offset of an array that lives in a live wasmArray (used in place), else -1. */
+function resident(ws: Workspace, a: FloatArray): number {
+  const memory = ws.exports.memory;
+  if (a.buffer !== memory.buffer) return -1;
+  if (!ws.isPinned(a.byteOffset, a.byteLength)) {
+    fail(FN, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
+  }
+  return a.byteOffset;
+}
+
+/** A wasmArray's view (at byte `offset`, -1 for a plain array) made before this call grew memory
+ *  is detached by the growth: hand back a fresh view of the same elements. */
+function freshView(ws: Workspace, a: FloatArray, offset: number): FloatArray {
+  const buffer = ws.exports.memory.buffer;
+  if (offset < 0 || a.buffer === buffer) return callerArray(a);
+  return new (a.constructor as Float32ArrayConstructor)(buffer, offset, a.length);
+}
