@@ -53,10 +53,11 @@ export function tokenScores<T>(
       const top = <usize>o * K * inner + i;
       const t = target != 0 ? load<i32>(target + (pos << 2)) : -1;
       // Pass 1: the max, with the target's rank and the top K in the same loads when asked for.
+      // (the top K without a rank count above +inf: no second variant of a large function)
       const ranked = t >= 0;
-      const xt = ranked ? load<T>(row + <usize>t * stride) : <T>0;
+      const xt = ranked ? load<T>(row + <usize>t * stride) : <T>Infinity;
       const m = K > 0
-        ? (ranked ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner) : scanTop<T>(row, C, stride, xt, K, topV, topI, top, inner))
+        ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner)
         : (ranked ? scanRank<T>(row, C, stride, xt, K, topV, topI, top, inner) : rowMaxForExp<T>(row, C, stride));
       // Pass 2: the exps.
       expSums<T>(row, m, C, stride);
@@ -140,28 +141,6 @@ function firstEqual<T>(row: usize, m: T, C: i32, stride: usize): i32 {
   return 0; // unreachable: m is one of the row's logits
 }
 
-/** How many logits of the row are strictly larger than v (a NaN is larger than nothing, and a NaN v
- *  has nothing above it: IEEE comparisons, as torch's (x > x[t]).sum()). */
-function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
-  let c = 0;
-  let n = 0;
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>()) {
-    const L = lanes<T>();
-    const vv = v128.splat<T>(v);
-    let acc = v128.splat<i32>(0);
-    // a true comparison is all ones, -1 in each lane: subtracting it counts
-    for (; c + L <= C; c += L) {
-      const gt = v128.gt<T>(v128.load(at<T>(row, c)), vv);
-      acc = sizeof<T>() == 4 ? i32x4.sub(acc, gt) : i64x2.sub(acc, gt);
-    }
-    n = sizeof<T>() == 4
-      ? i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3)
-      : <i32>(i64x2.extract_lane(acc, 0) + i64x2.extract_lane(acc, 1));
-  }
-  for (; c < C; c++) if (load<T>(row + <usize>c * stride) > v) n++;
-  return n;
-}
-
 /** Whether logit a comes before logit b in the top-K order when a has the higher index: a larger
  *  value, or a NaN over a number (torch.argmax's order). */
 // @ts-ignore: decorator
@@ -172,13 +151,9 @@ function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
 /** scanWith's count of logits above the target's. */
 let scanCount: i32 = 0;
 
-// Pass 1 with the rank, the top K or both: one function each (see math.ts's rowExpSum).
+// Pass 1 with the rank, or with the rank and the top K: one function each (see math.ts's rowExpSum).
 function scanRank<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
   return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, false);
-}
-
-function scanTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
-  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, false, true);
 }
 
 function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
@@ -261,9 +236,9 @@ function topKScalar<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, t
   }
 }
 
-/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out). */
-// @ts-ignore: decorator
-@inline function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out).
+ *  Not inlined: it runs rarely, outside the hot loops, and it is called from five places. */
+function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
   let j = min(n, K - 1);
   while (j > 0) {
     const prev = top + <usize>(j - 1) * inner;
@@ -303,7 +278,14 @@ function special<T>(
   store<i32>(argmax + (pos << 2), firstNaN >= 0 ? firstNaN : best);
   if (hasTarget) {
     store<T>(at<T>(logProb, pos), <T>NaN);
-    store<i32>(rank + (pos << 2), t < 0 ? -1 : countAbove<T>(row, load<T>(row + <usize>t * stride), C, stride));
+    // IEEE comparisons, as torch's (x > x[t]).sum(): a NaN is above nothing and has nothing above it
+    let n = -1;
+    if (t >= 0) {
+      const xt = load<T>(row + <usize>t * stride);
+      n = 0;
+      for (let c = 0; c < C; c++) if (load<T>(row + <usize>c * stride) > xt) n++;
+    }
+    store<i32>(rank + (pos << 2), n);
   }
   if (K > 0) {
     topKScalar<T>(row, C, stride, K, topV, topI, top, inner);
