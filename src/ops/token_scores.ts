@@ -68,7 +68,9 @@ export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A>, targetAr
   const target = readArg(FN, 'target', targetArg);
   // The class dim defaults to the last (logits of shape [batch, sequence, vocabulary]).
   const layout = classLayout(FN, input, opts.dim ?? -1);
-  // Half-precision logits (issue 12) arrive here as another precision with its own kernels.
+  // Half-precision logits (issue 12): helper half's mechanism reads a { data: Uint16Array, dtype }
+  // input as its bits and streams them through a lane that decodes them to float32 in wasm memory;
+  // with it, the logits lane below takes the bits and precision is 'f32' (outputs Float32Array).
   const x = layout.input.data;
   const precision = precisionOf(x);
   const { outer, classes: C, inner, positions } = layout;
