@@ -20,6 +20,9 @@
 // move S >= 1, nor D / S beyond 1e-36). One pass with online rescaling would cost two exps per
 // element; the second pass reads a row that src/stream.ts has just brought into L2. The argmax is
 // the first of the top K, or (K = 0) an early-exit scan for the first logit equal to m.
+// With the class dim not last (inner > 1: dim 1 of [N, V, T], NCHW) the SIMD build computes the
+// max, S and D of a vector of positions at once (columnSums: every load a whole vector), and the
+// compares (rank, top K, argmax) run per position along its strided row.
 //
 // Rows holding a NaN, a +inf, or nothing but -inf make S NaN (exp(NaN), inf - inf, -inf - -inf):
 // special() gives torch's answer per output there. torch.logsumexp treats an infinite max as 0,
@@ -45,40 +48,105 @@ export function tokenScores<T>(
   x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32,
   lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize,
 ): void {
-  const stride = <usize>inner << alignof<T>();
+  const L = lanes<T>();
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const pos = <usize>o * inner + i;
-      const row = at<T>(x, <usize>o * C * inner + i);
-      const top = <usize>o * K * inner + i;
-      const t = target != 0 ? load<i32>(target + (pos << 2)) : -1;
-      // Pass 1: the max, with the target's rank and the top K in the same loads when asked for.
-      const ranked = t >= 0;
-      const xt = ranked ? load<T>(row + <usize>t * stride) : <T>0;
-      const m = K > 0
-        ? (ranked ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner) : scanTop<T>(row, C, stride, xt, K, topV, topI, top, inner))
-        : (ranked ? scanRank<T>(row, C, stride, xt, K, topV, topI, top, inner) : rowMaxForExp<T>(row, C, stride));
-      // Pass 2: the exps.
-      expSums<T>(row, m, C, stride);
-      if (sumS != sumS) {
-        special<T>(row, C, stride, pos, t, target != 0, K, lse, entropy, argmax, logProb, rank, topV, topI, top, inner);
-        continue;
-      }
-      const logS = Math.log(sumS);
-      store<T>(at<T>(lse, pos), <T>(<f64>m + logS));
-      store<T>(at<T>(entropy, pos), <T>(logS - sumD / sumS));
-      // the first of the top K is the first max (ties go to the lower class)
-      store<i32>(argmax + (pos << 2), K > 0 ? load<i32>(topI + (top << 2)) : firstEqual<T>(row, m, C, stride));
-      if (target != 0) {
-        store<T>(at<T>(logProb, pos), ranked ? <T>((<f64>xt - <f64>m) - logS) : <T>NaN);
-        store<i32>(rank + (pos << 2), ranked ? scanCount : -1);
-      }
-      for (let k = 0; k < K; k++) {
-        const p = at<T>(topV, top + <usize>k * inner);
-        store<T>(p, <T>((<f64>load<T>(p) - <f64>m) - logS));
+    let i = 0;
+    if (ASC_FEATURE_SIMD && inner >= L) {
+      // Class dim not last (dim 1 of [N, V, T], NCHW): the exps of a vector of positions at once,
+      // then each position's compares (rank, top K, argmax) on its own.
+      for (; i + L <= inner; i += L) {
+        columnSums<T>(at<T>(x, <usize>o * C * inner + i), C, <usize>inner << alignof<T>());
+        for (let l = 0; l < L; l++) position<T>(x, target, o, i + l, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI, l);
       }
     }
+    for (; i < inner; i++) position<T>(x, target, o, i, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI, -1);
   }
+}
+
+/** Scores position (o, i). `lane` >= 0: its max, S and D are lane `lane` of columnSums' results;
+ *  -1: they come from this position's own passes. */
+function position<T>(
+  x: usize, target: usize, o: i32, i: i32, C: i32, inner: i32, K: i32,
+  lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize, lane: i32,
+): void {
+  const stride = <usize>inner << alignof<T>();
+  const pos = <usize>o * inner + i;
+  const row = at<T>(x, <usize>o * C * inner + i);
+  const top = <usize>o * K * inner + i;
+  const t = target != 0 ? load<i32>(target + (pos << 2)) : -1;
+  // Pass 1: the max, with the target's rank and the top K in the same loads when asked for.
+  // (the top K without a rank count above +inf: no second variant of a large function)
+  const ranked = t >= 0;
+  const xt = ranked ? load<T>(row + <usize>t * stride) : <T>Infinity;
+  let m = K > 0
+    ? scanRankTop<T>(row, C, stride, xt, K, topV, topI, top, inner)
+    : (ranked ? scanRank<T>(row, C, stride, xt, K, topV, topI, top, inner) : lane >= 0 ? <T>0 : rowMaxForExp<T>(row, C, stride));
+  // Pass 2: the exps.
+  if (lane >= 0) {
+    m = load<T>(LANE_M + (<usize>lane << alignof<T>()));
+    sumS = load<f64>(LANE_S + (<usize>lane << 3));
+    sumD = load<f64>(LANE_D + (<usize>lane << 3));
+  } else {
+    expSums<T>(row, m, C, stride);
+  }
+  if (sumS != sumS) {
+    special<T>(row, C, stride, pos, t, target != 0, K, lse, entropy, argmax, logProb, rank, topV, topI, top, inner);
+    return;
+  }
+  const logS = Math.log(sumS);
+  store<T>(at<T>(lse, pos), <T>(<f64>m + logS));
+  store<T>(at<T>(entropy, pos), <T>(logS - sumD / sumS));
+  // the first of the top K is the first max (ties go to the lower class)
+  store<i32>(argmax + (pos << 2), K > 0 ? load<i32>(topI + (top << 2)) : firstEqual<T>(row, m, C, stride));
+  if (target != 0) {
+    store<T>(at<T>(logProb, pos), ranked ? <T>((<f64>xt - <f64>m) - logS) : <T>NaN);
+    store<i32>(rank + (pos << 2), ranked ? scanCount : -1);
+  }
+  for (let k = 0; k < K; k++) {
+    const p = at<T>(topV, top + <usize>k * inner);
+    store<T>(p, <T>((<f64>load<T>(p) - <f64>m) - logS));
+  }
+}
+
+/** columnSums' results per lane: the max (T), S and D (f64). */
+const LANE_M = memory.data(16, 16);
+const LANE_S = memory.data(32, 16);
+const LANE_D = memory.data(32, 16);
+
+/** The max, S and D of the positions of one vector (class c of lane l at base + c stride + l size),
+ *  into LANE_M, LANE_S and LANE_D. The sums are f64 per position, each term widened as it comes. */
+function columnSums<T>(base: usize, C: i32, stride: usize): void {
+  let vm = v128.load(base);
+  for (let c = 1; c < C; c++) vm = v128.pmax<T>(vm, v128.load(base + <usize>c * stride));
+  const k0 = expK<T>(0, false), k1 = expK<T>(1, false), k2 = expK<T>(2, false), k3 = expK<T>(3, false), k4 = expK<T>(4, false), k5 = expK<T>(5, false);
+  const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
+  let s0 = f64x2.splat(0);
+  let s1 = s0;
+  let d0 = s0;
+  let d1 = s0;
+  for (let c = 0; c < C; c++) {
+    const dv = v128.sub<T>(v128.load(base + <usize>c * stride), vm);
+    const e = expWith<T>(dv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
+    const ed = v128.mul<T>(e, v128.pmax<T>(dv, kc)); // as in expSums
+    s0 = widen<T>(s0, e, false);
+    d0 = widen<T>(d0, ed, false);
+    if (sizeof<T>() == 4) {
+      s1 = widen<T>(s1, e, true);
+      d1 = widen<T>(d1, ed, true);
+    }
+  }
+  v128.store(LANE_M, vm);
+  v128.store(LANE_S, s0);
+  v128.store(LANE_S, s1, 16);
+  v128.store(LANE_D, d0);
+  v128.store(LANE_D, d1, 16);
+}
+
+/** s + the low (or high) f64 pair of a vector of T (all of it for f64). */
+// @ts-ignore: decorator
+@inline function widen<T>(s: v128, part: v128, high: bool): v128 {
+  if (sizeof<T>() == 8) return f64x2.add(s, part);
+  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
 }
 
 /** S and D of one row (into sumS and sumD), both accumulated in f64. */
@@ -140,28 +208,6 @@ function firstEqual<T>(row: usize, m: T, C: i32, stride: usize): i32 {
   return 0; // unreachable: m is one of the row's logits
 }
 
-/** How many logits of the row are strictly larger than v (a NaN is larger than nothing, and a NaN v
- *  has nothing above it: IEEE comparisons, as torch's (x > x[t]).sum()). */
-function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
-  let c = 0;
-  let n = 0;
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>()) {
-    const L = lanes<T>();
-    const vv = v128.splat<T>(v);
-    let acc = v128.splat<i32>(0);
-    // a true comparison is all ones, -1 in each lane: subtracting it counts
-    for (; c + L <= C; c += L) {
-      const gt = v128.gt<T>(v128.load(at<T>(row, c)), vv);
-      acc = sizeof<T>() == 4 ? i32x4.sub(acc, gt) : i64x2.sub(acc, gt);
-    }
-    n = sizeof<T>() == 4
-      ? i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3)
-      : <i32>(i64x2.extract_lane(acc, 0) + i64x2.extract_lane(acc, 1));
-  }
-  for (; c < C; c++) if (load<T>(row + <usize>c * stride) > v) n++;
-  return n;
-}
-
 /** Whether logit a comes before logit b in the top-K order when a has the higher index: a larger
  *  value, or a NaN over a number (torch.argmax's order). */
 // @ts-ignore: decorator
@@ -172,13 +218,9 @@ function countAbove<T>(row: usize, v: T, C: i32, stride: usize): i32 {
 /** scanWith's count of logits above the target's. */
 let scanCount: i32 = 0;
 
-// Pass 1 with the rank, the top K or both: one function each (see math.ts's rowExpSum).
+// Pass 1 with the rank, or with the rank and the top K: one function each (see math.ts's rowExpSum).
 function scanRank<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
   return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, true, false);
-}
-
-function scanTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
-  return scanWith<T>(row, C, stride, xt, K, topV, topI, top, inner, false, true);
 }
 
 function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: usize, topI: usize, top: usize, inner: i32): T {
@@ -261,9 +303,9 @@ function topKScalar<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, t
   }
 }
 
-/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out). */
-// @ts-ignore: decorator
-@inline function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out).
+ *  Not inlined: it runs rarely, outside the hot loops, and it is called from five places. */
+function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
   let j = min(n, K - 1);
   while (j > 0) {
     const prev = top + <usize>(j - 1) * inner;
@@ -303,7 +345,14 @@ function special<T>(
   store<i32>(argmax + (pos << 2), firstNaN >= 0 ? firstNaN : best);
   if (hasTarget) {
     store<T>(at<T>(logProb, pos), <T>NaN);
-    store<i32>(rank + (pos << 2), t < 0 ? -1 : countAbove<T>(row, load<T>(row + <usize>t * stride), C, stride));
+    // IEEE comparisons, as torch's (x > x[t]).sum(): a NaN is above nothing and has nothing above it
+    let n = -1;
+    if (t >= 0) {
+      const xt = load<T>(row + <usize>t * stride);
+      n = 0;
+      for (let c = 0; c < C; c++) if (load<T>(row + <usize>c * stride) > xt) n++;
+    }
+    store<i32>(rank + (pos << 2), n);
   }
   if (K > 0) {
     topKScalar<T>(row, C, stride, K, topV, topI, top, inner);

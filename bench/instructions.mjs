@@ -3,7 +3,8 @@
 // cefg/cef: cross-entropy [64, 1000] forward+gradient / forward; ls: log_softmax; nchw(w): cross-
 // entropy with the class dim first, [1, 20, 3200] (with weight); bce: BCE with logits; ctcfg/ctcf:
 // CTC loss forward+gradient / forward, W9's shape with N = 4: (T 200, N 4, C 80), S 40 (per T*N*C);
-// tok5/tok0: tokenScores [64, 1000] with targets and topK 5 / without either.
+// tok5/tok0/tokt: tokenScores [64, 1000] with targets and topK 5 / without either / targets only;
+// nchwtok: tokenScores [1, 20, 3200] with the class dim not last, targets and topK 5.
 import fs from 'node:fs';
 const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
 const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
@@ -49,6 +50,7 @@ const calls = {
   tok5: () => X.tokenScores_f32(px, pt, N, C, 1, 5, pg, pg + 256, pg + 512, pg + 768, pg + 1024, pg + 1280, pg + 2560),
   tok0: () => X.tokenScores_f32(px, 0, N, C, 1, 0, pg, pg + 256, pg + 512, 0, 0, 0, 0),
   tokt: () => X.tokenScores_f32(px, pt, N, C, 1, 0, pg, pg + 256, pg + 512, pg + 768, pg + 1024, 0, 0),
+  nchwtok: () => X.tokenScores_f32(px, pt, 1, 20, 3200, 5, pg, pg + 12800, pg + 25600, pg + 38400, pg + 51200, pg + 64000, pg + 128000),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up
 for (let i = 0; i < reps; i++) calls[which]();
