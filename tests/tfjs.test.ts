@@ -10,6 +10,9 @@ import { rng, normals, uniforms, ints } from './helpers/random';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const U: any = XT;
 
+// model.fit takes a few seconds, more on a loaded machine.
+jest.setTimeout(60_000);
+
 beforeAll(async () => {
   await XT.init();
   await tf.setBackend('cpu');
