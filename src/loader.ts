@@ -87,7 +87,13 @@ function packagedWasm(fn: string, requested: WasmBuild | undefined): Uint8Array 
   const forced = requested ?? envBuild(fn);
   if (forced === undefined) {
     const relaxed = relaxedSimdSupported() ? bundledWasm('relaxed-simd') : null;
-    return relaxed ?? bundledWasm(simdSupported() ? 'simd' : 'scalar')!;
+    if (relaxed) return relaxed;
+    const best = simdSupported() ? 'simd' : 'scalar';
+    const bytes = bundledWasm(best);
+    if (bytes === null) {
+      fail(fn, `this engine has no WebAssembly SIMD, and this copy of wasm-xent embeds only the SIMD module (bundle size); serve wasm-xent/xent-scalar.wasm and pass its URL or bytes to init()`);
+    }
+    return bytes;
   }
   const asked = requested !== undefined ? `{ build: '${forced}' }` : `WASM_XENT_BUILD=${forced === 'relaxed-simd' ? 'relaxed' : forced}`;
   if (!buildSupported(forced)) {
@@ -95,7 +101,9 @@ function packagedWasm(fn: string, requested: WasmBuild | undefined): Uint8Array 
   }
   const bytes = bundledWasm(forced);
   if (bytes === null) {
-    fail(fn, `${asked}: this copy of wasm-xent does not embed the relaxed-SIMD build (only Node reads it from the package's dist/); serve wasm-xent/xent-relaxed.wasm and pass its URL or bytes to init()`);
+    const file = forced === 'relaxed-simd' ? 'xent-relaxed.wasm' : 'xent-scalar.wasm';
+    const why = forced === 'relaxed-simd' ? "the relaxed-SIMD build (only Node reads it from the package's dist/)" : "the scalar build (only Node reads it from the package's dist/; the package embeds the SIMD build alone, for bundle size)";
+    fail(fn, `${asked}: this copy of wasm-xent does not embed ${why}; serve wasm-xent/${file} and pass its URL or bytes to init()`);
   }
   return bytes;
 }

@@ -147,7 +147,7 @@ test('relaxedSimdSupported() agrees with the engine on the relaxed build itself'
 
 // The packaged builds (dist/, built by `npm run build`) in fresh Node processes, with and without
 // the relaxed-SIMD flag: the Node entries read xent-relaxed.wasm from dist/, the browser entries
-// (which embed only the SIMD and scalar builds) stay on SIMD and name the fix when asked for it.
+// (which embed only the SIMD build) stay on SIMD and name the fix when asked for another.
 describe('dist: the build each entry loads in Node', () => {
   const FLAG = '--experimental-wasm-relaxed-simd';
   const env = { ...process.env, WASM_XENT_BUILD: '' };
@@ -188,6 +188,13 @@ go().then((build) => console.log(JSON.stringify({ build, loss: X.wasmBuild() && 
     expect(node([...browser, ...CJS, run("const X = require('wasm-xent');", 'X.init()')]).build).toBe('simd');
     expect(node([...browser, ...ESM, run("import * as X from 'wasm-xent';", "X.init({ build: 'relaxed-simd' })")]).build).toBe(
       "init: { build: 'relaxed-simd' }: this copy of wasm-xent does not embed the relaxed-SIMD build (only Node reads it from the package's dist/); serve wasm-xent/xent-relaxed.wasm and pass its URL or bytes to init()");
+  });
+
+  test('the scalar build is embedded nowhere: Node entries read it from dist/, the browser entries name the file to serve', () => {
+    expect(node([...ESM, run("import * as X from 'wasm-xent';", "X.init({ build: 'scalar' })")])).toEqual({ build: 'scalar', loss: expect.closeTo(SEED, 12) });
+    expect(node([...CJS, run("const X = require('wasm-xent');", "X.initSync({ build: 'scalar' })")])).toEqual({ build: 'scalar', loss: expect.closeTo(SEED, 12) });
+    expect(node(['--conditions=browser', ...ESM, run("import * as X from 'wasm-xent';", "X.init({ build: 'scalar' })")]).build).toBe(
+      "init: { build: 'scalar' }: this copy of wasm-xent does not embed the scalar build (only Node reads it from the package's dist/; the package embeds the SIMD build alone, for bundle size); serve wasm-xent/xent-scalar.wasm and pass its URL or bytes to init()");
   });
 
   test('passing the relaxed .wasm itself loads it (how browsers get it)', () => {
