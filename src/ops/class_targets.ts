@@ -54,6 +54,13 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout<Ar
   // unbatched input a bare array is a 1-D target (the scalar forms are a number or shape []).
   const bareShape = (length: number) => (expected.length === 0 || (expected.length === 1 && length !== layout.positions) ? [length] : expected.slice());
   const { data, shape } = tensorLike(fn, 'target', target, bareShape);
+  // 16-bit float bits (a dtype, as half-precision logits carry, or an onnxruntime 'float16' Tensor)
+  // are floats, not class indices: read as integers, float16 2.0 would be "class 16384". PyTorch:
+  // "expected scalar type Long but found Half".
+  const dtype = target !== null && typeof target === 'object' ? (target as { dtype?: unknown }).dtype : undefined;
+  if (dtype !== undefined) {
+    fail(fn, `target must hold class indices (an integer typed array or an array of numbers), got ${typeof dtype === 'string' ? dtype : typeName(dtype)} values (dtype ${JSON.stringify(dtype)}); ${fn === 'crossEntropy' ? 'class probabilities go in a Float32Array or Float64Array of the input\'s shape' : 'pass class indices'}`, TypeError);
+  }
   const probabilitiesAllowed = fn === 'crossEntropy';
   const sameAsInput = shape.length === layout.input.shape.length && shape.every((d, i) => d === layout.input.shape[i]);
   const multiTarget = () => fail(fn, '0D or 1D target tensor expected, multi-target not supported', RangeError);

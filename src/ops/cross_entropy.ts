@@ -95,6 +95,7 @@ export function crossEntropy<A extends FloatArray>(
     ) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
+    if (lse) infiniteLse(lse, x, read.half, outer, C, inner);
     return finish(result, plan, z, zs.squares(C, positions), positions, lse, C);
   }
 
@@ -130,6 +131,7 @@ export function crossEntropy<A extends FloatArray>(
       }
     }
   }
+  if (lse) infiniteLse(lse, x, read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
 }
 
@@ -170,6 +172,32 @@ function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: 
     result.lse = lse as A;
   }
   return result;
+}
+
+/** torch.logsumexp's answer where the kernel's m + log(sum exp(x - m)) is NaN only because the
+ *  max is infinite (inf - inf): +inf for a row holding +inf (and no NaN), -inf for a row of -inf
+ *  (a padded position). Rows with a NaN stay NaN. Only NaN entries are looked at: rare rows. */
+function infiniteLse(lse: FloatArray, x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null, outer: number, C: number, inner: number): void {
+  // Half-precision bits: classify without decoding (exponent all ones: inf or NaN).
+  const kind = (v: number): number => {
+    if (!half) return v !== v ? 0 : v === Infinity ? 1 : v === -Infinity ? -1 : 2;
+    const [shift, mask, mant] = half === 'float16' ? [10, 0x1f, 0x3ff] : [7, 0xff, 0x7f];
+    if (((v >> shift) & mask) !== mask) return 2;
+    return v & mant ? 0 : v & 0x8000 ? -1 : 1;
+  };
+  for (let p = 0; p < lse.length; p++) {
+    if (lse[p] === lse[p] || C === 0) continue;
+    const o = Math.floor(p / inner);
+    const i = p % inner;
+    let nan = false, pos = false, allNeg = true;
+    for (let c = 0; c < C; c++) {
+      const k = kind(x[(o * C + c) * inner + i]);
+      if (k === 0) nan = true;
+      if (k === 1) pos = true;
+      if (k !== -1) allNeg = false;
+    }
+    if (!nan) lse[p] = pos ? Infinity : allNeg ? -Infinity : lse[p];
+  }
 }
 
 /** Class-index targets: short rows (a few classes) and short columns (NCHW-style inputs with fewer
