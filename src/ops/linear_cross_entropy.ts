@@ -126,6 +126,11 @@ export function linearCrossEntropy<A extends FloatArray>(
       if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, TypeError);
     }
   }
+  // Nor with each other: each is written while the others are still being written or read.
+  const outs = [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const;
+  outs.forEach(([name, out], i) => outs.slice(i + 1).forEach(([other, b]) => {
+    if (out && b && overlaps(out, b)) fail(FN, `${name} shares memory with ${other}; pass separate arrays`, TypeError);
+  }));
   const wantGrad = checkBoolean(FN, 'grad', opts.grad) || !!(outInput || outWeight || outBias);
   if (opts.gradOutput !== undefined && !wantGrad) {
     fail(FN, 'gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it', TypeError);
@@ -145,6 +150,8 @@ export function linearCrossEntropy<A extends FloatArray>(
     if (opts.ignoreIndex !== undefined && ignoreIndex >= 0) fail(FN, 'ignore_index is not supported for floating point target', TypeError);
     const { data, shape } = tensorLike(FN, 'target', target, () => [...lead, C]);
     if ((data as object).constructor !== x.constructor) fail(FN, `probability targets must be a ${Ctor.name} like the input, got ${typeName(data)}`, TypeError);
+    // Later token chunks of the target are read after earlier chunks' gradients are written.
+    for (const [name, out] of outs) if (out && overlaps(out, data as FloatArray)) fail(FN, `${name} shares memory with target; pass a separate array`, TypeError);
     if (shape.length !== lead.length + 1 || shape.some((d, i) => d !== layout.input.shape[i])) {
       fail(FN, `a float target holds class probabilities and must have shape ${showShape(layout.input.shape)} (the logits' shape [...lead, C]), got ${showShape(shape)}`, RangeError);
     }
