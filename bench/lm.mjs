@@ -14,6 +14,7 @@ import path from 'path';
 import { createRequire } from 'module';
 import { fileURLToPath } from 'url';
 import { hash, normals, uniform } from './data.mjs';
+import { LoadMeter, loadFields } from './load.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -37,19 +38,23 @@ export function lmData(id) {
 
 const median = (a) => a.slice().sort((p, q) => p - q)[a.length >> 1];
 
-/** Calls fn (after `warmup` calls) until budgetMs is spent and at least minCalls were made. */
+/** Calls fn (after `warmup` calls) until budgetMs is spent and at least minCalls were made; with
+ *  the cores other processes kept busy meanwhile (bench/load.mjs). */
 async function time(fn, { budgetMs, minCalls, maxCalls, warmup }) {
   for (let i = 0; i < warmup; i++) await fn();
   const samples = [];
+  const load = new LoadMeter();
   let spent = 0;
   while (samples.length < minCalls || (spent < budgetMs && samples.length < maxCalls)) {
+    const snap = load.start();
     const t0 = performance.now();
     await fn();
     const dt = performance.now() - t0;
+    load.stop(snap);
     samples.push(dt);
     spent += dt;
   }
-  return { medianMs: median(samples), minMs: Math.min(...samples), calls: samples.length };
+  return { medianMs: median(samples), minMs: Math.min(...samples), calls: samples.length, ...loadFields(load.otherCores()) };
 }
 
 /** Plain JS: per token, the logits in float64, log-sum-exp, loss, and both gradients. */
@@ -108,7 +113,7 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
     const rec = { id, title: d.title, shape: { N, D, C }, options: { ignore: d.ignore, labelSmoothing: d.labelSmoothing, zLoss: d.zLoss }, settings, rows: {} };
     const row = (key, label, t, extra = {}) => {
       const ms = t.medianMs;
-      rec.rows[key] = { label, ms, nsPerNCD: (ms * 1e6) / (N * C * D), gflops: flops / (ms * 1e6), calls: t.calls, ...extra };
+      rec.rows[key] = { label, ms, nsPerNCD: (ms * 1e6) / (N * C * D), gflops: flops / (ms * 1e6), calls: t.calls, otherLoad: t.otherLoad ?? null, loaded: Boolean(t.loaded), ...extra };
       log(`  ${id} ${label.padEnd(34)} ${ms.toFixed(0).padStart(7)} ms  ${rec.rows[key].gflops.toFixed(2).padStart(6)} GFLOP/s${extra.gemmGflops !== undefined ? ` (one GEMM: ${extra.gemmGflops.toFixed(2)})` : ''}${extra.peakMiB !== undefined ? `  peak ${extra.peakMiB.toFixed(1)} MiB` : ''}`);
     };
 
@@ -157,11 +162,16 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
         rec.rows['tfjs-unfused'] = { label: 'tfjs-wasm unfused (matMul + CE + tf.grads)', skipped: 'not run with --quick (one call takes many minutes)' };
         log(`  ${id} tfjs-wasm unfused: not run with --quick (one call takes many minutes)`);
       } else {
+        const meter = new LoadMeter();
+        const snap = meter.start();
         const t0 = performance.now();
         const prof = await tf.profile(() => unfused());
         const first = performance.now() - t0;
+        meter.stop(snap);
         const more = quick || d.unfusedCalls === 1 ? null : await time(unfused, { ...slow, minCalls: 1, maxCalls: 1 });
-        const tu = more ? { medianMs: Math.min(first, more.medianMs), calls: 2 } : { medianMs: first, calls: 1 };
+        const firstLoad = loadFields(meter.otherCores());
+        const worst = more && more.otherLoad > firstLoad.otherLoad ? more : firstLoad;
+        const tu = { medianMs: more ? Math.min(first, more.medianMs) : first, calls: more ? 2 : 1, otherLoad: worst.otherLoad, loaded: firstLoad.loaded || Boolean(more?.loaded) };
         row('tfjs-unfused', 'tfjs-wasm unfused (matMul + CE + tf.grads)', tu, { peakMiB: prof.peakBytes / 2 ** 20 });
         rec.tfLoss = tfLoss;
       }
@@ -172,16 +182,20 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
       const tokens = d.naiveTokens;
       const t = await time(() => naiveLce(d, tokens), { budgetMs: 0, minCalls: 1, maxCalls: 1, warmup: 0 });
       // linear in the tokens: scaled to all N
-      row('naive', `plain JS (timed on ${tokens} tokens, scaled)`, { medianMs: (t.medianMs * N) / tokens, calls: t.calls }, {});
+      row('naive', `plain JS (timed on ${tokens} tokens, scaled)`, { ...t, medianMs: (t.medianMs * N) / tokens }, {});
     }
 
-    const tr = torch?.results?.[id];
-    if (tr) {
+    // PyTorch (bench/run.mjs runTorchLm): one process per BLAS and thread count.
+    for (const [blas, byId] of Object.entries(torch || {})) {
+      const tr = byId[id];
+      if (!tr) continue;
+      const what = blas === 'openblas' ? 'OpenBLAS' : `Debian's reference BLAS, timed on ${tr.tokens} tokens and scaled`;
       for (const threads of Object.keys(tr.fwdgrad)) {
         const r = tr.fwdgrad[threads];
-        row(`torch-${threads}T`, `PyTorch 1.13 unfused, ${threads} thread${threads === '1' ? '' : 's'}`, { medianMs: (r.median * N * C * D) / 1e6, calls: r.calls }, { peakMiB: tr.peakMiB });
+        const peak = tr.tokens === N ? { peakMiB: tr.peakMiB[threads] } : {};
+        row(`torch-${blas}-${threads}T`, `PyTorch 1.13 unfused (${what}), ${threads} thread${threads === '1' ? '' : 's'}`, { medianMs: (r.median * N * C * D) / 1e6, calls: r.calls, otherLoad: r.otherLoad, loaded: r.loaded }, peak);
       }
-      rec.torchLoss = torch.losses?.[id];
+      if (tr.tokens === N) rec.torchLoss = tr.loss;
     }
     const base = rec.rows.xent;
     const has = (k) => rec.rows[k] && !rec.rows[k].skipped;
@@ -190,7 +204,9 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
       vsTfjsMatmulGflops: has('tfjs-matmul') ? base.gflops / rec.rows['tfjs-matmul'].gemmGflops : undefined,
       speedupVsTfjsUnfused: ratio('tfjs-unfused'),
       memoryVsTfjsUnfused: has('tfjs-unfused') ? rec.rows['tfjs-unfused'].peakMiB / base.peakMiB : undefined,
-      speedupVsTorch1T: ratio('torch-1T'),
+      speedupVsTorchOpenblas1T: ratio('torch-openblas-1T'),
+      speedupVsTorchOpenblas2T: ratio('torch-openblas-2T'),
+      speedupVsTorchNetlib1T: ratio('torch-netlib-1T'),
     };
     out[id] = rec;
   }
@@ -207,19 +223,21 @@ export function lmMarkdown(lm) {
     const { N, D, C } = rec.shape;
     L.push(`### ${rec.title}: N = ${N}, D = ${D}, C = ${C.toLocaleString('en-US')}, float32` +
       `${rec.options.ignore ? `, ${rec.options.ignore * 100}% ignored` : ''}${rec.options.labelSmoothing ? `, label smoothing ${rec.options.labelSmoothing}` : ''}${rec.options.zLoss ? `, z-loss ${rec.options.zLoss}` : ''}`, '');
-    L.push('| contender | ms per call (best of the calls for tfjs unfused, else median) | ns per N·C·D | GFLOP/s | peak extra memory | calls |', '|---|---:|---:|---:|---:|---:|');
+    L.push('| contender | ms per call (best of the calls for tfjs unfused, else median) | ns per N·C·D | GFLOP/s | peak extra memory | calls | other load (cores) |', '|---|---:|---:|---:|---:|---:|---:|');
     for (const r of Object.values(rec.rows)) {
       if (r.skipped) {
-        L.push(`| ${r.label} | ${r.skipped} | | | | |`);
+        L.push(`| ${r.label} | ${r.skipped} | | | | | |`);
         continue;
       }
       const gf = r.gemmGflops !== undefined ? `${r.gemmGflops.toFixed(2)} (one GEMM)` : r.gflops.toFixed(2);
-      L.push(`| ${r.label} | ${r.ms.toFixed(0)} | ${r.nsPerNCD.toFixed(3)} | ${gf} | ${r.peakMiB !== undefined ? `${r.peakMiB.toFixed(1)} MiB` : '-'} | ${r.calls} |`);
+      const load = r.otherLoad === null || r.otherLoad === undefined ? '?' : `${r.otherLoad.toFixed(2)}${r.loaded ? ' ⚠' : ''}`;
+      L.push(`| ${r.label} | ${r.ms.toFixed(0)} | ${r.nsPerNCD.toFixed(3)} | ${gf} | ${r.peakMiB !== undefined && r.peakMiB !== null ? `${r.peakMiB.toFixed(1)} MiB` : '-'} | ${r.calls} | ${load} |`);
     }
     const s = rec.summary;
     const f = (v, suffix = 'x') => (v === undefined ? 'n/a' : `${v.toFixed(2)}${suffix}`);
     L.push('', `wasm-xent fused: ${f(s.vsTfjsMatmulGflops)} the GFLOP/s of tfjs's bare matMul, ${f(s.speedupVsTfjsUnfused)} faster than tfjs-wasm unfused, ` +
-      `${f(s.memoryVsTfjsUnfused)} less peak memory; PyTorch 1 thread takes ${f(s.speedupVsTorch1T)} wasm-xent's time. ` +
+      `${f(s.memoryVsTfjsUnfused)} less peak memory. PyTorch takes ${f(s.speedupVsTorchOpenblas1T)} wasm-xent's time with OpenBLAS on 1 thread (${f(s.speedupVsTorchOpenblas2T)} on 2), ` +
+      `${f(s.speedupVsTorchNetlib1T)} with Debian's default reference BLAS. ` +
       `Losses: wasm-xent ${rec.loss}${rec.tfLoss !== undefined ? `, tfjs ${rec.tfLoss}` : ''}${rec.torchLoss !== undefined ? `, PyTorch ${rec.torchLoss}` : ''}.`, '');
   }
   return L;

@@ -139,12 +139,62 @@ function runTorch() {
   if (probe.error || probe.status !== 0) return readCommitted(`${py} cannot import torch`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const out = path.join(OUT_DIR, 'torch-results.json');
-  const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', W_IDS.join(',')];
+  const ids = W_IDS.filter((id) => !(id in LM_WORKLOADS)); // W7, W8: runTorchLm
+  if (ids.length === 0) return { source: 'ran', why: '', data: { results: {}, losses: {} } };
+  const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', ids.join(',')];
   if (QUICK) args.push('--quick');
   log(`PyTorch: ${py} ${path.relative(ROOT, args[0])}${QUICK ? ' --quick' : ''} ...`);
   const r = spawnSync(py, args, { encoding: 'utf8', stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) return readCommitted(`torch_bench.py exited with ${r.status}`);
   return { source: 'ran', why: '', data: JSON.parse(fs.readFileSync(out, 'utf8')), file: path.relative(ROOT, out) };
+}
+
+/** PyTorch on W7/W8 (linear + cross_entropy unfused): its GEMM is whatever BLAS libblas.so.3 is, so
+ *  it runs once per BLAS Debian offers, chosen with LD_LIBRARY_PATH: the reference (netlib) BLAS that
+ *  `apt-get install python3-torch` brings (about 1 GFLOP/s: timed on the first 16 tokens, the cost
+ *  being linear in N) and OpenBLAS (`libopenblas0-pthread`), in a process per thread count
+ *  (OPENBLAS_NUM_THREADS: torch.set_num_threads does not reach OpenBLAS's own pool). Returns
+ *  { [blas]: { [id]: { fwdgrad: { [threads]: stats }, peakMiB, tokens, blas } } } and why any is missing. */
+function runTorchLm(ids) {
+  const res = {};
+  const why = [];
+  if (NO_TORCH) return { res: null, why: ['--no-torch'] };
+  const py = '/usr/bin/python3';
+  const lib = '/usr/lib/x86_64-linux-gnu';
+  const variants = [
+    { blas: 'openblas', dirs: [`${lib}/openblas-pthread`], tokens: 0 },
+    { blas: 'netlib', dirs: [`${lib}/blas`, `${lib}/lapack`], tokens: QUICK ? 4 : 16 },
+  ];
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  for (const v of variants) {
+    if (!fs.existsSync(path.join(v.dirs[0], 'libblas.so.3'))) {
+      why.push(`${v.blas}: ${v.dirs[0]}/libblas.so.3 is not installed`);
+      continue;
+    }
+    for (const threads of ['1', '2']) {
+      const out = path.join(OUT_DIR, `torch-lm-${v.blas}-${threads}.json`);
+      const args = [path.join(HERE, 'torch_bench.py'), '--out', out, '--workloads', ids.join(','), '--threads', threads, '--lm-tokens', String(v.tokens)];
+      if (QUICK) args.push('--quick');
+      log(`PyTorch LM head, ${v.blas} BLAS, ${threads} thread(s) ...`);
+      const env = { ...process.env, LD_LIBRARY_PATH: v.dirs.join(':'), OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads };
+      const r = spawnSync(py, args, { encoding: 'utf8', env, stdio: ['ignore', 'inherit', 'inherit'] });
+      if (r.status !== 0) {
+        why.push(`${v.blas} ${threads}T: torch_bench.py exited with ${r.status}`);
+        continue;
+      }
+      const doc = JSON.parse(fs.readFileSync(out, 'utf8'));
+      for (const [id, rec] of Object.entries(doc.results)) {
+        if (rec.blas !== v.blas) {
+          why.push(`${v.blas} ${threads}T: the process loaded ${rec.blas} BLAS`);
+          continue;
+        }
+        const into = ((res[v.blas] ??= {})[id] ??= { fwdgrad: {}, peakMiB: {}, tokens: rec.tokens, blas: rec.blas, loss: doc.losses[id] });
+        Object.assign(into.fwdgrad, rec.fwdgrad);
+        into.peakMiB[threads] = rec.peakMiB;
+      }
+    }
+  }
+  return { res: Object.keys(res).length ? res : null, why };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,8 +883,9 @@ async function loadRelaxed() {
 }
 
 /** Every timed result marked as run under load: "W1 fwd torch-1 (0.45 cores)". */
-function loadedResults(workloads, shapes) {
+function loadedResults(workloads, shapes, lm) {
   const out = [];
+  for (const [id, rec] of Object.entries(lm || {})) for (const [cid, r] of Object.entries(rec.rows)) if (r.loaded) out.push(`${id} ${cid} (${r.otherLoad} cores)`);
   for (const [id, W] of Object.entries(workloads)) {
     for (const mode of ['fwd', 'fwdgrad']) for (const [cid, r] of Object.entries(W[mode] || {})) if (r.loaded) out.push(`${id} ${mode} ${cid} (${r.otherLoad} cores)`);
   }
@@ -869,7 +920,9 @@ async function main() {
     log('LM head (bench/lm.mjs): fused linearCrossEntropy against tfjs-wasm and PyTorch');
     const tfWasm = peers.tfjs.backends.wasm.ok ? peers.tfjs.tf : null;
     if (tfWasm) await tfWasm.setBackend('wasm');
-    lm = await runLm(lmIds, { X, tf: tfWasm, torch: torch.data, quick: QUICK, log });
+    const torchLm = runTorchLm(lmIds);
+    for (const w of torchLm.why) log(`PyTorch LM head: ${w}`);
+    lm = await runLm(lmIds, { X, tf: tfWasm, torch: torchLm.res, quick: QUICK, log });
   }
   for (const id of W_IDS.filter((i) => !(i in LM_WORKLOADS))) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : id === 'W12' ? await runTokensWorkload(id, torch) : await runWorkload(id, peers, torch);
   let shapes = null;
@@ -889,7 +942,7 @@ async function main() {
     lm,
   };
   doc.meta.loadLimit = LOAD_LIMIT;
-  doc.meta.loaded = loadedResults(workloads, shapes);
+  doc.meta.loaded = loadedResults(workloads, shapes, lm);
   doc.meta.allowLoad = Boolean(opt('allow-load'));
   let outDir = OUT_DIR;
   if (doc.meta.loaded.length) {

@@ -252,13 +252,31 @@ def rss_kib(field):
         return next(int(l.split()[1]) for l in f if l.startswith(field + ':'))
 
 
-def lm_bench(wid, threads, settings):
-    """Returns ({'fwdgrad': {threads: stats}, 'peakMiB': ...}, loss)."""
+def blas_library():
+    # The BLAS this process loaded: Debian's torch calls libblas.so.3, an alternative between the
+    # reference (netlib) BLAS and OpenBLAS, chosen by update-alternatives or LD_LIBRARY_PATH.
+    # The file mapped as libblas.so.3 is the one whose sgemm_ torch calls (OpenBLAS's own
+    # libopenblas.so.0 may be mapped beside the reference BLAS when LAPACK is OpenBLAS's).
+    try:
+        with open('/proc/self/maps') as f:
+            libs = {l.split()[-1] for l in f if os.path.basename(l.split()[-1]).startswith('libblas.so')}
+    except OSError:
+        return None
+    real = sorted({os.path.realpath(l) for l in libs})
+    return 'openblas' if any('openblas' in l for l in real) else 'netlib' if real else None
+
+
+def lm_bench(wid, threads, settings, tokens=0):
+    """Returns ({'fwdgrad': {threads: stats}, 'peakMiB': ..., 'tokens': ..., 'blas': ...}, loss).
+    With tokens > 0 only the first `tokens` positions are timed (the cost is linear in N; the unit,
+    ns per N*C*D, is the same): the reference BLAS takes a minute per full W7 call."""
     s = LM[wid]
     x, w, t = lm_data(wid)
+    if tokens:
+        x, t = x[:tokens].contiguous(), t[:tokens].contiguous()
     X = x.clone().requires_grad_(True)
     W = w.clone().requires_grad_(True)
-    numel = s['N'] * s['C'] * s['D']
+    numel = X.shape[0] * s['C'] * s['D']
 
     def fwdgrad():
         X.grad = None
@@ -278,11 +296,12 @@ def lm_bench(wid, threads, settings):
         peak = (rss_kib('VmHWM') - before) / 1024
     except OSError:
         pass
-    out = {'fwdgrad': {}, 'peakMiB': peak}
+    out = {'fwdgrad': {}, 'peakMiB': peak, 'tokens': int(X.shape[0]), 'blas': blas_library()}
     budget, min_calls, warmup, warmup_s = settings
     for n in threads:
         torch.set_num_threads(n)
-        out['fwdgrad'][str(n)] = stats(time_calls(fwdgrad, budget, min_calls, 50, warmup, warmup_s), numel)
+        samples, load = time_calls(fwdgrad, budget, min_calls, 50, warmup, warmup_s)
+        out['fwdgrad'][str(n)] = {**stats(samples, numel), **load}
     return out, loss
 
 
@@ -292,6 +311,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
     ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11,W12')
     ap.add_argument('--threads', default='1,2')
+    ap.add_argument('--lm-tokens', type=int, default=0, help='W7/W8: time only the first N tokens (0: all)')
     args = ap.parse_args()
     budget, min_calls, warmup, warmup_s = (0.1, 3, 3, 0.1) if args.quick else (1.5, 7, 3, 0.3)
     threads = [int(t) for t in args.threads.split(',')]
@@ -299,9 +319,9 @@ def main():
     t_start = time.time()
     for wid in args.workloads.split(','):
         if wid in LM:
-            results[wid], checks[wid] = lm_bench(wid, threads, (budget, 1 if args.quick else 2, 0, 0))
+            results[wid], checks[wid] = lm_bench(wid, threads, (budget, 1 if args.quick else 2, 0, 0), args.lm_tokens)
             print(f"torch {wid}: fwdgrad " + ', '.join(f"{n}T {r['median']:.3f}" for n, r in results[wid]['fwdgrad'].items())
-                  + f" ns per N*C*D, peak {results[wid]['peakMiB']} MiB", file=sys.stderr, flush=True)
+                  + f" ns per N*C*D, peak {results[wid]['peakMiB']} MiB, {results[wid]['blas']} BLAS, {results[wid]['tokens']} tokens", file=sys.stderr, flush=True)
             continue
         xs, fn, forward_only = workload(wid)
         shape = SHAPES[wid]
