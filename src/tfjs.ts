@@ -25,7 +25,7 @@ export { init, initSync } from './loader.js';
 
 /** The options of the array API, less the ones this entry manages (the gradient flows through
  *  tfjs), with tensor-valued options also accepted as tf.Tensors. */
-type TfOptions<O> = { [K in Exclude<keyof O, 'grad' | 'out' | 'gradOutput'>]?: O[K] | (K extends 'weight' | 'posWeight' ? tf.Tensor : never) };
+type TfOptions<O> = { [K in Exclude<keyof O, 'grad' | 'out' | 'gradOutput' | 'returnLse'>]?: O[K] | (K extends 'weight' | 'posWeight' ? tf.Tensor : never) };
 export type TfCrossEntropyOptions = TfOptions<CrossEntropyOptions>;
 export type TfNllLossOptions = TfOptions<NllLossOptions>;
 export type TfFocalLossOptions = TfOptions<FocalLossOptions>;
@@ -88,6 +88,8 @@ function readOptions(fn: string, options: object | undefined): Record<string, un
   for (const key of ['grad', 'out', 'gradOutput']) {
     if (opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
   }
+  // A loss here returns one tensor: an lse asked for would be silently dropped.
+  if (opts.returnLse !== undefined && opts.returnLse !== false) fail(fn, "option 'returnLse' is not taken by wasm-xent/tfjs (a loss returns one tensor): use tf.logSumExp(x, classDim), or the array API's crossEntropy", TypeError);
   for (const key of ['weight', 'posWeight']) if (key in opts) opts[key] = readTensorArg(fn, key, opts[key]);
   return opts;
 }

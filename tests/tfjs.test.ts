@@ -219,6 +219,8 @@ describe('bad input: a clear error, nothing leaked', () => {
     ['int32 input', () => U.softmax(tf.tensor2d([1, 2], [1, 2], 'int32')), TypeError, 'softmax: input must be a float32 tf.Tensor, got int32'],
     ['disposed input', () => { const d = tf.tensor1d([1, 2]); d.dispose(); return U.nllLoss(d, 0); }, TypeError, 'nllLoss: input is a disposed tf.Tensor'],
     ['grad option', () => U.crossEntropy(x, [0, 1], { grad: true }), TypeError, /^crossEntropy: option 'grad' is not taken by wasm-xent\/tfjs/],
+    // Would be dropped without a word (the result is one tensor); the cast: the type excludes it.
+    ['returnLse option', () => U.crossEntropy(x, [0, 1], { returnLse: true } as object), TypeError, /^crossEntropy: option 'returnLse' is not taken by wasm-xent\/tfjs/],
     ['bool target', () => U.binaryCrossEntropy(x, tf.tensor2d([1, 0, 1, 0, 1, 0], [2, 3], 'bool')), TypeError, 'binaryCrossEntropy: target must be a float32 or int32 tf.Tensor, got bool'],
     ['fractional float32 class index', () => U.nllLoss(x, tf.tensor1d([0, 1.5])), TypeError, 'nllLoss: target 1.5 at position [1] is not an integer class index'],
     ['class index out of range', () => U.crossEntropy(x, tf.tensor1d([0, 3], 'int32')), RangeError, /^crossEntropy: Target 3 is out of bounds/],
