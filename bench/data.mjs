@@ -34,19 +34,22 @@ export function normals(seed, n, Type = Float32Array) {
   return out;
 }
 
-/** Row-wise softmax of a [rows, C] float32 array, computed in float64, stored as float32. */
-function softmaxRows(z, rows, C) {
-  const p = new Float32Array(z.length);
+/** Row-wise `map(z, max, sum of exp(z - max))` over a [rows, C] float32 array, in float64, stored
+ *  as float32 (bench/torch_bench.py does the same in numpy). */
+export function mapRows(z, rows, C, map) {
+  const out = new Float32Array(z.length);
   for (let r = 0; r < rows; r++) {
     const o = r * C;
     let m = -Infinity;
     for (let c = 0; c < C; c++) if (z[o + c] > m) m = z[o + c];
     let s = 0;
     for (let c = 0; c < C; c++) s += Math.exp(z[o + c] - m);
-    for (let c = 0; c < C; c++) p[o + c] = Math.exp(z[o + c] - m) / s;
+    for (let c = 0; c < C; c++) out[o + c] = map(z[o + c], m, s);
   }
-  return p;
+  return out;
 }
+
+const softmaxRows = (z, rows, C) => mapRows(z, rows, C, (v, m, s) => Math.exp(v - m) / s);
 
 export const WORKLOADS = {
   W1: { title: 'classification CE', shape: [4096, 1000], detail: 'Int32Array class indices, mean' },

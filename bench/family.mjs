@@ -4,27 +4,15 @@
 // Their data (same generators as bench/data.mjs, which bench/torch_bench.py reproduces), the
 // wasm-xent calls, and the plain-JS peer (typed-array loops, Math.exp/log, float64 sums).
 
-import { hash, makeWorkload, normals } from './data.mjs';
+import { hash, makeWorkload, mapRows, normals } from './data.mjs';
 
 export const FAMILY_WORKLOADS = {
   W10: { title: 'KL divergence', shape: [4096, 1000], detail: "klDiv: log-probabilities (log_softmax of W4's logits) vs W4's Float32Array probabilities, batchmean" },
   W11: { title: 'multi-class focal loss', shape: [4096, 1000], detail: "focalLoss on W1's logits and class indices, gamma 2, mean" },
 };
 
-/** Row-wise log_softmax in float64, stored as float32 (torch_bench.py does the same in numpy). */
-function logSoftmaxRows(z, rows, C) {
-  const out = new Float32Array(z.length);
-  for (let r = 0; r < rows; r++) {
-    const o = r * C;
-    let m = -Infinity;
-    for (let c = 0; c < C; c++) if (z[o + c] > m) m = z[o + c];
-    let s = 0;
-    for (let c = 0; c < C; c++) s += Math.exp(z[o + c] - m);
-    const lse = m + Math.log(s);
-    for (let c = 0; c < C; c++) out[o + c] = z[o + c] - lse;
-  }
-  return out;
-}
+/** Row-wise log_softmax: z - (max + log(sum of exp(z - max))). */
+const logSoftmaxRows = (z, rows, C) => mapRows(z, rows, C, (v, m, s) => v - (m + Math.log(s)));
 
 export function makeFamilyWorkload(id) {
   const { shape } = FAMILY_WORKLOADS[id];

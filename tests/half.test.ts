@@ -5,7 +5,7 @@
 // values; Float16Array detection through a stubbed global class (Node 20 has none); result types.
 import * as X from '../src';
 import { getWorkspace } from '../src/loader';
-import { dec, JNum, JTensor } from './helpers/family-fixtures';
+import { dec, JNum, JTensor, mismatches } from './helpers/family-fixtures';
 import { rng, normals, ints, uniforms } from './helpers/random';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -77,11 +77,10 @@ interface HalfCase {
 }
 
 const cases = (JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'half.json'), 'utf8')) as { cases: HalfCase[] }).cases;
-let worstErr = 0;
-let worstWhere = '';
+const worst = { err: 0, where: '' };
 afterAll(() => {
   // eslint-disable-next-line no-console
-  console.log(`half fixtures: ${cases.length} cases; largest |actual - expected| / (1 + |expected|) = ${worstErr.toExponential(3)} (${worstWhere})`);
+  console.log(`half fixtures: ${cases.length} cases; largest |actual - expected| / (1 + |expected|) = ${worst.err.toExponential(3)} (${worst.where})`);
 });
 
 /** float32 results against float64 torch on the same 16-bit values: the float32 tolerance. */
@@ -89,21 +88,7 @@ function compare(name: string, actual: unknown, expected: JNum[]): void {
   expect(actual).toBeInstanceOf(Float32Array);
   const a = actual as Float32Array;
   expect(a.length).toBe(expected.length);
-  const abs = Math.abs;
-  const bad: string[] = [];
-  for (let i = 0; i < expected.length; i++) {
-    const e = dec(expected[i]);
-    let ok: boolean;
-    if (Number.isNaN(e)) ok = Number.isNaN(a[i]);
-    else if (!Number.isFinite(e)) ok = a[i] === e;
-    else {
-      const err = abs(a[i] - e) / (1 + abs(e));
-      ok = err <= 1e-5;
-      if (err > worstErr) [worstErr, worstWhere] = [err, `${name}[${i}]`];
-    }
-    if (!ok) bad.push(`${name}[${i}]: got ${a[i]}, expected ${e}`);
-  }
-  expect(bad.slice(0, 8)).toEqual([]);
+  expect(mismatches(name, a, expected, 1e-5, worst).slice(0, 8)).toEqual([]);
 }
 
 describe('half.json (PyTorch 1.13 on the same 16-bit values)', () => {

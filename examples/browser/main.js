@@ -2,6 +2,7 @@
 // the loss curve and the decision regions live. State for tests: window.demo.
 
 import { init, crossEntropy, binaryCrossEntropyWithLogits, softmax, inverseFrequencyWeights } from 'wasm-xent';
+import { gaussian, mulberry32 } from '../shared/random.js';
 
 const C = 3;
 const COUNTS = [200, 120, 60];
@@ -11,16 +12,8 @@ const STEPS_PER_FRAME = 10;
 const COLORS = [[230, 80, 60], [50, 130, 220], [40, 170, 90]];
 
 // ---------------------------------------------------------------- data: a seeded 3-arm spiral
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(7);
-const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+const gauss = gaussian(rand);
 const N = COUNTS.reduce((a, b) => a + b, 0);
 const X = new Float32Array(N * 2);
 const Y = new Int32Array(N);

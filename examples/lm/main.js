@@ -4,6 +4,7 @@
 
 import { init, linearCrossEntropy, wasmMemoryBytes } from 'wasm-xent';
 import text from '../../README.md?raw';
+import { gaussian, mulberry32 } from '../shared/random.js';
 
 const D = 64;
 const BATCH = 256;
@@ -19,16 +20,8 @@ const ids = Int32Array.from(words, (w) => index.get(w));
 const V = vocab.length;
 
 // ---------------------------------------------------------------- the frozen body
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(11);
-const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+const gauss = gaussian(rand);
 const E1 = Float32Array.from({ length: V * D }, gauss);
 const E2 = Float32Array.from({ length: V * D }, () => 0.5 * gauss());
 /** The hidden state after words a (two back) and b (one back). */

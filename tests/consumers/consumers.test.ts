@@ -13,7 +13,8 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { promisify } from 'util';
 import { gzipSync } from 'zlib';
-import { chromium, Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../runtimes/chromium';
 import { serve, StaticServer } from '../runtimes/server';
 import { crossEntropyRef, maxAbsDiff } from '../runtimes/reference';
 
@@ -25,7 +26,6 @@ const app = join(work, 'app');
 const out = join(app, 'out');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
 const run = promisify(execFile);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const tarball = join(work, `wasm-xent-${pkg.version}.tgz`);
 const ref = crossEntropyRef([1, 2, 3].map(Math.fround), [1, 3], [2]);
@@ -89,8 +89,7 @@ describe('bundlers, no configuration', () => {
 <script type="module" src="/main.js"></script>`,
     };
 
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await launchChromium();
     const pages: Record<string, string> = {};
     for (const [name, b] of Object.entries(builds)) if (b.page) pages[`/${name}.html`] = `<!doctype html><meta charset="utf-8">${b.page}`;
     server = await serve(app, pages);

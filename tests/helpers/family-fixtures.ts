@@ -28,6 +28,26 @@ type LossFn = (input: { data: Float32Array | Float64Array; shape: number[] }, ta
 
 export const dec = (v: JNum): number => (typeof v === 'number' ? v : v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : NaN);
 const CTOR = { float32: Float32Array, float64: Float64Array } as const;
+
+/** The entries of `actual` out of tolerance against `expected` (relative to 1 + |expected|; NaN
+ *  must be NaN and +-Infinity exact), as messages; `worst` keeps the largest error seen. */
+export function mismatches(what: string, actual: ArrayLike<number>, expected: JNum[], tol: number, worst: { err: number; where: string }): string[] {
+  const abs = Math.abs; // hoisted: global lookups in jest's vm context are slow
+  const bad: string[] = [];
+  for (let i = 0; i < expected.length; i++) {
+    const e = dec(expected[i]);
+    let ok: boolean;
+    if (Number.isNaN(e)) ok = Number.isNaN(actual[i]);
+    else if (!Number.isFinite(e)) ok = actual[i] === e;
+    else {
+      const err = abs(actual[i] - e) / (1 + abs(e));
+      ok = err <= tol;
+      if (err > worst.err) [worst.err, worst.where] = [err, `${what}[${i}]`];
+    }
+    if (!ok) bad.push(`${what}[${i}]: got ${actual[i]}, expected ${e}`);
+  }
+  return bad;
+}
 const TOL = { float32: 1e-5, float64: 1e-10 } as const;
 
 export function loadCases(file: string): FamilyCase[] {
@@ -41,19 +61,7 @@ export function fixtureRunner(label: string) {
     if (what !== 'loss (number)' && !(actual instanceof CTOR[c.dtype])) throw new Error(`${c.name}: ${what} is not a ${CTOR[c.dtype].name}`);
     const a = actual as ArrayLike<number>;
     expect(a.length).toBe(expected.length);
-    const bad: string[] = [];
-    for (let i = 0; i < expected.length; i++) {
-      const e = dec(expected[i]);
-      let ok: boolean;
-      if (Number.isNaN(e)) ok = Number.isNaN(a[i]);
-      else if (!Number.isFinite(e)) ok = a[i] === e;
-      else {
-        const err = Math.abs(a[i] - e) / (1 + Math.abs(e));
-        ok = err <= TOL[c.dtype];
-        if (err > worst[c.dtype].err) worst[c.dtype] = { err, where: `${c.name} ${what}[${i}]` };
-      }
-      if (!ok) bad.push(`${what}[${i}]: got ${a[i]}, expected ${e}`);
-    }
+    const bad = mismatches(`${c.name} ${what}`, a, expected, TOL[c.dtype], worst[c.dtype]);
     if (bad.length) throw new Error(`${c.name}: ${bad.length} values out of tolerance:\n  ${bad.slice(0, 8).join('\n  ')}`);
   }
 

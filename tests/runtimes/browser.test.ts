@@ -4,18 +4,16 @@
 // each way of loading the .wasm; losses and gradients are checked against the float64 reference
 // computed here. Then the demo (examples/browser) is built with Vite, trained in the browser, and
 // screenshotted: the loss must fall. CI installs chromium (.ci/run); without it this test fails.
-import { execFileSync } from 'child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
+import { mkdirSync } from 'fs';
 import { join } from 'path';
-import { chromium, Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openDemo } from './chromium';
 import { serve, StaticServer } from './server';
 import { crossEntropyRef, bceWithLogitsRef, softmaxRef, maxAbsDiff, sample } from './reference';
 
 jest.setTimeout(120_000);
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOT = join(root, 'build', 'demo-screenshot.png');
 
 // Runs in the browser (page and worker): loads the module as `how` says, evaluates every case.
@@ -107,12 +105,7 @@ let browser: Browser;
 let server: StaticServer;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   server = await serve(root, {
     '/__page.html': page(''),
     '/__badmime.html': page('/badmime'),
@@ -180,53 +173,38 @@ test('inside a module Web Worker', async () => {
 });
 
 test('the demo built with Vite trains in the browser: the loss falls (screenshot saved)', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'wasm-xent-demo-'));
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'examples/browser', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: root, stdio: 'pipe' });
-    const demo = await serve(out);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 516 } });
-    const p = await context.newPage();
-    const errors: string[] = [];
-    p.on('pageerror', (e) => errors.push(String(e)));
-    try {
-      await p.goto(demo.url + '/');
-      const wait = () => p.waitForFunction(() => (window as any).demo?.done === true, undefined, { timeout: 60_000 });
-      const state = () => p.evaluate(() => { const d = (window as any).demo; return { losses: d.losses as number[], accuracy: d.accuracy as number, lossKind: d.lossKind as string }; });
-      await wait();
-      const ce = await state();
-      mkdirSync(join(root, 'build'), { recursive: true });
-      await p.screenshot({ path: SCREENSHOT });
-      console.log(`demo (cross-entropy): loss ${ce.losses[0].toFixed(4)} -> ${ce.losses[ce.losses.length - 1].toFixed(4)} in ${ce.losses.length} steps, accuracy ${(100 * ce.accuracy).toFixed(1)}%; screenshot ${SCREENSHOT}`);
-      expect(ce.lossKind).toBe('ce');
-      expect(ce.losses.length).toBe(1500);
-      expect(ce.losses[ce.losses.length - 1]).toBeLessThan(0.3 * ce.losses[0]);
-      expect(ce.accuracy).toBeGreaterThan(0.9);
-      // The decision regions are drawn: the canvas holds many distinct colours.
-      const colours = await p.evaluate(() => {
-        const c = document.getElementById('regions') as HTMLCanvasElement;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        return seen.size;
-      });
-      expect(colours).toBeGreaterThan(50);
+  await openDemo(browser, 'browser', { width: 1280, height: 516 }, async (p, errors) => {
+    const wait = () => p.waitForFunction(() => (window as any).demo?.done === true, undefined, { timeout: 60_000 });
+    const state = () => p.evaluate(() => { const d = (window as any).demo; return { losses: d.losses as number[], accuracy: d.accuracy as number, lossKind: d.lossKind as string }; });
+    await wait();
+    const ce = await state();
+    mkdirSync(join(root, 'build'), { recursive: true });
+    await p.screenshot({ path: SCREENSHOT });
+    console.log(`demo (cross-entropy): loss ${ce.losses[0].toFixed(4)} -> ${ce.losses[ce.losses.length - 1].toFixed(4)} in ${ce.losses.length} steps, accuracy ${(100 * ce.accuracy).toFixed(1)}%; screenshot ${SCREENSHOT}`);
+    expect(ce.lossKind).toBe('ce');
+    expect(ce.losses.length).toBe(1500);
+    expect(ce.losses[ce.losses.length - 1]).toBeLessThan(0.3 * ce.losses[0]);
+    expect(ce.accuracy).toBeGreaterThan(0.9);
+    // The decision regions are drawn: the canvas holds many distinct colours.
+    const colours = await p.evaluate(() => {
+      const c = document.getElementById('regions') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return seen.size;
+    });
+    expect(colours).toBeGreaterThan(50);
 
-      // Switch the loss to BCE with label smoothing and inverse-frequency class weights.
-      await p.fill('#smoothing', '0.1');
-      await p.click('#inverse');
-      await p.check('input[value="bce"]');
-      await wait();
-      const bce = await state();
-      console.log(`demo (BCE, smoothing 0.1, inverse-frequency weights): loss ${bce.losses[0].toFixed(4)} -> ${bce.losses[bce.losses.length - 1].toFixed(4)}, accuracy ${(100 * bce.accuracy).toFixed(1)}%`);
-      expect(bce.lossKind).toBe('bce');
-      expect(bce.losses[bce.losses.length - 1]).toBeLessThan(0.5 * bce.losses[0]);
-      expect(bce.accuracy).toBeGreaterThan(0.85);
-      expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-      await demo.close();
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+    // Switch the loss to BCE with label smoothing and inverse-frequency class weights.
+    await p.fill('#smoothing', '0.1');
+    await p.click('#inverse');
+    await p.check('input[value="bce"]');
+    await wait();
+    const bce = await state();
+    console.log(`demo (BCE, smoothing 0.1, inverse-frequency weights): loss ${bce.losses[0].toFixed(4)} -> ${bce.losses[bce.losses.length - 1].toFixed(4)}, accuracy ${(100 * bce.accuracy).toFixed(1)}%`);
+    expect(bce.lossKind).toBe('bce');
+    expect(bce.losses[bce.losses.length - 1]).toBeLessThan(0.5 * bce.losses[0]);
+    expect(bce.accuracy).toBeGreaterThan(0.85);
+    expect(errors).toEqual([]);
+  });
 });

@@ -4,66 +4,42 @@
 // uniform model's loss), and the page must report tokens/s and wasm memory. The screenshot is saved
 // to build/lm-demo-screenshot.png (docs/lm-demo.png is a copy). Lives in tests/runtimes, which the
 // scalar pass of `npm test` skips. Without Chromium this test fails.
-import { execFileSync } from 'child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'fs';
-import { tmpdir } from 'os';
+import { mkdirSync } from 'fs';
 import { join } from 'path';
-import { chromium, Browser } from 'playwright-core';
-import { serve } from './server';
+import type { Browser } from 'playwright-core';
+import { launchChromium, openDemo } from './chromium';
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = join(root, 'build', 'lm-demo-screenshot.png');
 
 jest.setTimeout(300_000);
 
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
 });
 
 test('the LM demo fine-tunes the output layer with linearCrossEntropy: the loss falls (screenshot saved)', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'wasm-xent-lm-demo-'));
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'examples/lm', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: root, stdio: 'pipe' });
-    const demo = await serve(out);
-    const context = await browser.newContext({ viewport: { width: 1240, height: 500 } });
-    const p = await context.newPage();
-    const errors: string[] = [];
-    p.on('pageerror', (e) => errors.push(String(e)));
-    await p.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : (errors.push(route.request().url()), route.abort())));
-    try {
-      await p.goto(demo.url + '/');
-      await p.waitForFunction(() => (window as any).demo?.done === true, undefined, { timeout: 240_000 });
-      const d = await p.evaluate(() => { const s = (window as any).demo; return { V: s.V as number, losses: s.losses as number[], tps: s.tokensPerSecond as number, mem: s.memoryBytes as number, sample: s.sample as string }; });
-      mkdirSync(join(root, 'build'), { recursive: true });
-      await p.screenshot({ path: SCREENSHOT });
-      const first = d.losses[0], last = d.losses[d.losses.length - 1];
-      console.log(`LM demo: V = ${d.V}, loss ${first.toFixed(3)} -> ${last.toFixed(3)} in ${d.losses.length} steps, ${Math.round(d.tps)} tokens/s, wasm memory ${(d.mem / 2 ** 20).toFixed(1)} MiB; sample: ${d.sample}`);
-      expect(d.V).toBeGreaterThan(1000);
-      expect(d.losses.length).toBe(300);
-      // the zero-initialised output layer starts at the uniform model's loss, log V, plus the
-      // z-loss 1e-4 lse^2 with lse = log V
-      const logV = Math.log(d.V);
-      expect(Math.abs(first - (logV + 1e-4 * logV * logV))).toBeLessThan(1e-4 * logV);
-      expect(last).toBeLessThan(0.6 * first);
-      expect(d.tps).toBeGreaterThan(0);
-      expect(d.mem).toBeGreaterThan(0);
-      expect(await p.textContent('#status')).toContain('tokens/s');
-      expect(errors).toEqual([]);
-    } finally {
-      await context.close();
-      await demo.close();
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  await openDemo(browser, 'lm', { width: 1240, height: 500 }, async (p, errors) => {
+    await p.waitForFunction(() => (window as any).demo?.done === true, undefined, { timeout: 240_000 });
+    const d = await p.evaluate(() => { const s = (window as any).demo; return { V: s.V as number, losses: s.losses as number[], tps: s.tokensPerSecond as number, mem: s.memoryBytes as number, sample: s.sample as string }; });
+    mkdirSync(join(root, 'build'), { recursive: true });
+    await p.screenshot({ path: SCREENSHOT });
+    const first = d.losses[0], last = d.losses[d.losses.length - 1];
+    console.log(`LM demo: V = ${d.V}, loss ${first.toFixed(3)} -> ${last.toFixed(3)} in ${d.losses.length} steps, ${Math.round(d.tps)} tokens/s, wasm memory ${(d.mem / 2 ** 20).toFixed(1)} MiB; sample: ${d.sample}`);
+    expect(d.V).toBeGreaterThan(1000);
+    expect(d.losses.length).toBe(300);
+    // the zero-initialised output layer starts at the uniform model's loss, log V, plus the
+    // z-loss 1e-4 lse^2 with lse = log V
+    const logV = Math.log(d.V);
+    expect(Math.abs(first - (logV + 1e-4 * logV * logV))).toBeLessThan(1e-4 * logV);
+    expect(last).toBeLessThan(0.6 * first);
+    expect(d.tps).toBeGreaterThan(0);
+    expect(d.mem).toBeGreaterThan(0);
+    expect(await p.textContent('#status')).toContain('tokens/s');
+    expect(errors).toEqual([]);
+  });
 });

@@ -8,13 +8,13 @@
 // picks its own build, so the pass's WASM_XENT_BUILD does not matter.
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { chromium, Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium';
 import { serve, StaticServer } from './server';
 
 jest.setTimeout(120_000);
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 type JNum = number | string;
 interface Case {
@@ -106,8 +106,7 @@ let browser: Browser;
 let server: StaticServer;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
+  browser = await launchChromium();
   server = await serve(root, { '/__relaxed.html': page });
 });
 
