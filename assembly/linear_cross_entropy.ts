@@ -7,7 +7,7 @@
 //      logits Z^T [C, ntp] (classes by tokens: the loss below then runs along contiguous tokens);
 //   3. lceForward: bias, softcap, max, one exp per logit for the sum, the loss terms -> lse, loss;
 //   4. lceBackward: dZ = d loss / d Z in place over Z^T (the second exp per logit, as PyTorch's
-//      backward has), the softcap's derivative, the bias gradient;
+//      backward has), the softcap's derivative, the bias gradient (summed in f64, see below);
 //   5. lceGrads per block: gradX_chunk (+)= dZ_b^T-slice W_b and gradW_b (+)= dZ_b X_chunk.
 //
 // That is three GEMMs of 2 nt C D flops each per chunk, 6 N C D in all (Liger Kernel's scheme: the
@@ -213,7 +213,12 @@ const C_LSE = 0, C_ALPHA = 1, C_BETA = 2, C_GAMMA = 3;
 const T_LSE = 4, T_ALPHA = 5, T_GAMMA = 6;
 
 /** Step 4: dZ := alpha s - gamma w [p'] - beta [c == t], times the softcap's derivative
- *  1 - (z / cap)^2, in place over the capped logits; gradBias[c] += sum over tokens of dZ. */
+ *  1 - (z / cap)^2, in place over the capped logits; gradBias[c] += sum over tokens of dZ, where
+ *  gradBias is f64 [C] (0 when not wanted): the host rounds it to T once, after the last chunk.
+ *  Why f64, over the finished dZ: with a huge upstream gradient (3e38 in f32, 1e308 in f64) a
+ *  confident token's alpha s_t and beta are each near the top of the range and nearly cancel;
+ *  summing the alpha s terms apart from the beta ones, or keeping the sum in T across chunks,
+ *  overflowed where PyTorch's bias gradient (the sum of its finished dZ) is finite. */
 export function lceBackward<T>(
   zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize,
   weight: usize, eps: f64, coef: usize, gradBias: usize, stats: usize,
@@ -242,10 +247,7 @@ export function lceBackward<T>(
       store<T>(at<T>(row, n), dt);
       sum += <f64>dt;
     }
-    if (gradBias != 0) {
-      const pb = at<T>(gradBias, c);
-      store<T>(pb, <T>(<f64>load<T>(pb) + sum));
-    }
+    if (gradBias != 0) store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
   }
 }
 
@@ -272,7 +274,6 @@ function backwardVector<T>(
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
     const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
-    let acc = f64x2.splat(0);
     for (let n = 0; n < ntp; n += L) {
       const z = v128.load(at<T>(row, n));
       const e = expWith<T>(v128.sub<T>(z, v128.load(at<T>(lseT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
@@ -282,11 +283,6 @@ function backwardVector<T>(
         d = v128.mul<T>(d, v128.sub<T>(one, v128.mul<T>(u, u)));
       }
       v128.store(at<T>(row, n), d);
-      acc = addWide<T>(acc, d);
-    }
-    if (gradBias != 0) {
-      const pb = at<T>(gradBias, c);
-      store<T>(pb, <T>(<f64>load<T>(pb) + hsum(acc)));
     }
   }
   for (let n = 0; n < nt; n++) {
@@ -299,9 +295,15 @@ function backwardVector<T>(
     }
     const p = at<T>(zt, <usize>t * ntp + n);
     store<T>(p, <T>(<f64>load<T>(p) - g));
-    if (gradBias != 0) {
-      const pb = at<T>(gradBias, t);
-      store<T>(pb, <T>(<f64>load<T>(pb) - g));
+  }
+  // The bias gradient from the finished rows (padded tokens' dZ is 0), widened to f64.
+  if (gradBias != 0) {
+    for (let c = 0; c < C; c++) {
+      const row = at<T>(zt, <usize>c * ntp);
+      let acc = f64x2.splat(0);
+      for (let n = 0; n < ntp; n += L) acc = addWide<T>(acc, v128.load(at<T>(row, n)));
+      const pb = gradBias + (<usize>c << 3);
+      store<f64>(pb, load<f64>(pb) + hsum(acc));
     }
   }
 }

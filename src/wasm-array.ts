@@ -42,7 +42,7 @@ export class WasmArray<A extends Float32Array | Float64Array = Float32Array | Fl
 }
 
 /**
- * Allocates a Float32Array or Float64Array of `length` elements inside wasm-xent's memory, for
+ * Allocates a zero-filled Float32Array or Float64Array of `length` elements inside wasm-xent's memory, for
  * callers who fill inputs or read gradients every step and want no copies:
  *
  *   const logits = wasmArray(Float32Array, N * C);
@@ -56,6 +56,10 @@ export function wasmArray<T extends FloatConstructor>(type: T, length: number): 
   if (type !== Float32Array && type !== Float64Array) fail(fn, 'type must be Float32Array or Float64Array', TypeError);
   if (!Number.isSafeInteger(length) || length < 0) fail(fn, `length must be a non-negative integer, got ${String(length)}`, RangeError);
   const ws = getWorkspace(fn);
-  const pointer = ws.pin(fn, length * type.BYTES_PER_ELEMENT);
+  const bytes = length * type.BYTES_PER_ELEMENT;
+  const pointer = ws.pin(fn, bytes);
+  // The block may hold an earlier array's values or a call's scratch: start from zeros, as
+  // `new Float32Array(n)` does (an op told to accumulate into it would otherwise add garbage).
+  new Uint8Array(ws.exports.memory.buffer, pointer, bytes).fill(0);
   return new WasmArray(ws, type, pointer, length) as WasmArray<InstanceType<T>>;
 }

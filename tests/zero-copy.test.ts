@@ -105,3 +105,25 @@ test('wasmArray validates its arguments', () => {
   expect(() => X.wasmArray(Float32Array, -1)).toThrow(RangeError);
   expect(() => X.wasmArray(Float32Array, 1.5)).toThrow(RangeError);
 });
+
+// Red team 4 (issue 10): a new wasmArray must not show bytes of earlier arrays or calls.
+test.each([Float32Array, Float64Array])('a new %p wasmArray is zero-filled, like new Float32Array(n)', (T) => {
+  const n = 50000;
+  const a = X.wasmArray(T, n);
+  a.array.fill(-7.5);
+  a.free();
+  const b = X.wasmArray(T, n); // first fit: a's block
+  try {
+    expect(b.array.every((v) => Object.is(v, 0))).toBe(true);
+  } finally {
+    b.free();
+  }
+  // The call regions sit above the arena: a larger array reaches into a call's scratch space.
+  X.softmax({ data: Float32Array.from(normals(r, 4 * n)).fill(3), shape: [200, n / 50] });
+  const c = X.wasmArray(T, 4 * n);
+  try {
+    expect(c.array.every((v) => Object.is(v, 0))).toBe(true);
+  } finally {
+    c.free();
+  }
+});

@@ -115,14 +115,12 @@ export function crossEntropy<A extends FloatArray>(
     zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
   ) as LossResult<A>;
   if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
-    // Class weights that sum to zero over the batch, with smoothing: PyTorch divides the nll part
-    // and the smoothing part by zero separately, (1 - eps) (nll / 0) + (eps / C) (smooth / 0), so
-    // the loss is NaN when their signs differ. Its upstream gradient is infinite, which makes every
-    // non-ignored row's gradient NaN through log_softmax's backward (inf - inf).
+    // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean). The
+    // upstream gradient is infinite, which makes every non-ignored row's gradient NaN through
+    // log_softmax's backward (inf - inf).
     const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
     const nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
-    const smooth = (stream.total - (1 - eps) * nll) / (eps / C);
-    result.loss = (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
+    result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
     if (result.grad) {
       for (let p = 0; p < positions; p++) {
         if (targets[p] < 0) continue;
@@ -133,6 +131,17 @@ export function crossEntropy<A extends FloatArray>(
   }
   if (lse) infiniteLse(lse, x, read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
+}
+
+/** PyTorch's 'mean' of label-smoothed cross-entropy with class-index targets when the class
+ *  weights of the non-ignored targets sum to zero: it divides the nll part and the smoothing part
+ *  by that zero separately, (1 - eps) (nll / 0) + (eps / C) (smooth / 0), so the loss is NaN when
+ *  their signs differ (0 / 0 included) and +-inf otherwise, where total / 0 would give +-inf.
+ *  `total` is the summed loss, (1 - eps) nll + (eps / C) smooth; `nll` its summed nll part.
+ *  Shared with linearCrossEntropy. */
+export function zeroWeightSmoothedMean(total: number, nll: number, eps: number, C: number): number {
+  const smooth = (total - (1 - eps) * nll) / (eps / C);
+  return (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
 }
 
 /** The zLoss option: a finite number >= 0 (0 when absent). */

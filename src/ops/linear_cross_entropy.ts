@@ -14,6 +14,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
 import type { IndexTarget, ProbabilityTarget } from '../types.js';
@@ -168,6 +169,7 @@ export function linearCrossEntropy<A extends FloatArray>(
   const ws = getWorkspace(FN);
   const inPlace = { x: resident(ws, x), w: resident(ws, w), gx: outInput ? resident(ws, outInput) : -1, gw: outWeight ? resident(ws, outWeight) : -1 };
   const gbOff = outBias ? resident(ws, outBias) : -1;
+  const probsOff = probs ? resident(ws, probs) : -1;
   let gradInput: FloatArray | null = wantGrad ? (outInput ?? new Ctor(N * D)) : null;
   let gradWeight: FloatArray | null = wantGrad ? (outWeight ?? new Ctor(C * D)) : null;
   let gradBias: FloatArray | null = wantGrad && bias ? (outBias ?? new Ctor(C)) : null;
@@ -175,6 +177,11 @@ export function linearCrossEntropy<A extends FloatArray>(
   const lse = returnLse ? new Ctor(N) : null;
   let total = 0;
   let zTotal = 0;
+  // 'mean' with smoothing where the kept targets' class weights sum to zero: PyTorch's division of
+  // the nll and smoothing parts by zero apart (zeroWeightSmoothedMean) needs the nll part's sum, and
+  // its infinite upstream gradient makes every kept token's gradient NaN (crossEntropy's rule).
+  const zeroWeightMean = plan.reduction === 'mean' && targets !== null && denominator === 0 && eps > 0 && counted > 0;
+  let nllTotal = 0;
 
   if (N > 0) {
     const bytes = Ctor.BYTES_PER_ELEMENT;
@@ -185,12 +192,14 @@ export function linearCrossEntropy<A extends FloatArray>(
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
-      gradBias ? C * bytes : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
+      gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
     ]);
-    // reserve may have grown memory: every view of it is made from here on.
-    if (gradInput) gradInput = freshView(ws, gradInput, inPlace.gx);
-    if (gradWeight) gradWeight = freshView(ws, gradWeight, inPlace.gw);
-    if (gradBias) gradBias = freshView(ws, gradBias, gbOff);
+    // reserve may have grown memory, detaching every view of it the caller passed (wasmArrays'
+    // .array): from here on only views made after it are read, written or handed back.
+    if (gradInput) gradInput = liveView(ws, gradInput, inPlace.gx, N * D);
+    if (gradWeight) gradWeight = liveView(ws, gradWeight, inPlace.gw, C * D);
+    if (gradBias) gradBias = liveView(ws, gradBias, gbOff, C);
+    if (probs) probs = liveView(ws, probs, probsOff, N * C);
     const mem = ws.exports.memory.buffer;
     const view = (p: number, n: number) => ws.floats(precision, p, n);
     const f64 = (p: number, n: number) => new Float64Array(mem, p, n);
@@ -201,9 +210,11 @@ export function linearCrossEntropy<A extends FloatArray>(
       weightSum = 0;
       for (let c = 0; c < C; c++) weightSum += classW[c];
     }
+    // The bias gradient is summed in f64 over every chunk and rounded once at the end
+    // (assembly/linear_cross_entropy.ts lceBackward says why).
     if (gradBias) {
-      if (accumulate) view(pGB, C).set(gradBias);
-      else view(pGB, C).fill(0);
+      if (accumulate) f64(pGB, C).set(gradBias);
+      else f64(pGB, C).fill(0);
     }
     const k = (name: string) => ws.kernel<Kernel>(name, precision);
     const pack = k('lcePack'), logits = k('lceLogits'), forward = k('lceForward'), backward = k('lceBackward'), grads = k('lceGrads');
@@ -241,6 +252,8 @@ export function linearCrossEntropy<A extends FloatArray>(
         total += l;
         zTotal += z;
         if (perPosition) perPosition[n] = l + z;
+        const wt = targets && !ignored ? (classW ? classW[targets[n]] : 1) : 0;
+        if (zeroWeightMean && !ignored) nllTotal += wt * (s - stats[8 * ntp + j]); // lse - the target's logit
         if (!wantGrad) continue;
         // Upstream gradients of the loss term and of the z term (mean: their own denominators).
         let g: number, gz: number;
@@ -254,10 +267,11 @@ export function linearCrossEntropy<A extends FloatArray>(
         }
         const zTerm = zLoss > 0 ? gz * 2 * zLoss * s : 0;
         if (targets) {
-          const wt = classW ? classW[targets[n]] : 1;
-          coef[ntp + j] = g * ((1 - eps) * wt + (eps / C) * weightSum) + zTerm;
+          coef[ntp + j] = zeroWeightMean ? NaN : g * ((1 - eps) * wt + (eps / C) * weightSum) + zTerm;
           coef[2 * ntp + j] = g * (1 - eps) * wt;
-          coef[3 * ntp + j] = g * (eps / C);
+          // Without smoothing PyTorch has no smoothing term: 0, not g * 0 (NaN for the infinite g
+          // of 'mean' over class weights that sum to zero).
+          coef[3 * ntp + j] = eps > 0 ? g * (eps / C) : 0;
         } else {
           coef[ntp + j] = g * stats[4 * ntp + j] + zTerm;
           coef[2 * ntp + j] = 0;
@@ -283,7 +297,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       }
       if (!(inPlace.gx >= 0)) gradInput!.set(view(pGX, m * D), n0 * D);
     }
-    if (gradBias) gradBias.set(view(pGB, C));
+    if (gradBias) gradBias.set(f64(pGB, C));
   } else if (wantGrad && !accumulate) {
     gradWeight!.fill(0);
     if (gradBias) gradBias.fill(0);
@@ -293,15 +307,18 @@ export function linearCrossEntropy<A extends FloatArray>(
   // term is averaged over the non-ignored positions, not weighted.
   let loss: number | A;
   if (perPosition) loss = perPosition as A;
-  else if (plan.reduction === 'mean') loss = total / denominator + (zLoss > 0 ? zTotal / counted : 0);
+  else if (plan.reduction === 'mean') {
+    loss = (zeroWeightMean ? zeroWeightSmoothedMean(total, nllTotal, eps, C) : total / denominator) + (zLoss > 0 ? zTotal / counted : 0);
+  }
   else loss = total + zTotal;
   if (precision === 'f32' && typeof loss === 'number') loss = Math.fround(loss);
   const result: LinearCrossEntropyResult<A> = { loss };
   if (lse) result.lse = lse as A;
   if (gradInput) {
-    result.gradInput = freshView(ws, gradInput, inPlace.gx) as A;
-    result.gradWeight = freshView(ws, gradWeight!, inPlace.gw) as A;
-    if (gradBias) result.gradBias = freshView(ws, gradBias, gbOff) as A;
+    // The caller's own arrays when nothing grew; the live views made above when memory grew.
+    result.gradInput = callerArray(gradInput) as A;
+    result.gradWeight = callerArray(gradWeight!) as A;
+    if (gradBias) result.gradBias = callerArray(gradBias) as A;
   }
   return result;
 
@@ -349,10 +366,11 @@ function resident(ws: Workspace, a: FloatArray): number {
   return a.byteOffset;
 }
 
-/** A wasmArray's view (at byte `offset`, -1 for a plain array) made before this call grew memory
- *  is detached by the growth: hand back a fresh view of the same elements. */
-function freshView(ws: Workspace, a: FloatArray, offset: number): FloatArray {
+/** `a`, or when it is a wasmArray's view (at byte `offset`; -1 for a plain array) that memory
+ *  growth has detached, a view of the same `length` elements in the grown memory. The length is
+ *  passed in because a detached view's own length reads 0. */
+function liveView(ws: Workspace, a: FloatArray, offset: number, length: number): FloatArray {
   const buffer = ws.exports.memory.buffer;
-  if (offset < 0 || a.buffer === buffer) return callerArray(a);
-  return new (a.constructor as Float32ArrayConstructor)(buffer, offset, a.length);
+  if (offset < 0 || a.buffer === buffer) return a;
+  return new (a.constructor as Float32ArrayConstructor)(buffer, offset, length);
 }
