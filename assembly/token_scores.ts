@@ -11,9 +11,12 @@
 // as torch.special.entr has it (the written-out -(p * log p).sum() gives NaN for a -inf logit).
 //   rank      = #{c : x_c > x_t}
 //   argmax    = the first c with x_c = m
-// Top K: insertion into the output row itself, kept sorted by logit (descending; a later equal
-// logit never passes an earlier one, so ties go to the lower index), then each logit is turned
-// into its log-probability. Meant for small K: the cost is about C compares plus K per insertion.
+// Top K, in the output row itself: the logits are scanned in class order and a logit enters only
+// if it beats the worst of the K kept so far (a later equal logit never does, so ties go to the
+// lower index). For K <= HEAP_K the row is kept sorted and an entry is inserted (K moves at most:
+// fastest for small K); above, it is a binary heap with the worst entry at its root (log K moves
+// per entry), heap-sorted once at the end, so the cost is O(C log K) for any K, K = C included.
+// Then each logit is turned into its log-probability.
 //
 // Two passes over each row: first the max, with the target's rank and the top K from the same
 // loads, then the exps (the fast exp: its subnormal results are 0, and a term below 1e-38 cannot
@@ -239,8 +242,8 @@ function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: 
   let c = 0;
   let count = 0;
   let m = load<T>(row);
-  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
-  if (topk) for (let k = 0; k < K; k++) insert<T>(load<T>(row + <usize>k * stride), k, k, K, topV, topI, top, inner);
+  const lastV = at<T>(topV, top + <usize>worstSlot(K) * inner);
+  if (topk) fillTop<T>(row, stride, K, topV, topI, top, inner);
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
     const L = lanes<T>();
     const vt = v128.splat<T>(xt);
@@ -278,33 +281,127 @@ function scanRankTop<T>(row: usize, C: i32, stride: usize, xt: T, K: i32, topV: 
     const v = load<T>(row + <usize>c * stride);
     m = max<T>(m, v);
     if (rank) if (v > xt) count++;
-    if (topk) if (c >= K && above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
+    if (topk) if (c >= K && above<T>(v, load<T>(lastV))) offer<T>(v, c, K, topV, topI, top, inner);
   }
+  if (topk) sortTop<T>(K, topV, topI, top, inner);
   scanCount = count;
   return m;
 }
 
 /** The logits of classes c .. c + count - 1 that enter a full top-K row (classes below K are in already). */
 function insertLanes<T>(row: usize, c: i32, count: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
-  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
+  const lastV = at<T>(topV, top + <usize>worstSlot(K) * inner);
   for (let l = 0; l < count; l++) {
     const v = load<T>(at<T>(row, c + l));
-    if (c + l >= K && v > load<T>(lastV)) insert<T>(v, c + l, K, K, topV, topI, top, inner);
+    if (c + l >= K && v > load<T>(lastV)) offer<T>(v, c + l, K, topV, topI, top, inner);
   }
 }
 
 /** The top K of a row with NaNs (special()), one logit at a time in the order above(). */
 function topKScalar<T>(row: usize, C: i32, stride: usize, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
-  const lastV = at<T>(topV, top + <usize>(K - 1) * inner);
-  for (let c = 0; c < C; c++) {
+  const lastV = at<T>(topV, top + <usize>worstSlot(K) * inner);
+  fillTop<T>(row, stride, K, topV, topI, top, inner);
+  for (let c = K; c < C; c++) {
     const v = load<T>(row + <usize>c * stride);
-    if (c < K) insert<T>(v, c, c, K, topV, topI, top, inner);
-    else if (above<T>(v, load<T>(lastV))) insert<T>(v, c, K, K, topV, topI, top, inner);
+    if (above<T>(v, load<T>(lastV))) offer<T>(v, c, K, topV, topI, top, inner);
+  }
+  sortTop<T>(K, topV, topI, top, inner);
+}
+
+/** Above this K the top K are a heap (see the top of this file). Insertion costs about K/2 moves
+ *  per entering logit, the heap about log2 K moves of two compares each, plus a final sort. Measured
+ *  on [64, 32000] f32 (loaded machine, +-30%): random logits, where few logits enter after the first
+ *  vectors, gave the two the same time for K = 4..64; ascending rows, where every logit enters,
+ *  gave the heap 1.3x at K = 16, 3x at K = 32 and 64. tests/token_scores.test.ts has K on both sides. */
+const HEAP_K = 16;
+
+/** The slot of the worst of the K kept entries, which a logit must beat to enter: the end of the
+ *  sorted row, or the heap's root. */
+// @ts-ignore: decorator
+@inline function worstSlot(K: i32): i32 {
+  return K > HEAP_K ? 0 : K - 1;
+}
+
+/** Puts classes 0 .. K-1 into the top-K row: sorted by insertion, or as they come and then made a
+ *  heap (bottom-up, O(K)). */
+function fillTop<T>(row: usize, stride: usize, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  if (K <= HEAP_K) {
+    for (let k = 0; k < K; k++) insert<T>(load<T>(row + <usize>k * stride), k, k, K, topV, topI, top, inner);
+    return;
+  }
+  for (let k = 0; k < K; k++) {
+    const here = top + <usize>k * inner;
+    store<T>(at<T>(topV, here), load<T>(row + <usize>k * stride));
+    store<i32>(topI + (here << 2), k);
+  }
+  for (let j = (K >> 1) - 1; j >= 0; j--) {
+    const here = top + <usize>j * inner;
+    siftDown<T>(load<T>(at<T>(topV, here)), load<i32>(topI + (here << 2)), j, K, topV, topI, top, inner);
   }
 }
 
-/** Inserts logit v of class c into a top-K row holding n entries (n = K: the last one drops out).
- *  Not inlined: it runs rarely, outside the hot loops, and it is called from five places. */
+/** Logit v of class c (c >= K, and v beats the worst kept entry) replaces the worst entry.
+ *  Inlined: a call in between cost K = 5 about 2% more instructions (bench/instructions.sh tok5). */
+// @ts-ignore: decorator
+@inline function offer<T>(v: T, c: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  if (K <= HEAP_K) insert<T>(v, c, K, K, topV, topI, top, inner);
+  else siftDown<T>(v, c, 0, K, topV, topI, top, inner);
+}
+
+/** Turns a heap into the sorted row (best first): the root, the worst, is swapped to the end and
+ *  the heap shrinks by one, K - 1 times. The sorted row (K <= HEAP_K) is left as it is. */
+function sortTop<T>(K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  if (K <= HEAP_K) return;
+  for (let n = K - 1; n > 0; n--) {
+    const last = top + <usize>n * inner;
+    const v = load<T>(at<T>(topV, last));
+    const c = load<i32>(topI + (last << 2));
+    store<T>(at<T>(topV, last), load<T>(at<T>(topV, top)));
+    store<i32>(topI + (last << 2), load<i32>(topI + (top << 2)));
+    siftDown<T>(v, c, 0, n, topV, topI, top, inner);
+  }
+}
+
+/** Whether entry (a, ia) is worse than (b, ib): a smaller logit (NaN the largest, as above()), or
+ *  an equal one of a higher class. A total order, so the heap's order is the top-K order. */
+// @ts-ignore: decorator
+@inline function worse<T>(a: T, ia: i32, b: T, ib: i32): bool {
+  return above<T>(b, a) || (ia > ib && !above<T>(a, b));
+}
+
+/** Places entry (v, c) at heap slot j of a heap of n entries (slot k's children are 2k+1, 2k+2),
+ *  moving worse children up until neither child is worse than it. */
+function siftDown<T>(v: T, c: i32, j: i32, n: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
+  while (true) {
+    let w = 2 * j + 1;
+    if (w >= n) break;
+    let child = top + <usize>w * inner;
+    let cv = load<T>(at<T>(topV, child));
+    let ci = load<i32>(topI + (child << 2));
+    if (w + 1 < n) {
+      const right = child + <usize>inner;
+      const rv = load<T>(at<T>(topV, right));
+      const ri = load<i32>(topI + (right << 2));
+      if (worse<T>(rv, ri, cv, ci)) {
+        w++;
+        child = right;
+        cv = rv;
+        ci = ri;
+      }
+    }
+    if (!worse<T>(cv, ci, v, c)) break;
+    const here = top + <usize>j * inner;
+    store<T>(at<T>(topV, here), cv);
+    store<i32>(topI + (here << 2), ci);
+    j = w;
+  }
+  const here = top + <usize>j * inner;
+  store<T>(at<T>(topV, here), v);
+  store<i32>(topI + (here << 2), c);
+}
+
+/** Inserts logit v of class c into a sorted top-K row holding n entries (n = K: the last one drops
+ *  out). Not inlined: it runs rarely, outside the hot loops. */
 function insert<T>(v: T, c: i32, n: i32, K: i32, topV: usize, topI: usize, top: usize, inner: i32): void {
   let j = min(n, K - 1);
   while (j > 0) {

@@ -141,6 +141,7 @@ function markdown(doc) {
   }
 
   L.push(...relaxedMarkdown(workloads, ids, meta));
+  L.push(...tokensMarkdown(workloads, ids));
   L.push(...loadMarkdown(doc, ids));
 
   L.push('## Targets (issue 3)', '');
@@ -230,6 +231,31 @@ function relaxedMarkdown(workloads, ids, meta) {
       return [fmt(base) + loadMark(W[mode][mainId(W, mode)]), fmt(rel) + loadMark(r), base !== undefined ? `${(base / rel).toFixed(2)}x` : '—'];
     };
     L.push(`| ${w} | ${[...part('fwd'), ...part('fwdgrad')].join(' | ')} |`);
+  }
+  L.push('');
+  return L;
+}
+
+/** W12 (issue 12): tokenScores on float32 and on bfloat16 logits, against its peers and against
+ *  crossEntropy's forward on the same logits (timed interleaved in the same run; target 1.3x). */
+function tokensMarkdown(workloads, ids) {
+  const rows = ids.filter((w) => workloads[w].crossEntropyForward);
+  if (!rows.length) return [];
+  const L = ['## tokenScores: float32 and bfloat16 logits (W12, issue 12)', ''];
+  L.push('tokenScores with targets and topK 5 on W2\'s logits [512, 32000], ns per element. W12-bf16 is the same logits rounded to bfloat16: ' +
+    'wasm-xent reads the raw bits, plain JS the decoded float32 values, PyTorch a bfloat16 tensor. Peer ratios: peer / wasm-xent. ' +
+    'Last columns: tokenScores / crossEntropy forward on the same logits (same dtype), timed interleaved after the rest (W2\'s call with label smoothing 0.1, and the default call); issue 12\'s target is 1.3x.', '');
+  L.push('| workload | wasm-xent | plain JS | PyTorch 1T | PyTorch 2T | plain JS / wasm-xent | PyTorch 1T / wasm-xent | PyTorch 2T / wasm-xent | / CE fwd (W2) | / CE fwd (default) | within 1.3x (W2 / default) |');
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|');
+  for (const w of rows) {
+    const W = workloads[w];
+    const main = w === 'W12-bf16' ? 'xent-bf16' : 'xent';
+    const m = median(W, 'fwd', main);
+    const v = (id) => (median(W, 'fwd', id) !== undefined ? fmt(median(W, 'fwd', id)) + loadMark(W.fwd[id]) : '—');
+    const r = (id) => (median(W, 'fwd', id) !== undefined && m !== undefined ? fmtRatio(median(W, 'fwd', id) / m) : '—');
+    const ce = W.crossEntropyForward;
+    const within = (x) => (Number.isFinite(x) ? (x <= 1.3 ? 'yes' : '**no**') : '?');
+    L.push(`| ${w} | ${v(main)} | ${v('naive')} | ${v('torch-1')} | ${v('torch-2')} | ${r('naive')} | ${r('torch-1')} | ${r('torch-2')} | ${ce.tokenScoresOverW2.toFixed(2)}x | ${ce.tokenScoresOverPlain.toFixed(2)}x | ${within(ce.tokenScoresOverW2)} / ${within(ce.tokenScoresOverPlain)} |`);
   }
   L.push('');
   return L;

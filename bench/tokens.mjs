@@ -1,29 +1,45 @@
 // Bench workload W12 (issue 12): tokenScores with topK 5 on W2's data (logits [512, 32000], W2's
-// targets with 10% ignored), float32. Its data, the wasm-xent calls (with crossEntropy's forward on
-// the same data, for the issue's "within 1.3x of crossEntropy forward" in the same run), the
-// plain-JS peer, and the check every contender must pass before it is timed.
-// bfloat16 (issue 12): once half-precision logits land ({ data: Uint16Array, dtype: 'bfloat16' }),
-// add a contender 'xent-bf16' here: the same call on W2's logits rounded to bfloat16 bits, checked
-// against tokenScores of those rounded values in float32.
+// targets with 10% ignored), in two rows: W12, float32 logits, and W12-bf16, the same logits
+// rounded to bfloat16 and passed as raw bits ({ data: Uint16Array, dtype: 'bfloat16' }). Its data,
+// the wasm-xent calls (with crossEntropy's forward on the same data, for the issue's "within 1.3x
+// of crossEntropy forward" in the same run), the plain-JS peer, and the check every contender must
+// pass before it is timed.
 
 import { makeWorkload } from './data.mjs';
 
 export const TOKEN_WORKLOADS = {
   W12: { title: 'LLM token scores', shape: [512, 32000], detail: "tokenScores on W2's logits and targets (10% ignored): lse, entropy, argmax, logProb, rank, topK 5" },
+  'W12-bf16': {
+    title: 'LLM token scores, bfloat16',
+    shape: [512, 32000],
+    detail: "W12 on W2's logits rounded to bfloat16 (nearest even): wasm-xent reads the raw bits (a Uint16Array, dtype 'bfloat16'), plain JS the decoded float32 values (decoded outside the timing), PyTorch a torch.bfloat16 tensor",
+  },
 };
 
 export const TOP_K = 5;
 
 export function makeTokensWorkload() {
   const d = makeWorkload('W2');
-  return { shape: d.shape, numel: d.numel, x: d.x, target: d.target, w2Options: { ignoreIndex: d.ignoreIndex, labelSmoothing: d.labelSmoothing } };
+  // bfloat16: the top 16 bits of each float32, rounded to nearest even (W2's logits are finite)
+  const u = new Uint32Array(d.x.buffer, d.x.byteOffset, d.numel);
+  const bits = Uint16Array.from(u, (b) => (b + 0x7fff + ((b >>> 16) & 1)) >>> 16);
+  const decoded = new Float32Array(Uint32Array.from(bits, (h) => h << 16).buffer);
+  return { shape: d.shape, numel: d.numel, x: d.x, target: d.target, bf16: bits, decoded, w2Options: { ignoreIndex: d.ignoreIndex, labelSmoothing: d.labelSmoothing } };
 }
 
-/** The wasm-xent calls: float32 (default), zero-copy input, float64, and crossEntropy's forward. */
+/** The wasm-xent calls: float32 (default), zero-copy input, float64, bfloat16 bits, and
+ *  crossEntropy's forward on the float32 and the bfloat16 logits. */
 export function tokenCalls(X, d, { input64, zcInput }) {
   const input = { data: d.x, shape: d.shape };
+  const half = { data: d.bf16, shape: d.shape, dtype: 'bfloat16' };
   const o = { topK: TOP_K };
   return {
+    'xent-bf16': () => X.tokenScores(half, d.target, o),
+    ceBf16W2: () => X.crossEntropy(half, d.target, d.w2Options),
+    ceBf16Plain: () => X.crossEntropy(half, d.target),
+    naiveBf16: () => naiveTokenScores(d.decoded, d.shape[0], d.shape[1], d.target, TOP_K),
+    // the reference of the bfloat16 row: float32 tokenScores on the decoded values
+    decoded: () => X.tokenScores({ data: d.decoded, shape: d.shape }, d.target, o),
     xent: () => X.tokenScores(input, d.target, o),
     'xent-zc': () => X.tokenScores(zcInput(), d.target, o),
     'xent-f64': () => X.tokenScores(input64, d.target, o),

@@ -72,7 +72,13 @@ SHAPES = {
     'W10': [4096, 1000],
     'W11': [4096, 1000],
     'W12': [512, 32000],
+    'W12-bf16': [512, 32000],
 }
+
+# Workloads whose tensor is not float32: W12-bf16 is W12 on a torch.bfloat16 tensor (W2's logits
+# rounded to nearest even, as bench/tokens.mjs rounds them); every op of its scores() runs in
+# bfloat16 on the CPU in torch 1.13, none upcast.
+DTYPES = {'W12-bf16': torch.bfloat16}
 
 
 def workload(wid):
@@ -135,7 +141,7 @@ def workload(wid):
             lpt = torch.log_softmax(v, 1).gather(1, t[:, None]).squeeze(1)
             return (-(1 - lpt.exp()) ** 2 * lpt).mean()
         return x, focal, False
-    if wid == 'W12':  # bench/tokens.mjs: tokenScores on W2's data, topK 5
+    if wid in ('W12', 'W12-bf16'):  # bench/tokens.mjs: tokenScores on W2's data, topK 5
         n, c = shape
         x = normals(3, numel)
         t = (hash_(4, np.arange(n)) % c).astype(np.int64)
@@ -152,7 +158,7 @@ def workload(wid):
             lpt = lp.gather(1, tt).squeeze(1)
             rank = (v > v.gather(1, tt)).sum(-1)
             top = torch.topk(lp, 5, -1)
-            return lpt[keep].mean()  # the check value: mean logProb over the scored positions
+            return lpt[keep].float().mean()  # the check value: mean logProb over the scored positions
         return x, scores, True
     raise ValueError(wid)
 
@@ -309,7 +315,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'torch-results.json'))
-    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11,W12')
+    ap.add_argument('--workloads', default='W1,W2,W3,W4,W5,W6,W9,W10,W11,W12,W12-bf16')
     ap.add_argument('--threads', default='1,2')
     ap.add_argument('--lm-tokens', type=int, default=0, help='W7/W8: time only the first N tokens (0: all)')
     args = ap.parse_args()
@@ -326,7 +332,7 @@ def main():
         xs, fn, forward_only = workload(wid)
         shape = SHAPES[wid]
         numel = int(np.prod(shape))
-        x = torch.from_numpy(xs).reshape(shape)
+        x = torch.from_numpy(xs).reshape(shape).to(DTYPES.get(wid, torch.float32))
         leaf = x.clone().requires_grad_(True)
         with torch.no_grad():
             out = fn(x)

@@ -183,3 +183,76 @@ test('types: the result is narrowed by the target and topK', () => {
   expect(Array.from(ti)).toEqual([2, 1, 2, 0]);
   expect(Array.from(rank)).toEqual([0, 1]);
 });
+
+// ------------------------------------------------------------------ large topK
+// Top K up to C: the kernel keeps a sorted row for K <= 16 and a heap above (assembly/token_scores.ts),
+// so these cases sit on both sides of that switch. Integer-valued logits give many ties (order: by
+// logit descending, ties by lower class, NaN first: tests/reference.ts sorts the (value, index) pairs).
+describe('large topK against the reference (sort of (logit, class))', () => {
+  /** Rows of integer logits in [-6, 6] (about 13 values per row: ties everywhere), some -inf, and
+   *  hostile rows: one with NaNs, one with +inf, one all -inf, one ascending, one descending. */
+  function tiedRows(seed: number, rows: number, C: number): Float64Array {
+    const r = rng(seed);
+    const x = Float64Array.from(normals(r, rows * C, 2.5), (v) => Math.max(-6, Math.min(6, Math.round(v))));
+    for (let i = 0; i < x.length; i += 7) if (r() < 0.3) x[i] = -Infinity;
+    const row = (k: number) => x.subarray((k % rows) * C, (k % rows + 1) * C);
+    row(1).set([NaN, 2, NaN], 5);
+    row(2)[C - 1] = Infinity;
+    row(3).fill(-Infinity);
+    row(4).forEach((_, c, a) => (a[c] = Math.floor(c / 3))); // ascending: every logit enters
+    row(5).forEach((_, c, a) => (a[c] = -Math.floor(c / 3)));
+    return x;
+  }
+  for (const T of [Float32Array, Float64Array]) {
+    const C = 301;
+    for (const K of [C, C - 1, (C - 1) / 2, 17, 16, 1]) {
+      test(`${T.name}: C ${C}, topK ${K}, last dim and dim 1 of [2, C, 5] (strided rows)`, () => {
+        const rows = 8;
+        const x = T.from(tiedRows(K, rows, C));
+        expectReference({ data: x, shape: [rows, C] }, ints(rng(K + 1), rows, C), { topK: K });
+        // the same values with the class dim in the middle: each position's top K is strided in the kernel
+        const y = T.from(tiedRows(K + 2, 10, C));
+        const z = new T(y.length);
+        for (let p = 0; p < 10; p++) for (let c = 0; c < C; c++) z[((p / 5) | 0) * C * 5 + c * 5 + (p % 5)] = y[p * C + c];
+        expectReference({ data: z, shape: [2, C, 5] }, ints(rng(K + 3), 10, C), { dim: 1, topK: K });
+      });
+    }
+  }
+
+  /** float16 / bfloat16 bits of an integer in [-2048, 2048], +-inf or NaN (exact in both). */
+  function halfBits(v: number, fmt: 'float16' | 'bfloat16'): number {
+    if (fmt === 'bfloat16') return new Uint32Array(Float32Array.of(v).buffer)[0] >>> 16;
+    if (Number.isNaN(v)) return 0x7e00;
+    const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+    const a = Math.abs(v);
+    if (a === Infinity) return sign | 0x7c00;
+    if (a === 0) return sign;
+    const e = Math.floor(Math.log2(a));
+    return sign | ((e + 15) << 10) | ((a / 2 ** e - 1) * 1024);
+  }
+  for (const fmt of ['float16', 'bfloat16'] as const) {
+    test(`${fmt} logits: topK C, C/2 and 17 equal float32 on the same values`, () => {
+      const [rows, C] = [8, 301];
+      const x = Float32Array.from(tiedRows(99, rows, C));
+      const bits = Uint16Array.from(x, (v) => halfBits(v, fmt));
+      const t = ints(rng(98), rows, C);
+      for (const K of [C, 150, 17]) {
+        const h = X.tokenScores({ data: bits, shape: [rows, C], dtype: fmt }, t, { topK: K });
+        const ref = R.tokenScores({ data: x, shape: [rows, C] }, t, { topK: K });
+        expectOutput('topKIndices', 'float32', h.topKIndices, ref.topKIndices!);
+        expectOutput('topKLogProbs', 'float32', h.topKLogProbs, ref.topKLogProbs!);
+        expectOutput('argmax', 'float32', h.argmax, ref.argmax);
+      }
+    });
+  }
+
+  test('C = K = 50000 (the insertion sort took minutes here): a few rows, every output', () => {
+    const [rows, C] = [3, 50000];
+    const r = rng(34);
+    const x = Float32Array.from(normals(r, rows * C, 300), (v) => Math.round(v)); // ~2000 values: ties
+    for (let c = 0; c < C; c += 11) x[2 * C + c] = -Infinity;
+    x.subarray(C, 2 * C).sort(); // ascending: every logit enters the top K
+    expectReference({ data: x, shape: [rows, C] }, ints(r, rows, C), { topK: C });
+    expectReference({ data: x, shape: [rows, C] }, undefined, { topK: C / 2 });
+  });
+});
