@@ -12,7 +12,8 @@
 //
 // mode 0: (count, C, width) -> (C, count*width)   mode 1: its inverse
 // mode 2: (count, C, width) -> (count*width, C)   mode 3: its inverse
-// Modes 0 and 1 with width 1, and modes 2 and 3 per outer index, are matrix transposes: the SIMD
+// Modes 0 and 1 with width 1, and modes 2 and 3 per outer index, are matrix transposes (modes 0 and
+// 1 with runs of two f32 too, taking each run as one 8-byte unit): the SIMD
 // build transposes them in L x L tiles of vectors (short rows of 2 or 3 f32 by shuffles of whole
 // groups of 4 rows), since one scalar load and store per element cost as much as the kernel on
 // [N, 2] rows.
@@ -24,6 +25,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
   const positions = count * width;
   if (mode == 0) {
     if (width == 1) return transpose<T>(src, count, C, dst);
+    if (width << alignof<T>() == 8) return transpose<f64>(src, count, C, dst); // runs of two f32 as one unit
     for (let c = 0; c < C; c++) {
       const d = at<T>(dst, <usize>c * positions);
       for (let o = 0; o < count; o++) {
@@ -32,6 +34,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
     }
   } else if (mode == 1) {
     if (width == 1) return transpose<T>(src, C, count, dst);
+    if (width << alignof<T>() == 8) return transpose<f64>(src, C, count, dst);
     for (let o = 0; o < count; o++) {
       for (let c = 0; c < C; c++) {
         copyRun<T>(at<T>(dst, (<usize>o * C + c) * width), at<T>(src, <usize>c * positions + <usize>o * width), width);
