@@ -185,15 +185,59 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
   for (let c = 0; c < C; c++) store<T>(g + <usize>c * stride, zero);
 }
 
-// The path for a class dim that is not last (NCHW): the positions of two vectors sit in their
-// lanes and each pass walks the classes, keeping the max, the sums and the gradient factor in
-// registers (two vectors share the constants' loads and the loop overhead). The C rows touched
-// (one cache line each) stay in L1 across the passes.
+// The path for a class dim that is not last (NCHW, and short rows regrouped into columns by
+// src/stream.ts): the positions of two vectors sit in their lanes and each pass walks the classes,
+// keeping the max, the sums and the gradient factors in registers (two vectors share the
+// constants' loads and the loop overhead). The C rows touched (one cache line each) stay in L1
+// across the passes. The per-position step (loss, gradient factors) runs on f64x2 pairs of
+// positions too, and the target's own gradient term is subtracted by a mask in the class loop:
+// with a few classes, a scalar step per position had cost more than all the exps (row CE with
+// C = 2 spent 70 ns per position in all, 35 per element).
 
-/** Lane-wise scratch for the per-position scalar step (targets and weights): two vectors' worth. */
-const LANE_T = memory.data(32, 16);
+/** Lane-wise scratch between the passes, two vectors' worth each: per position the max (then the
+ *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
+ *  their logs and smoothing's sum_c w_c (x_c - m) (in f64). */
+const LANE_M = memory.data(32, 16);
+const LANE_XT = memory.data(32, 16);
+const LANE_WT = memory.data(32, 16);
+const LANE_KS = memory.data(32, 16);
 const LANE_SUM = memory.data(64, 16);
 const LANE_LOG = memory.data(64, 16);
+const LANE_SHIFT = memory.data(64, 16);
+
+/** Two T values at p, widened to an f64x2. */
+// @ts-ignore: decorator
+@inline function loadPair<T>(p: usize): v128 {
+  if (sizeof<T>() == 8) return v128.load(p);
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/** An f64x2 stored as two T values at p. */
+// @ts-ignore: decorator
+@inline function storePair<T>(p: usize, v: v128): void {
+  if (sizeof<T>() == 8) v128.store(p, v);
+  else v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
+}
+
+/** One vector's targets (i32 at p) as integer lanes of T's width, to compare with a class. */
+// @ts-ignore: decorator
+@inline function targetLanes<T>(p: usize): v128 {
+  if (sizeof<T>() == 4) return v128.load(p);
+  return i64x2.extend_low_i32x4_s(v128.load64_zero(p));
+}
+
+/** Lanes whose target is class c (c splatted as targetLanes' integers). */
+// @ts-ignore: decorator
+@inline function isClass<T>(t: v128, c: v128): v128 {
+  if (sizeof<T>() == 4) return i32x4.eq(t, c);
+  return i64x2.eq(t, c);
+}
+
+// @ts-ignore: decorator
+@inline function classLanes<T>(c: i32): v128 {
+  if (sizeof<T>() == 4) return i32x4.splat(c);
+  return i64x2.splat(<i64>c);
+}
 
 /** Stores the f64 per-position sums of exps of one vector, and their logs, at lane offset `half`. */
 // @ts-ignore: decorator
@@ -242,6 +286,8 @@ function indexColumnsFast<T>(
   const stride = <usize>inner << alignof<T>();
   const base = at<T>(x, <usize>o * C * inner + i0);
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
+  const pos0 = <usize>o * inner + i0;
+  const tp = target + (pos0 << 2);
   // Pass 1: per-position max. pmax may skip a NaN, which still reaches the sum through its exp
   // (ignoredGrad finds NaNs itself).
   let mA = v128.load(base);
@@ -283,66 +329,101 @@ function indexColumnsFast<T>(
       sB1 = widenInto<T>(sB1, partB, true);
     }
   }
-  v128.store(LANE_T, mA);
-  v128.store(LANE_T, mB, 16);
+  v128.store(LANE_M, mA);
+  v128.store(LANE_M, mB, 16);
   storeSums<T>(0, sA0, sA1);
   storeSums<T>(<usize>L, sB0, sB1);
-  // Per position (scalar): the loss, and the factor that turns its exps into gradient.
-  const eps = smooth * <f64>C;
-  let total: f64 = 0;
+  // Per position: the target's logit and weight (w_t = 1 without weight), and with smoothing
+  // sum_c w_c (x_c - m) in f64, each product formed literally as rowShiftedSum does.
   for (let l = 0; l < 2 * L; l++) {
-    const pos = <usize>o * inner + i0 + l;
-    const t = load<i32>(target + (pos << 2));
-    const mt = load<T>(at<T>(LANE_T, l));
-    const logSum = load<f64>(LANE_LOG + (<usize>l << 3));
-    const lse = <f64>mt + logSum;
-    if (lseOut != 0) store<T>(at<T>(lseOut, pos), <T>lse);
-    if (t < 0) {
-      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
-      store<T>(at<T>(LANE_T, l), <T>0);
-      continue;
-    }
-    const sum = load<f64>(LANE_SUM + (<usize>l << 3));
-    const loss = indexLoss<T>(at<T>(base, l), stride, C, t, mt, logSum, weight, eps, totalWeight);
-    total += loss;
-    const zt = zTerm(z, lse);
-    if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
-    const k = upstream<T>(gradPerPosition, pos, scale);
-    store<T>(at<T>(LANE_T, l), <T>(expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum)));
+    const t = max(load<i32>(tp + (<usize>l << 2)), 0); // an ignored position's values are masked later
+    const row = at<T>(base, l);
+    store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
+    store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
+    if (smooth != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
   }
-  if (grad == 0) return total;
-  // Pass 3: gradient = exp * factor, flushing would-be subnormals as rowScale does.
-  const aA = v128.load(LANE_T);
-  const aB = v128.load(LANE_T, 16);
+  v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
+  v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
+  // Per pair of positions, in f64 (the formulas at the top of this file): the loss, and the factors
+  // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
+  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards.
+  const eps = smooth * <f64>C;
+  let total = f64x2.splat(0);
+  let ignored = false;
+  for (let h = 0; h < L; h++) { // pair h: positions 2h, 2h + 1
+    const off = <usize>h << 1;
+    const kept = i64x2.gt_s(i64x2.extend_low_i32x4_s(v128.load64_zero(tp + (off << 2))), i64x2.splat(-1));
+    ignored = ignored || !i64x2.all_true(kept);
+    const m = loadPair<T>(at<T>(LANE_M, off));
+    const logSum = v128.load(LANE_LOG + (off << 3));
+    const sum = v128.load(LANE_SUM + (off << 3));
+    const wt = loadPair<T>(at<T>(LANE_WT, off));
+    const lse = f64x2.add(m, logSum);
+    if (lseOut != 0) storePair<T>(at<T>(lseOut, pos0 + off), lse);
+    let loss = f64x2.mul(f64x2.neg(wt), f64x2.sub(loadPair<T>(at<T>(LANE_XT, off)), logSum));
+    if (eps != 0) {
+      const shifted = f64x2.sub(f64x2.mul(f64x2.splat(totalWeight), logSum), v128.load(LANE_SHIFT + (off << 3)));
+      loss = f64x2.add(f64x2.mul(f64x2.splat(1 - eps), loss), f64x2.mul(f64x2.splat(smooth), shifted));
+    }
+    loss = v128.and(loss, kept);
+    total = f64x2.add(total, loss);
+    let zt = f64x2.splat(0);
+    if (z != 0) {
+      const squares = v128.and(f64x2.mul(lse, lse), kept);
+      zSquares += hsum(squares);
+      zt = v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
+    }
+    if (lossOut != 0) storePair<T>(at<T>(lossOut, pos0 + off), f64x2.add(loss, zt));
+    if (grad == 0) continue;
+    const k = gradPerPosition != 0 ? loadPair<T>(at<T>(gradPerPosition, pos0 + off)) : f64x2.splat(scale);
+    let a = eps == 0
+      ? f64x2.div(f64x2.mul(k, wt), sum)
+      : f64x2.div(f64x2.mul(k, f64x2.add(f64x2.mul(f64x2.splat(1 - eps), wt), f64x2.splat(smooth * totalWeight))), sum);
+    if (z != 0) {
+      const kz = gradPerPosition != 0 ? k : f64x2.splat(zScale);
+      a = f64x2.add(a, f64x2.div(f64x2.mul(f64x2.mul(f64x2.mul(kz, f64x2.splat(2)), f64x2.splat(z)), lse), sum));
+    }
+    storePair<T>(at<T>(LANE_M, off), v128.and(a, kept));
+    storePair<T>(at<T>(LANE_XT, off), v128.and(f64x2.mul(f64x2.mul(k, f64x2.splat(1 - eps)), wt), kept));
+    // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
+    if (smooth != 0) storePair<T>(at<T>(LANE_KS, off), v128.and(f64x2.mul(k, f64x2.splat(smooth)), kept));
+  }
+  if (grad == 0) return hsum(total);
+  // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
+  // with smoothing, minus b at the target.
+  const aA = v128.load(LANE_M);
+  const aB = v128.load(LANE_M, 16);
+  const bA = v128.load(LANE_XT);
+  const bB = v128.load(LANE_XT, 16);
+  const ksA = v128.load(LANE_KS);
+  const ksB = v128.load(LANE_KS, 16);
+  const tA = targetLanes<T>(tp);
+  const tB = targetLanes<T>(tp + (<usize>L << 2));
   const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
   const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
   p = gBase;
   for (let c = 0; c < C; c++) {
     const vA = v128.load(p);
     const vB = v128.load(p, 16);
-    v128.store(p, v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA));
-    v128.store(p, v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB), 16);
+    let gA = v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA);
+    let gB = v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB);
+    if (smooth != 0) {
+      const w = weight != 0 ? v128.splat<T>(load<T>(at<T>(weight, c))) : v128.splat<T>(<T>1);
+      gA = v128.sub<T>(gA, v128.mul<T>(ksA, w));
+      gB = v128.sub<T>(gB, v128.mul<T>(ksB, w));
+    }
+    const cv = classLanes<T>(c);
+    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA, cv))));
+    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB, cv))), 16);
     p += stride;
   }
-  // Smoothing's per-class term, the target's own term, and the rows of ignored positions.
-  for (let l = 0; l < 2 * L; l++) {
-    const pos = <usize>o * inner + i0 + l;
-    const t = load<i32>(target + (pos << 2));
-    const g = at<T>(gBase, l);
-    if (t < 0) {
-      ignoredGrad<T>(at<T>(base, l), g, C, stride);
-      continue;
+  // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.
+  if (ignored) {
+    for (let l = 0; l < 2 * L; l++) {
+      if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
     }
-    const k = upstream<T>(gradPerPosition, pos, scale);
-    if (smooth != 0) {
-      for (let c = 0; c < C; c++) {
-        const q = g + <usize>c * stride;
-        store<T>(q, <T>(<f64>load<T>(q) - k * smooth * classWeight<T>(weight, c)));
-      }
-    }
-    subtractTarget<T>(g, stride, t, k, weight, eps);
   }
-  return total;
+  return hsum(total);
 }
 
 /** Class-probability targets `probs` (same layout as x). Same conventions as crossEntropyIndex

@@ -151,6 +151,17 @@ export function shapeCases(X) {
   return cases;
 }
 
+/** The op a case times, for the table's "/ best of its op" column: class-index cross-entropy (rows,
+ *  large C and NCHW together), probability-target cross-entropy, softmax, logSoftmax, each backward
+ *  op, BCE on probabilities and BCE with logits. */
+export function shapeOp(id) {
+  if (id.startsWith('ce-')) return 'crossEntropy (class indices)';
+  if (id.startsWith('probs-')) return 'crossEntropy (probabilities)';
+  if (id.startsWith('bce-logits')) return 'binaryCrossEntropyWithLogits';
+  if (id === 'bce-probs') return 'binaryCrossEntropy';
+  return id.slice(0, id.lastIndexOf('-')); // softmax-last -> softmax, logSoftmaxBackward-dim1 -> ...
+}
+
 /** null when wasm-xent and the plain-JS peer agree (loss 1e-4 relative, array 1e-3 of its max). */
 function agree(a, b) {
   const arrays = a.loss === undefined ? [a, b] : [a.grad, b.grad];

@@ -142,6 +142,11 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     { shape: [70000, 2] }, { shape: [30001, 3] }, { shape: [9, 10] }, { shape: [5, 16] }, { shape: [700, 1] },
     { shape: [3000, 21, 2] }, { shape: [7, 21, 3] }, { shape: [2, 5, 15] }, { shape: [3, 4, 2, 3] }, { shape: [1, 1000, 4] },
     { shape: [2, 21, 5, 3], probs: true }, { shape: [1, 21, 40000], probs: true }, { shape: [3, 7, 1], probs: true },
+    // The SIMD build's transposes (assembly/layout.ts): rows of 4 and 5 (whole 4 x 4 tiles, and one
+    // class left over), odd position counts; probability targets with 2, 3 (interleaved by shuffles)
+    // and 5 classes (tiles) over odd widths.
+    { shape: [4099, 4] }, { shape: [1003, 5] }, { shape: [2, 3, 4097], probs: true }, { shape: [3, 2, 33], probs: true },
+    { shape: [2, 5, 37], probs: true },
   ];
   test.each(REGROUPED)('crossEntropy regrouped chunks, $shape (probabilities: $probs), every reduction, zero-copy and in place', ({ shape, probs }) => {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -185,6 +190,28 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     expect(maxError([got.loss as number], [want.loss as number], 1)).toBeLessThan(tol);
     expect(maxError(w.array, want.grad, 1)).toBeLessThan(tol);
     w.free();
+  });
+
+  // The column kernel's branches without weight and without smoothing (the test above has both),
+  // with ignored positions in every vector, against the float64 reference; a large upstream scale
+  // takes the exact exp.
+  test.each([[[70000, 2]], [[30001, 3]], [[1003, 10]], [[3000, 21, 2]], [[5, 21, 37]]])('crossEntropy over columns of %j: no weight, no smoothing, ignored positions', (shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const C = shape[1];
+    const positions = n / C;
+    const r = rng(3 * n + C);
+    const x = Type.from(normals(r, n, 3));
+    const t = new Int32Array(positions).map((_, p) => (p % 7 === 3 ? -100 : Math.floor(r() * C)));
+    const target = { data: t, shape: [shape[0], ...shape.slice(2)] };
+    const gradOutput = Type.from(normals(r, positions, 1e3));
+    for (const [reduction, extra] of [['mean', {}], ['sum', {}], ['none', { gradOutput }]] as const) {
+      const got = X.crossEntropy({ data: x, shape }, target, { reduction, grad: true, ...extra });
+      const want = ref.crossEntropyIndex({ data: x, shape }, t, { reduction, ...extra });
+      if (reduction === 'none') expect(maxError(got.loss as ArrayLike<number>, want.loss as Float64Array, 1)).toBeLessThan(tol);
+      else expect(maxError([got.loss as number], [want.loss as number], 1)).toBeLessThan(tol);
+      const scale = reduction === 'mean' ? 1 / positions : reduction === 'none' ? 1e3 : 1;
+      expect(maxError(got.grad!, want.grad, scale)).toBeLessThan(tol);
+    }
   });
 });
 

@@ -108,8 +108,8 @@ export function crossEntropy<A extends FloatArray>(
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
-  let kept = 0;
-  for (let p = 0; p < positions; p++) kept += targets[p] >= 0 ? 1 : 0;
+  // Counted only where it is used (a pass over the targets costs as much as the kernel on [N, 2]).
+  const kept = z > 0 || C === 0 ? keptPositions(targets) : 0;
   const zs = zSum(ws, z, plan, kept);
   const result = stream.run(denominator, (c, scale) =>
     zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
@@ -142,6 +142,13 @@ export function crossEntropy<A extends FloatArray>(
 export function zeroWeightSmoothedMean(total: number, nll: number, eps: number, C: number): number {
   const smooth = (total - (1 - eps) * nll) / (eps / C);
   return (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
+}
+
+/** The number of positions whose target is not ignored. */
+function keptPositions(targets: Int32Array): number {
+  let kept = 0;
+  for (let p = 0; p < targets.length; p++) kept += targets[p] >= 0 ? 1 : 0;
+  return kept;
 }
 
 /** The zLoss option: a finite number >= 0 (0 when absent). */
