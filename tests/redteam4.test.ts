@@ -9,7 +9,8 @@
 //     gradient row's vector exp assumed x <= 0 and its 2^(n + 53) scaling overflows there.
 //     Repro: ctcLoss({ data: Float64Array [50, 80, 100, 300, 1, -1, 600, 700, 2], shape: [3, 1, 3] },
 //     [1, 2], [3], [2], { grad: true }).grad[7] -> -1.57e-313; torch (float64) 5.0711602736750225e+303.
-//     Positive log-probs below that (raw logits passed by mistake) were right. FIXED in
+//     float32: 0 where torch overflows to +inf. Positive log-probs below that (raw logits passed by
+//     mistake) were right; the scalar build was never affected. FIXED in
 //     assembly/ctc.ts (vectors with an x > 0 or NaN go to the scalar loop).
 //  2. ctcLoss clamped lengths to 2^31 - 1 before its bound checks, so the messages named the wrong
 //     value: inputLengths [2^32 + 3] -> "Expected input_lengths to have value at most 3, but got
@@ -241,8 +242,14 @@ describe('wasmArray', () => {
     const g = API.wasmArray(Float64Array, 9);
     a.array.set(lp());
     const before = a.array;
+    const bytes = API.wasmMemoryBytes();
     const big = API.wasmArray(Float64Array, 8 << 20);
-    expect(before.length === 0 || before.buffer !== a.array.buffer || before === a.array).toBe(true);
+    // 64 MiB more than any earlier test held: memory grew, the old view is detached (length 0) and
+    // the getter hands out a fresh one over the same numbers
+    expect(API.wasmMemoryBytes()).toBeGreaterThan(bytes);
+    expect(before.length).toBe(0);
+    expect(Array.from(a.array)).toEqual(Array.from(lp()));
+    expect(() => X.ctcLoss({ data: before, shape: [3, 1, 3] }, [1, 2], [3], [2])).toThrow(/^ctcLoss: /);
     const r = X.ctcLoss({ data: a.array, shape: [3, 1, 3] }, [1, 2], [3], [2], { grad: true, out: g.array });
     expect(r.loss).toBe(CTC_LOSS);
     expect(Array.from(g.array)).toEqual(Array.from(X.ctcLoss(...ctcArgs(lp()), { grad: true }).grad));
