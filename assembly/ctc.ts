@@ -424,11 +424,15 @@ function gradientRow<T>(lpRow: usize, sums: usize, C: i32, scale: f64, g: usize)
   let c = 0;
   if (ASC_FEATURE_SIMD) {
     const k = f64x2.splat(scale);
+    const zero = f64x2.splat(0);
     for (; c + 2 <= C; c += 2) {
       const x = sizeof<T>() == 4
         ? f64x2.promote_low_f32x4(v128.load64_zero(at<T>(lpRow, c)))
         : v128.load(at<T>(lpRow, c));
-      // expV wants x <= 0, which log-probabilities are
+      // expV wants x <= 0, which log-probabilities are; anything else (raw logits, or values past
+      // ~670 where its 2^(n + 53) scaling overflows: red team 4 got -1.6e-313 for exp(700)) and
+      // NaN go to the scalar loop below, which takes any x
+      if (!v128.all_true<i64>(f64x2.le(x, zero))) break;
       const d = f64x2.add(f64x2.sub(expV<f64>(x), v128.load(sums + (<usize>c << 3))), f64x2.sub(x, x));
       const r = f64x2.mul(d, k);
       if (sizeof<T>() == 4) v128.store64_lane(at<T>(g, c), f32x4.demote_f64x2_zero(r), 0);

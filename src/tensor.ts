@@ -308,6 +308,11 @@ export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatA
   }
   const { data, shape } = t as { data: unknown; shape: unknown };
   if (!isFloatArray(data)) fail(fn, `${name}.data must be a Float32Array or Float64Array, got ${typeName(data)}`, TypeError);
+  // A dtype beside float32/float64 data contradicts it (or is not a dtype at all): the caller has
+  // the wrong array in hand. halfDtype throws for every dtype on such data, in the words the
+  // half-taking ops use (red team 4: klDiv and the rest had run dtype 'float16' / 'bogus' as float32).
+  const dtype = (t as { dtype?: unknown }).dtype;
+  if (dtype !== undefined) halfDtype(fn, name, data, dtype);
   checkBuffer(fn, name, data);
   return { data, shape: checkShape(fn, name, shape, data.length) };
 }

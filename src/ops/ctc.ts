@@ -134,7 +134,7 @@ function scratchBytes(T: number, S: number, C: number): number {
 }
 
 /** N non-negative integer lengths (PyTorch's `name`): an integer array, or one number when unbatched. */
-function lengths(name: string, torchName: string, value: unknown, N: number, batched: boolean): Int32Array {
+function lengths(name: string, torchName: string, value: unknown, N: number, batched: boolean): Float64Array {
   let values: ArrayLike<number | bigint>;
   if (typeof value === 'number' || typeof value === 'bigint') {
     if (batched) fail(FN, `${name} must be an array of ${N} lengths for batched input, got a ${typeof value}`, TypeError);
@@ -146,19 +146,21 @@ function lengths(name: string, torchName: string, value: unknown, N: number, bat
     values = data as ArrayLike<number | bigint>;
   }
   if (values.length !== N) fail(FN, `${torchName} must be of size batch_size (got ${values.length} lengths, batch_size ${N})`, RangeError);
-  const out = new Int32Array(N);
+  // Float64, not Int32: a length past 2^31 must reach the bound checks (and their messages) as
+  // itself, not clamped (red team 4: input_lengths 2^32 + 3 was reported as 2147483647)
+  const out = new Float64Array(N);
   for (let b = 0; b < N; b++) {
     const v = Number(values[b]);
     if (!Number.isInteger(v)) fail(FN, `${name}[${b}] = ${String(values[b])} is not an integer`, TypeError);
     if (v < 0) fail(FN, `Expected ${torchName} to have value at least 0, but got value ${v}`, RangeError);
-    out[b] = Math.min(v, 0x7fffffff); // larger ones fail the bound checks that follow
+    out[b] = v; // too large ones fail the bound checks that follow
   }
   return out;
 }
 
 /** Reads padded (N, S) or concatenated targets, checks every label an element uses, and packs
  *  them: element b's labels at labels[offsets[b]..]. */
-function readTargets(targets: unknown, tl: Int32Array, N: number, C: number, blank: number) {
+function readTargets(targets: unknown, tl: Float64Array, N: number, C: number, blank: number) {
   const { data, shape } = tensorLike(FN, 'targets', targets, (length) => [length]);
   if (isFloatArray(data)) fail(FN, `targets must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   if (!isIntArray(data) && !Array.isArray(data)) fail(FN, `targets must be an integer typed array or an array of numbers, got ${typeName(data)}`, TypeError);
