@@ -1,5 +1,5 @@
 // The module init() loads when given no source. In dist/, scripts/build-ts.mjs replaces this file
-// with one that embeds the SIMD and scalar builds (base64), so no build of the package ever needs
+// with one that embeds the SIMD build (a string of one character per byte), so no build of the package ever needs
 // a file or a URL by default; the relaxed-SIMD build is not embedded (it would push bundles past
 // the size budget) and is read from dist/ in Node only. This form serves the sources (the tests),
 // which read build/ directly.
