@@ -11,6 +11,7 @@
 //   node bench/lm.mjs [--quick] [--workloads=W7,W8] [--gemm]      (standalone; run.mjs calls runLm)
 
 import path from 'path';
+import { spawnSync } from 'child_process';
 import { createRequire } from 'module';
 import { fileURLToPath } from 'url';
 import { hash, normals, uniform } from './data.mjs';
@@ -88,6 +89,62 @@ function naiveLce(d, tokens) {
   return loss;
 }
 
+/** tfjs's weight as [D, C] (its fast GEMM wants it so; with transposeB it falls back to a scalar loop). */
+function transposedWeight(tf, d) {
+  const { D, C } = d;
+  const wt = new Float32Array(D * C);
+  for (let c = 0; c < C; c++) for (let k = 0; k < D; k++) wt[k * C + c] = d.w[c * D + k];
+  return tf.tensor2d(wt, [D, C]);
+}
+
+/** The unfused tfjs step on tensors xT [N, D] and wT [D, C]: { call, loss(), dispose }. */
+function tfjsUnfused(tf, d, xT, wT) {
+  const { C } = d;
+  const kept = Float32Array.from(d.t, (v) => (v < 0 ? 0 : 1));
+  const labels = tf.oneHot(tf.tensor1d(Int32Array.from(d.t, (v) => Math.max(v, 0)), 'int32'), C);
+  const mask = tf.tensor1d(kept);
+  const lossFn = (a, b) => {
+    const logits = tf.matMul(a, b);
+    let l = tf.losses.softmaxCrossEntropy(labels, logits, mask, d.labelSmoothing, tf.Reduction.SUM_BY_NONZERO_WEIGHTS);
+    if (d.zLoss) l = tf.add(l, tf.mul(d.zLoss, tf.mean(tf.square(tf.logSumExp(logits, 1)))));
+    return l;
+  };
+  const g = tf.grads(lossFn);
+  let tfLoss = 0;
+  const call = () => {
+    const lossT = tf.tidy(() => {
+      const [ga, gb] = g([xT, wT]);
+      ga.dataSync(); gb.dataSync();
+      return lossFn(xT, wT);
+    });
+    tfLoss = lossT.dataSync()[0];
+    lossT.dispose();
+  };
+  return { call, loss: () => tfLoss, dispose: () => [labels, mask].forEach((v) => v.dispose()) };
+}
+
+/** One unfused call inside tf.profile: { ms, peakMiB, loss, otherLoad, loaded }. */
+async function profiledUnfused(tf, u) {
+  const meter = new LoadMeter();
+  const snap = meter.start();
+  const t0 = performance.now();
+  const prof = await tf.profile(() => u.call());
+  const ms = performance.now() - t0;
+  meter.stop(snap);
+  return { ms, peakMiB: prof.peakBytes / 2 ** 20, loss: u.loss(), ...loadFields(meter.otherCores()) };
+}
+
+/** W8's unfused call in a child process: tfjs-wasm may abort there (out of its memory), which
+ *  leaves its module unusable for the rest of the bench. Returns profiledUnfused's record or
+ *  { failed: why }. */
+function unfusedInChild(id) {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--unfused-only=${id}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const last = (r.stdout || '').trim().split('\n').pop();
+  if (r.status === 0 && last?.startsWith('{')) return JSON.parse(last);
+  const said = `${r.stdout || ''}\n${r.stderr || ''}`.split('\n').map((l) => l.trim()).filter((l) => /abort|error|memory/i.test(l) && !l.startsWith('at '));
+  return { failed: `tfjs-wasm failed (exit ${r.status ?? r.signal}): ${[...new Set(said)].slice(0, 3).join(' / ').slice(0, 200)}` };
+}
+
 async function loadTf() {
   const tf = await import('@tensorflow/tfjs');
   tf.enableProdMode();
@@ -133,52 +190,36 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
 
     if (tf) {
       const xT = tf.tensor2d(d.x, [N, D]);
-      // tfjs's fast GEMM wants the weight as [D, C] (with transposeB it falls back to a scalar loop).
-      const wt = new Float32Array(D * C);
-      for (let c = 0; c < C; c++) for (let k = 0; k < D; k++) wt[k * C + c] = d.w[c * D + k];
-      const wT = tf.tensor2d(wt, [D, C]);
+      const wT = transposedWeight(tf, d);
       const tm = await time(() => { const y = tf.matMul(xT, wT); y.dataSync(); y.dispose(); }, slow);
       row('tfjs-matmul', 'tfjs-wasm bare matMul(x, wT)', tm, { gemmGflops: (2 * N * C * D) / (tm.medianMs * 1e6) });
-      const kept = Float32Array.from(d.t, (v) => (v < 0 ? 0 : 1));
-      const labels = tf.oneHot(tf.tensor1d(Int32Array.from(d.t, (v) => Math.max(v, 0)), 'int32'), C);
-      const mask = tf.tensor1d(kept);
-      const lossFn = (a, b) => {
-        const logits = tf.matMul(a, b);
-        let l = tf.losses.softmaxCrossEntropy(labels, logits, mask, d.labelSmoothing, tf.Reduction.SUM_BY_NONZERO_WEIGHTS);
-        if (d.zLoss) l = tf.add(l, tf.mul(d.zLoss, tf.mean(tf.square(tf.logSumExp(logits, 1)))));
-        return l;
-      };
-      const g = tf.grads(lossFn);
-      let tfLoss = 0;
-      const unfused = () => {
-        const lossT = tf.tidy(() => {
-          const [ga, gb] = g([xT, wT]);
-          ga.dataSync(); gb.dataSync();
-          return lossFn(xT, wT);
-        });
-        tfLoss = lossT.dataSync()[0];
-        lossT.dispose();
-      };
       // The first timed call runs inside tf.profile (its peak tensor memory); more calls only when
-      // the run has the time (a W8 call takes minutes: tfjs's gradient GEMMs take its transposed paths).
+      // the run has the time (a W8 call takes minutes: tfjs's gradient GEMMs take its transposed
+      // paths), and W8's in a child process (tfjs-wasm may run out of memory and abort).
+      const label = 'tfjs-wasm unfused (matMul + CE + tf.grads)';
       if (quick && N * C * D > 1e10) {
-        rec.rows['tfjs-unfused'] = { label: 'tfjs-wasm unfused (matMul + CE + tf.grads)', skipped: 'not run with --quick (one call takes many minutes)' };
+        rec.rows['tfjs-unfused'] = { label, skipped: 'not run with --quick (one call takes many minutes)' };
         log(`  ${id} tfjs-wasm unfused: not run with --quick (one call takes many minutes)`);
+      } else if (d.unfusedCalls === 1) {
+        const first = unfusedInChild(id);
+        if (first.failed) {
+          rec.rows['tfjs-unfused'] = { label, skipped: first.failed, failed: true };
+          log(`  ${id} ${first.failed}`);
+        } else {
+          row('tfjs-unfused', label, { medianMs: first.ms, calls: 1, otherLoad: first.otherLoad, loaded: first.loaded }, { peakMiB: first.peakMiB });
+          rec.tfLoss = first.loss;
+        }
       } else {
-        const meter = new LoadMeter();
-        const snap = meter.start();
-        const t0 = performance.now();
-        const prof = await tf.profile(() => unfused());
-        const first = performance.now() - t0;
-        meter.stop(snap);
-        const more = quick || d.unfusedCalls === 1 ? null : await time(unfused, { ...slow, minCalls: 1, maxCalls: 1 });
-        const firstLoad = loadFields(meter.otherCores());
-        const worst = more && more.otherLoad > firstLoad.otherLoad ? more : firstLoad;
-        const tu = { medianMs: more ? Math.min(first, more.medianMs) : first, calls: more ? 2 : 1, otherLoad: worst.otherLoad, loaded: firstLoad.loaded || Boolean(more?.loaded) };
-        row('tfjs-unfused', 'tfjs-wasm unfused (matMul + CE + tf.grads)', tu, { peakMiB: prof.peakBytes / 2 ** 20 });
-        rec.tfLoss = tfLoss;
+        const u = tfjsUnfused(tf, d, xT, wT);
+        const first = await profiledUnfused(tf, u);
+        const more = quick ? null : await time(u.call, { ...slow, minCalls: 1, maxCalls: 1 });
+        const worst = more && more.otherLoad > first.otherLoad ? more : first;
+        const tu = { medianMs: more ? Math.min(first.ms, more.medianMs) : first.ms, calls: more ? 2 : 1, otherLoad: worst.otherLoad, loaded: first.loaded || Boolean(more?.loaded) };
+        row('tfjs-unfused', label, tu, { peakMiB: first.peakMiB });
+        rec.tfLoss = u.loss();
+        u.dispose();
       }
-      [xT, wT, labels, mask].forEach((v) => v.dispose());
+      [xT, wT].forEach((v) => v.dispose());
     }
 
     if (!quick) {
@@ -249,6 +290,15 @@ export function lmMarkdown(lm) {
 // Standalone: node bench/lm.mjs [--quick] [--workloads=W7] [--gemm]
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const arg = (name) => process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const only = arg('unfused-only')?.split('=')[1];
+  if (only) {
+    // A child of unfusedInChild: one profiled unfused call, its record as the last line.
+    const tf = await loadTf();
+    const d = lmData(only);
+    const xT = tf.tensor2d(d.x, [d.N, d.D]);
+    console.log(JSON.stringify(await profiledUnfused(tf, tfjsUnfused(tf, d, xT, transposedWeight(tf, d)))));
+    process.exit(0);
+  }
   const quick = Boolean(arg('quick'));
   const ids = (arg('workloads')?.split('=')[1] || 'W7,W8').split(',');
   const X = await import(path.join(HERE, '..', 'dist', 'esm', 'index.js'));
