@@ -208,14 +208,19 @@ describe('float64 central differences', () => {
 
 // ---- out arrays, accumulate, wasmArray, the class ----
 
-describe('out arrays and accumulate', () => {
+/** A small float32 problem, N 9 x D 10 with C 13 classes, from a seeded stream (returned too). */
+function smallProblem(seed: number) {
   const N = 9, D = 10, C = 13;
-  const r = rng(5);
+  const r = rng(seed);
   const x = Float32Array.from(normals(r, N * D));
   const w = Float32Array.from(normals(r, C * D, 0.3));
   const b = Float32Array.from(normals(r, C));
   const t = ints(r, N, C);
-  const input = { data: x, shape: [N, D] }, weight = { data: w, shape: [C, D] };
+  return { N, D, C, r, x, w, b, t, input: { data: x, shape: [N, D] }, weight: { data: w, shape: [C, D] } };
+}
+
+describe('out arrays and accumulate', () => {
+  const { N, D, C, x, w, b, t, input, weight } = smallProblem(5);
 
   test('accumulate over two micro-batches equals one call on both (sum), into plain arrays', () => {
     const gx = new Float32Array(N * D).fill(0.25), gw = new Float32Array(C * D).fill(-0.5), gb = new Float32Array(C).fill(1);
@@ -303,12 +308,7 @@ describe('memory', () => {
 // ---- red team 4 (issue 10): wasmArray outputs across memory growth, fresh wasmArrays ----
 
 describe('wasmArray outputs on a call that grows wasm memory', () => {
-  const N = 9, D = 10, C = 13;
-  const r = rng(41);
-  const x = Float32Array.from(normals(r, N * D));
-  const w = Float32Array.from(normals(r, C * D, 0.3));
-  const b = Float32Array.from(normals(r, C));
-  const t = ints(r, N, C);
+  const { N, D, C, r, x, w, b, t } = smallProblem(41);
   const p = uniforms(r, N * C);
   for (let n = 0; n < N; n++) { let s = 0; for (let k = 0; k < C; k++) s += p[n * C + k]; for (let k = 0; k < C; k++) p[n * C + k] /= s; }
   const probs = Float32Array.from(p);
