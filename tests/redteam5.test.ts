@@ -1,0 +1,295 @@
+// Red team 5 (outside review, 2026-11-30, against main d5b3195): the cross-entropy column kernel on short
+// rows (C <= 16) and short-inner NCHW (the regrouped / transposed path of src/stream.ts Relayout and
+// assembly/layout.ts), probability targets with the class dim not last, tokenScores' heap top-K
+// (topK > 16), and linearCrossEntropy after its fixes (huge gradOutput, zero weight sums, wasmArray outs).
+// Oracle: float64 torch 1.13 (Debian /usr/bin/python3): tests/fixtures/redteam5.py writes
+// tests/fixtures/redteam5.json (its own RNG, seed 5). Inputs are multiples of 1/16 (exact in float32,
+// float16 and bfloat16), so every dtype row runs the same numbers against the same float64 oracle.
+// Large (multi-chunk) probes use the independent float64 reference in tests/reference.ts.
+// Run on both builds: npx jest tests/redteam5.test.ts and WASM_XENT_BUILD=scalar npx jest tests/redteam5.test.ts.
+//
+// FINDINGS (rows below that fail on d5b3195, SIMD and scalar builds alike):
+//  1. crossEntropy with returnLse and `out` === the input's data: a position whose row holds +inf (or
+//     is all -inf) gets lse NaN instead of +inf (-inf). src/ops/cross_entropy.ts infiniteLse() fixes
+//     those lse values up AFTER the kernel by re-reading x, which `out` has overwritten with the
+//     gradient. Both target kinds (index: line 132, probabilities: line 98), any C (also C = 20, not
+//     only the regrouped short rows). Repro: x = Float64Array [0, 0.25, Infinity, 0.5] (shape [2, 2]),
+//     crossEntropy({ data: x, shape: [2, 2] }, Int32Array [0, 0], { returnLse: true, out: x }).lse[1]
+//     -> NaN; without `out` (or with a separate out): Infinity (torch.logsumexp: inf). Loss and
+//     gradient are right.
+//
+// NOT A BUG (kept, held to torch float32): linearCrossEntropy float32 with gradOutput 3e38 and 'sum'
+// gives NaN / -inf in gradInput / gradWeight where float64 torch is finite (5.7e36, -2.9e38); torch
+// float32 gives the same NaN / -inf (the product overflows inside its float32 GEMM too).
+//
+// ATTACKS THAT HELD (rows below): [N, C] for N = 1, 3, 5, 7, 9 and C = 2, 3, 10, 16 (pairs and a
+// leftover), one lane of a pair ignored, weight + labelSmoothing + zLoss + returnLse + 'none' with
+// per-position gradOutput 0 / -2.5 / 1e30 / +-inf, 'sum' gradOutput -3, all ignored; NCHW short inner
+// L = 2..15 (C = 2..16), index and probability targets; [N, 2] vs the same values as [1, 2, N];
+// 1e4 (f32) and 1e300 (f64) logits, +inf / -inf / NaN at and off the target, a row of -inf; every
+// row on float64, float32, bfloat16 and float16 (Uint16Array + dtype); out === input (besides finding
+// 1) and wasmArray input + out; multi-chunk inputs (1.1 to 3.4 MB f64) vs tests/reference.ts on
+// f64 / f32 / bf16. tokenScores topK 17 / 20 / 39 / 40 = C on [5, 40] (all tied, many ties, +inf,
+// NaN, half the row -inf, an ignored target) and [3, 64, 2] dim 1 topK 17 / 64: values, indices
+// (ties: lower class first), rank, logProb. linearCrossEntropy: bias gradient at gradOutput 1e308
+// (f64) / 3e38 (f32) 'mean' and 'sum', 'none' with +-1e308 per position, class weights summing to
+// zero over the batch with and without smoothing (NaN / -inf as torch), accumulate into fresh
+// wasmArrays, wasmArray outs allocated before a call that grows wasm memory.
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import * as API from '../src';
+import * as REF from './reference';
+import { rng, normals, ints } from './helpers/random';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const X: any = API;
+
+jest.setTimeout(120_000);
+beforeAll(async () => {
+  await API.init();
+});
+
+type V = number | 'Infinity' | '-Infinity' | 'NaN';
+type Dt = 'f64' | 'f32' | 'bf16' | 'f16';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Row = any;
+const num = (v: V): number => (typeof v === 'number' ? v : Number(v));
+const nums = (a: V[]): number[] => a.map(num);
+const ROWS: Row[] = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'redteam5.json'), 'utf8')).rows;
+for (const r of ROWS) {
+  const g = r.options?.gradOutput;
+  if (g !== undefined) r.options.gradOutput = Array.isArray(g) ? nums(g) : num(g);
+}
+
+/** float32 bits to bfloat16 / float16 bits; the inputs are exact in both (k/16, |k| <= 64, +-inf, NaN). */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function bf16(v: number): number {
+  f32[0] = v;
+  return u32[0] >>> 16;
+}
+function f16(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const s = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a === Infinity) return s | 0x7c00;
+  if (a === 0) return s;
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  if (2 ** (e + 1) <= a) e++;
+  const m = a / 2 ** e - 1; // in [0, 1)
+  const bits = m * 1024;
+  if (e < -14 || e > 15 || bits !== Math.floor(bits)) throw new Error(`test: ${v} is not exact in float16`);
+  return s | ((e + 15) << 10) | bits;
+}
+function tensor(values: number[], shape: number[], dt: Dt) {
+  if (dt === 'f64') return { data: Float64Array.from(values), shape };
+  if (dt === 'f32') return { data: Float32Array.from(values), shape };
+  const enc = dt === 'bf16' ? bf16 : f16;
+  return { data: Uint16Array.from(values.map(enc)), shape, dtype: dt === 'bf16' ? 'bfloat16' : 'float16' };
+}
+
+/** got matches expected: the same NaN / infinity, else within tol (abs + rel); for float results
+ *  below float64 the expectation is rounded to float32 first, and the tolerance also scales with the
+ *  array's largest finite expectation (a gradient scaled by gradOutput 1e30 cancels at that scale). */
+function mismatch(got: ArrayLike<number> | number, expectedV: V[], dt: Dt): string | null {
+  const g = typeof got === 'number' ? [got] : got;
+  if (g.length !== expectedV.length) return `length ${g.length}, expected ${expectedV.length}`;
+  const abs = Math.abs;
+  const lo = dt !== 'f64';
+  const tol = lo ? 3e-5 : 1e-11;
+  let big = 0;
+  for (const v of expectedV) { const e = num(v); if (Number.isFinite(e) && abs(e) > big) big = abs(e); }
+  for (let i = 0; i < g.length; i++) {
+    let e = num(expectedV[i]);
+    if (lo) e = Math.fround(e);
+    const x = g[i];
+    const ok = Number.isFinite(e) ? abs(x - e) <= tol * (1 + abs(e)) + (lo ? 1e-6 : 1e-13) * big : Number.isNaN(e) ? Number.isNaN(x) : x === e;
+    if (!ok) return `[${i}]: got ${x}, torch ${e}`;
+  }
+  return null;
+}
+
+function runCe(r: Row, dt: Dt, extra: Record<string, unknown> = {}, input = tensor(nums(r.input), r.shape, dt)) {
+  const target = r.probs ? { data: (dt === 'f64' ? Float64Array : Float32Array).from(nums(r.target)), shape: r.shape } : { data: Int32Array.from(r.target), shape: [r.shape[0], ...r.shape.slice(2)] };
+  const opts = { ...r.options, grad: true, ...extra };
+  if (r.probs && dt !== 'f64' && dt !== 'f32') {
+    // half input with probability targets: the targets are read as float32
+    target.data = Float32Array.from(nums(r.target));
+  }
+  return X.crossEntropy(input, target, opts);
+}
+
+function checkCe(r: Row, res: Row, dt: Dt): string[] {
+  const bad: string[] = [];
+  const m1 = mismatch(res.loss, r.loss, dt);
+  if (m1) bad.push(`loss ${m1}`);
+  const m2 = mismatch(res.grad, r.grad, dt);
+  if (m2) bad.push(`grad ${m2}`);
+  if (r.options.returnLse) {
+    const m3 = mismatch(res.lse, r.lse, dt);
+    if (m3) bad.push(`lse ${m3}`);
+  }
+  return bad;
+}
+
+const ceCases: [string, Dt][] = [];
+for (const r of ROWS.filter((x) => x.op === 'ce')) for (const dt of r.dtypes as Dt[]) ceCases.push([r.name, dt]);
+
+describe('crossEntropy short rows / short inner vs float64 torch', () => {
+  test.each(ceCases)('%s (%s)', (name, dt) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'ce');
+    expect(checkCe(r, runCe(r, dt), dt)).toEqual([]);
+  });
+});
+
+describe('crossEntropy: out aliasing the input, wasmArray input and out', () => {
+  const picks = ROWS.filter((x) => x.op === 'ce' && /gradOutput|lane ignored|NCHW .* probs|target|-inf|all ignored|1e300/.test(x.name));
+  test.each(picks.map((r) => [r.name] as [string]))('%s: out === input data (f64, f32)', (name) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'ce');
+    for (const dt of (r.dtypes as Dt[]).filter((d) => d === 'f64' || d === 'f32')) {
+      const input = tensor(nums(r.input), r.shape, dt);
+      const res = runCe(r, dt, { out: input.data }, input);
+      expect(res.grad).toBe(input.data);
+      expect([dt, ...checkCe(r, res, dt)]).toEqual([dt]);
+    }
+  });
+  test.each(picks.map((r) => [r.name] as [string]))('%s: wasmArray input and out (f64, f32)', (name) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'ce');
+    for (const dt of (r.dtypes as Dt[]).filter((d) => d === 'f64' || d === 'f32')) {
+      const T = dt === 'f64' ? Float64Array : Float32Array;
+      const a = API.wasmArray(T, r.input.length);
+      const o = API.wasmArray(T, r.input.length);
+      try {
+        a.array.set(nums(r.input));
+        const res = runCe(r, dt, { out: o.array }, { data: a.array, shape: r.shape } as never);
+        expect([dt, ...checkCe(r, { ...res, grad: o.array }, dt)]).toEqual([dt]);
+        // the input was not written
+        expect(Array.from(a.array)).toEqual(Array.from(T.from(nums(r.input))));
+      } finally {
+        a.free();
+        o.free();
+      }
+    }
+  });
+});
+
+describe('crossEntropy: inputs spanning several chunks (> 512 KB) vs the float64 reference', () => {
+  const cases: [string, number[], number][] = [
+    ['[70001, 2]', [70001, 2], 1],
+    ['[30001, 3]', [30001, 3], 1],
+    ['[7001, 10]', [7001, 10], 1],
+    ['[5001, 3, 7] NCHW', [5001, 3, 7], 1],
+    ['[3001, 2, 15] NCHW', [3001, 2, 15], 1],
+    ['[2001, 16, 3] NCHW', [2001, 16, 3], 1],
+  ];
+  test.each(cases)('%s: none with gradOutput, weight, smoothing, a lane ignored; f64, f32, bf16', (_n, shape, dim) => {
+    const r = rng(5 + shape[0]);
+    const C = shape[dim];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Array.from(normals(r, n, 2), (v) => Math.round(v * 16) / 16);
+    const positions = n / C;
+    const t = Array.from(ints(r, positions, C));
+    for (let i = 1; i < positions; i += 7) t[i] = -100;
+    const go = Array.from(normals(r, positions, 1));
+    go[3] = 0; go[5] = -1e30;
+    const weight = Array.from({ length: C }, (_, c) => 0.5 + (c % 5) / 4);
+    const tshape = [shape[0], ...shape.slice(2)];
+    const gref = REF.crossEntropyIndex({ data: x, shape }, t, { weight, labelSmoothing: 0.1, reduction: 'none', dim, gradOutput: go } as never);
+    for (const dt of ['f64', 'f32', 'bf16'] as Dt[]) {
+      const res = X.crossEntropy(tensor(x, shape, dt), { data: Int32Array.from(t), shape: tshape }, { weight, labelSmoothing: 0.1, reduction: 'none', dim, grad: true, gradOutput: go });
+      const m1 = mismatch(res.loss, Array.from(gref.loss as Float64Array), dt);
+      const m2 = mismatch(res.grad, Array.from(gref.grad), dt);
+      expect([dt, m1, m2]).toEqual([dt, null, null]);
+    }
+  });
+});
+
+describe('tokenScores topK > 16 (heap path) vs float64 torch', () => {
+  const cases: [string, Dt][] = [];
+  for (const r of ROWS.filter((x) => x.op === 'ts')) for (const dt of r.dtypes as Dt[]) cases.push([r.name, dt]);
+  test.each(cases)('%s (%s)', (name, dt) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'ts');
+    const tshape = r.shape.filter((_: number, i: number) => i !== (r.dim < 0 ? r.dim + r.shape.length : r.dim));
+    const res = X.tokenScores(tensor(nums(r.input), r.shape, dt), { data: Int32Array.from(r.target), shape: tshape }, { topK: r.k, dim: r.dim });
+    const bad = [
+      mismatch(res.lse, r.lse, dt), mismatch(res.topKLogProbs, r.topv, dt), mismatch(res.logProb, r.logProb, dt),
+      JSON.stringify(Array.from(res.topKIndices)) === JSON.stringify(r.topi) ? null : `topKIndices ${JSON.stringify(Array.from(res.topKIndices))} torch ${JSON.stringify(r.topi)}`,
+      JSON.stringify(Array.from(res.rank)) === JSON.stringify(r.rank) ? null : `rank ${JSON.stringify(Array.from(res.rank))} torch ${JSON.stringify(r.rank)}`,
+    ].filter((m) => m !== null);
+    expect(bad).toEqual([]);
+  });
+});
+
+function runLce(r: Row, dt: Dt, extra: Record<string, unknown> = {}) {
+  const T = dt === 'f64' ? Float64Array : Float32Array;
+  const opts: Record<string, unknown> = { ...r.options, grad: true, ...extra };
+  if (r.bias) opts.linearBias = T.from(nums(r.bias));
+  if (dt === 'f32' && typeof opts.gradOutput === 'number' && opts.gradOutput === 1e308) throw new Error('test: f64 only');
+  return X.linearCrossEntropy({ data: T.from(nums(r.input)), shape: r.shape }, { data: T.from(nums(r.W)), shape: r.Wshape }, Int32Array.from(r.target), opts);
+}
+/** float32 runs are held to torch float32 where float64 torch's results differ in being finite
+ *  (overflow inside the float32 GEMMs), else to float64 torch. */
+function checkLce(r: Row, res: Row, dt: Dt): string[] {
+  if (dt === 'f32' && r.f32) {
+    const a = checkLce({ ...r, f32: null }, res, dt);
+    return a.length === 0 ? a : checkLce({ ...r, ...r.f32, loss: r.loss && r.f32.loss, f32: null }, res, dt).map((m) => `float32 torch: ${m}`);
+  }
+  const out: string[] = [];
+  for (const [k, e] of [['loss', r.loss], ['gradInput', r.gradInput], ['gradWeight', r.gradWeight], ['gradBias', r.gradBias]] as [string, V[]][]) {
+    if (!e) continue;
+    const m = mismatch(res[k], e, dt);
+    if (m) out.push(`${k} ${m}`);
+  }
+  return out;
+}
+
+describe('linearCrossEntropy vs float64 torch', () => {
+  const cases: [string, Dt][] = [];
+  for (const r of ROWS.filter((x) => x.op === 'lce')) for (const dt of r.dtypes as Dt[]) cases.push([r.name, dt]);
+  test.each(cases)('%s (%s)', (name, dt) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'lce');
+    expect(checkLce(r, runLce(r, dt), dt)).toEqual([]);
+  });
+  test.each(cases)('%s (%s): accumulate into fresh wasmArrays', (name, dt) => {
+    const r = ROWS.find((x) => x.name === name && x.op === 'lce');
+    const T = dt === 'f64' ? Float64Array : Float32Array;
+    const arrays = [API.wasmArray(T, r.input.length), API.wasmArray(T, r.W.length), API.wasmArray(T, r.bias.length)];
+    try {
+      runLce(r, dt, { outInput: arrays[0].array, outWeight: arrays[1].array, outBias: arrays[2].array, accumulate: true });
+      const res = { loss: r.loss.map(num), gradInput: arrays[0].array, gradWeight: arrays[1].array, gradBias: arrays[2].array };
+      expect(checkLce({ ...r, loss: null }, res, dt)).toEqual([]);
+    } finally {
+      for (const a of arrays) a.free();
+    }
+  });
+});
+
+test('linearCrossEntropy: wasmArray outs allocated before a call that grows memory', () => {
+  const r = rng(55);
+  const N = 60000, D = 16, C = 5;
+  const x = Float64Array.from(normals(r, N * D, 0.5));
+  const W = Float64Array.from(normals(r, C * D, 0.5));
+  const b = Float64Array.from(normals(r, C, 1));
+  const t = Array.from(ints(r, N, C));
+  const ref = REF.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, t, false, { linearBias: Array.from(b), reduction: 'sum' } as never);
+  const before = API.wasmMemoryBytes();
+  const outs = [API.wasmArray(Float64Array, N * D), API.wasmArray(Float64Array, C * D), API.wasmArray(Float64Array, C)];
+  // the inputs live outside wasm: the call copies x in, which (with the outs pinned) grows memory
+  const pad = API.wasmArray(Float64Array, 4);
+  try {
+    const res = X.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, Int32Array.from(t), {
+      linearBias: b, reduction: 'sum', outInput: outs[0].array, outWeight: outs[1].array, outBias: outs[2].array,
+    });
+    const grew = API.wasmMemoryBytes() > before;
+    const bad = [
+      mismatch(res.loss, [ref.loss as number], 'f64'),
+      mismatch(outs[0].array, Array.from(ref.gradInput as Float64Array), 'f64'),
+      mismatch(outs[1].array, Array.from(ref.gradWeight as Float64Array), 'f64'),
+      mismatch(outs[2].array, Array.from(ref.gradBias as Float64Array), 'f64'),
+    ];
+    expect({ grew: grew || 'memory did not grow (probe weaker)', bad }).toEqual({ grew: true, bad: [null, null, null, null] });
+  } finally {
+    for (const a of [...outs, pad]) a.free();
+  }
+});
