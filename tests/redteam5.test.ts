@@ -355,3 +355,40 @@ describe('multi-chunk probability targets (class dim not last) and tokenScores h
     }
   });
 });
+
+describe('bad targets on the regrouped paths: clear prefixed errors, no trap, outputs untouched', () => {
+  const cases: [string, number[], number[], Record<string, unknown>][] = [
+    ['[3, 2] target 2 in the leftover lane', [3, 2], [0, 1, 2], {}],
+    ['[4, 3] target -1 in lane 1 of a pair', [4, 3], [0, -1, 1, 2], {}],
+    ['[4, 3] target -100 with ignoreIndex 1', [4, 3], [0, -100, 1, 2], { ignoreIndex: 1 }],
+    ['[5, 16] target 16', [5, 16], [0, 1, 2, 16, 3], {}],
+    ['[2, 3, 5] NCHW target 3', [2, 3, 5], [0, 1, 2, 0, 1, 2, 0, 1, 2, 3], {}],
+    ['[2, 3, 5] NCHW target 2^31', [2, 3, 5], [0, 1, 2, 0, 1, 2, 0, 1, 2, 2 ** 31], {}],
+    ['[3, 2] target 0.5', [3, 2], [0, 0.5, 1], {}],
+    ['[3, 2] target NaN', [3, 2], [0, NaN, 1], {}],
+  ];
+  test.each(cases)('%s', (_n, shape, t, opts) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Float64Array.from({ length: n }, (_, i) => (i % 7) / 4);
+    const out = new Float64Array(n).fill(7);
+    const tshape = shape.filter((_, i) => i !== 1);
+    let err: unknown = null;
+    try {
+      X.crossEntropy({ data: x, shape }, { data: t, shape: tshape }, { ...opts, out, returnLse: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Error);
+    expect(err instanceof RangeError || err instanceof TypeError).toBe(true);
+    expect(String((err as Error).message)).toMatch(/^crossEntropy: /);
+    expect(err instanceof WebAssembly.RuntimeError).toBe(false);
+    expect(out.every((v) => v === 7)).toBe(true);
+    // and the library still works after it
+    const ok = X.crossEntropy({ data: x, shape }, { data: new Int32Array(t.length), shape: tshape }, { reduction: 'sum' });
+    expect(Number.isFinite(ok.loss)).toBe(true);
+  });
+  test.each([[[5, 40], 41], [[5, 40], -1], [[5, 40], 17.5], [[3, 0], 1]] as [number[], number][])('tokenScores %j topK %d', (shape, k) => {
+    const x = new Float32Array(shape[0] * shape[1]);
+    expect(() => X.tokenScores({ data: x, shape }, null, { topK: k })).toThrow(/^tokenScores: /);
+  });
+});
