@@ -18,6 +18,10 @@
 //     -> NaN; without `out` (or with a separate out): Infinity (torch.logsumexp: inf). Loss and
 //     gradient are right.
 //
+// OBSERVATION: linearCrossEntropy refuses outInput === input and outWeight === linearWeight ("shares
+// memory ... pass a separate array") but accepts outBias === linearBias; that one is harmless (the bias
+// is read once before any gradient is written: right on 60001 tokens, with and without accumulate).
+//
 // NOT A BUG (kept; each float32 element is held to float64 torch OR torch float32): linearCrossEntropy
 // float32 with gradOutput 3e38 and 'sum' gives NaN / -inf in gradInput / gradWeight where float64 torch
 // is finite; torch float32 gives NaN / -inf there too (its float32 GEMM overflows as well), and in
@@ -391,4 +395,55 @@ describe('bad targets on the regrouped paths: clear prefixed errors, no trap, ou
     const x = new Float32Array(shape[0] * shape[1]);
     expect(() => X.tokenScores({ data: x, shape }, null, { topK: k })).toThrow(/^tokenScores: /);
   });
+});
+
+test.each([['f64'], ['f32']] as [Dt][])('linearCrossEntropy: accumulate adds into prefilled wasmArrays, multi-chunk, ignored rows, per-position gradOutput (%s)', (dt) => {
+  const T = dt === 'f64' ? Float64Array : Float32Array;
+  const r = rng(77);
+  const N = 50001, D = 12, C = 3;
+  const x = T.from(normals(r, N * D, 0.5));
+  const W = T.from(normals(r, C * D, 0.5));
+  const b = T.from(normals(r, C, 1));
+  const t = Array.from(ints(r, N, C));
+  for (let i = 0; i < N; i += 11) t[i] = -100;
+  const go = Array.from(normals(r, N, 1));
+  const ref = REF.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, t, false, { linearBias: Array.from(b), reduction: 'none', gradOutput: go, labelSmoothing: 0.1 } as never);
+  const outs = [API.wasmArray(T, N * D), API.wasmArray(T, C * D), API.wasmArray(T, C)];
+  try {
+    outs.forEach((o, k) => o.array.fill(k + 1));
+    X.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, Int32Array.from(t), {
+      linearBias: b, reduction: 'none', gradOutput: go, labelSmoothing: 0.1, accumulate: true,
+      outInput: outs[0].array, outWeight: outs[1].array, outBias: outs[2].array,
+    });
+    const exp = [ref.gradInput, ref.gradWeight, ref.gradBias].map((g, k) => Array.from(g, (v) => v + k + 1));
+    expect(outs.map((o, k) => mismatch(o.array, exp[k], dt))).toEqual([null, null, null]);
+  } finally {
+    for (const o of outs) o.free();
+  }
+});
+
+test('linearCrossEntropy: outInput / outWeight aliasing input / linearWeight are refused; outBias === linearBias is accepted and right', () => {
+  const x = Float64Array.from([0.5, -1, 2, 0.25, 1, 1]);
+  const W = Float64Array.from([1, 0, -1, 0.5]);
+  const b = Float64Array.from([0.1, -0.1]);
+  const t = Int32Array.from([0, 1, 1]);
+  const call = (o: Record<string, unknown>) => () => X.linearCrossEntropy({ data: x, shape: [3, 2] }, { data: W, shape: [2, 2] }, t, { linearBias: b, ...o });
+  expect(call({ outInput: x })).toThrow(/^linearCrossEntropy: outInput shares memory with input/);
+  expect(call({ outWeight: W })).toThrow(/^linearCrossEntropy: outWeight shares memory with linearWeight/);
+  expect(Array.from(x)).toEqual([0.5, -1, 2, 0.25, 1, 1]);
+  // Not refused (unlike the other two), but the bias is read once before any gradient is written:
+  // the result matches the float64 reference, multi-chunk too, with and without accumulate.
+  const r = rng(88);
+  for (const [N, D, C] of [[3, 2, 2], [60001, 8, 3]]) {
+    const xs = Float64Array.from(normals(r, N * D, 0.5)), Ws = Float64Array.from(normals(r, C * D, 0.5));
+    const b0 = Float64Array.from(normals(r, C, 1));
+    const ts = Array.from(ints(r, N, C));
+    const ref = REF.linearCrossEntropy({ data: xs, shape: [N, D] }, { data: Ws, shape: [C, D] }, ts, false, { linearBias: Array.from(b0), reduction: 'sum' } as never);
+    for (const accumulate of [false, true]) {
+      const bb = Float64Array.from(b0);
+      const res = X.linearCrossEntropy({ data: xs, shape: [N, D] }, { data: Ws, shape: [C, D] }, Int32Array.from(ts), { linearBias: bb, outBias: bb, reduction: 'sum', accumulate });
+      const exp = Array.from(ref.gradBias, (v, i) => v + (accumulate ? b0[i] : 0));
+      expect([mismatch(res.loss, [ref.loss as number], 'f64'), mismatch(bb, exp, 'f64'), mismatch(res.gradWeight, Array.from(ref.gradWeight), 'f64')]).toEqual([null, null, null]);
+    }
+  }
 });
