@@ -82,6 +82,7 @@ export function crossEntropy<A extends FloatArray>(
     const ws = getWorkspace(FN);
     const lanes = [{ data: x, rows: C, name: 'input', half: read.half }, { data: p, rows: C, type: floatType as Float32ArrayConstructor, name: 'target' }];
     const lse = wantLse ? newFloatArray(precision, positions) : null;
+    const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
     const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], inner > 1 ? 'rows' : undefined);
@@ -95,7 +96,7 @@ export function crossEntropy<A extends FloatArray>(
     ) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
-    if (lse) infiniteLse(lse, x, read.half, outer, C, inner);
+    if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
     return finish(result, plan, z, zs.squares(C, positions), positions, lse, C);
   }
 
@@ -104,6 +105,7 @@ export function crossEntropy<A extends FloatArray>(
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
+  const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
   const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner));
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
@@ -129,7 +131,7 @@ export function crossEntropy<A extends FloatArray>(
       }
     }
   }
-  if (lse) infiniteLse(lse, x, read.half, outer, C, inner);
+  if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
 }
 
@@ -188,6 +190,13 @@ function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: 
     result.lse = lse as A;
   }
   return result;
+}
+
+/** `out` is the input itself (partial overlaps are refused): the kernel overwrites the input with
+ *  the gradient, so what infiniteLse reads from the input must be copied before it runs (red team
+ *  5: lse NaN instead of +-inf for rows with +inf or all -inf when out === input). */
+function sameArray(out: FloatArray | null, x: FloatArray | Uint16Array): boolean {
+  return out !== null && out.buffer === x.buffer && out.byteOffset === x.byteOffset;
 }
 
 /** torch.logsumexp's answer where the kernel's m + log(sum exp(x - m)) is NaN only because the

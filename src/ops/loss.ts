@@ -130,6 +130,12 @@ export class LossStream {
     this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, fixed[k]!.length).set(fixed[k]!));
   }
 
+  /** Input k as it is after `run`: the caller's array, or a fresh view of a wasmArray when the
+   *  call grew memory (which detaches the caller's view). */
+  input(k: number): Lane['data'] {
+    return this.stream.inputs[k].data;
+  }
+
   /** Runs `kernel` on every chunk with the uniform upstream gradient `scale`; 'mean' divides the
    *  summed loss by `denominator`. */
   run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number): LossResult {
