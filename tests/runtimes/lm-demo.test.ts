@@ -1,6 +1,6 @@
 // The language-model demo (examples/lm, issue 10) in Debian's Chromium (/usr/bin/chromium, through
 // playwright-core, like browser.test.ts): built with Vite, it fine-tunes the output layer of a
-// word-level model of README.md with linearCrossEntropy; the loss must fall well below log V (the
+// word-level model of a frozen copy of README.md (examples/lm/corpus.md) with linearCrossEntropy; the loss must fall well below log V (the
 // uniform model's loss), and the page must report tokens/s and wasm memory. The screenshot is saved
 // to build/lm-demo-screenshot.png (docs/lm-demo.png is a copy). Lives in tests/runtimes, which the
 // scalar pass of `npm test` skips. Without Chromium this test fails.
