@@ -60,8 +60,8 @@ export function crossEntropyIndex<T>(
       // Class dim not last (NCHW): vectorise across positions.
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
         total += exact
-          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
-          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
+          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
+          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
       }
     }
     for (; i < inner; i++) {
@@ -260,18 +260,18 @@ const LANE_SHIFT = memory.data(64, 16);
 // indexColumns with the exact or the fast exp, as two functions (see rowExpSum).
 function indexColumnsExact<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
-  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, true);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, true);
 }
 
 function indexColumnsFast<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
-  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, smooth, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, false);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, false);
 }
 
 /** The positions i0 .. i0 + 2 lanes of outer slice o. Same maths as the row loop of
@@ -279,9 +279,12 @@ function indexColumnsFast<T>(
 // @ts-ignore: decorator
 @inline function indexColumns<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
-  smooth: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize, exact: bool,
 ): f64 {
+  // eps itself, not eps / C: (eps / C) * C can round to 1 (eps = 1 - 2^-53, C = 3), and then
+  // (1 - eps) nll = 0 * inf is NaN where PyTorch has +inf.
+  const smooth = eps / <f64>C;
   const L = lanes<T>();
   const stride = <usize>inner << alignof<T>();
   const base = at<T>(x, <usize>o * C * inner + i0);
@@ -347,7 +350,6 @@ function indexColumnsFast<T>(
   // Per pair of positions, in f64 (the formulas at the top of this file): the loss, and the factors
   // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
   // positions (t < 0) get 0 for all three; their gradient rows are set afterwards.
-  const eps = smooth * <f64>C;
   let total = f64x2.splat(0);
   let ignored = false;
   for (let h = 0; h < L; h++) { // pair h: positions 2h, 2h + 1
