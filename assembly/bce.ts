@@ -5,6 +5,7 @@
 // block of it repeated, so the caller passes that block (expanded where it broadcasts inside).
 // The same holds for pos_weight. A zero pointer means "no weight".
 
+import { MAX_THREADS } from "./threads";
 import { at, upstream } from "./math";
 import { addWide, expV, hsum, lanes, log1pV, log64V, maddV, nmaddV, oneV } from "./simd";
 
@@ -17,7 +18,14 @@ const EPSILON: f64 = <f64><f32>1e-12;
 // multiple of the vector width (periods 2 and 3 become 256 and 252: a span is then 63-64 vectors).
 
 /** Tiled copies of a short weight and pos_weight: 256 values of f64 each. */
-const EXPANDED = memory.data(2 * 256 * 8, 16);
+const EXPANDED_BYTES: usize = 2 * 256 * 8;
+const EXPANDED_SLOTS = memory.data(<i32>EXPANDED_BYTES * MAX_THREADS, 16);
+let EXPANDED = EXPANDED_SLOTS; // this instance's thread slot (src/threads.ts)
+
+/** Points this instance's tiled weights at thread slot k's block. */
+export function bceScratchSlot(k: i32): void {
+  EXPANDED = EXPANDED_SLOTS + <usize>k * EXPANDED_BYTES;
+}
 const MAX_EXPANDED = 64;
 
 /** The period a short weight is tiled to: the largest multiple of lcm(period, lanes) <= 256. */

@@ -28,6 +28,7 @@
 // per-position losses (`lossOut`) include z lse^2. `lseOut` (when non-zero) receives every
 // position's lse = m + log S, ignored positions included.
 
+import { MAX_THREADS } from "./threads";
 import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
@@ -197,13 +198,27 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
 /** Lane-wise scratch between the passes, two vectors' worth each: per position the max (then the
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
  *  their logs and smoothing's sum_c w_c (x_c - m) (in f64). */
-const LANE_M = memory.data(32, 16);
-const LANE_XT = memory.data(32, 16);
-const LANE_WT = memory.data(32, 16);
-const LANE_KS = memory.data(32, 16);
-const LANE_SUM = memory.data(64, 16);
-const LANE_LOG = memory.data(64, 16);
-const LANE_SHIFT = memory.data(64, 16);
+// One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
+const LANES_BYTES: usize = 4 * 32 + 3 * 64;
+const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
+let LANE_M = LANES;
+let LANE_XT = LANES + 32;
+let LANE_WT = LANES + 64;
+let LANE_KS = LANES + 96;
+let LANE_SUM = LANES + 128;
+let LANE_LOG = LANES + 192;
+let LANE_SHIFT = LANES + 256;
+
+/** Points this instance's column scratch at thread slot k's block. */
+export function crossEntropyScratchSlot(k: i32): void {
+  LANE_M = LANES + <usize>k * LANES_BYTES;
+  LANE_XT = LANE_M + 32;
+  LANE_WT = LANE_M + 64;
+  LANE_KS = LANE_M + 96;
+  LANE_SUM = LANE_M + 128;
+  LANE_LOG = LANE_M + 192;
+  LANE_SHIFT = LANE_M + 256;
+}
 
 /** Two T values at p, widened to an f64x2. */
 // @ts-ignore: decorator

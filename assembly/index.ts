@@ -4,9 +4,9 @@
 // heapBase() (see src/workspace.ts).
 
 import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward } from "./softmax";
-import { crossEntropyIndex, crossEntropyProbs, zSquares } from "./cross_entropy";
+import { crossEntropyIndex, crossEntropyProbs, crossEntropyScratchSlot, zSquares } from "./cross_entropy";
 import { nllLoss } from "./nll";
-import { binaryCrossEntropy, binaryCrossEntropyWithLogits } from "./bce";
+import { binaryCrossEntropy, binaryCrossEntropyWithLogits, bceScratchSlot } from "./bce";
 import { ctcLoss } from "./ctc";
 
 import { klDiv } from "./kl_div";
@@ -18,6 +18,14 @@ export function heapBase(): usize { return __heap_base; }
 
 /** Whether this is the SIMD build (asconfig target "release") or the scalar one ("scalar"). */
 export function simdBuild(): bool { return ASC_FEATURE_SIMD; }
+
+/** Points this instance at thread slot k's scratch blocks (src/threads.ts: instances that share one
+ *  memory must not share scratch). The host's own instance keeps slot 0. */
+export function setThreadSlot(k: i32): void {
+  crossEntropyScratchSlot(k);
+  bceScratchSlot(k);
+  tokenScoresScratchSlot(k);
+}
 
 /** Whether this is the relaxed-SIMD build (asconfig target "relaxed": fused multiply-add). */
 export function relaxedBuild(): bool { return ASC_FEATURE_RELAXED_SIMD; }
@@ -69,7 +77,7 @@ export function decodeFloat16_f32(src: usize, dst: usize, n: i32): void { decode
 export function decodeBfloat16_f32(src: usize, dst: usize, n: i32): void { decodeBfloat16(src, dst, n); }
 
 // tokenScores (issue 12): per-position lse, entropy, argmax, target log-probability and rank, top K.
-import { tokenScores } from "./token_scores";
+import { tokenScores, tokenScoresScratchSlot } from "./token_scores";
 export function tokenScores_f32(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f32>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
 export function tokenScores_f64(x: usize, target: usize, outer: i32, C: i32, inner: i32, K: i32, lse: usize, entropy: usize, argmax: usize, logProb: usize, rank: usize, topV: usize, topI: usize): void { tokenScores<f64>(x, target, outer, C, inner, K, lse, entropy, argmax, logProb, rank, topV, topI); }
 

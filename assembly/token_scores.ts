@@ -33,6 +33,7 @@
 // log_softmax are NaN throughout, so entropy, logProb and every top-K value are NaN; torch.argmax
 // takes NaN as the largest value (the first NaN), and so does the top-K order here.
 
+import { MAX_THREADS } from "./threads";
 import { at, expT, rowMaxForExp } from "./math";
 import { addWide, expK, expWith, hmax, hsum, lanes } from "./simd";
 
@@ -112,9 +113,18 @@ function position<T>(
 }
 
 /** columnSums' results per lane: the max (T), S and D (f64). */
-const LANE_M = memory.data(16, 16);
-const LANE_S = memory.data(32, 16);
-const LANE_D = memory.data(32, 16);
+// One block per thread (src/threads.ts), as crossEntropy's.
+const LANES = memory.data(80 * MAX_THREADS, 16);
+let LANE_M = LANES;
+let LANE_S = LANES + 16;
+let LANE_D = LANES + 48;
+
+/** Points this instance's column scratch at thread slot k's block. */
+export function tokenScoresScratchSlot(k: i32): void {
+  LANE_M = LANES + <usize>k * 80;
+  LANE_S = LANE_M + 16;
+  LANE_D = LANE_M + 48;
+}
 
 /** The max, S and D of the positions of one vector (class c of lane l at base + c stride + l size),
  *  into LANE_M, LANE_S and LANE_D. The sums are f64 per position, each term widened as it comes. */

@@ -1,6 +1,6 @@
 // wasm-xent: PyTorch's cross-entropy loss family, with gradients, as a WebAssembly module.
 
-export { init, initSync, wasmBuild, wasmMemoryBytes } from './loader.js';
+export { init, initSync, wasmBuild, wasmMemoryBytes, setThreads, getThreads } from './loader.js';
 export { wasmArray, WasmArray } from './wasm-array.js';
 export type { InitSource } from './loader.js';
 export type { InitOptions } from './loader.js';

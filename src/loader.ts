@@ -14,6 +14,7 @@ import { buildSupported, envBuild, relaxedSimdSupported, simdSupported, WasmBuil
 import { Workspace, KernelExports } from './workspace.js';
 import type { BytesSource, ResponseLike, UrlLike, WasmModule } from './types.js';
 import { fail } from './errors.js';
+import { MAX_THREADS, Pool, PoolModule, sharedMemoryBytes, threadSupport } from './threads.js';
 
 /** Checked against package.json by scripts/build-ts.mjs. */
 const VERSION = '0.1.0';
@@ -32,10 +33,19 @@ export interface InitOptions {
 interface State {
   workspace: Workspace | null;
   pending: Promise<void> | null;
+  /** The bytes the module was instantiated from (threads re-instantiate them over shared memory),
+   *  or null when init was given a compiled module or a streamed response. */
+  bytes: Uint8Array | null;
+  /** The module over shared memory, once threads asked for it (the workspace then runs on it). */
+  sharedModule: PoolModule | null;
+  /** setThreads calls run one after another. */
+  threads: Promise<number>;
+  /** Reasons already warned about (each once). */
+  warned: Set<string>;
 }
 const KEY = Symbol.for(`wasm-xent@${VERSION}`);
 const shared = globalThis as unknown as Record<symbol, State | undefined>;
-const state: State = (shared[KEY] ??= { workspace: null, pending: null });
+const state: State = (shared[KEY] ??= { workspace: null, pending: null, bytes: null, sharedModule: null, threads: Promise.resolve(1), warned: new Set() });
 
 // Classified by their internal tag, not instanceof: in Jest's jsdom environment, and between
 // frames or vm contexts, a URL, Response or Module may come from another realm than this code.
@@ -49,15 +59,22 @@ const isResponse = (x: unknown): x is Response =>
 
 const FIX = 'call init() with no argument to use the module embedded in the package, or pass its bytes or a WebAssembly.Module';
 
-function install(exports: RawExports): void {
+function install(exports: RawExports, bytes: BufferSource | WebAssembly.Module | null = null): void {
   // The first module installed stays: an init() still pending when initSync() (or another copy's
   // init) has installed one must not replace it, which would orphan every live wasmArray.
   if (state.workspace) return;
+  state.bytes = ownBytes(bytes);
   const k = exports as unknown as KernelExports;
   if (typeof k.heapBase !== 'function' || typeof k.simdBuild !== 'function' || !(k.memory instanceof WebAssembly.Memory)) {
     throw new TypeError('init: this WebAssembly module is not wasm-xent\'s (it lacks the heapBase, simdBuild and memory exports)');
   }
   state.workspace = new Workspace(k);
+}
+
+/** A copy of the module's bytes (the caller may reuse its buffer), or null for a compiled module. */
+function ownBytes(source: unknown): Uint8Array | null {
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength).slice();
+  return tagOf(source) === 'ArrayBuffer' ? new Uint8Array(source as ArrayBuffer).slice() : null;
 }
 
 async function instantiateResponse(response: Response, url: string): Promise<void> {
@@ -70,7 +87,8 @@ async function instantiateResponse(response: Response, url: string): Promise<voi
       // bytes (which rethrows if the module itself is bad).
     }
   }
-  install(await instantiate(await response.arrayBuffer()));
+  const bytes = await response.arrayBuffer();
+  install(await instantiate(bytes), bytes);
 }
 
 const BUILDS: readonly WasmBuild[] = ['relaxed-simd', 'simd', 'scalar'];
@@ -109,10 +127,16 @@ function packagedWasm(fn: string, requested: WasmBuild | undefined): Uint8Array 
 }
 
 async function load(source: InitSource | InitOptions | undefined): Promise<void> {
-  if (source === undefined || isOptions(source)) return install(await instantiate(packagedWasm('init', source?.build)));
+  if (source === undefined || isOptions(source)) {
+    const bytes = packagedWasm('init', source?.build);
+    return install(await instantiate(bytes), bytes);
+  }
   if (typeof source === 'string' || isUrl(source)) {
     const url = String(source);
-    if (url.startsWith('file:')) return install(await instantiate(await readWasmFile(url)));
+    if (url.startsWith('file:')) {
+      const bytes = await readWasmFile(url);
+      return install(await instantiate(bytes), bytes);
+    }
     let response: Response;
     try {
       response = await fetch(url);
@@ -121,7 +145,7 @@ async function load(source: InitSource | InitOptions | undefined): Promise<void>
     }
     return instantiateResponse(response, url);
   }
-  if (isBytes(source) || isModule(source)) return install(await instantiate(source as BufferSource | WebAssembly.Module));
+  if (isBytes(source) || isModule(source)) return install(await instantiate(source as BufferSource | WebAssembly.Module), source as BufferSource);
   const resolved: unknown = await source;
   if (isResponse(resolved)) return instantiateResponse(resolved, 'the wasm module');
   throw new TypeError(`init: expected bytes, a WebAssembly.Module, a URL, a Response or a Promise<Response>, got ${tagOf(resolved)}`);
@@ -153,9 +177,12 @@ export function init(source?: InitSource | InitOptions): Promise<void> {
  *  compile large modules synchronously on the main thread: use `await init()` there. */
 export function initSync(source?: BytesSource | WasmModule | InitOptions): void {
   if (state.workspace) return;
-  if (source === undefined || isOptions(source)) return install(instantiateSync(packagedWasm('initSync', source?.build)));
+  if (source === undefined || isOptions(source)) {
+    const bytes = packagedWasm('initSync', source?.build);
+    return install(instantiateSync(bytes), bytes);
+  }
   if (!isBytes(source) && !isModule(source)) throw new TypeError(`initSync: expected bytes or a WebAssembly.Module, got ${tagOf(source)}`);
-  install(instantiateSync(source as BufferSource | WebAssembly.Module));
+  install(instantiateSync(source as BufferSource | WebAssembly.Module), source as BufferSource);
 }
 
 /** Which build of the module init() loaded, or null before init: 'relaxed-simd' (SIMD128 with
@@ -177,4 +204,67 @@ export function wasmMemoryBytes(): number {
 export function getWorkspace(fn: string): Workspace {
   if (!state.workspace) throw new Error(`${fn}: wasm-xent is not initialised; call await init() (or initSync()) first`);
   return state.workspace;
+}
+
+/**
+ * Uses `n` threads (the calling one included) for every later call, or `'auto'`: the machine's
+ * cores, at most 8. Starts or stops a pool of workers that share the module's memory, and resolves
+ * to the number of threads in use. Results are bit-identical for every thread count. Where threads
+ * cannot run (edge runtimes, browser pages that are not cross-origin isolated) it resolves to 1
+ * and warns once, saying why. Call it after init() and before creating wasmArrays: the first call
+ * above 1 moves the module to shared memory.
+ */
+export function setThreads(n: number | 'auto'): Promise<number> {
+  const fn = 'setThreads';
+  const ws = getWorkspace(fn);
+  if (n !== 'auto' && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) {
+    fail(fn, `expected a whole number of threads >= 1 or 'auto', got ${typeof n === 'number' ? n : typeof n === 'string' ? JSON.stringify(n) : typeof n}`, RangeError);
+  }
+  const wanted = Math.min(MAX_THREADS, n === 'auto' ? cores() : n);
+  state.threads = state.threads.catch(() => 1).then(() => resize(fn, ws, wanted));
+  return state.threads;
+}
+
+/** Threads in use by calls now (1 until setThreads starts a pool). */
+export function getThreads(): number {
+  return state.workspace?.pool?.size ?? 1;
+}
+
+async function resize(fn: string, ws: Workspace, n: number): Promise<number> {
+  const current = state.workspace!;
+  if (n === 1) {
+    current.pool?.close();
+    current.pool = null;
+    return 1;
+  }
+  const support = threadSupport();
+  if (support.kind === 'none') return warnOnce(`${fn}: using 1 thread: ${support.why}`);
+  if (!state.sharedModule) {
+    if (!state.bytes) return warnOnce(`${fn}: using 1 thread: init() was given a compiled WebAssembly.Module (or a streamed Response), and threads need the module's bytes to instantiate it over shared memory; call init() with no argument, with the bytes or a file: URL`);
+    if (ws.hasPinned) fail(fn, 'threads move the module to shared memory, which would orphan the live wasmArrays; call setThreads before creating wasmArrays, or free them first');
+    const { bytes, pages } = sharedMemoryBytes(state.bytes);
+    const module = await WebAssembly.compile(bytes as BufferSource);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+    const exports = (await WebAssembly.instantiate(module, { env: { memory } })).exports;
+    state.sharedModule = { module, memory, exports };
+    state.workspace = new Workspace(exports as unknown as KernelExports);
+  }
+  const w = state.workspace!;
+  w.pool ??= new Pool(state.sharedModule);
+  await w.pool.resize(n);
+  return w.pool.size;
+}
+
+function warnOnce(message: string): 1 {
+  if (!state.warned.has(message)) {
+    state.warned.add(message);
+    console.warn(message);
+  }
+  return 1;
+}
+
+function cores(): number {
+  const g = globalThis as unknown as { navigator?: { hardwareConcurrency?: number }; process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } } };
+  const n = g.navigator?.hardwareConcurrency ?? g.process?.getBuiltinModule?.('node:os').availableParallelism?.() ?? 1;
+  return Math.max(1, n);
 }

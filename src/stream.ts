@@ -19,6 +19,8 @@
 import { fail } from './errors.js';
 import { Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
+import { DEPTH } from './threads.js';
+import type { JobCall, JobResult } from './threads.js';
 
 export type StreamArray = Float32Array | Float64Array | Int32Array | Uint16Array;
 
@@ -61,6 +63,17 @@ export interface Chunk {
  *  Per-position lanes (rows 1) are in position order either way and are not touched. */
 export type Relayout = 'columns' | 'rows';
 
+/** SharedArrayBuffer where the runtime has one (a stand-in class elsewhere: nothing is one). */
+const SharedArrayBufferType: abstract new (...a: never[]) => unknown = typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : class {};
+
+/** One chunk's positions: outer indices o0 .. o0 + count, inner i0 .. i0 + width. */
+interface Span {
+  o0: number;
+  count: number;
+  i0: number;
+  width: number;
+}
+
 /** Bytes of one chunk of the widest array. */
 export const CHUNK_BYTES = 1 << 19;
 
@@ -78,18 +91,25 @@ export class Stream {
    *  memory, which detaches older views): read results from here. */
   readonly inputs: Lane[];
   readonly outputs: Lane[];
-  private readonly pointers: number[];
+  /** The sum of what `side` read after each chunk in the last run (see `run`). */
+  sideTotal = 0;
+  /** Per set of blocks, per lane: its compact block (one set per chunk in flight, see `run`). */
+  private readonly pointers: number[][];
   /** Per lane (inputs then outputs): its byte offset in wasm memory when used in place, else -1. */
   private readonly inPlace: number[];
   private readonly count: number;
   private readonly width: number;
-  /** Where relayouted lanes pass through on their way in and out (0 without a relayout). */
-  private readonly scratch: number = 0;
-  /** Per input: the staging block of a half lane's bits (0 for other lanes). */
-  private readonly staging: number[];
+  /** Per set, per lane: where a relayouted lane passes through on its way in or out (0 for other
+   *  lanes). One thread shares one block among the lanes; with threads each lane has its own,
+   *  since a chunk's copies are done before its recorded regroups run. */
+  private readonly scratch: number[][];
+  /** Per set, per input: the staging block of a half lane's bits (0 for other lanes). */
+  private readonly staging: number[][];
+  /** Chunks in flight at once: one per thread (src/threads.ts), each with its own blocks. */
+  private readonly sets: number;
 
   constructor(
-    private readonly ws: Workspace, fn: string,
+    private readonly ws: Workspace, private readonly fn: string,
     private readonly outer: number, private readonly inner: number,
     inputs: Lane[], outputs: Lane[], fixed: number[],
     private readonly relayout?: Relayout,
@@ -133,12 +153,18 @@ export class Stream {
     }
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
     const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
-    const scratch = relayout ? Math.max(0, ...lanes.map((l, k) => (l.rows > 1 ? sizes[k] : 0))) : 0;
-    const pointers = this.idle ? [...lanes, ...inputs].map(() => 0) : ws.reserve(fn, [...fixed, ...sizes, ...stagingSizes, scratch]);
+    const chunks = Math.ceil(outer / this.count) * Math.ceil(inner / this.width);
+    // With threads: DEPTH block sets per worker (its queue) and one for this thread.
+    this.sets = ws.pool && !this.idle && chunks > 1 ? (ws.pool.size - 1) * DEPTH + 1 : 1;
+    const scratchSizes = lanes.map((l, k) => (relayout && l.rows > 1 ? sizes[k] : 0));
+    const scratch = this.sets > 1 ? scratchSizes : [Math.max(0, ...scratchSizes)];
+    const set = [...sizes, ...stagingSizes, ...scratch];
+    const pointers = this.idle ? [] : ws.reserve(fn, [...fixed, ...Array.from({ length: this.sets }, () => set).flat()]);
     this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
-    this.pointers = this.idle ? pointers.slice(0, lanes.length) : pointers.slice(fixed.length, fixed.length + lanes.length);
-    this.staging = this.idle ? inputs.map(() => 0) : pointers.slice(fixed.length + lanes.length, fixed.length + lanes.length + inputs.length);
-    if (scratch > 0 && !this.idle) this.scratch = pointers[fixed.length + lanes.length + inputs.length];
+    const sets = Array.from({ length: this.sets }, (_, j) => (this.idle ? set.map(() => 0) : pointers.slice(fixed.length + j * set.length, fixed.length + (j + 1) * set.length)));
+    this.pointers = sets.map((p) => p.slice(0, lanes.length));
+    this.staging = sets.map((p) => p.slice(lanes.length, lanes.length + inputs.length));
+    this.scratch = sets.map((p) => lanes.map((_, k) => (scratchSizes[k] > 0 ? p[lanes.length + inputs.length + (this.sets > 1 ? k : 0)] : 0)));
     // reserve may have grown memory: views of it made before are detached now.
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
@@ -149,62 +175,159 @@ export class Stream {
     this.outputs = fresh.slice(inputs.length);
   }
 
-  /** The wasm address of lane k's current chunk: in place, or its compact block. */
-  private pointer(k: number, o0: number): number {
+  /** The wasm address of lane k's chunk at o0 in block set j: in place, or its compact block. */
+  private pointer(k: number, o0: number, j: number): number {
     const lane = k < this.inputs.length ? this.inputs[k] : this.outputs[k - this.inputs.length];
     const offset = this.inPlace[k];
-    return offset >= 0 ? offset + o0 * lane.rows * this.inner * lane.data.BYTES_PER_ELEMENT : this.pointers[k];
+    return offset >= 0 ? offset + o0 * lane.rows * this.inner * lane.data.BYTES_PER_ELEMENT : this.pointers[j][k];
   }
 
-  /** Runs `kernel` on every chunk and returns the sum of what it returns. */
-  run(kernel: (chunk: Chunk) => number): number {
-    const { inputs, outputs, outer, inner } = this;
-    const n = inputs.length;
-    let total = 0;
-    if (this.idle) return total;
-    for (let o0 = 0; o0 < outer; o0 += this.count) {
-      const count = Math.min(this.count, outer - o0);
-      const inPtrs = inputs.map((_, k) => this.pointer(k, o0));
-      const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0));
-      for (let i0 = 0; i0 < inner; i0 += this.width) {
-        const width = Math.min(this.width, inner - i0);
-        inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, k, inPtrs[k], o0, count, i0, width));
-        const shape = this.relayout === 'columns' ? { count: 1, width: count * width } : this.relayout === 'rows' ? { count: count * width, width: 1 } : { count, width };
-        total += kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0, ...shape });
-        outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.copyOut(lane, outPtrs[k], o0, count, i0, width));
+  /** Runs `kernel` on every chunk and returns the sum of what it returns, in chunk order. `side`
+   *  names an export to read after each chunk's kernel (summed into `sideTotal`). With threads
+   *  (src/threads.ts), chunks run on several threads at once, `kernel`'s wasm calls recorded as a
+   *  job (it must call wasm only through Workspace.kernel/call and use no return value but its
+   *  own): the same chunks, the same calls and the same order of sums as on one thread, so the
+   *  same bits. */
+  run(kernel: (chunk: Chunk) => number, side?: string): number {
+    this.sideTotal = 0;
+    if (this.idle) return 0;
+    const chunks: Span[] = [];
+    for (let o0 = 0; o0 < this.outer; o0 += this.count) {
+      for (let i0 = 0; i0 < this.inner; i0 += this.width) {
+        chunks.push({ o0, count: Math.min(this.count, this.outer - o0), i0, width: Math.min(this.width, this.inner - i0) });
       }
+    }
+    if (this.sets > 1) return this.runParallel(chunks, kernel, side);
+    let total = 0;
+    const read = side ? (this.ws.exports[side] as () => number) : null;
+    for (const span of chunks) {
+      total += this.chunk(span, 0, kernel);
+      if (read) this.sideTotal += read();
+      this.finishOut(span, 0);
     }
     return total;
   }
 
+  /** Chunks spread over the threads as they free up: this thread copies each chunk in and posts
+   *  it to a worker with room in its queue (DEPTH jobs each, so a worker never waits for the
+   *  copies), computes one itself when every queue is full, and copies results out as they come.
+   *  Which thread computes a chunk changes nothing in it, and the chunk totals are added in chunk
+   *  order at the end, as one thread adds them. */
+  private runParallel(chunks: Span[], kernel: (chunk: Chunk) => number, side?: string): number {
+    const pool = this.ws.pool!;
+    const withSide = side !== undefined;
+    const results: JobResult[] = new Array(chunks.length);
+    const workers = Math.floor((this.sets - 1) / DEPTH); // worker w: sets w * DEPTH + seq % DEPTH; this thread: the last set
+    const here = this.sets - 1;
+    const queues: { chunk: number; seq: number; set: number; calls: JobCall[] }[][] = Array.from({ length: workers }, () => []);
+    const record = (c: number, set: number): JobCall[] => {
+      const calls: JobCall[] = (this.ws.recording = []);
+      try {
+        this.chunk(chunks[c], set, kernel);
+      } finally {
+        this.ws.recording = null;
+      }
+      return calls;
+    };
+    const computeHere = (c: number, set: number) => {
+      results[c] = pool.runHere(record(c, set), withSide);
+      this.finishOut(chunks[c], set);
+    };
+    const finish = (w: number, r: JobResult) => {
+      const job = queues[w].shift()!;
+      results[job.chunk] = r;
+      this.finishOut(chunks[job.chunk], job.set);
+    };
+    let next = 0;
+    for (;;) {
+      // Collect what the workers finished (their block sets are free again).
+      for (let w = 0; w < workers; w++) {
+        for (let r; queues[w].length && (r = pool.poll(this.fn, w, queues[w][0].seq));) finish(w, r);
+      }
+      if (next < chunks.length) {
+        const w = shortestQueue(queues, pool);
+        if (w < 0) { // every queue full: compute one chunk here
+          computeHere(next++, here);
+          continue;
+        }
+        const seq = pool.nextSeq(w);
+        const set = w * DEPTH + (seq % DEPTH);
+        const calls = record(next, set);
+        if (pool.post(w, calls, withSide)) queues[w].push({ chunk: next, seq, set, calls });
+        else {
+          results[next] = pool.runHere(calls, withSide);
+          this.finishOut(chunks[next], set);
+        }
+        next++;
+        continue;
+      }
+      // Nothing left to start: wait for the oldest job of the first busy worker, if any is left.
+      const w = queues.findIndex((q) => q.length > 0);
+      if (w < 0) break;
+      const job = queues[w][0];
+      finish(w, pool.wait(this.fn, w, job.seq, job.calls, withSide));
+    }
+    let total = 0;
+    for (const r of results) {
+      total += r.total;
+      this.sideTotal += r.side;
+    }
+    return total;
+  }
+
+  /** One chunk in block set j: its inputs copied in, the kernel, its outputs made ready to copy
+   *  out (see finishOut); returns what the kernel returns. */
+  private chunk(span: Span, j: number, kernel: (chunk: Chunk) => number): number {
+    const { inputs, outputs } = this;
+    const { o0, count, i0, width } = span;
+    const n = inputs.length;
+    const inPtrs = inputs.map((_, k) => this.pointer(k, o0, j));
+    const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0, j));
+    inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, k, inPtrs[k], span, j));
+    const shape = this.relayout === 'columns' ? { count: 1, width: count * width } : this.relayout === 'rows' ? { count: count * width, width: 1 } : { count, width };
+    const total = kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0, ...shape });
+    // A regrouped output goes back to the caller's layout in the scratch block first (a wasm call,
+    // so part of the chunk's job).
+    outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.regroups(lane) && this.regroup(lane, outPtrs[k], this.scratch[j][n + k], count, width, this.relayout === 'columns' ? 1 : 3));
+    return total;
+  }
+
+  /** Copies a finished chunk's outputs back to the caller's arrays. */
+  private finishOut(span: Span, j: number): void {
+    const n = this.inputs.length;
+    this.outputs.forEach((lane, k) => {
+      if (this.inPlace[n + k] >= 0) return;
+      this.copy(lane, this.regroups(lane) ? this.scratch[j][n + k] : this.pointer(n + k, span.o0, j), span, false);
+    });
+  }
+
+  private regroups(lane: Lane): boolean {
+    return this.relayout !== undefined && lane.rows > 1;
+  }
+
   /** Brings one chunk of input k into its block: a half lane's bits go to its staging block and
    *  are decoded from there; a lane to regroup passes through the scratch block. */
-  private copyIn(lane: Lane, k: number, pointer: number, o0: number, count: number, i0: number, width: number): void {
-    const regroup = this.relayout !== undefined && lane.rows > 1;
-    const to = regroup ? this.scratch : pointer;
+  private copyIn(lane: Lane, k: number, pointer: number, span: Span, j: number): void {
+    const regroup = this.regroups(lane);
+    const to = regroup ? this.scratch[j][k] : pointer;
     if (lane.half) {
-      this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[k], o0, count, i0, width, true);
-      (this.ws.exports[DECODERS[lane.half]] as (src: number, dst: number, n: number) => void)(this.staging[k], to, count * lane.rows * width);
+      this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[j][k], span, true);
+      this.ws.call(DECODERS[lane.half])(this.staging[j][k], to, span.count * lane.rows * span.width);
     } else {
-      this.copy(lane, to, o0, count, i0, width, true);
+      this.copy(lane, to, span, true);
     }
-    if (regroup) this.regroup(lane, this.scratch, pointer, count, width, this.relayout === 'columns' ? 0 : 2);
+    if (regroup) this.regroup(lane, this.scratch[j][k], pointer, span.count, span.width, this.relayout === 'columns' ? 0 : 2);
   }
 
-  /** Takes one chunk of an output lane out of wasm memory, back in the caller's layout. */
-  private copyOut(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number): void {
-    if (!this.relayout || lane.rows <= 1) return this.copy(lane, pointer, o0, count, i0, width, false);
-    this.regroup(lane, pointer, this.scratch, count, width, this.relayout === 'columns' ? 1 : 3);
-    this.copy(lane, this.scratch, o0, count, i0, width, false);
-  }
-
-  private regroup(lane: Lane, from: number, to: number, count: number, width: number, mode: number): void {
+  private regroup(lane: Lane, from: number, to: number, count: number, width: number, mode: number): true {
     const precision = lane.half || typeOf(lane).BYTES_PER_ELEMENT !== 8 ? 'f32' : 'f64';
     this.ws.kernel<(s: number, d: number, count: number, C: number, width: number, mode: number) => void>('relayout', precision)(from, to, count, lane.rows, width, mode);
+    return true;
   }
 
   /** Copies one chunk of a lane between the caller's array and its compact block in wasm memory. */
-  private copy(lane: Lane, pointer: number, o0: number, count: number, i0: number, width: number, into: boolean): void {
+  private copy(lane: Lane, pointer: number, span: Span, into: boolean): void {
+    const { o0, count, i0, width } = span;
     const { data, rows } = lane;
     const buffer = this.ws.exports.memory.buffer;
     const Ctor = typeOf(lane);
@@ -212,6 +335,15 @@ export class Stream {
     if (width === inner) { // whole outer slices: one contiguous block
       const a = o0 * rows * inner;
       const length = count * rows * inner;
+      if (Ctor === data.constructor && buffer instanceof SharedArrayBufferType) {
+        // Into or out of shared memory (threads), a float view copies at half the speed of bytes.
+        const size = Ctor.BYTES_PER_ELEMENT;
+        const bytes = new Uint8Array(data.buffer, data.byteOffset + a * size, length * size);
+        const block = new Uint8Array(buffer, pointer, length * size);
+        if (into) block.set(bytes);
+        else bytes.set(block);
+        return;
+      }
       const block = new Ctor(buffer, pointer, length);
       if (into) block.set(data.subarray(a, a + length));
       else data.set(block, a);
@@ -242,4 +374,13 @@ function checkOverlaps(fn: string, inputs: Lane[], outputs: Lane[]): void {
       }
     }
   }
+}
+
+/** The live worker with the fewest unfinished jobs and room for one more, or -1. */
+function shortestQueue(queues: { length: number }[], pool: { alive(w: number): boolean }): number {
+  let best = -1;
+  queues.forEach((q, w) => {
+    if (q.length < DEPTH && pool.alive(w) && (best < 0 || q.length < queues[best].length)) best = w;
+  });
+  return best;
 }

@@ -132,6 +132,9 @@ const lengthOf = intrinsic('length');
  *  that was freed since. They get errors that say so (workspace.ts and wasm-array.ts fill these). */
 export const grownMemoryBuffers = new WeakSet<ArrayBufferLike>();
 export const freedViews = new WeakSet<object>();
+/** The module's memory buffers when it runs on shared memory (threads): the only SharedArrayBuffers
+ *  accepted (workspace.ts fills it). */
+export const sharedWasmBuffers = new WeakSet<ArrayBufferLike>();
 
 /** The class name of a real typed array (from its internal slot, not its prototype), or undefined. */
 export function typedArrayKind(x: unknown): string | undefined {
@@ -147,7 +150,10 @@ function plainView(fn: string, name: string, x: object): unknown {
   if (freedViews.has(x)) fail(fn, `${name} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
   const buffer = bufferOf.call(x) as ArrayBufferLike;
   if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
-    fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
+    // With threads the module's memory is shared: its own wasmArrays are accepted, as views of
+    // the memory as it is now (an older buffer covers only the memory before it grew).
+    if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);
+    if (!sharedWasmBuffers.has(buffer)) fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
   }
   if (isDetached(buffer)) {
     if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);

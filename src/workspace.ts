@@ -6,7 +6,8 @@
 // returns and are never kept across calls.
 
 import { fail } from './errors.js';
-import { grownMemoryBuffers } from './tensor.js';
+import { grownMemoryBuffers, sharedWasmBuffers } from './tensor.js';
+import type { JobCall, Pool } from './threads.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type Precision = 'f32' | 'f64';
@@ -51,6 +52,13 @@ export class Workspace {
     this.exports = exports;
     this.arenaStart = Math.max(ALIGN, align(exports.heapBase()));
     this.base = this.arenaStart;
+    this.noteShared();
+  }
+
+  /** A shared memory's buffer (threads) is one of ours: views of it are accepted as arguments. */
+  private noteShared(): void {
+    const buffer = this.exports.memory.buffer;
+    if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) sharedWasmBuffers.add(buffer);
   }
 
   /** Reserves `bytes` that stay put until `unpin`: the zero-copy path's arrays. First fit: the
@@ -98,12 +106,36 @@ export class Workspace {
       } catch {
         fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
       }
+      this.noteShared();
     }
   }
 
   /** The kernel `<name>_<precision>`, typed as the caller says. */
   kernel<F>(name: string, precision: Precision): F {
-    return this.exports[`${name}_${precision}`] as F;
+    return this.call(`${name}_${precision}`) as F;
+  }
+
+  /** The export `name` as a function that runs it, or, while a parallel stream records a chunk's
+   *  job (`recording`), adds the call to the job and returns 0 (src/stream.ts). */
+  call(name: string): (...args: number[]) => number {
+    const f = this.exports[name] as (...args: number[]) => number;
+    if (!this.pool) return f; // one thread: nothing is ever recorded (a pool starts only between calls)
+    return (...args) => {
+      if (!this.recording) return f(...args);
+      this.recording.push({ name, args });
+      return 0;
+    };
+  }
+
+  /** The calls of the chunk job being recorded, or null (see `call`). */
+  recording: JobCall[] | null = null;
+
+  /** The worker pool (src/threads.ts), when threads are on; null for one thread. */
+  pool: Pool | null = null;
+
+  /** Whether any wasmArray is live. */
+  get hasPinned(): boolean {
+    return this.pinned.size > 0;
   }
 
   /** Bytes of wasm memory in use now (it only ever grows). */

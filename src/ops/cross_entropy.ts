@@ -90,14 +90,14 @@ export function crossEntropy<A extends FloatArray>(
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
     // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
-    const zs = zSum(ws, z, plan, positions);
+    const zs = zSum(z, plan, positions);
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
-      zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
-    ) as LossResult<A>;
+      kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
+    zs.side) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
     if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
-    return finish(result, plan, z, zs.squares(C, positions), positions, lse, C);
+    return finish(result, plan, z, zs.squares(C, positions, stream.sideTotal), positions, lse, C);
   }
 
   const values = indexTargets(FN, target, layout);
@@ -112,10 +112,10 @@ export function crossEntropy<A extends FloatArray>(
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
   // Counted only where it is used (a pass over the targets costs as much as the kernel on [N, 2]).
   const kept = z > 0 || C === 0 ? keptPositions(targets) : 0;
-  const zs = zSum(ws, z, plan, kept);
+  const zs = zSum(z, plan, kept);
   const result = stream.run(denominator, (c, scale) =>
-    zs.add(kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0)),
-  ) as LossResult<A>;
+    kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
+  zs.side) as LossResult<A>;
   if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
     // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean). The
     // upstream gradient is infinite, which makes every non-ignored row's gradient NaN through
@@ -132,7 +132,7 @@ export function crossEntropy<A extends FloatArray>(
     }
   }
   if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
-  return finish(result, plan, z, zs.squares(C, kept), kept, lse, C);
+  return finish(result, plan, z, zs.squares(C, kept, stream.sideTotal), kept, lse, C);
 }
 
 /** PyTorch's 'mean' of label-smoothed cross-entropy with class-index targets when the class
@@ -164,17 +164,13 @@ function checkZLoss(fn: string, value: unknown): number {
 /** The z term's bookkeeping over the chunks of one call: the upstream factor the kernels apply to
  *  it when uniform (gradOutput, divided by the count of non-ignored positions for 'mean'), and the
  *  sum of lse^2 over those positions, read after each chunk (crossEntropyZSquares). */
-function zSum(ws: Workspace, z: number, plan: LossPlan, kept: number) {
-  const read = ws.exports.crossEntropyZSquares as () => number;
-  let sum = 0;
+function zSum(z: number, plan: LossPlan, kept: number) {
   return {
     scale: plan.reduction === 'mean' ? plan.gradScalar / kept : plan.gradScalar,
-    add(total: number): number {
-      if (z > 0) sum += read();
-      return total;
-    },
+    /** The export holding the last kernel call's sum of lse^2, read after each chunk (z-loss only). */
+    side: z > 0 ? 'crossEntropyZSquares' : undefined,
     /** With no classes the kernels never run: lse is -inf, so lse^2 is +inf at every kept position. */
-    squares: (C: number, count: number) => (C === 0 && count > 0 ? Infinity : sum),
+    squares: (C: number, count: number, sum: number) => (C === 0 && count > 0 ? Infinity : sum),
   };
 }
 

@@ -136,9 +136,14 @@ export class LossStream {
     return this.stream.inputs[k].data;
   }
 
+  /** What the stream's `side` export read summed over the chunks of the last run (see Stream.run). */
+  get sideTotal(): number {
+    return this.stream.sideTotal;
+  }
+
   /** Runs `kernel` on every chunk with the uniform upstream gradient `scale`; 'mean' divides the
-   *  summed loss by `denominator`. */
-  run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number): LossResult {
+   *  summed loss by `denominator`. `side`: an export to read after each chunk (Stream.run). */
+  run(denominator: number, kernel: (chunk: LossChunk, scale: number) => number, side?: string): LossResult {
     const { plan, lossValues, grad } = this;
     const scale = uniformScale(plan, denominator);
     const extra = this.perPosition.length;
@@ -148,7 +153,7 @@ export class LossStream {
       const g = grad ? chunk.outputs[k++] : 0;
       const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
       return kernel({ ...chunk, loss, grad: g, gradOutput, perPosition: chunk.outputs.slice(0, extra) }, scale);
-    });
+    }, side);
     // 'mean' divides as PyTorch does, in IEEE arithmetic: a zero denominator (every target ignored,
     // class weights that sum to zero, an empty batch) gives NaN for 0 / 0 and +-Infinity otherwise.
     const loss = lossValues ?? (plan.reduction === 'mean' ? total / denominator : total);

@@ -1,0 +1,371 @@
+// Threads: a pool of workers that run kernels on the module's own memory, shared with them.
+//
+// Each worker instantiates the same module (the same bytes, so the same kernels bit for bit) over
+// one shared WebAssembly.Memory and waits on a mailbox of its own (a small SharedArrayBuffer). A
+// call that streams several chunks (src/stream.ts) copies each chunk in on the calling thread,
+// hands the chunk's wasm calls to a worker, and takes its results back in chunk order. The chunks
+// are the ones a single thread uses (they depend only on the shapes), and their totals are added
+// in the same order, so results are bit-identical for every thread count. The calling thread
+// computes a share itself and waits for the rest: Atomics.wait where it may block (Node, workers),
+// a spin on Atomics.load on a browser's main thread (where Atomics.wait throws).
+//
+// Where threads cannot run (edge runtimes, pages that are not cross-origin isolated, a module given
+// as a compiled WebAssembly.Module) setThreads resolves to 1 and warns once, saying why.
+
+import { fail } from './errors.js';
+
+/** The pool's cap; assembly/threads.ts has as many scratch slots. */
+export const MAX_THREADS = 8;
+
+/** One wasm call of a chunk's job: the export's name and its arguments. */
+export interface JobCall {
+  name: string;
+  args: number[];
+}
+
+/** What a job gives back: the sum of its calls' return values and, if asked, an export read after
+ *  them (crossEntropy's z-loss squares). */
+export interface JobResult {
+  total: number;
+  side: number;
+}
+
+// Mailbox: Int32 control words, then DEPTH job slots (f64s), then DEPTH result slots (f64s). Jobs
+// are numbered 1, 2, ... and job seq uses slot seq % DEPTH: a worker can have DEPTH jobs queued,
+// so it starts the next as soon as it finishes one while the caller copies chunks in and out.
+const POSTED = 0; // sequence number of the last job posted
+const TAKEN = 1; // sequence number of the last job taken (by the worker, or back by the caller)
+const DONE = 2; // sequence number of the last job the worker finished (or skipped: taken back)
+const STOP = 3; // 1: leave the loop
+const STATUS = 4; // per slot: 0: the job ran, 1: it threw
+/** Jobs queued per worker. */
+export const DEPTH = 2;
+const JOB_OFFSET = 64;
+const JOB_DOUBLES = 1024;
+const RESULT_OFFSET = JOB_OFFSET + DEPTH * JOB_DOUBLES * 8;
+const MAILBOX_BYTES = RESULT_OFFSET + DEPTH * 2 * 8;
+/** A job not taken by its worker after this long is taken back by the caller (a worker that died
+ *  or is descheduled must not hold the call up). */
+const STEAL_MS = 250;
+/** A job taken but not finished after this long means its worker died mid-job: the call throws. */
+const HANG_MS = 30000;
+
+// The worker's whole program, as a string: the same code runs as a Node worker_threads worker and
+// as a browser Web Worker (from a Blob URL), so no file has to be found or bundled.
+const WORKER_SOURCE = `
+const node = typeof self === 'undefined';
+const port = node ? require('node:worker_threads').parentPort : self;
+const start = (m) => {
+  const ex = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
+  ex.setThreadSlot(m.slot);
+  const fns = m.names.map((n) => ex[n]);
+  const side = m.side >= 0 ? fns[m.side] : null;
+  const ctrl = new Int32Array(m.mailbox, 0, 16);
+  port.postMessage('ready');
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctrl, ${POSTED}, seen);
+    if (Atomics.load(ctrl, ${STOP})) return;
+    for (const posted = Atomics.load(ctrl, ${POSTED}); seen < posted;) {
+      const seq = ++seen, slot = seq % ${DEPTH};
+      if (Atomics.compareExchange(ctrl, ${TAKEN}, seq - 1, seq) === seq - 1) { // else taken back
+        const job = new Float64Array(m.mailbox, ${JOB_OFFSET} + slot * ${JOB_DOUBLES * 8}, ${JOB_DOUBLES});
+        const res = new Float64Array(m.mailbox, ${RESULT_OFFSET} + slot * 16, 2);
+        try {
+          let total = 0, any = false, p = 1;
+          for (let c = 0, n = job[0]; c < n; c++) {
+            const f = fns[job[p]], k = job[p + 1];
+            const r = f.apply(null, Array.from(job.subarray(p + 2, p + 2 + k)));
+            if (typeof r === 'number') total = any ? total + r : r, any = true;
+            p += 2 + k;
+          }
+          res[0] = total;
+          res[1] = job[p] ? side() : 0;
+          Atomics.store(ctrl, ${STATUS} + slot, 0);
+        } catch (e) {
+          Atomics.store(ctrl, ${STATUS} + slot, 1);
+        }
+      }
+      Atomics.store(ctrl, ${DONE}, seq);
+      Atomics.notify(ctrl, ${DONE});
+    }
+  }
+};
+if (node) port.once('message', start); else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
+`;
+
+interface WorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+}
+
+/** One worker and its mailbox. */
+class Thread {
+  readonly ctrl: Int32Array;
+  readonly jobs: Float64Array[];
+  readonly results: Float64Array[];
+  /** The last job posted. */
+  seq = 0;
+  dead = false;
+  constructor(readonly worker: WorkerLike, readonly mailbox: SharedArrayBuffer) {
+    this.ctrl = new Int32Array(mailbox, 0, 16);
+    this.jobs = Array.from({ length: DEPTH }, (_, k) => new Float64Array(mailbox, JOB_OFFSET + k * JOB_DOUBLES * 8, JOB_DOUBLES));
+    this.results = Array.from({ length: DEPTH }, (_, k) => new Float64Array(mailbox, RESULT_OFFSET + k * 16, 2));
+  }
+}
+
+/** What the pool needs of the module: its compiled shared-memory form and memory, and the host
+ *  instance's exports (which run the caller's share). */
+export interface PoolModule {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  exports: Record<string, unknown>;
+}
+
+export class Pool {
+  private readonly threads: Thread[] = [];
+  private readonly names: string[];
+  private readonly index = new Map<string, number>();
+  private readonly side: number;
+  /** Whether Atomics.wait may block this thread (not on a browser's main thread). */
+  private readonly canBlock: boolean;
+
+  constructor(private readonly host: PoolModule) {
+    this.names = WebAssembly.Module.exports(host.module).filter((e) => e.kind === 'function').map((e) => e.name);
+    this.names.forEach((n, i) => this.index.set(n, i));
+    this.side = this.index.get('crossEntropyZSquares') ?? -1;
+    let canBlock = true;
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    } catch {
+      canBlock = false;
+    }
+    this.canBlock = canBlock;
+  }
+
+  /** Threads in use, the caller's included. */
+  get size(): number {
+    return this.threads.length + 1;
+  }
+
+  /** Starts or stops workers until `n` threads (the caller's included) are in use. */
+  async resize(n: number): Promise<void> {
+    while (this.threads.length > n - 1) this.stop(this.threads.pop()!);
+    const starting: Promise<void>[] = [];
+    while (this.threads.length + starting.length < n - 1) starting.push(this.spawn(this.threads.length + starting.length + 1));
+    await Promise.all(starting);
+  }
+
+  /** Stops every worker. */
+  close(): void {
+    while (this.threads.length) this.stop(this.threads.pop()!);
+  }
+
+  private stop(t: Thread): void {
+    t.dead = true;
+    Atomics.store(t.ctrl, STOP, 1);
+    Atomics.add(t.ctrl, POSTED, 1);
+    Atomics.notify(t.ctrl, POSTED);
+    void t.worker.terminate();
+  }
+
+  /** A new worker for thread slot `slot` (1..MAX_THREADS - 1), placed at threads[slot - 1] once ready. */
+  private spawn(slot: number): Promise<void> {
+    const mailbox = new SharedArrayBuffer(MAILBOX_BYTES);
+    return new Promise<void>((resolve, reject) => {
+      const worker = newWorker(
+        (message) => {
+          if (message !== 'ready') return;
+          this.threads[slot - 1] = thread;
+          (worker as Partial<NodeWorker>).unref?.(); // ready and idle: never keeps a process alive
+          resolve();
+        },
+        (error) => {
+          thread.dead = true;
+          reject(error);
+        },
+        () => this.replace(thread, slot),
+      );
+      const thread = new Thread(worker, mailbox);
+      worker.postMessage({ module: this.host.module, memory: this.host.memory, mailbox, slot, names: this.names, side: this.side });
+    });
+  }
+
+  /** A worker that exited on its own (crashed, or terminated from outside): mark it dead, so calls
+   *  compute its share themselves, and start another in its place. */
+  private replace(thread: Thread, slot: number): void {
+    if (this.threads[slot - 1] !== thread || thread.dead) return;
+    thread.dead = true;
+    this.spawn(slot).catch(() => {
+      /* the dead thread's share keeps running on the caller */
+    });
+  }
+
+  /** Whether worker w is there to take jobs. */
+  alive(w: number): boolean {
+    return !!this.threads[w] && !this.threads[w].dead;
+  }
+
+  /** The sequence number worker w's next job will get (it picks the job's slot and block set). */
+  nextSeq(w: number): number {
+    return this.threads[w].seq + 1;
+  }
+
+  /** Posts a job to worker w (0-based; fewer than DEPTH of its jobs unfinished), or returns false
+   *  when that worker is gone or the job is too long to post. */
+  post(w: number, calls: JobCall[], side: boolean): boolean {
+    const t = this.threads[w];
+    if (!t || t.dead) return false;
+    const job = t.jobs[(t.seq + 1) % DEPTH];
+    let p = 1;
+    job[0] = calls.length;
+    for (const c of calls) {
+      if (p + 3 + c.args.length >= JOB_DOUBLES) return false; // too long to post: run it here
+      job[p] = this.index.get(c.name)!;
+      job[p + 1] = c.args.length;
+      job.set(c.args, p + 2);
+      p += 2 + c.args.length;
+    }
+    job[p] = side ? 1 : 0;
+    t.seq++;
+    Atomics.store(t.ctrl, POSTED, t.seq);
+    Atomics.notify(t.ctrl, POSTED);
+    return true;
+  }
+
+  /** Runs a job on the calling thread. */
+  runHere(calls: JobCall[], side: boolean): JobResult {
+    let total = 0;
+    let any = false;
+    for (const c of calls) {
+      const r = (this.host.exports[c.name] as (...a: number[]) => unknown)(...c.args);
+      if (typeof r === 'number') {
+        total = any ? total + r : r;
+        any = true;
+      }
+    }
+    return { total, side: side && this.side >= 0 ? (this.host.exports.crossEntropyZSquares as () => number)() : 0 };
+  }
+
+  /** The result of worker w's job seq if it is done, else null (never blocks). */
+  poll(fn: string, w: number, seq: number): JobResult | null {
+    return Atomics.load(this.threads[w].ctrl, DONE) >= seq ? this.collect(fn, w, seq) : null;
+  }
+
+  private collect(fn: string, w: number, seq: number): JobResult {
+    const t = this.threads[w];
+    if (Atomics.load(t.ctrl, STATUS + (seq % DEPTH)) !== 0) fail(fn, `a kernel threw on worker thread ${w + 1}; this is a bug in wasm-xent, please report it`);
+    const r = t.results[seq % DEPTH];
+    return { total: r[0], side: r[1] };
+  }
+
+  /** Waits for worker w's job seq (posted with `post`; its earlier jobs collected) and returns its
+   *  result. A job its worker has not taken after STEAL_MS is taken back and run here. */
+  wait(fn: string, w: number, seq: number, calls: JobCall[], side: boolean): JobResult {
+    const t = this.threads[w];
+    const start = Date.now();
+    for (;;) {
+      if (Atomics.load(t.ctrl, DONE) >= seq) break;
+      const elapsed = Date.now() - start;
+      if (elapsed > STEAL_MS && Atomics.compareExchange(t.ctrl, TAKEN, seq - 1, seq) === seq - 1) {
+        return this.runHere(calls, side);
+      }
+      if (elapsed > HANG_MS) {
+        this.replace(t, w + 1);
+        fail(fn, `worker thread ${w + 1} took a job and did not finish it in ${HANG_MS / 1000} s (it died or hung); it is being replaced, call again`);
+      }
+      if (this.canBlock) Atomics.wait(t.ctrl, DONE, Atomics.load(t.ctrl, DONE), 5);
+    }
+    return this.collect(fn, w, seq);
+  }
+}
+
+type NodeWorker = WorkerLike & { on(event: string, f: (x: unknown) => void): void; unref(): void };
+type NodeProcess = { versions?: { node?: string }; getBuiltinModule?: (id: string) => { Worker: new (src: string, o: object) => NodeWorker } };
+
+/** Where this code runs, for threads: 'node', 'browser' (cross-origin isolated), or why not. */
+export function threadSupport(): { kind: 'node' | 'browser' } | { kind: 'none'; why: string } {
+  const g = globalThis as unknown as { process?: NodeProcess; Deno?: unknown; Worker?: unknown; crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown; navigator?: { userAgent?: string } };
+  if (typeof g.SharedArrayBuffer !== 'function' || typeof Atomics === 'undefined') {
+    if (g.crossOriginIsolated === false) return { kind: 'none', why: 'this page is not cross-origin isolated (crossOriginIsolated is false), so it has no SharedArrayBuffer; serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp' };
+    return { kind: 'none', why: 'this runtime has no SharedArrayBuffer (edge runtimes such as Cloudflare workerd and Vercel edge run one thread per request)' };
+  }
+  if (g.process?.versions?.node && !g.Deno) {
+    if (typeof g.process.getBuiltinModule !== 'function') return { kind: 'none', why: 'this Node.js lacks process.getBuiltinModule (Node 20.16+ / 22.3+ have it)' };
+    return { kind: 'node' };
+  }
+  if (g.Deno) return { kind: 'none', why: 'Deno is not supported for threads yet (its workers are module workers)' };
+  if (typeof g.Worker !== 'function') return { kind: 'none', why: 'this runtime has no Web Workers (edge runtimes such as Cloudflare workerd and Vercel edge run one thread per request)' };
+  if (g.crossOriginIsolated !== true) return { kind: 'none', why: 'this page is not cross-origin isolated (crossOriginIsolated is false); serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp' };
+  return { kind: 'browser' };
+}
+
+/** A worker running WORKER_SOURCE, in Node (worker_threads) or a browser (a Blob URL). */
+function newWorker(onMessage: (m: unknown) => void, onError: (e: unknown) => void, onExit: () => void): WorkerLike {
+  const g = globalThis as unknown as { process?: NodeProcess; Worker: new (url: string) => WorkerLike & { onmessage: unknown; onerror: unknown }; Blob: new (parts: string[], o: object) => unknown; URL: { createObjectURL(b: unknown): string; revokeObjectURL(u: string): void } };
+  if (threadSupport().kind === 'node') {
+    const { Worker } = g.process!.getBuiltinModule!('node:worker_threads');
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    return worker;
+  }
+  const url = g.URL.createObjectURL(new g.Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const worker = new g.Worker(url);
+  g.URL.revokeObjectURL(url);
+  worker.onmessage = (e: { data: unknown }) => onMessage(e.data);
+  worker.onerror = (e: unknown) => onError(e);
+  return worker;
+}
+
+/** The module's bytes with its own memory turned into an imported shared one (env.memory, maximum
+ *  4 GiB): the same code, instantiable once per thread over one SharedArrayBuffer. The module has
+ *  no imports and one memory (src/instantiate.ts). Returns the bytes and the memory's minimum pages. */
+export function sharedMemoryBytes(bytes: Uint8Array): { bytes: Uint8Array; pages: number } {
+  const leb = (v: number) => {
+    const r: number[] = [];
+    do {
+      r.push((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+      v = Math.floor(v / 128);
+    } while (v);
+    return r;
+  };
+  const readLeb = (at: number): [number, number] => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) return [v, at];
+    }
+  };
+  const sections: { id: number; start: number; body: number; end: number }[] = [];
+  for (let q = 8; q < bytes.length;) {
+    const [size, body] = readLeb(q + 1);
+    sections.push({ id: bytes[q], start: q, body, end: body + size });
+    q = body + size;
+  }
+  const memory = sections.find((s) => s.id === 5);
+  if (!memory || sections.some((s) => s.id === 2)) throw new Error('threads: expected a module with one memory of its own and no imports');
+  let [count, at] = readLeb(memory.body);
+  const flags = bytes[at++];
+  const [pages] = readLeb(at);
+  if (count !== 1 || flags > 1) throw new Error('threads: expected one unshared memory');
+  const name = (s: string) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+  const entry = [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...leb(pages), ...leb(65536)];
+  const importSection = [2, ...leb(entry.length), ...entry];
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  let placed = false;
+  for (const s of sections) {
+    // Sections keep their order: the import section goes after the type section (id 1) and any
+    // custom section before it, ahead of everything else.
+    if (!placed && s.id !== 0 && s.id !== 1) {
+      parts.push(Uint8Array.from(importSection));
+      placed = true;
+    }
+    if (s.id !== 5) parts.push(bytes.subarray(s.start, s.end));
+  }
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  parts.reduce((o, b) => (out.set(b, o), o + b.length), 0);
+  return { bytes: out, pages };
+}

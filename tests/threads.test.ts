@@ -1,0 +1,210 @@
+// Threads (src/threads.ts, issue 11): every op gives the same bits with 1, 2, 3 and 4 threads, on
+// inputs of many chunks (the ones that run in parallel), through copies and through wasmArrays;
+// setThreads validates its argument, caps at 8, churns without leaking threads or memory, survives
+// a worker that dies, and small calls never leave the calling thread. A new op is one row of OPS.
+import { readdirSync } from 'fs';
+import * as X from '../src';
+import { ints, normals, rng, uniforms } from './helpers/random';
+
+jest.setTimeout(240000);
+
+beforeAll(() => X.init());
+afterAll(() => X.setThreads(1));
+
+/** Bit-for-bit equality (Object.is per element: -0 and NaN count), naming the first difference. */
+function expectSame(what: string, a: unknown, b: unknown): void {
+  if (typeof a === 'number' || typeof b === 'number') {
+    if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
+    return;
+  }
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const x = a as unknown as ArrayLike<number>;
+    const y = b as unknown as ArrayLike<number>;
+    if (x.length !== y.length) throw new Error(`${what}: length ${x.length} vs ${y.length}`);
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) throw new Error(`${what}[${i}]: ${x[i]} vs ${y[i]}`);
+    return;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = Object.keys(a as object).sort();
+    expect(Object.keys(b as object).sort()).toEqual(keys);
+    for (const k of keys) expectSame(`${what}.${k}`, (a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
+    return;
+  }
+  expect(a).toEqual(b);
+}
+
+const r = rng(1111);
+const f32 = (n: number, scale = 2) => new Float32Array(normals(r, n, scale));
+const f64 = (n: number, scale = 2) => normals(r, n, scale);
+// Hostile values sprinkled in: the kernels' special paths must run the same on every thread.
+function hostile<A extends Float32Array | Float64Array>(a: A): A {
+  for (let i = 7; i < a.length; i += 997) a[i] = [Infinity, -Infinity, NaN, 1e4, -1e4][i % 5];
+  return a;
+}
+
+/** One op per row, on inputs of several chunks (each over CHUNK_BYTES = 512 KiB). */
+let OPS: [string, () => unknown][] = [];
+beforeAll(() => {
+  OPS = makeOps();
+});
+function makeOps(): [string, () => unknown][] {
+  const N = 700, C = 1000; // 2.8 MB of float32 logits: 6 chunks
+  const x32 = hostile(f32(N * C));
+  const x64 = hostile(f64(N * C));
+  const t = ints(r, N, C);
+  t[3] = -100;
+  const w = new Float32Array(uniforms(r, C, 0.2, 2));
+  const seg = f32(4 * 3 * 200 * 300); // NCHW with C = 3: regrouped into columns
+  const segT = ints(r, 4 * 200 * 300, 3);
+  const probs = new Float32Array(uniforms(r, 8 * 21 * 64 * 96, 0, 1)); // NCHW probabilities: regrouped into rows
+  const probX = f32(8 * 21 * 64 * 96);
+  const y = new Float32Array(uniforms(r, 400000, 0, 1));
+  const p = new Float32Array(uniforms(r, 400000, 0.001, 0.999));
+  const logits = f32(400000);
+  const half = new Uint16Array(ints(r, N * C, 0x3c00)); // bfloat16 / float16 bits, positive and finite
+  const gradOut = f32(N * C);
+  const gradOut64 = f64(N * C);
+  const softY = X.softmax({ data: x32, shape: [N, C] });
+  const seqC = 5000, seqN = 300;
+  const lm = f32(seqN * seqC);
+  const lmT = ints(r, seqN, seqC);
+  const hidden = f32(64 * 32);
+  const proj = f32(3000 * 32, 0.2);
+  const lceT = ints(r, 64, 3000);
+  return [
+    ['crossEntropy f32 rows, weight, ignoreIndex, smoothing, grad', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { weight: w, labelSmoothing: 0.1, grad: true })],
+    ['crossEntropy f64 rows, sum, grad', () => X.crossEntropy({ data: x64, shape: [N, C] }, t, { reduction: 'sum', grad: true })],
+    ['crossEntropy zLoss + returnLse + none (an export read after each chunk)', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { zLoss: 1e-4, returnLse: true, reduction: 'none', grad: true })],
+    ['crossEntropy NCHW C = 3 (regrouped into columns)', () => X.crossEntropy({ data: seg, shape: [4, 3, 200, 300] }, segT, { grad: true })],
+    ['crossEntropy NCHW probabilities (regrouped into rows)', () => X.crossEntropy({ data: probX, shape: [8, 21, 64, 96] }, { data: probs, shape: [8, 21, 64, 96] }, { grad: true, labelSmoothing: 0.05 })],
+    ['crossEntropy bfloat16 logits (decoded per chunk)', () => X.crossEntropy({ data: half, shape: [N, C], dtype: 'bfloat16' }, t, { grad: true })],
+    ['nllLoss', () => X.nllLoss({ data: x32, shape: [N, C] }, t, { weight: w, grad: true })],
+    ['logSoftmax dim 1', () => X.logSoftmax({ data: x32, shape: [N, C] }, { dim: 1 })],
+    ['softmax dim 0 (columns)', () => X.softmax({ data: x32, shape: [N, C] }, { dim: 0 })],
+    ['softmaxBackward', () => X.softmaxBackward({ data: gradOut, shape: [N, C] }, { data: softY, shape: [N, C] })],
+    ['logSoftmaxBackward f64', () => X.logSoftmaxBackward({ data: gradOut64, shape: [N, C] }, { data: X.logSoftmax({ data: x64, shape: [N, C] }), shape: [N, C] })],
+    ['binaryCrossEntropy, weight of period 4 (tiled in per-thread scratch)', () => X.binaryCrossEntropy({ data: p, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { weight: new Float32Array([0.5, 2, 1, 3]), grad: true })],
+    ['binaryCrossEntropyWithLogits, posWeight, mean', () => X.binaryCrossEntropyWithLogits({ data: logits, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { posWeight: new Float32Array([1, 2, 3, 4]), weight: new Float32Array([0.5, 1, 1.5, 2]), grad: true })],
+    ['klDiv batchmean', () => X.klDiv({ data: X.logSoftmax({ data: x32, shape: [N, C] }), shape: [N, C] }, { data: softY, shape: [N, C] }, { reduction: 'batchmean', grad: true })],
+    ['sigmoidFocalLoss', () => X.sigmoidFocalLoss({ data: logits, shape: [400000] }, { data: y, shape: [400000] }, { reduction: 'sum', grad: true })],
+    ['focalLoss', () => X.focalLoss({ data: x32, shape: [N, C] }, t, { gamma: 2, grad: true })],
+    ['tokenScores with targets and top 5', () => X.tokenScores({ data: lm, shape: [seqN, seqC] }, lmT, { topK: 5 })],
+    ['linearCrossEntropy', () => X.linearCrossEntropy({ data: hidden, shape: [64, 32] }, { data: proj, shape: [3000, 32] }, lceT, { grad: true })],
+  ];
+}
+
+test('a live wasmArray before the first switch to threads gets a clear error (the move to shared memory would orphan it)', async () => {
+  const a = X.wasmArray(Float32Array, 10);
+  await expect(X.setThreads(2)).rejects.toThrow(/^setThreads: threads move the module to shared memory, which would orphan the live wasmArrays; call setThreads before creating wasmArrays, or free them first$/);
+  expect(X.getThreads()).toBe(1);
+  a.free();
+  expect(await X.setThreads(2)).toBe(2);
+});
+
+/** Each op's result with n threads. */
+async function resultsWith(n: number): Promise<unknown[]> {
+  expect(await X.setThreads(n)).toBe(n);
+  expect(X.getThreads()).toBe(n);
+  return OPS.map(([, f]) => f());
+}
+
+test.each([2, 3, 4])('every op gives the same bits with %i threads as with 1', async (n) => {
+  const one = await resultsWith(1);
+  const many = await resultsWith(n);
+  OPS.forEach(([name], k) => expectSame(`${name} (${n} threads)`, many[k], one[k]));
+});
+
+test('wasmArray inputs and outputs (used in place) give the same bits with 2 threads as with 1', async () => {
+  await X.setThreads(2); // shared memory before any wasmArray
+  const N = 1000, C = 1000;
+  const values = hostile(f32(N * C));
+  const t = ints(r, N, C);
+  const x = X.wasmArray(Float32Array, N * C);
+  const g = X.wasmArray(Float32Array, N * C);
+  x.array.set(values);
+  try {
+    const runs: { loss: unknown; grad: Float32Array; soft: Float32Array }[] = [];
+    for (const n of [1, 2, 1, 2]) {
+      await X.setThreads(n);
+      const res = X.crossEntropy({ data: x.array, shape: [N, C] }, t, { out: g.array, labelSmoothing: 0.1 });
+      const soft = X.softmax({ data: x.array, shape: [N, C] });
+      runs.push({ loss: res.loss, grad: g.array.slice(), soft });
+    }
+    runs.slice(1).forEach((run, k) => expectSame(`run ${k + 1}`, run, runs[0]));
+    // ...and the same as ordinary arrays
+    expectSame('copy path', X.crossEntropy({ data: values, shape: [N, C] }, t, { grad: true, labelSmoothing: 0.1 }).grad, runs[0].grad);
+  } finally {
+    x.free();
+    g.free();
+  }
+});
+
+test("setThreads takes a whole number >= 1 or 'auto', caps at 8, and getThreads reports what is in use", async () => {
+  for (const bad of [0, -1, 1.5, NaN, Infinity, '2', 'all', null, undefined, {}]) {
+    expect(() => X.setThreads(bad as never)).toThrow(/^setThreads: expected a whole number of threads >= 1 or 'auto', got /);
+  }
+  const cores = require('os').availableParallelism() as number;
+  expect(await X.setThreads('auto')).toBe(Math.min(8, cores));
+  expect(await X.setThreads(100)).toBe(8);
+  expect(X.getThreads()).toBe(8);
+  expect(await X.setThreads(1)).toBe(1);
+  expect(X.getThreads()).toBe(1);
+});
+
+test('small calls stay on the calling thread (no job is posted for a one-chunk call)', async () => {
+  await X.setThreads(2);
+  const pool = poolOf();
+  const post = jest.spyOn(pool, 'post');
+  X.crossEntropy({ data: f32(100), shape: [10, 10] }, ints(r, 10, 10), { grad: true });
+  X.softmax({ data: f32(50000), shape: [50, 1000] });
+  expect(post).not.toHaveBeenCalled();
+  X.softmax({ data: f32(700000), shape: [700, 1000] });
+  expect(post).toHaveBeenCalled();
+  post.mockRestore();
+});
+
+test('setThreads up and down 1000 times: thread count, wasm memory and RSS stay flat', async () => {
+  await X.setThreads(1);
+  const tasks = () => readdirSync('/proc/self/task').length;
+  const x = f32(700 * 1000);
+  const call = () => X.softmax({ data: x, shape: [700, 1000] });
+  const expected = call();
+  await X.setThreads(2);
+  call();
+  await X.setThreads(1);
+  const base = { tasks: tasks(), wasm: X.wasmMemoryBytes(), rss: process.memoryUsage().rss };
+  for (let k = 0; k < 1000; k++) {
+    const n = k % 2 === 0 ? 2 : 1;
+    expect(await X.setThreads(n)).toBe(n);
+    if (k % 100 === 0) expectSame(`call after ${k} switches`, call(), expected);
+  }
+  expect(await X.setThreads(1)).toBe(1);
+  await new Promise((done) => setTimeout(done, 500)); // terminated workers' threads exit
+  expect(tasks()).toBeLessThanOrEqual(base.tasks);
+  expect(X.wasmMemoryBytes()).toBe(base.wasm);
+  expect(process.memoryUsage().rss - base.rss).toBeLessThan(64 * 1048576);
+});
+
+test('a worker that dies is replaced; the call that meets it still completes, with the same bits', async () => {
+  await X.setThreads(1);
+  const x = hostile(f32(700 * 1000));
+  const t = ints(r, 700, 1000);
+  const call = () => X.crossEntropy({ data: x, shape: [700, 1000] }, t, { grad: true });
+  const expected = call();
+  await X.setThreads(2);
+  const victim = threadsOf()[0];
+  await victim.worker.terminate(); // dies between calls, as a crashed worker would
+  expectSame('call with a dead worker', call(), expected);
+  await new Promise((done) => setTimeout(done, 300)); // its exit event: a new worker takes its place
+  expect(X.getThreads()).toBe(2);
+  expect(threadsOf()[0]).not.toBe(victim);
+  expectSame('call with the replacement', call(), expected);
+});
+
+// The pool, for the tests that look inside it.
+type PoolInside = { post: (...a: unknown[]) => boolean; threads: { worker: { terminate(): Promise<number> } }[] };
+function poolOf(): PoolInside {
+  const state = (globalThis as Record<symbol, { workspace: { pool: PoolInside } }>)[Symbol.for('wasm-xent@0.1.0')];
+  return state.workspace.pool;
+}
+const threadsOf = () => poolOf().threads;
