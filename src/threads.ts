@@ -37,9 +37,10 @@ const POSTED = 0; // sequence number of the last job posted
 const TAKEN = 1; // sequence number of the last job taken (by the worker, or back by the caller)
 const DONE = 2; // sequence number of the last job the worker finished (or skipped: taken back)
 const STOP = 3; // 1: leave the loop
-const STATUS = 4; // per slot: 0: the job ran, 1: it threw
 /** Jobs queued per worker. */
 export const DEPTH = 2;
+const STATUS = 4; // per slot (4, 5): 0: the job ran, 1: it threw
+const RAN = 4 + DEPTH; // jobs the worker ran itself (not taken back): for tests
 const JOB_OFFSET = 64;
 const JOB_DOUBLES = 1024;
 const RESULT_OFFSET = JOB_OFFSET + DEPTH * JOB_DOUBLES * 8;
@@ -82,6 +83,7 @@ const start = (m) => {
           res[0] = total;
           res[1] = job[p] ? side() : 0;
           Atomics.store(ctrl, ${STATUS} + slot, 0);
+          Atomics.add(ctrl, ${RAN}, 1);
         } catch (e) {
           Atomics.store(ctrl, ${STATUS} + slot, 1);
         }
@@ -199,6 +201,11 @@ export class Pool {
     this.spawn(slot).catch(() => {
       /* the dead thread's share keeps running on the caller */
     });
+  }
+
+  /** Jobs each worker has run itself (not taken back by the caller). */
+  get jobsRun(): number[] {
+    return this.threads.map((t) => Atomics.load(t.ctrl, RAN));
   }
 
   /** Whether worker w is there to take jobs. */

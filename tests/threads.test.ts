@@ -110,8 +110,10 @@ async function resultsWith(n: number): Promise<unknown[]> {
 
 test.each([2, 3, 4])('every op gives the same bits with %i threads as with 1', async (n) => {
   const one = await resultsWith(1);
-  const many = await resultsWith(n);
+  const many = await resultsWith(n); // fresh workers (setThreads(1) stopped the last ones)
   OPS.forEach(([name], k) => expectSame(`${name} (${n} threads)`, many[k], one[k]));
+  // Every worker computed chunks itself (a job taken back by the caller would prove nothing).
+  expect(poolOf().jobsRun.map((ran) => ran > 0)).toEqual(new Array(n - 1).fill(true));
 });
 
 test('wasmArray inputs and outputs (used in place) give the same bits with 2 threads as with 1', async () => {
@@ -202,7 +204,7 @@ test('a worker that dies is replaced; the call that meets it still completes, wi
 });
 
 // The pool, for the tests that look inside it.
-type PoolInside = { post: (...a: unknown[]) => boolean; threads: { worker: { terminate(): Promise<number> } }[] };
+type PoolInside = { post: (...a: unknown[]) => boolean; jobsRun: number[]; threads: { worker: { terminate(): Promise<number> } }[] };
 function poolOf(): PoolInside {
   const state = (globalThis as Record<symbol, { workspace: { pool: PoolInside } }>)[Symbol.for('wasm-xent@0.1.0')];
   return state.workspace.pool;

@@ -22,7 +22,8 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serve(root: string, pages: Record<string, string> = {}): Promise<StaticServer> {
+/** `headers` go out with every response (say, COOP/COEP for a cross-origin-isolated page). */
+export async function serve(root: string, pages: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<StaticServer> {
   const requests: { path: string; type: string }[] = [];
   const server: Server = createServer(async (req, res) => {
     let path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -39,10 +40,10 @@ export async function serve(root: string, pages: Record<string, string> = {}): P
     }
     requests.push({ path: req.url ?? '', type });
     if (body === undefined) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      res.writeHead(404, { ...headers, 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, { ...headers, 'content-type': type, 'cache-control': 'no-store' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
