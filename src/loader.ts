@@ -221,6 +221,9 @@ export function setThreads(n: number | 'auto'): Promise<number> {
     fail(fn, `expected a whole number of threads >= 1 or 'auto', got ${typeof n === 'number' ? n : typeof n === 'string' ? JSON.stringify(n) : typeof n}`, RangeError);
   }
   const wanted = Math.min(MAX_THREADS, n === 'auto' ? cores() : n);
+  // Where threads cannot run, asking for more than one (or for 'auto') says so, once.
+  const support = threadSupport();
+  if (n !== 1 && support.kind === 'none') return Promise.resolve(warnOnce(`${fn}: using 1 thread: ${support.why}`));
   state.threads = state.threads.catch(() => 1).then(() => resize(fn, ws, wanted));
   return state.threads;
 }
@@ -237,8 +240,6 @@ async function resize(fn: string, ws: Workspace, n: number): Promise<number> {
     current.pool = null;
     return 1;
   }
-  const support = threadSupport();
-  if (support.kind === 'none') return warnOnce(`${fn}: using 1 thread: ${support.why}`);
   if (!state.sharedModule) {
     if (!state.bytes) return warnOnce(`${fn}: using 1 thread: init() was given a compiled WebAssembly.Module (or a streamed Response), and threads need the module's bytes to instantiate it over shared memory; call init() with no argument, with the bytes or a file: URL`);
     if (ws.hasPinned) fail(fn, 'threads move the module to shared memory, which would orphan the live wasmArrays; call setThreads before creating wasmArrays, or free them first');

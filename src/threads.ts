@@ -293,9 +293,10 @@ type NodeProcess = { versions?: { node?: string }; getBuiltinModule?: (id: strin
 /** Where this code runs, for threads: 'node', 'browser' (cross-origin isolated), or why not. */
 export function threadSupport(): { kind: 'node' | 'browser' } | { kind: 'none'; why: string } {
   const g = globalThis as unknown as { process?: NodeProcess; Deno?: unknown; Worker?: unknown; crossOriginIsolated?: boolean; SharedArrayBuffer?: unknown; navigator?: { userAgent?: string } };
-  if (typeof g.SharedArrayBuffer !== 'function' || typeof Atomics === 'undefined') {
-    if (g.crossOriginIsolated === false) return { kind: 'none', why: 'this page is not cross-origin isolated (crossOriginIsolated is false), so it has no SharedArrayBuffer; serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp' };
-    return { kind: 'none', why: 'this runtime has no SharedArrayBuffer (edge runtimes such as Cloudflare workerd and Vercel edge run one thread per request)' };
+  const edge = g.navigator?.userAgent === 'Cloudflare-Workers' || typeof (g as { EdgeRuntime?: unknown }).EdgeRuntime === 'string';
+  if (edge || typeof g.SharedArrayBuffer !== 'function' || typeof Atomics === 'undefined') {
+    if (!edge && g.crossOriginIsolated === false) return { kind: 'none', why: 'this page is not cross-origin isolated (crossOriginIsolated is false), so it has no SharedArrayBuffer; serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp' };
+    return { kind: 'none', why: edge ? 'edge runtimes (Cloudflare workerd, Vercel edge) run one thread per request: no workers, no shared memory' : 'this runtime has no SharedArrayBuffer (edge runtimes such as Cloudflare workerd and Vercel edge run one thread per request)' };
   }
   if (g.process?.versions?.node && !g.Deno) {
     if (typeof g.process.getBuiltinModule !== 'function') return { kind: 'none', why: 'this Node.js lacks process.getBuiltinModule (Node 20.16+ / 22.3+ have it)' };

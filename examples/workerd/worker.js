@@ -9,8 +9,10 @@
 //   -> 200 {"loss": number | number[], "grad": number[], "shape": [N, C]}
 //   -> 400 {"error": "..."} for input wasm-xent rejects (its TypeError / RangeError message)
 // GET /stats  -> {"requests": n, "wasmMemoryBytes": bytes}
+// GET /threads -> {"threads": n, "warnings": [...]}: what setThreads('auto') gives here (1: an edge
+//                runtime runs one thread per request; wasm-xent warns once and says so)
 
-import { crossEntropy, binaryCrossEntropyWithLogits, wasmMemoryBytes } from 'wasm-xent';
+import { crossEntropy, binaryCrossEntropyWithLogits, wasmMemoryBytes, setThreads } from 'wasm-xent';
 
 let requests = 0;
 
@@ -37,6 +39,16 @@ export default {
   async fetch(request) {
     const { pathname } = new URL(request.url);
     if (request.method === 'GET' && pathname === '/stats') return Response.json({ requests, wasmMemoryBytes: wasmMemoryBytes() });
+    if (request.method === 'GET' && pathname === '/threads') {
+      const warnings = [];
+      const warn = console.warn;
+      console.warn = (...a) => warnings.push(a.join(' '));
+      try {
+        return Response.json({ threads: await setThreads('auto'), warnings });
+      } finally {
+        console.warn = warn;
+      }
+    }
     if (request.method !== 'POST' || pathname !== '/loss') return new Response('POST tensors to /loss (or GET /stats)\n', { status: 404 });
     requests++;
     let body;

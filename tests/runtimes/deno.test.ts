@@ -30,6 +30,8 @@ test.each([
   });
   const got = JSON.parse(out);
   expect(got.deno).toMatch(/^2\./);
+  expect(got.threads).toEqual([1, 1]);
+  expect(got.warnings).toEqual(['setThreads: using 1 thread: Deno is not supported for threads yet (its workers are module workers)']);
   got.results.forEach((r: { loss: number; grad: number[] }, i: number) => {
     expect([i, Math.abs(r.loss - cases[i].ref.loss) <= cases[i].tol * Math.max(1, cases[i].ref.loss)]).toEqual([i, true]);
     expect([i, maxAbsDiff(r.grad, cases[i].ref.grad) <= cases[i].tol]).toEqual([i, true]);

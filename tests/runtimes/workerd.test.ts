@@ -100,3 +100,13 @@ test('the edge-light entry (Vercel edge: imports xent.wasm?module, initSync at i
     await edge.stop();
   }
 });
+
+test("setThreads('auto') in workerd resolves to 1 and warns once, saying why (one thread per request)", async () => {
+  const r = await fetch(`${worker.url}/threads`);
+  const got = await r.json();
+  expect(got.threads).toBe(1);
+  expect(got.warnings).toHaveLength(1);
+  expect(got.warnings).toEqual(['setThreads: using 1 thread: edge runtimes (Cloudflare workerd, Vercel edge) run one thread per request: no workers, no shared memory']);
+  const again = await (await fetch(`${worker.url}/threads`)).json();
+  expect(again).toEqual({ threads: 1, warnings: [] }); // once per isolate
+});

@@ -8,4 +8,8 @@ const results = cases.map((c) => {
   const r = X.crossEntropy({ data: A.from(c.x), shape: c.shape }, c.y, { grad: true, ...c.options });
   return { loss: r.loss, grad: Array.from(r.grad) };
 });
-console.log(JSON.stringify({ deno: Deno.version.deno, results }));
+// setThreads: Deno gets 1 thread and one warning saying why (its workers are module workers).
+const warnings = [];
+console.warn = (...a) => warnings.push(a.join(' '));
+const threads = [await X.setThreads(2), await X.setThreads('auto')];
+console.log(JSON.stringify({ deno: Deno.version.deno, results, threads, warnings }));
