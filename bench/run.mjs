@@ -78,6 +78,8 @@ const log = (...a) => console.log(...a);
 // Contenders (ids are the table's columns)
 export const CONTENDERS = {
   'xent-out': { label: 'wasm-xent out', desc: 'wasm-xent float32, result (the gradient; the output for W6) written into a preallocated `out` array' },
+  'xent-2t': { label: 'wasm-xent 2 threads', desc: 'wasm-xent out on 2 threads (setThreads(2), SIMD build): the same call and the same bits as wasm-xent out' },
+  'xent-relaxed-2t': { label: 'wasm-xent relaxed 2T', desc: 'the relaxed-SIMD build on 2 threads: the same call as wasm-xent relaxed' },
   'xent-relaxed': { label: 'wasm-xent relaxed', desc: 'the relaxed-SIMD build (fused multiply-add), W1-W6, in this process beside the SIMD build: the same call as wasm-xent out (forward: as wasm-xent)' },
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
   'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
@@ -415,9 +417,10 @@ async function runWorkload(id, peers, torch) {
 
   // wasm-xent calls
   let xentFwd, xentGrad, xentOut, xentF64Fwd, xentF64Out, xentZc;
-  // the relaxed-SIMD build (W1-W6): the mode's main call, through the second copy of the package
-  let xentRelaxedFwd, xentRelaxedOut;
-  const XR = family ? null : RELAXED.lib;
+  // The other copies of the package (W1-W6): the relaxed-SIMD build, and both builds on 2 threads;
+  // each contender is the mode's main call (forward; forward+gradient into `out`).
+  const copies = family ? [] : COPIES.filter((c) => c.lib);
+  let copyCalls = () => ({});
   // Zero-copy: the same data in arrays pinned in wasm-xent's memory (read .array at every call).
   const xw = X.wasmArray(Float32Array, numel);
   const gw = X.wasmArray(Float32Array, numel);
@@ -437,14 +440,13 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, { ...o, out: gw.array });
     xentF64Fwd = () => X.binaryCrossEntropyWithLogits(input64, target64, o);
     xentF64Out = () => X.binaryCrossEntropyWithLogits(input64, target64, { ...o, out: out64 });
-    if (XR) xentRelaxedFwd = () => XR.binaryCrossEntropyWithLogits(input, d.target, o);
-    if (XR) xentRelaxedOut = () => XR.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 });
+    copyCalls = (L) => ({ fwd: () => L.binaryCrossEntropyWithLogits(input, d.target, o), out: () => L.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 }) });
   } else if (id === 'W6') {
     xentFwd = () => X.logSoftmax(input, { dim: -1 });
     xentOut = () => X.logSoftmax(input, { dim: -1, out: out32 });
     xentZc = () => X.logSoftmax(zcInput(), { dim: -1, out: gw.array });
     xentF64Fwd = () => X.logSoftmax(input64, { dim: -1, out: out64 });
-    if (XR) xentRelaxedOut = () => XR.logSoftmax(input, { dim: -1, out: out32 });
+    copyCalls = (L) => ({ out: () => L.logSoftmax(input, { dim: -1, out: out32 }) });
   } else {
     const o = {};
     if (d.weight) o.weight = d.weight;
@@ -458,8 +460,7 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.crossEntropy(zcInput(), tgt, { ...o, out: gw.array });
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
-    if (XR) xentRelaxedFwd = () => XR.crossEntropy(input, tgt, o);
-    if (XR) xentRelaxedOut = () => XR.crossEntropy(input, tgt, { ...o, out: out32 });
+    copyCalls = (L) => ({ fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }) });
   }
   // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
   let bf16 = null;
@@ -510,11 +511,15 @@ async function runWorkload(id, peers, torch) {
   if (forwardOnly) add('fwd', { id: 'xent-zc', run: xentZc, check: () => wrapOut(xentZc()) });
   add('fwd', { id: 'xent', run: xentFwd, check: () => (forwardOnly ? wrapOut(xentFwd()) : { loss: xentFwd().loss }) });
   add('fwd', { id: 'xent-f64', run: xentF64Fwd, check: () => (forwardOnly ? wrapOut(xentF64Fwd()) : { loss: xentF64Fwd().loss }) });
-  if (xentRelaxedOut && forwardOnly) add('fwd', { id: 'xent-relaxed', run: xentRelaxedOut, check: () => wrapOut(xentRelaxedOut()) });
-  else if (xentRelaxedOut) {
-    add('fwd', { id: 'xent-relaxed', run: xentRelaxedFwd, check: () => ({ loss: xentRelaxedFwd().loss }) });
-    add('fwdgrad', { id: 'xent-relaxed', run: xentRelaxedOut, check: () => xentRelaxedOut() });
-  } else if (!family) skip(both, 'xent-relaxed', RELAXED.why);
+  for (const c of copies) {
+    const { fwd, out } = copyCalls(c.lib);
+    if (forwardOnly) add('fwd', { id: c.id, run: out, check: () => wrapOut(out()) });
+    else {
+      add('fwd', { id: c.id, run: fwd, check: () => ({ loss: fwd().loss }) });
+      add('fwdgrad', { id: c.id, run: out, check: () => out() });
+    }
+  }
+  if (!family) for (const c of COPIES) if (!c.lib) skip(both, c.id, c.why);
   if (!forwardOnly) {
     add('fwdgrad', { id: 'xent-out', run: xentOut, check: () => xentOut() });
     add('fwdgrad', { id: 'xent-zc', run: xentZc, check: () => xentZc() });
@@ -880,24 +885,34 @@ async function runShapes() {
 const FLAG = '--experimental-wasm-relaxed-simd';
 /** Set by main(): the relaxed-SIMD build's copy of the package, or why there is none. */
 let RELAXED = { lib: null, why: '' };
+/** Set by main(): every extra copy of the package with its contender id ('xent-relaxed', 'xent-2t',
+ *  'xent-relaxed-2t'), or why it is missing. */
+let COPIES = [];
 
 /** A second copy of the package (dist/esm copied to build/bench/relaxed-copy/) that loads the
  *  relaxed-SIMD build while X keeps the SIMD one. A copy, not a second import: one process shares
  *  one module per package version (the state key names VERSION), so the copy's VERSION is
  *  suffixed; a query-string import would share the loader module anyway. */
 async function loadRelaxed() {
-  if (SKIP.has('xent-relaxed')) return { lib: null, why: 'skipped (--skip)' };
-  if (!X.relaxedSimdSupported()) return { lib: null, why: `Node ${process.version} runs no relaxed SIMD${process.execArgv.includes(FLAG) ? ', even with ' + FLAG : ''}` };
-  const dir = path.join(ROOT, 'build', 'bench', 'relaxed-copy');
+  return loadCopy('xent-relaxed', 'relaxed-simd', 1);
+}
+
+/** A copy of the package (dist/esm copied to build/bench/<id>-copy/) on `build` with `threads`
+ *  threads, beside X in this process (see loadRelaxed), for contender `id`. */
+async function loadCopy(id, build, threads) {
+  if (SKIP.has(id)) return { id, lib: null, why: 'skipped (--skip)' };
+  if (build === 'relaxed-simd' && !X.relaxedSimdSupported()) return { id, lib: null, why: `Node ${process.version} runs no relaxed SIMD${process.execArgv.includes(FLAG) ? ', even with ' + FLAG : ''}` };
+  const dir = path.join(ROOT, 'build', 'bench', `${id}-copy`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.cpSync(path.join(ROOT, 'dist', 'esm'), path.join(dir, 'esm'), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'dist', 'xent-relaxed.wasm'), path.join(dir, 'xent-relaxed.wasm'));
   const loader = path.join(dir, 'esm', 'loader.js');
-  fs.writeFileSync(loader, fs.readFileSync(loader, 'utf8').replace(/const VERSION = '([^']+)'/, "const VERSION = '$1+bench-relaxed'"));
+  fs.writeFileSync(loader, fs.readFileSync(loader, 'utf8').replace(/const VERSION = '([^']+)'/, `const VERSION = '$1+bench-${id}'`));
   const lib = await import(pathToFileURL(path.join(dir, 'esm', 'index.js')).href);
-  await lib.init({ build: 'relaxed-simd' });
-  if (lib.wasmBuild() !== 'relaxed-simd' || X.wasmBuild() !== 'simd') throw new Error(`bench: the relaxed copy loaded ${lib.wasmBuild()} beside ${X.wasmBuild()}`);
-  return { lib, why: '' };
+  await lib.init({ build });
+  if (lib.wasmBuild() !== build || X.wasmBuild() !== 'simd') throw new Error(`bench: the ${id} copy loaded ${lib.wasmBuild()} beside ${X.wasmBuild()}`);
+  if (threads > 1 && (await lib.setThreads(threads)) !== threads) return { id, lib: null, why: `setThreads(${threads}) gave ${lib.getThreads()}` };
+  return { id, lib, why: '' };
 }
 
 /** Every timed result marked as run under load: "W1 fwd torch-1 (0.45 cores)". */
@@ -925,6 +940,8 @@ async function main() {
   await X.init({ build: 'simd' });
   RELAXED = await loadRelaxed();
   if (!RELAXED.lib) log(`wasm-xent relaxed: ${RELAXED.why}`);
+  COPIES = [RELAXED, await loadCopy('xent-2t', 'simd', 2), await loadCopy('xent-relaxed-2t', 'relaxed-simd', 2)];
+  for (const c of COPIES.slice(1)) if (!c.lib) log(`wasm-xent ${c.id}: ${c.why}`);
   const peers = W_IDS.length ? { tfjs: await loadTfjs(), ort: await loadOrt() } : null;
   if (peers) {
     for (const [name, b] of Object.entries(peers.tfjs.backends)) if (!b.ok) log(`tfjs-${name}: ${b.why}`);
