@@ -55,7 +55,7 @@ const HANG_MS = 30000;
 // as a browser Web Worker (from a Blob URL), so no file has to be found or bundled.
 const WORKER_SOURCE = `
 const node = typeof self === 'undefined';
-const port = node ? require('node:worker_threads').parentPort : self;
+const port = node ? process.getBuiltinModule('node:worker_threads').parentPort : self;
 const start = (m) => {
   const ex = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
   ex.setThreadSlot(m.slot);
