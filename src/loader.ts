@@ -243,16 +243,33 @@ async function resize(fn: string, ws: Workspace, n: number): Promise<number> {
   if (!state.sharedModule) {
     if (!state.bytes) return warnOnce(`${fn}: using 1 thread: init() was given a compiled WebAssembly.Module (or a streamed Response), and threads need the module's bytes to instantiate it over shared memory; call init() with no argument, with the bytes or a file: URL`);
     if (ws.hasPinned) fail(fn, 'threads move the module to shared memory, which would orphan the live wasmArrays; call setThreads before creating wasmArrays, or free them first');
-    const { bytes, pages } = sharedMemoryBytes(state.bytes);
-    const module = await WebAssembly.compile(bytes as BufferSource);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
-    const exports = (await WebAssembly.instantiate(module, { env: { memory } })).exports;
-    state.sharedModule = { module, memory, exports };
-    state.workspace = new Workspace(exports as unknown as KernelExports);
+    try {
+      const { bytes, pages } = sharedMemoryBytes(state.bytes);
+      const module = await WebAssembly.compile(bytes as BufferSource);
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+      const exports = (await WebAssembly.instantiate(module, { env: { memory } })).exports;
+      state.sharedModule = { module, memory, exports };
+    } catch (e) {
+      // A 32-bit engine may refuse to reserve a 4 GiB shared memory.
+      return warnOnce(`${fn}: using 1 thread: could not instantiate the module over shared memory (${String(e)})`);
+    }
+    // Again after the awaits: a wasmArray made while the module compiled would be orphaned too.
+    if (ws.hasPinned) {
+      state.sharedModule = null;
+      fail(fn, 'threads move the module to shared memory, which would orphan the live wasmArrays; call setThreads before creating wasmArrays, or free them first');
+    }
+    state.workspace = new Workspace(state.sharedModule.exports as unknown as KernelExports);
   }
   const w = state.workspace!;
   w.pool ??= new Pool(state.sharedModule);
-  await w.pool.resize(n);
+  try {
+    await w.pool.resize(n);
+  } catch (e) {
+    // A worker that cannot start (a Content-Security-Policy without worker-src blob:, say).
+    w.pool.close();
+    w.pool = null;
+    return warnOnce(`${fn}: using 1 thread: a worker could not start (${e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? e)})`);
+  }
   return w.pool.size;
 }
 

@@ -17,7 +17,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { Workspace } from './workspace.js';
+import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
 import type { JobCall, JobResult } from './threads.js';
@@ -154,9 +154,14 @@ export class Stream {
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
     const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
     const chunks = Math.ceil(outer / this.count) * Math.ceil(inner / this.width);
-    // With threads: DEPTH block sets per worker (its queue) and one for this thread.
-    this.sets = ws.pool && !this.idle && chunks > 1 ? (ws.pool.size - 1) * DEPTH + 1 : 1;
     const scratchSizes = lanes.map((l, k) => (relayout && l.rows > 1 ? sizes[k] : 0));
+    // With threads: DEPTH block sets per worker (its queue) and one for this thread, as many
+    // workers as the workspace limit leaves room for (a call that fits on one thread still runs).
+    const bytes = (list: number[]) => list.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
+    const setBytes = bytes([...sizes, ...stagingSizes, ...scratchSizes]);
+    const room = Math.floor((getWorkspaceLimit() - bytes(fixed) - setBytes) / (DEPTH * Math.max(1, setBytes)));
+    const workers = ws.pool && !this.idle && chunks > 1 ? Math.max(0, Math.min(ws.pool.size - 1, room)) : 0;
+    this.sets = workers * DEPTH + 1;
     const scratch = this.sets > 1 ? scratchSizes : [Math.max(0, ...scratchSizes)];
     const set = [...sizes, ...stagingSizes, ...scratch];
     const pointers = this.idle ? [] : ws.reserve(fn, [...fixed, ...Array.from({ length: this.sets }, () => set).flat()]);

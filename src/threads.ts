@@ -125,7 +125,11 @@ export interface PoolModule {
 }
 
 export class Pool {
-  private readonly threads: Thread[] = [];
+  private readonly threads: (Thread | undefined)[] = [];
+  /** Workers wanted (threads in use minus the caller). */
+  private target = 0;
+  /** Slots whose worker is starting, with the promise of its start. */
+  private readonly starting = new Map<number, Promise<void>>();
   private readonly names: string[];
   private readonly index = new Map<string, number>();
   private readonly side: number;
@@ -147,20 +151,26 @@ export class Pool {
 
   /** Threads in use, the caller's included. */
   get size(): number {
-    return this.threads.length + 1;
+    return this.target + 1;
   }
 
-  /** Starts or stops workers until `n` threads (the caller's included) are in use. */
+  /** Starts or stops workers until `n` threads (the caller's included) are in use. A slot whose
+   *  worker died is being refilled (`starting`); calls meanwhile compute its share themselves. */
   async resize(n: number): Promise<void> {
-    while (this.threads.length > n - 1) this.stop(this.threads.pop()!);
-    const starting: Promise<void>[] = [];
-    while (this.threads.length + starting.length < n - 1) starting.push(this.spawn(this.threads.length + starting.length + 1));
-    await Promise.all(starting);
+    this.target = n - 1;
+    while (this.threads.length > this.target) {
+      const t = this.threads.pop();
+      if (t) this.stop(t);
+    }
+    for (let slot = 1; slot <= this.target; slot++) {
+      if (!this.alive(slot - 1) && !this.starting.has(slot)) this.spawn(slot);
+    }
+    await Promise.all([...this.starting].filter(([slot]) => slot <= this.target).map(([, p]) => p));
   }
 
-  /** Stops every worker. */
+  /** Stops every worker (and any still starting, as they become ready). */
   close(): void {
-    while (this.threads.length) this.stop(this.threads.pop()!);
+    void this.resize(1);
   }
 
   private stop(t: Thread): void {
@@ -171,14 +181,18 @@ export class Pool {
     void t.worker.terminate();
   }
 
-  /** A new worker for thread slot `slot` (1..MAX_THREADS - 1), placed at threads[slot - 1] once ready. */
+  /** Starts a worker for thread slot `slot` (1..MAX_THREADS - 1): placed at threads[slot - 1] once
+   *  ready, if the pool still wants that slot filled; else stopped at once. */
   private spawn(slot: number): Promise<void> {
     const mailbox = new SharedArrayBuffer(MAILBOX_BYTES);
-    return new Promise<void>((resolve, reject) => {
+    const started = new Promise<void>((resolve, reject) => {
+      let ready = false;
       const worker = newWorker(
         (message) => {
           if (message !== 'ready') return;
-          this.threads[slot - 1] = thread;
+          ready = true;
+          if (slot > this.target || this.alive(slot - 1)) this.stop(thread);
+          else this.threads[slot - 1] = thread;
           (worker as Partial<NodeWorker>).unref?.(); // ready and idle: never keeps a process alive
           resolve();
         },
@@ -186,11 +200,14 @@ export class Pool {
           thread.dead = true;
           reject(error);
         },
-        () => this.replace(thread, slot),
+        () => (ready ? this.replace(thread, slot) : reject(new Error('a worker exited before it was ready'))),
       );
       const thread = new Thread(worker, mailbox);
       worker.postMessage({ module: this.host.module, memory: this.host.memory, mailbox, slot, names: this.names, side: this.side });
     });
+    const tracked = started.finally(() => this.starting.delete(slot));
+    this.starting.set(slot, tracked);
+    return tracked;
   }
 
   /** A worker that exited on its own (crashed, or terminated from outside): mark it dead, so calls
@@ -198,24 +215,31 @@ export class Pool {
   private replace(thread: Thread, slot: number): void {
     if (this.threads[slot - 1] !== thread || thread.dead) return;
     thread.dead = true;
-    this.spawn(slot).catch(() => {
-      /* the dead thread's share keeps running on the caller */
-    });
+    if (slot <= this.target && !this.starting.has(slot)) {
+      this.spawn(slot).catch(() => {
+        /* the dead thread's share keeps running on the caller */
+      });
+    }
   }
 
   /** Jobs each worker has run itself (not taken back by the caller). */
   get jobsRun(): number[] {
-    return this.threads.map((t) => Atomics.load(t.ctrl, RAN));
+    return this.threads.map((t) => (t ? Atomics.load(t.ctrl, RAN) : 0));
   }
 
   /** Whether worker w is there to take jobs. */
   alive(w: number): boolean {
-    return !!this.threads[w] && !this.threads[w].dead;
+    return !!this.threads[w] && !this.threads[w]!.dead;
+  }
+
+  /** Worker w, which has jobs posted (so it exists). */
+  private thread(w: number): Thread {
+    return this.threads[w]!;
   }
 
   /** The sequence number worker w's next job will get (it picks the job's slot and block set). */
   nextSeq(w: number): number {
-    return this.threads[w].seq + 1;
+    return this.thread(w).seq + 1;
   }
 
   /** Posts a job to worker w (0-based; fewer than DEPTH of its jobs unfinished), or returns false
@@ -256,11 +280,11 @@ export class Pool {
 
   /** The result of worker w's job seq if it is done, else null (never blocks). */
   poll(fn: string, w: number, seq: number): JobResult | null {
-    return Atomics.load(this.threads[w].ctrl, DONE) >= seq ? this.collect(fn, w, seq) : null;
+    return Atomics.load(this.thread(w).ctrl, DONE) >= seq ? this.collect(fn, w, seq) : null;
   }
 
   private collect(fn: string, w: number, seq: number): JobResult {
-    const t = this.threads[w];
+    const t = this.thread(w);
     if (Atomics.load(t.ctrl, STATUS + (seq % DEPTH)) !== 0) fail(fn, `a kernel threw on worker thread ${w + 1}; this is a bug in wasm-xent, please report it`);
     const r = t.results[seq % DEPTH];
     return { total: r[0], side: r[1] };
@@ -269,7 +293,7 @@ export class Pool {
   /** Waits for worker w's job seq (posted with `post`; its earlier jobs collected) and returns its
    *  result. A job its worker has not taken after STEAL_MS is taken back and run here. */
   wait(fn: string, w: number, seq: number, calls: JobCall[], side: boolean): JobResult {
-    const t = this.threads[w];
+    const t = this.thread(w);
     const start = Date.now();
     for (;;) {
       if (Atomics.load(t.ctrl, DONE) >= seq) break;
