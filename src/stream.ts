@@ -66,6 +66,14 @@ export type Relayout = 'columns' | 'rows';
 /** SharedArrayBuffer where the runtime has one (a stand-in class elsewhere: nothing is one). */
 const SharedArrayBufferType: abstract new (...a: never[]) => unknown = typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : class {};
 
+/** A chunk posted to a worker and not yet collected. */
+interface Queued {
+  chunk: number;
+  seq: number;
+  set: number;
+  calls: JobCall[];
+}
+
 /** One chunk's positions: outer indices o0 .. o0 + count, inner i0 .. i0 + width. */
 interface Span {
   o0: number;
@@ -123,6 +131,13 @@ export class Stream {
     const inWasm = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
     const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
     const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
+    lanes.forEach((l, k) => {
+      // Validated lengths can still shrink before this point: a resizable ArrayBuffer resized by a
+      // getter of a later argument (the view is then out of bounds, length 0). Never read past it.
+      if (lengths[k] < outer * l.rows * inner) {
+        fail(fn, `${l.name ?? 'an argument'} has ${lengths[k]} elements but this call needs ${outer * l.rows * inner} (was its resizable ArrayBuffer resized during the call?)`, RangeError);
+      }
+    });
     lanes.forEach((l) => {
       if (l.data.buffer === memory.buffer && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
@@ -224,7 +239,7 @@ export class Stream {
     const results: JobResult[] = new Array(chunks.length);
     const workers = Math.floor((this.sets - 1) / DEPTH); // worker w: sets w * DEPTH + seq % DEPTH; this thread: the last set
     const here = this.sets - 1;
-    const queues: { chunk: number; seq: number; set: number; calls: JobCall[] }[][] = Array.from({ length: workers }, () => []);
+    const queues: Queued[][] = Array.from({ length: workers }, () => []);
     const record = (c: number, set: number): JobCall[] => {
       const calls: JobCall[] = (this.ws.recording = []);
       try {
@@ -234,8 +249,8 @@ export class Stream {
       }
       return calls;
     };
-    const computeHere = (c: number, set: number) => {
-      results[c] = pool.runHere(record(c, set), withSide);
+    const computeHere = (c: number, set: number, calls = record(c, set)) => {
+      results[c] = pool.runHere(calls, withSide);
       this.finishOut(chunks[c], set);
     };
     const finish = (w: number, r: JobResult) => {
@@ -243,34 +258,43 @@ export class Stream {
       results[job.chunk] = r;
       this.finishOut(chunks[job.chunk], job.set);
     };
-    let next = 0;
-    for (;;) {
-      // Collect what the workers finished (their block sets are free again).
-      for (let w = 0; w < workers; w++) {
-        for (let r; queues[w].length && (r = pool.poll(this.fn, w, queues[w][0].seq));) finish(w, r);
-      }
-      if (next < chunks.length) {
-        const w = shortestQueue(queues, pool);
-        if (w < 0) { // every queue full: compute one chunk here
-          computeHere(next++, here);
+    try {
+      for (let next = 0; ;) {
+        // Collect what the workers finished (their block sets are free again).
+        for (let w = 0; w < workers; w++) {
+          for (let r; queues[w].length && (r = pool.poll(this.fn, w, queues[w][0].seq));) finish(w, r);
+        }
+        if (next < chunks.length) {
+          const w = shortestQueue(queues, pool);
+          if (w < 0) { // every queue full: compute one chunk here
+            computeHere(next++, here);
+            continue;
+          }
+          const seq = pool.nextSeq(w);
+          const set = w * DEPTH + (seq % DEPTH);
+          const calls = record(next, set);
+          if (pool.post(w, calls, withSide)) queues[w].push({ chunk: next, seq, set, calls });
+          else computeHere(next, set, calls);
+          next++;
           continue;
         }
-        const seq = pool.nextSeq(w);
-        const set = w * DEPTH + (seq % DEPTH);
-        const calls = record(next, set);
-        if (pool.post(w, calls, withSide)) queues[w].push({ chunk: next, seq, set, calls });
-        else {
-          results[next] = pool.runHere(calls, withSide);
-          this.finishOut(chunks[next], set);
-        }
-        next++;
-        continue;
+        // Nothing left to start: wait for the oldest job of the first busy worker, if any is left.
+        const w = queues.findIndex((q) => q.length > 0);
+        if (w < 0) break;
+        const job = queues[w][0];
+        finish(w, pool.wait(this.fn, w, job.seq, job.calls, withSide));
       }
-      // Nothing left to start: wait for the oldest job of the first busy worker, if any is left.
-      const w = queues.findIndex((q) => q.length > 0);
-      if (w < 0) break;
-      const job = queues[w][0];
-      finish(w, pool.wait(this.fn, w, job.seq, job.calls, withSide));
+    } catch (e) {
+      // Never leave jobs running over the workspace the next call will use: wait for every posted
+      // job (its result dropped) before the error goes up.
+      queues.forEach((q, w) => q.forEach((job) => {
+        try {
+          pool.wait(this.fn, w, job.seq, job.calls, withSide);
+        } catch {
+          /* the first error is the one to report */
+        }
+      }));
+      throw e;
     }
     let total = 0;
     for (const r of results) {

@@ -13,6 +13,7 @@
 // as a compiled WebAssembly.Module) setThreads resolves to 1 and warns once, saying why.
 
 import { fail } from './errors.js';
+import type { WasmMemory, WasmModule } from './types.js';
 
 /** The pool's cap; assembly/threads.ts has as many scratch slots. */
 export const MAX_THREADS = 8;
@@ -119,8 +120,9 @@ class Thread {
 /** What the pool needs of the module: its compiled shared-memory form and memory, and the host
  *  instance's exports (which run the caller's share). */
 export interface PoolModule {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
+  /** (Typed through types.ts, so that declarations compile without the DOM lib.) */
+  module: WasmModule;
+  memory: WasmMemory;
   exports: Record<string, unknown>;
 }
 
@@ -137,7 +139,7 @@ export class Pool {
   private readonly canBlock: boolean;
 
   constructor(private readonly host: PoolModule) {
-    this.names = WebAssembly.Module.exports(host.module).filter((e) => e.kind === 'function').map((e) => e.name);
+    this.names = WebAssembly.Module.exports(host.module as WebAssembly.Module).filter((e) => e.kind === 'function').map((e) => e.name);
     this.names.forEach((n, i) => this.index.set(n, i));
     this.side = this.index.get('crossEntropyZSquares') ?? -1;
     let canBlock = true;
