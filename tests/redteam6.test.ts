@@ -7,7 +7,6 @@
 import { readdirSync } from 'fs';
 import * as X from '../src';
 import * as R from './reference';
-import { ints, normals, rng, uniforms } from './helpers/random';
 
 jest.setTimeout(120000);
 
@@ -60,6 +59,37 @@ function closeTo(what: string, got: ArrayLike<number> | number, want: ArrayLike<
     if (Object.is(g[i], w[i])) continue;
     if (!(abs(g[i] - w[i]) <= atol + rtol * abs(w[i]))) throw new Error(`${what}[${i}]: ${g[i]} vs float64 ${w[i]}`);
   }
+}
+
+// tests/helpers/random.ts's generators with Math hoisted into locals (jest's vm context makes global
+// lookups slow, and these tests draw tens of millions of numbers).
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  const imul = Math.imul;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function normals(g: () => number, n: number, scale = 1): Float64Array {
+  const out = new Float64Array(n);
+  const { sqrt, log, cos, max, PI } = Math;
+  for (let i = 0; i < n; i++) out[i] = scale * sqrt(-2 * log(max(g(), 1e-12))) * cos(2 * PI * g());
+  return out;
+}
+function uniforms(g: () => number, n: number, lo = 0, hi = 1): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * g();
+  return out;
+}
+function ints(g: () => number, n: number, hi: number): Int32Array {
+  const out = new Int32Array(n);
+  const floor = Math.floor;
+  for (let i = 0; i < n; i++) out[i] = floor(g() * hi);
+  return out;
 }
 
 const r = rng(60606);
@@ -134,6 +164,18 @@ function makeRows(): [string, () => unknown][] {
   const D = 48, V = 4000, T = 96;
   const hidden = f32(T * D), proj = f32(V * D, 0.2), bias = f32(V, 0.5), lceT = ints(r, T, V);
   const gx0 = f32(T * D), gw0 = f32(V * D), gb0 = f32(V);
+  const t10 = ints(r, N, 10);
+  const soft64 = X.softmax({ data: x64.map((v) => v / 2), shape: [N, C] });
+  const zeroW = Float32Array.from({ length: C }, (_, c) => (c < 10 ? 0 : 1.5));
+  const infRows = x32.slice();
+  for (let row = 2; row < N; row += 50) infRows[row * C + 3] = Infinity;
+  for (let row = 7; row < N; row += 50) infRows.fill(-Infinity, row * C, (row + 1) * C);
+  const wide = hostile(f32(8 * 200000)), wideT = ints(r, 200000, 8);
+  const longRows = hostile(f64(3 * 200000));
+  const ctcLp = X.logSoftmax({ data: f32(400 * 32 * 50), shape: [400, 32, 50] });
+  const ctcTl = Int32Array.from({ length: 32 }, (_, k) => 20 + (k % 30));
+  const ctcIn = Int32Array.from({ length: 32 }, (_, k) => 400 - k * 3);
+  const ctcT = Int32Array.from({ length: 32 * 49 }, () => 1 + Math.floor(r() * 49));
   return [
     ['crossEntropy index, weight, ignoreIndex, smoothing 0.2, mean', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { weight: w, labelSmoothing: 0.2, grad: true })],
     ['crossEntropy index f64, weight, ignoreIndex 7, smoothing, sum', () => X.crossEntropy({ data: x64, shape: [N, C] }, t7, { weight: w64, ignoreIndex: 7, labelSmoothing: 0.3, reduction: 'sum', grad: true })],
@@ -167,6 +209,18 @@ function makeRows(): [string, () => unknown][] {
     ['tokenScores topK 7 without targets', () => X.tokenScores({ data: lm, shape: [seqN, seqC] }, undefined, { topK: 7 })],
     ['tokenScores targets with ignoreIndex, topK 1', () => X.tokenScores({ data: lm, shape: [seqN, seqC] }, lmT2, { topK: 1 })],
     ['tokenScores dim 0', () => X.tokenScores({ data: softY, shape: [N, C] }, undefined, { dim: 0, topK: 3 })],
+    ['crossEntropy weights zero on every target class, smoothing 0.2, mean (the recursive zero-weight path)', () => X.crossEntropy({ data: x32, shape: [N, C] }, t10, { weight: zeroW, labelSmoothing: 0.2, grad: true })],
+    ['crossEntropy returnLse with out === input (a fresh copy each run), +-inf rows', () => {
+      const copy = infRows.slice();
+      const res = X.crossEntropy({ data: copy, shape: [N, C] }, t, { out: copy, returnLse: true, labelSmoothing: 0.1 });
+      return { loss: res.loss, lse: (res as { lse: Float32Array }).lse, grad: copy };
+    }],
+    ['softmax [1, 8, 200000] dim 1 (one outer slice: inner sliced into chunks)', () => X.softmax({ data: wide, shape: [1, 8, 200000] }, { dim: 1 })],
+    ['crossEntropy [1, 8, 200000] (inner sliced), weight, smoothing, none', () => X.crossEntropy({ data: wide, shape: [1, 8, 200000] }, wideT, { weight: [1, 2, 3, 4, 0.5, 0.25, 1, 1], labelSmoothing: 0.1, reduction: 'none', grad: true })],
+    ['tokenScores [3, 200000] f64 topK 5 (a row over a chunk)', () => X.tokenScores({ data: longRows, shape: [3, 200000] }, [5, 199999, 0], { topK: 5 })],
+    ['nllLoss dim 1 of [4, 5, 160, 200], ignoreIndex', () => X.nllLoss({ data: seg, shape: [4, segC, 160, 200] }, Int32Array.from(segT, (v, i) => (i % 7 ? v : -100)), { grad: true })],
+    ['klDiv f64 none', () => X.klDiv({ data: X.logSoftmax({ data: x64, shape: [N, C] }), shape: [N, C] }, { data: soft64, shape: [N, C] }, { reduction: 'none', grad: true })],
+    ['ctcLoss [400, 32, 50] (one chunk: stays on the caller)', () => X.ctcLoss({ data: ctcLp, shape: [400, 32, 50] }, { data: ctcT, shape: [32, 49] }, ctcIn, ctcTl, { grad: true })],
     ['linearCrossEntropy accumulate into plain outInput/outWeight/outBias', () => {
       const outInput = gx0.slice(), outWeight = gw0.slice(), outBias = gb0.slice();
       const res = X.linearCrossEntropy({ data: hidden, shape: [T, D] }, { data: proj, shape: [V, D] }, lceT, { linearBias: bias, outInput, outWeight, outBias, accumulate: true, reduction: 'sum' });
@@ -182,8 +236,14 @@ const baseline: unknown[] = [];
 describe('bit identity across thread counts', () => {
   beforeAll(async () => {
     await X.setThreads(1);
+    let t0 = Date.now();
     ROWS = makeRows();
-    for (const [, f] of ROWS) baseline.push(snap(f()));
+    if (process.env.RT6_TIMING) console.log('makeRows', Date.now() - t0);
+    for (const [name, f] of ROWS) {
+      t0 = Date.now();
+      baseline.push(snap(f()));
+      if (process.env.RT6_TIMING) console.log(name, Date.now() - t0);
+    }
   });
 
   test.each([2, 3, 4, 8])('every row gives the same bits with %i threads as with 1', async (n) => {
