@@ -105,8 +105,12 @@ function hostile<A extends Float32Array | Float64Array>(a: A): A {
 
 describe('before the first setThreads(>1)', () => {
   test('FINDING: a wasmArray created while setThreads(2) is pending (after its wasmArray check) is orphaned: it stays in the old, unshared memory', async () => {
+    // Compiling takes a few ms on its own; 50 ms more makes the window certain on any machine.
+    const compile = WebAssembly.compile;
+    WebAssembly.compile = async (bytes: BufferSource) => (await sleep(50), compile(bytes));
     const p = X.setThreads(2);
     await new Promise((done) => setImmediate(done)); // resize has checked for wasmArrays and is compiling
+    WebAssembly.compile = compile;
     let made: X.WasmArray<Float32Array> | null = null;
     let madeError: unknown = null;
     try {
@@ -133,7 +137,7 @@ describe('before the first setThreads(>1)', () => {
 // Bit-identity table: every row with 1, 2, 3, 4 and 8 threads, inputs of several chunks.
 
 function makeRows(): [string, () => unknown][] {
-  const N = 600, C = 1000; // 2.4 MB float32: 5 chunks
+  const N = 500, C = 1000; // 2 MB float32: 4 chunks
   const x32 = hostile(f32(N * C));
   const x64 = hostile(f64(N * C));
   const t = ints(r, N, C);
@@ -148,6 +152,7 @@ function makeRows(): [string, () => unknown][] {
   const bigC = 40, img = hostile(f32(2 * bigC * 100 * 120)), imgT = ints(r, 2 * 100 * 120, bigC);
   const imgP = X.softmax({ data: f32(2 * bigC * 100 * 120), shape: [2, bigC, 100, 120] }, { dim: 1 });
   const half = new Uint16Array(ints(r, N * C, 0x3c00));
+  const segHalf = Uint16Array.from(ints(r, 4 * segC * 160 * 200, 0x8000), (v) => (v & 1 ? v | 0x8000 : v) >>> 1);
   const halfNeg = Uint16Array.from(half, (v, i) => (i % 3 ? v | 0x8000 : v));
   const M = 600000;
   const y = new Float32Array(uniforms(r, M, 0, 1));
@@ -185,6 +190,8 @@ function makeRows(): [string, () => unknown][] {
     ['crossEntropy probabilities, zLoss, returnLse, none', () => X.crossEntropy({ data: x32, shape: [N, C] }, { data: probs, shape: [N, C] }, { zLoss: 1e-4, returnLse: true, reduction: 'none', grad: true })],
     ['crossEntropy dim 1 C = 5 (columns), smoothing, weight, ignore', () => X.crossEntropy({ data: seg, shape: [4, segC, 160, 200] }, Int32Array.from(segT, (v, i) => (i % 101 ? v : -100)), { weight: [1, 2, 0.5, 3, 0.25], labelSmoothing: 0.1, grad: true })],
     ['crossEntropy dim 1 C = 5 (columns), smoothing 1 - 2^-53, sum', () => X.crossEntropy({ data: seg, shape: [4, segC, 160, 200] }, segT, { labelSmoothing: 1 - 2 ** -53, reduction: 'sum', grad: true })],
+    ['crossEntropy dim 1 C = 5 (columns), zLoss, returnLse, weight, none', () => X.crossEntropy({ data: seg, shape: [4, segC, 160, 200] }, segT, { zLoss: 1e-3, returnLse: true, weight: [1, 2, 0.5, 3, 0.25], reduction: 'none', grad: true })],
+    ['crossEntropy bfloat16 dim 1 C = 5 (decoded, then regrouped into columns), smoothing', () => X.crossEntropy({ data: segHalf, shape: [4, segC, 160, 200], dtype: 'bfloat16' }, segT, { labelSmoothing: 0.1, grad: true })],
     ['crossEntropy dim 1 C = 40 index, zLoss, returnLse', () => X.crossEntropy({ data: img, shape: [2, bigC, 100, 120] }, imgT, { zLoss: 1e-3, returnLse: true, grad: true })],
     ['crossEntropy dim 1 C = 40 probabilities (rows), smoothing', () => X.crossEntropy({ data: img, shape: [2, bigC, 100, 120] }, { data: imgP, shape: [2, bigC, 100, 120] }, { labelSmoothing: 0.05, reduction: 'sum', grad: true })],
     ['crossEntropy float16 logits, smoothing, weight', () => X.crossEntropy({ data: halfNeg, shape: [N, C], dtype: 'float16' }, t, { weight: w, labelSmoothing: 0.1, grad: true })],
@@ -302,6 +309,34 @@ describe('float64 references with 4 threads', () => {
     closeTo('bce grad', got.grad!, ref.grad, 1e-12, 1e-18);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The workspace limit: each worker gets DEPTH block sets of its own.
+
+describe('the workspace limit with threads', () => test('FINDING: a call that fits the workspace limit on 1 thread throws a RangeError with 2, 4 and 8 threads (block sets per worker count against the limit)', async () => {
+  const x = new Float32Array(6 * 500000).map((_, i) => (i % 17) / 7); // rows of 2 MB: one row per chunk
+  const limit = X.getWorkspaceLimit();
+  X.setWorkspaceLimit(8 * 1048576);
+  try {
+    const outcome: Record<number, string> = {};
+    let want: Float32Array | null = null;
+    for (const n of [1, 2, 4, 8]) {
+      await X.setThreads(n);
+      try {
+        const y = X.softmax({ data: x, shape: [6, 500000] });
+        if (want) same(`${n} threads`, y, want);
+        want = y;
+        outcome[n] = 'ok';
+      } catch (e) {
+        outcome[n] = String(e);
+      }
+    }
+    expect(outcome).toEqual({ 1: 'ok', 2: 'ok', 4: 'ok', 8: 'ok' });
+  } finally {
+    X.setWorkspaceLimit(limit);
+    await X.setThreads(1);
+  }
+}));
 
 // ---------------------------------------------------------------------------------------------
 // Pool state: a worker's replacement racing setThreads.
