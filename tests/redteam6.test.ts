@@ -103,7 +103,41 @@ function hostile<A extends Float32Array | Float64Array>(a: A): A {
 // ---------------------------------------------------------------------------------------------
 // Probes that must run before the module moves to shared memory (the move happens once).
 
+// gradOutput on a resizable buffer, shrunk to half by the output's data getter: softmaxBackward reads
+// (and checks) gradOutput before it reads output, so the check has passed when the buffer shrinks.
+const resizable = (n: number) => new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(n * 4, { maxByteLength: n * 4 });
+const SB_N = 2000, SB_C = 1000;
+function shrunkBackward(gy: Float32Array, y: Float32Array): Float32Array {
+  const buffer = resizable(SB_N * SB_C);
+  const g = new Float32Array(buffer, 0, SB_N * SB_C);
+  g.set(gy);
+  const output = { get data() { (buffer as unknown as { resize(n: number): void }).resize(SB_N * SB_C * 2); return y; }, shape: [SB_N, SB_C] };
+  return X.softmaxBackward({ data: g, shape: [SB_N, SB_C] }, output);
+}
+function backwardInputs(): { gy: Float32Array; y: Float32Array } {
+  const gy = f32(SB_N * SB_C);
+  return { gy, y: X.softmax({ data: f32(SB_N * SB_C), shape: [SB_N, SB_C] }) };
+}
+
 describe('before the first setThreads(>1)', () => {
+  test('FINDING: gradOutput whose resizable buffer the output getter shrinks: 1 thread (unshared memory) returns a result without any error (its gradOutput view is out of bounds: length 0)', () => {
+    const { gy, y } = backwardInputs();
+    let got: Float32Array | null = null;
+    let error = '';
+    try {
+      got = shrunkBackward(gy, y);
+    } catch (e) {
+      error = String(e);
+    }
+    if (got) {
+      const zeroGrad = X.softmaxBackward({ data: new Float32Array(SB_N * SB_C), shape: [SB_N, SB_C] }, { data: y, shape: [SB_N, SB_C] });
+      let sameAsZero = true;
+      for (let i = 0; i < got.length && sameAsZero; i++) sameAsZero = Object.is(got[i], zeroGrad[i]);
+      error = sameAsZero ? 'no error: the result is softmaxBackward of gradOutput = 0' : 'no error';
+    }
+    expect(error).toMatch(/^RangeError: softmaxBackward: /);
+  });
+
   test('FINDING: a wasmArray created while setThreads(2) is pending (after its wasmArray check) is orphaned: it stays in the old, unshared memory', async () => {
     // Compiling takes a few ms on its own; 50 ms more makes the window certain on any machine.
     const compile = WebAssembly.compile;
@@ -307,6 +341,40 @@ describe('float64 references with 4 threads', () => {
     const ref = R.binaryCrossEntropyWithLogits({ data: z, shape: [100000, 3] }, y, { weight: { data: w, shape: [100000, 1] }, posWeight: { data: [2, 1, 0.5], shape: [3] } } as never);
     closeTo('bce loss', got.loss as number, ref.loss as number, 1e-12, 0);
     closeTo('bce grad', got.grad!, ref.grad, 1e-12, 1e-18);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A call that throws mid-run with jobs in flight.
+
+describe('a call that throws while its jobs are in flight', () => {
+  afterAll(() => X.setThreads(1));
+
+  test('FINDING: with 8 threads the shrunk gradOutput throws an unprefixed RangeError mid-run, and the jobs it left on the workers corrupt the next call', async () => {
+    const { gy, y } = backwardInputs();
+    const small = f32(200 * 1000);
+    await X.setThreads(1);
+    const want = X.softmax({ data: small, shape: [200, 1000] });
+    await X.setThreads(8);
+    const errors = new Set<string>();
+    let wrong = 0;
+    for (let k = 0; k < 25; k++) {
+      try {
+        shrunkBackward(gy, y);
+        errors.add('no error');
+      } catch (e) {
+        errors.add(String(e));
+      }
+      const got = X.softmax({ data: small, shape: [200, 1000] }); // right after: the workers may still be busy
+      for (let i = 0; i < got.length; i++) {
+        if (!Object.is(got[i], want[i])) {
+          wrong++;
+          break;
+        }
+      }
+    }
+    const seen = { errors: [...errors].map((e) => (/^RangeError: softmaxBackward: /.test(e) ? 'prefixed RangeError' : e)), wrongNextCalls: wrong };
+    expect(seen).toEqual({ errors: ['prefixed RangeError'], wrongNextCalls: 0 });
   });
 });
 
