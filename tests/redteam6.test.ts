@@ -130,7 +130,7 @@ function backwardInputs(): { gy: Float32Array; y: Float32Array } {
 }
 
 describe('before the first setThreads(>1)', () => {
-  test('FINDING: gradOutput whose resizable buffer the output getter shrinks: 1 thread (unshared memory) returns a result without any error (its gradOutput view is out of bounds: length 0)', () => {
+  test('fixed (red team 6), was: gradOutput whose resizable buffer the output getter shrinks: 1 thread (unshared memory) returns a result without any error (its gradOutput view is out of bounds: length 0)', () => {
     const { gy, y } = backwardInputs();
     let got: Float32Array | null = null;
     let error = '';
@@ -148,7 +148,7 @@ describe('before the first setThreads(>1)', () => {
     expect(error).toMatch(/^RangeError: softmaxBackward: /);
   });
 
-  test('FINDING: a wasmArray created while setThreads(2) is pending (after its wasmArray check) is orphaned: it stays in the old, unshared memory', async () => {
+  test('fixed (red team 6), was: a wasmArray created while setThreads(2) is pending (after its wasmArray check) is orphaned: it stays in the old, unshared memory', async () => {
     // Compiling takes a few ms on its own; 50 ms more makes the window certain on any machine.
     const compile = WebAssembly.compile;
     WebAssembly.compile = async (bytes: BufferSource) => (await sleep(50), compile(bytes));
@@ -369,7 +369,7 @@ describe('an input whose resizable buffer the target getter shrinks', () => {
     ['binaryCrossEntropyWithLogits', (a: ReturnType<typeof shrinking>) => X.binaryCrossEntropyWithLogits(a.input, a.target, { grad: true })],
     ['klDiv', (a: ReturnType<typeof shrinking>) => X.klDiv(a.input, a.target, { grad: true })],
     ['sigmoidFocalLoss', (a: ReturnType<typeof shrinking>) => X.sigmoidFocalLoss(a.input, a.target, { grad: true })],
-  ])('FINDING: %s returns a loss for 0 elements (NaN / empty) instead of a RangeError', (name, call) => {
+  ])('fixed (red team 6), was: %s returns a loss for 0 elements (NaN / empty) instead of a RangeError', (name, call) => {
     let outcome: string;
     try {
       const res = call(shrinking());
@@ -387,7 +387,7 @@ describe('an input whose resizable buffer the target getter shrinks', () => {
 describe('a call that throws while its jobs are in flight', () => {
   afterAll(() => X.setThreads(1));
 
-  test('FINDING: with 8 threads the shrunk gradOutput throws an unprefixed RangeError mid-run, and the jobs it left on the workers corrupt the next call', async () => {
+  test('fixed (red team 6), was: with 8 threads the shrunk gradOutput throws an unprefixed RangeError mid-run, and the jobs it left on the workers corrupt the next call', async () => {
     const { gy, y } = backwardInputs();
     const small = f32(200 * 1000);
     await X.setThreads(1);
@@ -418,7 +418,7 @@ describe('a call that throws while its jobs are in flight', () => {
 // ---------------------------------------------------------------------------------------------
 // The workspace limit: each worker gets DEPTH block sets of its own.
 
-describe('the workspace limit with threads', () => test('FINDING: a call that fits the workspace limit on 1 thread throws a RangeError with 2, 4 and 8 threads (block sets per worker count against the limit)', async () => {
+describe('the workspace limit with threads', () => test('fixed (red team 6), was: a call that fits the workspace limit on 1 thread throws a RangeError with 2, 4 and 8 threads (block sets per worker count against the limit)', async () => {
   const x = new Float32Array(6 * 500000).map((_, i) => (i % 17) / 7); // rows of 2 MB: one row per chunk
   const limit = X.getWorkspaceLimit();
   X.setWorkspaceLimit(8 * 1048576);
@@ -452,7 +452,7 @@ describe('a worker killed from outside, then setThreads before its replacement i
     await X.setThreads(1).catch(() => 1);
   });
 
-  test('FINDING: setThreads(2) resolves 2 but the late replacement lands in slot 3: getThreads() is 4, and the next setThreads(1) rejects with an unprefixed TypeError', async () => {
+  test('fixed (red team 6), was: setThreads(2) resolves 2 but the late replacement lands in slot 3: getThreads() is 4, and the next setThreads(1) rejects with an unprefixed TypeError', async () => {
     await X.setThreads(4);
     await poolOf().threads[2]!.worker.terminate(); // its exit event starts a replacement for slot 3
     expect(await X.setThreads(2)).toBe(2);
@@ -461,7 +461,7 @@ describe('a worker killed from outside, then setThreads before its replacement i
     expect(seen).toEqual({ getThreads: 2, setThreads1: '1' });
   });
 
-  test('FINDING: setThreads(1) right after a worker was killed leaks its replacement (a thread that never exits)', async () => {
+  test('fixed (red team 6), was: setThreads(1) right after a worker was killed leaks its replacement (a thread that never exits)', async () => {
     await X.setThreads(1);
     await sleep(300);
     const before = tasks();

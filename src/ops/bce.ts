@@ -110,7 +110,7 @@ function run<A extends FloatArray>(
   }
   const plan = planLoss(fn, opts, x, shape);
   const precision = precisionOf(x);
-  const n = x.length;
+  const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
   const ws = getWorkspace(fn);
   // A weight of a short period (a per-class weight) is copied into wasm memory once and the input
   // streams in whole periods, so every chunk starts a period of both weights. A longer one (a

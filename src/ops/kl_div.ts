@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkOptions, FloatArray, floatTensor, precisionOf, readArg, Reduction, Tensor } from '../tensor.js';
+import { checkBoolean, checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Reduction, Tensor } from '../tensor.js';
 import { floatTarget } from './bce.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -38,10 +38,11 @@ export function klDiv<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unkn
   // it; a 0-d input is just summed).
   const batchmean = reduction === 'batchmean';
   const plan = planLoss(FN, { ...opts, reduction: batchmean ? 'mean' : reduction }, x, shape);
-  const denominator = batchmean ? (shape.length === 0 ? 1 : shape[0]) : x.length;
+  const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
+  const denominator = batchmean ? (shape.length === 0 ? 1 : shape[0]) : n;
   const precision = precisionOf(x);
   const ws = getWorkspace(FN);
-  const stream = new LossStream(ws, FN, plan, precision, x.length, 1, 1, [{ data: x, rows: 1, name: 'input' }, { data: t, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }], []);
+  const stream = new LossStream(ws, FN, plan, precision, n, 1, 1, [{ data: x, rows: 1, name: 'input' }, { data: t, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }], []);
   const kernel = ws.kernel<KlDivKernel>('klDiv', precision);
   return stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], c.count, logTarget ? 1 : 0, c.loss, c.grad, scale, c.gradOutput),

@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, floatTensor, precisionOf, readArg, Tensor, typeName } from '../tensor.js';
+import { checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Tensor, typeName } from '../tensor.js';
 import { floatTarget } from './bce.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -41,9 +41,10 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   const precision = precisionOf(x);
   const ws = getWorkspace(FN);
   const lanes = [{ data: x, rows: 1, name: 'input' }, { data: y, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }];
-  const stream = new LossStream(ws, FN, plan, precision, x.length, 1, 1, lanes, []);
+  const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
+  const stream = new LossStream(ws, FN, plan, precision, n, 1, 1, lanes, []);
   const kernel = ws.kernel<Kernel>('sigmoidFocalLoss', precision);
-  return stream.run(x.length, (c, scale) =>
+  return stream.run(n, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], c.count, alpha, gamma, c.loss, c.grad, scale, c.gradOutput),
   ) as LossResult<A>;
 }
