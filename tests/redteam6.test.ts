@@ -17,6 +17,7 @@
 import { readdirSync } from 'fs';
 import * as X from '../src';
 import * as R from './reference';
+import { expectSame as same } from './helpers/same';
 
 jest.setTimeout(120000);
 
@@ -30,27 +31,6 @@ const poolOf = () => stateOf().workspace.pool!;
 const tasks = () => readdirSync('/proc/self/task').length;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-/** Bit-for-bit equality (Object.is per element), naming the first difference. */
-function same(what: string, a: unknown, b: unknown): void {
-  if (typeof a === 'number' || typeof b === 'number') {
-    if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
-    return;
-  }
-  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
-    const x = a as unknown as ArrayLike<number>;
-    const y = b as unknown as ArrayLike<number>;
-    if (x.length !== y.length) throw new Error(`${what}: length ${x.length} vs ${y.length}`);
-    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) throw new Error(`${what}[${i}]: ${x[i]} vs ${y[i]}`);
-    return;
-  }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = Object.keys(a as object).sort();
-    expect(Object.keys(b as object).sort()).toEqual(keys);
-    for (const k of keys) same(`${what}.${k}`, (a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
-    return;
-  }
-  expect(a).toEqual(b);
-}
 
 /** Deep copy of a result (typed arrays sliced), so later calls cannot change it. */
 function snap(v: unknown): unknown {

@@ -5,33 +5,13 @@
 import { readdirSync } from 'fs';
 import * as X from '../src';
 import { ints, normals, rng, uniforms } from './helpers/random';
+import { expectSame } from './helpers/same';
 
 jest.setTimeout(240000);
 
 beforeAll(() => X.init());
 afterAll(() => X.setThreads(1));
 
-/** Bit-for-bit equality (Object.is per element: -0 and NaN count), naming the first difference. */
-function expectSame(what: string, a: unknown, b: unknown): void {
-  if (typeof a === 'number' || typeof b === 'number') {
-    if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
-    return;
-  }
-  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
-    const x = a as unknown as ArrayLike<number>;
-    const y = b as unknown as ArrayLike<number>;
-    if (x.length !== y.length) throw new Error(`${what}: length ${x.length} vs ${y.length}`);
-    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) throw new Error(`${what}[${i}]: ${x[i]} vs ${y[i]}`);
-    return;
-  }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = Object.keys(a as object).sort();
-    expect(Object.keys(b as object).sort()).toEqual(keys);
-    for (const k of keys) expectSame(`${what}.${k}`, (a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
-    return;
-  }
-  expect(a).toEqual(b);
-}
 
 const r = rng(1111);
 const f32 = (n: number, scale = 2) => new Float32Array(normals(r, n, scale));

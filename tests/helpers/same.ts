@@ -1,0 +1,24 @@
+// Bit-for-bit comparison of op results (threads: every thread count must give the same bits).
+
+/** Bit-for-bit equality of numbers, typed arrays and objects of them (Object.is per element, so
+ *  -0 and NaN count), naming the first difference. */
+export function expectSame(what: string, a: unknown, b: unknown): void {
+  if (typeof a === 'number' || typeof b === 'number') {
+    if (!Object.is(a, b)) throw new Error(`${what}: ${String(a)} vs ${String(b)}`);
+    return;
+  }
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const x = a as unknown as ArrayLike<number>;
+    const y = b as unknown as ArrayLike<number>;
+    if (x.length !== y.length) throw new Error(`${what}: length ${x.length} vs ${y.length}`);
+    for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) throw new Error(`${what}[${i}]: ${x[i]} vs ${y[i]}`);
+    return;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = Object.keys(a as object).sort();
+    expect(Object.keys(b as object).sort()).toEqual(keys);
+    for (const k of keys) expectSame(`${what}.${k}`, (a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]);
+    return;
+  }
+  expect(a).toEqual(b);
+}
