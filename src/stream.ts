@@ -12,6 +12,10 @@
 // Zero-copy: an array that already lives in the module's memory (a `wasmArray`) is used in place
 // when chunks are whole outer slices, and copied like any other array otherwise.
 //
+// Threads (src/threads.ts): with a worker pool, chunks are computed on several threads at once, each
+// in a set of blocks of its own; this thread still does every copy (the caller's arrays are not
+// shared) and adds the chunk totals in chunk order, so the result is the same bits (see run).
+//
 // Half precision: a lane with `half` set holds raw 16-bit floats (a Uint16Array). Each chunk's
 // bits are copied as they are into a staging block, and a wasm kernel (assembly/half.ts) decodes
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
@@ -113,7 +117,7 @@ export class Stream {
   private readonly scratch: number[][];
   /** Per set, per input: the staging block of a half lane's bits (0 for other lanes). */
   private readonly staging: number[][];
-  /** Chunks in flight at once: one per thread (src/threads.ts), each with its own blocks. */
+  /** Sets of blocks: DEPTH per worker (its queue, src/threads.ts) and one for this thread. */
   private readonly sets: number;
 
   constructor(
