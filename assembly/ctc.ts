@@ -253,7 +253,8 @@ function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize,
 }
 
 /**
- * CTC loss for N batch elements of logProbs (T, N, C) in T. `targets` holds every element's
+ * CTC loss for batch elements b0 .. b1 - 1 of logProbs (T, N, C) in T (a range, so that threads can
+ * take a share each, every one with its own scratch). `targets` holds every element's
  * labels (validated: in 0..C-1, never the blank), element b's from targets + offsets[b] * 4;
  * `targetLengths` and `inputLengths` are validated (0 <= inputLength <= T). Writes each element's
  * nll (f64) to `nll`. When grad != 0 also writes the gradient (T, N, C) in T, element b's scaled
@@ -262,7 +263,7 @@ function stepRow(pm: usize, pk: usize, m: usize, k: usize, em: usize, ek: usize,
  * input emits only the empty sequence), and a zero gradient.
  */
 export function ctcLoss<T>(
-  lp: usize, T: i32, N: i32, C: i32, blank: i32,
+  lp: usize, T: i32, N: i32, b0: i32, b1: i32, C: i32, blank: i32,
   targets: usize, offsets: usize, targetLengths: usize, inputLengths: usize, maxS: i32,
   zeroInfinity: bool, nll: usize, grad: usize, gradScale: usize, scratch: usize,
 ): void {
@@ -285,7 +286,7 @@ export function ctcLoss<T>(
   const labelsR = labelsF + (<usize>((maxS + 4) & ~3) << 2);
   const frameStride = <isize>N * C << alignof<T>(); // bytes from (t, b) to (t + 1, b)
 
-  for (let b = 0; b < N; b++) {
+  for (let b = b0; b < b1; b++) {
     const S = load<i32>(targetLengths + (<usize>b << 2));
     const Tb = load<i32>(inputLengths + (<usize>b << 2));
     const W = ctcRowWidth(S);

@@ -38,8 +38,8 @@ new Int32Array(X.memory.buffer, pTl, cN).fill(cS);
 new Int32Array(X.memory.buffer, pIl, cN).fill(cT);
 new Float64Array(X.memory.buffer, pScale, cN).fill(1 / cS / cN);
 const calls = {
-  ctcfg: () => X.ctcLoss_f32(px, cT, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, pg, pScale, pScratch),
-  ctcf: () => X.ctcLoss_f32(px, cT, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, 0, pScale, pScratch),
+  ctcfg: () => X.ctcLoss_f32(px, cT, cN, 0, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, pg, pScale, pScratch),
+  ctcf: () => X.ctcLoss_f32(px, cT, cN, 0, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, 0, pScale, pScratch),
   cefg: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, pg, 1 / N, 0, 0, 0, 0),
   cef: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, 0, 1 / N, 0, 0, 0, 0),
   ls: () => X.logSoftmaxForward_f32(px, pg, N, C, 1),

@@ -70,6 +70,7 @@ function makeOps(): [string, () => unknown][] {
     ['focalLoss', () => X.focalLoss({ data: x32, shape: [N, C] }, t, { gamma: 2, grad: true })],
     ['tokenScores with targets and top 5', () => X.tokenScores({ data: lm, shape: [seqN, seqC] }, lmT, { topK: 5 })],
     ['linearCrossEntropy', () => X.linearCrossEntropy({ data: hidden, shape: [64, 32] }, { data: proj, shape: [3000, 32] }, lceT, { grad: true })],
+    ['ctcLoss (batch elements split over the threads)', () => ctcCall('f32', {})],
   ];
 }
 
@@ -118,6 +119,88 @@ test('wasmArray inputs and outputs (used in place) give the same bits with 2 thr
   } finally {
     x.free();
     g.free();
+  }
+});
+
+describe('linearCrossEntropy splits each vocabulary block\'s GEMMs over the threads, with the same bits', () => {
+  // [N, D] x [C, D]: several vocabulary blocks with an uneven last one, token and class counts
+  // that are not multiples of the split's 4, and (second shape) several token chunks.
+  const shapes = { blocks: { N: 37, D: 64, C: 2500 }, chunks: { N: 200, D: 8, C: 50000 } };
+  const rows: [string, keyof typeof shapes, 'f32' | 'f64', Record<string, unknown>][] = [
+    ['plain', 'blocks', 'f32', {}],
+    ['bias, class weight, ignoreIndex, smoothing', 'blocks', 'f32', { bias: true, weight: true, labelSmoothing: 0.1 }],
+    ['probability targets, softcap, zLoss, sum', 'blocks', 'f32', { probs: true, softcap: 30, zLoss: 1e-4, reduction: 'sum' }],
+    ['float64, none with gradOutput', 'blocks', 'f64', { reduction: 'none', perPosition: true }],
+    ['several token chunks (gradWeight added to across chunks)', 'chunks', 'f32', { bias: true }],
+    ['accumulate into given arrays', 'blocks', 'f32', { accumulate: true }],
+    ['wasmArray weight and gradients (used in place)', 'chunks', 'f32', { wasm: true }],
+  ];
+  test.each(rows)('%s', async (_, shape, precision, o) => {
+    const { N, D, C } = shapes[shape];
+    const rr = rng(N * 31 + C);
+    const make = (n: number, scale: number) => (precision === 'f32' ? new Float32Array(normals(rr, n, scale)) : normals(rr, n, scale));
+    const x = make(N * D, 1);
+    const w = make(C * D, 0.3);
+    const t = ints(rr, N, C);
+    t[5] = -100;
+    const bias = o.bias ? make(C, 1) : undefined;
+    const weight = o.weight ? new Float32Array(uniforms(rr, C, 0.5, 2)) : undefined;
+    const probs = o.probs ? X.softmax({ data: make(N * C, 3) as Float32Array, shape: [N, C] }) : undefined;
+    const gradOutput = o.perPosition ? make(N, 1) : undefined;
+    const start = { gi: make(N * D, 1), gw: make(C * D, 1), gb: make(C, 1) };
+    const run = async (threads: number) => {
+      expect(await X.setThreads(threads)).toBe(threads);
+      const ran = threads > 1 ? poolOf().jobsRun.slice() : [];
+      const arrays = o.wasm ? [X.wasmArray(Float32Array, C * D), X.wasmArray(Float32Array, C * D)] : [];
+      try {
+        if (o.wasm) arrays[0].array.set(w);
+        const options = {
+          linearBias: bias, weight, labelSmoothing: o.labelSmoothing as number | undefined, softcap: o.softcap as number | undefined,
+          zLoss: o.zLoss as number | undefined, reduction: (o.reduction as 'sum' | 'none' | undefined), gradOutput, grad: true,
+          ...(o.accumulate ? { outInput: start.gi.slice(), outWeight: start.gw.slice(), accumulate: true } : {}),
+          ...(o.wasm ? { outWeight: arrays[1].array as Float32Array } : {}),
+        };
+        const res = X.linearCrossEntropy({ data: x, shape: [N, D] }, { data: o.wasm ? arrays[0].array : w, shape: [C, D] }, probs ? { data: probs, shape: [N, C] } : t, options as never);
+        const copy = { ...res, gradWeight: res.gradWeight!.slice() };
+        // Every worker computed a share of this call itself.
+        if (threads > 1) poolOf().jobsRun.forEach((n, k) => expect(n).toBeGreaterThan(ran[k]));
+        return copy;
+      } finally {
+        arrays.forEach((a) => a.free());
+      }
+    };
+    if (o.wasm) await X.setThreads(2); // shared memory before the wasmArrays
+    const one = await run(1);
+    expectSame('2 threads', await run(2), one);
+    expectSame('3 threads', await run(3), one);
+  });
+});
+
+/** ctcLoss on (T, N, C) = (120, 33, 40) log-probabilities with mixed lengths: some elements
+ *  impossible (+inf), one with no frames, one with an empty target. */
+function ctcCall(precision: 'f32' | 'f64', options: Record<string, unknown>) {
+  const T = 120, N = 33, C = 40;
+  const rr = rng(4242);
+  const raw = normals(rr, T * N * C, 2);
+  const lp = X.logSoftmax({ data: precision === 'f32' ? new Float32Array(raw) : raw, shape: [T, N, C] }, { dim: 2 });
+  const il = Array.from({ length: N }, (_, b) => (b === 3 ? 0 : T - ((b * 7) % 50)));
+  const tl = Array.from({ length: N }, (_, b) => (b === 4 ? 0 : b === 9 ? 100 : 1 + ((b * 5) % 30))); // b = 9: impossible
+  const targets = Int32Array.from({ length: tl.reduce((a, b) => a + b, 0) }, (_, k) => 1 + (k * 13) % (C - 1));
+  return X.ctcLoss({ data: lp, shape: [T, N, C] } as never, targets, il, tl, { grad: true, ...options } as never);
+}
+
+test.each([
+  ['f32', { reduction: 'mean' }],
+  ['f64', { reduction: 'none', gradOutput: Array.from({ length: 33 }, (_, b) => b - 16) }],
+  ['f32', { zeroInfinity: true, reduction: 'sum' }],
+] as const)('ctcLoss splits the batch over the threads with the same bits (%s, %j)', async (precision, options) => {
+  await X.setThreads(1);
+  const one = ctcCall(precision, options);
+  for (const n of [2, 3]) {
+    await X.setThreads(n);
+    const ran = poolOf().jobsRun.slice();
+    expectSame(`${n} threads`, ctcCall(precision, options), one);
+    poolOf().jobsRun.forEach((k, w) => expect(k).toBeGreaterThan(ran[w])); // every worker took a share
   }
 });
 

@@ -6,6 +6,7 @@
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { Stream } from '../stream.js';
+import { getWorkspaceLimit } from '../workspace.js';
 import { callerArray, checkBoolean, checkOptions, FloatArray, readArg, floatTensor, isFloatArray, isIntArray, newFloatArray, precisionOf, Tensor, tensorLike, typeName } from '../tensor.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, planLoss, uniformScale } from './loss.js';
 
@@ -25,7 +26,7 @@ const FN = 'ctcLoss';
 const TARGETS = "argument #2 'targets'";
 
 type Kernel = (
-  lp: number, T: number, N: number, C: number, blank: number, targets: number, offsets: number,
+  lp: number, T: number, N: number, b0: number, b1: number, C: number, blank: number, targets: number, offsets: number,
   targetLengths: number, inputLengths: number, maxS: number, zeroInfinity: number, nll: number,
   grad: number, gradScale: number, scratch: number,
 ) => void;
@@ -85,26 +86,33 @@ export function ctcLoss<A extends FloatArray>(
   const scratch = scratchBytes(T, maxS, C);
   const grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, lp.length) : null;
   const n = lp.length;
+  // Threads (src/threads.ts): the batch elements are cut into one range per thread, each with a
+  // scratch of its own. Every element's loss and gradient is computed alone, by the same code
+  // whichever thread runs it, and the losses are added here in element order: the same bits.
+  const fixedBytes = labels.length * 4 + N * 32;
+  const ranges = batchRanges(il, tl, C, N, threadsFor(ws.pool?.size ?? 1, n * (grad ? 2 : 1) * lp.BYTES_PER_ELEMENT + fixedBytes, scratch, N, T * C));
   // One chunk holding all of logProbs (every frame of an element is needed at once); a wasmArray
   // is used in place.
   const stream = new Stream(ws, FN, 1, 1, [{ data: lp, rows: n, name: 'logProbs' }], grad ? [{ data: grad, rows: n, name: 'out' }] : [],
-    [labels.length * 4, N * 4, N * 4, N * 4, N * 8, N * 8, scratch]);
+    [labels.length * 4, N * 4, N * 4, N * 4, N * 8, N * 8, ...ranges.map(() => scratch)]);
   let nll: Float64Array;
   if (stream.idle) {
     // No frames (T = 0), no elements or no classes: nothing reaches the kernel. With no frames an
     // empty target has probability 1 (loss 0) and any other is impossible (+Infinity).
     nll = Float64Array.from(tl, (length) => (length === 0 ? 0 : Infinity));
   } else {
-    const [pLabels, pOffsets, pTl, pIl, pNll, pScale, pScratch] = stream.fixed;
+    const [pLabels, pOffsets, pTl, pIl, pNll, pScale, ...pScratch] = stream.fixed;
     const buffer = ws.exports.memory.buffer;
     new Int32Array(buffer, pLabels, labels.length).set(labels);
     new Int32Array(buffer, pOffsets, N).set(offsets);
     new Int32Array(buffer, pTl, N).set(tl);
     new Int32Array(buffer, pIl, N).set(il);
     new Float64Array(buffer, pScale, N).set(gradScale);
-    const kernel = ws.kernel<Kernel>('ctcLoss', precision);
+    const name = `ctcLoss_${precision}`;
     stream.run((c) => {
-      kernel(c.inputs[0], T, N, C, blank, pLabels, pOffsets, pTl, pIl, maxS, zeroInfinity ? 1 : 0, pNll, grad ? c.outputs[0] : 0, pScale, pScratch);
+      const parts = ranges.map(([b0, b1], k) => [{ name, args: [c.inputs[0], T, N, b0, b1, C, blank, pLabels, pOffsets, pTl, pIl, maxS, zeroInfinity ? 1 : 0, pNll, grad ? c.outputs[0] : 0, pScale, pScratch[k]] }]);
+      if (parts.length > 1) ws.pool!.forkJoin(FN, parts);
+      else (ws.exports[name] as Kernel)(...(parts[0][0].args as Parameters<Kernel>));
       return 0;
     });
     nll = new Float64Array(ws.exports.memory.buffer, pNll, N).slice();
@@ -122,6 +130,37 @@ export function ctcLoss<A extends FloatArray>(
   const result: LossResult = { loss };
   if (grad) result.grad = callerArray(stream.outputs[0].data as FloatArray);
   return result as LossResult<A>;
+}
+
+/** How many threads a call takes: 1 without a pool, for a small call (under MIN_WORK of logProbs
+ *  elements, where a fork and join would cost more than it saves) or a single element; else the
+ *  pool's threads, as many as the workspace limit leaves room for a scratch each. */
+function threadsFor(threads: number, bytes: number, scratch: number, N: number, work: number): number {
+  if (threads <= 1 || N <= 1 || work * N < MIN_WORK) return 1;
+  const room = Math.floor((getWorkspaceLimit() - bytes) / Math.max(1, scratch + 16));
+  return Math.max(1, Math.min(threads, N, room));
+}
+const MIN_WORK = 1 << 16;
+
+/** Batch elements 0..N-1 cut into `parts` contiguous ranges of about equal work (an element's work
+ *  taken as its frames times its states and classes). */
+function batchRanges(il: Float64Array, tl: Float64Array, C: number, N: number, parts: number): [number, number][] {
+  if (parts <= 1) return [[0, N]];
+  const cost = (b: number) => il[b] * (2 * tl[b] + 1 + C) + 1;
+  let total = 0;
+  for (let b = 0; b < N; b++) total += cost(b);
+  const out: [number, number][] = [];
+  let b0 = 0;
+  let sum = 0;
+  for (let b = 0; b < N; b++) {
+    sum += cost(b);
+    if (sum >= (total * (out.length + 1)) / parts && out.length < parts - 1) {
+      out.push([b0, b + 1]);
+      b0 = b + 1;
+    }
+  }
+  out.push([b0, N]);
+  return out.filter(([a, z]) => z > a);
 }
 
 /** Bytes of the kernel's scratch (its layout is in assembly/ctc.ts): rows of W = 2S + 4 f64,

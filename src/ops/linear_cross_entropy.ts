@@ -17,6 +17,7 @@ import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTar
 import { zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
+import type { JobCall } from '../threads.js';
 import type { IndexTarget, ProbabilityTarget } from '../types.js';
 
 const FN = 'linearCrossEntropy';
@@ -217,7 +218,9 @@ export function linearCrossEntropy<A extends FloatArray>(
       else f64(pGB, C).fill(0);
     }
     const k = (name: string) => ws.kernel<Kernel>(name, precision);
-    const pack = k('lcePack'), logits = k('lceLogits'), forward = k('lceForward'), backward = k('lceBackward'), grads = k('lceGrads');
+    const pack = k('lcePack'), forward = k('lceForward'), backward = k('lceBackward');
+    // The GEMMs (nearly all the work) run block by block, each block's split over the threads.
+    const gemms = new BlockGemms(ws, precision);
     const weightBlock = (c0: number, c1: number): number => {
       if (inPlace.w >= 0) return inPlace.w + c0 * D * bytes;
       view(pW, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
@@ -237,7 +240,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       pack(xp, m, D, pXt, ntp);
       for (let c0 = 0; c0 < C; c0 += cb) {
         const c1 = Math.min(C, c0 + cb);
-        logits(weightBlock(c0, c1), c1 - c0, D, pXt, ntp, pZ + c0 * ntp * bytes);
+        gemms.logits(weightBlock(c0, c1), c1 - c0, D, pXt, ntp, pZ + c0 * ntp * bytes);
       }
       if (probs) view(pP, m * C).set(probs.subarray(n0 * C, (n0 + m) * C));
       if (targets) new Int32Array(mem, pT, m).set(targets.subarray(n0, n0 + m));
@@ -292,7 +295,7 @@ export function linearCrossEntropy<A extends FloatArray>(
           gwp = pGW;
           if (addW) view(pGW, (c1 - c0) * D).set(gradWeight!.subarray(c0 * D, c1 * D));
         }
-        grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, weightBlock(c0, c1), xp, gxp, accumulate || c0 > 0 ? 1 : 0, gwp, addW ? 1 : 0);
+        gemms.grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, weightBlock(c0, c1), xp, gxp, accumulate || c0 > 0, gwp, addW);
         if (!(inPlace.gw >= 0)) gradWeight!.set(view(pGW, (c1 - c0) * D), c0 * D);
       }
       if (!(inPlace.gx >= 0)) gradInput!.set(view(pGX, m * D), n0 * D);
@@ -340,6 +343,68 @@ export function linearCrossEntropy<A extends FloatArray>(
     if (a.length !== length) fail(FN, `${name} has ${a.length} elements but needs ${length}`, RangeError);
     return a;
   }
+}
+
+/** A block's GEMM work (below this many multiply-adds, about 50 us on one thread, it stays on the
+ *  calling thread: a fork and join costs tens of microseconds). */
+const SPLIT_MIN = 1 << 19;
+
+/** The three GEMMs of a vocabulary block (assembly/linear_cross_entropy.ts lceLogits, lceGrads),
+ *  each split over the threads (src/threads.ts forkJoin) when there is a pool and the block is big
+ *  enough. A split never changes a number: the logits are split by class rows, gradWeight by class
+ *  rows and gradInput by token rows, so every output element is the same dot product, summed in the
+ *  same order, on whichever thread computes it (the GEMM's 4-row and 1-row tiles do the same
+ *  arithmetic per element). Each block is joined before the next is staged, so the one weight block
+ *  and gradWeight block in the workspace are never overwritten while read. */
+class BlockGemms {
+  private readonly names: { logits: string; grads: string };
+  private readonly size: number;
+  constructor(private readonly ws: Workspace, precision: 'f32' | 'f64') {
+    this.names = { logits: `lceLogits_${precision}`, grads: `lceGrads_${precision}` };
+    this.size = precision === 'f32' ? 4 : 8;
+  }
+
+  /** Threads to split a block of `work` multiply-adds over. */
+  private parts(work: number): number {
+    const pool = this.ws.pool;
+    return pool && work >= SPLIT_MIN ? pool.size : 1;
+  }
+
+  private run(parts: JobCall[][]): void {
+    const live = parts.filter((p) => p.length > 0);
+    if (live.length > 1) this.ws.pool!.forkJoin(FN, live);
+    else for (const p of live) for (const c of p) (this.ws.exports[c.name] as Kernel)(...c.args);
+  }
+
+  /** Z^T rows [0, cb) := W_b X^T (lceLogits), split by class rows. */
+  logits(w: number, cb: number, D: number, xt: number, ntp: number, zt: number): void {
+    const s = this.size;
+    this.run(ranges(cb, this.parts(cb * ntp * D)).map(([r0, r1]) => [
+      { name: this.names.logits, args: [w + r0 * D * s, r1 - r0, D, xt, ntp, zt + r0 * ntp * s] },
+    ]));
+  }
+
+  /** gradX (+)= dZ_b^T W_b split by token rows, and gradW_b (+)= dZ_b X split by class rows (lceGrads). */
+  grads(dz: number, ntp: number, nt: number, cb: number, D: number, w: number, x: number, gradX: number, accX: boolean, gradW: number, accW: boolean): void {
+    const s = this.size;
+    const parts = this.parts(2 * cb * nt * D);
+    const tokens = ranges(nt, parts);
+    const classes = ranges(cb, parts);
+    this.run(tokens.map(([t0, t1], k) => {
+      const [r0, r1] = classes[k];
+      const calls: JobCall[] = [];
+      if (t1 > t0) calls.push({ name: this.names.grads, args: [dz + t0 * s, ntp, t1 - t0, cb, D, w, 0, gradX + t0 * D * s, accX ? 1 : 0, 0, 0] });
+      if (r1 > r0) calls.push({ name: this.names.grads, args: [dz + r0 * ntp * s, ntp, nt, r1 - r0, D, 0, x, 0, 0, gradW + r0 * D * s, accW ? 1 : 0] });
+      return calls;
+    }));
+  }
+}
+
+/** [0, n) cut into `parts` ranges whose inner bounds are multiples of 4 (the GEMM's register tile
+ *  rows); some may be empty. */
+function ranges(n: number, parts: number): [number, number][] {
+  const step = Math.ceil(n / parts / 4) * 4;
+  return Array.from({ length: parts }, (_, k) => [Math.min(n, k * step), Math.min(n, (k + 1) * step)]);
 }
 
 /** Tokens per chunk: the chunk's logits (and probability targets) within LOGITS_BYTES, its token
