@@ -143,6 +143,9 @@ export class Pool {
   /** Whether Atomics.wait may block this thread (not on a browser's main thread). */
   private readonly canBlock: boolean;
 
+  /** HANG_MS, for this pool (tests shorten it to see the path run). */
+  hangMs = HANG_MS;
+
   constructor(private readonly host: PoolModule) {
     this.names = WebAssembly.Module.exports(host.module as WebAssembly.Module).filter((e) => e.kind === 'function').map((e) => e.name);
     this.names.forEach((n, i) => this.index.set(n, i));
@@ -337,9 +340,9 @@ export class Pool {
       if (elapsed > STEAL_MS && Atomics.compareExchange(t.ctrl, TAKEN, seq - 1, seq) === seq - 1) {
         return this.runHere(calls, side);
       }
-      if (elapsed > HANG_MS) {
+      if (elapsed > this.hangMs) {
         this.replace(t, w + 1);
-        fail(fn, `worker thread ${w + 1} took a job and did not finish it in ${HANG_MS / 1000} s (it died or hung); it is being replaced, call again`);
+        fail(fn, `worker thread ${w + 1} took a job and did not finish it in ${this.hangMs / 1000} s (it died or hung); it is being replaced, call again`);
       }
       if (this.canBlock && elapsed >= SPIN_MS) Atomics.wait(t.ctrl, DONE, Atomics.load(t.ctrl, DONE), 5);
     }

@@ -3,6 +3,7 @@
 // setThreads validates its argument, caps at 8, churns without leaking threads or memory, survives
 // a worker that dies, and small calls never leave the calling thread. A new op is one row of OPS.
 import { readdirSync } from 'fs';
+import { Worker } from 'worker_threads';
 import * as X from '../src';
 import { ints, normals, rng, uniforms } from './helpers/random';
 import { expectSame } from './helpers/same';
@@ -266,8 +267,49 @@ test('a worker that dies is replaced; the call that meets it still completes, wi
   expectSame('call with the replacement', call(), expected);
 });
 
+test.each([
+  ['crossEntropy (chunks on the pool)', () => X.crossEntropy({ data: deathX, shape: [700, 1000] }, deathT, { grad: true })],
+  ['linearCrossEntropy (a block split over the pool)', () => X.linearCrossEntropy({ data: deathX.subarray(0, 64 * 32), shape: [64, 32] }, { data: deathX.subarray(0, 3000 * 32), shape: [3000, 32] }, deathT.subarray(0, 64), { grad: true })],
+  ['ctcLoss (batch ranges on the pool)', () => ctcCall('f32', {})],
+])('a worker that dies holding a job: %s throws a clear error instead of hanging, then runs with the same bits', async (_, call) => {
+  await X.setThreads(1);
+  const expected = call();
+  await X.setThreads(2);
+  const pool = poolOf();
+  const real = pool.threads[0];
+  // In its place, a thread that takes the first job posted to it and exits without finishing it:
+  // a worker that dies mid-job (its exit unseen by the pool, as within one synchronous call).
+  const mailbox = new SharedArrayBuffer(real.mailbox.byteLength);
+  const thief = new Worker(`
+    const { workerData } = require('worker_threads');
+    const ctrl = new Int32Array(workerData, 0, 16);
+    Atomics.wait(ctrl, 0, 0); // POSTED
+    Atomics.compareExchange(ctrl, 1, 0, 1); // TAKEN: job 1 is ours
+    process.exit(0);`, { eval: true, workerData: mailbox });
+  pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(thief, mailbox);
+  await real.worker.terminate();
+  pool.hangMs = 1000;
+  try {
+    const t0 = Date.now();
+    expect(call).toThrow(/^\w+: worker thread 1 took a job and did not finish it in 1 s \(it died or hung\); it is being replaced, call again$/);
+    expect(Date.now() - t0).toBeLessThan(10000);
+    await until(() => X.getThreads() === 2 && poolOf().alive(0) && poolOf().threads[0].worker !== thief);
+    expect(poolOf().alive(0)).toBe(true);
+    const ran = poolOf().jobsRun[0];
+    expectSame('the call after', call(), expected);
+    expect(poolOf().jobsRun[0]).toBeGreaterThan(ran); // the replacement took work
+  } finally {
+    pool.hangMs = 30000;
+  }
+});
+const deathX = new Float32Array(normals(rng(77), 700 * 1000, 2));
+const deathT = ints(rng(78), 700, 1000);
+
 // The pool, for the tests that look inside it.
-type PoolInside = { post: (...a: unknown[]) => boolean; jobsRun: number[]; threads: { worker: { terminate(): Promise<number> } }[] };
+type PoolInside = {
+  post: (...a: unknown[]) => boolean; jobsRun: number[]; hangMs: number; alive(w: number): boolean;
+  threads: { worker: { terminate(): Promise<number> }; mailbox: SharedArrayBuffer }[];
+};
 function poolOf(): PoolInside {
   const state = (globalThis as Record<symbol, { workspace: { pool: PoolInside } }>)[Symbol.for('wasm-xent@0.1.0')];
   return state.workspace.pool;
