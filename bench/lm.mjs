@@ -159,7 +159,7 @@ async function loadTf() {
  * Runs the LM workloads `ids`; returns { [id]: record } (see the fields below). `X` is the loaded
  * wasm-xent module (already init()ed), `tf` tfjs or null, `torch` torch_bench's results or null.
  */
-export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
+export async function runLm(ids, { X, X2 = null, tf, torch, quick, log = console.log }) {
   const settings = quick ? { budgetMs: 0, minCalls: 1, maxCalls: 1, warmup: 0 } : { budgetMs: 20000, minCalls: 3, maxCalls: 20, warmup: 1 };
   const slow = quick ? settings : { budgetMs: 0, minCalls: 2, maxCalls: 2, warmup: 0 };
   const out = {};
@@ -187,6 +187,14 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
     const grown = X.wasmMemoryBytes() - memStart; // >= this workload's own need
     row('xent', 'wasm-xent linearCrossEntropy (fused)', await time(call, { ...settings, warmup: 0 }), { peakMiB: grown / 2 ** 20, wasmMemoryMiB: X.wasmMemoryBytes() / 2 ** 20 });
     rec.loss = xentLoss;
+    if (X2) {
+      // The package's 2-thread copy (bench/run.mjs loadCopy): each vocabulary block's GEMMs split
+      // over both threads, the same bits (its loss is checked equal).
+      let loss2 = 0;
+      const call2 = () => { loss2 = X2.linearCrossEntropy({ data: d.x, shape: [N, D] }, { data: d.w, shape: [C, D] }, d.t, opts).loss; };
+      row('xent-2t', 'wasm-xent fused, 2 threads', await time(call2, settings));
+      if (loss2 !== xentLoss) throw new Error(`bench: ${id} 2-thread loss ${loss2} differs from 1 thread's ${xentLoss}`);
+    }
 
     if (tf) {
       const xT = tf.tensor2d(d.x, [N, D]);
@@ -251,6 +259,8 @@ export async function runLm(ids, { X, tf, torch, quick, log = console.log }) {
       speedupVsTorchOpenblas1T: ratio('torch-openblas-1T'),
       speedupVsTorchOpenblas2T: ratio('torch-openblas-2T'),
       speedupVsTorchNetlib1T: ratio('torch-netlib-1T'),
+      threadsSpeedup: ratio('xent-2t') === undefined ? undefined : 1 / ratio('xent-2t'),
+      speedup2TVsTorchOpenblas2T: has('xent-2t') && has('torch-openblas-2T') ? rec.rows['torch-openblas-2T'].ms / rec.rows['xent-2t'].ms : undefined,
     };
     out[id] = rec;
   }
@@ -282,6 +292,7 @@ export function lmMarkdown(lm) {
     L.push('', `wasm-xent fused: ${f(s.vsTfjsMatmulGflops)} the GFLOP/s of tfjs's bare matMul, ${f(s.speedupVsTfjsUnfused)} faster than tfjs-wasm unfused, ` +
       `${f(s.memoryVsTfjsUnfused)} less peak memory. PyTorch takes ${f(s.speedupVsTorchOpenblas1T)} wasm-xent's time with OpenBLAS on 1 thread (${f(s.speedupVsTorchOpenblas2T)} on 2), ` +
       `${f(s.speedupVsTorchNetlib1T)} with Debian's default reference BLAS. ` +
+      (s.threadsSpeedup === undefined ? '' : `On 2 threads wasm-xent is ${f(s.threadsSpeedup)} faster than on 1, and PyTorch with OpenBLAS on 2 threads takes ${f(s.speedup2TVsTorchOpenblas2T)} its time. `) +
       `Losses: wasm-xent ${rec.loss}${rec.tfLoss !== undefined ? `, tfjs ${rec.tfLoss}` : ''}${rec.torchLoss !== undefined ? `, PyTorch ${rec.torchLoss}` : ''}.`, '');
   }
   return L;

@@ -782,9 +782,16 @@ async function runCtcWorkload(id, torch) {
     'xent-f64': () => ctc(input64, { out: out64 }),
     naive: () => naive.ctcLoss(x, T, N, C, target, S, { grad: true }),
   };
+  // The 2-thread copy (ctcLoss gives each thread a range of batch elements).
+  const two = COPIES.find((c) => c.id === 'xent-2t');
+  if (two?.lib) {
+    fwd['xent-2t'] = () => two.lib.ctcLoss(input, tgt, inputLengths, targetLengths);
+    grad['xent-2t'] = () => two.lib.ctcLoss(input, tgt, inputLengths, targetLengths, { out: out32 });
+  }
   Object.keys(fwd).filter((c) => !SKIP.has(c)).forEach(add('fwd', fwd));
   Object.keys(grad).filter((c) => !SKIP.has(c)).forEach(add('fwdgrad', grad));
   for (const mode of ['fwd', 'fwdgrad']) {
+    if (two && !two.lib) skipped[mode]['xent-2t'] = two.why;
     skipped[mode]['tfjs-wasm'] = skipped[mode]['tfjs-cpu'] = 'TensorFlow.js has no CTC loss';
     skipped[mode].ort = 'no CTC loss operator in ONNX';
     if (SKIP.has('naive')) skipped[mode].naive = 'skipped (--skip)';
@@ -957,7 +964,7 @@ async function main() {
     if (tfWasm) await tfWasm.setBackend('wasm');
     const torchLm = runTorchLm(lmIds);
     for (const w of torchLm.why) log(`PyTorch LM head: ${w}`);
-    lm = await runLm(lmIds, { X, tf: tfWasm, torch: torchLm.res, quick: QUICK, log });
+    lm = await runLm(lmIds, { X, X2: COPIES.find((c) => c.id === 'xent-2t')?.lib ?? null, tf: tfWasm, torch: torchLm.res, quick: QUICK, log });
   }
   for (const id of W_IDS.filter((i) => !(i in LM_WORKLOADS))) workloads[id] = id === 'W9' ? await runCtcWorkload(id, torch) : id in TOKEN_WORKLOADS ? await runTokensWorkload(id, torch) : await runWorkload(id, peers, torch);
   let shapes = null;

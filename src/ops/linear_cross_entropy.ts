@@ -188,7 +188,8 @@ export function linearCrossEntropy<A extends FloatArray>(
     const bytes = Ctor.BYTES_PER_ELEMENT;
     const nt = tokensPerChunk(N, C, D, bytes, probs !== null);
     const ntp = Math.ceil(nt / PANEL) * PANEL;
-    const cb = Math.max(4, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~3));
+    // A multiple of 8 classes, so that a block splits evenly over 2 threads in 4-row tiles.
+    const cb = Math.max(8, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~7));
     const [pXt, pX, pZ, pP, pW, pGW, pGX, pBias, pCW, pGB, pT, pStats, pCoef] = ws.reserve(FN, [
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? cb * D * bytes : 0,
