@@ -283,7 +283,7 @@ test.each([
   const thief = new Worker(`
     const { workerData } = require('worker_threads');
     const ctrl = new Int32Array(workerData, 0, 16);
-    Atomics.wait(ctrl, 0, 0); // POSTED
+    while (Atomics.load(ctrl, 0) === 0); // POSTED (spinning, as a worker does: nobody notifies a thread not marked asleep)
     Atomics.compareExchange(ctrl, 1, 0, 1); // TAKEN: job 1 is ours
     process.exit(0);`, { eval: true, workerData: mailbox });
   pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(thief, mailbox);
