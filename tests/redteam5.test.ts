@@ -229,6 +229,12 @@ describe('tokenScores topK > 16 (heap path) vs float64 torch', () => {
   });
 });
 
+/** A seeded linearCrossEntropy problem: input [N, D], weight [C, D], bias [C], class targets. */
+function lceProblem(seed: number, N: number, D: number, C: number, T: Float32ArrayConstructor | Float64ArrayConstructor) {
+  const r = rng(seed);
+  return { r, x: T.from(normals(r, N * D, 0.5)), W: T.from(normals(r, C * D, 0.5)), b: T.from(normals(r, C, 1)), t: Array.from(ints(r, N, C)) };
+}
+
 function runLce(r: Row, dt: Dt, extra: Record<string, unknown> = {}) {
   const T = dt === 'f64' ? Float64Array : Float32Array;
   const opts: Record<string, unknown> = { ...r.options, grad: true, ...extra };
@@ -282,12 +288,8 @@ describe('linearCrossEntropy vs float64 torch', () => {
 });
 
 test('linearCrossEntropy: wasmArray outs allocated before a call that grows memory', () => {
-  const r = rng(55);
   const N = 60000, D = 16, C = 5;
-  const x = Float64Array.from(normals(r, N * D, 0.5));
-  const W = Float64Array.from(normals(r, C * D, 0.5));
-  const b = Float64Array.from(normals(r, C, 1));
-  const t = Array.from(ints(r, N, C));
+  const { x, W, b, t } = lceProblem(55, N, D, C, Float64Array);
   const ref = REF.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, t, false, { linearBias: Array.from(b), reduction: 'sum' } as never);
   const before = API.wasmMemoryBytes();
   const outs = [API.wasmArray(Float64Array, N * D), API.wasmArray(Float64Array, C * D), API.wasmArray(Float64Array, C)];
@@ -399,12 +401,8 @@ describe('bad targets on the regrouped paths: clear prefixed errors, no trap, ou
 
 test.each([['f64'], ['f32']] as [Dt][])('linearCrossEntropy: accumulate adds into prefilled wasmArrays, multi-chunk, ignored rows, per-position gradOutput (%s)', (dt) => {
   const T = dt === 'f64' ? Float64Array : Float32Array;
-  const r = rng(77);
   const N = 50001, D = 12, C = 3;
-  const x = T.from(normals(r, N * D, 0.5));
-  const W = T.from(normals(r, C * D, 0.5));
-  const b = T.from(normals(r, C, 1));
-  const t = Array.from(ints(r, N, C));
+  const { r, x, W, b, t } = lceProblem(77, N, D, C, T);
   for (let i = 0; i < N; i += 11) t[i] = -100;
   const go = Array.from(normals(r, N, 1));
   const ref = REF.linearCrossEntropy({ data: x, shape: [N, D] }, { data: W, shape: [C, D] }, t, false, { linearBias: Array.from(b), reduction: 'none', gradOutput: go, labelSmoothing: 0.1 } as never);
