@@ -298,8 +298,11 @@ export class Pool {
   /** Runs `parts` at once: parts[0] here, parts[k] on worker k - 1 (here too when that worker is
    *  gone), and returns when all are done. The parts must touch disjoint memory; which thread runs a
    *  part changes nothing in it (the same calls on the same module), so neither do the results.
-   *  An error comes up after every posted part has finished (none is left running). */
-  forkJoin(fn: string, parts: JobCall[][]): void {
+   *  `between` runs here once the parts are posted, before parts[0] (work that must not wait for
+   *  them, such as copying the next block in). Returns whether any worker was still busy when this
+   *  thread finished (it took too small a share). An error comes up after every posted part has
+   *  finished (none is left running). */
+  forkJoin(fn: string, parts: JobCall[][], between?: () => void): boolean {
     const posted: { w: number; seq: number; calls: JobCall[] }[] = [];
     const here: JobCall[][] = [parts[0]];
     for (let k = 1; k < parts.length; k++) {
@@ -309,8 +312,11 @@ export class Pool {
       else here.push(parts[k]);
     }
     let error: unknown = null;
+    let late = false;
     try {
+      between?.();
       for (const calls of here) this.runHere(calls, false);
+      late = posted.some((p) => Atomics.load(this.thread(p.w).ctrl, DONE) < p.seq);
     } catch (e) {
       error = e;
     }
@@ -322,6 +328,7 @@ export class Pool {
       }
     }
     if (error !== null) throw error;
+    return late;
   }
 
   /** The result of worker w's job seq if it is done, else null (never blocks). */

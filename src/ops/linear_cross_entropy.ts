@@ -8,7 +8,7 @@
 // than Cut Cross-Entropy's 8 with recomputation), then the loss and dZ in place, then two GEMMs per
 // block give gradInput and gradWeight. A plain-array weight is copied in block by block (twice per
 // chunk), so wasm memory never holds it whole; a wasmArray weight is used in place. Extra memory is
-// about LOGITS_BYTES + 6 * nt D + 2 cb D + 3 C floats: under 32 MiB for C up to ~500,000.
+// about LOGITS_BYTES + 6 * nt D + 4 cb D + 3 C floats: under 32 MiB for C up to ~500,000.
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
@@ -192,7 +192,7 @@ export function linearCrossEntropy<A extends FloatArray>(
     const cb = Math.max(8, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~7));
     const [pXt, pX, pZ, pP, pW, pGW, pGX, pBias, pCW, pGB, pT, pStats, pCoef] = ws.reserve(FN, [
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
-      inPlace.w >= 0 ? 0 : cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? cb * D * bytes : 0,
+      inPlace.w >= 0 ? 0 : 2 * cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? 2 * cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
       gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
     ]);
@@ -222,10 +222,17 @@ export function linearCrossEntropy<A extends FloatArray>(
     const pack = k('lcePack'), forward = k('lceForward'), backward = k('lceBackward');
     // The GEMMs (nearly all the work) run block by block, each block's split over the threads.
     const gemms = new BlockGemms(ws, precision);
-    const weightBlock = (c0: number, c1: number): number => {
+    // Vocabulary block b is classes [b cb, (b + 1) cb). A plain array's blocks of the weight (and
+    // of gradWeight) pass through two buffers in turn: block b + 1 is copied in (and block b - 1's
+    // gradients out) while the threads compute block b, in the buffer block b - 1 used.
+    const blocks = Math.ceil(C / cb);
+    const span = (b: number) => [b * cb, Math.min(C, (b + 1) * cb)];
+    const weightBlock = (b: number): number => {
+      const [c0, c1] = span(b);
       if (inPlace.w >= 0) return inPlace.w + c0 * D * bytes;
-      view(pW, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
-      return pW;
+      const p = pW + (b % 2) * cb * D * bytes;
+      view(p, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
+      return p;
     };
     const stats = f64(pStats, 9 * ntp);
     const coef = f64(pCoef, 7 * ntp);
@@ -239,9 +246,11 @@ export function linearCrossEntropy<A extends FloatArray>(
         xp = pX;
       }
       pack(xp, m, D, pXt, ntp);
-      for (let c0 = 0; c0 < C; c0 += cb) {
-        const c1 = Math.min(C, c0 + cb);
-        gemms.logits(weightBlock(c0, c1), c1 - c0, D, pXt, ntp, pZ + c0 * ntp * bytes);
+      for (let b = 0, wp = weightBlock(0); b < blocks; b++) {
+        const [c0, c1] = span(b);
+        gemms.logits(wp, c1 - c0, D, pXt, ntp, pZ + c0 * ntp * bytes, () => {
+          if (b + 1 < blocks) wp = weightBlock(b + 1);
+        });
       }
       if (probs) view(pP, m * C).set(probs.subarray(n0 * C, (n0 + m) * C));
       if (targets) new Int32Array(mem, pT, m).set(targets.subarray(n0, n0 + m));
@@ -286,19 +295,27 @@ export function linearCrossEntropy<A extends FloatArray>(
       backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, pCoef, gradBias ? pGB : 0, pStats);
       const gxp = inPlace.gx >= 0 ? inPlace.gx + n0 * D * bytes : pGX;
       if (accumulate && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
-      for (let c0 = 0; c0 < C; c0 += cb) {
-        const c1 = Math.min(C, c0 + cb);
-        // gradWeight's block: in place, or through the workspace (read back when adding to it).
-        const addW = accumulate || n0 > 0;
-        let gwp: number;
-        if (inPlace.gw >= 0) gwp = inPlace.gw + c0 * D * bytes;
-        else {
-          gwp = pGW;
-          if (addW) view(pGW, (c1 - c0) * D).set(gradWeight!.subarray(c0 * D, c1 * D));
-        }
-        gemms.grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, weightBlock(c0, c1), xp, gxp, accumulate || c0 > 0, gwp, addW);
-        if (!(inPlace.gw >= 0)) gradWeight!.set(view(pGW, (c1 - c0) * D), c0 * D);
+      // gradWeight's blocks: in place, or through the workspace (read in when adding to them).
+      const addW = accumulate || n0 > 0;
+      const gradBlock = (b: number): number => {
+        const [c0, c1] = span(b);
+        if (inPlace.gw >= 0) return inPlace.gw + c0 * D * bytes;
+        const p = pGW + (b % 2) * cb * D * bytes;
+        if (addW) view(p, (c1 - c0) * D).set(gradWeight!.subarray(c0 * D, c1 * D));
+        return p;
+      };
+      const gradOut = (b: number): void => {
+        const [c0, c1] = span(b);
+        if (!(inPlace.gw >= 0)) gradWeight!.set(view(pGW + (b % 2) * cb * D * bytes, (c1 - c0) * D), c0 * D);
+      };
+      for (let b = 0, wp = weightBlock(0), gp = gradBlock(0); b < blocks; b++) {
+        const [c0, c1] = span(b);
+        gemms.grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, wp, xp, gxp, accumulate || c0 > 0, gp, addW, () => {
+          if (b > 0) gradOut(b - 1); // before block b + 1 takes its buffer
+          if (b + 1 < blocks) [wp, gp] = [weightBlock(b + 1), gradBlock(b + 1)];
+        });
       }
+      gradOut(blocks - 1);
       if (!(inPlace.gx >= 0)) gradInput!.set(view(pGX, m * D), n0 * D);
     }
     if (gradBias) gradBias.set(f64(pGB, C));
@@ -347,8 +364,10 @@ export function linearCrossEntropy<A extends FloatArray>(
 }
 
 /** A block's GEMM work (below this many multiply-adds, about 50 us on one thread, it stays on the
- *  calling thread: a fork and join costs tens of microseconds). */
+ *  calling thread: a fork and join costs microseconds, more when a worker has to be woken). */
 const SPLIT_MIN = 1 << 19;
+/** How far the calling thread's share of a block moves after each split block (see BlockGemms). */
+const SHARE_STEP = 0.02;
 
 /** The three GEMMs of a vocabulary block (assembly/linear_cross_entropy.ts lceLogits, lceGrads),
  *  each split over the threads (src/threads.ts forkJoin) when there is a pool and the block is big
@@ -360,9 +379,16 @@ const SPLIT_MIN = 1 << 19;
 class BlockGemms {
   private readonly names: { logits: string; grads: string };
   private readonly size: number;
+  /** The calling thread's share of a split block. Besides its share it copies the next block in
+   *  (and the last one's gradients out) while the workers compute, so it takes less than they do:
+   *  after each block its share moves by SHARE_STEP, up if it had to wait for a worker, down if
+   *  not. Shares change which thread computes a row, never the row's numbers. */
+  private share: number;
+
   constructor(private readonly ws: Workspace, precision: 'f32' | 'f64') {
     this.names = { logits: `lceLogits_${precision}`, grads: `lceGrads_${precision}` };
     this.size = precision === 'f32' ? 4 : 8;
+    this.share = 1 / (ws.pool?.size ?? 1);
   }
 
   /** Threads to split a block of `work` multiply-adds over. */
@@ -371,41 +397,49 @@ class BlockGemms {
     return pool && work >= SPLIT_MIN ? pool.size : 1;
   }
 
-  private run(parts: JobCall[][]): void {
-    const live = parts.filter((p) => p.length > 0);
-    if (live.length > 1) this.ws.pool!.forkJoin(FN, live);
-    else for (const p of live) for (const c of p) (this.ws.exports[c.name] as Kernel)(...c.args);
+  /** Runs the parts (parts[0] on this thread) with `between` run here meanwhile. */
+  private run(parts: JobCall[][], between: () => void): void {
+    const live = parts.filter((p, k) => k === 0 || p.length > 0);
+    if (live.length > 1) {
+      const late = this.ws.pool!.forkJoin(FN, live, between);
+      this.share = Math.min(1, Math.max(0, this.share + (late ? SHARE_STEP : -SHARE_STEP)));
+      return;
+    }
+    between();
+    for (const p of live) for (const c of p) (this.ws.exports[c.name] as Kernel)(...c.args);
+  }
+
+  /** [0, n) cut into `parts` ranges, the first this thread's share, the rest equal; inner bounds
+   *  are multiples of 4 (the GEMM's register tile rows); some may be empty. */
+  private ranges(n: number, parts: number): [number, number][] {
+    if (parts === 1) return [[0, n]];
+    const first = Math.min(n, Math.round((n * this.share) / 4) * 4);
+    const step = Math.ceil((n - first) / (parts - 1) / 4) * 4;
+    return Array.from({ length: parts }, (_, k) => (k === 0 ? [0, first] : [Math.min(n, first + (k - 1) * step), Math.min(n, first + k * step)]));
   }
 
   /** Z^T rows [0, cb) := W_b X^T (lceLogits), split by class rows. */
-  logits(w: number, cb: number, D: number, xt: number, ntp: number, zt: number): void {
+  logits(w: number, cb: number, D: number, xt: number, ntp: number, zt: number, between: () => void): void {
     const s = this.size;
-    this.run(ranges(cb, this.parts(cb * ntp * D)).map(([r0, r1]) => [
+    this.run(this.ranges(cb, this.parts(cb * ntp * D)).map(([r0, r1]) => (r1 > r0 ? [
       { name: this.names.logits, args: [w + r0 * D * s, r1 - r0, D, xt, ntp, zt + r0 * ntp * s] },
-    ]));
+    ] : [])), between);
   }
 
   /** gradX (+)= dZ_b^T W_b split by token rows, and gradW_b (+)= dZ_b X split by class rows (lceGrads). */
-  grads(dz: number, ntp: number, nt: number, cb: number, D: number, w: number, x: number, gradX: number, accX: boolean, gradW: number, accW: boolean): void {
+  grads(dz: number, ntp: number, nt: number, cb: number, D: number, w: number, x: number, gradX: number, accX: boolean, gradW: number, accW: boolean, between: () => void): void {
     const s = this.size;
     const parts = this.parts(2 * cb * nt * D);
-    const tokens = ranges(nt, parts);
-    const classes = ranges(cb, parts);
+    const tokens = this.ranges(nt, parts);
+    const classes = this.ranges(cb, parts);
     this.run(tokens.map(([t0, t1], k) => {
       const [r0, r1] = classes[k];
       const calls: JobCall[] = [];
       if (t1 > t0) calls.push({ name: this.names.grads, args: [dz + t0 * s, ntp, t1 - t0, cb, D, w, 0, gradX + t0 * D * s, accX ? 1 : 0, 0, 0] });
       if (r1 > r0) calls.push({ name: this.names.grads, args: [dz + r0 * ntp * s, ntp, nt, r1 - r0, D, 0, x, 0, 0, gradW + r0 * D * s, accW ? 1 : 0] });
       return calls;
-    }));
+    }), between);
   }
-}
-
-/** [0, n) cut into `parts` ranges whose inner bounds are multiples of 4 (the GEMM's register tile
- *  rows); some may be empty. */
-function ranges(n: number, parts: number): [number, number][] {
-  const step = Math.ceil(n / parts / 4) * 4;
-  return Array.from({ length: parts }, (_, k) => [Math.min(n, k * step), Math.min(n, (k + 1) * step)]);
 }
 
 /** Tokens per chunk: the chunk's logits (and probability targets) within LOGITS_BYTES, its token
