@@ -410,10 +410,10 @@ function checkOverlaps(fn: string, inputs: Lane[], outputs: Lane[]): void {
 }
 
 /** The live worker with the fewest unfinished jobs and room for one more, or -1. */
-function shortestQueue(queues: { length: number }[], pool: { alive(w: number): boolean }): number {
+function shortestQueue(queues: { length: number }[], pool: { usable(w: number): boolean }): number {
   let best = -1;
   queues.forEach((q, w) => {
-    if (q.length < DEPTH && pool.alive(w) && (best < 0 || q.length < queues[best].length)) best = w;
+    if (q.length < DEPTH && pool.usable(w) && (best < 0 || q.length < queues[best].length)) best = w;
   });
   return best;
 }

@@ -122,6 +122,10 @@ class Thread {
   /** The last job posted. */
   seq = 0;
   dead = false;
+  /** A job the caller took back because this worker had not taken it (0: none): until the worker
+   *  catches up past it (it marks a job taken back as done when it gets to it), it gets no more
+   *  jobs, so a worker that died unseen costs a call one wait of STEAL_MS, not one per job. */
+  stalled = 0;
   constructor(readonly worker: WorkerLike, readonly mailbox: SharedArrayBuffer) {
     this.ctrl = new Int32Array(mailbox, 0, 16);
     this.jobs = Array.from({ length: DEPTH }, (_, k) => new Float64Array(mailbox, JOB_OFFSET + k * JOB_DOUBLES * 8, JOB_DOUBLES));
@@ -249,6 +253,12 @@ export class Pool {
     return !!this.threads[w] && !this.threads[w]!.dead;
   }
 
+  /** Whether worker w is to be given jobs now: alive, and not behind a job taken back from it. */
+  usable(w: number): boolean {
+    const t = this.threads[w];
+    return this.alive(w) && (t!.stalled === 0 || Atomics.load(t!.ctrl, DONE) >= t!.stalled);
+  }
+
   /** Worker w, which has jobs posted (so it exists). */
   private thread(w: number): Thread {
     return this.threads[w]!;
@@ -307,7 +317,7 @@ export class Pool {
     const here: JobCall[][] = [parts[0]];
     for (let k = 1; k < parts.length; k++) {
       const w = k - 1;
-      const seq = this.alive(w) ? this.nextSeq(w) : 0;
+      const seq = this.usable(w) ? this.nextSeq(w) : 0;
       if (seq && this.post(w, parts[k], false)) posted.push({ w, seq, calls: parts[k] });
       else here.push(parts[k]);
     }
@@ -352,6 +362,7 @@ export class Pool {
       if (Atomics.load(t.ctrl, DONE) >= seq) break;
       const elapsed = performance.now() - start;
       if (elapsed > STEAL_MS && Atomics.compareExchange(t.ctrl, TAKEN, seq - 1, seq) === seq - 1) {
+        t.stalled = seq;
         return this.runHere(calls, side);
       }
       if (elapsed > this.hangMs) {

@@ -89,12 +89,24 @@ export function ctcLoss<A extends FloatArray>(
   // Threads (src/threads.ts): the batch elements are cut into one range per thread, each with a
   // scratch of its own. Every element's loss and gradient is computed alone, by the same code
   // whichever thread runs it, and the losses are added here in element order: the same bits.
-  const fixedBytes = labels.length * 4 + N * 32;
-  const ranges = batchRanges(il, tl, C, N, threadsFor(ws.pool?.size ?? 1, n * (grad ? 2 : 1) * lp.BYTES_PER_ELEMENT + fixedBytes, scratch, N, T * C));
+  const fixed = [labels.length * 4, N * 4, N * 4, N * 4, N * 8, N * 8];
   // One chunk holding all of logProbs (every frame of an element is needed at once); a wasmArray
   // is used in place.
-  const stream = new Stream(ws, FN, 1, 1, [{ data: lp, rows: n, name: 'logProbs' }], grad ? [{ data: grad, rows: n, name: 'out' }] : [],
-    [labels.length * 4, N * 4, N * 4, N * 4, N * 8, N * 8, ...ranges.map(() => scratch)]);
+  const open = (ranges: [number, number][]) => new Stream(ws, FN, 1, 1, [{ data: lp, rows: n, name: 'logProbs' }],
+    grad ? [{ data: grad, rows: n, name: 'out' }] : [], [...fixed, ...ranges.map(() => scratch)]);
+  const wasm = ws.exports.memory.buffer;
+  const copied = [lp, grad].filter((a) => a && a.buffer !== wasm).map((a) => a!.byteLength); // arrays used in place take no room
+  let ranges = batchRanges(il, tl, C, N, threadsFor(ws.pool?.size ?? 1, [...fixed, ...copied], scratch, N, T * C));
+  let stream: Stream;
+  try {
+    stream = open(ranges);
+  } catch (e) {
+    // Over the workspace limit with a scratch per thread (an estimate: the stream has the last
+    // word on what it needs): one thread, as without a pool.
+    if (ranges.length === 1 || !(e instanceof RangeError)) throw e;
+    ranges = [[0, N]];
+    stream = open(ranges);
+  }
   let nll: Float64Array;
   if (stream.idle) {
     // No frames (T = 0), no elements or no classes: nothing reaches the kernel. With no frames an
@@ -134,10 +146,12 @@ export function ctcLoss<A extends FloatArray>(
 
 /** How many threads a call takes: 1 without a pool, for a small call (under MIN_WORK of logProbs
  *  elements, where a fork and join would cost more than it saves) or a single element; else the
- *  pool's threads, as many as the workspace limit leaves room for a scratch each. */
-function threadsFor(threads: number, bytes: number, scratch: number, N: number, work: number): number {
+ *  pool's threads, as many as the workspace limit leaves room for a scratch each beside the call's
+ *  other regions (byte sizes). */
+function threadsFor(threads: number, regions: number[], scratch: number, N: number, work: number): number {
   if (threads <= 1 || N <= 1 || work * N < MIN_WORK) return 1;
-  const room = Math.floor((getWorkspaceLimit() - bytes) / Math.max(1, scratch + 16));
+  const aligned = (b: number) => Math.ceil(b / 16) * 16; // as Workspace.reserve lays regions out
+  const room = Math.floor((getWorkspaceLimit() - regions.reduce((a, b) => a + aligned(b), 0)) / aligned(scratch));
   return Math.max(1, Math.min(threads, N, room));
 }
 const MIN_WORK = 1 << 16;
