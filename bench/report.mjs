@@ -20,8 +20,8 @@ const F64_FACTOR = 2.5;
 const ALLOC_FLOOR = 1.9; // ns/elem to allocate a fresh 16 MB result (WORKLOADS.md)
 
 const ORDER = {
-  fwdgrad: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
-  fwd: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwdgrad: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwd: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
 };
 const PEERS = ['naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'];
 const MODE_TITLE = { fwdgrad: 'Forward + gradient', fwd: 'Forward only' };
@@ -245,17 +245,17 @@ function threadsMarkdown(workloads, ids, meta) {
   if (!rows.length) return [];
   const L = ['## Threads: 1 and 2 (same process)', ''];
   L.push(`setThreads(2) on this ${meta.cores ?? ''}-core machine, float32, the same call as wasm-xent out (forward only: the default call; W6 through \`out\`), alternating call by call with the 1-thread contenders in one Node process. ` +
-    'Results are bit-identical to 1 thread (tests/threads.test.ts). Speed-up: 1-thread median / 2-thread median; against PyTorch: PyTorch 2T median / the faster wasm-xent 2-thread median (above 1: wasm-xent ahead).', '');
-  L.push('| workload | mode | 1 thread | 2 threads | speed-up | relaxed 1T | relaxed 2T | speed-up | PyTorch 2T | PyTorch 2T / wasm-xent 2T |');
-  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    'Results are bit-identical to 1 thread (tests/threads.test.ts). Speed-up: 1-thread median / 2-thread median; zero-copy: input and result in wasmArrays (no copies on the calling thread); against PyTorch: PyTorch 2T median / the fastest wasm-xent 2-thread median (above 1: wasm-xent ahead).', '');
+  L.push('| workload | mode | 1 thread | 2 threads | speed-up | zero-copy 1T | zero-copy 2T | speed-up | relaxed 1T | relaxed 2T | speed-up | PyTorch 2T | PyTorch 2T / wasm-xent 2T |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [w, mode] of rows) {
     const W = workloads[w];
     const v = (id) => median(W, mode, id);
     const cell = (id) => (v(id) !== undefined ? fmt(v(id)) + loadMark(W[mode][id]) : '—');
     const ratio = (a, b) => (v(a) !== undefined && v(b) !== undefined ? `${(v(a) / v(b)).toFixed(2)}x` : '—');
     const one = mainId(W, mode) === 'xent-out' ? 'xent-out' : 'xent';
-    const best = ['xent-2t', 'xent-relaxed-2t'].filter((id) => v(id) !== undefined).sort((a, b) => v(a) - v(b))[0];
-    L.push(`| ${w} | ${MODE_TITLE[mode].toLowerCase()} | ${cell(one)} | ${cell('xent-2t')} | ${ratio(one, 'xent-2t')} | ${cell('xent-relaxed')} | ${cell('xent-relaxed-2t')} | ${ratio('xent-relaxed', 'xent-relaxed-2t')} | ${cell('torch-2')} | ${best ? ratio('torch-2', best) : '—'} |`);
+    const best = ['xent-2t', 'xent-zc-2t', 'xent-relaxed-2t'].filter((id) => v(id) !== undefined).sort((a, b) => v(a) - v(b))[0];
+    L.push(`| ${w} | ${MODE_TITLE[mode].toLowerCase()} | ${cell(one)} | ${cell('xent-2t')} | ${ratio(one, 'xent-2t')} | ${cell('xent-zc')} | ${cell('xent-zc-2t')} | ${ratio('xent-zc', 'xent-zc-2t')} | ${cell('xent-relaxed')} | ${cell('xent-relaxed-2t')} | ${ratio('xent-relaxed', 'xent-relaxed-2t')} | ${cell('torch-2')} | ${best ? ratio('torch-2', best) : '—'} |`);
   }
   L.push('');
   return L;
@@ -370,7 +370,7 @@ function shapesMarkdown(shapes) {
 // SVG chart
 
 const COLORS = {
-  'xent-out': '#1b5e20', 'xent-relaxed': '#827717', 'xent-2t': '#004d40', 'xent-relaxed-2t': '#558b2f', 'xent-zc': '#00695c', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
+  'xent-out': '#1b5e20', 'xent-relaxed': '#827717', 'xent-2t': '#004d40', 'xent-relaxed-2t': '#558b2f', 'xent-zc': '#00695c', 'xent-zc-2t': '#26a69a', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
   'tfjs-cpu': '#90caf9', ort: '#6a1b9a', 'torch-1': '#c62828', 'torch-2': '#ef9a9a',
 };
 

@@ -83,6 +83,7 @@ export const CONTENDERS = {
   'xent-relaxed': { label: 'wasm-xent relaxed', desc: 'the relaxed-SIMD build (fused multiply-add), W1-W6, in this process beside the SIMD build: the same call as wasm-xent out (forward: as wasm-xent)' },
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
   'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
+  'xent-zc-2t': { label: 'wasm-xent zero-copy 2T', desc: 'wasm-xent zero-copy on 2 threads (the xent-2t copy of the package, its own wasmArrays): the same call and bits as wasm-xent zero-copy' },
   'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
   'xent-bf16': { label: 'wasm-xent bf16', desc: 'wasm-xent on bfloat16 logits (W1 and W12-bf16: the logits rounded to bfloat16, passed as a Uint16Array of raw bits; decoded per chunk in wasm; W1\'s result via `out`), checked against float32 on the decoded values' },
   naive: { label: 'plain JS', desc: 'bench/naive.mjs: typed-array loops, Math.exp, float64 accumulation' },
@@ -427,6 +428,15 @@ async function runWorkload(id, peers, torch) {
   xw.array.set(x);
   const zcInput = () => ({ data: xw.array, shape });
   let yw = null;
+  // Zero-copy on another copy of the package (its own memory): arrays pinned there, freed with xw.
+  const pinnedIn = [];
+  const pin = (L, values) => {
+    const a = L.wasmArray(Float32Array, numel);
+    if (values) a.array.set(values);
+    pinnedIn.push(a);
+    return a;
+  };
+  const zcOf = (L) => ({ x: pin(L, x), g: pin(L, null) });
   const familyFns = family ? familyCalls(X, id, d, { input, input64, target64, zcInput, out32, out64, gw }) : null;
   if (family) {
     ({ xentFwd, xentGrad, xentOut, xentZc, xentF64Fwd, xentF64Out } = familyFns);
@@ -440,13 +450,23 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, { ...o, out: gw.array });
     xentF64Fwd = () => X.binaryCrossEntropyWithLogits(input64, target64, o);
     xentF64Out = () => X.binaryCrossEntropyWithLogits(input64, target64, { ...o, out: out64 });
-    copyCalls = (L) => ({ fwd: () => L.binaryCrossEntropyWithLogits(input, d.target, o), out: () => L.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 }) });
+    copyCalls = (L) => {
+      const z = zcOf(L);
+      const y = pin(L, d.target);
+      return {
+        fwd: () => L.binaryCrossEntropyWithLogits(input, d.target, o), out: () => L.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 }),
+        zc: () => L.binaryCrossEntropyWithLogits({ data: z.x.array, shape }, y.array, { ...o, out: z.g.array }),
+      };
+    };
   } else if (id === 'W6') {
     xentFwd = () => X.logSoftmax(input, { dim: -1 });
     xentOut = () => X.logSoftmax(input, { dim: -1, out: out32 });
     xentZc = () => X.logSoftmax(zcInput(), { dim: -1, out: gw.array });
     xentF64Fwd = () => X.logSoftmax(input64, { dim: -1, out: out64 });
-    copyCalls = (L) => ({ out: () => L.logSoftmax(input, { dim: -1, out: out32 }) });
+    copyCalls = (L) => {
+      const z = zcOf(L);
+      return { out: () => L.logSoftmax(input, { dim: -1, out: out32 }), zc: () => L.logSoftmax({ data: z.x.array, shape }, { dim: -1, out: z.g.array }) };
+    };
   } else {
     const o = {};
     if (d.weight) o.weight = d.weight;
@@ -460,7 +480,10 @@ async function runWorkload(id, peers, torch) {
     xentZc = () => X.crossEntropy(zcInput(), tgt, { ...o, out: gw.array });
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
-    copyCalls = (L) => ({ fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }) });
+    copyCalls = (L) => {
+      const z = zcOf(L);
+      return { fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }), zc: () => L.crossEntropy({ data: z.x.array, shape }, tgt, { ...o, out: z.g.array }) };
+    };
   }
   // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
   let bf16 = null;
@@ -512,12 +535,13 @@ async function runWorkload(id, peers, torch) {
   add('fwd', { id: 'xent', run: xentFwd, check: () => (forwardOnly ? wrapOut(xentFwd()) : { loss: xentFwd().loss }) });
   add('fwd', { id: 'xent-f64', run: xentF64Fwd, check: () => (forwardOnly ? wrapOut(xentF64Fwd()) : { loss: xentF64Fwd().loss }) });
   for (const c of copies) {
-    const { fwd, out } = copyCalls(c.lib);
+    const { fwd, out, zc } = copyCalls(c.lib);
     if (forwardOnly) add('fwd', { id: c.id, run: out, check: () => wrapOut(out()) });
     else {
       add('fwd', { id: c.id, run: fwd, check: () => ({ loss: fwd().loss }) });
       add('fwdgrad', { id: c.id, run: out, check: () => out() });
     }
+    if (c.id === 'xent-2t' && zc) add(forwardOnly ? 'fwd' : 'fwdgrad', { id: 'xent-zc-2t', run: zc, check: () => (forwardOnly ? wrapOut(zc()) : zc()) });
   }
   if (!family) for (const c of COPIES) if (!c.lib) skip(both, c.id, c.why);
   if (!forwardOnly) {
@@ -695,7 +719,7 @@ async function runWorkload(id, peers, torch) {
   await checkAndTime(id, res, entries, skipped, refs, ref, torch, forwardOnly);
 
   for (const t of tfTensors) t.dispose();
-  for (const w of [xw, gw, yw]) w?.free();
+  for (const w of [xw, gw, yw, ...pinnedIn]) w?.free();
   if (session) await session.release();
   res.seconds = (performance.now() - tW) / 1000;
   const show = (mode) => Object.entries(res[mode]).map(([k, v]) => `${k} ${v.median !== undefined ? v.median.toFixed(2) : v.excluded ? 'EXCLUDED' : v.error ? 'ERROR' : '-'}`).join(', ');

@@ -135,6 +135,10 @@ export const freedViews = new WeakSet<object>();
 /** The module's memory buffers when it runs on shared memory (threads): the only SharedArrayBuffers
  *  accepted (workspace.ts fills it). */
 export const sharedWasmBuffers = new WeakSet<ArrayBufferLike>();
+/** The module's memory buffer as it is now (workspace.ts sets it). V8 may hand out a new
+ *  SharedArrayBuffer object for a shared memory that did not grow (seen when another module in the
+ *  process grew its own shared memory): a view of the current object is ours too. */
+export const currentMemory: { buffer: () => ArrayBufferLike | null } = { buffer: () => null };
 
 /** The class name of a real typed array (from its internal slot, not its prototype), or undefined. */
 export function typedArrayKind(x: unknown): string | undefined {
@@ -153,7 +157,7 @@ function plainView(fn: string, name: string, x: object): unknown {
     // With threads the module's memory is shared: its own wasmArrays are accepted, as views of
     // the memory as it is now (an older buffer covers only the memory before it grew).
     if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);
-    if (!sharedWasmBuffers.has(buffer)) fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
+    if (!sharedWasmBuffers.has(buffer) && buffer !== currentMemory.buffer()) fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
   }
   if (isDetached(buffer)) {
     if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);

@@ -6,7 +6,7 @@
 // returns and are never kept across calls.
 
 import { fail } from './errors.js';
-import { grownMemoryBuffers, sharedWasmBuffers } from './tensor.js';
+import { currentMemory, grownMemoryBuffers, sharedWasmBuffers } from './tensor.js';
 import type { JobCall, Pool } from './threads.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -53,6 +53,7 @@ export class Workspace {
     this.arenaStart = Math.max(ALIGN, align(exports.heapBase()));
     this.base = this.arenaStart;
     this.noteShared();
+    currentMemory.buffer = () => this.exports.memory.buffer;
   }
 
   /** A shared memory's buffer (threads) is one of ours: views of it are accepted as arguments. */

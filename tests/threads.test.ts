@@ -205,6 +205,27 @@ test.each([
   }
 });
 
+test('wasmArrays stay accepted after another shared memory in the process grows (V8 then hands out a new buffer object for ours)', async () => {
+  await X.setThreads(2);
+  const N = 300, C = 1000;
+  const values = f32(N * C);
+  const t = ints(r, N, C);
+  const x = X.wasmArray(Float32Array, N * C);
+  const g = X.wasmArray(Float32Array, N * C);
+  try {
+    x.array.set(values);
+    const state = (globalThis as Record<symbol, { workspace: { exports: { memory: { buffer: ArrayBufferLike } } } }>)[Symbol.for('wasm-xent@0.1.0')];
+    const before = state.workspace.exports.memory.buffer;
+    new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true }).grow(1); // another library's threads
+    expect(state.workspace.exports.memory.buffer).not.toBe(before); // the engine's behaviour this guards against
+    const res = X.crossEntropy({ data: x.array, shape: [N, C] }, t, { out: g.array });
+    expectSame('zero-copy after the other memory grew', { loss: res.loss, grad: g.array.slice() }, X.crossEntropy({ data: values, shape: [N, C] }, t, { grad: true }));
+  } finally {
+    x.free();
+    g.free();
+  }
+});
+
 test("setThreads takes a whole number >= 1 or 'auto', caps at 8, and getThreads reports what is in use", async () => {
   for (const bad of [0, -1, 1.5, NaN, Infinity, '2', 'all', null, undefined, {}]) {
     expect(() => X.setThreads(bad as never)).toThrow(/^setThreads: expected a whole number of threads >= 1 or 'auto', got /);
