@@ -29,6 +29,24 @@ const tasks = () => readdirSync('/proc/self/task').length;
 async function until(done: () => boolean): Promise<void> {
   for (let t = 0; t < 200 && !done(); t++) await new Promise((r) => setTimeout(r, 50));
 }
+/** The smallest workspace limit under which `run` succeeds, by bisection (up to 64 MiB); `failed`
+ *  sees each error below it. Leaves the limit set to the last one tried. */
+function smallestLimit(run: () => unknown, failed: (e: unknown) => void = () => undefined): number {
+  let lo = 1, hi = 64 << 20;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    X.setWorkspaceLimit(mid);
+    try {
+      run();
+      hi = mid;
+    } catch (e) {
+      failed(e);
+      lo = mid;
+    }
+  }
+  return hi;
+}
+
 /** Counts the pool's forkJoin calls while `f` runs (a probe that never split would prove nothing). */
 function joinsDuring<T>(f: () => T): { value: T; joins: number } {
   const pool = poolOf();
@@ -235,20 +253,11 @@ describe('linearCrossEntropy: the same bits on 1, 2, 3, 4 and 8 threads', () => 
     await X.setThreads(1);
     const one = lceRun(c, s).value;
     try {
-      // The smallest limit that works, by bisection (the need does not depend on the thread count).
-      let lo = 1, hi = 64 << 20;
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        X.setWorkspaceLimit(mid);
-        try {
-          lceRun(c, s);
-          hi = mid;
-        } catch (e) {
-          expect((e as Error).message).toMatch(/^linearCrossEntropy: this call needs [\d.]+ (bytes|MiB) of wasm memory, over the workspace limit of [\d.]+ (bytes|MiB) \(see setWorkspaceLimit\)$/);
-          expect(e).toBeInstanceOf(RangeError);
-          lo = mid;
-        }
-      }
+      // The smallest limit that works (the need does not depend on the thread count).
+      const hi = smallestLimit(() => lceRun(c, s), (e) => {
+        expect((e as Error).message).toMatch(/^linearCrossEntropy: this call needs [\d.]+ (bytes|MiB) of wasm memory, over the workspace limit of [\d.]+ (bytes|MiB) \(see setWorkspaceLimit\)$/);
+        expect(e).toBeInstanceOf(RangeError);
+      });
       for (const n of THREADS) {
         await X.setThreads(n);
         X.setWorkspaceLimit(hi);
@@ -332,20 +341,9 @@ describe('ctcLoss: the same bits on 1, 2, 3, 4 and 8 threads, and the float64 re
     const s = ctcSetup('limit', c);
     await X.setThreads(1);
     const one = ctcRun(c, s).value;
-    // The smallest limit one thread needs, by bisection.
     const failures: string[] = [];
     try {
-      let lo = 1, hi = 64 << 20;
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        X.setWorkspaceLimit(mid);
-        try {
-          ctcRun(c, s);
-          hi = mid;
-        } catch {
-          lo = mid;
-        }
-      }
+      const hi = smallestLimit(() => ctcRun(c, s)); // the smallest limit one thread needs
       // Every limit from that one on must run, on as many threads as fit: probed just around the
       // limits where a 2nd, 3rd and 4th scratch start to fit.
       await X.setThreads(4);
