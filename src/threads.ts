@@ -156,6 +156,9 @@ export class Pool {
 
   /** HANG_MS, for this pool (tests shorten it to see the path run). */
   hangMs = HANG_MS;
+  /** Whether forkJoin runs here, once its own parts are done, the parts no worker has taken yet.
+   *  Tests turn it off where they check that every worker ran a share. */
+  takeUntaken = true;
 
   constructor(private readonly host: PoolModule) {
     this.names = WebAssembly.Module.exports(host.module as WebAssembly.Module).filter((e) => e.kind === 'function').map((e) => e.name);
@@ -323,14 +326,25 @@ export class Pool {
     }
     let error: unknown = null;
     let late = false;
+    const open = posted.slice();
     try {
       between?.();
       for (const calls of here) this.runHere(calls, false);
       late = posted.some((p) => Atomics.load(this.thread(p.w).ctrl, DONE) < p.seq);
+      // A part its worker has not taken yet (descheduled on a loaded machine, or still waking up)
+      // runs here now: this thread has nothing else to do, and waiting could only finish it later.
+      for (let i = 0; this.takeUntaken && i < open.length; i++) {
+        const p = open[i];
+        const t = this.thread(p.w);
+        if (Atomics.compareExchange(t.ctrl, TAKEN, p.seq - 1, p.seq) !== p.seq - 1) continue;
+        t.stalled = p.seq;
+        open.splice(i--, 1);
+        this.runHere(p.calls, false);
+      }
     } catch (e) {
       error = e;
     }
-    for (const p of posted) {
+    for (const p of open) {
       try {
         this.wait(fn, p.w, p.seq, p.calls, false);
       } catch (e) {

@@ -523,12 +523,17 @@ describe('the pool: dead workers, churn, flat resources, a loaded machine', () =
           expectSame(`lce on ${n} threads, loaded`, lceRun(lceShape, lceS).value, lceOne);
           expectSame(`ctc on ${n} threads, loaded`, ctcRun(ctcC, ctcS).value, ctcOne);
         }
-        await new Promise((r) => setTimeout(r, 50));
-        const cpu0 = process.cpuUsage();
-        await new Promise((r) => setTimeout(r, 500));
-        const cpu = process.cpuUsage(cpu0);
-        // 8 workers spinning would take both cores' share (~800 ms of CPU in these 500 ms)
-        expect((cpu.user + cpu.system) / 1000).toBeLessThan(100);
+        // CPU used by this process in 500 ms windows, until one is quiet (at most 6): a window can
+        // still hold V8's own background work (tier-up of the new workers' code, GC); 8 workers
+        // spinning would take both cores' share of every window (~800 ms of CPU).
+        const windows: number[] = [];
+        do {
+          const cpu0 = process.cpuUsage();
+          await new Promise((r) => setTimeout(r, 500));
+          const cpu = process.cpuUsage(cpu0);
+          windows.push((cpu.user + cpu.system) / 1000);
+        } while (windows[windows.length - 1] >= 100 && windows.length < 6);
+        expect(Math.min(...windows)).toBeLessThan(100);
       }
     } finally {
       hogs.forEach((h) => h.kill());

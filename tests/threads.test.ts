@@ -152,6 +152,7 @@ describe('linearCrossEntropy splits each vocabulary block\'s GEMMs over the thre
     const run = async (threads: number) => {
       expect(await X.setThreads(threads)).toBe(threads);
       const ran = threads > 1 ? poolOf().jobsRun.slice() : [];
+      if (threads > 1) poolOf().takeUntaken = false; // every worker runs its own parts (asserted below)
       const arrays = o.wasm ? [X.wasmArray(Float32Array, C * D), X.wasmArray(Float32Array, C * D)] : [];
       try {
         if (o.wasm) arrays[0].array.set(w);
@@ -167,6 +168,7 @@ describe('linearCrossEntropy splits each vocabulary block\'s GEMMs over the thre
         if (threads > 1) poolOf().jobsRun.forEach((n, k) => expect(n).toBeGreaterThan(ran[k]));
         return copy;
       } finally {
+        if (threads > 1) poolOf().takeUntaken = true;
         arrays.forEach((a) => a.free());
       }
     };
@@ -179,11 +181,14 @@ describe('linearCrossEntropy splits each vocabulary block\'s GEMMs over the thre
 
 /** ctcLoss on (T, N, C) = (120, 33, 40) log-probabilities with mixed lengths: some elements
  *  impossible (+inf), one with no frames, one with an empty target. */
+const ctcLogProbs = new Map<string, Float32Array | Float64Array>(); // made once: a call is ctcLoss alone
 function ctcCall(precision: 'f32' | 'f64', options: Record<string, unknown>) {
   const T = 120, N = 33, C = 40;
-  const rr = rng(4242);
-  const raw = normals(rr, T * N * C, 2);
-  const lp = X.logSoftmax({ data: precision === 'f32' ? new Float32Array(raw) : raw, shape: [T, N, C] }, { dim: 2 });
+  if (!ctcLogProbs.has(precision)) {
+    const raw = normals(rng(4242), T * N * C, 2);
+    ctcLogProbs.set(precision, X.logSoftmax({ data: precision === 'f32' ? new Float32Array(raw) : raw, shape: [T, N, C] }, { dim: 2 }));
+  }
+  const lp = ctcLogProbs.get(precision)!;
   const il = Array.from({ length: N }, (_, b) => (b === 3 ? 0 : T - ((b * 7) % 50)));
   const tl = Array.from({ length: N }, (_, b) => (b === 4 ? 0 : b === 9 ? 100 : 1 + ((b * 5) % 30))); // b = 9: impossible
   const targets = Int32Array.from({ length: tl.reduce((a, b) => a + b, 0) }, (_, k) => 1 + (k * 13) % (C - 1));
@@ -200,7 +205,12 @@ test.each([
   for (const n of [2, 3]) {
     await X.setThreads(n);
     const ran = poolOf().jobsRun.slice();
-    expectSame(`${n} threads`, ctcCall(precision, options), one);
+    poolOf().takeUntaken = false;
+    try {
+      expectSame(`${n} threads`, ctcCall(precision, options), one);
+    } finally {
+      poolOf().takeUntaken = true;
+    }
     poolOf().jobsRun.forEach((k, w) => expect(k).toBeGreaterThan(ran[w])); // every worker took a share
   }
 });
@@ -310,6 +320,7 @@ test.each([
   pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(thief, mailbox);
   await real.worker.terminate();
   pool.hangMs = 1000;
+  pool.takeUntaken = false; // the caller must wait for the thief's part, not run it itself
   try {
     const t0 = Date.now();
     expect(call).toThrow(/^\w+: worker thread 1 took a job and did not finish it in 1 s \(it died or hung\); it is being replaced, call again$/);
@@ -321,14 +332,43 @@ test.each([
     expect(poolOf().jobsRun[0]).toBeGreaterThan(ran); // the replacement took work
   } finally {
     pool.hangMs = 30000;
+    pool.takeUntaken = true;
   }
+});
+
+test.each([
+  ['linearCrossEntropy', () => X.linearCrossEntropy({ data: deathX.subarray(0, 64 * 32), shape: [64, 32] }, { data: deathX.subarray(0, 3000 * 32), shape: [3000, 32] }, deathT.subarray(0, 64), { grad: true })],
+  ['ctcLoss', () => ctcCall('f32', {})],
+])('%s: a part no worker takes (its thread never scheduled) runs on the calling thread once its own is done, without waiting: the same bits', async (_, call) => {
+  await X.setThreads(1);
+  const expected = call();
+  await X.setThreads(2);
+  const pool = poolOf();
+  const real = pool.threads[0];
+  // In its place, a thread that never looks at its mailbox, as one the OS never schedules.
+  const mailbox = new SharedArrayBuffer(real.mailbox.byteLength);
+  const asleep = { postMessage() {}, terminate: async () => 0 };
+  pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(asleep, mailbox);
+  const wait = jest.spyOn(pool as unknown as { wait(): unknown }, 'wait');
+  try {
+    expectSame('with a part taken back', call(), expected);
+    const waited = wait.mock.calls.length;
+    const ctrl = new Int32Array(mailbox, 0, 16);
+    expect(Atomics.load(ctrl, 0)).toBe(1); // POSTED: one part, then none while it is behind
+    expect(Atomics.load(ctrl, 1)).toBe(1); // TAKEN: by the calling thread
+    expect(waited).toBe(0); // never waited for it (a wait takes a part back only after 250 ms)
+  } finally {
+    wait.mockRestore();
+    pool.threads[0] = real;
+  }
+  expectSame('with its worker back', call(), expected);
 });
 const deathX = new Float32Array(normals(rng(77), 700 * 1000, 2));
 const deathT = ints(rng(78), 700, 1000);
 
 // The pool, for the tests that look inside it.
 type PoolInside = {
-  post: (...a: unknown[]) => boolean; jobsRun: number[]; hangMs: number; alive(w: number): boolean;
+  post: (...a: unknown[]) => boolean; jobsRun: number[]; hangMs: number; takeUntaken: boolean; alive(w: number): boolean;
   threads: { worker: { terminate(): Promise<number> }; mailbox: SharedArrayBuffer }[];
 };
 function poolOf(): PoolInside {
