@@ -220,6 +220,14 @@ export function crossEntropyScratchSlot(k: i32): void {
   LANE_SHIFT = LANE_M + 256;
 }
 
+/** Up to this many classes indexColumns picks each position's target logit and weight with
+ *  vector selects in its max pass (2 compares and 2-4 selects per class per 2 vectors); above it a
+ *  scalar load per position costs less (x86 instructions per position, bench/instructions.sh:
+ *  the scalar gather ~31, the selects ~2.3 per class, ~4.2 with a class weight). Row CE with
+ *  C = 2 (regrouped into columns): 85.0 -> 74.2 per element (c2); at C = 20 the selects had cost
+ *  +0.8 (nchw) and +2.7 with a weight (nchww). */
+const GATHER_MAX_C = 8;
+
 /** Two T values at p, widened to an f64x2. */
 // @ts-ignore: decorator
 @inline function loadPair<T>(p: usize): v128 {
@@ -272,6 +280,59 @@ export function crossEntropyScratchSlot(k: i32): void {
   return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
 }
 
+/** indexColumns' first pass over 2 vectors of positions at `base` (targets at tp): stores the
+ *  per-position max at LANE_M, and for at most GATHER_MAX_C classes the target's logit and weight
+ *  at LANE_XT and LANE_WT, returning whether it did. One function for the exact and the fast
+ *  kernel (it has no exp): inlined into both, it cost 1.2 KB of wasm. */
+function columnsMax<T>(base: usize, tp: usize, weight: usize, C: i32, stride: usize): bool {
+  // pmax may skip a NaN, which still reaches the sum through its exp (ignoredGrad finds NaNs
+  // itself). With few classes the target's logit and weight are picked up on the way, lane by lane
+  // (a compare and a select per class); with many, indexColumns' scalar gather costs less.
+  const L = lanes<T>();
+  const gather = C <= GATHER_MAX_C;
+  let mA = v128.load(base);
+  let mB = v128.load(base, 16);
+  let p = base;
+  if (gather) {
+    const tA = targetLanes<T>(tp);
+    const tB = targetLanes<T>(tp + (<usize>L << 2));
+    let xtA = mA, xtB = mB; // an ignored position (no class matches) keeps class 0's, masked later
+    let wtA = weight != 0 ? v128.splat<T>(load<T>(weight)) : v128.splat<T>(<T>1);
+    let wtB = wtA;
+    for (let c = 1; c < C; c++) {
+      p += stride;
+      const vA = v128.load(p);
+      const vB = v128.load(p, 16);
+      mA = v128.pmax<T>(mA, vA);
+      mB = v128.pmax<T>(mB, vB);
+      const cv = classLanes<T>(c);
+      const isA = isClass<T>(tA, cv);
+      const isB = isClass<T>(tB, cv);
+      xtA = v128.bitselect(vA, xtA, isA);
+      xtB = v128.bitselect(vB, xtB, isB);
+      if (weight != 0) {
+        const w = v128.splat<T>(load<T>(at<T>(weight, c)));
+        wtA = v128.bitselect(w, wtA, isA);
+        wtB = v128.bitselect(w, wtB, isB);
+      }
+    }
+    // stored now: nothing of this pass stays live through the exps
+    v128.store(LANE_XT, xtA);
+    v128.store(LANE_XT, xtB, 16);
+    v128.store(LANE_WT, wtA);
+    v128.store(LANE_WT, wtB, 16);
+  } else {
+    for (let c = 1; c < C; c++) {
+      p += stride;
+      mA = v128.pmax<T>(mA, v128.load(p));
+      mB = v128.pmax<T>(mB, v128.load(p, 16));
+    }
+  }
+  v128.store(LANE_M, mA);
+  v128.store(LANE_M, mB, 16);
+  return gather;
+}
+
 // indexColumns with the exact or the fast exp, as two functions (see rowExpSum).
 function indexColumnsExact<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
@@ -306,16 +367,11 @@ function indexColumnsFast<T>(
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
   const pos0 = <usize>o * inner + i0;
   const tp = target + (pos0 << 2);
-  // Pass 1: per-position max. pmax may skip a NaN, which still reaches the sum through its exp
-  // (ignoredGrad finds NaNs itself).
-  let mA = v128.load(base);
-  let mB = v128.load(base, 16);
-  let p = base;
-  for (let c = 1; c < C; c++) {
-    p += stride;
-    mA = v128.pmax<T>(mA, v128.load(p));
-    mB = v128.pmax<T>(mB, v128.load(p, 16));
-  }
+  // Pass 1 (columnsMax): the per-position max, and with few classes the target's logit and weight.
+  const gather = columnsMax<T>(base, tp, weight, C, stride);
+  const mA = v128.load(LANE_M);
+  const mB = v128.load(LANE_M, 16);
+  let p: usize;
   // Pass 2: exps (kept in the gradient) and their per-position sums: in T over groups of 8
   // classes, then widened into f64.
   const k0 = expK<T>(0, exact), k1 = expK<T>(1, exact), k2 = expK<T>(2, exact), k3 = expK<T>(3, exact), k4 = expK<T>(4, exact), k5 = expK<T>(5, exact);
@@ -347,18 +403,20 @@ function indexColumnsFast<T>(
       sB1 = widenInto<T>(sB1, partB, true);
     }
   }
-  v128.store(LANE_M, mA);
-  v128.store(LANE_M, mB, 16);
   storeSums<T>(0, sA0, sA1);
   storeSums<T>(<usize>L, sB0, sB1);
   // Per position: the target's logit and weight (w_t = 1 without weight), and with smoothing
   // sum_c w_c (x_c - m) in f64, each product formed literally as rowShiftedSum does.
-  for (let l = 0; l < 2 * L; l++) {
-    const t = max(load<i32>(tp + (<usize>l << 2)), 0); // an ignored position's values are masked later
-    const row = at<T>(base, l);
-    store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
-    store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
-    if (smooth != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
+  if (!gather || smooth != 0) {
+    for (let l = 0; l < 2 * L; l++) {
+      const row = at<T>(base, l);
+      if (!gather) {
+        const t = max(load<i32>(tp + (<usize>l << 2)), 0); // an ignored position's values are masked later
+        store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
+        store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
+      }
+      if (smooth != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
+    }
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
@@ -414,8 +472,8 @@ function indexColumnsFast<T>(
   const bB = v128.load(LANE_XT, 16);
   const ksA = v128.load(LANE_KS);
   const ksB = v128.load(LANE_KS, 16);
-  const tA = targetLanes<T>(tp);
-  const tB = targetLanes<T>(tp + (<usize>L << 2));
+  const tA3 = targetLanes<T>(tp);
+  const tB3 = targetLanes<T>(tp + (<usize>L << 2));
   const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
   const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
   p = gBase;
@@ -430,8 +488,8 @@ function indexColumnsFast<T>(
       gB = v128.sub<T>(gB, v128.mul<T>(ksB, w));
     }
     const cv = classLanes<T>(c);
-    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA, cv))));
-    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB, cv))), 16);
+    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA3, cv))));
+    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB3, cv))), 16);
     p += stride;
   }
   // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.

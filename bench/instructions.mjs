@@ -4,7 +4,8 @@
 // entropy with the class dim first, [1, 20, 3200] (with weight); bce: BCE with logits; ctcfg/ctcf:
 // CTC loss forward+gradient / forward, W9's shape with N = 4: (T 200, N 4, C 80), S 40 (per T*N*C);
 // tok5/tok0/tokt: tokenScores [64, 1000] with targets and topK 5 / without either / targets only;
-// nchwtok: tokenScores [1, 20, 3200] with the class dim not last, targets and topK 5.
+// nchwtok: tokenScores [1, 20, 3200] with the class dim not last, targets and topK 5; c2: row
+// cross-entropy with C = 2 as the stream runs it, regrouped into columns (1, 2, 32000).
 import fs from 'node:fs';
 const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
 const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
@@ -37,6 +38,8 @@ new Int32Array(X.memory.buffer, pOff, cN).forEach((_, i, a) => (a[i] = i * cS));
 new Int32Array(X.memory.buffer, pTl, cN).fill(cS);
 new Int32Array(X.memory.buffer, pIl, cN).fill(cT);
 new Float64Array(X.memory.buffer, pScale, cN).fill(1 / cS / cN);
+const pc2 = base + n * 12;
+new Int32Array(X.memory.buffer, pc2, 32000).forEach((_, i, a) => (a[i] = r() < 0.5 ? 0 : 1));
 const calls = {
   ctcfg: () => X.ctcLoss_f32(px, cT, cN, 0, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, pg, pScale, pScratch),
   ctcf: () => X.ctcLoss_f32(px, cT, cN, 0, cN, cC, 0, pLab, pOff, pTl, pIl, cS, 0, pNll, 0, pScale, pScratch),
@@ -50,6 +53,8 @@ const calls = {
   tok5: () => X.tokenScores_f32(px, pt, N, C, 1, 5, pg, pg + 256, pg + 512, pg + 768, pg + 1024, pg + 1280, pg + 2560),
   tok0: () => X.tokenScores_f32(px, 0, N, C, 1, 0, pg, pg + 256, pg + 512, 0, 0, 0, 0),
   tokt: () => X.tokenScores_f32(px, pt, N, C, 1, 0, pg, pg + 256, pg + 512, pg + 768, pg + 1024, 0, 0),
+  // row CE with C = 2 as src/stream.ts runs it: short rows regrouped into columns, (1, 2, 32000)
+  c2: () => X.crossEntropyIndex_f32(px, pc2, 0, 1, 2, 32000, 0, 0, pg, 1 / 32000, 0, 0, 0, 0),
   nchwtok: () => X.tokenScores_f32(px, pt, 1, 20, 3200, 5, pg, pg + 12800, pg + 25600, pg + 38400, pg + 51200, pg + 64000, pg + 128000),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up
