@@ -242,19 +242,22 @@ describe('forkJoin taking untaken parts: the same bits, no hang, no stuck worker
     await everyWorkerRunsAgain();
   });
 
-  test('a worker terminated during a call (before its n-th block join, in the middle of linearCrossEntropy): the same bits or the clear mid-job error; the next call the same bits', async () => {
+  test('a worker terminated during a call (before its n-th block join, or once its part is posted: mid-part), in the middle of linearCrossEntropy: the same bits or the clear mid-job error; the next call the same bits', async () => {
     expect(await X.setThreads(4)).toBe(4);
     const pool = poolOf();
     const real = pool.forkJoin;
     const outcomes: string[] = [];
     pool.hangMs = 2000;
     try {
-      for (let k = 0; k < 12; k++) {
+      for (let k = 0; k < 16; k++) {
         let joins = 0;
         const victim = k % 3;
-        pool.forkJoin = function (this: PoolInside, ...a: Parameters<PoolInside['forkJoin']>) {
-          if (++joins === 1 + (k % 4)) void this.threads[victim]?.worker.terminate();
-          return real.apply(this, a);
+        pool.forkJoin = function (this: PoolInside, fn, parts, between) {
+          if (++joins !== 1 + (k % 4)) return real.call(this, fn, parts, between);
+          const kill = () => void this.threads[victim]?.worker.terminate();
+          if (k % 2 === 0) kill(); // before the join
+          // else as `between` runs: the parts are posted, the victim may be computing its own
+          return real.call(this, fn, parts, () => (k % 2 ? kill() : undefined, between?.()));
         };
         const t0 = performance.now();
         try {
