@@ -301,16 +301,16 @@ describe('forkJoin taking untaken parts: the same bits, no hang, no stuck worker
     expect(tasks()).toBeLessThanOrEqual(base);
   });
 
-  test('memory churn: 1200 short split calls across ops on 2 threads: wasm memory, threads and RSS flat (medians of samples)', async () => {
+  test('memory churn: 800 short split calls across ops on 2 threads: wasm memory, threads and RSS flat (medians of samples)', async () => {
     expect(await X.setThreads(2)).toBe(2);
     const short = ops.filter((o) => !o.name.startsWith('softmax'));
     for (let k = 0; k < 200; k++) short[k % short.length].run(); // warm-up: memory grown, code tiered up
     const samples: { wasm: number; tasks: number; rss: number }[] = [];
-    for (let k = 0; k < 1200; k++) {
+    for (let k = 0; k < 800; k++) {
       const op = short[k % short.length];
       const got = op.run();
       if (k % 97 === 0) same(`churn call ${k}`, got, op.one);
-      if (k % 60 === 59) samples.push({ wasm: X.wasmMemoryBytes(), tasks: tasks(), rss: process.memoryUsage().rss });
+      if (k % 40 === 39) samples.push({ wasm: X.wasmMemoryBytes(), tasks: tasks(), rss: process.memoryUsage().rss });
     }
     const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
     const first = samples.slice(0, 5), last = samples.slice(-5);
