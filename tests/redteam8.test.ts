@@ -353,7 +353,7 @@ describe('linearCrossEntropy: the caller share adapts both ways', () => {
     }
   }
 
-  test('FINDING: a share that reaches 1 never comes down: after enough late joins the rest of the call (and every block of it) runs on the calling thread alone', async () => {
+  test('FINDING (fixed): a share that reaches 1 comes down again: after many late joins the later blocks of the call split over the threads again', async () => {
     await X.setThreads(1);
     const one = call();
     expect(await X.setThreads(4)).toBe(4);

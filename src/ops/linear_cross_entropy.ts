@@ -405,6 +405,9 @@ class BlockGemms {
       this.share = Math.min(1, Math.max(0, this.share + (late ? SHARE_STEP : -SHARE_STEP)));
       return;
     }
+    // A block that could split but whose rows all fell to this thread (its share rounded to 1)
+    // lowers the share too: otherwise no later block of the call would split again.
+    if (parts.length > 1) this.share = Math.max(0, this.share - SHARE_STEP);
     between();
     for (const p of live) for (const c of p) (this.ws.exports[c.name] as Kernel)(...c.args);
   }
