@@ -306,18 +306,15 @@ test.each([
   await X.setThreads(1);
   const expected = call();
   await X.setThreads(2);
-  const pool = poolOf();
-  const real = pool.threads[0];
-  // In its place, a thread that takes the first job posted to it and exits without finishing it:
-  // a worker that dies mid-job (its exit unseen by the pool, as within one synchronous call).
-  const mailbox = new SharedArrayBuffer(real.mailbox.byteLength);
-  const thief = new Worker(`
+  // In worker 1's place, a thread that takes the first job posted to it and exits without finishing
+  // it: a worker that dies mid-job (its exit unseen by the pool, as within one synchronous call).
+  let thief: Worker | undefined;
+  const { pool, real } = replaceWorker((mailbox) => (thief = new Worker(`
     const { workerData } = require('worker_threads');
     const ctrl = new Int32Array(workerData, 0, 16);
     while (Atomics.load(ctrl, 0) === 0); // POSTED (spinning, as a worker does: nobody notifies a thread not marked asleep)
     Atomics.compareExchange(ctrl, 1, 0, 1); // TAKEN: job 1 is ours
-    process.exit(0);`, { eval: true, workerData: mailbox });
-  pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(thief, mailbox);
+    process.exit(0);`, { eval: true, workerData: mailbox })));
   await real.worker.terminate();
   pool.hangMs = 1000;
   pool.takeUntaken = false; // the caller must wait for the thief's part, not run it itself
@@ -343,12 +340,8 @@ test.each([
   await X.setThreads(1);
   const expected = call();
   await X.setThreads(2);
-  const pool = poolOf();
-  const real = pool.threads[0];
-  // In its place, a thread that never looks at its mailbox, as one the OS never schedules.
-  const mailbox = new SharedArrayBuffer(real.mailbox.byteLength);
-  const asleep = { postMessage() {}, terminate: async () => 0 };
-  pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(asleep, mailbox);
+  // In worker 1's place, a thread that never looks at its mailbox, as one the OS never schedules.
+  const { pool, real, mailbox } = replaceWorker(() => ({ postMessage() {}, terminate: async () => 0 }));
   const wait = jest.spyOn(pool as unknown as { wait(): unknown }, 'wait');
   try {
     expectSame('with a part taken back', call(), expected);
@@ -376,6 +369,15 @@ function poolOf(): PoolInside {
   return state.workspace.pool;
 }
 const threadsOf = () => poolOf().threads;
+
+/** Puts the worker `make` returns, with a mailbox of its own, in worker 1's place in the pool. */
+function replaceWorker(make: (mailbox: SharedArrayBuffer) => unknown) {
+  const pool = poolOf();
+  const real = pool.threads[0];
+  const mailbox = new SharedArrayBuffer(real.mailbox.byteLength);
+  pool.threads[0] = new (real.constructor as new (w: unknown, m: SharedArrayBuffer) => PoolInside['threads'][number])(make(mailbox), mailbox);
+  return { pool, real, mailbox };
+}
 
 /** Waits until `done()` holds (checked every 50 ms), at most 10 s: a loaded machine is slow to
  *  start and end threads. */
