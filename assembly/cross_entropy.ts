@@ -472,8 +472,8 @@ function indexColumnsFast<T>(
   const bB = v128.load(LANE_XT, 16);
   const ksA = v128.load(LANE_KS);
   const ksB = v128.load(LANE_KS, 16);
-  const tA3 = targetLanes<T>(tp);
-  const tB3 = targetLanes<T>(tp + (<usize>L << 2));
+  const tA = targetLanes<T>(tp);
+  const tB = targetLanes<T>(tp + (<usize>L << 2));
   const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
   const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
   p = gBase;
@@ -488,8 +488,8 @@ function indexColumnsFast<T>(
       gB = v128.sub<T>(gB, v128.mul<T>(ksB, w));
     }
     const cv = classLanes<T>(c);
-    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA3, cv))));
-    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB3, cv))), 16);
+    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA, cv))));
+    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB, cv))), 16);
     p += stride;
   }
   // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.

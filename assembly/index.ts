@@ -67,6 +67,7 @@ export function focalLoss_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, 
 export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, gamma: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 { return focalLoss<f64>(x, t, w, outer, C, inner, gamma, loss, grad, scale, gradPerPosition); }
 
 import { relayout } from "./layout";
+export { copyRows } from "./layout";
 export function relayout_f32(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f32>(src, dst, count, C, width, mode); }
 export function relayout_f64(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f64>(src, dst, count, C, width, mode); }
 

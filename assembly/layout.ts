@@ -149,3 +149,11 @@ function transpose<T>(src: usize, R: i32, K: i32, dst: usize): void {
   v128.store(dst, v128.shuffle<f32>(v128.shuffle<f32>(x, y, 2, 5, 6, 6), z, 1, 5, 0, 2), 16);
   v128.store(dst, v128.shuffle<f32>(v128.shuffle<f32>(x, y, 3, 7, 3, 7), z, 6, 0, 1, 7), 32);
 }
+
+/** Copies `rows` runs of `bytes` bytes from src (runs `srcStride` bytes apart) to dst (runs
+ *  `dstStride` apart): a chunk of a wasmArray whose inner dim the stream slices (an NCHW image
+ *  over the chunk size) goes between the array and the chunk's compact block as part of the
+ *  chunk's job, on whichever thread runs it, instead of through JS on the calling thread. */
+export function copyRows(src: usize, dst: usize, rows: i32, bytes: i32, srcStride: i32, dstStride: i32): void {
+  for (let r = 0; r < rows; r++) memory.copy(dst + <usize>r * dstStride, src + <usize>r * srcStride, bytes);
+}

@@ -10,11 +10,16 @@
 // block, so it needs no knowledge of the chunking.
 //
 // Zero-copy: an array that already lives in the module's memory (a `wasmArray`) is used in place
-// when chunks are whole outer slices, and copied like any other array otherwise.
+// when chunks are whole outer slices. When they slice the inner dim (an NCHW image over the chunk
+// size), its rows are copied to and from the chunk's compact block by a wasm call in the chunk's
+// job (copyRows), so the copies run on whichever thread computes the chunk, not all on this one.
+// (Kernels reading such an image in place, class rows 64 KB apart for 128 x 128, ran 2x slower:
+// rows a multiple of 4 KB apart share one set of the L1 and L2 caches; the compact block's rows
+// are `width` apart, which is not.)
 //
 // Threads (src/threads.ts): with a worker pool, chunks are computed on several threads at once, each
-// in a set of blocks of its own; this thread still does every copy (the caller's arrays are not
-// shared) and adds the chunk totals in chunk order, so the result is the same bits (see run).
+// in a set of blocks of its own; this thread still does every copy of an ordinary array (the
+// caller's arrays are not shared) and adds the chunk totals in chunk order, so the result is the same bits (see run).
 //
 // Half precision: a lane with `half` set holds raw 16-bit floats (a Uint16Array). Each chunk's
 // bits are copied as they are into a staging block, and a wasm kernel (assembly/half.ts) decodes
@@ -109,6 +114,9 @@ export class Stream {
   private readonly pointers: number[][];
   /** Per lane (inputs then outputs): its byte offset in wasm memory when used in place, else -1. */
   private readonly inPlace: number[];
+  /** Per lane: its byte offset in wasm memory when it is there but chunks slice the inner dim, so
+   *  its rows are copied by wasm (copyRows) within the chunk's job; else -1. */
+  private readonly strided: number[];
   private readonly count: number;
   private readonly width: number;
   /** Per set, per lane: where a relayouted lane passes through on its way in or out (0 for other
@@ -160,8 +168,10 @@ export class Stream {
       this.count = 1;
       this.width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
     }
-    // A relayouted lane is regrouped between its copy and the kernel, so never used in place.
-    this.inPlace = resident.map((offset, k) => (this.width === inner && !(relayout && lanes[k].rows > 1) ? offset : -1));
+    // A relayouted lane is regrouped between its copy and the kernel, so never used in place; nor is
+    // any lane when chunks slice the inner dim.
+    const sliced = this.width < inner;
+    this.inPlace = resident.map((offset, k) => (sliced || (relayout && lanes[k].rows > 1) ? -1 : offset));
     // An output written in place over an input read in place would corrupt the input mid-kernel:
     // such an output goes through the workspace instead.
     for (let k = inputs.length; k < lanes.length; k++) {
@@ -170,6 +180,7 @@ export class Stream {
       // (byteLength is still valid here: nothing has grown memory yet in this call)
       if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
     }
+    this.strided = resident.map((offset) => (sliced ? offset : -1));
     const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
     const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
     const chunks = Math.ceil(outer / this.count) * Math.ceil(inner / this.width);
@@ -322,6 +333,7 @@ export class Stream {
     // A regrouped output goes back to the caller's layout in the scratch block first (a wasm call,
     // so part of the chunk's job).
     outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.regroups(lane) && this.regroup(lane, outPtrs[k], this.scratch[j][n + k], count, width, this.relayout === 'columns' ? 1 : 3));
+    outputs.forEach((lane, k) => this.strided[n + k] >= 0 && this.copyRows(lane, n + k, this.regroups(lane) ? this.scratch[j][n + k] : outPtrs[k], span, false));
     return total;
   }
 
@@ -329,7 +341,7 @@ export class Stream {
   private finishOut(span: Span, j: number): void {
     const n = this.inputs.length;
     this.outputs.forEach((lane, k) => {
-      if (this.inPlace[n + k] >= 0) return;
+      if (this.inPlace[n + k] >= 0 || this.strided[n + k] >= 0) return;
       this.copy(lane, this.regroups(lane) ? this.scratch[j][n + k] : this.pointer(n + k, span.o0, j), span, false);
     });
   }
@@ -346,6 +358,8 @@ export class Stream {
     if (lane.half) {
       this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[j][k], span, true);
       this.ws.call(DECODERS[lane.half])(this.staging[j][k], to, span.count * lane.rows * span.width);
+    } else if (this.strided[k] >= 0) {
+      this.copyRows(lane, k, to, span, true);
     } else {
       this.copy(lane, to, span, true);
     }
@@ -356,6 +370,16 @@ export class Stream {
     const precision = lane.half || typeOf(lane).BYTES_PER_ELEMENT !== 8 ? 'f32' : 'f64';
     this.ws.kernel<(s: number, d: number, count: number, C: number, width: number, mode: number) => void>('relayout', precision)(from, to, count, lane.rows, width, mode);
     return true;
+  }
+
+  /** Copies one chunk of lane k, a wasmArray (`strided`), between the array and a compact block,
+   *  by a wasm call: part of the chunk's job when threads record it. */
+  private copyRows(lane: Lane, k: number, block: number, span: Span, into: boolean): void {
+    const size = lane.data.BYTES_PER_ELEMENT;
+    const rowBytes = this.inner * size;
+    const at = this.strided[k] + (span.o0 * lane.rows * this.inner + span.i0) * size;
+    const [src, dst, srcStride, dstStride] = into ? [at, block, rowBytes, span.width * size] : [block, at, span.width * size, rowBytes];
+    this.ws.call('copyRows')(src, dst, span.count * lane.rows, span.width * size, srcStride, dstStride);
   }
 
   /** Copies one chunk of a lane between the caller's array and its compact block in wasm memory. */
@@ -380,6 +404,17 @@ export class Stream {
       const block = new Ctor(buffer, pointer, length);
       if (into) block.set(data.subarray(a, a + length));
       else data.set(block, a);
+      return;
+    }
+    if (Ctor === data.constructor && buffer instanceof SharedArrayBufferType) { // bytes, as above
+      const size = Ctor.BYTES_PER_ELEMENT;
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length * size);
+      const block = new Uint8Array(buffer, pointer, count * rows * width * size);
+      for (let r = 0; r < count * rows; r++) {
+        const a = ((o0 * rows + r) * inner + i0) * size;
+        if (into) block.set(bytes.subarray(a, a + width * size), r * width * size);
+        else bytes.set(block.subarray(r * width * size, (r + 1) * width * size), a);
+      }
       return;
     }
     const block = new Ctor(buffer, pointer, count * rows * width);

@@ -49,18 +49,82 @@ test('logSoftmax and softmax with a wasmArray input and out', () => {
   y.free();
 });
 
-test('an NCHW input in a wasmArray (chunks slice the inner dim, so it is copied) gives the same numbers', () => {
-  const shape = [2, 7, 150, 150];
-  const n = 2 * 7 * 22500;
+describe('wasmArrays over a sliced inner dim (an NCHW image over the chunk size: its rows are copied by wasm, copyRows) give the same numbers', () => {
+  const [N, C, H, W] = [2, 7, 150, 150];
+  const shape = [N, C, H, W];
+  const n = N * C * H * W;
   const values = new Float32Array(normals(r, n));
-  const target = { data: ints(r, 2 * 22500, 7), shape: [2, 150, 150] };
-  const x = X.wasmArray(Float32Array, n);
-  x.array.set(values);
-  const a = X.crossEntropy({ data: x.array, shape }, target, { grad: true });
-  const b = X.crossEntropy({ data: values, shape }, target, { grad: true });
-  expect(a.loss).toBe(b.loss);
-  expectSame(a.grad!, b.grad!);
-  x.free();
+  const target = { data: ints(r, N * H * W, C), shape: [N, H, W] };
+  const pin = (data: Float32Array | null, length = n) => {
+    const a = X.wasmArray(Float32Array, length);
+    if (data) a.array.set(data);
+    return a;
+  };
+
+  test('crossEntropy: the input, out, and out aliasing the input', () => {
+    const want = X.crossEntropy({ data: values, shape }, target, { grad: true, weight: [1, 2, 3, 4, 5, 6, 7], labelSmoothing: 0.1 });
+    const x = pin(values);
+    const g = pin(null);
+    try {
+      const opts = { weight: [1, 2, 3, 4, 5, 6, 7], labelSmoothing: 0.1 };
+      const a = X.crossEntropy({ data: x.array, shape }, target, { ...opts, grad: true });
+      expect(a.loss).toBe(want.loss);
+      expectSame(a.grad!, want.grad!);
+      const b = X.crossEntropy({ data: x.array, shape }, target, { ...opts, out: g.array });
+      expect(b.loss).toBe(want.loss);
+      expectSame(g.array, want.grad!);
+      expectSame(x.array, values); // the input is untouched
+      const c = X.crossEntropy({ data: x.array, shape }, target, { ...opts, out: x.array }); // in place
+      expect(c.loss).toBe(want.loss);
+      expectSame(x.array, want.grad!);
+    } finally {
+      x.free();
+      g.free();
+    }
+  });
+
+  test('per-position wasmArrays too: gradOutput for \'none\', and probability targets', () => {
+    const gradOutput = new Float32Array(normals(r, N * H * W));
+    const want = X.crossEntropy({ data: values, shape }, target, { reduction: 'none', gradOutput: { data: gradOutput, shape: [N, H, W] }, grad: true });
+    const x = pin(values);
+    const go = pin(gradOutput, N * H * W);
+    const g = pin(null);
+    try {
+      const a = X.crossEntropy({ data: x.array, shape }, target, { reduction: 'none', gradOutput: { data: go.array, shape: [N, H, W] }, out: g.array });
+      expectSame(a.loss as Float32Array, want.loss as Float32Array);
+      expectSame(g.array, want.grad!);
+      const probs = X.softmax({ data: new Float32Array(normals(r, n)), shape }, { dim: 1 });
+      const p = pin(probs);
+      const wantP = X.crossEntropy({ data: values, shape }, { data: probs, shape }, { grad: true });
+      const b = X.crossEntropy({ data: x.array, shape }, { data: p.array, shape }, { out: g.array });
+      expect(b.loss).toBe(wantP.loss);
+      expectSame(g.array, wantP.grad!);
+      p.free();
+    } finally {
+      x.free();
+      go.free();
+      g.free();
+    }
+  });
+
+  test('softmax and logSoftmaxBackward over dim 1', () => {
+    const want = X.softmax({ data: values, shape }, { dim: 1 });
+    const x = pin(values);
+    const y = pin(null);
+    try {
+      X.softmax({ data: x.array, shape }, { dim: 1, out: y.array });
+      expectSame(y.array, want);
+      const gradOut = new Float32Array(normals(r, n));
+      const wantB = X.logSoftmaxBackward({ data: gradOut, shape }, { data: want, shape }, { dim: 1 });
+      const go = pin(gradOut);
+      X.logSoftmaxBackward({ data: go.array, shape }, { data: y.array, shape }, { dim: 1, out: x.array });
+      expectSame(x.array, wantB);
+      go.free();
+    } finally {
+      x.free();
+      y.free();
+    }
+  });
 });
 
 test('memory growth detaches old views; .array gives a fresh view with the data intact, and ops reject the stale one', () => {
