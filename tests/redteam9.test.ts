@@ -210,7 +210,9 @@ describe('wasmArrays freed during argument reading', () => {
   // passes every check (out's view was checked for use after free when it was read; the region is
   // pinned again by the new array), and the call writes its gradient into the new, unrelated
   // wasmArray. The input is re-checked (the test above); out is not. softmax reads `dim` first,
-  // so its out is checked after the getter and refused.
+  // so its out is checked after the getter and refused. Fixed in src/stream.ts (every streamed lane
+  // in wasm memory is checked against the freed views when the stream is set up); this test fails
+  // without that check.
   test.each(shapes)('FINDING: a getter that frees out and allocates in its place: refused, the new array untouched (%s)', (_name, shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const x = new Float32Array(normals(r, n));
