@@ -156,6 +156,47 @@ describe('copyRows: every op over a sliced inner dim, wasmArrays on 1, 2 and 4 t
     }
   });
 
+  test('per-position wasmArray lanes: gradOutput for reduction none (crossEntropy with zLoss and returnLse, probability targets with out = input, nllLoss, focalLoss), 1, 2, 4 threads', async () => {
+    for (const [T, shape] of [[Float32Array, [2, 7, 150, 150]], [Float64Array, [1, 20000, 41]]] as [FCtor, number[]][]) {
+      const [N, C] = shape;
+      const inner = shape.slice(2).reduce((a, b) => a * b, 1);
+      const n = N * C * inner, P = N * inner;
+      const pshape = [N, ...shape.slice(2)];
+      const vals = new T(normals(r, n, 3)) as F, go = new T(normals(r, P)) as F, probs = new T(uniforms(r, n)) as F;
+      const tgt = { data: ints(r, P, C).map((v, i) => (i % 11 ? v : -100)), shape: pshape };
+      const gradOutput = (g: F) => ({ gradOutput: { data: g, shape: pshape }, reduction: 'none' as const });
+      await X.setThreads(1);
+      const want = X.crossEntropy({ data: vals, shape }, tgt, { ...gradOutput(go), grad: true, zLoss: 1e-3, returnLse: true });
+      const wantP = X.crossEntropy({ data: vals, shape }, { data: probs, shape }, { ...gradOutput(go), grad: true });
+      const wantN = X.nllLoss({ data: vals, shape }, tgt, { ...gradOutput(go), grad: true });
+      const wantF = X.focalLoss({ data: vals, shape }, tgt, { ...gradOutput(go), grad: true, gamma: 2 });
+      for (const th of [1, 2, 4]) {
+        await X.setThreads(th);
+        const wx = X.wasmArray(T, n), wg = X.wasmArray(T, P), wo = X.wasmArray(T, n), wp = X.wasmArray(T, n);
+        const at = `${T.name} ${th} threads`;
+        try {
+          wx.array.set(vals); wg.array.set(go); wp.array.set(probs);
+          const c = X.crossEntropy({ data: wx.array, shape }, tgt, { ...gradOutput(wg.array), out: wo.array, zLoss: 1e-3, returnLse: true } as never) as unknown as typeof want;
+          same(`${at} ce loss`, c.loss, want.loss); same(`${at} ce grad`, wo.array, want.grad); same(`${at} ce lse`, c.lse, want.lse);
+          const p = X.crossEntropy({ data: wx.array, shape }, { data: wp.array, shape }, { ...gradOutput(wg.array), out: wx.array } as never) as unknown as typeof want;
+          same(`${at} probs loss`, p.loss, wantP.loss); same(`${at} probs grad (out = input)`, wx.array, wantP.grad);
+          wx.array.set(vals);
+          same(`${at} nll loss`, X.nllLoss({ data: wx.array, shape }, tgt, { ...gradOutput(wg.array), out: wo.array } as never).loss, wantN.loss);
+          same(`${at} nll grad`, wo.array, wantN.grad);
+          same(`${at} focal loss`, X.focalLoss({ data: wx.array, shape }, tgt, { ...gradOutput(wg.array), out: wo.array, gamma: 2 } as never).loss, wantF.loss);
+          same(`${at} focal grad`, wo.array, wantF.grad);
+        } finally {
+          wx.free(); wg.free(); wo.free(); wp.free();
+        }
+      }
+      // the 1-thread ordinary-array result against the float64 reference
+      const ref = R.crossEntropyIndex({ data: Float64Array.from(vals), shape }, tgt.data, { reduction: 'none', gradOutput: Float64Array.from(go) } as never);
+      const loss = want.loss as F, refLoss = ref.loss as Float64Array;
+      const tol = T === Float32Array ? 1e-4 : 1e-9; // zLoss 1e-3 adds 1e-3 * lse^2 on top of the reference's plain CE
+      for (let i = 0; i < P; i += 101) close(`loss[${i}]`, loss[i], refLoss[i] + (tgt.data[i] === -100 ? 0 : 1e-3 * (want.lse as F)[i] ** 2), tol);
+    }
+  });
+
   test('memory growth: a view kept across growth is refused (input and out), a fresh .array gives the same bits; growth in a getter mid-call too', async () => {
     const shape = [2, 7, 150, 150];
     const n = 2 * 7 * 22500;
