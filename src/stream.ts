@@ -26,6 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
+import { callerArray, freedViews } from './tensor.js';
 import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
@@ -153,6 +154,11 @@ export class Stream {
     lanes.forEach((l) => {
       if (l.data.buffer === memory.buffer && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
+      }
+      // Freed by a getter of a later argument, after this one was read (and checked): a wasmArray
+      // allocated since may be pinned in the same place, and must not be written to.
+      if (l.data.buffer === memory.buffer && freedViews.has(callerArray(l.data))) {
+        fail(fn, `${l.name ?? 'an argument'} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
       }
     });
     const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
