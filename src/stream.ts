@@ -299,7 +299,11 @@ export class Stream {
           next++;
           continue;
         }
-        // Nothing left to start: wait for the oldest job of the first busy worker, if any is left.
+        // Nothing left to start: run here a queued job its worker has not taken yet (with DEPTH
+        // jobs queued per worker, the last chunks would otherwise wait for the worker while this
+        // thread idles: W3 on 2 threads, 24 chunks, finished 1-2 chunks late), else wait for the
+        // oldest job of the first busy worker, if any is left.
+        if (pool.takeUntaken && this.takeBackOne(queues, results, chunks, withSide)) continue;
         const w = queues.findIndex((q) => q.length > 0);
         if (w < 0) break;
         const job = queues[w][0];
@@ -323,6 +327,24 @@ export class Stream {
       this.sideTotal += r.side;
     }
     return total;
+  }
+
+  /** Runs here the first queued job (of any worker) that its worker has not taken yet, and
+   *  copies its results out; returns whether there was one. */
+  private takeBackOne(queues: Queued[][], results: JobResult[], chunks: Span[], side: boolean): boolean {
+    const pool = this.ws.pool!;
+    for (let w = 0; w < queues.length; w++) {
+      for (let i = 0; i < queues[w].length; i++) {
+        const job = queues[w][i];
+        const r = pool.takeBack(w, job.seq, job.calls, side);
+        if (!r) continue;
+        queues[w].splice(i, 1);
+        results[job.chunk] = r;
+        this.finishOut(chunks[job.chunk], job.set);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** One chunk in block set j: its inputs copied in, the kernel, its outputs made ready to copy

@@ -370,9 +370,12 @@ test.each([
 });
 
 test.each([
-  ['linearCrossEntropy', lceSplitCall],
-  ['ctcLoss', () => ctcCall('f32', {})],
-])('%s: a part no worker takes (its thread never scheduled) runs on the calling thread once its own is done, without waiting: the same bits', async (_, call) => {
+  // forkJoin posts one part to the worker, then none while it is behind
+  ['linearCrossEntropy', lceSplitCall, 1],
+  ['ctcLoss', () => ctcCall('f32', {}), 1],
+  // a stream fills the worker's queue (DEPTH jobs), computes the other chunks, then takes both back
+  ['crossEntropy (stream chunks)', () => X.crossEntropy({ data: deathX, shape: [700, 1000] }, deathT, { grad: true }), 2],
+])('%s: a part no worker takes (its thread never scheduled) runs on the calling thread once its own is done, without waiting: the same bits', async (_, call, parts) => {
   await X.setThreads(1);
   const expected = call();
   await X.setThreads(2);
@@ -383,8 +386,8 @@ test.each([
     expectSame('with a part taken back', call(), expected);
     const waited = wait.mock.calls.length;
     const ctrl = new Int32Array(mailbox, 0, 16);
-    expect(Atomics.load(ctrl, 0)).toBe(1); // POSTED: one part, then none while it is behind
-    expect(Atomics.load(ctrl, 1)).toBe(1); // TAKEN: by the calling thread
+    expect(Atomics.load(ctrl, 0)).toBe(parts); // POSTED
+    expect(Atomics.load(ctrl, 1)).toBe(parts); // TAKEN: by the calling thread
     expect(waited).toBe(0); // never waited for it (a wait takes a part back only after 250 ms)
   } finally {
     wait.mockRestore();
