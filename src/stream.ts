@@ -336,10 +336,9 @@ export class Stream {
     for (let w = 0; w < queues.length; w++) {
       for (let i = 0; i < queues[w].length; i++) {
         const job = queues[w][i];
-        const r = pool.takeBack(w, job.seq, job.calls, side);
-        if (!r) continue;
+        if (!pool.claim(w, job.seq)) continue;
         queues[w].splice(i, 1);
-        results[job.chunk] = r;
+        results[job.chunk] = pool.runHere(job.calls, side);
         this.finishOut(chunks[job.chunk], job.set);
         return true;
       }

@@ -157,7 +157,7 @@ export class Pool {
   /** HANG_MS, for this pool (tests shorten it to see the path run). */
   hangMs = HANG_MS;
   /** Whether forkJoin and a stream's last chunks run here, once this thread has nothing else to
-   *  do, the jobs no worker has taken yet (takeBack). Tests turn it off where they check that
+   *  do, the jobs no worker has taken yet (claim). Tests turn it off where they check that
    *  every worker ran a share. */
   takeUntaken = true;
 
@@ -335,7 +335,10 @@ export class Pool {
       // A part its worker has not taken yet (descheduled on a loaded machine, or still waking up)
       // runs here now: this thread has nothing else to do, and waiting could only finish it later.
       for (let i = 0; this.takeUntaken && i < open.length; i++) {
-        if (this.takeBack(open[i].w, open[i].seq, open[i].calls, false)) open.splice(i--, 1);
+        const p = open[i];
+        if (!this.claim(p.w, p.seq)) continue;
+        open.splice(i--, 1);
+        this.runHere(p.calls, false);
       }
     } catch (e) {
       error = e;
@@ -351,14 +354,14 @@ export class Pool {
     return late;
   }
 
-  /** Runs worker w's job seq here if the worker has not taken it yet, and returns its result, or
-   *  null when the worker has it. The job is claimed as the worker claims it (compareExchange on
-   *  TAKEN); the worker skips it when it gets there, and gets no new jobs until then (stalled). */
-  takeBack(w: number, seq: number, calls: JobCall[], side: boolean): JobResult | null {
+  /** Takes worker w's job seq back for this thread to run (runHere) if the worker has not taken
+   *  it yet; returns whether it did. The job is claimed as the worker claims it (compareExchange
+   *  on TAKEN); the worker skips it when it gets there, and gets no new jobs until then (stalled). */
+  claim(w: number, seq: number): boolean {
     const t = this.thread(w);
-    if (Atomics.compareExchange(t.ctrl, TAKEN, seq - 1, seq) !== seq - 1) return null;
+    if (Atomics.compareExchange(t.ctrl, TAKEN, seq - 1, seq) !== seq - 1) return false;
     t.stalled = seq;
-    return this.runHere(calls, side);
+    return true;
   }
 
   /** The result of worker w's job seq if it is done, else null (never blocks). */
@@ -381,8 +384,7 @@ export class Pool {
     for (;;) {
       if (Atomics.load(t.ctrl, DONE) >= seq) break;
       const elapsed = performance.now() - start;
-      const taken = elapsed > STEAL_MS ? this.takeBack(w, seq, calls, side) : null;
-      if (taken) return taken;
+      if (elapsed > STEAL_MS && this.claim(w, seq)) return this.runHere(calls, side);
       if (elapsed > this.hangMs) {
         this.replace(t, w + 1);
         fail(fn, `worker thread ${w + 1} took a job and did not finish it in ${this.hangMs / 1000} s (it died or hung); it is being replaced, call again`);
