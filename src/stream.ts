@@ -26,7 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { callerArray, freedViews } from './tensor.js';
+import { checkNotFreed } from './tensor.js';
 import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
@@ -157,9 +157,7 @@ export class Stream {
       }
       // Freed by a getter of a later argument, after this one was read (and checked): a wasmArray
       // allocated since may be pinned in the same place, and must not be written to.
-      if (l.data.buffer === memory.buffer && freedViews.has(callerArray(l.data))) {
-        fail(fn, `${l.name ?? 'an argument'} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
-      }
+      if (l.data.buffer === memory.buffer) checkNotFreed(fn, l.name ?? 'an argument', l.data);
     });
     const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
     const slice = widest * inner; // bytes of one outer index of the widest array

@@ -151,7 +151,7 @@ function plainView(fn: string, name: string, x: object): unknown {
   const kind = typedArrayKind(x);
   if (kind === undefined) return x;
   if (isFloat16Array(x, kind)) return float16Bits(fn, name, x);
-  if (freedViews.has(x)) fail(fn, `${name} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
+  checkNotFreed(fn, name, x);
   const buffer = bufferOf.call(x) as ArrayBufferLike;
   if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
     // With threads the module's memory is shared: its own wasmArrays are accepted, as views of
@@ -170,6 +170,13 @@ function plainView(fn: string, name: string, x: object): unknown {
 }
 
 const callers = new WeakMap<object, object>();
+
+/** Throws if `view` (a caller's array, or a view readArg made of one) belongs to a wasmArray that
+ *  was freed: its memory may already hold a newer wasmArray. Checked when an argument is read, and
+ *  again by the stream, since a getter of a later option can free it in between. */
+export function checkNotFreed(fn: string, name: string, view: object): void {
+  if (freedViews.has(callerArray(view))) fail(fn, `${name} is the view of a wasmArray that was freed (use after free); allocate a new wasmArray`, Error);
+}
 
 /** The caller's own array behind a view made by readArg (so `out` comes back as the object given). */
 export function callerArray<A extends object>(view: A): A {
@@ -349,6 +356,12 @@ export function tensorLike(fn: string, name: string, t: unknown, bareShape: (len
 
 function checkArrayLike(fn: string, name: string, data: unknown): void {
   if (!Array.isArray(data) && !isFloatArray(data) && !isIntArray(data)) {
+    const kind = typedArrayKind(data);
+    // a typed array of a kind wasm-xent does not read: say which, and the view that reads the same bytes
+    if (kind === 'Uint8ClampedArray' || kind === 'BigUint64Array') {
+      const view = kind === 'Uint8ClampedArray' ? 'Uint8Array' : 'BigInt64Array';
+      fail(fn, `${name} is a ${kind}, which is not supported: pass new ${view}(x.buffer, x.byteOffset, x.length) (the same bytes${view === 'BigInt64Array' ? ', read as signed' : ''})`, TypeError);
+    }
     fail(fn, `${name} must be a typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   }
   if (Array.isArray(data)) checkArrayEntries(fn, name, data);

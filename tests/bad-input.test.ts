@@ -79,7 +79,8 @@ const arrayTypes: Case[] = [
   // eslint-disable-next-line no-sparse-arrays
   ['target number[] with a hole', () => X.crossEntropy(L, [, 1]), TypeError, 'crossEntropy: target[0] must be a number, got undefined'],
   ['target tensor data is a string', () => X.crossEntropy(L, { data: '01', shape: [2] }), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got string'],
-  ['target is a BigUint64Array', () => X.crossEntropy(L, new BigUint64Array(2)), TypeError, 'crossEntropy: target must be a typed array or an array of numbers, got BigUint64Array'],
+  ['target is a BigUint64Array', () => X.crossEntropy(L, new BigUint64Array(2)), TypeError, 'crossEntropy: target is a BigUint64Array, which is not supported: pass new BigInt64Array(x.buffer, x.byteOffset, x.length) (the same bytes, read as signed)'],
+  ['target is a Uint8ClampedArray (an ImageData mask)', () => X.crossEntropy(L, new Uint8ClampedArray(2)), TypeError, 'crossEntropy: target is a Uint8ClampedArray, which is not supported: pass new Uint8Array(x.buffer, x.byteOffset, x.length) (the same bytes)'],
   ['Float32Array where the shape says indices (bare)', () => X.crossEntropy(L, new Float32Array([0, 1])), TypeError, "crossEntropy: a Float32Array target holds class probabilities and must have the input's shape [2, 3]; pass class indices as an integer array"],
   ['Float64Array where the shape says indices (K-dim tensor)', () => X.crossEntropy(K, { data: new Float64Array(8), shape: [2, 2, 2] }), RangeError, "crossEntropy: a float target holds class probabilities and must have the input's shape [2, 3, 2, 2], got [2, 2, 2]"],
   ['Float32Array target for nllLoss', () => X.nllLoss(L, new Float32Array([0, 1])), TypeError, 'nllLoss: target must hold class indices (an integer typed array or an array of numbers), got a Float32Array (nllLoss takes no class probabilities: use crossEntropy for those)'],

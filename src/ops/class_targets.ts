@@ -119,7 +119,9 @@ export function writeIndexTargets(
  *  in the same order, so the same bits. */
 function checkI32Targets(fn: string, dest: Int32Array, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number, weight: ArrayLike<number> | null): number {
   const C = layout.classes;
-  const w = weight ? Float64Array.from(weight) : new Float64Array(C).fill(1);
+  // Without a weight the sum is a count (exact below 2^53): no array of C ones, which at an LLM's
+  // vocabulary would be 1.2 MB allocated and filled on every call.
+  const w = weight ? Float64Array.from(weight) : null;
   const n = dest.length;
   let denominator = 0;
   for (let p = 0; p < n; p++) {
@@ -129,7 +131,7 @@ function checkI32Targets(fn: string, dest: Int32Array, layout: ClassLayout<Array
       continue;
     }
     if (t < 0 || t >= C) badTarget(fn, t, p, layout, ignoreIndex);
-    denominator += w[t];
+    denominator += w ? w[t] : 1;
   }
   return denominator;
 }
