@@ -192,6 +192,13 @@ function softmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride: us
   return v128.shuffle<f32>(f32x4.demote_f64x2_zero(s0), f32x4.demote_f64x2_zero(s1), 0, 1, 4, 5);
 }
 
+/** The per-position log of the sums s0 (and s1), as one vector of T. Not inlined: inside columns()
+ *  its f64 temporaries made V8 spill the exp loop's registers, and log_softmax over a non-last dim
+ *  ran at twice softmax's instructions per element (bench/instructions.sh lsc/smc: 34.2 vs 17.5). */
+function logSums<T>(s0: v128, s1: v128): v128 {
+  return narrow<T>(log64V(s0), log64V(s1));
+}
+
 /** One vector of positions starting at a (b, out). Sums across classes are f64 per position, each
  *  term widened as it comes: a few instructions per vector, and the loss of a sum rounded in f32
  *  (1 + 5e-4 keeps 4 digits of the 5e-4) never shows. */
@@ -212,7 +219,7 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
       if (sizeof<T>() == 4) s1 = widen<T>(s1, e, true);
     }
     if (op == LOG_SOFTMAX) {
-      const lse = narrow<T>(log64V(s0), log64V(s1));
+      const lse = logSums<T>(s0, s1);
       for (let c = 0; c < C; c++) {
         v128.store(out + <usize>c * stride, v128.sub<T>(v128.sub<T>(v128.load(a + <usize>c * stride), m), lse));
       }

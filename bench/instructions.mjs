@@ -46,6 +46,9 @@ const calls = {
   cefg: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, pg, 1 / N, 0, 0, 0, 0),
   cef: () => X.crossEntropyIndex_f32(px, pt, 0, N, C, 1, 0, 0, 0, 1 / N, 0, 0, 0, 0),
   ls: () => X.logSoftmaxForward_f32(px, pg, N, C, 1),
+  // the columns path (class dim not last): [1, 64, 1000]
+  lsc: () => X.logSoftmaxForward_f32(px, pg, 1, 64, 1000),
+  smc: () => X.softmaxForward_f32(px, pg, 1, 64, 1000),
   nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1 / n, 0),
