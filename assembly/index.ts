@@ -3,7 +3,7 @@
 // or throw. The TypeScript side (src/) validates every argument and owns the memory above
 // heapBase() (see src/workspace.ts).
 
-import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward } from "./softmax";
+import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward, softmaxScratchSlot } from "./softmax";
 import { crossEntropyIndex, crossEntropyProbs, crossEntropyScratchSlot, zSquares } from "./cross_entropy";
 import { nllLoss } from "./nll";
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, bceScratchSlot } from "./bce";
@@ -25,6 +25,7 @@ export function setThreadSlot(k: i32): void {
   crossEntropyScratchSlot(k);
   bceScratchSlot(k);
   tokenScoresScratchSlot(k);
+  softmaxScratchSlot(k);
 }
 
 /** Whether this is the relaxed-SIMD build (asconfig target "relaxed": fused multiply-add). */

@@ -12,10 +12,12 @@
 // Two layouts. The class dim last (inner == 1): one position's row is contiguous and the row
 // helpers of math.ts (or the row loops below) vectorise along it. The class dim not last
 // (inner > 1, e.g. dim 1 of NCHW): in the SIMD build the positions of one vector sit in its lanes
-// and each pass walks the classes (columns()), so every load is a whole vector whatever C is.
+// and each pass walks the classes (columns()), so every load is a whole vector whatever C is;
+// where the class rows are a multiple of 512 bytes apart, lineColumns() walks several vectors.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
 import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV, nmaddV } from "./simd";
+import { MAX_THREADS } from "./threads";
 
 const LOG_SOFTMAX = 0;
 const SOFTMAX = 1;
@@ -52,6 +54,15 @@ function family<T>(op: i32, a: usize, b: usize, out: usize, outer: i32, C: i32, 
     const slice = (<usize>o * C * inner) << alignof<T>();
     if (ASC_FEATURE_SIMD && inner >= L) {
       let i = 0;
+      if ((stride & 511) == 0) {
+        // rows that share a few of L1's sets: lineColumns, over as many vectors as keep about
+        // TILE_BYTES of the slice in L1 (at least one cache line of each row)
+        const nv = max(4, min(LINE, TILE_BYTES / (C * 16)));
+        for (; i + nv * L <= inner; i += nv * L) {
+          const p = slice + (<usize>i << alignof<T>());
+          lineColumns<T>(op, a + p, b + p, out + p, C, stride, nv);
+        }
+      }
       for (; i + L <= inner; i += L) {
         const p = slice + (<usize>i << alignof<T>());
         columns<T>(op, a + p, b + p, out + p, C, stride);
@@ -271,4 +282,153 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
     const e = expWith<T>(v128.load(b + p), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
     v128.store(out + p, nmaddV<T>(e, sum, v128.load(a + p)));
   }
+}
+
+// Lane-wise scratch of the columns path, one block per thread slot (src/threads.ts): for each of
+// up to LINE vectors of positions, its max M and a second per-position value P (T), and the f64
+// sums S (two f64x2 per vector of f32, one of f64).
+const LINE: i32 = 32; // at most this many vectors per walk (the scratch's size)
+const TILE_BYTES: i32 = 16384;
+const COLS_BYTES: usize = <usize>LINE * (16 + 16 + 32);
+const COLS = memory.data(<i32>COLS_BYTES * MAX_THREADS, 64);
+let COL_M = COLS;
+let COL_P = COLS + <usize>LINE * 16;
+let COL_S = COLS + <usize>LINE * 32;
+
+/** Points this instance's column scratch at thread slot k's block. */
+export function softmaxScratchSlot(k: i32): void {
+  COL_M = COLS + <usize>k * COLS_BYTES;
+  COL_P = COL_M + <usize>LINE * 16;
+  COL_S = COL_M + <usize>LINE * 32;
+}
+
+/** columns() for nv vectors of positions (4 <= nv <= LINE) at once, keeping the per-position
+ *  values in the COL_ scratch instead of registers (too many for several vectors and the exp's
+ *  constants). For strides that are multiples of 512 bytes: the class rows of one position then
+ *  share a few of L1's sets, and with one vector per walk of the classes the lines it read were
+ *  evicted before the next vector of the same lines came. Raw kernel, f32, ns/elem, softmax /
+ *  logSoftmax / softmaxBackward, one vector per walk -> this: [1, 64, 1024] (a 256 KB slice, in L2)
+ *  5.5 / 4.6 / 5.4 -> 2.0 / 2.2 / 0.9; [2, 21, 16384] (128 x 128 images) 6.6 / 5.1 / 5.6 -> 2.1 /
+ *  2.4 / 0.9; [64, 4, 1024] 3.1 / 4.5 / 1.7 -> 2.2 / 3.7 / 1.0. Walking 16 KB of the slice at a
+ *  time also reads each row in runs of up to 512 bytes, which the hardware prefetcher follows
+ *  better than a line at a time: [16, 64, 1024] (4 MB, as a wasmArray is read in place)
+ *  softmaxBackward 8.3 with one line per walk, 1.1 with 32. On other strides the scratch
+ *  traffic costs more than it saves (inner 1000, one line per walk: 3.1 -> 3.6, 2.7 -> 3.6,
+ *  1.2 -> 1.9) and columns() runs: the same bits (tests/shapes.test.ts). */
+function lineColumns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize, nv: i32): void {
+  const zero = v128.splat<T>(<T>0);
+  for (let k = 0; k < nv; k++) {
+    v128.store(COL_S + <usize>k * 32, f64x2.splat(0));
+    v128.store(COL_S + <usize>k * 32, f64x2.splat(0), 16);
+  }
+  if (op == LOG_SOFTMAX || op == SOFTMAX) {
+    for (let k = 0; k < nv; k++) v128.store(COL_M + <usize>k * 16, v128.load(a + <usize>k * 16));
+    for (let c = 1; c < C; c++) {
+      const q = a + <usize>c * stride;
+      for (let k = 0; k < nv; k++) {
+        const pm = COL_M + <usize>k * 16;
+        v128.store(pm, v128.pmax<T>(v128.load(pm), v128.load(q + <usize>k * 16)));
+      }
+    }
+    // pmax may skip a NaN, which still reaches the sum through its exp.
+    const k0 = expK<T>(0, false), k1 = expK<T>(1, false), k2 = expK<T>(2, false), k3 = expK<T>(3, false), k4 = expK<T>(4, false), k5 = expK<T>(5, false);
+    const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
+    for (let c = 0; c < C; c++) {
+      const q = a + <usize>c * stride;
+      for (let k = 0; k < nv; k++) {
+        const v = <usize>k * 16;
+        const e = expWith<T>(v128.sub<T>(v128.load(q + v), v128.load(COL_M + v)), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
+        if (op == SOFTMAX) v128.store(out + <usize>c * stride + v, e);
+        addSums<T>(COL_S + <usize>k * 32, e);
+      }
+    }
+    if (op == LOG_SOFTMAX) {
+      for (let k = 0; k < nv; k++) {
+        const ps = COL_S + <usize>k * 32;
+        v128.store(COL_P + <usize>k * 16, logSums<T>(v128.load(ps), v128.load(ps, 16)));
+      }
+      for (let c = 0; c < C; c++) {
+        const q = <usize>c * stride;
+        for (let k = 0; k < nv; k++) {
+          const v = <usize>k * 16;
+          v128.store(out + q + v, v128.sub<T>(v128.sub<T>(v128.load(a + q + v), v128.load(COL_M + v)), v128.load(COL_P + v)));
+        }
+      }
+    } else {
+      // Normalise the stored exps, flushing would-be subnormal products as rowScale does: P holds
+      // 1 / S, M the threshold below which an exp is flushed.
+      const one = f64x2.splat(1);
+      for (let k = 0; k < nv; k++) {
+        const ps = COL_S + <usize>k * 32;
+        const r = narrow<T>(f64x2.div(one, v128.load(ps)), f64x2.div(one, v128.load(ps, 16)));
+        v128.store(COL_P + <usize>k * 16, r);
+        v128.store(COL_M + <usize>k * 16, v128.div<T>(minNormalV<T>(), r));
+      }
+      for (let c = 0; c < C; c++) {
+        const q = out + <usize>c * stride;
+        for (let k = 0; k < nv; k++) {
+          const v = <usize>k * 16;
+          const e = v128.load(q + v);
+          v128.store(q + v, v128.mul<T>(v128.andnot(e, v128.lt<T>(e, v128.load(COL_M + v))), v128.load(COL_P + v)));
+        }
+      }
+    }
+    return;
+  }
+  // Backward: pass 1 sums g (log_softmax) or g y (softmax) per position.
+  let positive = zero;
+  for (let c = 0; c < C; c++) {
+    const p = <usize>c * stride;
+    for (let k = 0; k < nv; k++) {
+      const v = p + <usize>k * 16;
+      const g = v128.load(a + v);
+      const y = v128.load(b + v);
+      if (op == LOG_SOFTMAX_BACKWARD) {
+        positive = v128.or(positive, v128.gt<T>(y, zero));
+        addSums<T>(COL_S + <usize>k * 32, g);
+      } else {
+        addSums<T>(COL_S + <usize>k * 32, v128.mul<T>(g, y));
+      }
+    }
+  }
+  for (let k = 0; k < nv; k++) {
+    const ps = COL_S + <usize>k * 32;
+    v128.store(COL_P + <usize>k * 16, narrow<T>(v128.load(ps), v128.load(ps, 16)));
+  }
+  if (op == SOFTMAX_BACKWARD) {
+    for (let c = 0; c < C; c++) {
+      const p = <usize>c * stride;
+      for (let k = 0; k < nv; k++) {
+        const v = p + <usize>k * 16;
+        v128.store(out + v, v128.mul<T>(v128.load(b + v), v128.sub<T>(v128.load(a + v), v128.load(COL_P + <usize>k * 16))));
+      }
+    }
+    return;
+  }
+  if (v128.any_true(positive)) {
+    // A y above 0 (see logSoftmaxBackwardRow): vector by vector, as columns() does them (the same
+    // bits whichever path a vector takes).
+    for (let k = 0; k < nv; k++) {
+      const v = <usize>k * 16;
+      columns<T>(op, a + v, b + v, out + v, C, stride);
+    }
+    return;
+  }
+  const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
+  const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
+  for (let c = 0; c < C; c++) {
+    const p = <usize>c * stride;
+    for (let k = 0; k < nv; k++) {
+      const v = p + <usize>k * 16;
+      const e = expWith<T>(v128.load(b + v), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+      v128.store(out + v, nmaddV<T>(e, v128.load(COL_P + <usize>k * 16), v128.load(a + v)));
+    }
+  }
+}
+
+/** Adds a vector of T to its positions' f64 sums at ps (lanes 0-1 at ps, lanes 2-3 at ps + 16 for f32). */
+// @ts-ignore: decorator
+@inline function addSums<T>(ps: usize, v: v128): void {
+  v128.store(ps, widen<T>(v128.load(ps), v, false));
+  if (sizeof<T>() == 4) v128.store(ps, widen<T>(v128.load(ps, 16), v, true), 16);
 }

@@ -31,7 +31,10 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): nu
 // (N, C, inner) with the class dim 1: inner below, at and around the lane counts (2 and 4), so the
 // overlapping last vector writes 1, 2 or 3 new lanes; C = 1 and C not a multiple of 8 (the groups
 // the per-position sums are widened in).
-const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7]];
+// Inner 128 and 256 (float32 rows 512 and 1024 bytes apart, float64 1 and 2 KiB) go through
+// softmax.ts's lineColumns (several vectors of positions per walk of the classes); with C = 100 its
+// walks of 40 (float32) or 20 (float64) positions leave the last positions to columns().
+const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7], [2, 5, 128], [1, 19, 256], [1, 100, 128], [2, 11, 64]];
 
 describe.each(TYPES)('%s', (_name, Type, tol) => {
   test.each(SHAPES)('softmax and logSoftmax over dim 1 of [%i, %i, %i], into out and in place', (...shape) => {
@@ -64,6 +67,45 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
       X[op]({ data: w.array, shape }, { data: y, shape }, { dim: 1, out: w.array });
       expect(maxError(w.array, want, 1)).toBeLessThan(tol);
       w.free();
+    }
+  });
+
+  test.each([13, 100])('the line path (inner a multiple of 512 bytes) gives the bits of the one-vector path, for every op, C = %i', (C) => {
+    // [1, C, 128] goes through lineColumns (and columns() for what its walks leave); [1, C, 132]
+    // (rows 528 bytes apart) through columns() only. The same values at positions 0..127 of both
+    // must give the same bits: NaN, +-inf and a y above 0 (logSoftmaxBackward's scalar fallback,
+    // which lineColumns takes per vector) included.
+    const W = 128, wide = 132;
+    const r = rng(29);
+    const make = (values: ArrayLike<number>) => {
+      const line = new Type(C * W), other = new Type(C * wide);
+      for (let c = 0; c < C; c++) for (let i = 0; i < wide; i++) {
+        const v = values[c * wide + i];
+        other[c * wide + i] = v;
+        if (i < W) line[c * W + i] = v;
+      }
+      return [line, other] as const;
+    };
+    const xs = normals(r, C * wide, 5);
+    xs[3 * wide + 5] = NaN;
+    xs[7 * wide + 40] = Infinity;
+    xs[9 * wide + 126] = NaN; // in the positions columns() finishes when C = 100
+    for (let c = 0; c < C; c++) xs[c * wide + 77] = -Infinity; // a position of all -inf
+    xs[2 * wide + 90] = -Infinity;
+    xs[4 * wide + 100] = Type === Float32Array ? 1e4 : 1e300;
+    const [x, x2] = make(xs);
+    const pick = (a: ArrayLike<number>) => Array.from({ length: C * W }, (_, k) => a[Math.floor(k / W) * wide + (k % W)]);
+    for (const op of ['softmax', 'logSoftmax'] as const) {
+      expect(Array.from(X[op]({ data: x, shape: [1, C, W] }, { dim: 1 }))).toEqual(pick(X[op]({ data: x2, shape: [1, C, wide] }, { dim: 1 })));
+    }
+    const ys = normals(r, C * wide, 2).map((v) => -Math.abs(v));
+    ys[5 * wide + 33] = 0.5; // above 0: that vector of 4 (2 for float64) positions takes the scalar exp
+    const [y, y2] = make(ys);
+    const [g, g2] = make(normals(r, C * wide, 1e3));
+    for (const op of ['softmaxBackward', 'logSoftmaxBackward'] as const) {
+      const got = X[op]({ data: g, shape: [1, C, W] }, { data: y, shape: [1, C, W] }, { dim: 1 });
+      expect(Array.from(got)).toEqual(pick(X[op]({ data: g2, shape: [1, C, wide] }, { data: y2, shape: [1, C, wide] }, { dim: 1 })));
+      expect(maxError(got, ref[op]({ data: g, shape: [1, C, W] }, { data: y, shape: [1, C, W] }, 1), 1e3)).toBeLessThan(tol);
     }
   });
 
