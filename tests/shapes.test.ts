@@ -189,6 +189,9 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     // and 5 classes (tiles) over odd widths.
     { shape: [4099, 4] }, { shape: [1003, 5] }, { shape: [2, 3, 4097], probs: true }, { shape: [3, 2, 33], probs: true },
     { shape: [2, 5, 37], probs: true },
+    // NCHW slices whose class rows would be a multiple of 512 bytes apart (inner 2048, 4096): split
+    // in two chunks of about half (src/stream.ts walksClassRows), in place too (copyRows).
+    { shape: [2, 7, 64, 64] }, { shape: [1, 5, 2048] },
   ];
   test.each(REGROUPED)('crossEntropy regrouped chunks, $shape (probabilities: $probs), every reduction, zero-copy and in place', ({ shape, probs }) => {
     const n = shape.reduce((a, b) => a * b, 1);

@@ -106,7 +106,7 @@ export function crossEntropy<A extends FloatArray>(
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner));
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner), true);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
