@@ -13,7 +13,7 @@
 // helpers of math.ts (or the row loops below) vectorise along it. The class dim not last
 // (inner > 1, e.g. dim 1 of NCHW): in the SIMD build the positions of one vector sit in its lanes
 // and each pass walks the classes (columns()), so every load is a whole vector whatever C is;
-// where the class rows are a multiple of 512 bytes apart, lineColumns() walks several vectors.
+// where the class rows are a multiple of 512 bytes apart, tileColumns() walks several vectors.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
 import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV, nmaddV } from "./simd";
@@ -55,12 +55,12 @@ function family<T>(op: i32, a: usize, b: usize, out: usize, outer: i32, C: i32, 
     if (ASC_FEATURE_SIMD && inner >= L) {
       let i = 0;
       if ((stride & 511) == 0) {
-        // rows that share a few of L1's sets: lineColumns, over as many vectors as keep about
+        // rows that share a few of L1's sets: tileColumns, over as many vectors as keep about
         // TILE_BYTES of the slice in L1 (at least one cache line of each row)
-        const nv = max(4, min(LINE, TILE_BYTES / (C * 16)));
+        const nv = max(4, min(TILE_VECTORS, TILE_BYTES / (C * 16)));
         for (; i + nv * L <= inner; i += nv * L) {
           const p = slice + (<usize>i << alignof<T>());
-          lineColumns<T>(op, a + p, b + p, out + p, C, stride, nv);
+          tileColumns<T>(op, a + p, b + p, out + p, C, stride, nv);
         }
       }
       for (; i + L <= inner; i += L) {
@@ -284,27 +284,27 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
   }
 }
 
-// Lane-wise scratch of the columns path, one block per thread slot (src/threads.ts): for each of
-// up to LINE vectors of positions, its max M and a second per-position value P (T), and the f64
-// sums S (two f64x2 per vector of f32, one of f64).
-const LINE: i32 = 32; // at most this many vectors per walk (the scratch's size)
+// Lane-wise scratch of tileColumns, one block per thread slot (src/threads.ts): for each of up
+// to TILE_VECTORS vectors of positions, its max M and a second per-position value P (T), and the
+// f64 sums S (two f64x2 per vector of f32, one of f64).
+const TILE_VECTORS: i32 = 32; // at most this many vectors per walk (the scratch's size)
 const TILE_BYTES: i32 = 16384;
-const COLS_BYTES: usize = <usize>LINE * (16 + 16 + 32);
+const COLS_BYTES: usize = <usize>TILE_VECTORS * (16 + 16 + 32);
 const COLS = memory.data(<i32>COLS_BYTES * MAX_THREADS, 64);
 let COL_M = COLS;
-let COL_P = COLS + <usize>LINE * 16;
-let COL_S = COLS + <usize>LINE * 32;
+let COL_P = COLS + <usize>TILE_VECTORS * 16;
+let COL_S = COLS + <usize>TILE_VECTORS * 32;
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function softmaxScratchSlot(k: i32): void {
   COL_M = COLS + <usize>k * COLS_BYTES;
-  COL_P = COL_M + <usize>LINE * 16;
-  COL_S = COL_M + <usize>LINE * 32;
+  COL_P = COL_M + <usize>TILE_VECTORS * 16;
+  COL_S = COL_M + <usize>TILE_VECTORS * 32;
 }
 
-/** columns() for nv vectors of positions (4 <= nv <= LINE) at once, keeping the per-position
- *  values in the COL_ scratch instead of registers (too many for several vectors and the exp's
- *  constants). For strides that are multiples of 512 bytes: the class rows of one position then
+/** columns() for nv vectors of positions (4 <= nv <= TILE_VECTORS) at once, keeping the
+ *  per-position values in the COL_ scratch instead of registers (too many for several vectors and
+ *  the exp's constants). For strides that are multiples of 512 bytes: the class rows of one position then
  *  share a few of L1's sets, and with one vector per walk of the classes the lines it read were
  *  evicted before the next vector of the same lines came. Raw kernel, f32, ns/elem, softmax /
  *  logSoftmax / softmaxBackward, one vector per walk -> this: [1, 64, 1024] (a 256 KB slice, in L2)
@@ -315,7 +315,7 @@ export function softmaxScratchSlot(k: i32): void {
  *  softmaxBackward 8.3 with one line per walk, 1.1 with 32. On other strides the scratch
  *  traffic costs more than it saves (inner 1000, one line per walk: 3.1 -> 3.6, 2.7 -> 3.6,
  *  1.2 -> 1.9) and columns() runs: the same bits (tests/shapes.test.ts). */
-function lineColumns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize, nv: i32): void {
+function tileColumns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usize, nv: i32): void {
   const zero = v128.splat<T>(<T>0);
   for (let k = 0; k < nv; k++) {
     v128.store(COL_S + <usize>k * 32, f64x2.splat(0));

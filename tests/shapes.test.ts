@@ -32,7 +32,7 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): nu
 // overlapping last vector writes 1, 2 or 3 new lanes; C = 1 and C not a multiple of 8 (the groups
 // the per-position sums are widened in).
 // Inner 128 and 256 (float32 rows 512 and 1024 bytes apart, float64 1 and 2 KiB) go through
-// softmax.ts's lineColumns (several vectors of positions per walk of the classes); with C = 100 its
+// softmax.ts's tileColumns (several vectors of positions per walk of the classes); with C = 100 its
 // walks of 40 (float32) or 20 (float64) positions leave the last positions to columns().
 const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7], [2, 5, 128], [1, 19, 256], [1, 100, 128], [2, 11, 64]];
 
@@ -70,11 +70,11 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     }
   });
 
-  test.each([13, 100])('the line path (inner a multiple of 512 bytes) gives the bits of the one-vector path, for every op, C = %i', (C) => {
-    // [1, C, 128] goes through lineColumns (and columns() for what its walks leave); [1, C, 132]
+  test.each([13, 100])('the tile path (inner a multiple of 512 bytes) gives the bits of the one-vector path, for every op, C = %i', (C) => {
+    // [1, C, 128] goes through tileColumns (and columns() for what its walks leave); [1, C, 132]
     // (rows 528 bytes apart) through columns() only. The same values at positions 0..127 of both
     // must give the same bits: NaN, +-inf and a y above 0 (logSoftmaxBackward's scalar fallback,
-    // which lineColumns takes per vector) included.
+    // which tileColumns takes per vector) included.
     const W = 128, wide = 132;
     const r = rng(29);
     const make = (values: ArrayLike<number>) => {
