@@ -140,6 +140,9 @@ describe('softmax family over dim 1: random data against the float64 reference, 
   // several outer slices per chunk, or one slice over 512 KiB cut into chunks along inner
   test.each([
     [Float32Array, 3, 300, 1025], [Float64Array, 2, 7, 20001], [Float32Array, 6, 2, 65601], [Float32Array, 9, 21, 1024],
+    // class rows a multiple of 512 bytes apart, several chunks (threads): [16, 64, 1024] f32 (8 chunks
+    // of two slices), [8, 21, 4096] f32, [4, 32, 2048] f64 (one 512 KiB slice per chunk)
+    [Float32Array, 16, 64, 1024], [Float32Array, 8, 21, 4096], [Float64Array, 4, 32, 2048],
   ] as [FCtor, number, number, number][])('%p [%i, %i, %i]', async (T, outer, C, inner) => {
     const big: Rerun[] = [];
     probe(T, outer, C, inner, big);
@@ -246,6 +249,53 @@ describe('logSoftmax / softmax over dim 1 agree with the last dim on the same da
     }
     const bound = T === Float32Array ? { logSoftmax: 4, softmax: 16 } : { logSoftmax: 16, softmax: 32 };
     expect({ p, logSoftmax: worstLs, softmax: worstSm }).toEqual({ p, logSoftmax: Math.min(worstLs, bound.logSoftmax), softmax: Math.min(worstSm, bound.softmax) });
+  });
+});
+
+describe('class rows a multiple of 512 bytes apart (power-of-two inner): special values, the same bits as the same positions at inner + 4', () => {
+  // Lanes never mix, so a position's result must not depend on the inner size around it: the
+  // data at inner (rows 512 * k bytes apart) is embedded in a tensor of inner + 4 (rows not a
+  // multiple of 512 apart, walked one vector at a time) and every op must give the same bits on
+  // the shared positions, and match the float64 reference (NaN where torch has it: a NaN or +inf
+  // logit makes its whole position NaN, a position of -inf is NaN, a y above 0 is taken as given).
+  const cases: [string, FCtor, number, number][] = [];
+  for (const [T, inners] of [[Float32Array, [128, 256, 1024]], [Float64Array, [64, 128, 512]]] as [FCtor, number[]][]) {
+    // C = 300 only where a slice stays under 512 KiB (a bigger one is cut into chunks whose rows are not 512 * k bytes apart)
+    for (const inner of inners) for (const C of [1, 3, 21, 300]) if (C * inner * T.BYTES_PER_ELEMENT <= 1 << 19) cases.push([`${T.name} [2, ${C}, ${inner}]`, T, C, inner]);
+  }
+  test.each(cases)('%s', (_name, T, C, inner) => {
+    const outer = 2, n = outer * C * inner, shape = shapeOf(outer, C, inner);
+    const x = new T(normals(r, n, 3)) as F;
+    const g = new T(normals(r, n, 1e3)) as F;
+    // specials at scattered positions: a NaN, a +inf, a position of -inf, -inf entries, a 1e4 logit
+    const pos = (k: number) => (k * 7919) % (outer * inner);
+    const at = (p: number, c: number) => Math.floor(p / inner) * C * inner + c * inner + (p % inner);
+    x[at(pos(1), C - 1)] = NaN;
+    x[at(pos(2), 0)] = Infinity;
+    for (let c = 0; c < C; c++) x[at(pos(3), c)] = -Infinity;
+    for (let k = 4; k < 40; k++) x[at(pos(k), k % C)] = -Infinity;
+    x[at(pos(41), 0)] = T === Float32Array ? 1e4 : 1e300;
+    const ls = run('logSoftmax', x, null, shape, 1);
+    const yPos = ls.slice() as F;
+    yPos[at(pos(50), 0)] = 0.75; // one y above 0: its vector (and, in a walk of several, its walk) takes the careful path
+    const sm = run('softmax', x, null, shape, 1);
+    const wide = (v: F) => { // the same positions at inner + 4 (the 4 extra positions hold 0)
+      const w = new T(outer * C * (inner + 4)) as F;
+      for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) w.set(v.subarray((o * C + c) * inner, (o * C + c + 1) * inner), (o * C + c) * (inner + 4));
+      return w;
+    };
+    const narrowBack = (w: F) => {
+      const v = new T(n) as F;
+      for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) v.set(w.subarray((o * C + c) * (inner + 4), (o * C + c) * (inner + 4) + inner), (o * C + c) * inner);
+      return v;
+    };
+    const ops: [Op, F, F | null][] = [['logSoftmax', x, null], ['softmax', x, null], ['logSoftmaxBackward', g, yPos], ['softmaxBackward', g, sm]];
+    for (const [op, a, y] of ops) {
+      const got = run(op, a, y, shape, 1);
+      checkAgainst(`${op} [${shape}]`, T, op, got, reference(op, a, y, shape), a, y, outer, C, inner);
+      const other = narrowBack(run(op, wide(a), y && wide(y), shapeOf(outer, C, inner + 4), 1));
+      expectSame(`${op} [${shape}] vs inner + 4`, got, other);
+    }
   });
 });
 
