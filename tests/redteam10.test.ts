@@ -140,9 +140,9 @@ describe('softmax family over dim 1: random data against the float64 reference, 
   // several outer slices per chunk, or one slice over 512 KiB cut into chunks along inner
   test.each([
     [Float32Array, 3, 300, 1025], [Float64Array, 2, 7, 20001], [Float32Array, 6, 2, 65601], [Float32Array, 9, 21, 1024],
-    // class rows a multiple of 512 bytes apart, several chunks (threads): [16, 64, 1024] f32 (8 chunks
+    // class rows a multiple of 512 bytes apart, several chunks (threads): [8, 64, 1024] f32 (4 chunks
     // of two slices), [8, 21, 4096] f32, [4, 32, 2048] f64 (one 512 KiB slice per chunk)
-    [Float32Array, 16, 64, 1024], [Float32Array, 8, 21, 4096], [Float64Array, 4, 32, 2048],
+    [Float32Array, 8, 64, 1024], [Float32Array, 8, 21, 4096], [Float64Array, 4, 32, 2048],
   ] as [FCtor, number, number, number][])('%p [%i, %i, %i]', async (T, outer, C, inner) => {
     const big: Rerun[] = [];
     probe(T, outer, C, inner, big);
@@ -299,6 +299,80 @@ describe('class rows a multiple of 512 bytes apart (power-of-two inner): special
   });
 });
 
+describe('over dim 1: `out` exactly the input (plain and wasmArray, on 1 and 2 threads), freed wasmArrays, empty dims', () => {
+  // An exact alias is allowed (README): every chunk is read before its results are written back.
+  // The columns path computes the last partial vector of positions twice, so an output written in
+  // place over its input would read overwritten values: the stream must not let that happen.
+  const cases: [FCtor, number[], number][] = [];
+  for (const T of [Float32Array, Float64Array]) for (const shape of [[2, 7, 5], [3, 21, 1025]]) cases.push([T, shape, 1]);
+  cases.push([Float32Array, [2, 3, 65537], 2], [Float64Array, [3, 21, 1025], 2]); // several chunks (chunks slicing inner for the first)
+  test.each(cases)('%p %j on %i thread(s)', async (T, shape, threads) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = new T(normals(r, n, 4)) as F, g = new T(normals(r, n)) as F;
+    const ls = run('logSoftmax', x, null, shape, 1), sm = run('softmax', x, null, shape, 1);
+    const want = { logSoftmax: ls, softmax: sm, logSoftmaxBackward: run('logSoftmaxBackward', g, ls, shape, 1), softmaxBackward: run('softmaxBackward', g, sm, shape, 1) };
+    await X.setThreads(threads);
+    const w = X.wasmArray(T, n), w2 = X.wasmArray(T, n);
+    try {
+      for (const op of ['logSoftmax', 'softmax'] as const) {
+        const a = x.slice() as F;
+        run(op, a, null, shape, 1, a);
+        sameBytes(`${op} out = input`, a, want[op]);
+        w.array.set(x);
+        run(op, w.array, null, shape, 1, w.array);
+        sameBytes(`${op} wasmArray out = input`, w.array, want[op]);
+      }
+      for (const [op, y] of [['logSoftmaxBackward', ls], ['softmaxBackward', sm]] as const) {
+        for (const which of ['gradOutput', 'output']) {
+          const a = g.slice() as F, b = y.slice() as F;
+          run(op, a, b, shape, 1, which === 'gradOutput' ? a : b);
+          sameBytes(`${op} out = ${which}`, which === 'gradOutput' ? a : b, want[op]);
+          w.array.set(g);
+          w2.array.set(y);
+          run(op, w.array, w2.array, shape, 1, which === 'gradOutput' ? w.array : w2.array);
+          sameBytes(`${op} wasmArray out = ${which}`, which === 'gradOutput' ? w.array : w2.array, want[op]);
+        }
+      }
+    } finally {
+      w.free(); w2.free();
+      await X.setThreads(1);
+    }
+  });
+
+  test('a wasmArray freed before the call, or by an option getter during it: an Error naming the argument, nothing written', () => {
+    const shape = [2, 7, 5], n = 70;
+    const errorOf = (f: () => unknown) => { try { f(); return null; } catch (e) { return e as Error; } };
+    const a = X.wasmArray(Float32Array, n);
+    const e1 = errorOf(() => X.softmax({ data: a.array, shape }, { get dim() { a.free(); return 1; } }));
+    expect([e1?.constructor, e1?.message]).toEqual([Error, 'softmax: input is the view of a wasmArray that was freed (use after free); allocate a new wasmArray']);
+    const o = X.wasmArray(Float32Array, n);
+    const e2 = errorOf(() => X.logSoftmax({ data: new Float32Array(n), shape }, { out: o.array, get dim() { o.free(); return 1; } }));
+    expect([e2?.constructor, e2?.message]).toEqual([Error, 'logSoftmax: out is the view of a wasmArray that was freed (use after free); allocate a new wasmArray']);
+    const g = X.wasmArray(Float32Array, n);
+    const stale = g.array;
+    g.free();
+    const reuse = X.wasmArray(Float32Array, n); // may take the freed memory
+    try {
+      reuse.array.fill(7);
+      const e3 = errorOf(() => X.softmaxBackward({ data: new Float32Array(n), shape }, { data: new Float32Array(n), shape }, { dim: 1, out: stale }));
+      expect([e3?.constructor, e3?.message]).toEqual([Error, 'softmaxBackward: out is the view of a wasmArray that was freed (use after free); allocate a new wasmArray']);
+      expect(reuse.array.every((v) => v === 7)).toBe(true);
+    } finally {
+      reuse.free();
+    }
+  });
+
+  test.each([[[2, 0, 5]], [[2, 3, 0]], [[0, 3, 5]]])('empty shape %j: an empty result, every op', (shape) => {
+    for (const T of [Float32Array, Float64Array]) {
+      const e = new T(0) as F;
+      for (const op of ['logSoftmax', 'softmax', 'logSoftmaxBackward', 'softmaxBackward'] as Op[]) {
+        const got = run(op, e, op.endsWith('Backward') ? e : null, shape, 1);
+        expect([got.constructor, got.length]).toEqual([T, 0]);
+      }
+    }
+  });
+});
+
 interface SoftmaxCase {
   op: Op; dtype: 'float32' | 'float64'; shape: number[]; pattern: string;
   x?: (number | string)[]; g?: (number | string)[]; y?: (number | string)[];
@@ -388,6 +462,22 @@ describe("'mean' without a class weight: the denominator is the count of positio
         got.gradInput!.forEach((v, k) => expect(Math.abs(v - want.gradInput[k])).toBeLessThan(T === Float32Array ? 1e-5 : 1e-13));
         got.gradWeight!.forEach((v, k) => expect(Math.abs(v - want.gradWeight[k])).toBeLessThan(T === Float32Array ? 1e-5 : 1e-13));
       }
+    }
+  });
+
+  test('crossEntropy over NCHW with a Uint8Array mask, void label 255 as ignoreIndex (the i32 fast path): the float64 reference', () => {
+    for (const T of [Float32Array, Float64Array]) {
+      const shape = [2, 5, 9, 11], N = 2, C = 5, P = 99;
+      const x = { data: new T(normals(r, N * C * P, 2)) as F, shape };
+      const mask = Uint8Array.from(ints(r, N * P, C), (v) => (r() < 0.3 ? 255 : v));
+      const got = X.crossEntropy(x, { data: mask, shape: [N, 9, 11] }, { ignoreIndex: 255, grad: true });
+      const want = R.crossEntropyIndex(x, mask, { ignoreIndex: 255 });
+      const tol = T === Float32Array ? 1e-5 : 1e-13;
+      expect(Math.abs((got.loss as number) - (want.loss as number))).toBeLessThan(tol);
+      got.grad!.forEach((v, k) => { if (!(Math.abs(v - want.grad[k]) < tol)) throw new Error(`grad[${k}] ${v} vs ${want.grad[k]}`); });
+      const none = X.crossEntropy(x, { data: new Uint8Array(N * P).fill(255), shape: [N, 9, 11] }, { ignoreIndex: 255, grad: true });
+      expect(none.loss).toBeNaN();
+      expect(none.grad!.every((v) => v === 0)).toBe(true);
     }
   });
 
