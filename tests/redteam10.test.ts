@@ -373,6 +373,20 @@ describe('over dim 1: `out` exactly the input (plain and wasmArray, on 1 and 2 t
   });
 });
 
+test.each([[Float32Array, 3e38], [Float64Array, 1.7e308]] as [FCtor, number][])('%p: logits whose differences overflow ([big, -big, big / 2] over dim 1, inner 1, 4, 5, 128): torch 1.13\'s values', (T, big) => {
+  // torch 1.13: log_softmax = [0, -inf, -big / 2 rounded], softmax = [1, 0, 0] (x - max = -inf for -big)
+  const half = T === Float32Array ? -1.5000000027488779e38 : -8.5e307;
+  for (const inner of [1, 4, 5, 128]) {
+    const x = new T(3 * inner) as F;
+    for (let i = 0; i < inner; i++) { x[i] = big; x[inner + i] = -big; x[2 * inner + i] = big * 0.5; }
+    const ls = run('logSoftmax', x, null, [1, 3, inner], 1), sm = run('softmax', x, null, [1, 3, inner], 1);
+    for (let i = 0; i < inner; i++) {
+      expect([ls[i], ls[inner + i], ls[2 * inner + i]]).toEqual([0, -Infinity, half]);
+      expect([sm[i], sm[inner + i], sm[2 * inner + i]]).toEqual([1, 0, 0]);
+    }
+  }
+});
+
 interface SoftmaxCase {
   op: Op; dtype: 'float32' | 'float64'; shape: number[]; pattern: string;
   x?: (number | string)[]; g?: (number | string)[]; y?: (number | string)[];
