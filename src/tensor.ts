@@ -357,10 +357,11 @@ export function tensorLike(fn: string, name: string, t: unknown, bareShape: (len
 function checkArrayLike(fn: string, name: string, data: unknown): void {
   if (!Array.isArray(data) && !isFloatArray(data) && !isIntArray(data)) {
     const kind = typedArrayKind(data);
-    // a typed array of a kind wasm-xent does not read: say which, and the view that reads the same bytes
+    // a typed array of a kind wasm-xent does not read: say so, and what it reads (not a view to
+    // make: a view of the same bytes would not do for a weight or a probability target)
     if (kind === 'Uint8ClampedArray' || kind === 'BigUint64Array') {
-      const view = kind === 'Uint8ClampedArray' ? 'Uint8Array' : 'BigInt64Array';
-      fail(fn, `${name} is a ${kind}, which is not supported: pass new ${view}(x.buffer, x.byteOffset, x.length) (the same bytes${view === 'BigInt64Array' ? ', read as signed' : ''})`, TypeError);
+      const similar = kind === 'Uint8ClampedArray' ? 'Uint8Array' : 'BigInt64Array';
+      fail(fn, `${name} is a ${kind}, which is not supported: values go in a Float32Array or Float64Array, class indices in an integer typed array such as ${similar} or Int32Array`, TypeError);
     }
     fail(fn, `${name} must be a typed array or an array of numbers, got ${typeName(data)}`, TypeError);
   }

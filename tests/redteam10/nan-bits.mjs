@@ -8,7 +8,9 @@ import * as X from '../../dist/esm/index.js';
 
 await X.init();
 const C = 21, inner = 4096, shape = [1, C, inner];
-const hash = (a) => {
+const hash = (a, canonical) => {
+  // canonical: every NaN as the array type's NaN (only where NaNs are, not their bits, counts)
+  if (canonical) a = a.map((v) => (Number.isNaN(v) ? NaN : v));
   const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   let h = 0;
   for (let i = 0; i < u.length; i++) h = (Math.imul(h, 31) + u[i]) | 0;
@@ -28,6 +30,10 @@ for (const T of [Float32Array, Float64Array]) {
     'softmaxBackward dim 1': () => X.softmaxBackward({ data: g, shape }, { data: x, shape }, { dim: 1 }),
     'crossEntropy grad dim 1': () => X.crossEntropy({ data: x, shape }, new Int32Array(inner), { grad: true }).grad,
   };
-  for (const [name, f] of Object.entries(ops)) out[`${T.name} ${name}`] = hash(f());
+  for (const [name, f] of Object.entries(ops)) {
+    const y = f();
+    out[`${T.name} ${name}`] = hash(y, false);
+    out[`${T.name} ${name}, NaNs canonical`] = hash(y, true);
+  }
 }
 console.log(JSON.stringify(out));
