@@ -352,6 +352,7 @@ function shapesMarkdown(shapes) {
       `More than 2x the fastest: ${far.length ? far.map((c) => `${c.id} (${(c['xent-out'].median / best['xent-out'].median).toFixed(1)}x)`).join(', ') : 'none'}. ` +
       `More than 2x the fastest shape of the same op: ${farOfOp.length ? farOfOp.map((c) => `${c.id} (${ofOp(c).toFixed(1)}x)`).join(', ') : 'none'}.`, '');
   }
+  if (shapes.run) L.push(`This table comes from a later run, \`${shapes.run.command}\` on ${shapes.run.date.slice(0, 16).replace('T', ' ')} UTC (other processes used at most ${shapes.run.maxOtherLoad.toFixed(2)} of a core during any of its contenders), spliced into this file's results by \`node bench/report.mjs bench --shapes-from=<its output dir>\`.`, '');
   L.push('| shape | what | wasm-xent | plain JS | plain JS / wasm-xent | / fastest | / best of its op |');
   L.push('|---|---|---:|---:|---:|---:|---:|');
   for (const c of shapes.cases) {
@@ -478,10 +479,21 @@ export function writeReport(doc, dir) {
   if (Object.keys(doc.workloads).length) fs.writeFileSync(path.join(dir, 'results.svg'), svg(doc));
 }
 
-// `node bench/report.mjs [dir]` re-renders RESULTS.md and results.svg from an existing results.json.
+// `node bench/report.mjs [dir]` re-renders RESULTS.md and results.svg from an existing results.json;
+// `--shapes-from=other` first takes the shapes table of a later `npm run bench -- --shapes
+// --out=other` run (a table that only wasm-xent and plain JS contend in, so it can be rerun alone).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const dir = path.resolve(process.argv[2] || path.dirname(new URL(import.meta.url).pathname));
+  const args = process.argv.slice(2);
+  const from = args.find((a) => a.startsWith('--shapes-from='))?.slice('--shapes-from='.length);
+  const dir = path.resolve(args.find((a) => !a.startsWith('--')) || path.dirname(new URL(import.meta.url).pathname));
   const doc = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  if (from) {
+    const later = JSON.parse(fs.readFileSync(path.join(path.resolve(from), 'results.json'), 'utf8'));
+    if (!later.shapes) throw new Error(`${from}/results.json has no shapes table`);
+    const loads = later.shapes.cases.flatMap((c) => ['xent-out', 'naive'].map((k) => c[k]?.otherLoad ?? 0));
+    doc.shapes = { ...later.shapes, run: { command: `npm run bench${command(later.meta)}`, date: later.meta.date, maxOtherLoad: Math.max(0, ...loads) } };
+    doc.meta.loaded = [...(doc.meta.loaded ?? []).filter((l) => !l.startsWith('shapes ')), ...(later.meta.loaded ?? []).filter((l) => l.startsWith('shapes '))];
+  }
   writeReport(doc, dir);
   console.log(`re-rendered ${dir}/RESULTS.md and results.svg`);
 }
