@@ -170,11 +170,13 @@ export class Stream {
     // below MIN_WIDTH positions: each row of a sliced chunk is copied on its own, and copies of a
     // few bytes each cost far more than the kernel ([1, 50000, 8] ran 90x slower per element than
     // [400, 1000] with 4-wide slices). Memory then grows with C, as it must for a whole class row.
-    if (walksClassRows && slice <= CHUNK_BYTES && inner >= ALIASED_MIN && (inner * typeOf(lanes[0]).BYTES_PER_ELEMENT) % 512 === 0) {
-      // Class rows a multiple of 512 bytes apart (NCHW 32x32, 64x64) share a few of L1's sets, and
-      // a kernel that walks them a vector at a time finds its lines evicted (crossEntropy
-      // [8, 21, 64, 64] 4.96 ns/elem, [8, 21, 64, 63] 3.40). Such slices go in two chunks of about
-      // half, 4 positions past a multiple of 128: rows 4 x 4 or 8 bytes off the bad strides.
+    // Class rows a multiple of 512 bytes apart (NCHW 32x64, 64x64) share a few of L1's sets, and a
+    // kernel that walks them a vector at a time finds its lines evicted (crossEntropy
+    // [8, 21, 64, 64] 4.96 ns/elem, [8, 21, 64, 63] 3.40; softmax.ts walks such rows its own way).
+    const aliases = (width: number) => walksClassRows && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % 512 === 0;
+    if (slice <= CHUNK_BYTES && inner >= ALIASED_MIN && aliases(inner)) {
+      // two chunks, half the positions and 4 more, then the rest: rows 16 (float32) or 32
+      // (float64) bytes off a multiple of 512
       this.count = 1;
       this.width = Math.ceil(inner / 8) * 4 + 4;
     } else if (slice <= CHUNK_BYTES || inner <= MIN_WIDTH) {
@@ -183,10 +185,9 @@ export class Stream {
     } else {
       this.count = 1;
       const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
-      // (and 4 positions more where that width puts the rows on a bad stride, as above: C = 16 or
-      // 32 gives 8192 or 4096 positions; [4, 32, 128, 128] 5.40 ns/elem, [4, 32, 128, 127] 4.85)
-      const aliased = walksClassRows && width < inner && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % 512 === 0;
-      this.width = aliased ? width + 4 : width;
+      // 4 positions more where that width aliases (C = 16 or 32 float32 give 8192 or 4096:
+      // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem)
+      this.width = width < inner && aliases(width) ? width + 4 : width;
     }
     // A relayouted lane is regrouped between its copy and the kernel, so never used in place; nor is
     // any lane when chunks slice the inner dim.
