@@ -431,39 +431,20 @@ export class Stream {
     const buffer = this.ws.exports.memory.buffer;
     const Ctor = typeOf(lane);
     const inner = this.inner;
-    if (width === inner) { // whole outer slices: one contiguous block
-      const a = o0 * rows * inner;
-      const length = count * rows * inner;
-      if (Ctor === data.constructor && buffer instanceof SharedArrayBufferType) {
-        // Into or out of shared memory (threads), a float view copies at half the speed of bytes.
-        const size = Ctor.BYTES_PER_ELEMENT;
-        const bytes = new Uint8Array(data.buffer, data.byteOffset + a * size, length * size);
-        const block = new Uint8Array(buffer, pointer, length * size);
-        if (into) block.set(bytes);
-        else bytes.set(block);
-        return;
-      }
-      const block = new Ctor(buffer, pointer, length);
-      if (into) block.set(data.subarray(a, a + length));
-      else data.set(block, a);
-      return;
-    }
-    if (Ctor === data.constructor && buffer instanceof SharedArrayBufferType) { // bytes, as above
-      const size = Ctor.BYTES_PER_ELEMENT;
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length * size);
-      const block = new Uint8Array(buffer, pointer, count * rows * width * size);
-      for (let r = 0; r < count * rows; r++) {
-        const a = ((o0 * rows + r) * inner + i0) * size;
-        if (into) block.set(bytes.subarray(a, a + width * size), r * width * size);
-        else bytes.set(block.subarray(r * width * size, (r + 1) * width * size), a);
-      }
-      return;
-    }
-    const block = new Ctor(buffer, pointer, count * rows * width);
-    for (let r = 0; r < count * rows; r++) {
-      const a = (o0 * rows + r) * inner + i0;
-      if (into) block.set(data.subarray(a, a + width), r * width);
-      else data.set(block.subarray(r * width, (r + 1) * width), a);
+    // Whole outer slices are one contiguous run; a sliced inner dim is one run per row.
+    const runs = width === inner ? 1 : count * rows;
+    const run = width === inner ? count * rows * inner : width;
+    // Into or out of shared memory (threads), a float view copies at half the speed of bytes: copy
+    // the bytes (unit = bytes per element) when no conversion is needed, else the elements (unit 1).
+    const unit = Ctor === data.constructor && buffer instanceof SharedArrayBufferType ? Ctor.BYTES_PER_ELEMENT : 1;
+    type Copyable = { set(a: ArrayLike<number>, at?: number): void; subarray(a: number, b: number): Copyable & ArrayLike<number> };
+    const from = (unit > 1 ? new Uint8Array(data.buffer, data.byteOffset, data.length * unit) : data) as Copyable;
+    const block = (unit > 1 ? new Uint8Array(buffer, pointer, runs * run * unit) : new Ctor(buffer, pointer, runs * run)) as Copyable;
+    const n = run * unit;
+    for (let r = 0; r < runs; r++) {
+      const a = ((o0 * rows + r) * inner + i0) * unit;
+      if (into) block.set(from.subarray(a, a + n), r * n);
+      else from.set(block.subarray(r * n, (r + 1) * n), a);
     }
   }
 }
