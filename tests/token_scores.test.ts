@@ -127,6 +127,11 @@ describe('against the float64 reference', () => {
       const data = T.from(normals(r, 40 * 5000, 2));
       expectReference({ data, shape }, ints(r, 5000, 40), { dim: 1, topK: 6 });
     });
+    test(`${T.name}: NCHW 64 x 64 (class rows a multiple of 512 bytes apart: the stream cuts each image in two chunks) and topK`, () => {
+      const shape = [2, 7, 64, 64];
+      const data = T.from(normals(r, 2 * 7 * 4096, 2));
+      expectReference({ data, shape }, ints(r, 2 * 4096, 7), { dim: 1, topK: 3 });
+    });
     test(`${T.name}: topK = C on rows sorted ascending (every logit enters the top K)`, () => {
       const C = 130;
       const data = T.from(Array.from({ length: 2 * C }, (_, i) => (i % C) * 0.5 - 3));

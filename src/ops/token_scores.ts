@@ -106,7 +106,7 @@ export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A> | HalfTen
   const byClass = K > 0 && inner > 1 ? { values: newFloatArray(precision, positions * K), indices: new Int32Array(positions * K) } : null;
   if (K > 0) outputs.push({ data: byClass?.values ?? result.topKLogProbs!, rows: K }, { data: byClass?.indices ?? result.topKIndices!, rows: K });
   const ws = getWorkspace(FN);
-  const stream = new Stream(ws, FN, outer, inner, inputs, outputs, []);
+  const stream = new Stream(ws, FN, outer, inner, inputs, outputs, [], undefined, true); // (its column kernel walks class rows)
   const kernel = ws.kernel<Kernel>('tokenScores', precision);
   stream.run((c) => {
     const [lse, entropy, argmax, logProb = 0, rank = 0] = c.outputs.slice(0, targets ? 5 : 3);
