@@ -69,6 +69,24 @@ test('a call of many chunks matches the float64 reference', () => {
   }
 });
 
+test('NCHW 64 x 64 (class rows a multiple of 512 bytes apart: the stream cuts each image in two chunks)', () => {
+  const shape = [2, 5, 64, 64];
+  const r = rng(64);
+  for (const T of [Float32Array, Float64Array]) {
+    const x = T.from(normals(r, 2 * 5 * 4096, 2));
+    const t = new Int32Array(2 * 4096).map(() => Math.floor(r() * 5));
+    t[2052] = -100; // the first position of an image's second chunk, ignored
+    const weight = T.from([1, 0.5, 2, 1, 1.5]);
+    const got = X.focalLoss({ data: x, shape }, { data: t, shape: [2, 64, 64] }, { gamma: 2, weight, reduction: 'sum', grad: true });
+    const want = R.focalLoss({ data: x, shape }, t, { gamma: 2, weight, reduction: 'sum' });
+    const tol = T === Float32Array ? 1e-5 : 1e-12;
+    expect(Math.abs((got.loss as number) - (want.loss as number))).toBeLessThan(tol * Math.abs(want.loss as number));
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(got.grad![i] - want.grad[i]) / (1 + Math.abs(want.grad[i])));
+    expect(worst).toBeLessThan(tol);
+  }
+});
+
 test('FocalLoss: constructor options with per-call grad and gradOutput', () => {
   const x = { data: Float64Array.from([1, 2, 3, 0.5, -1, 2]), shape: [2, 3] };
   const m = new X.FocalLoss({ gamma: 1.5, weight: [1, 2, 0.5], reduction: 'sum' });

@@ -179,9 +179,10 @@ export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
  *  focalLoss): read the arguments once, lay the input out around the class dim, check the weight
  *  and targets, and stream the kernel `name` over the chunks, 'mean' dividing by the sum of w_t.
  *  `extra` are the kernel's own arguments between the layout and the outputs (focal's gamma), checked
- *  by the caller from `opts` before this runs. */
+ *  by the caller from `opts` before this runs. `walksClassRows`: see src/stream.ts. */
 export function indexTargetLoss(
   fn: string, name: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>, extra: number[] = [],
+  walksClassRows = false,
 ): LossResult {
   const input = readArg(fn, 'input', inputArg);
   const target = readArg(fn, 'target', targetArg);
@@ -196,7 +197,7 @@ export function indexTargetLoss(
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(fn, values, targets, layout, ignoreIndex, weight);
   const ws = getWorkspace(fn);
-  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight]);
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight], 1, [], undefined, walksClassRows);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<(...args: number[]) => number>(name, precision);
   return stream.run(denominator, (c, scale) =>
