@@ -469,3 +469,26 @@ describe('FINDING: out = input with the zero-weight smoothed mean gives NaN inst
     sameBytes('grad with out = input', copy, plain.grad!);
   });
 });
+
+describe('workspace limits on split shapes: the same bits with a tight limit, a RangeError below it', () => {
+  test.each([[2, 21, 2048], [1, 16, 8192], [3, 2, 4096]])('[%i, %i, %i] on 1 and 2 threads', async (outer, C, inner) => {
+    const c = makeCase(31 + inner, Float32Array, outer, C, inner, true);
+    const want = ce(c, { reduction: 'sum', grad: true, labelSmoothing: 0.1 });
+    const limit = X.getWorkspaceLimit();
+    for (const threads of [1, 2]) {
+      await X.setThreads(threads);
+      try {
+        // (a chunk's blocks: input and gradient (C rows of about inner / 2), targets: under 600 KiB here)
+        for (const bytes of [600 << 10, 1 << 20]) {
+          X.setWorkspaceLimit(bytes);
+          expectSame(`limit ${bytes}, ${threads} thread(s)`, ce(c, { reduction: 'sum', grad: true, labelSmoothing: 0.1 }), want);
+        }
+        X.setWorkspaceLimit(16 << 10);
+        expect(() => ce(c, { reduction: 'sum', grad: true })).toThrow(/^crossEntropy: this call needs \d+ bytes of wasm memory, over the workspace limit/);
+      } finally {
+        X.setWorkspaceLimit(limit);
+        await X.setThreads(1);
+      }
+    }
+  });
+});
