@@ -11,7 +11,7 @@
 //   targets and half input (against its float32 decoding) the same bits as plain arrays;
 // - nllLoss(logSoftmax(x)) as a cross-check through another path;
 // - option getters that free or allocate wasmArrays (memory growth) while arguments are read.
-// Probes that held are table rows; a probe that found a problem is a test named "FINDING".
+// Probes that held are table rows; the probe that found a problem (fixed) says "found by red team 11".
 import * as X from '../src';
 import * as R from './reference';
 import { ints, normals, rng } from './helpers/random';
@@ -451,13 +451,13 @@ describe('hostile option getters on split shapes: a clear error or the right res
   });
 });
 
-// FINDING (red team 11): with 'mean', labelSmoothing > 0 and class weights whose sum over the kept
+// Found by red team 11 (fixed: the nll part is now summed before the kernel runs): with 'mean', labelSmoothing > 0 and class weights whose sum over the kept
 // targets is zero (weight [1, -1]), src/ops/cross_entropy.ts recomputes the nll part by calling
 // crossEntropy(input, ...) again AFTER the run, when `out` is the input itself (exact alias, allowed)
 // and already holds the gradient (NaN rows on this path). The loss comes out NaN where PyTorch 1.13
 // (and the same call without the alias) gives -inf / +inf. Checked against torch for [1, 2, 8]
 // seed 21: torch.nn.functional.cross_entropy(x, t, weight=[1., -1.], label_smoothing=0.1) = -inf.
-describe('FINDING: out = input with the zero-weight smoothed mean gives NaN instead of +-inf', () => {
+describe('found by red team 11: out = input with the zero-weight smoothed mean gave NaN instead of +-inf', () => {
   test.each([[1, 2, 8], [2, 2, 2048]])('[%i, %i, %i]', (outer, C, inner) => {
     const c = makeCase(21, Float32Array, outer, C, inner, false);
     for (let p = 0; p < c.t.length; p++) c.t[p] = p % 2;

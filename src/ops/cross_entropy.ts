@@ -103,6 +103,12 @@ export function crossEntropy<A extends FloatArray>(
   const values = indexTargets(FN, target, layout);
   const targets = new Int32Array(positions);
   const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
+  // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean) need
+  // the nll part on its own: summed before the kernel runs, since `out` may be the input and then
+  // holds the gradient afterwards (red team 11: NaN instead of -inf).
+  const zeroWeight = plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0);
+  const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
+  const nll = zeroWeight ? (crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number) : 0;
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
@@ -116,12 +122,9 @@ export function crossEntropy<A extends FloatArray>(
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
   zs.side) as LossResult<A>;
-  if (plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0)) {
-    // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean). The
-    // upstream gradient is infinite, which makes every non-ignored row's gradient NaN through
+  if (zeroWeight) {
+    // The upstream gradient is infinite, which makes every non-ignored row's gradient NaN through
     // log_softmax's backward (inf - inf).
-    const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
-    const nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
     result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
     if (result.grad) {
       for (let p = 0; p < positions; p++) {
