@@ -175,19 +175,20 @@ export class Stream {
     // [8, 21, 64, 64] 4.96 ns/elem, [8, 21, 64, 63] 3.40; softmax.ts walks such rows its own way).
     const aliases = (width: number) => walksClassRows && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % 512 === 0;
     if (slice <= CHUNK_BYTES && inner >= ALIASED_MIN && aliases(inner)) {
-      // two chunks, half the positions and 4 more, then the rest: rows 16 (float32) or 32
-      // (float64) bytes off a multiple of 512
+      // two chunks, half the positions and 8 more, then the rest: rows 32 (float32) or 64 (float64)
+      // bytes off a multiple of 512, and every chunk a multiple of 8 positions, which keeps the
+      // kernels' vector groups where an unsplit slice has them (the same bits: tests/redteam2)
       this.count = 1;
-      this.width = Math.ceil(inner / 8) * 4 + 4;
+      this.width = Math.ceil(inner / 8) * 4 + 8;
     } else if (slice <= CHUNK_BYTES || inner <= MIN_WIDTH) {
       this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
       this.width = inner;
     } else {
       this.count = 1;
       const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
-      // 4 positions more where that width aliases (C = 16 or 32 float32 give 8192 or 4096:
-      // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem)
-      this.width = width < inner && aliases(width) ? width + 4 : width;
+      // 8 positions more where that width aliases (C = 16 or 32 float32 give 8192 or 4096:
+      // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem; 8, not 4, as above)
+      this.width = width < inner && aliases(width) ? width + 8 : width;
     }
     // A relayouted lane is regrouped between its copy and the kernel, so never used in place; nor is
     // any lane when chunks slice the inner dim.

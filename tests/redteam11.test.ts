@@ -1,7 +1,7 @@
 // Red team 11 (a session that did not write the code): crossEntropy with class-index targets on
 // NCHW-style inputs (outer, C, inner) whose slices src/stream.ts now cuts into two chunks of
-// ceil(inner / 8) * 4 + 4 positions and the rest (inner >= 2048, inner * bytes a multiple of 512,
-// slice <= 512 KiB), or whose over-512-KiB chunk width gets 4 more positions (C = 16 / 32 float32).
+// ceil(inner / 8) * 4 + 8 positions and the rest (inner >= 2048, inner * bytes a multiple of 512,
+// slice <= 512 KiB), or whose over-512-KiB chunk width gets 8 more positions (C = 16 / 32 float32).
 // Attacked from outside on the build under test (WASM_XENT_BUILD=simd or scalar):
 // - against the float64 reference (tests/reference.ts) for every option;
 // - bit for bit against crossEntropy on each chunk's positions alone (a [1, C, width] tensor, which
@@ -38,10 +38,10 @@ function widths(T: FCtor, C: number, inner: number): number[] {
   const b = T.BYTES_PER_ELEMENT;
   const slice = C * b * inner;
   let w = inner;
-  if (slice <= 1 << 19 && inner >= 2048 && (inner * b) % 512 === 0) w = Math.ceil(inner / 8) * 4 + 4;
+  if (slice <= 1 << 19 && inner >= 2048 && (inner * b) % 512 === 0) w = Math.ceil(inner / 8) * 4 + 8;
   else if (slice > 1 << 19 && inner > 32) {
     w = Math.min(inner, Math.max(32, Math.floor((1 << 19) / (C * b) / 4) * 4));
-    if (w < inner && (w * b) % 512 === 0) w += 4;
+    if (w < inner && (w * b) % 512 === 0) w += 8;
   }
   const out: number[] = [];
   for (let i0 = 0; i0 < inner; i0 += w) out.push(Math.min(w, inner - i0));
@@ -215,7 +215,7 @@ afterAll(() => X.setThreads(1));
 
 // [T, outer, C, inner]: at and around the split threshold (inner 2048 / 2047 / 2049 / 2176 / 4096,
 // 1024 unsplit; float64 inner multiples of 64 too), slices just under / at / over 512 KiB, and the
-// over-512-KiB widths C = 16 / 32 float32 (8192 -> 8196, 4096 -> 4100).
+// over-512-KiB widths C = 16 / 32 float32 (8192 -> 8200, 4096 -> 4104).
 const SHAPES: [FCtor, number, number, number][] = [
   [Float32Array, 3, 1, 2048], [Float32Array, 2, 2, 2048], [Float32Array, 1, 21, 2048], [Float32Array, 1, 21, 2047],
   [Float32Array, 1, 21, 2049], [Float32Array, 2, 3, 2176], [Float32Array, 9, 2, 4096], [Float32Array, 2, 21, 1024],

@@ -192,7 +192,7 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     // NCHW slices whose class rows would be a multiple of 512 bytes apart (inner 2048, 4096): split
     // in two chunks of about half (src/stream.ts walksClassRows), in place too (copyRows).
     { shape: [2, 7, 64, 64] }, { shape: [1, 5, 2048] },
-    // and the inner dim sliced at widths 4 past 8192 (float32) or 4096 (float64) positions
+    // and the inner dim sliced at widths 8 past 8192 (float32) or 4096 (float64) positions
     { shape: [1, 16, 9000] },
   ];
   test.each(REGROUPED)('crossEntropy regrouped chunks, $shape (probabilities: $probs), every reduction, zero-copy and in place', ({ shape, probs }) => {
