@@ -31,9 +31,9 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): nu
 // (N, C, inner) with the class dim 1: inner below, at and around the lane counts (2 and 4), so the
 // overlapping last vector writes 1, 2 or 3 new lanes; C = 1 and C not a multiple of 8 (the groups
 // the per-position sums are widened in).
-// Inner 128 and 256 (float32 rows 512 and 1024 bytes apart, float64 1 and 2 KiB) go through
-// softmax.ts's tileColumns (several vectors of positions per walk of the classes); with C = 100 its
-// walks of 40 (float32) or 20 (float64) positions leave the last positions to columns().
+// Inner 128 and 256 (float32 rows 512 and 1024 bytes apart) go through softmax.ts's tileColumns
+// (several vectors of positions per walk of the classes; float32 only); with C = 100 its walks of
+// 40 positions leave the last positions to columns().
 const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7], [2, 5, 128], [1, 19, 256], [1, 100, 128], [2, 11, 64]];
 
 describe.each(TYPES)('%s', (_name, Type, tol) => {
