@@ -5,6 +5,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
+import type { Lane } from '../stream.js';
 
 export interface ClassLayout<D = FloatArray> {
   input: Tensor<D>;
@@ -114,6 +115,63 @@ export function writeIndexTargets(
   return denominator;
 }
 
+/** Class-index targets as a stream lane, with the 'mean' denominator (as writeIndexTargets).
+ *  Targets in an integer typed array that Int32Array's set() converts exactly are checked where
+ *  they are and streamed from the caller's memory, converted per chunk by the stream: no array of
+ *  positions is allocated and filled per call (on [N, 2] rows, allocating, filling and checking one
+ *  took a third of the call). Two cases still go through a converted copy (writeIndexTargets):
+ *  a position holding a non-negative ignore_index (the kernels take only negative targets as
+ *  ignored, so it is rewritten to -1), and targets sharing memory with `out` (the stream would
+ *  refuse the overlap, or read targets the kernel has overwritten). */
+export function indexTargetLane(
+  fn: string, values: IndexTargetValues, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number,
+  weight: ArrayLike<number> | null, out: ArrayLike<number> | null,
+): { lane: Lane; denominator: number } {
+  const kind = typedArrayKind(values);
+  if (kind !== undefined && EXACT_IN_I32.has(kind) && values.length === layout.positions && !sharesMemory(values as Int32Array, out)) {
+    const denominator = checkIntTargets(fn, values as ArrayLike<number>, layout, ignoreIndex, weight);
+    if (denominator !== null) return { lane: { data: values as Int32Array, rows: 1, type: Int32Array, name: 'target' }, denominator };
+  }
+  const targets = new Int32Array(layout.positions);
+  const denominator = writeIndexTargets(fn, values, targets, layout, ignoreIndex, weight);
+  return { lane: { data: targets, rows: 1, name: 'target' }, denominator };
+}
+
+function sharesMemory(values: Int32Array, out: ArrayLike<number> | null): boolean {
+  return out !== null && (out as Int32Array).buffer === values.buffer;
+}
+
+/** indexTargetLane's check of targets where they are (read only): the 'mean' denominator, or null
+ *  when a position holds ignore_index and ignore_index is not negative (the targets then need the
+ *  copy that rewrites it). The same sum in the same order as writeIndexTargets: the same bits. */
+function checkIntTargets(fn: string, values: ArrayLike<number>, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number, weight: ArrayLike<number> | null): number | null {
+  const C = layout.classes;
+  const n = values.length;
+  let ignored = 0;
+  if (weight === null) { // a count (exact below 2^53)
+    for (let p = 0; p < n; p++) {
+      const t = values[p];
+      if (t >= 0 && t < C && t !== ignoreIndex) continue;
+      if (t !== ignoreIndex) badTarget(fn, t, p, layout, ignoreIndex);
+      if (ignoreIndex >= 0) return null;
+      ignored++;
+    }
+    return n - ignored;
+  }
+  const w = Float64Array.from(weight);
+  let denominator = 0;
+  for (let p = 0; p < n; p++) {
+    const t = values[p];
+    if (t >= 0 && t < C && t !== ignoreIndex) {
+      denominator += w[t];
+      continue;
+    }
+    if (t !== ignoreIndex) badTarget(fn, t, p, layout, ignoreIndex);
+    if (ignoreIndex >= 0) return null;
+  }
+  return denominator;
+}
+
 /** writeIndexTargets for targets already in `dest`: one loop over i32 only (W3's Uint8Array mask
  *  took 15 ns per position in the loop that sees every target type, about 2 here). The same sum
  *  in the same order, so the same bits. */
@@ -194,10 +252,9 @@ export function indexTargetLoss(
   const plan = planLoss(fn, opts, x, layout.positionShape);
   const values = indexTargets(fn, target, layout);
   const { outer, classes: C, inner, positions } = layout;
-  const targets = new Int32Array(positions);
-  const denominator = writeIndexTargets(fn, values, targets, layout, ignoreIndex, weight);
+  const { lane, denominator } = indexTargetLane(fn, values, layout, ignoreIndex, weight, plan.out);
   const ws = getWorkspace(fn);
-  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, { data: targets, rows: 1 }], [weight], 1, [], undefined, walksClassRows);
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, lane], [weight], 1, [], undefined, walksClassRows);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<(...args: number[]) => number>(name, precision);
   return stream.run(denominator, (c, scale) =>

@@ -5,7 +5,7 @@ import { getWorkspace } from '../loader.js';
 import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
-import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -101,18 +101,21 @@ export function crossEntropy<A extends FloatArray>(
   }
 
   const values = indexTargets(FN, target, layout);
-  const targets = new Int32Array(positions);
-  const denominator = writeIndexTargets(FN, values, targets, layout, ignoreIndex, weight);
+  const staged = indexTargetLane(FN, values, layout, ignoreIndex, weight, plan.out);
+  const { denominator } = staged;
   // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean) need
   // the nll part on its own: summed before the kernel runs, since `out` may be the input and then
   // holds the gradient afterwards (red team 11: NaN instead of -inf).
-  const zeroWeight = plan.reduction === 'mean' && denominator === 0 && eps > 0 && targets.some((t) => t >= 0);
+  const zeroWeight = plan.reduction === 'mean' && denominator === 0 && eps > 0 && staged.lane.data.some((t) => t >= 0);
+  // (that nested call may grow wasm memory, detaching targets that are a wasmArray: then a copy)
+  const targetLane = zeroWeight ? { data: Int32Array.from(staged.lane.data), rows: 1 } : staged.lane;
+  const targets = targetLane.data; // negative where ignored (any negative: indexTargetLane)
   const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
   const nll = zeroWeight ? (crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number) : 0;
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, { data: targets, rows: 1 }], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner), true);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner), true);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
@@ -150,7 +153,7 @@ export function zeroWeightSmoothedMean(total: number, nll: number, eps: number, 
 }
 
 /** The number of positions whose target is not ignored. */
-function keptPositions(targets: Int32Array): number {
+function keptPositions(targets: ArrayLike<number>): number {
   let kept = 0;
   for (let p = 0; p < targets.length; p++) kept += targets[p] >= 0 ? 1 : 0;
   return kept;
