@@ -55,7 +55,9 @@ function family<T>(op: i32, a: usize, b: usize, out: usize, outer: i32, C: i32, 
     if (ASC_FEATURE_SIMD && inner >= L) {
       let i = 0;
       if (sizeof<T>() == 4 && (stride & 511) == 0) {
-        // rows that share a few of L1's sets: tileColumns, over as many vectors as keep about
+        // rows a multiple of 512 bytes apart (src/stream.ts's ALIASING_BYTES: the same rule, by
+        // which crossEntropy's chunks step off such strides) share a few of L1's sets: tileColumns,
+        // over as many vectors as keep about
         // TILE_BYTES of the slice in L1 (at least one cache line of each row). float32 only: its
         // float64 instance would cost 420 B of gzip, and the no-bundler page's budget has no room.
         const nv = max(4, min(TILE_VECTORS, TILE_BYTES / (C * 16)));

@@ -73,6 +73,19 @@ export interface Chunk {
  *  Per-position lanes (rows 1) are in position order either way and are not touched. */
 export type Relayout = 'columns' | 'rows';
 
+/** How a stream cuts and lays out its chunks for the kernel it feeds. */
+export interface ChunkLayout {
+  /** Regroup class-dim lanes for the kernel (see Relayout). */
+  relayout?: Relayout;
+  /** The kernel walks a chunk's class rows a vector of positions at a time (the CE, focal and
+   *  tokenScores column kernels): keep those rows off strides that alias in L1 (see the constructor). */
+  walksClassRows?: boolean;
+}
+
+/** Class rows this many bytes apart (or a multiple) share a few of L1's sets. The same rule as
+ *  assembly/softmax.ts's `(stride & 511) == 0`, where softmax walks such rows in tiles instead. */
+const ALIASING_BYTES = 512;
+
 /** SharedArrayBuffer where the runtime has one (a stand-in class elsewhere: nothing is one). */
 const SharedArrayBufferType: abstract new (...a: never[]) => unknown = typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : class {};
 
@@ -133,13 +146,15 @@ export class Stream {
   private readonly staging: number[][];
   /** Sets of blocks: DEPTH per worker (its queue, src/threads.ts) and one for this thread. */
   private readonly sets: number;
+  private readonly relayout?: Relayout;
 
   constructor(
     private readonly ws: Workspace, private readonly fn: string,
     private readonly outer: number, private readonly inner: number,
     inputs: Lane[], outputs: Lane[], fixed: number[],
-    private readonly relayout?: Relayout, walksClassRows = false,
+    { relayout, walksClassRows = false }: ChunkLayout = {},
   ) {
+    this.relayout = relayout;
     const lanes = [...inputs, ...outputs];
     checkOverlaps(fn, inputs, outputs);
     this.idle = outer * inner === 0 || inputs.some((l) => l.rows === 0);
@@ -173,7 +188,7 @@ export class Stream {
     // Class rows a multiple of 512 bytes apart (NCHW 32x64, 64x64) share a few of L1's sets, and a
     // kernel that walks them a vector at a time finds its lines evicted (crossEntropy
     // [8, 21, 64, 64] 4.96 ns/elem, [8, 21, 64, 63] 3.40; softmax.ts walks such rows its own way).
-    const aliases = (width: number) => walksClassRows && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % 512 === 0;
+    const aliases = (width: number) => walksClassRows && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % ALIASING_BYTES === 0;
     if (slice <= CHUNK_BYTES && inner >= ALIASED_MIN && aliases(inner)) {
       // two chunks, half the positions and 8 more, then the rest: rows 32 (float32) or 64 (float64)
       // bytes off a multiple of 512, and every chunk a multiple of 8 positions, which keeps the

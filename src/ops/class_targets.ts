@@ -5,7 +5,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
-import type { Lane } from '../stream.js';
+import type { ChunkLayout, Lane } from '../stream.js';
 
 export interface ClassLayout<D = FloatArray> {
   input: Tensor<D>;
@@ -237,10 +237,10 @@ export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
  *  focalLoss): read the arguments once, lay the input out around the class dim, check the weight
  *  and targets, and stream the kernel `name` over the chunks, 'mean' dividing by the sum of w_t.
  *  `extra` are the kernel's own arguments between the layout and the outputs (focal's gamma), checked
- *  by the caller from `opts` before this runs. `walksClassRows`: see src/stream.ts. */
+ *  by the caller from `opts` before this runs. `chunks`: see src/stream.ts's ChunkLayout. */
 export function indexTargetLoss(
   fn: string, name: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>, extra: number[] = [],
-  walksClassRows = false,
+  chunks: ChunkLayout = {},
 ): LossResult {
   const input = readArg(fn, 'input', inputArg);
   const target = readArg(fn, 'target', targetArg);
@@ -254,7 +254,7 @@ export function indexTargetLoss(
   const { outer, classes: C, inner, positions } = layout;
   const { lane, denominator } = indexTargetLane(fn, values, layout, ignoreIndex, weight, plan.out);
   const ws = getWorkspace(fn);
-  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, lane], [weight], 1, [], undefined, walksClassRows);
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, lane], [weight], 1, [], chunks);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<(...args: number[]) => number>(name, precision);
   return stream.run(denominator, (c, scale) =>

@@ -85,7 +85,7 @@ export function crossEntropy<A extends FloatArray>(
     const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], inner > 1 ? 'rows' : undefined);
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
     const [pw] = stream.fixed;
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
     // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
@@ -115,7 +115,7 @@ export function crossEntropy<A extends FloatArray>(
   const ws = getWorkspace(FN);
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], indexRelayout(C, inner), true);
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.

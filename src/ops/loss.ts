@@ -4,7 +4,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
-import { Chunk, Lane, Relayout, Stream } from '../stream.js';
+import { Chunk, ChunkLayout, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
 export interface LossResult<A extends FloatArray = FloatArray> {
@@ -116,7 +116,7 @@ export class LossStream {
     ws: Workspace, fn: string, private readonly plan: LossPlan, precision: Precision,
     outer: number, C: number, inner: number, inputs: Lane[], fixed: (ArrayLike<number> | null)[], lossRows = 1,
     private readonly perPosition: FloatArray[] = [],
-    relayout?: Relayout, walksClassRows = false,
+    layout: ChunkLayout = {},
   ) {
     this.lossValues = plan.reduction === 'none' ? newFloatArray(precision, outer * lossRows * inner) : null;
     this.grad = plan.wantGrad ? plan.out ?? newFloatArray(precision, outer * C * inner) : null;
@@ -125,7 +125,7 @@ export class LossStream {
     if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
     if (this.grad) outputs.push({ data: this.grad, rows: C, name: 'out' });
     const bytes = precision === 'f32' ? 4 : 8;
-    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed.map((v) => (v ? v.length * bytes : 0)), relayout, walksClassRows);
+    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed.map((v) => (v ? v.length * bytes : 0)), layout);
     this.fixed = this.stream.fixed.map((pointer, k) => (fixed[k] && !this.stream.idle ? pointer : 0));
     this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, fixed[k]!.length).set(fixed[k]!));
   }

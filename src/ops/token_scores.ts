@@ -9,7 +9,7 @@ import { getWorkspace } from '../loader.js';
 import { checkOptions, FloatArray, inputTensor, newFloatArray, precisionOf, readArg, Tensor } from '../tensor.js';
 import { Lane, Stream } from '../stream.js';
 import type { HalfTensor, IndexTarget } from '../types.js';
-import { checkIgnoreIndex, indexTargets, layoutAround, writeIndexTargets } from './class_targets.js';
+import { checkIgnoreIndex, indexTargetLane, indexTargets, layoutAround } from './class_targets.js';
 
 export interface TokenScoresOptions {
   /** The class (vocabulary) dim (default -1, the last); negative counts from the end. */
@@ -80,11 +80,7 @@ export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A> | HalfTen
   if (C === 0 && positions > 0) fail(FN, 'Expected reduction dim to have non-zero size (the class dim is empty)', RangeError);
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const hasTarget = target !== undefined && target !== null;
-  let targets: Int32Array | null = null;
-  if (hasTarget) {
-    targets = new Int32Array(positions);
-    writeIndexTargets(FN, indexTargets(FN, target, layout), targets, layout, ignoreIndex, null);
-  }
+  const targets = hasTarget ? indexTargetLane(FN, indexTargets(FN, target, layout), layout, ignoreIndex, null, null).lane : null;
 
   const result: TokenScores<A> = {
     lse: newFloatArray(precision, positions) as A,
@@ -100,13 +96,13 @@ export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A> | HalfTen
     result.topKIndices = new Int32Array(positions * K);
   }
   const inputs: Lane[] = [{ data: x, rows: C, name: 'logits', half: input.half }];
-  if (targets) inputs.push({ data: targets, rows: 1 });
+  if (targets) inputs.push(targets);
   const outputs: Lane[] = [result.lse, result.entropy, result.argmax, result.logProb, result.rank].filter((a) => a).map((data) => ({ data: data!, rows: 1 }));
   // The top K leave the kernel as (outer, K, inner), the layout the stream copies in chunks.
   const byClass = K > 0 && inner > 1 ? { values: newFloatArray(precision, positions * K), indices: new Int32Array(positions * K) } : null;
   if (K > 0) outputs.push({ data: byClass?.values ?? result.topKLogProbs!, rows: K }, { data: byClass?.indices ?? result.topKIndices!, rows: K });
   const ws = getWorkspace(FN);
-  const stream = new Stream(ws, FN, outer, inner, inputs, outputs, [], undefined, true); // (its column kernel walks class rows)
+  const stream = new Stream(ws, FN, outer, inner, inputs, outputs, [], { walksClassRows: true });
   const kernel = ws.kernel<Kernel>('tokenScores', precision);
   stream.run((c) => {
     const [lse, entropy, argmax, logProb = 0, rank = 0] = c.outputs.slice(0, targets ? 5 : 3);
