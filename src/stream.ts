@@ -26,7 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { checkNotFreed } from './tensor.js';
+import { checkNotFreed, sameMemory } from './tensor.js';
 import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
@@ -161,7 +161,7 @@ export class Stream {
     const memory = ws.exports.memory;
     // Arrays in wasm memory (wasmArrays): their offsets, and which can be used in place (only when
     // the kernel's element type is the array's own).
-    const inWasm = lanes.map((l) => (l.data.buffer === memory.buffer ? l.data.byteOffset : -1));
+    const inWasm = lanes.map((l) => (sameMemory(l.data.buffer, memory.buffer) ? l.data.byteOffset : -1));
     const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
     const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
     lanes.forEach((l, k) => {
@@ -171,13 +171,13 @@ export class Stream {
         fail(fn, `${l.name ?? 'an argument'} has ${lengths[k]} elements but this call needs ${outer * l.rows * inner} (was its resizable ArrayBuffer resized during the call?)`, RangeError);
       }
     });
-    lanes.forEach((l) => {
-      if (l.data.buffer === memory.buffer && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
+    lanes.forEach((l, k) => {
+      if (inWasm[k] >= 0 && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
       }
       // Freed by a getter of a later argument, after this one was read (and checked): a wasmArray
       // allocated since may be pinned in the same place, and must not be written to.
-      if (l.data.buffer === memory.buffer) checkNotFreed(fn, l.name ?? 'an argument', l.data);
+      if (inWasm[k] >= 0) checkNotFreed(fn, l.name ?? 'an argument', l.data);
     });
     const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
     const slice = widest * inner; // bytes of one outer index of the widest array
@@ -241,7 +241,7 @@ export class Stream {
     const fresh = lanes.map((l, k) => {
       if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
       const Ctor = l.data.constructor as StreamArrayConstructor;
-      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type, half: l.half };
+      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type, half: l.half, name: l.name };
     });
     this.inputs = fresh.slice(0, inputs.length);
     this.outputs = fresh.slice(inputs.length);
@@ -472,7 +472,7 @@ export class Stream {
 function checkOverlaps(fn: string, inputs: Lane[], outputs: Lane[]): void {
   for (const o of outputs) {
     for (const i of inputs) {
-      if (o.data.buffer !== i.data.buffer) continue;
+      if (!sameMemory(o.data.buffer, i.data.buffer)) continue;
       const [a0, a1] = [o.data.byteOffset, o.data.byteOffset + o.data.byteLength];
       const [b0, b1] = [i.data.byteOffset, i.data.byteOffset + i.data.byteLength];
       const exact = a0 === b0 && a1 === b1 && o.data.constructor === i.data.constructor;

@@ -171,6 +171,31 @@ function plainView(fn: string, name: string, x: object): unknown {
 
 const callers = new WeakMap<object, object>();
 
+/** Whether two buffers are the same memory: the same object, or two objects of wasm-xent's shared
+ *  memory (with threads there is one, and V8 may hand out a new object for it: see currentMemory).
+ *  Red team 12: targets seen through an older object of it passed the stream's checks as an
+ *  ordinary array (the per-call workspace re-read as class indices: a trap). */
+export function sameMemory(a: ArrayBufferLike, b: ArrayBufferLike): boolean {
+  return a === b || (isSharedWasm(a) && isSharedWasm(b));
+}
+
+function isSharedWasm(b: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer && (sharedWasmBuffers.has(b) || b === currentMemory.buffer());
+}
+
+/** Where views of wasm memory are, to take them again after a nested call that may grow the
+ *  memory (growth detaches every view of the old buffer): the returned function gives the views,
+ *  or new views of the same elements once the memory has grown. */
+export function viewsAgain<V extends ArrayBufferView | null>(memory: { buffer: ArrayBufferLike }, views: V[]): () => V[] {
+  const before = memory.buffer;
+  type ViewCtor = new (b: ArrayBufferLike, offset: number, length: number) => ArrayBufferView;
+  const where = views.map((v) => (v !== null && v.buffer === before ? { Ctor: v.constructor as ViewCtor, offset: v.byteOffset, length: (v as unknown as ArrayLike<number>).length } : null));
+  return () => (memory.buffer === before ? views : views.map((v, k) => {
+    const w = where[k];
+    return w ? (new w.Ctor(memory.buffer, w.offset, w.length) as V) : v;
+  }));
+}
+
 /** Throws if `view` (a caller's array, or a view readArg made of one) belongs to a wasmArray that
  *  was freed: its memory may already hold a newer wasmArray. Checked when an argument is read, and
  *  again by the stream, since a getter of a later option can free it in between. */

@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, FloatArray, floatTensor, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
+import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
 import type { ChunkLayout, Lane } from '../stream.js';
 
@@ -128,7 +128,7 @@ export function indexTargetLane(
   weight: ArrayLike<number> | null, out: ArrayLike<number> | null,
 ): { lane: Lane; denominator: number } {
   const kind = typedArrayKind(values);
-  if (kind !== undefined && EXACT_IN_I32.has(kind) && values.length === layout.positions && !sharesMemory(values as Int32Array, out)) {
+  if (kind !== undefined && EXACT_IN_I32.has(kind) && values.length === layout.positions && readable(values as Int32Array, out)) {
     const denominator = checkIntTargets(fn, values as ArrayLike<number>, layout, ignoreIndex, weight);
     if (denominator !== null) return { lane: { data: values as Int32Array, rows: 1, type: Int32Array, name: 'target' }, denominator };
   }
@@ -137,8 +137,10 @@ export function indexTargetLane(
   return { lane: { data: targets, rows: 1, name: 'target' }, denominator };
 }
 
-function sharesMemory(values: Int32Array, out: ArrayLike<number> | null): boolean {
-  return out !== null && (out as Int32Array).buffer === values.buffer;
+/** Whether targets can be read again after their check: not in `out`'s memory, which the kernel
+ *  writes (the stream would refuse the overlap, or read targets already overwritten). */
+function readable(values: Int32Array, out: ArrayLike<number> | null): boolean {
+  return out === null || !sameMemory((out as Int32Array).buffer, values.buffer);
 }
 
 /** indexTargetLane's check of targets where they are (read only): the 'mean' denominator, or null

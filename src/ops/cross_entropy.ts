@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -50,7 +50,7 @@ export function crossEntropy<A extends FloatArray>(
   // and the float32 kernels run on them; results are Float32Array.
   const read = inputTensor(FN, 'input', input);
   const layout = layoutAround(FN, read, opts.dim);
-  const x = layout.input.data;
+  let x = layout.input.data;
   const precision = precisionOf(x);
   const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
   const weight = classWeight(FN, opts.weight, layout.classes);
@@ -110,17 +110,26 @@ export function crossEntropy<A extends FloatArray>(
   // (that nested call may grow wasm memory, detaching targets that are a wasmArray: then a copy)
   const targetLane = zeroWeight ? { data: Int32Array.from(staged.lane.data), rows: 1 } : staged.lane;
   const targets = targetLane.data; // negative where ignored (any negative: indexTargetLane)
-  const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
-  const nll = zeroWeight ? (crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number) : 0;
+  // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
+  // Counted only where it is used (a pass over the targets costs as much as the kernel on [N, 2]),
+  // and before the stream is built: its reserve may grow wasm memory, which detaches targets that
+  // view it (red team 12: a count of 0, loss Infinity).
+  const kept = z > 0 || C === 0 ? keptPositions(targets) : 0;
   const ws = getWorkspace(FN);
+  let nll = 0;
+  if (zeroWeight) {
+    // The nested call may grow wasm memory too: the input, out and gradOutput, when wasmArrays,
+    // are taken again after it (red team 12: "input has 0 elements but this call needs ...").
+    const again = viewsAgain(ws.exports.memory, [x, plan.out, plan.gradPerPosition]);
+    const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
+    nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
+    [x, plan.out, plan.gradPerPosition] = again() as [typeof x, FloatArray | null, FloatArray | null];
+  }
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
   const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
-  // The z term's 'mean' divides by the count of non-ignored positions, not by the weight sum.
-  // Counted only where it is used (a pass over the targets costs as much as the kernel on [N, 2]).
-  const kept = z > 0 || C === 0 ? keptPositions(targets) : 0;
   const zs = zSum(z, plan, kept);
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
