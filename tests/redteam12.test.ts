@@ -166,6 +166,62 @@ describe('every integer kind gives the bits of number[] targets (shapes and opti
   });
 });
 
+describe('more layouts: extreme class values, dim, unbatched, huge C with short inner, aliasing NCHW split', () => {
+  test('C = 256 with Uint8 255 a class, C = 65536 with Uint16 65535 a class; and as ignoreIndex', () => {
+    for (const [C, K, top] of [[256, Uint8Array, 255], [65536, Uint16Array, 65535]] as [number, KindCtor, number][]) {
+      const N = 5;
+      const x = { data: Float32Array.from(normals(rng(C), N * C, 2)), shape: [N, C] };
+      const plain = [top, 0, top, 1, top - 1];
+      for (const ignoreIndex of [undefined, top, -1]) {
+        const o = { ignoreIndex, grad: true, labelSmoothing: 0.05, zLoss: 1e-3 };
+        expectSame(`C ${C} ${K.name} ignore ${ignoreIndex}`, snap(CE(x, K.from(plain), o)), snap(CE(x, plain, o)));
+        const on = { ignoreIndex, grad: true };
+        expectSame(`nll C ${C} ${K.name} ignore ${ignoreIndex}`, snap(NLL(x, K.from(plain), on)), snap(NLL(x, plain, on)));
+      }
+      const r = R.crossEntropyIndex({ data: Float64Array.from(x.data), shape: [N, C] }, plain, {});
+      expectClose(`C ${C} reference`, CE(x, K.from(plain)).loss, r.loss, 2e-5);
+    }
+  });
+
+  test('dim = -1 / dim = 2 (classes last), an unbatched [C] input with a 0-d typed target', () => {
+    const x = { data: Float64Array.from(normals(rng(81), 4 * 5 * 6, 2)), shape: [4, 5, 6] };
+    for (const dim of [-1, 2, 0]) {
+      const C = x.shape[(dim + 3) % 3];
+      const ps = x.shape.filter((_, i) => i !== (dim + 3) % 3);
+      const plain = targetsFor(dim + 10, prod(ps), C, -100);
+      const o = { dim, grad: true, weight: Array.from(uniforms(rng(dim + 20), C, 0.5, 1.5)), zLoss: 0.01 };
+      for (const K of [Int8Array, Uint16Array, Int32Array]) {
+        const data = K === Uint16Array ? K.from(plain.map((v) => (v < 0 ? 9999 : v))) : K.from(plain);
+        const o2 = K === Uint16Array ? { ...o, ignoreIndex: 9999 } : o;
+        expectSame(`dim ${dim} ${K.name}`, snap(CE(x, { data, shape: ps }, o2)), snap(CE(x, { data: plain, shape: ps }, o)));
+        const { zLoss: _z, ...f } = o2;
+        const { zLoss: _z2, ...f0 } = o;
+        expectSame(`focal dim ${dim} ${K.name}`, snap(FOCAL(x, { data, shape: ps }, f)), snap(FOCAL(x, { data: plain, shape: ps }, f0)));
+      }
+    }
+    const u = { data: Float32Array.from([0.5, -1, 2, 0.25]), shape: [4] };
+    for (const t of [0, 3]) {
+      const want = snap(CE(u, t, { grad: true }));
+      for (const K of KINDS) expectSame(`unbatched ${K.name} ${t}`, snap(CE(u, { data: K.of(t), shape: [] }, { grad: true })), want);
+    }
+    expect(errorOf(() => CE(u, { data: Int8Array.of(4), shape: [] }))).toBe(errorOf(() => CE(u, { data: [4], shape: [] })));
+    expectSame('unbatched ignored', snap(CE(u, { data: Int8Array.of(-100), shape: [] }, { grad: true })), snap(CE(u, { data: [-100], shape: [] }, { grad: true })));
+  });
+
+  test('huge C with a short inner dim ([3, 200000, 2]: one chunk per outer index) and an aliasing NCHW split ([3, 16, 64, 64])', () => {
+    for (const shape of [[3, 200000, 2], [3, 16, 64, 64]]) {
+      const C = shape[1];
+      const ps = positionShapeOf(shape);
+      const x = { data: Float32Array.from(normals(rng(C), prod(shape), 2)), shape };
+      const plain = targetsFor(C + 1, prod(ps), C, -100);
+      for (const o of [{ grad: true, zLoss: 1e-3, returnLse: true }, { reduction: 'none', grad: true, gradOutput: { data: Array.from(uniforms(rng(3), prod(ps), -1, 1)), shape: ps } }]) {
+        const want = snap(CE(x, { data: plain, shape: ps }, o));
+        for (const K of C > 32767 ? [Int32Array] : [Int16Array, Int32Array]) expectSame(`${JSON.stringify(shape)} ${K.name}`, snap(CE(x, { data: K.from(plain), shape: ps }, o)), want);
+      }
+    }
+  });
+});
+
 describe('ignore_index corner cases', () => {
   const N = 12;
   const C = 4;
@@ -617,5 +673,37 @@ describe('FINDINGS (fail until fixed)', () => {
       });
     });
   }
+
+  // With threads the module's memory is a SharedArrayBuffer, and V8 hands out a NEW
+  // SharedArrayBuffer object for the same (not grown) memory once another shared
+  // WebAssembly.Memory in the process grows (onnxruntime-web with threads, say). A view built on
+  // the older object is accepted by readArg (sharedWasmBuffers has it), but the stream's "views
+  // wasm-xent's memory outside any live wasmArray" check compares `buffer === memory.buffer`, so a
+  // view of the OLD object over unpinned memory (the per-call workspace) passes as an ordinary
+  // array. Since 4ab1d30 such targets are range-checked up front and then re-read per chunk from
+  // that memory, which the stream has meanwhile overwritten with the input's chunk: the kernel
+  // gets float bits as class indices (1065353216 for 1.0f) -> "RuntimeError: memory access out of
+  // bounds" (a trap; smaller garbage indices would read / write other memory silently). Before
+  // 4ab1d30 the checked values were copied and used. Expected: refused like any view outside a
+  // live wasmArray (TypeError). LAST in the file: it switches the module to shared memory.
+  test('threads: targets viewing the per-call workspace through an older SharedArrayBuffer object of the same memory are refused, not re-read after the check', async () => {
+    await X.setThreads(2);
+    try {
+      const wa = X.wasmArray(Float32Array, 64);
+      try {
+        const old = wa.array.buffer;
+        new WebAssembly.Memory({ initial: 1, maximum: 100, shared: true } as WebAssembly.MemoryDescriptor).grow(5);
+        // (V8: wa.array.buffer !== old now, though this module's memory did not grow)
+        const t = new Int32Array(old as ArrayBuffer, wa.array.byteOffset + 256, 4); // just above the pinned arena: the call region
+        t.set([0, 1, 2, 0]);
+        const x = { data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), shape: [4, 3] };
+        expect(errorOf(() => CE(x, t, { grad: true, reduction: 'none' }))).toMatch(/TypeError: crossEntropy: .*outside any live wasmArray/);
+      } finally {
+        wa.free();
+      }
+    } finally {
+      await X.setThreads(1);
+    }
+  });
 });
 
