@@ -467,6 +467,23 @@ describe('where the targets live', () => {
     expectSame('weight getter', CE({ data: xs, shape: [N, C] }, t, opts2).loss, want.loss);
   });
 
+  test('a target tensor Proxy / dtype getter that changes its answers after the first read: read once, checked values used', () => {
+    // dtype getter (read after data and shape) writes an out-of-bounds value: still caught
+    const u = Uint8Array.from(plain.map((v) => (v < 0 ? 0 : v)));
+    const withDtype = { data: u, shape: [N], get dtype() { u[8] = 77; return undefined; } };
+    expect(errorOf(() => CE({ data: xs, shape: [N, C] }, withDtype))).toMatch(/Target 77 is out of bounds\. \(at position \[8\]/);
+    // a Proxy whose 'data' is a valid Int16Array on the first read and out-of-bounds ones after
+    const good = Int16Array.from(plain);
+    const bad = new Int16Array(N).fill(30000);
+    let reads = 0;
+    const proxy = new Proxy({ data: good, shape: [N] }, { get(target, key, recv) { if (key === 'data') return reads++ === 0 ? good : bad; return Reflect.get(target, key, recv); } });
+    expectSame('proxy tensor', snap(CE({ data: xs, shape: [N, C] }, proxy, { grad: true, zLoss: 0.01 })), wantCE);
+    expect(reads).toBe(1);
+    reads = 0;
+    expectSame('proxy tensor nll', snap(NLL({ data: xs, shape: [N, C] }, proxy, { grad: true })), snap(NLL({ data: xs, shape: [N, C] }, plain, { grad: true })));
+    expect(reads).toBe(1);
+  });
+
   test('subclasses and Proxies of typed arrays cannot lie about what they hold', () => {
     class Liar extends Int32Array {
       get length() { return 3; }
@@ -697,7 +714,11 @@ describe('FINDINGS (fail until fixed)', () => {
         const t = new Int32Array(old as ArrayBuffer, wa.array.byteOffset + 256, 4); // just above the pinned arena: the call region
         t.set([0, 1, 2, 0]);
         const x = { data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), shape: [4, 3] };
-        expect(errorOf(() => CE(x, t, { grad: true, reduction: 'none' }))).toMatch(/TypeError: crossEntropy: .*outside any live wasmArray/);
+        const got = ([['crossEntropy', CE], ['nllLoss', NLL], ['focalLoss', FOCAL]] as [string, Call][]).map(([name, call]) => {
+          t.set([0, 1, 2, 0]); // (each call leaves the input's bits there)
+          return `${name}: ${errorOf(() => call(x, t, { grad: true, reduction: 'none' }))}`;
+        });
+        expect(got).toEqual(['crossEntropy', 'nllLoss', 'focalLoss'].map((name) => expect.stringMatching(new RegExp(`^${name}: TypeError: ${name}: .*outside any live wasmArray`))));
       } finally {
         wa.free();
       }
