@@ -11,19 +11,29 @@
 // - ignore_index corner cases: -1, -128 in an Int8Array, 65535 in a Uint16Array, a valid class,
 //   a negative non-default value with other negatives present (errors name value and position);
 // - where the targets live: odd byteOffsets in one ArrayBuffer shared with the input, gradOutput,
-//   weight and `out` (out = input in place), views over a live wasmArray (in place, and strided
-//   when chunks slice an NCHW image), views partly outside a wasmArray or over a freed one,
-//   length-tracking views over a resizable ArrayBuffer, option and shape getters that rewrite the
-//   targets while the arguments are read;
-// - wasm memory growing inside the call while the targets are a view of wasm memory (a call
-//   with a class row larger than the whole memory): found that zLoss with 'mean' counts the kept
-//   positions from the detached view (0) and returns Infinity (FINDINGS at the end);
-// - 'mean' with class weights summing to zero (with and without labelSmoothing);
+//   weight and `out` (out = input in place), Int32 views reinterpreting the input's own bytes,
+//   views over a live wasmArray (in place, converted, next to the input, out = input), views
+//   partly outside a wasmArray or over a freed one, length-tracking views over a resizable
+//   ArrayBuffer, option / shape / dtype getters and Proxies that rewrite or swap the targets while
+//   the arguments are read, typed-array subclasses lying about length and subarray;
+// - more layouts: C = 256 / 65536 with the top class in a Uint8 / Uint16, dim -1 / 0, unbatched
+//   [C] with a 0-d typed target, [3, 200000, 2] (huge C, short inner), [3, 16, 64, 64] (the
+//   aliasing two-chunk split);
+// - wasm memory growing inside the call while the targets are a view of wasm memory (withFullMemory:
+//   a filler wasmArray ends the pinned arena at the end of memory, so the call's workspace must
+//   grow it): CE / nll / focal / tokenScores / linearCrossEntropy give the bits of number[];
+// - 'mean' with class weights summing to zero (with and without labelSmoothing, out = input);
 // - 1 vs 2 threads the same bits (typed targets, wasm-resident targets, sliced NCHW, bfloat16):
 //   tests/redteam12/threads.test.ts (threads move the module to shared memory for the rest of
-//   the process, which would hide the finding below);
+//   the process, which would hide the first findings);
 // - tokenScores and linearCrossEntropy (still the copy path) against crossEntropy on typed targets.
 // tests/redteam12/run.sh uses the packed package from a fresh consumer project (npm pack).
+// FINDINGS (at the end, failing until fixed): (1) zLoss 'mean' with targets viewing wasm memory
+// returns Infinity when the call grows memory (kept positions counted from the detached view);
+// (2) zero class-weight sum + labelSmoothing 'mean' with input / out a wasmArray throws when the
+// nested nll call grows memory (from d2c0213, not 4ab1d30); (3) with threads, targets viewing the
+// call workspace through an older SharedArrayBuffer object of the same memory pass the pinned
+// check and are re-read after the range check: "memory access out of bounds".
 import * as X from '../src';
 import * as R from './reference';
 import { expectSame } from './helpers/same';
