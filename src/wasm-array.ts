@@ -8,7 +8,7 @@
 // growth; an op given a detached view throws instead of reading nothing.
 
 import { fail } from './errors.js';
-import { freedViews } from './tensor.js';
+import { freedViews, sharedWasmBuffers } from './tensor.js';
 import { getWorkspace } from './loader.js';
 import { Workspace } from './workspace.js';
 
@@ -27,6 +27,9 @@ export class WasmArray<A extends Float32Array | Float64Array = Float32Array | Fl
     if (!this.live) fail('wasmArray', 'this array was freed', Error);
     const buffer = this.ws.exports.memory.buffer;
     if (!this.view || this.view.buffer !== buffer) this.view = new this.type(buffer, this.pointer, this.length) as A;
+    // With threads V8 may hand out a new buffer object for the same memory: each one a view was
+    // made on is ours, whatever object is current when the view comes back (red team 13).
+    if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) sharedWasmBuffers.add(buffer);
     return this.view;
   }
 

@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, viewsAgain } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -207,7 +207,7 @@ function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: 
  *  the gradient, so what infiniteLse reads from the input must be copied before it runs (red team
  *  5: lse NaN instead of +-inf for rows with +inf or all -inf when out === input). */
 function sameArray(out: FloatArray | null, x: FloatArray | Uint16Array): boolean {
-  return out !== null && out.buffer === x.buffer && out.byteOffset === x.byteOffset;
+  return out !== null && sameMemory(out.buffer, x.buffer) && out.byteOffset === x.byteOffset;
 }
 
 /** torch.logsumexp's answer where the kernel's m + log(sum exp(x - m)) is NaN only because the

@@ -12,7 +12,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
@@ -104,7 +104,7 @@ export function linearCrossEntropy<A extends FloatArray>(
   }
   if (C === 0) fail(FN, 'linearWeight has no classes (C = 0)', RangeError);
   const bias = optionalVector(opts.linearBias, 'linearBias', C);
-  const classW = classWeight(FN, opts.weight, C);
+  let classW = classWeight(FN, opts.weight, C);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
@@ -190,6 +190,7 @@ export function linearCrossEntropy<A extends FloatArray>(
     const ntp = Math.ceil(nt / PANEL) * PANEL;
     // A multiple of 8 classes, so that a block splits evenly over 2 threads in 4-row tiles.
     const cb = Math.max(8, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~7));
+    const weightAgain = viewsAgain(ws.exports.memory, [classW as ArrayBufferView | null]);
     const [pXt, pX, pZ, pP, pW, pGW, pGX, pBias, pCW, pGB, pT, pStats, pCoef] = ws.reserve(FN, [
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : 2 * cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? 2 * cb * D * bytes : 0,
@@ -202,6 +203,7 @@ export function linearCrossEntropy<A extends FloatArray>(
     if (gradWeight) gradWeight = liveView(ws, gradWeight, inPlace.gw, C * D);
     if (gradBias) gradBias = liveView(ws, gradBias, gbOff, C);
     if (probs) probs = liveView(ws, probs, probsOff, N * C);
+    classW = weightAgain()[0] as ArrayLike<number> | null; // (a weight given as a wasmArray: red team 13)
     const mem = ws.exports.memory.buffer;
     const view = (p: number, n: number) => ws.floats(precision, p, n);
     const f64 = (p: number, n: number) => new Float64Array(mem, p, n);
@@ -456,13 +458,13 @@ function tokensPerChunk(N: number, C: number, D: number, bytes: number, probs: b
 }
 
 function overlaps(a: FloatArray, b: FloatArray): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  return sameMemory(a.buffer, b.buffer) && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** The byte offset of an array that lives in a live wasmArray (used in place), else -1. */
 function resident(ws: Workspace, a: FloatArray): number {
   const memory = ws.exports.memory;
-  if (a.buffer !== memory.buffer) return -1;
+  if (!sameMemory(a.buffer, memory.buffer)) return -1;
   if (!ws.isPinned(a.byteOffset, a.byteLength)) {
     fail(FN, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
   }

@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName, viewsAgain } from '../tensor.js';
 import { Chunk, ChunkLayout, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -125,9 +125,14 @@ export class LossStream {
     if (this.lossValues) outputs.push({ data: this.lossValues, rows: lossRows });
     if (this.grad) outputs.push({ data: this.grad, rows: C, name: 'out' });
     const bytes = precision === 'f32' ? 4 : 8;
-    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, fixed.map((v) => (v ? v.length * bytes : 0)), layout);
-    this.fixed = this.stream.fixed.map((pointer, k) => (fixed[k] && !this.stream.idle ? pointer : 0));
-    this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, fixed[k]!.length).set(fixed[k]!));
+    // The stream's reserve may grow memory, detaching fixed values given as wasmArrays (a weight's
+    // .array): they are read from views made after it (red team 13).
+    const again = viewsAgain(ws.exports.memory, fixed as (ArrayBufferView | null)[]);
+    const lengths = fixed.map((v) => v?.length ?? 0);
+    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, lengths.map((n) => n * bytes), layout);
+    const values = again() as unknown as (ArrayLike<number> | null)[];
+    this.fixed = this.stream.fixed.map((pointer, k) => (values[k] && !this.stream.idle ? pointer : 0));
+    this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, lengths[k]).set(values[k]!));
   }
 
   /** Input k as it is after `run`: the caller's array, or a fresh view of a wasmArray when the
