@@ -132,6 +132,54 @@ describe('zero class-weight sum + labelSmoothing: wasmArray input / out / gradOu
   });
 });
 
+describe('more zero class-weight sum cases under memory growth (held)', () => {
+  test('NCHW [2, 4, 50, 30] dim 1, wasmArray input and out, ignore_index 3 occurring (the copy path), zLoss + returnLse: the bits of plain arrays', () => {
+    const shape = [2, 4, 50, 30], n = 2 * 4 * 50 * 30, P = 2 * 50 * 30;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.37) * 2);
+    const t = Uint8Array.from({ length: P }, (_, i) => (i % 5 === 0 ? 3 : 2));
+    const o = (out: Float32Array): Any => ({ weight: [1, 1, 0, 5], ignoreIndex: 3, labelSmoothing: 0.1, grad: true, zLoss: 1e-4, returnLse: true, out });
+    const plain = snap(X.crossEntropy({ data: x, shape }, t, o(new Float32Array(n))));
+    expect((plain as Any).loss).toBe('NaN');
+    const wx = X.wasmArray(Float32Array, n), wo = X.wasmArray(Float32Array, n);
+    try {
+      wx.array.set(x);
+      const got = withFullMemory(() => {
+        const before = X.wasmMemoryBytes();
+        const r = snap(X.crossEntropy({ data: wx.array, shape }, t, o(wo.array)));
+        expect(X.wasmMemoryBytes()).toBeGreaterThan(before);
+        return r;
+      });
+      expect(got).toEqual(plain);
+      expect(snap(wo.array)).toEqual((plain as Any).grad);
+    } finally {
+      wo.free(); wx.free();
+    }
+  });
+  test('linearCrossEntropy zero class-weight sum + labelSmoothing \'mean\', wasmArray input / linearWeight / outInput / outWeight, growing memory: the bits of plain arrays', () => {
+    const Nl = 500, D = 8, Cl = 6;
+    const x = Float32Array.from({ length: Nl * D }, (_, i) => Math.sin(i * 0.3));
+    const w = Float32Array.from({ length: Cl * D }, (_, i) => Math.cos(i * 0.7) * 0.5);
+    const t = Array.from({ length: Nl }, (_, i) => (i % 9 === 0 ? -100 : 4 + (i % 2)));
+    const o = (gi: Float32Array, gw: Float32Array): Any => ({ weight: [1, 1, 1, 1, 0, 0], labelSmoothing: 0.1, zLoss: 1e-3, returnLse: true, outInput: gi, outWeight: gw });
+    const plain = snap(X.linearCrossEntropy({ data: x, shape: [Nl, D] }, { data: w, shape: [Cl, D] }, t, o(new Float32Array(Nl * D), new Float32Array(Cl * D))));
+    const wx = X.wasmArray(Float32Array, Nl * D), ww = X.wasmArray(Float32Array, Cl * D), gi = X.wasmArray(Float32Array, Nl * D), gw = X.wasmArray(Float32Array, Cl * D);
+    try {
+      wx.array.set(x); ww.array.set(w);
+      const got = withFullMemory(() => {
+        const before = X.wasmMemoryBytes();
+        const r = snap(X.linearCrossEntropy({ data: wx.array, shape: [Nl, D] }, { data: ww.array, shape: [Cl, D] }, t, o(gi.array, gw.array)));
+        expect(X.wasmMemoryBytes()).toBeGreaterThan(before);
+        return r;
+      });
+      expect(got).toEqual(plain);
+      expect(snap(gi.array)).toEqual((plain as Any).gradInput);
+      expect(snap(gw.array)).toEqual((plain as Any).gradWeight);
+    } finally {
+      gw.free(); gi.free(); ww.free(); wx.free();
+    }
+  });
+});
+
 describe('FINDINGS (fail until fixed)', () => {
   // A weight-like option given as a wasmArray's .array (class weight, BCE weight, posWeight,
   // linearCrossEntropy's class weight) is kept as that view (classWeight / checkNumbers return
