@@ -15,7 +15,8 @@
 //   that grows memory with such views; the zero-weight path on 2 threads.
 // - tests/redteam13/run.sh: the packed package installed offline in a fresh project, setThreads(2),
 //   NCHW crossEntropy on wasmArrays with Uint8Array targets (and an older-object input).
-// FINDINGS (threads.test.ts, failing until fixed): (1) crossEntropy returnLse with out = input
+// FINDINGS (threads.test.ts, failing until fixed): (1) crossEntropy (class indices and
+// probabilities) returnLse with out = input
 // where one of them is viewed through an older buffer object: lse NaN instead of +Infinity for a
 // row holding +inf (sameArray compares buffer objects); (2)-(4) linearCrossEntropy's resident() /
 // overlaps() compare buffer objects: older-object views over unpinned memory or a freed wasmArray
