@@ -181,7 +181,7 @@ describe('more zero class-weight sum cases under memory growth (held)', () => {
   });
 });
 
-describe('FINDINGS (fail until fixed)', () => {
+describe('FINDINGS (fixed in the commit before this merge; each failed before it)', () => {
   // A weight-like option given as a wasmArray's .array (class weight, BCE weight, posWeight,
   // linearCrossEntropy's class weight) is kept as that view (classWeight / checkNumbers return
   // it) and copied into the call's fixed block only AFTER the stream's (or the LCE's) reserve,
