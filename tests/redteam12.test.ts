@@ -36,7 +36,7 @@
 // check and are re-read after the range check: "memory access out of bounds".
 import * as X from '../src';
 import * as R from './reference';
-import { expectSame } from './helpers/same';
+import { expectClose, expectSame } from './helpers/same';
 import { normals, rng, uniforms } from './helpers/random';
 
 jest.setTimeout(120000);
@@ -56,16 +56,6 @@ beforeAll(() => X.init());
 function targetsFor(seed: number, positions: number, C: number, ignore?: number): number[] {
   const r = rng(seed);
   return Array.from({ length: positions }, (_, p) => (ignore !== undefined && p % 5 === 2 ? ignore : Math.floor(r() * C)));
-}
-
-function expectClose(what: string, got: ArrayLike<number> | number, want: ArrayLike<number> | number, tol: number): void {
-  const g = typeof got === 'number' ? [got] : Array.from(got);
-  const w = typeof want === 'number' ? [want] : Array.from(want);
-  expect(g.length).toBe(w.length);
-  for (let i = 0; i < g.length; i++) {
-    if (Object.is(g[i], w[i])) continue;
-    if (!(Math.abs(g[i] - w[i]) <= tol * (1 + Math.abs(w[i])))) throw new Error(`${what}[${i}]: ${g[i]} vs reference ${w[i]}`);
-  }
 }
 
 /** Copies results out of wasm memory (a returned grad may be a view that a later call detaches). */

@@ -6,7 +6,7 @@
 // float64 reference the same numbers.
 import * as X from '../src';
 import * as R from './reference';
-import { expectSame } from './helpers/same';
+import { expectClose, expectSame } from './helpers/same';
 import { rng, normals, uniforms } from './helpers/random';
 
 beforeAll(() => X.init());
@@ -32,15 +32,6 @@ const SHAPES = [[37, 5], [3, 4, 5, 7], [1, 3, 50001]];
 function targets(seed: number, positions: number, C: number, ignore?: number): number[] {
   const r = rng(seed);
   return Array.from({ length: positions }, (_, p) => (ignore !== undefined && p % 7 === 3 ? ignore : Math.floor(r() * C)));
-}
-
-function expectClose(what: string, got: ArrayLike<number> | number, want: ArrayLike<number> | number, tol: number): void {
-  const g = typeof got === 'number' ? [got] : Array.from(got);
-  const w = typeof want === 'number' ? [want] : Array.from(want);
-  expect(g.length).toBe(w.length);
-  for (let i = 0; i < g.length; i++) {
-    if (!(Math.abs(g[i] - w[i]) <= tol * (1 + Math.abs(w[i])))) throw new Error(`${what}[${i}]: ${g[i]} vs reference ${w[i]}`);
-  }
 }
 
 describe.each(OPS)('%s', (_name, call, ref, extra) => {

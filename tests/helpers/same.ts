@@ -22,3 +22,15 @@ export function expectSame(what: string, a: unknown, b: unknown): void {
   }
   expect(a).toEqual(b);
 }
+
+/** Relative closeness, |got - want| <= tol (1 + |want|), of numbers or arrays of them; values that
+ *  are Object.is-equal (NaN, infinities) pass. Names the first element that is not. */
+export function expectClose(what: string, got: ArrayLike<number> | number, want: ArrayLike<number> | number, tol: number): void {
+  const g = typeof got === 'number' ? [got] : Array.from(got);
+  const w = typeof want === 'number' ? [want] : Array.from(want);
+  if (g.length !== w.length) throw new Error(`${what}: length ${g.length} vs ${w.length}`);
+  for (let i = 0; i < g.length; i++) {
+    if (Object.is(g[i], w[i])) continue;
+    if (!(Math.abs(g[i] - w[i]) <= tol * (1 + Math.abs(w[i])))) throw new Error(`${what}[${i}]: ${g[i]} vs reference ${w[i]}`);
+  }
+}
