@@ -26,7 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { checkNotFreed, sameMemory } from './tensor.js';
+import { checkNotFreed, sameMemory, viewsAgain } from './tensor.js';
 import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
@@ -164,6 +164,7 @@ export class Stream {
     const inWasm = lanes.map((l) => (sameMemory(l.data.buffer, memory.buffer) ? l.data.byteOffset : -1));
     const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
     const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
+    const again = viewsAgain(memory, lanes.map((l) => l.data)); // where those in wasm memory are, before reserve
     lanes.forEach((l, k) => {
       // Validated lengths can still shrink before this point: a resizable ArrayBuffer resized by a
       // getter of a later argument (the view is then out of bounds, length 0). Never read past it.
@@ -238,11 +239,8 @@ export class Stream {
     this.staging = sets.map((p) => p.slice(lanes.length, lanes.length + inputs.length));
     this.scratch = sets.map((p) => lanes.map((_, k) => (scratchSizes[k] > 0 ? p[lanes.length + inputs.length + (this.sets > 1 ? k : 0)] : 0)));
     // reserve may have grown memory: views of it made before are detached now.
-    const fresh = lanes.map((l, k) => {
-      if (inWasm[k] < 0 || l.data.buffer === memory.buffer) return l;
-      const Ctor = l.data.constructor as StreamArrayConstructor;
-      return { data: new Ctor(memory.buffer, inWasm[k], lengths[k]), rows: l.rows, type: l.type, half: l.half, name: l.name };
-    });
+    const views = again();
+    const fresh = lanes.map((l, k) => (views[k] === l.data ? l : { ...l, data: views[k] }));
     this.inputs = fresh.slice(0, inputs.length);
     this.outputs = fresh.slice(inputs.length);
   }

@@ -183,17 +183,26 @@ function isSharedWasm(b: ArrayBufferLike): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer && (sharedWasmBuffers.has(b) || b === currentMemory.buffer());
 }
 
-/** Where views of wasm memory are, to take them again after a nested call that may grow the
- *  memory (growth detaches every view of the old buffer): the returned function gives the views,
- *  or new views of the same elements once the memory has grown. */
-export function viewsAgain<V extends ArrayBufferView | null>(memory: { buffer: ArrayBufferLike }, views: V[]): () => V[] {
-  const before = memory.buffer;
+/** Views of wasm memory taken again after something that may grow the memory (a reserve, a nested
+ *  call): growth detaches every view of the old buffer (with threads the shared memory gets a new
+ *  buffer object instead). Call it before: it notes where each view of the memory is, through any of
+ *  its buffer objects (sameMemory), since a detached view's byteOffset and length read 0. The
+ *  function it returns gives each entry as it was when it is over the memory's buffer as it is then
+ *  (or not in wasm memory at all: ordinary arrays, null), else a new view of the same elements over
+ *  that buffer. One mechanism for every such view: the stream's lanes, LossStream's fixed values,
+ *  crossEntropy's arguments around its nested call, linearCrossEntropy's gradients and weight. */
+export function viewsAgain<T extends readonly (object | null)[]>(memory: { buffer: ArrayBufferLike }, views: readonly [...T]): () => T {
   type ViewCtor = new (b: ArrayBufferLike, offset: number, length: number) => ArrayBufferView;
-  const where = views.map((v) => (v !== null && v.buffer === before ? { Ctor: v.constructor as ViewCtor, offset: v.byteOffset, length: (v as unknown as ArrayLike<number>).length } : null));
-  return () => (memory.buffer === before ? views : views.map((v, k) => {
-    const w = where[k];
-    return w ? (new w.Ctor(memory.buffer, w.offset, w.length) as V) : v;
-  }));
+  const where = views.map((v) => (v !== null && ArrayBuffer.isView(v) && sameMemory(v.buffer, memory.buffer)
+    ? { Ctor: v.constructor as ViewCtor, offset: v.byteOffset, length: (v as unknown as ArrayLike<number>).length }
+    : null));
+  return () => {
+    const buffer = memory.buffer;
+    return views.map((v, k) => {
+      const w = where[k];
+      return w && (v as ArrayBufferView).buffer !== buffer ? new w.Ctor(buffer, w.offset, w.length) : v;
+    }) as unknown as T;
+  };
 }
 
 /** Throws if `view` (a caller's array, or a view readArg made of one) belongs to a wasmArray that

@@ -123,7 +123,7 @@ export function crossEntropy<A extends FloatArray>(
     const again = viewsAgain(ws.exports.memory, [x, plan.out, plan.gradPerPosition]);
     const nllOptions = { weight: opts.weight, ignoreIndex: opts.ignoreIndex, dim: opts.dim, reduction: 'sum' } as CrossEntropyOptions<A>;
     nll = crossEntropy(input as Tensor<A>, target as never, nllOptions).loss as number;
-    [x, plan.out, plan.gradPerPosition] = again() as [typeof x, FloatArray | null, FloatArray | null];
+    [x, plan.out, plan.gradPerPosition] = again();
   }
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;

@@ -169,8 +169,9 @@ export function linearCrossEntropy<A extends FloatArray>(
 
   const ws = getWorkspace(FN);
   const inPlace = { x: resident(ws, x), w: resident(ws, w), gx: outInput ? resident(ws, outInput) : -1, gw: outWeight ? resident(ws, outWeight) : -1 };
-  const gbOff = outBias ? resident(ws, outBias) : -1;
-  const probsOff = probs ? resident(ws, probs) : -1;
+  // (outBias and probability targets are never used in place, but in wasm memory they must be in a live wasmArray)
+  if (outBias) resident(ws, outBias);
+  if (probs) resident(ws, probs);
   let gradInput: FloatArray | null = wantGrad ? (outInput ?? new Ctor(N * D)) : null;
   let gradWeight: FloatArray | null = wantGrad ? (outWeight ?? new Ctor(C * D)) : null;
   let gradBias: FloatArray | null = wantGrad && bias ? (outBias ?? new Ctor(C)) : null;
@@ -190,20 +191,17 @@ export function linearCrossEntropy<A extends FloatArray>(
     const ntp = Math.ceil(nt / PANEL) * PANEL;
     // A multiple of 8 classes, so that a block splits evenly over 2 threads in 4-row tiles.
     const cb = Math.max(8, Math.min(C, Math.floor(BLOCK_BYTES / Math.max(1, D * bytes)) & ~7));
-    const weightAgain = viewsAgain(ws.exports.memory, [classW as ArrayBufferView | null]);
+    // reserve may grow memory, detaching every view of it the caller passed (wasmArrays' .array):
+    // from after it on only views taken again are read, written or handed back (red team 13: a
+    // class weight given as a wasmArray).
+    const again = viewsAgain(ws.exports.memory, [gradInput, gradWeight, gradBias, probs, classW]);
     const [pXt, pX, pZ, pP, pW, pGW, pGX, pBias, pCW, pGB, pT, pStats, pCoef] = ws.reserve(FN, [
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : 2 * cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? 2 * cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
       gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
     ]);
-    // reserve may have grown memory, detaching every view of it the caller passed (wasmArrays'
-    // .array): from here on only views made after it are read, written or handed back.
-    if (gradInput) gradInput = liveView(ws, gradInput, inPlace.gx, N * D);
-    if (gradWeight) gradWeight = liveView(ws, gradWeight, inPlace.gw, C * D);
-    if (gradBias) gradBias = liveView(ws, gradBias, gbOff, C);
-    if (probs) probs = liveView(ws, probs, probsOff, N * C);
-    classW = weightAgain()[0] as ArrayLike<number> | null; // (a weight given as a wasmArray: red team 13)
+    [gradInput, gradWeight, gradBias, probs, classW] = again();
     const mem = ws.exports.memory.buffer;
     const view = (p: number, n: number) => ws.floats(precision, p, n);
     const f64 = (p: number, n: number) => new Float64Array(mem, p, n);
@@ -469,13 +467,4 @@ function resident(ws: Workspace, a: FloatArray): number {
     fail(FN, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
   }
   return a.byteOffset;
-}
-
-/** `a`, or when it is a wasmArray's view (at byte `offset`; -1 for a plain array) that memory
- *  growth has detached, a view of the same `length` elements in the grown memory. The length is
- *  passed in because a detached view's own length reads 0. */
-function liveView(ws: Workspace, a: FloatArray, offset: number, length: number): FloatArray {
-  const buffer = ws.exports.memory.buffer;
-  if (offset < 0 || a.buffer === buffer) return a;
-  return new (a.constructor as Float32ArrayConstructor)(buffer, offset, length);
 }

@@ -127,10 +127,10 @@ export class LossStream {
     const bytes = precision === 'f32' ? 4 : 8;
     // The stream's reserve may grow memory, detaching fixed values given as wasmArrays (a weight's
     // .array): they are read from views made after it (red team 13).
-    const again = viewsAgain(ws.exports.memory, fixed as (ArrayBufferView | null)[]);
+    const again = viewsAgain(ws.exports.memory, fixed);
     const lengths = fixed.map((v) => v?.length ?? 0);
     this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, lengths.map((n) => n * bytes), layout);
-    const values = again() as unknown as (ArrayLike<number> | null)[];
+    const values = again();
     this.fixed = this.stream.fixed.map((pointer, k) => (values[k] && !this.stream.idle ? pointer : 0));
     this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, lengths[k]).set(values[k]!));
   }
