@@ -145,7 +145,13 @@ function readable(values: Int32Array, out: ArrayLike<number> | null): boolean {
 
 /** indexTargetLane's check of targets where they are (read only): the 'mean' denominator, or null
  *  when a position holds ignore_index and ignore_index is not negative (the targets then need the
- *  copy that rewrites it). The same sum in the same order as writeIndexTargets: the same bits. */
+ *  copy that rewrites it). The same sum in the same order as writeIndexTargets: the same bits.
+ *  checkI32Targets below is its twin for writeIndexTargets's i32 copy, on purpose: V8 keeps the
+ *  element-type feedback of a loop per function, and one function fed both the caller's arrays
+ *  (a Uint8Array mask) and that Int32Array copy (linearCrossEntropy, or a non-negative ignore_index)
+ *  reads every target through a polymorphic load. Merged, crossEntropy [524288, 2] float32 with
+ *  Uint8Array targets, out and grad, ran 3-5% slower per call in a process that had also called
+ *  linearCrossEntropy (19 of 20 alternating process pairs); alone, Uint8 or Int32, no change. */
 function checkIntTargets(fn: string, values: ArrayLike<number>, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number, weight: ArrayLike<number> | null): number | null {
   const C = layout.classes;
   const n = values.length;
@@ -176,7 +182,7 @@ function checkIntTargets(fn: string, values: ArrayLike<number>, layout: ClassLay
 
 /** writeIndexTargets for targets already in `dest`: one loop over i32 only (W3's Uint8Array mask
  *  took 15 ns per position in the loop that sees every target type, about 2 here). The same sum
- *  in the same order, so the same bits. */
+ *  in the same order, so the same bits. (Not merged with checkIntTargets: see there.) */
 function checkI32Targets(fn: string, dest: Int32Array, layout: ClassLayout<ArrayLike<number>>, ignoreIndex: number, weight: ArrayLike<number> | null): number {
   const C = layout.classes;
   // Without a weight the sum is a count (exact below 2^53): no array of C ones, which at an LLM's
