@@ -29,7 +29,7 @@
 // position's lse = m + log S, ignored positions included.
 
 import { MAX_THREADS } from "./threads";
-import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, logSumsV, minNormalV, narrow, widen } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
@@ -228,20 +228,6 @@ export function crossEntropyScratchSlot(k: i32): void {
  *  +0.8 (nchw) and +2.7 with a weight (nchww). */
 const GATHER_MAX_C = 8;
 
-/** Two T values at p, widened to an f64x2. */
-// @ts-ignore: decorator
-@inline function loadPair<T>(p: usize): v128 {
-  if (sizeof<T>() == 8) return v128.load(p);
-  return f64x2.promote_low_f32x4(v128.load64_zero(p));
-}
-
-/** An f64x2 stored as two T values at p. */
-// @ts-ignore: decorator
-@inline function storePair<T>(p: usize, v: v128): void {
-  if (sizeof<T>() == 8) v128.store(p, v);
-  else v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
-}
-
 /** One vector's targets (i32 at p) as integer lanes of T's width, to compare with a class. */
 // @ts-ignore: decorator
 @inline function targetLanes<T>(p: usize): v128 {
@@ -256,28 +242,41 @@ const GATHER_MAX_C = 8;
   return i64x2.eq(t, c);
 }
 
+/** All-ones lanes where the target (targetLanes' integers) is not negative: a position kept. */
+// @ts-ignore: decorator
+@inline function keptLanes<T>(t: v128): v128 {
+  if (sizeof<T>() == 4) return i32x4.gt_s(t, i32x4.splat(-1));
+  return i64x2.gt_s(t, i64x2.splat(-1));
+}
+
+/** One vector's z terms z lse^2 as T (0 where not kept), adding the kept lse^2 to zSquares: in f64,
+ *  where lse^2 of a float32 lse cannot overflow. */
+// @ts-ignore: decorator
+@inline function zTerms<T>(z: f64, lse: v128, kept: v128): v128 {
+  if (sizeof<T>() == 8) return zPair(z, lse, kept);
+  const l1 = v128.shuffle<f32>(lse, lse, 2, 3, 0, 1);
+  return narrow<T>(zPair(z, f64x2.promote_low_f32x4(lse), i64x2.extend_low_i32x4_s(kept)),
+    zPair(z, f64x2.promote_low_f32x4(l1), i64x2.extend_high_i32x4_s(kept)));
+}
+
+// @ts-ignore: decorator
+@inline function zPair(z: f64, lse: v128, kept: v128): v128 {
+  zSquares += hsum(v128.and(f64x2.mul(lse, lse), kept));
+  return v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
+}
+
 // @ts-ignore: decorator
 @inline function classLanes<T>(c: i32): v128 {
   if (sizeof<T>() == 4) return i32x4.splat(c);
   return i64x2.splat(<i64>c);
 }
 
-/** Stores the f64 per-position sums of exps of one vector, and their logs, at lane offset `half`. */
+/** Stores one vector's per-position sums of exps (accumulated in f64: s0 lanes 0-1, s1 lanes 2-3
+ *  for f32) and their logs, as T, at lane offset `half`. */
 // @ts-ignore: decorator
 @inline function storeSums<T>(half: usize, s0: v128, s1: v128): void {
-  v128.store(LANE_SUM + half * 8, s0);
-  v128.store(LANE_LOG + half * 8, log64V(s0));
-  if (sizeof<T>() == 4) {
-    v128.store(LANE_SUM + half * 8, s1, 16);
-    v128.store(LANE_LOG + half * 8, log64V(s1), 16);
-  }
-}
-
-/** Adds a vector of T exps to its position's f64 sums (s0: lanes 0-1, s1: lanes 2-3 for f32). */
-// @ts-ignore: decorator
-@inline function widenInto<T>(s: v128, part: v128, high: bool): v128 {
-  if (sizeof<T>() == 8) return f64x2.add(s, part);
-  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
+  v128.store(at<T>(LANE_SUM, half), narrow<T>(s0, s1));
+  v128.store(at<T>(LANE_LOG, half), logSumsV<T>(s0, s1));
 }
 
 /** indexColumns' first pass over 2 vectors of positions at `base` (targets at tp): stores the
@@ -396,11 +395,11 @@ function indexColumnsFast<T>(
       partA = v128.add<T>(partA, eA);
       partB = v128.add<T>(partB, eB);
     }
-    sA0 = widenInto<T>(sA0, partA, false);
-    sB0 = widenInto<T>(sB0, partB, false);
+    sA0 = widen<T>(sA0, partA, false);
+    sB0 = widen<T>(sB0, partB, false);
     if (sizeof<T>() == 4) {
-      sA1 = widenInto<T>(sA1, partA, true);
-      sB1 = widenInto<T>(sB1, partB, true);
+      sA1 = widen<T>(sA1, partA, true);
+      sB1 = widen<T>(sB1, partB, true);
     }
   }
   storeSums<T>(0, sA0, sA1);
@@ -415,53 +414,53 @@ function indexColumnsFast<T>(
         store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
         store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
       }
-      if (smooth != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
+      if (smooth != 0) store<T>(at<T>(LANE_SHIFT, l), <T>rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
     }
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
-  // Per pair of positions, in f64 (the formulas at the top of this file): the loss, and the factors
+  // Per vector of positions, in T (the formulas at the top of this file): the loss, and the factors
   // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
-  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards.
+  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards. In T, not f64:
+  // in f64 pairs this step was over half of row CE's instructions with C = 2 (bench/
+  // instructions.sh c2); the sums stay f64 and their logs keep a near-1 sum's accuracy (logSumsV).
   let total = f64x2.splat(0);
   let ignored = false;
-  for (let h = 0; h < L; h++) { // pair h: positions 2h, 2h + 1
-    const off = <usize>h << 1;
-    const kept = i64x2.gt_s(i64x2.extend_low_i32x4_s(v128.load64_zero(tp + (off << 2))), i64x2.splat(-1));
-    ignored = ignored || !i64x2.all_true(kept);
-    const m = loadPair<T>(at<T>(LANE_M, off));
-    const logSum = v128.load(LANE_LOG + (off << 3));
-    const sum = v128.load(LANE_SUM + (off << 3));
-    const wt = loadPair<T>(at<T>(LANE_WT, off));
-    const lse = f64x2.add(m, logSum);
-    if (lseOut != 0) storePair<T>(at<T>(lseOut, pos0 + off), lse);
-    let loss = f64x2.mul(f64x2.neg(wt), f64x2.sub(loadPair<T>(at<T>(LANE_XT, off)), logSum));
+  const keep = v128.splat<T>(<T>(1 - eps));
+  const smoothV = v128.splat<T>(<T>smooth);
+  const W = v128.splat<T>(<T>totalWeight);
+  for (let h = 0; h < 2; h++) { // vector h: positions h L .. h L + L - 1
+    const off = <usize>(h * L);
+    const kept = keptLanes<T>(targetLanes<T>(tp + (off << 2)));
+    ignored = ignored || !i32x4.all_true(kept);
+    const m = v128.load(at<T>(LANE_M, off));
+    const logSum = v128.load(at<T>(LANE_LOG, off));
+    const sum = v128.load(at<T>(LANE_SUM, off));
+    const wt = v128.load(at<T>(LANE_WT, off));
+    const lse = v128.add<T>(m, logSum);
+    if (lseOut != 0) v128.store(at<T>(lseOut, pos0 + off), lse);
+    let loss = v128.mul<T>(v128.neg<T>(wt), v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum));
     if (eps != 0) {
-      const shifted = f64x2.sub(f64x2.mul(f64x2.splat(totalWeight), logSum), v128.load(LANE_SHIFT + (off << 3)));
-      loss = f64x2.add(f64x2.mul(f64x2.splat(1 - eps), loss), f64x2.mul(f64x2.splat(smooth), shifted));
+      const shifted = v128.sub<T>(v128.mul<T>(W, logSum), v128.load(at<T>(LANE_SHIFT, off)));
+      loss = v128.add<T>(v128.mul<T>(keep, loss), v128.mul<T>(smoothV, shifted));
     }
     loss = v128.and(loss, kept);
-    total = f64x2.add(total, loss);
-    let zt = f64x2.splat(0);
-    if (z != 0) {
-      const squares = v128.and(f64x2.mul(lse, lse), kept);
-      zSquares += hsum(squares);
-      zt = v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
-    }
-    if (lossOut != 0) storePair<T>(at<T>(lossOut, pos0 + off), f64x2.add(loss, zt));
+    total = addWide<T>(total, loss);
+    const zt = z != 0 ? zTerms<T>(z, lse, kept) : v128.splat<T>(<T>0);
+    if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), v128.add<T>(loss, zt));
     if (grad == 0) continue;
-    const k = gradPerPosition != 0 ? loadPair<T>(at<T>(gradPerPosition, pos0 + off)) : f64x2.splat(scale);
+    const k = gradPerPosition != 0 ? v128.load(at<T>(gradPerPosition, pos0 + off)) : v128.splat<T>(<T>scale);
     let a = eps == 0
-      ? f64x2.div(f64x2.mul(k, wt), sum)
-      : f64x2.div(f64x2.mul(k, f64x2.add(f64x2.mul(f64x2.splat(1 - eps), wt), f64x2.splat(smooth * totalWeight))), sum);
+      ? v128.div<T>(v128.mul<T>(k, wt), sum)
+      : v128.div<T>(v128.mul<T>(k, v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W))), sum);
     if (z != 0) {
-      const kz = gradPerPosition != 0 ? k : f64x2.splat(zScale);
-      a = f64x2.add(a, f64x2.div(f64x2.mul(f64x2.mul(f64x2.mul(kz, f64x2.splat(2)), f64x2.splat(z)), lse), sum));
+      const kz = gradPerPosition != 0 ? k : v128.splat<T>(<T>zScale);
+      a = v128.add<T>(a, v128.div<T>(v128.mul<T>(v128.mul<T>(v128.mul<T>(kz, v128.splat<T>(<T>2)), v128.splat<T>(<T>z)), lse), sum));
     }
-    storePair<T>(at<T>(LANE_M, off), v128.and(a, kept));
-    storePair<T>(at<T>(LANE_XT, off), v128.and(f64x2.mul(f64x2.mul(k, f64x2.splat(1 - eps)), wt), kept));
+    v128.store(at<T>(LANE_M, off), v128.and(a, kept));
+    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(k, keep), wt), kept));
     // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
-    if (smooth != 0) storePair<T>(at<T>(LANE_KS, off), v128.and(f64x2.mul(k, f64x2.splat(smooth)), kept));
+    if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(k, smoothV), kept));
   }
   if (grad == 0) return hsum(total);
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c

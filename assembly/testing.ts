@@ -4,7 +4,7 @@
 // against a float64 / double-double reference. Arrays are byte pointers into this module's memory,
 // above heapBase(); n is the element count.
 
-import { expK, expV, expWith, lanes, log1pV, log64V } from "./simd";
+import { expK, expV, expWith, lanes, log1pV, log64V, logSumsV } from "./simd";
 import { at, expT } from "./math";
 
 /** First byte the host may use. */
@@ -57,6 +57,18 @@ export function exp_f64(x: usize, y: usize, n: i32): void { mapExp<f64>(x, y, n)
 export function log64V_f64(x: usize, y: usize, n: i32): void {
   if (ASC_FEATURE_SIMD) {
     for (let i = 0; i < n; i += 2) v128.store(at<f64>(y, i), log64V(v128.load(at<f64>(x, i))));
+  }
+}
+
+/** y_i := log(x_i) as float32 (widened back to f64) with logSumsV<f32>: the f32 column paths' log
+ *  of f64 per-position sums of exps (x_i >= 1 or NaN; n a multiple of 4). */
+export function logSumsV_f32(x: usize, y: usize, n: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const r = logSumsV<f32>(v128.load(at<f64>(x, i)), v128.load(at<f64>(x, i + 2)));
+      v128.store(at<f64>(y, i), f64x2.promote_low_f32x4(r));
+      v128.store(at<f64>(y, i + 2), f64x2.promote_low_f32x4(v128.shuffle<f32>(r, r, 2, 3, 0, 1)));
+    }
   }
 }
 

@@ -237,6 +237,42 @@ describe('float64: seeded random samples and edges against a double-double refer
   }, TIMEOUT);
 });
 
+// logSumsV<f32>: the float32 column kernels' log of per-position sums of exps, which are
+// accumulated in float64 and lie in [1, C] (or are NaN). Measured in float32 ulps of the exact
+// log: a third of the samples just above 1 (near-converged positions, where the loss is log S),
+// a third in [1, 2], a third log-uniform up to 2^31.
+const r32s = rng(20261201);
+const SUMS = (() => {
+  const edges = [1, next64(1, 1), 1 + 2 ** -30, 1 + 2 ** -24, ...around64(Math.SQRT2, 3), 2, 3, 2 ** 31, NaN];
+  const n = (SAMPLES + edges.length + 3) & ~3;
+  const xs = new Float64Array(n).fill(1);
+  for (let i = 0; i < SAMPLES; i++) {
+    const u = r32s(), third = i % 3;
+    xs[i] = third === 0 ? 1 + 2 ** (-60 * u) : third === 1 ? 1 + u : 2 ** (31 * u);
+  }
+  xs.set(edges, SAMPLES);
+  return xs;
+})();
+
+test('log of float64 sums of exps as float32 (logSumsV, the float32 column kernels)', () => {
+  const y = new Float64Array(SUMS.length);
+  simd.map('logSumsV_f32', SUMS, y);
+  let max = 0, at = NaN;
+  for (let i = 0; i < SUMS.length; i++) {
+    const x = SUMS[i];
+    if (Number.isNaN(x)) {
+      expect(y[i]).toBeNaN();
+      continue;
+    }
+    expect(Math.fround(y[i])).toBe(y[i]); // a float32 value
+    const exact = logDD(x).hi;
+    const e = exact === 0 ? (y[i] === 0 ? 0 : Infinity) : Math.abs(y[i] - exact) / 2 ** (Math.floor(Math.log2(exact)) - 23);
+    if (!(e <= max)) [max, at] = [e, x];
+  }
+  report.push(`log of f64 sums as f32 (logSumsV): max ${max.toFixed(3)} f32 ulp at x = ${at} over ${SUMS.length} inputs (bound 2)`);
+  expect(max).toBeLessThanOrEqual(2);
+});
+
 test('the double-double reference is itself right (exact values and V8 agreement)', () => {
   const e1 = expDD(1);
   expect(e1.m.hi * 2 ** e1.k).toBe(Math.E);
