@@ -249,6 +249,46 @@ const LOG64 = memory.data<u64>([
   return v128.bitselect(r, x, f64x2.lt(x, v128.load64_splat(LOG64 + 24))); // +inf and NaN pass through
 }
 
+const LOG32 = memory.data<u32>([
+  0x007FFFFF, // mantissa bits
+  0x3FB504F3, // sqrt(2)
+  0x4B000000, // 2^23
+  127,        // exponent bias
+  23,         // 2^23's exponent
+], 16);
+
+/** log of each f32x4 lane, for finite x >= 0 (0 gives -150 ln 2 = -103.97, which BCE's -100 clamp
+ *  takes as log 0; +inf and NaN give garbage: both callers, BCE on validated probabilities and
+ *  klDiv's vector path, keep them out, and passing them through cost BCE 3%). log64V's method in
+ *  f32: x = 2^e m, log m = log1p(f) with f = m - 1 exact, in fdlibm's arrangement (1 ulp over
+ *  every positive float32, tests/ulp.test.ts; the s (2 + s^2 p) form BCE and klDiv each had was
+ *  3 ulp near 1). Subnormal x are scaled by 2^23 first, so log(1e-40) is -92.1, not the -88 of
+ *  its raw exponent field. */
+// @ts-ignore: decorator
+@inline export function log32V(x: v128): v128 {
+  const sub = f32x4.lt(x, K<f32>(10));
+  const v = v128.bitselect(f32x4.mul(x, v128.load32_splat(LOG32 + 8)), x, sub);
+  const one = K<f32>(13);
+  let m = v128.or(v128.and(v, v128.load32_splat(LOG32)), one); // mantissa, in [1, 2)
+  let e = i32x4.sub(i32x4.shr_u(v, 23), v128.load32_splat(LOG32 + 12));
+  e = i32x4.sub(e, v128.and(sub, v128.load32_splat(LOG32 + 16)));
+  const big = f32x4.gt(m, v128.load32_splat(LOG32 + 4)); // m > sqrt(2): halve it
+  m = v128.bitselect(f32x4.mul(m, K<f32>(22)), m, big);
+  const ef = f32x4.convert_i32x4_s(i32x4.sub(e, big)); // big lanes are -1: e + 1
+  const f = f32x4.sub(m, one); // exact
+  const s = f32x4.div(f, f32x4.add(f, K<f32>(14)));
+  // e ln 2 in one step: f32's ln 2 is 1.9e-9 off, 0.03 ulp of the result at |e| = 126
+  const r = maddV<f32>(ef, K<f32>(12), log1pS<f32>(f, s));
+  return r;
+}
+
+/** log of each lane of T: log32V for f32 (x >= 0), log64V for f64 (positive normal numbers). */
+// @ts-ignore: decorator
+@inline export function logV<T>(x: v128): v128 {
+  if (sizeof<T>() == 8) return log64V(x);
+  return log32V(x);
+}
+
 /** Adds a vector of T to its positions' f64 sums: s0 holds lanes 0-1, s1 (`high`) lanes 2-3 of
  *  an f32x4; an f64x2 is added as it is. */
 // @ts-ignore: decorator
