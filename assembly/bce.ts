@@ -7,7 +7,7 @@
 
 import { MAX_THREADS } from "./threads";
 import { at, upstream } from "./math";
-import { addWide, expV, hsum, lanes, log1pV, log64V, maddV, nmaddV, oneV } from "./simd";
+import { addWide, expV, hsum, lanes, log1pV, logV, maddV, nmaddV, oneV } from "./simd";
 
 /** PyTorch's gradient clamp is the float constant 1e-12 in both precisions: 9.999999960041972e-13. */
 const EPSILON: f64 = <f64><f32>1e-12;
@@ -73,7 +73,7 @@ export function binaryCrossEntropy<T>(
 }
 
 /** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne): the
- *  scalar path's maths, in f32x4 lanes for f32 (logF32V) and in f64x2 lanes for f64 (log64V).
+ *  scalar path's maths, in f32x4 lanes for f32 and in f64x2 lanes for f64 (logV).
  *  log(1 - x) is log1p(-x) by Goldberg's correction, log(u) (-x) / (u - 1) with u = 1 - x rounded
  *  (or -x where u rounds to 1), so tiny x keep full relative accuracy. log(0) comes out near -104
  *  (f32) or -709 (f64) rather than -inf, which the -100 clamp makes the same; an f64 x below the
@@ -117,50 +117,6 @@ function probabilitySpan<T>(
     total += probabilityElement<T>(x, y, c, w, lossOut, grad, scale, gradPerElement);
   }
   return total;
-}
-
-/** log of each lane of T, for 0 <= x <= 1: log64V for f64, logF32V for f32. */
-// @ts-ignore: decorator
-@inline function logV<T>(x: v128): v128 {
-  if (sizeof<T>() == 8) return log64V(x);
-  return logF32V(x);
-}
-
-const LOGF = memory.data<f32>([
-  1.17549435e-38,      // 0 smallest normal number
-  8388608.0,           // 1 2^23
-  1.41421356237309515, // 2 sqrt(2)
-  0.693147180559945309, // 3 ln 2
-  2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0, // 4..8 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...)
-  0.5, 1.0,            // 9, 10
-], 16);
-
-// @ts-ignore: decorator
-@inline function kf(i: i32): v128 {
-  return v128.load32_splat(LOGF + (<usize>i << 2));
-}
-
-/** log of each f32x4 lane for 0 <= x <= 1 (x = 0 gives about -104). x = 2^e m with m in
- *  [sqrt(2)/2, sqrt(2)) and log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, as log64V
- *  does in f64; subnormal x are scaled by 2^23 first (log(1e-40) = -92.1 is above the clamp). */
-// @ts-ignore: decorator
-@inline function logF32V(x: v128): v128 {
-  const sub = f32x4.lt(x, kf(0));
-  const v = v128.bitselect(f32x4.mul(x, kf(1)), x, sub);
-  let e = i32x4.sub(i32x4.shr_u(v, 23), i32x4.splat(127));
-  e = i32x4.sub(e, v128.and(sub, i32x4.splat(23)));
-  let m = v128.or(v128.and(v, i32x4.splat(0x7FFFFF)), i32x4.splat(0x3F800000)); // [1, 2)
-  const big = f32x4.gt(m, kf(2));
-  m = v128.bitselect(f32x4.mul(m, kf(9)), m, big);
-  e = i32x4.sub(e, big); // big lanes are -1: e + 1
-  const one = kf(10);
-  const s = f32x4.div(f32x4.sub(m, one), f32x4.add(m, one));
-  const z = f32x4.mul(s, s);
-  let p = maddV<f32>(kf(4), z, kf(5));
-  p = maddV<f32>(p, z, kf(6));
-  p = maddV<f32>(p, z, kf(7));
-  p = maddV<f32>(p, z, kf(8));
-  return maddV<f32>(f32x4.convert_i32x4_s(e), kf(3), f32x4.mul(s, p));
 }
 
 /** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs

@@ -29,7 +29,7 @@
 // position's lse = m + log S, ignored positions included.
 
 import { MAX_THREADS } from "./threads";
-import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, log64V, logSumsV, minNormalV, narrow, widen } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
@@ -53,6 +53,7 @@ export function crossEntropyIndex<T>(
   // z lse^2 has no bound known before the pass (lse grows with the logits): the exact exp then
   if (!(z > 0)) z = 0;
   const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
+  const narrowStep = ASC_FEATURE_SIMD && indexStepFits<T>(weight, C, outer * inner, eps, scale, gradPerPosition, z, lseOut);
   zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
@@ -61,8 +62,8 @@ export function crossEntropyIndex<T>(
       // Class dim not last (NCHW): vectorise across positions.
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
         total += exact
-          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
-          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
+          ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, narrowStep)
+          : indexColumnsFast<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, narrowStep);
       }
     }
     for (; i < inner; i++) {
@@ -88,7 +89,8 @@ export function crossEntropyIndex<T>(
       total += loss;
       const zt = zTerm(z, lse);
       if (lseOut != 0) store<T>(at<T>(lseOut, pos), <T>lse);
-      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
+      // (without z a loss of -0, PyTorch's -w lp at lp = 0, stays -0)
+      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(z != 0 ? loss + zt : loss));
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
         const a = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
@@ -100,6 +102,39 @@ export function crossEntropyIndex<T>(
     }
   }
   return total;
+}
+
+/** Whether float32's per-position step (indexColumns) may run in f32x4 lanes: its products and
+ *  quotients (k w_t / S, W log S, k eps / C, each position's loss before the f64 sum) stay in
+ *  float32's normal range when every factor lies between 2^-40 and 2^40 in magnitude (or is 0).
+ *  Otherwise (huge or tiny weights, gradOutput or smoothing; NaN, inf) it runs in f64 pairs, as
+ *  it does with z-loss or lse out, where lse = m + log S is formed in f64 (m + log S in f32 cancels
+ *  near 0). Red team 14: weights of 3e38 with smoothing gave Infinity in f32 lanes, and a 'mean'
+ *  scale below 2^-126 lost its digits. */
+function indexStepFits<T>(weight: usize, C: i32, positions: i32, eps: f64, scale: f64, gradPerPosition: usize, z: f64, lseOut: usize): bool {
+  if (sizeof<T>() == 8) return true;
+  if (z != 0 || lseOut != 0) return false;
+  if (gradPerPosition == 0 && !fitsF32Step(scale)) return false;
+  if (eps != 0 && !fitsF32Step(eps / <f64>C)) return false;
+  if (weight != 0) {
+    let sum: f64 = 0;
+    for (let c = 0; c < C; c++) {
+      const w = <f64>load<T>(at<T>(weight, c));
+      if (!fitsF32Step(w)) return false;
+      sum += Math.abs(w);
+    }
+    if (!fitsF32Step(sum)) return false;
+  }
+  if (gradPerPosition != 0) {
+    for (let p = 0; p < positions; p++) if (!fitsF32Step(<f64>load<T>(at<T>(gradPerPosition, p)))) return false;
+  }
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline function fitsF32Step(v: f64): bool {
+  const a = Math.abs(v);
+  return a == 0 || (a >= 9.094947017729282e-13 && a <= 1099511627776.0); // 2^-40, 2^40; NaN: false
 }
 
 /** Whether the gradient needs the exact exp (gradual underflow, simd.ts): an exp e below the
@@ -228,20 +263,6 @@ export function crossEntropyScratchSlot(k: i32): void {
  *  +0.8 (nchw) and +2.7 with a weight (nchww). */
 const GATHER_MAX_C = 8;
 
-/** Two T values at p, widened to an f64x2. */
-// @ts-ignore: decorator
-@inline function loadPair<T>(p: usize): v128 {
-  if (sizeof<T>() == 8) return v128.load(p);
-  return f64x2.promote_low_f32x4(v128.load64_zero(p));
-}
-
-/** An f64x2 stored as two T values at p. */
-// @ts-ignore: decorator
-@inline function storePair<T>(p: usize, v: v128): void {
-  if (sizeof<T>() == 8) v128.store(p, v);
-  else v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
-}
-
 /** One vector's targets (i32 at p) as integer lanes of T's width, to compare with a class. */
 // @ts-ignore: decorator
 @inline function targetLanes<T>(p: usize): v128 {
@@ -256,28 +277,62 @@ const GATHER_MAX_C = 8;
   return i64x2.eq(t, c);
 }
 
+/** All-ones lanes where the target (targetLanes' integers) is not negative: a position kept. */
+// @ts-ignore: decorator
+@inline function keptLanes<T>(t: v128): v128 {
+  if (sizeof<T>() == 4) return i32x4.gt_s(t, i32x4.splat(-1));
+  return i64x2.gt_s(t, i64x2.splat(-1));
+}
+
+/** One vector's z terms z lse^2 as T (0 where not kept), adding the kept lse^2 to zSquares: in f64,
+ *  where lse^2 of a float32 lse cannot overflow. */
+// @ts-ignore: decorator
+@inline function zTerms<T>(z: f64, lse: v128, kept: v128): v128 {
+  if (sizeof<T>() == 8) return zPair(z, lse, kept);
+  const l1 = v128.shuffle<f32>(lse, lse, 2, 3, 0, 1);
+  return narrow<T>(zPair(z, f64x2.promote_low_f32x4(lse), i64x2.extend_low_i32x4_s(kept)),
+    zPair(z, f64x2.promote_low_f32x4(l1), i64x2.extend_high_i32x4_s(kept)));
+}
+
+// @ts-ignore: decorator
+@inline function zPair(z: f64, lse: v128, kept: v128): v128 {
+  zSquares += hsum(v128.and(f64x2.mul(lse, lse), kept));
+  return v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
+}
+
 // @ts-ignore: decorator
 @inline function classLanes<T>(c: i32): v128 {
   if (sizeof<T>() == 4) return i32x4.splat(c);
   return i64x2.splat(<i64>c);
 }
 
-/** Stores the f64 per-position sums of exps of one vector, and their logs, at lane offset `half`. */
+/** Stores one vector's per-position sums of exps (accumulated in f64: s0 lanes 0-1, s1 lanes 2-3
+ *  for f32) and their logs at lane offset `half`: as T, or as f64 for f32's wide step. */
 // @ts-ignore: decorator
-@inline function storeSums<T>(half: usize, s0: v128, s1: v128): void {
-  v128.store(LANE_SUM + half * 8, s0);
-  v128.store(LANE_LOG + half * 8, log64V(s0));
-  if (sizeof<T>() == 4) {
+@inline function storeSums<T>(half: usize, s0: v128, s1: v128, wide: bool): void {
+  if (sizeof<T>() == 4 && wide) {
+    v128.store(LANE_SUM + half * 8, s0);
+    v128.store(LANE_LOG + half * 8, log64V(s0));
     v128.store(LANE_SUM + half * 8, s1, 16);
     v128.store(LANE_LOG + half * 8, log64V(s1), 16);
+    return;
   }
+  v128.store(at<T>(LANE_SUM, half), narrow<T>(s0, s1));
+  v128.store(at<T>(LANE_LOG, half), logSumsV<T>(s0, s1));
 }
 
-/** Adds a vector of T exps to its position's f64 sums (s0: lanes 0-1, s1: lanes 2-3 for f32). */
+/** Two T values at p, widened to an f64x2. */
 // @ts-ignore: decorator
-@inline function widenInto<T>(s: v128, part: v128, high: bool): v128 {
-  if (sizeof<T>() == 8) return f64x2.add(s, part);
-  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
+@inline function loadPair<T>(p: usize): v128 {
+  if (sizeof<T>() == 8) return v128.load(p);
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/** An f64x2 stored as two T values at p. */
+// @ts-ignore: decorator
+@inline function storePair<T>(p: usize, v: v128): void {
+  if (sizeof<T>() == 8) v128.store(p, v);
+  else v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
 }
 
 /** indexColumns' first pass over 2 vectors of positions at `base` (targets at tp): stores the
@@ -337,17 +392,17 @@ function columnsMax<T>(base: usize, tp: usize, weight: usize, C: i32, stride: us
 function indexColumnsExact<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
-  z: f64, zScale: f64, lseOut: usize,
+  z: f64, zScale: f64, lseOut: usize, narrowStep: bool,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, true);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, narrowStep, true);
 }
 
 function indexColumnsFast<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
-  z: f64, zScale: f64, lseOut: usize,
+  z: f64, zScale: f64, lseOut: usize, narrowStep: bool,
 ): f64 {
-  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, false);
+  return indexColumns<T>(x, target, weight, o, C, inner, i0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, narrowStep, false);
 }
 
 /** The positions i0 .. i0 + 2 lanes of outer slice o. Same maths as the row loop of
@@ -356,7 +411,7 @@ function indexColumnsFast<T>(
 @inline function indexColumns<T>(
   x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32,
   eps: f64, totalWeight: f64, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
-  z: f64, zScale: f64, lseOut: usize, exact: bool,
+  z: f64, zScale: f64, lseOut: usize, narrowStep: bool, exact: bool,
 ): f64 {
   // eps itself, not eps / C: (eps / C) * C can round to 1 (eps = 1 - 2^-53, C = 3), and then
   // (1 - eps) nll = 0 * inf is NaN where PyTorch has +inf.
@@ -367,6 +422,9 @@ function indexColumnsFast<T>(
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
   const pos0 = <usize>o * inner + i0;
   const tp = target + (pos0 << 2);
+  // float32's per-position step runs in f32x4 lanes when the call's ranges allow (indexStepFits),
+  // else in f64 pairs ("wide"); float64's is in f64x2 lanes either way.
+  const wide = sizeof<T>() == 4 && !narrowStep;
   // Pass 1 (columnsMax): the per-position max, and with few classes the target's logit and weight.
   const gather = columnsMax<T>(base, tp, weight, C, stride);
   const mA = v128.load(LANE_M);
@@ -396,18 +454,19 @@ function indexColumnsFast<T>(
       partA = v128.add<T>(partA, eA);
       partB = v128.add<T>(partB, eB);
     }
-    sA0 = widenInto<T>(sA0, partA, false);
-    sB0 = widenInto<T>(sB0, partB, false);
+    sA0 = widen<T>(sA0, partA, false);
+    sB0 = widen<T>(sB0, partB, false);
     if (sizeof<T>() == 4) {
-      sA1 = widenInto<T>(sA1, partA, true);
-      sB1 = widenInto<T>(sB1, partB, true);
+      sA1 = widen<T>(sA1, partA, true);
+      sB1 = widen<T>(sB1, partB, true);
     }
   }
-  storeSums<T>(0, sA0, sA1);
-  storeSums<T>(<usize>L, sB0, sB1);
+  storeSums<T>(0, sA0, sA1, wide);
+  storeSums<T>(<usize>L, sB0, sB1, wide);
   // Per position: the target's logit and weight (w_t = 1 without weight), and with smoothing
   // sum_c w_c (x_c - m) in f64, each product formed literally as rowShiftedSum does.
-  if (!gather || smooth != 0) {
+  // (eps, not eps / C, decides: the loss uses it whenever eps != 0, and eps / C can be 0)
+  if (!gather || eps != 0) {
     for (let l = 0; l < 2 * L; l++) {
       const row = at<T>(base, l);
       if (!gather) {
@@ -415,20 +474,76 @@ function indexColumnsFast<T>(
         store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
         store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
       }
-      if (smooth != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
+      if (eps != 0) {
+        const shift = rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight);
+        if (wide) store<f64>(LANE_SHIFT + (<usize>l << 3), shift);
+        else store<T>(at<T>(LANE_SHIFT, l), <T>shift);
+      }
     }
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
+  // (a function of its own, not inlined into the exact and the fast kernel: it has no exp)
+  const total = wide
+    ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
+    : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
+  if (grad == 0) return total;
+  // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
+  // with smoothing, minus b at the target.
+  const aA = v128.load(LANE_M);
+  const aB = v128.load(LANE_M, 16);
+  // -b added rather than b subtracted: the same except that -0 (a gradOutput of -0) plus the
+  // other classes' masked +0 is +0, as in PyTorch (and the scalar path), where -0 - 0 stayed -0
+  const nbA = v128.neg<T>(v128.load(LANE_XT));
+  const nbB = v128.neg<T>(v128.load(LANE_XT, 16));
+  const ksA = v128.load(LANE_KS);
+  const ksB = v128.load(LANE_KS, 16);
+  const tA = targetLanes<T>(tp);
+  const tB = targetLanes<T>(tp + (<usize>L << 2));
+  const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
+  const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
+  p = gBase;
+  for (let c = 0; c < C; c++) {
+    const vA = v128.load(p);
+    const vB = v128.load(p, 16);
+    let gA = v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA);
+    let gB = v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB);
+    if (smooth != 0) {
+      const w = weight != 0 ? v128.splat<T>(load<T>(at<T>(weight, c))) : v128.splat<T>(<T>1);
+      gA = v128.sub<T>(gA, v128.mul<T>(ksA, w));
+      gB = v128.sub<T>(gB, v128.mul<T>(ksB, w));
+    }
+    const cv = classLanes<T>(c);
+    v128.store(p, v128.add<T>(gA, v128.and(nbA, isClass<T>(tA, cv))));
+    v128.store(p, v128.add<T>(gB, v128.and(nbB, isClass<T>(tB, cv))), 16);
+    p += stride;
+  }
+  // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.
+  if (!i32x4.all_true(i32x4.gt_s(v128.load(tp), i32x4.splat(-1))) || (L == 4 && !i32x4.all_true(i32x4.gt_s(v128.load(tp, 16), i32x4.splat(-1))))) {
+    for (let l = 0; l < 2 * L; l++) {
+      if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
+    }
+  }
+  return total;
+}
+
+/** indexColumns' per-position step for float32 in f64 pairs (the "wide" step, for ranges f32x4
+ *  lanes cannot hold: indexStepFits) and for float64 in its own f64x2 lanes. Reads the scratch
+ *  the passes before left (LANE_M, LANE_XT, LANE_WT, LANE_SUM and LANE_LOG in f64, LANE_SHIFT),
+ *  leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss. */
+function indexStepWide<T>(
+  tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
+): f64 {
+  const smooth = eps / <f64>C;
+  const L = lanes<T>();
+  let total = f64x2.splat(0);
   // Per pair of positions, in f64 (the formulas at the top of this file): the loss, and the factors
   // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
   // positions (t < 0) get 0 for all three; their gradient rows are set afterwards.
-  let total = f64x2.splat(0);
-  let ignored = false;
   for (let h = 0; h < L; h++) { // pair h: positions 2h, 2h + 1
     const off = <usize>h << 1;
     const kept = i64x2.gt_s(i64x2.extend_low_i32x4_s(v128.load64_zero(tp + (off << 2))), i64x2.splat(-1));
-    ignored = ignored || !i64x2.all_true(kept);
     const m = loadPair<T>(at<T>(LANE_M, off));
     const logSum = v128.load(LANE_LOG + (off << 3));
     const sum = v128.load(LANE_SUM + (off << 3));
@@ -448,7 +563,7 @@ function indexColumnsFast<T>(
       zSquares += hsum(squares);
       zt = v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
     }
-    if (lossOut != 0) storePair<T>(at<T>(lossOut, pos0 + off), f64x2.add(loss, zt));
+    if (lossOut != 0) storePair<T>(at<T>(lossOut, pos0 + off), z != 0 ? f64x2.add(loss, zt) : loss);
     if (grad == 0) continue;
     const k = gradPerPosition != 0 ? loadPair<T>(at<T>(gradPerPosition, pos0 + off)) : f64x2.splat(scale);
     let a = eps == 0
@@ -463,40 +578,61 @@ function indexColumnsFast<T>(
     // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
     if (smooth != 0) storePair<T>(at<T>(LANE_KS, off), v128.and(f64x2.mul(k, f64x2.splat(smooth)), kept));
   }
-  if (grad == 0) return hsum(total);
-  // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
-  // with smoothing, minus b at the target.
-  const aA = v128.load(LANE_M);
-  const aB = v128.load(LANE_M, 16);
-  const bA = v128.load(LANE_XT);
-  const bB = v128.load(LANE_XT, 16);
-  const ksA = v128.load(LANE_KS);
-  const ksB = v128.load(LANE_KS, 16);
-  const tA = targetLanes<T>(tp);
-  const tB = targetLanes<T>(tp + (<usize>L << 2));
-  const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
-  const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
-  p = gBase;
-  for (let c = 0; c < C; c++) {
-    const vA = v128.load(p);
-    const vB = v128.load(p, 16);
-    let gA = v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA);
-    let gB = v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB);
-    if (smooth != 0) {
-      const w = weight != 0 ? v128.splat<T>(load<T>(at<T>(weight, c))) : v128.splat<T>(<T>1);
-      gA = v128.sub<T>(gA, v128.mul<T>(ksA, w));
-      gB = v128.sub<T>(gB, v128.mul<T>(ksB, w));
+  return hsum(total);
+}
+
+/** indexColumns' per-position step in T's lanes (f32x4 for float32, where indexStepFits allows),
+ *  from LANE_SUM and LANE_LOG as T. The same outputs as indexStepWide. */
+// @ts-ignore: decorator
+@inline function indexStepLanes<T>(
+  tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+  z: f64, zScale: f64, lseOut: usize,
+): f64 {
+  const smooth = eps / <f64>C;
+  const L = lanes<T>();
+  let total = f64x2.splat(0);
+  // Per vector of positions, in T (the formulas at the top of this file): the loss, and the factors
+  // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
+  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards. In T, not f64:
+  // in f64 pairs this step was over half of row CE's instructions with C = 2 (bench/
+  // instructions.sh c2); the sums stay f64 and their logs keep a near-1 sum's accuracy (logSumsV).
+  const keep = v128.splat<T>(<T>(1 - eps));
+  const smoothV = v128.splat<T>(<T>smooth);
+  const W = v128.splat<T>(<T>totalWeight);
+  for (let h = 0; h < 2; h++) { // vector h: positions h L .. h L + L - 1
+    const off = <usize>(h * L);
+    const kept = keptLanes<T>(targetLanes<T>(tp + (off << 2)));
+    const m = v128.load(at<T>(LANE_M, off));
+    const logSum = v128.load(at<T>(LANE_LOG, off));
+    const sum = v128.load(at<T>(LANE_SUM, off));
+    const wt = v128.load(at<T>(LANE_WT, off));
+    const lse = v128.add<T>(m, logSum);
+    if (lseOut != 0) v128.store(at<T>(lseOut, pos0 + off), lse);
+    let loss = v128.mul<T>(v128.neg<T>(wt), v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum));
+    if (eps != 0) {
+      const shifted = v128.sub<T>(v128.mul<T>(W, logSum), v128.load(at<T>(LANE_SHIFT, off)));
+      loss = v128.add<T>(v128.mul<T>(keep, loss), v128.mul<T>(smoothV, shifted));
     }
-    const cv = classLanes<T>(c);
-    v128.store(p, v128.sub<T>(gA, v128.and(bA, isClass<T>(tA, cv))));
-    v128.store(p, v128.sub<T>(gB, v128.and(bB, isClass<T>(tB, cv))), 16);
-    p += stride;
-  }
-  // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.
-  if (ignored) {
-    for (let l = 0; l < 2 * L; l++) {
-      if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
+    loss = v128.and(loss, kept);
+    total = addWide<T>(total, loss);
+      // (without z a loss of -0, PyTorch's -w lp at lp = 0, stays -0)
+    if (z != 0) {
+      const zt = zTerms<T>(z, lse, kept);
+      if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), v128.add<T>(loss, zt));
+    } else if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), loss);
+    if (grad == 0) continue;
+    const k = gradPerPosition != 0 ? v128.load(at<T>(gradPerPosition, pos0 + off)) : v128.splat<T>(<T>scale);
+    let a = eps == 0
+      ? v128.div<T>(v128.mul<T>(k, wt), sum)
+      : v128.div<T>(v128.mul<T>(k, v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W))), sum);
+    if (z != 0) {
+      const kz = gradPerPosition != 0 ? k : v128.splat<T>(<T>zScale);
+      a = v128.add<T>(a, v128.div<T>(v128.mul<T>(v128.mul<T>(v128.mul<T>(kz, v128.splat<T>(<T>2)), v128.splat<T>(<T>z)), lse), sum));
     }
+    v128.store(at<T>(LANE_M, off), v128.and(a, kept));
+    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(k, keep), wt), kept));
+    // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
+    if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(k, smoothV), kept));
   }
   return hsum(total);
 }

@@ -14,7 +14,7 @@
 // is exact there), and subtracts and sums in f64.
 
 import { at, upstream } from "./math";
-import { expV, lanes, log64V, maddV } from "./simd";
+import { expV, lanes, log32V, log64V, narrow } from "./simd";
 
 /** One element in f64 (the scalar build, vector tails, and lanes the vector path does not cover). */
 // @ts-ignore: decorator
@@ -80,14 +80,14 @@ export function klDiv<T>(
           const eHi = expV<f64>(tHi);
           lo = f64x2.mul(eLo, f64x2.sub(tLo, xLo));
           hi = f64x2.mul(eHi, f64x2.sub(tHi, xHi));
-          slope = narrow(eLo, eHi);
+          slope = narrow<f32>(eLo, eHi);
         } else {
           const tlogt = v128.andnot(f32x4.mul(tv, log32V(tv)), f32x4.eq(tv, zero)); // xlogy(0, 0) = 0
           lo = f64x2.sub(f64x2.promote_low_f32x4(tlogt), f64x2.mul(tLo, xLo));
           hi = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(tlogt, tlogt, 2, 3, 0, 1)), f64x2.mul(tHi, xHi));
         }
         acc = f64x2.add(acc, f64x2.add(lo, hi));
-        if (lossOut != 0) v128.store(at<T>(lossOut, i), narrow(lo, hi));
+        if (lossOut != 0) v128.store(at<T>(lossOut, i), narrow<f32>(lo, hi));
       } else {
         let loss: v128;
         if (logTarget) {
@@ -110,12 +110,6 @@ export function klDiv<T>(
   return total;
 }
 
-/** Two f64x2 as one f32x4 (lo's lanes first). */
-// @ts-ignore: decorator
-@inline function narrow(lo: v128, hi: v128): v128 {
-  return v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
-}
-
 /** t log t - t x for two f64 lanes whose t is 0, a positive normal number or +inf (the caller's
  *  check). t = 0 gives 0 - 0 x: 0, or NaN at x = -inf. */
 // @ts-ignore: decorator
@@ -124,37 +118,3 @@ export function klDiv<T>(
   return f64x2.sub(xlogy, f64x2.mul(t, x));
 }
 
-const LOG32 = memory.data<u32>([
-  0x007FFFFF, // mantissa bits
-  0x3F800000, // 1.0
-  0x3FB504F3, // sqrt(2)
-  0x7F800000, // +infinity
-  0x3E638E39, // 2/9: log1p's series 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...), highest term first
-  0x3E924925, // 2/7
-  0x3ECCCCCD, // 2/5
-  0x3F2AAAAB, // 2/3
-  0x40000000, // 2
-  0x3F317218, // ln 2
-], 16);
-
-/** log of each f32x4 lane, for positive normal numbers and +inf (log64V's method in f32): x = 2^e m
- *  with m in [sqrt(2)/2, sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, where
- *  the series to s^9 is exact to f32 rounding. One f32x4 divide replaces log64V's two f64x2 ones. */
-// @ts-ignore: decorator
-@inline function log32V(x: v128): v128 {
-  const one = v128.load32_splat(LOG32 + 4);
-  let m = v128.or(v128.and(x, v128.load32_splat(LOG32)), one);   // mantissa, in [1, 2)
-  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(x, 23), i32x4.splat(127)));
-  const big = f32x4.gt(m, v128.load32_splat(LOG32 + 8));         // m > sqrt(2): halve it
-  m = v128.bitselect(f32x4.mul(m, f32x4.splat(0.5)), m, big);
-  e = f32x4.add(e, v128.and(one, big));
-  const f = f32x4.sub(m, one);
-  const s = f32x4.div(f, f32x4.add(f, v128.load32_splat(LOG32 + 32)));
-  const z = f32x4.mul(s, s);
-  let p = maddV<f32>(v128.load32_splat(LOG32 + 16), z, v128.load32_splat(LOG32 + 20));
-  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 24));
-  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 28));
-  p = maddV<f32>(p, z, v128.load32_splat(LOG32 + 32));
-  const r = maddV<f32>(e, v128.load32_splat(LOG32 + 36), f32x4.mul(s, p));
-  return v128.bitselect(r, x, f32x4.lt(x, v128.load32_splat(LOG32 + 12))); // +inf passes through
-}

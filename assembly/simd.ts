@@ -249,6 +249,92 @@ const LOG64 = memory.data<u64>([
   return v128.bitselect(r, x, f64x2.lt(x, v128.load64_splat(LOG64 + 24))); // +inf and NaN pass through
 }
 
+const LOG32 = memory.data<u32>([
+  0x007FFFFF, // mantissa bits
+  0x3FB504F3, // sqrt(2)
+  0x4B000000, // 2^23
+  127,        // exponent bias
+  23,         // 2^23's exponent
+], 16);
+
+/** log of each f32x4 lane, for finite x >= 0 (0 gives -150 ln 2 = -103.97, which BCE's -100 clamp
+ *  takes as log 0; +inf and NaN give garbage: both callers, BCE on validated probabilities and
+ *  klDiv's vector path, keep them out, and passing them through cost BCE 3%). log64V's method in
+ *  f32: x = 2^e m, log m = log1p(f) with f = m - 1 exact, in fdlibm's arrangement (1 ulp over
+ *  every positive float32, tests/ulp.test.ts; the s (2 + s^2 p) form BCE and klDiv each had was
+ *  3 ulp near 1). Subnormal x are scaled by 2^23 first, so log(1e-40) is -92.1, not the -88 of
+ *  its raw exponent field. */
+// @ts-ignore: decorator
+@inline export function log32V(x: v128): v128 {
+  const sub = f32x4.lt(x, K<f32>(10));
+  const v = v128.bitselect(f32x4.mul(x, v128.load32_splat(LOG32 + 8)), x, sub);
+  const one = K<f32>(13);
+  let m = v128.or(v128.and(v, v128.load32_splat(LOG32)), one); // mantissa, in [1, 2)
+  let e = i32x4.sub(i32x4.shr_u(v, 23), v128.load32_splat(LOG32 + 12));
+  e = i32x4.sub(e, v128.and(sub, v128.load32_splat(LOG32 + 16)));
+  const big = f32x4.gt(m, v128.load32_splat(LOG32 + 4)); // m > sqrt(2): halve it
+  m = v128.bitselect(f32x4.mul(m, K<f32>(22)), m, big);
+  const ef = f32x4.convert_i32x4_s(i32x4.sub(e, big)); // big lanes are -1: e + 1
+  const f = f32x4.sub(m, one); // exact
+  const s = f32x4.div(f, f32x4.add(f, K<f32>(14)));
+  // e ln 2 in one step: f32's ln 2 is 1.9e-9 off, 0.03 ulp of the result at |e| = 126
+  const r = maddV<f32>(ef, K<f32>(12), log1pS<f32>(f, s));
+  return r;
+}
+
+/** log of each lane of T: log32V for f32 (x >= 0), log64V for f64 (positive normal numbers). */
+// @ts-ignore: decorator
+@inline export function logV<T>(x: v128): v128 {
+  if (sizeof<T>() == 8) return log64V(x);
+  return log32V(x);
+}
+
+/** Adds a vector of T to its positions' f64 sums: s0 holds lanes 0-1, s1 (`high`) lanes 2-3 of
+ *  an f32x4; an f64x2 is added as it is. */
+// @ts-ignore: decorator
+@inline export function widen<T>(s: v128, part: v128, high: bool): v128 {
+  if (sizeof<T>() == 8) return f64x2.add(s, part);
+  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
+}
+
+/** f64 per-position values s0 (and s1, lanes 2-3, for f32) as one vector of T. */
+// @ts-ignore: decorator
+@inline export function narrow<T>(s0: v128, s1: v128): v128 {
+  if (sizeof<T>() == 8) return s0;
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(s0), f32x4.demote_f64x2_zero(s1), 0, 1, 4, 5);
+}
+
+/** log of per-position sums of exps, in T's lanes: the f64 sums s0 (and s1, lanes 2-3, for f32),
+ *  each >= 1 or NaN (at most C, since every exp is <= 1). f64: log64V. f32: the f64 sum is split
+ *  exactly into 2^e m, m in [sqrt(2)/2, sqrt(2)), and f = m - 1 (exact in f64) is rounded to f32
+ *  before log1pS's f32 series: a sum near 1 (a near-converged position, whose loss is about
+ *  log S = S - 1) keeps f's relative accuracy, which a sum rounded to f32 first would lose
+ *  (1 + 5e-8 -> 1). One f32x4 divide for four positions instead of two f64x2 logs (bench/
+ *  instructions.sh c2: the per-position step of row CE with C = 2 was most of its instructions). */
+// @ts-ignore: decorator
+@inline export function logSumsV<T>(s0: v128, s1: v128): v128 {
+  if (sizeof<T>() == 8) return log64V(s0);
+  const hi = v128.shuffle<i32>(s0, s1, 1, 3, 5, 7); // high words: sign, exponent, top of the mantissa
+  const big = i32x4.gt_s(v128.and(hi, i32x4.splat(0x000FFFFF)), i32x4.splat(0x0006A09E)); // m > sqrt(2) (to 2^-20): halve it
+  const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(i32x4.shr_u(hi, 20), i32x4.splat(1023)), big));
+  const f0 = mantissaLess1(s0, i64x2.extend_low_i32x4_s(big));
+  const f1 = mantissaLess1(s1, i64x2.extend_high_i32x4_s(big));
+  const f = v128.shuffle<f32>(f32x4.demote_f64x2_zero(f0), f32x4.demote_f64x2_zero(f1), 0, 1, 4, 5);
+  const s = f32x4.div(f, f32x4.add(f, K<f32>(14)));
+  const r = nmaddV<f32>(e, K<f32>(2), nmaddV<f32>(e, K<f32>(3), log1pS<f32>(f, s)));
+  // NaN passes through (its bits above are not a number's)
+  const sum = narrow<f32>(s0, s1);
+  return v128.bitselect(r, sum, f32x4.eq(sum, sum));
+}
+
+/** m - 1 for x = 2^e m (f64x2), m in [1, 2), or m / 2 - 1 in the lanes of `halve`: exact. */
+// @ts-ignore: decorator
+@inline function mantissaLess1(x: v128, halve: v128): v128 {
+  const one = v128.load64_splat(LOG64 + 8);
+  const m = v128.or(v128.and(x, v128.load64_splat(LOG64)), one);
+  return f64x2.sub(v128.bitselect(f64x2.mul(m, f64x2.splat(0.5)), m, halve), one);
+}
+
 /** The smallest normal number of T, splatted (for flushing would-be subnormal results). */
 // @ts-ignore: decorator
 @inline export function minNormalV<T>(): v128 {

@@ -16,7 +16,7 @@
 // where the class rows are a multiple of 512 bytes apart, tileColumns() walks several vectors.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
-import { addWide, expK, expWith, hsum, lanes, log64V, minNormalV, nmaddV } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, logSumsV, minNormalV, narrow, nmaddV, widen } from "./simd";
 import { MAX_THREADS } from "./threads";
 
 const LOG_SOFTMAX = 0;
@@ -192,25 +192,11 @@ function softmaxBackwardRow<T>(g: usize, y: usize, dx: usize, C: i32, stride: us
 
 // The columns path (class dim not last, SIMD build): positions in lanes.
 
-/** Adds a vector of T to its positions' f64 sums (s0: lanes 0-1; s1: lanes 2-3 of an f32x4). */
-// @ts-ignore: decorator
-@inline function widen<T>(s: v128, part: v128, high: bool): v128 {
-  if (sizeof<T>() == 8) return f64x2.add(s, part);
-  return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
-}
-
-/** The f64 per-position values s0 (and s1 for f32) as one vector of T. */
-// @ts-ignore: decorator
-@inline function narrow<T>(s0: v128, s1: v128): v128 {
-  if (sizeof<T>() == 8) return s0;
-  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(s0), f32x4.demote_f64x2_zero(s1), 0, 1, 4, 5);
-}
-
 /** The per-position log of the sums s0 (and s1), as one vector of T. Not inlined: inside columns()
  *  its f64 temporaries made V8 spill the exp loop's registers, and log_softmax over a non-last dim
  *  ran at twice softmax's instructions per element (bench/instructions.sh lsc/smc: 34.2 vs 17.5). */
 function logSums<T>(s0: v128, s1: v128): v128 {
-  return narrow<T>(log64V(s0), log64V(s1));
+  return logSumsV<T>(s0, s1);
 }
 
 /** One vector of positions starting at a (b, out). Sums across classes are f64 per position, each

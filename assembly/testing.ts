@@ -4,7 +4,7 @@
 // against a float64 / double-double reference. Arrays are byte pointers into this module's memory,
 // above heapBase(); n is the element count.
 
-import { expK, expV, expWith, lanes, log1pV, log64V } from "./simd";
+import { expK, expV, expWith, lanes, log1pV, log32V, log64V, logSumsV } from "./simd";
 import { at, expT } from "./math";
 
 /** First byte the host may use. */
@@ -53,10 +53,29 @@ export function log1pV_f64(x: usize, y: usize, n: i32): void { mapLog1pV<f64>(x,
 export function exp_f32(x: usize, y: usize, n: i32): void { mapExp<f32>(x, y, n); }
 export function exp_f64(x: usize, y: usize, n: i32): void { mapExp<f64>(x, y, n); }
 
+/** y_i := log(x_i) with log32V (BCE's and klDiv's float32 vector log; n a multiple of 4). */
+export function log32V_f32(x: usize, y: usize, n: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) v128.store(at<f32>(y, i), log32V(v128.load(at<f32>(x, i))));
+  }
+}
+
 /** y_i := log(x_i) with log64V (the NCHW path's log of the per-position sums; n even). */
 export function log64V_f64(x: usize, y: usize, n: i32): void {
   if (ASC_FEATURE_SIMD) {
     for (let i = 0; i < n; i += 2) v128.store(at<f64>(y, i), log64V(v128.load(at<f64>(x, i))));
+  }
+}
+
+/** y_i := log(x_i) as float32 (widened back to f64) with logSumsV<f32>: the f32 column paths' log
+ *  of f64 per-position sums of exps (x_i >= 1 or NaN; n a multiple of 4). */
+export function logSumsV_f32(x: usize, y: usize, n: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 4) {
+      const r = logSumsV<f32>(v128.load(at<f64>(x, i)), v128.load(at<f64>(x, i + 2)));
+      v128.store(at<f64>(y, i), f64x2.promote_low_f32x4(r));
+      v128.store(at<f64>(y, i + 2), f64x2.promote_low_f32x4(v128.shuffle<f32>(r, r, 2, 3, 0, 1)));
+    }
   }
 }
 
@@ -83,19 +102,21 @@ export function log64V_f64(x: usize, y: usize, n: i32): void {
  *  rounding can only matter within 2^-29 of a float32 rounding boundary). */
 @inline function reference(kind: i32, x: f32): f32 {
   if (kind == 3) return <f32>NativeMath.log1p(<f64>x);
+  if (kind == 4) return <f32>NativeMath.log(<f64>x);
   // kind 1: the fast vector exp flushes results that would be subnormal (x < ln(2^-126))
   if (kind == 1 && x < <f32>-87.33654) return 0;
   return <f32>NativeMath.exp(<f64>x);
 }
 
 /** The function under test on four inputs: 0 expV, 1 fast expWith, 2 scalar expT (Mathf.exp),
- *  3 log1pV. */
+ *  3 log1pV, 4 log32V. */
 @inline function apply4(kind: i32, x: v128): v128 {
   if (ASC_FEATURE_SIMD) {
     if (kind == 0) return expV<f32>(x);
     if (kind == 1) return expWith<f32>(x, expK<f32>(0, false), expK<f32>(1, false), expK<f32>(2, false), expK<f32>(3, false), expK<f32>(4, false),
       expK<f32>(5, false), expK<f32>(6, false), expK<f32>(7, false), expK<f32>(8, false), expK<f32>(9, false), expK<f32>(10, false), expK<f32>(11, false), false);
     if (kind == 3) return log1pV<f32>(x);
+    if (kind == 4) return log32V(x);
     return f32x4(expT<f32>(f32x4.extract_lane(x, 0)), expT<f32>(f32x4.extract_lane(x, 1)), expT<f32>(f32x4.extract_lane(x, 2)), expT<f32>(f32x4.extract_lane(x, 3)));
   }
   return x;

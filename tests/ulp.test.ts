@@ -1,6 +1,7 @@
 // Accuracy of the element-wise maths the kernels inline, in ulps, as XNNPACK measures its own:
 // exp (vector f32x4 / f64x2 and the scalar Mathf.exp / Math.exp of the scalar build and of vector
-// tails), log1pV (softplus's log(1 + e), e in [0, 1]) and log64V (the NCHW path's f64 log), through
+// tails), log1pV (softplus's log(1 + e), e in [0, 1]), log32V (BCE's and klDiv's float32 log),
+// log64V (the NCHW path's f64 log) and logSumsV (its float32 form, from f64 sums), through
 // the test-only module assembly/testing.ts.
 //
 // float32: EVERY float32 input of each function's domain (every negative float32 for exp, 2.14e9
@@ -106,6 +107,7 @@ const LOG_EDGES = [1, Math.SQRT2, Math.SQRT1_2 * 2, 2, 3, 1e6, 3.4e38, ...Array.
   .filter((v) => v >= 1)
   .concat([Infinity, ...NAN_PATTERNS]);
 
+const LOG32_EDGES = [fromBits(1), 2 ** -149 * 3, 1e-40, 2 ** -126, 0.5, 1, Math.SQRT2, 2, 3.4e38].flatMap((v) => around(v)).filter((v) => v > 0 && v < Infinity);
 const NEG_ZERO = 0x80000000;
 const NEG_INF = 0xff800000;
 const EXP_END = NEG_INF;
@@ -118,6 +120,8 @@ const cases32: { name: string; m: TestingModule; fn: ScanName; ref: (x: number) 
   { name: 'exp f32, fast vector (subnormal results flushed)', m: simd, fn: 'expFastV_f32', ref: (x) => (x < -87.33654022216797 ? 0 : Math.exp(x)), from: NEG_ZERO, to: EXP_END, edges: [...EXP_EDGES], bound: 2 },
   { name: 'exp f32, scalar (Mathf.exp)', m: scalar, fn: 'exp_f32', ref: Math.exp, from: NEG_ZERO, to: EXP_END, edges: [...EXP_EDGES], bound: 1 },
   { name: 'log1p f32, vector (log1pV, e in [0, 1])', m: simd, fn: 'log1pV_f32', ref: Math.log1p, from: 0, to: ONE, edges: LOG1P_EDGES, bound: 2 },
+  // BCE's log(x) and log(1 - x) and klDiv's t log t: every finite positive float32, subnormals included
+  { name: 'log f32, vector (log32V, finite x > 0)', m: simd, fn: 'log32V_f32', ref: Math.log, from: 1, to: POS_INF - 1, edges: LOG32_EDGES, bound: 2 },
 ];
 
 test('the float32 scans\' reference (float64 NativeMath rounded) agrees with V8\'s Math', () => {
@@ -235,6 +239,42 @@ describe('float64: seeded random samples and edges against a double-double refer
     report.push(`${c.name}: max ${s.max.toFixed(3)} ulp at x = ${s.at} over ${s.count} inputs (bound ${c.bound})`);
     expect(s.max).toBeLessThanOrEqual(c.bound);
   }, TIMEOUT);
+});
+
+// logSumsV<f32>: the float32 column kernels' log of per-position sums of exps, which are
+// accumulated in float64 and lie in [1, C] (or are NaN). Measured in float32 ulps of the exact
+// log: a third of the samples just above 1 (near-converged positions, where the loss is log S),
+// a third in [1, 2], a third log-uniform up to 2^31.
+const r32s = rng(20261201);
+const SUMS = (() => {
+  const edges = [1, next64(1, 1), 1 + 2 ** -30, 1 + 2 ** -24, ...around64(Math.SQRT2, 3), 2, 3, 2 ** 31, NaN];
+  const n = (SAMPLES + edges.length + 3) & ~3;
+  const xs = new Float64Array(n).fill(1);
+  for (let i = 0; i < SAMPLES; i++) {
+    const u = r32s(), third = i % 3;
+    xs[i] = third === 0 ? 1 + 2 ** (-60 * u) : third === 1 ? 1 + u : 2 ** (31 * u);
+  }
+  xs.set(edges, SAMPLES);
+  return xs;
+})();
+
+test('log of float64 sums of exps as float32 (logSumsV, the float32 column kernels)', () => {
+  const y = new Float64Array(SUMS.length);
+  simd.map('logSumsV_f32', SUMS, y);
+  let max = 0, at = NaN;
+  for (let i = 0; i < SUMS.length; i++) {
+    const x = SUMS[i];
+    if (Number.isNaN(x)) {
+      expect(y[i]).toBeNaN();
+      continue;
+    }
+    expect(Math.fround(y[i])).toBe(y[i]); // a float32 value
+    const exact = logDD(x).hi;
+    const e = exact === 0 ? (y[i] === 0 ? 0 : Infinity) : Math.abs(y[i] - exact) / 2 ** (Math.floor(Math.log2(exact)) - 23);
+    if (!(e <= max)) [max, at] = [e, x];
+  }
+  report.push(`log of f64 sums as f32 (logSumsV): max ${max.toFixed(3)} f32 ulp at x = ${at} over ${SUMS.length} inputs (bound 2)`);
+  expect(max).toBeLessThanOrEqual(2);
 });
 
 test('the double-double reference is itself right (exact values and V8 agreement)', () => {

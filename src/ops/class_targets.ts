@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
+import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, Precision, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
 import type { ChunkLayout, Lane } from '../stream.js';
 
@@ -223,14 +223,16 @@ function position(flat: number, shape: readonly number[]): string {
 }
 
 /** The per-class weight: C numbers (an array, a float typed array, or a 1-D tensor). */
-export function classWeight(fn: string, weight: unknown, classes: number): ArrayLike<number> | null {
+export function classWeight(fn: string, weight: unknown, classes: number, precision: Precision): ArrayLike<number> | null {
   if (weight === undefined || weight === null) return null;
   const { data, shape } = tensorLike(fn, 'weight', weight, (length) => [length]);
   const values = checkNumbers(fn, 'weight', data);
   if (shape.length !== 1 || values.length !== classes) {
     fail(fn, `weight tensor should be defined either for all ${classes} classes or no classes but got weight tensor of shape: ${showShape(shape)}`, RangeError);
   }
-  return values;
+  // The values the kernel reads, in the input's type, so that the 'mean' denominator sums the same
+  // weights (red team 14: float32 input with number[] weights of 1e-45 summed them unrounded).
+  return precision === 'f32' && !(values instanceof Float32Array) ? Float32Array.from(values) : values;
 }
 
 export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
@@ -255,7 +257,7 @@ export function indexTargetLoss(
   const layout = classLayout(fn, input, opts.dim);
   const x = layout.input.data;
   const precision = precisionOf(x);
-  const weight = classWeight(fn, opts.weight, layout.classes);
+  const weight = classWeight(fn, opts.weight, layout.classes, precision);
   const ignoreIndex = checkIgnoreIndex(fn, opts.ignoreIndex);
   const plan = planLoss(fn, opts, x, layout.positionShape);
   const values = indexTargets(fn, target, layout);

@@ -53,7 +53,7 @@ export function crossEntropy<A extends FloatArray>(
   let x = layout.input.data;
   const precision = precisionOf(x);
   const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
-  const weight = classWeight(FN, opts.weight, layout.classes);
+  const weight = classWeight(FN, opts.weight, layout.classes, precision);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);

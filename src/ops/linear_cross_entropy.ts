@@ -104,7 +104,7 @@ export function linearCrossEntropy<A extends FloatArray>(
   }
   if (C === 0) fail(FN, 'linearWeight has no classes (C = 0)', RangeError);
   const bias = optionalVector(opts.linearBias, 'linearBias', C);
-  let classW = classWeight(FN, opts.weight, C);
+  let classW = classWeight(FN, opts.weight, C, precision);
   const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
     fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);

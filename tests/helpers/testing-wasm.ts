@@ -3,7 +3,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
-export type MapName = 'expV_f32' | 'expV_f64' | 'expFastV_f32' | 'expFastV_f64' | 'log1pV_f32' | 'log1pV_f64' | 'exp_f32' | 'exp_f64' | 'log64V_f64';
+export type MapName = 'expV_f32' | 'expV_f64' | 'expFastV_f32' | 'expFastV_f64' | 'log1pV_f32' | 'log1pV_f64' | 'exp_f32' | 'exp_f64' | 'log64V_f64' | 'logSumsV_f32' | 'log32V_f32';
 
 interface TestingExports {
   memory: WebAssembly.Memory;
@@ -14,7 +14,7 @@ interface TestingExports {
 }
 
 /** The functions the module can scan over float32 bit patterns (assembly/testing.ts scan_f32). */
-export const SCAN_KIND = { expV_f32: 0, expFastV_f32: 1, exp_f32: 2, log1pV_f32: 3 } as const;
+export const SCAN_KIND = { expV_f32: 0, expFastV_f32: 1, exp_f32: 2, log1pV_f32: 3, log32V_f32: 4 } as const;
 export type ScanName = keyof typeof SCAN_KIND;
 
 export interface TestingModule {
