@@ -528,7 +528,8 @@ function indexColumnsFast<T>(
 }
 
 /** indexColumns' per-position step for float32 in f64 pairs (the "wide" step, for ranges f32x4
- *  lanes cannot hold: indexStepFits) and for float64 in its own f64x2 lanes. Reads the scratch
+ *  lanes cannot hold: indexStepFits; float64 runs indexStepLanes, the same maths in its own f64x2
+ *  lanes, so this is instantiated for f32 only in effect). Reads the scratch
  *  the passes before left (LANE_M, LANE_XT, LANE_WT, LANE_SUM and LANE_LOG in f64, LANE_SHIFT),
  *  leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss. */
 function indexStepWide<T>(
