@@ -685,6 +685,16 @@ describe('FINDINGS (pre-existing: main too; fixed in 1273b0f, each failed before
     expect(a).toBe(b);
   });
 
+  test('labelSmoothing 1e-45 on rows holding -inf: +Infinity, as torch float64 (eps / C below 2^-40 takes the f64 step)', () => {
+    // torch 1.13 float64, F.cross_entropy(rows [0, -inf, 1], target 2, label_smoothing=ls, 'none'):
+    // inf for ls 1e-45, 1e-30 and 0.1 (float32 torch: NaN at 1e-45, where its eps / C underflows;
+    // the f32 lanes had splatted eps / C as 0 and given NaN too: 0 * the infinite smoothing term).
+    for (const ls of [1e-45, 1e-30, 0.1]) {
+      const r = ce(rows([0, -Infinity, 1]), [9, 3], new Array(9).fill(2), { labelSmoothing: ls, reduction: 'none' });
+      expect(Array.from(lossArray(r))).toEqual(new Array(9).fill(Infinity));
+    }
+  });
+
   test('P2: gradOutput -0 gives -0 gradient entries (torch and the scalar build: +0)', () => {
     // torch: F.cross_entropy(x, t, reduction='none').backward(tensor([-0., ...])) -> all +0.
     const x = rows([1, 2], 8);
