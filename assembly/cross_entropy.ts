@@ -53,7 +53,8 @@ export function crossEntropyIndex<T>(
   // z lse^2 has no bound known before the pass (lse grows with the logits): the exact exp then
   if (!(z > 0)) z = 0;
   const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
-  const narrowStep = ASC_FEATURE_SIMD && indexStepFits<T>(weight, C, outer * inner, eps, scale, gradPerPosition, z, lseOut);
+  // (only where the column path below runs: rows of many classes never read it)
+  const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, outer * inner, eps, scale, gradPerPosition, z, lseOut);
   zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
@@ -277,29 +278,6 @@ const GATHER_MAX_C = 8;
   return i64x2.eq(t, c);
 }
 
-/** All-ones lanes where the target (targetLanes' integers) is not negative: a position kept. */
-// @ts-ignore: decorator
-@inline function keptLanes<T>(t: v128): v128 {
-  if (sizeof<T>() == 4) return i32x4.gt_s(t, i32x4.splat(-1));
-  return i64x2.gt_s(t, i64x2.splat(-1));
-}
-
-/** One vector's z terms z lse^2 as T (0 where not kept), adding the kept lse^2 to zSquares: in f64,
- *  where lse^2 of a float32 lse cannot overflow. */
-// @ts-ignore: decorator
-@inline function zTerms<T>(z: f64, lse: v128, kept: v128): v128 {
-  if (sizeof<T>() == 8) return zPair(z, lse, kept);
-  const l1 = v128.shuffle<f32>(lse, lse, 2, 3, 0, 1);
-  return narrow<T>(zPair(z, f64x2.promote_low_f32x4(lse), i64x2.extend_low_i32x4_s(kept)),
-    zPair(z, f64x2.promote_low_f32x4(l1), i64x2.extend_high_i32x4_s(kept)));
-}
-
-// @ts-ignore: decorator
-@inline function zPair(z: f64, lse: v128, kept: v128): v128 {
-  zSquares += hsum(v128.and(f64x2.mul(lse, lse), kept));
-  return v128.and(f64x2.mul(f64x2.mul(f64x2.splat(z), lse), lse), kept);
-}
-
 // @ts-ignore: decorator
 @inline function classLanes<T>(c: i32): v128 {
   if (sizeof<T>() == 4) return i32x4.splat(c);
@@ -307,14 +285,16 @@ const GATHER_MAX_C = 8;
 }
 
 /** Stores one vector's per-position sums of exps (accumulated in f64: s0 lanes 0-1, s1 lanes 2-3
- *  for f32) and their logs at lane offset `half`: as T, or as f64 for f32's wide step. */
+ *  for f32) and their logs at lane offset `half`: in f64 for the wide step, as f32 for the f32x4 one. */
 // @ts-ignore: decorator
 @inline function storeSums<T>(half: usize, s0: v128, s1: v128, wide: bool): void {
-  if (sizeof<T>() == 4 && wide) {
+  if (wide) {
     v128.store(LANE_SUM + half * 8, s0);
     v128.store(LANE_LOG + half * 8, log64V(s0));
-    v128.store(LANE_SUM + half * 8, s1, 16);
-    v128.store(LANE_LOG + half * 8, log64V(s1), 16);
+    if (sizeof<T>() == 4) {
+      v128.store(LANE_SUM + half * 8, s1, 16);
+      v128.store(LANE_LOG + half * 8, log64V(s1), 16);
+    }
     return;
   }
   v128.store(at<T>(LANE_SUM, half), narrow<T>(s0, s1));
@@ -422,9 +402,9 @@ function indexColumnsFast<T>(
   const gBase = grad != 0 ? at<T>(grad, <usize>o * C * inner + i0) : 0;
   const pos0 = <usize>o * inner + i0;
   const tp = target + (pos0 << 2);
-  // float32's per-position step runs in f32x4 lanes when the call's ranges allow (indexStepFits),
-  // else in f64 pairs ("wide"); float64's is in f64x2 lanes either way.
-  const wide = sizeof<T>() == 4 && !narrowStep;
+  // The per-position step runs in f64 pairs ("wide": float64, and float32 calls whose ranges
+  // float32 cannot hold) or, for float32 where indexStepFits allows, in f32x4 lanes.
+  const wide = sizeof<T>() == 8 || !narrowStep;
   // Pass 1 (columnsMax): the per-position max, and with few classes the target's logit and weight.
   const gather = columnsMax<T>(base, tp, weight, C, stride);
   const mA = v128.load(LANE_M);
@@ -483,10 +463,9 @@ function indexColumnsFast<T>(
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
-  // (a function of its own, not inlined into the exact and the fast kernel: it has no exp)
   const total = wide
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
-    : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut);
+    : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
   if (grad == 0) return total;
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
   // with smoothing, minus b at the target.
@@ -519,7 +498,7 @@ function indexColumnsFast<T>(
     p += stride;
   }
   // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.
-  if (!i32x4.all_true(i32x4.gt_s(v128.load(tp), i32x4.splat(-1))) || (L == 4 && !i32x4.all_true(i32x4.gt_s(v128.load(tp, 16), i32x4.splat(-1))))) {
+  if (anyIgnored(tp, 2 * L)) {
     for (let l = 0; l < 2 * L; l++) {
       if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
     }
@@ -527,11 +506,11 @@ function indexColumnsFast<T>(
   return total;
 }
 
-/** indexColumns' per-position step for float32 in f64 pairs (the "wide" step, for ranges f32x4
- *  lanes cannot hold: indexStepFits; float64 runs indexStepLanes, the same maths in its own f64x2
- *  lanes, so this is instantiated for f32 only in effect). Reads the scratch
- *  the passes before left (LANE_M, LANE_XT, LANE_WT, LANE_SUM and LANE_LOG in f64, LANE_SHIFT),
- *  leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss. */
+/** indexColumns' per-position step in f64 pairs: float64's, and float32's where f32x4 lanes
+ *  cannot hold the call's ranges (indexStepFits) or z-loss / lse out are asked for. Reads the
+ *  scratch the passes before left (LANE_M, LANE_XT, LANE_WT as T; LANE_SUM, LANE_LOG, LANE_SHIFT
+ *  in f64), leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss.
+ *  Not inlined into the exact and the fast kernel: it has no exp. */
 function indexStepWide<T>(
   tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize,
@@ -582,33 +561,27 @@ function indexStepWide<T>(
   return hsum(total);
 }
 
-/** indexColumns' per-position step in T's lanes (f32x4 for float32, where indexStepFits allows),
- *  from LANE_SUM and LANE_LOG as T. The same outputs as indexStepWide. */
+/** indexColumns' per-position step for float32 in f32x4 lanes, where indexStepFits allows (so no
+ *  z-loss and no lse out), from LANE_SUM and LANE_LOG as f32. The same outputs as indexStepWide. */
 // @ts-ignore: decorator
 @inline function indexStepLanes<T>(
   tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
-  z: f64, zScale: f64, lseOut: usize,
 ): f64 {
   const smooth = eps / <f64>C;
   const L = lanes<T>();
   let total = f64x2.splat(0);
-  // Per vector of positions, in T (the formulas at the top of this file): the loss, and the factors
-  // that turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
-  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards. In T, not f64:
-  // in f64 pairs this step was over half of row CE's instructions with C = 2 (bench/
-  // instructions.sh c2); the sums stay f64 and their logs keep a near-1 sum's accuracy (logSumsV).
+  // Per vector of positions (the formulas at the top of this file): the loss, and the factors that
+  // turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
+  // positions (t < 0) get 0 for all three; their gradient rows are set afterwards. In f64 pairs
+  // this step was over half of row CE's instructions with C = 2 (bench/instructions.sh c2).
   const keep = v128.splat<T>(<T>(1 - eps));
   const smoothV = v128.splat<T>(<T>smooth);
   const W = v128.splat<T>(<T>totalWeight);
   for (let h = 0; h < 2; h++) { // vector h: positions h L .. h L + L - 1
     const off = <usize>(h * L);
-    const kept = keptLanes<T>(targetLanes<T>(tp + (off << 2)));
-    const m = v128.load(at<T>(LANE_M, off));
+    const kept = i32x4.gt_s(v128.load(tp + (off << 2)), i32x4.splat(-1));
     const logSum = v128.load(at<T>(LANE_LOG, off));
-    const sum = v128.load(at<T>(LANE_SUM, off));
     const wt = v128.load(at<T>(LANE_WT, off));
-    const lse = v128.add<T>(m, logSum);
-    if (lseOut != 0) v128.store(at<T>(lseOut, pos0 + off), lse);
     let loss = v128.mul<T>(v128.neg<T>(wt), v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum));
     if (eps != 0) {
       const shifted = v128.sub<T>(v128.mul<T>(W, logSum), v128.load(at<T>(LANE_SHIFT, off)));
@@ -616,26 +589,26 @@ function indexStepWide<T>(
     }
     loss = v128.and(loss, kept);
     total = addWide<T>(total, loss);
-      // (without z a loss of -0, PyTorch's -w lp at lp = 0, stays -0)
-    if (z != 0) {
-      const zt = zTerms<T>(z, lse, kept);
-      if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), v128.add<T>(loss, zt));
-    } else if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), loss);
+    if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), loss); // (-0 stays -0, as PyTorch's -w lp)
     if (grad == 0) continue;
     const k = gradPerPosition != 0 ? v128.load(at<T>(gradPerPosition, pos0 + off)) : v128.splat<T>(<T>scale);
-    let a = eps == 0
-      ? v128.div<T>(v128.mul<T>(k, wt), sum)
-      : v128.div<T>(v128.mul<T>(k, v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W))), sum);
-    if (z != 0) {
-      const kz = gradPerPosition != 0 ? k : v128.splat<T>(<T>zScale);
-      a = v128.add<T>(a, v128.div<T>(v128.mul<T>(v128.mul<T>(v128.mul<T>(kz, v128.splat<T>(<T>2)), v128.splat<T>(<T>z)), lse), sum));
-    }
+    const a = eps == 0
+      ? v128.div<T>(v128.mul<T>(k, wt), v128.load(at<T>(LANE_SUM, off)))
+      : v128.div<T>(v128.mul<T>(k, v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W))), v128.load(at<T>(LANE_SUM, off)));
     v128.store(at<T>(LANE_M, off), v128.and(a, kept));
     v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(k, keep), wt), kept));
     // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
     if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(k, smoothV), kept));
   }
   return hsum(total);
+}
+
+/** Whether any of the n class-index targets at tp (n a multiple of 4) is negative: ignored. */
+// @ts-ignore: decorator
+@inline function anyIgnored(tp: usize, n: i32): bool {
+  let kept = i32x4.splat(-1);
+  for (let i = 0; i < n; i += 4) kept = v128.and(kept, i32x4.gt_s(v128.load(tp + (<usize>i << 2)), i32x4.splat(-1)));
+  return !i32x4.all_true(kept);
 }
 
 /** Class-probability targets `probs` (same layout as x). Same conventions as crossEntropyIndex

@@ -275,11 +275,14 @@ const LOG32 = memory.data<u32>([
   const big = f32x4.gt(m, v128.load32_splat(LOG32 + 4)); // m > sqrt(2): halve it
   m = v128.bitselect(f32x4.mul(m, K<f32>(22)), m, big);
   const ef = f32x4.convert_i32x4_s(i32x4.sub(e, big)); // big lanes are -1: e + 1
-  const f = f32x4.sub(m, one); // exact
-  const s = f32x4.div(f, f32x4.add(f, K<f32>(14)));
-  // e ln 2 in one step: f32's ln 2 is 1.9e-9 off, 0.03 ulp of the result at |e| = 126
-  const r = maddV<f32>(ef, K<f32>(12), log1pS<f32>(f, s));
-  return r;
+  return logOfParts32(ef, f32x4.sub(m, one)); // (m - 1 is exact)
+}
+
+/** e ln 2 + log1p(f) in f32 lanes, |f| <= sqrt(2) - 1: log32V's and logSumsV's last step. e ln 2 in
+ *  one step: f32's ln 2 is 1.9e-9 off, 0.03 ulp of the result at |e| = 126. */
+// @ts-ignore: decorator
+@inline function logOfParts32(e: v128, f: v128): v128 {
+  return maddV<f32>(e, K<f32>(12), log1pS<f32>(f, f32x4.div(f, f32x4.add(f, K<f32>(14)))));
 }
 
 /** log of each lane of T: log32V for f32 (x >= 0), log64V for f64 (positive normal numbers). */
@@ -319,9 +322,7 @@ const LOG32 = memory.data<u32>([
   const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(i32x4.shr_u(hi, 20), i32x4.splat(1023)), big));
   const f0 = mantissaLess1(s0, i64x2.extend_low_i32x4_s(big));
   const f1 = mantissaLess1(s1, i64x2.extend_high_i32x4_s(big));
-  const f = v128.shuffle<f32>(f32x4.demote_f64x2_zero(f0), f32x4.demote_f64x2_zero(f1), 0, 1, 4, 5);
-  const s = f32x4.div(f, f32x4.add(f, K<f32>(14)));
-  const r = nmaddV<f32>(e, K<f32>(2), nmaddV<f32>(e, K<f32>(3), log1pS<f32>(f, s)));
+  const r = logOfParts32(e, narrow<f32>(f0, f1));
   // NaN passes through (its bits above are not a number's)
   const sum = narrow<f32>(s0, s1);
   return v128.bitselect(r, sum, f32x4.eq(sum, sum));
