@@ -54,7 +54,7 @@ export function crossEntropyIndex<T>(
   if (!(z > 0)) z = 0;
   const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
   // (only where the column path below runs: rows of many classes never read it)
-  const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, outer * inner, eps, scale, gradPerPosition, z, lseOut);
+  const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, eps, scale, gradPerPosition, z, lseOut);
   zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
@@ -105,16 +105,20 @@ export function crossEntropyIndex<T>(
   return total;
 }
 
-/** Whether float32's per-position step (indexColumns) may run in f32x4 lanes: its products and
- *  quotients (k w_t / S, W log S, k eps / C, each position's loss before the f64 sum) stay in
- *  float32's normal range when every factor lies between 2^-40 and 2^40 in magnitude (or is 0).
- *  Otherwise (huge or tiny weights, gradOutput or smoothing; NaN, inf) it runs in f64 pairs, as
- *  it does with z-loss or lse out, where lse = m + log S is formed in f64 (m + log S in f32 cancels
- *  near 0). Red team 14: weights of 3e38 with smoothing gave Infinity in f32 lanes, and a 'mean'
- *  scale below 2^-126 lost its digits. */
-function indexStepFits<T>(weight: usize, C: i32, positions: i32, eps: f64, scale: f64, gradPerPosition: usize, z: f64, lseOut: usize): bool {
+/** Whether float32's per-position step (indexColumns) may run in f32x4 lanes: its gradient factors
+ *  (k w_t / S, k (1 - eps) w_t, k eps / C) stay in float32's normal range, up to where their exact
+ *  values leave it, when the weights, their sum, the scalar scale and eps / C lie between 2^-40 and
+ *  2^40 in magnitude (or are 0). Decided from the call's options alone, the same for every chunk.
+ *  Otherwise (huge or tiny weights or smoothing; NaN, inf) the step runs in f64 pairs, as it does
+ *  with z-loss or lse out, where lse = m + log S is formed in f64 (in f32 it cancels near 0).
+ *  The loss itself is formed in f64 in both (red team 14: weights of 3e38 with smoothing gave
+ *  Infinity in f32 lanes; red team 15: logits of 1e30 times weights of 2^38). */
+function indexStepFits<T>(weight: usize, C: i32, eps: f64, scale: f64, gradPerPosition: usize, z: f64, lseOut: usize): bool {
   if (sizeof<T>() == 8) return true;
   if (z != 0 || lseOut != 0) return false;
+  // (per-position gradOutput is not looked at: indexStepLanes multiplies by k last, so k w / S and
+  // k (1 - eps) w overflow or go subnormal only where their exact values do; a decision that
+  // depended on it would differ between chunks, and so between layouts: red team 15)
   if (gradPerPosition == 0 && !fitsF32Step(scale)) return false;
   if (eps != 0 && !fitsF32Step(eps / <f64>C)) return false;
   if (weight != 0) {
@@ -125,9 +129,6 @@ function indexStepFits<T>(weight: usize, C: i32, positions: i32, eps: f64, scale
       sum += Math.abs(w);
     }
     if (!fitsF32Step(sum)) return false;
-  }
-  if (gradPerPosition != 0) {
-    for (let p = 0; p < positions; p++) if (!fitsF32Step(<f64>load<T>(at<T>(gradPerPosition, p)))) return false;
   }
   return true;
 }
@@ -454,11 +455,7 @@ function indexColumnsFast<T>(
         store<T>(at<T>(LANE_XT, l), load<T>(row + <usize>t * stride));
         store<T>(at<T>(LANE_WT, l), weight != 0 ? load<T>(at<T>(weight, t)) : <T>1);
       }
-      if (eps != 0) {
-        const shift = rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight);
-        if (wide) store<f64>(LANE_SHIFT + (<usize>l << 3), shift);
-        else store<T>(at<T>(LANE_SHIFT, l), <T>shift);
-      }
+      if (eps != 0) store<f64>(LANE_SHIFT + (<usize>l << 3), rowShiftedSum<T>(row, load<T>(at<T>(LANE_M, l)), C, stride, weight));
     }
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
@@ -562,7 +559,8 @@ function indexStepWide<T>(
 }
 
 /** indexColumns' per-position step for float32 in f32x4 lanes, where indexStepFits allows (so no
- *  z-loss and no lse out), from LANE_SUM and LANE_LOG as f32. The same outputs as indexStepWide. */
+ *  z-loss and no lse out), from LANE_SUM and LANE_LOG as f32: the log and the gradient factors in
+ *  f32, the loss in f64 (lossPair). The same outputs as indexStepWide. */
 // @ts-ignore: decorator
 @inline function indexStepLanes<T>(
   tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
@@ -582,25 +580,40 @@ function indexStepWide<T>(
     const kept = i32x4.gt_s(v128.load(tp + (off << 2)), i32x4.splat(-1));
     const logSum = v128.load(at<T>(LANE_LOG, off));
     const wt = v128.load(at<T>(LANE_WT, off));
-    let loss = v128.mul<T>(v128.neg<T>(wt), v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum));
-    if (eps != 0) {
-      const shifted = v128.sub<T>(v128.mul<T>(W, logSum), v128.load(at<T>(LANE_SHIFT, off)));
-      loss = v128.add<T>(v128.mul<T>(keep, loss), v128.mul<T>(smoothV, shifted));
-    }
-    loss = v128.and(loss, kept);
-    total = addWide<T>(total, loss);
-    if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), loss); // (-0 stays -0, as PyTorch's -w lp)
+    // The loss in f64 pairs: w_t (log S - (x_t - m)) and the smoothing term outgrow float32 with
+    // large logits long before the 'sum' does.
+    const d = v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum);
+    const lo = lossPair(wt, d, logSum, LANE_SHIFT + (off << 3), eps, smooth, totalWeight, i64x2.extend_low_i32x4_s(kept));
+    const hi = lossPair(v128.shuffle<f32>(wt, wt, 2, 3, 0, 1), v128.shuffle<f32>(d, d, 2, 3, 0, 1), v128.shuffle<f32>(logSum, logSum, 2, 3, 0, 1),
+      LANE_SHIFT + (off << 3) + 16, eps, smooth, totalWeight, i64x2.extend_high_i32x4_s(kept));
+    total = f64x2.add(total, f64x2.add(lo, hi));
+    if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), narrow<T>(lo, hi)); // (-0 stays -0, as PyTorch's -w lp)
     if (grad == 0) continue;
+    // k multiplies last: each product then overflows or goes subnormal only where its exact value does
     const k = gradPerPosition != 0 ? v128.load(at<T>(gradPerPosition, pos0 + off)) : v128.splat<T>(<T>scale);
+    const sum = v128.load(at<T>(LANE_SUM, off));
     const a = eps == 0
-      ? v128.div<T>(v128.mul<T>(k, wt), v128.load(at<T>(LANE_SUM, off)))
-      : v128.div<T>(v128.mul<T>(k, v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W))), v128.load(at<T>(LANE_SUM, off)));
+      ? v128.mul<T>(v128.div<T>(wt, sum), k)
+      : v128.mul<T>(v128.div<T>(v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W)), sum), k);
     v128.store(at<T>(LANE_M, off), v128.and(a, kept));
-    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(k, keep), wt), kept));
+    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(keep, wt), k), kept));
     // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
-    if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(k, smoothV), kept));
+    if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(smoothV, k), kept));
   }
   return hsum(total);
+}
+
+/** Two positions' loss in f64 from lanes 0-1 of f32x4 w_t, d = (x_t - m) - log S and log S, with
+ *  smoothing's sum_c w_c (x_c - m) (f64, at `shift`): the formulas at the top of this file, 0 where
+ *  not `kept`. */
+// @ts-ignore: decorator
+@inline function lossPair(wt: v128, d: v128, logSum: v128, shift: usize, eps: f64, smooth: f64, totalWeight: f64, kept: v128): v128 {
+  let loss = f64x2.mul(f64x2.neg(f64x2.promote_low_f32x4(wt)), f64x2.promote_low_f32x4(d));
+  if (eps != 0) {
+    const shifted = f64x2.sub(f64x2.mul(f64x2.splat(totalWeight), f64x2.promote_low_f32x4(logSum)), v128.load(shift));
+    loss = f64x2.add(f64x2.mul(f64x2.splat(1 - eps), loss), f64x2.mul(f64x2.splat(smooth), shifted));
+  }
+  return v128.and(loss, kept);
 }
 
 /** Whether any of the n class-index targets at tp (n a multiple of 4) is negative: ignored. */

@@ -197,11 +197,16 @@ export class Stream {
       this.count = 1;
       this.width = Math.ceil(inner / 8) * 4 + 8;
     } else if (slice <= CHUNK_BYTES || inner <= MIN_WIDTH) {
-      this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
+      const count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
+      // Regrouped into one column, a chunk of a multiple of 8 outer indices keeps the kernel's
+      // vector groups of 8 positions where the column layout's own chunks have them, and the
+      // positions a chunk's scalar tail computes the same (red team 15: [200000, 3] in chunks of
+      // 43690 rows had 2 tail positions per chunk, which [3, 200000] dim 0 ran in vector lanes)
+      this.count = relayout === 'columns' && count < outer && count >= 8 ? count - (count % 8) : count;
       this.width = inner;
     } else {
       this.count = 1;
-      const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 4) * 4));
+      const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 8) * 8));
       // 8 positions more where that width aliases (C = 16 or 32 float32 give 8192 or 4096:
       // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem; 8, not 4, as above)
       this.width = width < inner && aliases(width) ? width + 8 : width;
