@@ -113,6 +113,8 @@ import * as R from './reference';
 import { rng } from './helpers/random';
 import { loadTesting } from './helpers/testing-wasm';
 
+import { ulp32 } from './helpers/same';
+
 beforeAll(() => X.init());
 
 const f = Math.fround;
@@ -120,12 +122,6 @@ const F32_MAX = 3.4028234663852886e38;
 const MIN_NORMAL = 1.1754943508222875e-38;
 type Num = number;
 
-/** One float32 ulp of |v| (the subnormal spacing below the smallest normal number). */
-function ulp32(v: Num): Num {
-  const a = Math.abs(v);
-  if (a < MIN_NORMAL) return 2 ** -149;
-  return 2 ** (Math.floor(Math.log2(a)) - 23);
-}
 
 /** |got - ref| in float32 ulps of `scale` (ref itself when not given); 0 when Object.is-equal or
  *  both NaN; Infinity when one is not finite and the other is not the same. A finite ref beyond

@@ -41,17 +41,14 @@
 // time: hostile option getters / Proxy arrays / overlapping out buffers, wasmArray growth mid-call.
 import * as X from '../src';
 
+import { ulp32 } from './helpers/same';
+
 beforeAll(() => X.init());
 
 const f = Math.fround;
 const MIN_NORMAL = 1.1754943508222875e-38;
 type Num = number;
 
-function ulp32(v: Num): Num {
-  const a = Math.abs(v);
-  if (a < MIN_NORMAL) return 2 ** -149;
-  return 2 ** (Math.floor(Math.log2(a)) - 23);
-}
 /** |got - ref| in f32 ulps of max(|scale|, |ref|); 0 when equal / both NaN; Infinity on a finite mismatch with a non-finite. */
 function ulps(got: Num, ref: Num, scale = 0): Num {
   if (Object.is(got, ref) || (Number.isNaN(got) && Number.isNaN(ref))) return 0;

@@ -34,3 +34,10 @@ export function expectClose(what: string, got: ArrayLike<number> | number, want:
     if (!(Math.abs(g[i] - w[i]) <= tol * (1 + Math.abs(w[i])))) throw new Error(`${what}[${i}]: ${g[i]} vs reference ${w[i]}`);
   }
 }
+
+/** One float32 ulp of |v| (the subnormal spacing below the smallest normal number). */
+export function ulp32(v: number): number {
+  const a = Math.abs(v);
+  if (a < 1.1754943508222875e-38) return 2 ** -149;
+  return 2 ** (Math.floor(Math.log2(a)) - 23);
+}
