@@ -29,7 +29,7 @@
 // position's lse = m + log S, ignored positions included.
 
 import { MAX_THREADS } from "./threads";
-import { addWide, expK, expWith, hsum, lanes, log64V, logSumsV, minNormalV, narrow, widen } from "./simd";
+import { addWide, expK, expWith, hsum, lanes, log64V, logSums32V, logSumsV, minNormalV, narrow, widen } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
@@ -55,12 +55,18 @@ export function crossEntropyIndex<T>(
   const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
   // (only where the column path below runs: rows of many classes never read it)
   const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, eps, scale, gradPerPosition, z, lseOut);
+  // (the column path's float32 case without smoothing, z, lse or the exact exp: indexColumnsLean)
+  const lean = narrowStep && eps == 0 && !exact && leanColumns;
   zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     let i = 0;
     if (ASC_FEATURE_SIMD && inner > 1) {
       // Class dim not last (NCHW): vectorise across positions.
+      if (sizeof<T>() == 4 && lean) {
+        i = inner - inner % (2 * lanes<T>());
+        total = indexColumnsLean<T>(x, target, weight, o, C, inner, 0, i, lossOut, grad, scale, gradPerPosition, total);
+      }
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
         total += exact
           ? indexColumnsExact<T>(x, target, weight, o, C, inner, i, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, narrowStep)
@@ -104,6 +110,12 @@ export function crossEntropyIndex<T>(
   }
   return total;
 }
+
+/** Whether crossEntropyIndex may take indexColumnsLean where it applies. Only the test-only build
+ *  (assembly/testing.ts) turns it off, to compare the two column kernels bit for bit
+ *  (tests/cross_entropy_columns.test.ts). */
+let leanColumns = true;
+export function setLeanColumns(on: bool): void { leanColumns = on; }
 
 /** Whether float32's per-position step (indexColumns) may run in f32x4 lanes: its gradient factors
  *  (k w_t / S, k (1 - eps) w_t, k eps / C) stay in float32's normal range, up to where their exact
@@ -498,6 +510,157 @@ function indexColumnsFast<T>(
   if (anyIgnored(tp, 2 * L)) {
     for (let l = 0; l < 2 * L; l++) {
       if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
+    }
+  }
+  return total;
+}
+
+/** A float32 vector whose lane l is the value at base + l * laneStep + t_l * step, t_l the l-th
+ *  target at tp (an ignored position's -1 reads class 0, masked later): the targets' logits of
+ *  four positions (step the class stride, laneStep 4), or their class weights (4, 0). */
+// @ts-ignore: decorator
+@inline function gatherLanes(base: usize, tp: usize, step: usize, laneStep: usize): v128 {
+  let v = f32x4.splat(load<f32>(base + <usize>max(load<i32>(tp), 0) * step));
+  v = f32x4.replace_lane(v, 1, load<f32>(base + laneStep + <usize>max(load<i32>(tp, 4), 0) * step));
+  v = f32x4.replace_lane(v, 2, load<f32>(base + 2 * laneStep + <usize>max(load<i32>(tp, 8), 0) * step));
+  return f32x4.replace_lane(v, 3, load<f32>(base + 3 * laneStep + <usize>max(load<i32>(tp, 12), 0) * step));
+}
+
+/** indexColumns for the common float32 case, with everything in registers: no smoothing, z-loss
+ *  or lse out, the fast exp, weights in float32's step range (indexStepFits). It walks the
+ *  positions i0 .. i1 (a multiple of 8 apart) of outer slice o itself, two vectors (8 positions)
+ *  at a time, where indexColumns is called per pair of vectors and passes its per-position values
+ *  through memory (LANE_*): with two to eight classes that traffic and the call cost more than the
+ *  exps (bench/instructions.sh c2). The same operations in the same order as indexColumns with
+ *  indexStepLanes, so the same bits (tests/cross_entropy_columns.test.ts);
+ *  returns `total` plus the positions' losses, added per pair of vectors as the caller's loop does. */
+function indexColumnsLean<T>(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32, i1: i32,
+  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64,
+): f64 {
+  const stride = <usize>inner << alignof<T>();
+  const k0 = expK<T>(0, false), k1 = expK<T>(1, false), k2 = expK<T>(2, false), k3 = expK<T>(3, false), k4 = expK<T>(4, false), k5 = expK<T>(5, false);
+  const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
+  const w0 = weight != 0 ? v128.splat<T>(load<T>(weight)) : v128.splat<T>(<T>1);
+  // Two vectors of positions (A, B) at a time: their chains of dependent operations (exp, log,
+  // divide) interleave; one vector at a time ran 15-25% slower on fewer instructions.
+  for (let i = i0; i < i1; i += 8) {
+    const pos = <usize>o * inner + i;
+    const base = at<T>(x, <usize>o * C * inner + i);
+    const gBase = at<T>(grad, <usize>o * C * inner + i);
+    const tp = target + (pos << 2);
+    const tA = v128.load(tp);
+    const tB = v128.load(tp, 16);
+    // the max, and the target's logit and weight (an ignored position keeps class 0's, masked below)
+    let mA = v128.load(base);
+    let mB = v128.load(base, 16);
+    let xtA = mA, xtB = mB;
+    let wtA = w0, wtB = w0;
+    let p = base;
+    if (C <= GATHER_MAX_C) {
+      for (let c = 1; c < C; c++) {
+        p += stride;
+        const vA = v128.load(p);
+        const vB = v128.load(p, 16);
+        mA = v128.pmax<T>(mA, vA);
+        mB = v128.pmax<T>(mB, vB);
+        const cv = i32x4.splat(c);
+        const isA = i32x4.eq(tA, cv);
+        const isB = i32x4.eq(tB, cv);
+        xtA = v128.bitselect(vA, xtA, isA);
+        xtB = v128.bitselect(vB, xtB, isB);
+        if (weight != 0) {
+          const w = v128.splat<T>(load<T>(at<T>(weight, c)));
+          wtA = v128.bitselect(w, wtA, isA);
+          wtB = v128.bitselect(w, wtB, isB);
+        }
+      }
+    } else {
+      for (let c = 1; c < C; c++) {
+        p += stride;
+        mA = v128.pmax<T>(mA, v128.load(p));
+        mB = v128.pmax<T>(mB, v128.load(p, 16));
+      }
+      xtA = gatherLanes(base, tp, stride, 4);
+      xtB = gatherLanes(base + 16, tp + 16, stride, 4);
+      if (weight != 0) {
+        wtA = gatherLanes(weight, tp, 4, 0);
+        wtB = gatherLanes(weight, tp + 16, 4, 0);
+      }
+    }
+    // the exps (kept in the gradient) and their sums: in T over groups of 8 classes, widened into
+    // f64 per group (indexColumns' order)
+    let sA0 = f64x2.splat(0), sA1 = sA0, sB0 = sA0, sB1 = sA0;
+    p = base;
+    let g = gBase;
+    for (let c0 = 0; c0 < C; c0 += 8) {
+      const c1 = min(c0 + 8, C);
+      let partA = v128.splat<T>(<T>0);
+      let partB = partA;
+      for (let c = c0; c < c1; c++) {
+        const eA = expWith<T>(v128.sub<T>(v128.load(p), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
+        const eB = expWith<T>(v128.sub<T>(v128.load(p, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
+        if (grad != 0) {
+          v128.store(g, eA);
+          v128.store(g, eB, 16);
+        }
+        partA = v128.add<T>(partA, eA);
+        partB = v128.add<T>(partB, eB);
+        p += stride;
+        g += stride;
+      }
+      sA0 = widen<T>(sA0, partA, false);
+      sA1 = widen<T>(sA1, partA, true);
+      sB0 = widen<T>(sB0, partB, false);
+      sB1 = widen<T>(sB1, partB, true);
+    }
+    const sA = narrow<T>(sA0, sA1);
+    const sB = narrow<T>(sB0, sB1);
+    // (up to 8 classes the sums are float32 values: logSums32V gives logSumsV's bits for less)
+    const logA = C <= 8 ? logSums32V(sA) : logSumsV<T>(sA0, sA1);
+    const logB = C <= 8 ? logSums32V(sB) : logSumsV<T>(sB0, sB1);
+    const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
+    const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
+    const dA = v128.sub<T>(v128.sub<T>(xtA, mA), logA);
+    const dB = v128.sub<T>(v128.sub<T>(xtB, mB), logB);
+    const loA = lossPair(wtA, dA, logA, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptA));
+    const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), logA, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptA));
+    const loB = lossPair(wtB, dB, logB, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptB));
+    const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), logB, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptB));
+    total += hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
+    if (lossOut != 0) {
+      v128.store(at<T>(lossOut, pos), narrow<T>(loA, hiA));
+      v128.store(at<T>(lossOut, pos), narrow<T>(loB, hiB), 16);
+    }
+    if (grad == 0) continue;
+    let kA = v128.splat<T>(<T>scale), kB = kA;
+    if (gradPerPosition != 0) {
+      kA = v128.load(at<T>(gradPerPosition, pos));
+      kB = v128.load(at<T>(gradPerPosition, pos), 16);
+    }
+    const aA = v128.and(v128.mul<T>(v128.div<T>(wtA, sA), kA), keptA);
+    const aB = v128.and(v128.mul<T>(v128.div<T>(wtB, sB), kB), keptB);
+    // (-b added, as indexColumns' pass 3: a gradOutput of -0 gives +0 off the target;
+    // (1 - eps) w_t = w_t, eps being 0)
+    const nbA = v128.neg<T>(v128.and(v128.mul<T>(wtA, kA), keptA));
+    const nbB = v128.neg<T>(v128.and(v128.mul<T>(wtB, kB), keptB));
+    const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
+    const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
+    g = gBase;
+    for (let c = 0; c < C; c++) {
+      const eA = v128.load(g);
+      const eB = v128.load(g, 16);
+      const gA = v128.mul<T>(v128.andnot(eA, v128.lt<T>(eA, tinyA)), aA);
+      const gB = v128.mul<T>(v128.andnot(eB, v128.lt<T>(eB, tinyB)), aB);
+      const cv = i32x4.splat(c);
+      v128.store(g, v128.add<T>(gA, v128.and(nbA, i32x4.eq(tA, cv))));
+      v128.store(g, v128.add<T>(gB, v128.and(nbB, i32x4.eq(tB, cv))), 16);
+      g += stride;
+    }
+    if (!i32x4.all_true(v128.and(keptA, keptB))) {
+      for (let l = 0; l < 8; l++) {
+        if (load<i32>(tp + (<usize>l << 2)) < 0) ignoredGrad<T>(at<T>(base, l), at<T>(gBase, l), C, stride);
+      }
     }
   }
   return total;

@@ -328,6 +328,21 @@ const LOG32 = memory.data<u32>([
   return v128.bitselect(r, sum, f32x4.eq(sum, sum));
 }
 
+/** logSumsV for sums that are float32 values (f32x4 lanes: a column kernel's sums of at most 8
+ *  classes, added in f32 before widening): the same split, 2^e m with m halved above sqrt(2) to
+ *  logSumsV's 20 mantissa bits, so the same f32 e and f and the same bits, from the f32 lanes
+ *  without the f64 round trip (row CE with C = 2: bench/instructions.sh c2). */
+// @ts-ignore: decorator
+@inline export function logSums32V(sum: v128): v128 {
+  const mant = v128.and(sum, v128.load32_splat(LOG32));
+  const big = i32x4.gt_s(mant, i32x4.splat(0x003504F7)); // (mant >> 3) > 0x6A09E, as logSumsV
+  const one = K<f32>(13);
+  const m = v128.or(mant, one);
+  const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(i32x4.shr_u(sum, 23), i32x4.splat(127)), big));
+  const r = logOfParts32(e, f32x4.sub(v128.bitselect(f32x4.mul(m, K<f32>(22)), m, big), one)); // (exact)
+  return v128.bitselect(r, sum, f32x4.eq(sum, sum)); // NaN passes through
+}
+
 /** m - 1 for x = 2^e m (f64x2), m in [1, 2), or m / 2 - 1 in the lanes of `halve`: exact. */
 // @ts-ignore: decorator
 @inline function mantissaLess1(x: v128, halve: v128): v128 {

@@ -6,6 +6,7 @@
 
 import { expK, expV, expWith, lanes, log1pV, log32V, log64V, logSumsV } from "./simd";
 import { at, expT } from "./math";
+import { crossEntropyIndex, setLeanColumns } from "./cross_entropy";
 
 /** First byte the host may use. */
 export function heapBase(): usize { return __heap_base; }
@@ -162,4 +163,11 @@ export function scan_f32(kind: i32, lo: u32, hi: u32, stride: u32, out: usize): 
 /** y_i := the scan's reference for `kind` (to check it against V8 from JS). */
 export function reference_f32(kind: i32, x: usize, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(at<f32>(y, i), reference(kind, load<f32>(at<f32>(x, i))));
+}
+
+/** crossEntropyIndex over float32 (the shipped kernel, assembly/cross_entropy.ts), with the lean
+ *  column kernel allowed or not: tests/cross_entropy_columns.test.ts compares the two. */
+export function crossEntropyIndex_f32(x: usize, t: usize, w: usize, outer: i32, C: i32, inner: i32, eps: f64, loss: usize, grad: usize, scale: f64, gradPerPosition: usize, lean: bool): f64 {
+  setLeanColumns(lean);
+  return crossEntropyIndex<f32>(x, t, w, outer, C, inner, eps, loss, grad, scale, gradPerPosition, 0, 0, 0);
 }

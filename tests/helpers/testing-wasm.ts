@@ -27,6 +27,14 @@ export interface TestingModule {
   relaxed: boolean;
   /** out[i] := f(x[i]) for the named function (x and out of the function's element type). */
   map(name: MapName, x: Float32Array | Float64Array, out: Float32Array | Float64Array): void;
+  /** The shipped float32 crossEntropyIndex kernel on (outer, C, inner) logits x and targets t (-1:
+   *  ignored), with the lean column kernel allowed or not (assembly/testing.ts). */
+  crossEntropyIndexF32(c: IndexCall, lean: boolean): { total: number; loss: Float32Array | null; grad: Float32Array | null };
+}
+
+export interface IndexCall {
+  x: Float32Array; t: Int32Array; weight: Float32Array | null; outer: number; C: number; inner: number;
+  eps: number; loss: boolean; grad: boolean; scale: number; gradPerPosition: Float32Array | null;
 }
 
 const FILES = { simd: 'ulp.wasm', scalar: 'ulp-scalar.wasm', relaxed: 'ulp-relaxed.wasm' };
@@ -71,6 +79,22 @@ export function loadTesting(build: 'simd' | 'scalar' | 'relaxed'): TestingModule
       input.fill(x[x.length - 1], x.length);
       (ex[name] as (x: number, y: number, n: number) => void)(base, base + padded, input.length);
       out.set(new Ctor(ex.memory.buffer, base + padded, x.length));
+    },
+    crossEntropyIndexF32(c, lean) {
+      const positions = c.outer * c.inner;
+      const sizes = [c.x.length, positions, c.C, positions, c.x.length, positions].map((n) => (4 * n + 15) & ~15);
+      grow(base + sizes.reduce((a, b) => a + b, 0));
+      const [px, pt, pw, pl, pg, pk] = sizes.map((_, i) => base + sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      const f32 = (p: number, n: number) => new Float32Array(ex.memory.buffer, p, n);
+      f32(px, c.x.length).set(c.x);
+      new Int32Array(ex.memory.buffer, pt, positions).set(c.t);
+      if (c.weight) f32(pw, c.C).set(c.weight);
+      if (c.gradPerPosition) f32(pk, positions).set(c.gradPerPosition);
+      f32(pl, positions).fill(NaN);
+      f32(pg, c.x.length).fill(NaN);
+      const total = (ex.crossEntropyIndex_f32 as (...a: number[]) => number)(px, pt, c.weight ? pw : 0, c.outer, c.C, c.inner, c.eps,
+        c.loss ? pl : 0, c.grad ? pg : 0, c.scale, c.gradPerPosition ? pk : 0, lean ? 1 : 0);
+      return { total, loss: c.loss ? f32(pl, positions).slice() : null, grad: c.grad ? f32(pg, c.x.length).slice() : null };
     },
   };
 }
