@@ -35,7 +35,14 @@ function expandedPeriod<T>(period: i32): i32 {
   return 256 - 256 % l;
 }
 
-/** binary_cross_entropy on probabilities x in [0, 1] (validated by the caller):
+/** Whether the last binaryCrossEntropy call met an x outside [0, 1] (or NaN): its range check.
+ *  The check is here, where the kernel loads x anyway, not in JavaScript before the call: a loop
+ *  over a Float32Array or Float64Array in V8 took 2-4 ns per element, a third of the call
+ *  (bench/shapes.mjs bce-probs), against about 0.1 here. The caller finds the first bad element
+ *  for its error message only when this is set (src/ops/bce.ts). */
+export let outsideUnit: i32 = 0;
+
+/** binary_cross_entropy on probabilities x in [0, 1] (outsideUnit says if one was not):
  *    loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
  *    dloss/dx = w (x - y) / max((1 - x) x, EPSILON)
  *  The clamps are PyTorch's: they keep x = 0 and x = 1 finite. Returns the sum of the losses. */
@@ -43,6 +50,7 @@ export function binaryCrossEntropy<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
+  outsideUnit = 0;
   if (ASC_FEATURE_SIMD) return spans<T>(false, x, y, weight, weightPeriod, 0, 1, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
@@ -61,6 +69,7 @@ export function binaryCrossEntropy<T>(
 ): f64 {
   const xi = <f64>load<T>(at<T>(x, i));
   const yi = <f64>load<T>(at<T>(y, i));
+  if (!(xi >= 0 && xi <= 1)) outsideUnit = 1;
   const logX = max(Math.log(xi), -100.0);
   const log1mX = max(Math.log1p(-xi), -100.0);
   const loss = -w * (yi * logX + (1 - yi) * log1mX);
@@ -91,12 +100,17 @@ function probabilitySpan<T>(
   const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
   const wStep = weight != 0 && !weightOne;
   let acc = f64x2.splat(0);
+  // the range check: min of (1 - x) x, >= 0 iff every x is in [0, 1] (outside, the product is
+  // negative and no smaller in size than 2^-24 or x; min keeps a NaN)
+  let low = zero;
   let c = 0;
   for (; c + L <= n; c += L) {
     const xv = v128.load(at<T>(x, c));
     const yv = v128.load(at<T>(y, c));
     const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
     const u = v128.sub<T>(one, xv);
+    const ux = v128.mul<T>(u, xv);
+    low = v128.min<T>(low, ux);
     const um1 = v128.sub<T>(u, one);
     const negX = v128.neg<T>(xv);
     const logX = v128.max<T>(logV<T>(xv), clamp);
@@ -107,12 +121,13 @@ function probabilitySpan<T>(
     acc = addWide<T>(acc, loss);
     if (grad != 0) {
       const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-      const den = v128.max<T>(v128.mul<T>(u, xv), eps);
+      const den = v128.max<T>(ux, eps);
       // PyTorch's order, (x - y) / den first: k w (x - y) rounded a subnormal x - y onto the
       // subnormal grid before the division brought it back (red team 15: 6.7% high at x = 3 2^-149)
       v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(v128.div<T>(v128.sub<T>(xv, yv), den), kv), w));
     }
   }
+  if (!i32x4.all_true(v128.ge<T>(low, zero))) outsideUnit = 1;
   let total = hsum(acc);
   for (; c < n; c++) {
     const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;

@@ -6,7 +6,7 @@
 import { logSoftmaxForward, logSoftmaxBackward, softmaxForward, softmaxBackward, softmaxScratchSlot } from "./softmax";
 import { crossEntropyIndex, crossEntropyProbs, crossEntropyScratchSlot, zSquares } from "./cross_entropy";
 import { nllLoss } from "./nll";
-import { binaryCrossEntropy, binaryCrossEntropyWithLogits, bceScratchSlot } from "./bce";
+import { binaryCrossEntropy, binaryCrossEntropyWithLogits, bceScratchSlot, outsideUnit } from "./bce";
 import { ctcLoss } from "./ctc";
 
 import { klDiv } from "./kl_div";
@@ -52,6 +52,8 @@ export function nllLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, in
 
 export function binaryCrossEntropy_f32(x: usize, y: usize, w: usize, wPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropy<f32>(x, y, w, wPeriod, n, loss, grad, scale, gradPerElement); }
 export function binaryCrossEntropy_f64(x: usize, y: usize, w: usize, wPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropy<f64>(x, y, w, wPeriod, n, loss, grad, scale, gradPerElement); }
+/** 1 if the last binaryCrossEntropy kernel call met an input outside [0, 1], else 0. */
+export function binaryCrossEntropyOutside(): i32 { return outsideUnit; }
 export function binaryCrossEntropyWithLogits_f32(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f32>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }
 export function binaryCrossEntropyWithLogits_f64(x: usize, y: usize, w: usize, wPeriod: i32, pw: usize, pwPeriod: i32, n: i32, loss: usize, grad: usize, scale: f64, gradPerElement: usize): f64 { return binaryCrossEntropyWithLogits<f64>(x, y, w, wPeriod, pw, pwPeriod, n, loss, grad, scale, gradPerElement); }
 

@@ -290,7 +290,7 @@ export class Stream {
    *  order at the end, as one thread adds them. */
   private runParallel(chunks: Span[], kernel: (chunk: Chunk) => number, side?: string): number {
     const pool = this.ws.pool!;
-    const withSide = side !== undefined;
+    const sideExport = side ?? null;
     const results: JobResult[] = new Array(chunks.length);
     const workers = Math.floor((this.sets - 1) / DEPTH); // worker w: sets w * DEPTH + seq % DEPTH; this thread: the last set
     const here = this.sets - 1;
@@ -305,7 +305,7 @@ export class Stream {
       return calls;
     };
     const computeHere = (c: number, set: number, calls = record(c, set)) => {
-      results[c] = pool.runHere(calls, withSide);
+      results[c] = pool.runHere(calls, sideExport);
       this.finishOut(chunks[c], set);
     };
     const finish = (w: number, r: JobResult) => {
@@ -328,7 +328,7 @@ export class Stream {
           const seq = pool.nextSeq(w);
           const set = w * DEPTH + (seq % DEPTH);
           const calls = record(next, set);
-          if (pool.post(w, calls, withSide)) queues[w].push({ chunk: next, seq, set, calls });
+          if (pool.post(w, calls, sideExport)) queues[w].push({ chunk: next, seq, set, calls });
           else computeHere(next, set, calls);
           next++;
           continue;
@@ -337,18 +337,18 @@ export class Stream {
         // jobs queued per worker, the last chunks would otherwise wait for the worker while this
         // thread idles: W3 on 2 threads, 24 chunks, finished 1-2 chunks late), else wait for the
         // oldest job of the first busy worker, if any is left.
-        if (pool.takeUntaken && this.takeBackOne(queues, results, chunks, withSide)) continue;
+        if (pool.takeUntaken && this.takeBackOne(queues, results, chunks, sideExport)) continue;
         const w = queues.findIndex((q) => q.length > 0);
         if (w < 0) break;
         const job = queues[w][0];
-        finish(w, pool.wait(this.fn, w, job.seq, job.calls, withSide));
+        finish(w, pool.wait(this.fn, w, job.seq, job.calls, sideExport));
       }
     } catch (e) {
       // Never leave jobs running over the workspace the next call will use: wait for every posted
       // job (its result dropped) before the error goes up.
       queues.forEach((q, w) => q.forEach((job) => {
         try {
-          pool.wait(this.fn, w, job.seq, job.calls, withSide);
+          pool.wait(this.fn, w, job.seq, job.calls, sideExport);
         } catch {
           /* the first error is the one to report */
         }
@@ -365,7 +365,7 @@ export class Stream {
 
   /** Runs here the first queued job (of any worker) that its worker has not taken yet, and
    *  copies its results out; returns whether there was one. */
-  private takeBackOne(queues: Queued[][], results: JobResult[], chunks: Span[], side: boolean): boolean {
+  private takeBackOne(queues: Queued[][], results: JobResult[], chunks: Span[], side: string | null): boolean {
     const pool = this.ws.pool!;
     for (let w = 0; w < queues.length; w++) {
       for (let i = 0; i < queues[w].length; i++) {

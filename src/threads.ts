@@ -25,7 +25,7 @@ export interface JobCall {
 }
 
 /** What a job gives back: the sum of its calls' return values and, if asked, an export read after
- *  them (crossEntropy's z-loss squares). */
+ *  them (crossEntropy's z-loss squares, binaryCrossEntropy's range check). */
 export interface JobResult {
   total: number;
   side: number;
@@ -68,7 +68,6 @@ const start = (m) => {
   const ex = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
   ex.setThreadSlot(m.slot);
   const fns = m.names.map((n) => ex[n]);
-  const side = m.side >= 0 ? fns[m.side] : null;
   const ctrl = new Int32Array(m.mailbox, 0, 16);
   port.postMessage('ready');
   let seen = 0;
@@ -94,7 +93,7 @@ const start = (m) => {
             p += 2 + k;
           }
           res[0] = total;
-          res[1] = job[p] ? side() : 0;
+          res[1] = job[p] ? fns[job[p] - 1]() : 0; // the side export, 1-based
           Atomics.store(ctrl, ${STATUS} + slot, 0);
           Atomics.add(ctrl, ${RAN}, 1);
         } catch (e) {
@@ -150,7 +149,6 @@ export class Pool {
   private readonly starting = new Map<number, Promise<void>>();
   private readonly names: string[];
   private readonly index = new Map<string, number>();
-  private readonly side: number;
   /** Whether Atomics.wait may block this thread (not on a browser's main thread). */
   private readonly canBlock: boolean;
 
@@ -164,7 +162,6 @@ export class Pool {
   constructor(private readonly host: PoolModule) {
     this.names = WebAssembly.Module.exports(host.module as WebAssembly.Module).filter((e) => e.kind === 'function').map((e) => e.name);
     this.names.forEach((n, i) => this.index.set(n, i));
-    this.side = this.index.get('crossEntropyZSquares') ?? -1;
     let canBlock = true;
     try {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
@@ -228,7 +225,7 @@ export class Pool {
         () => (ready ? this.replace(thread, slot) : reject(new Error('a worker exited before it was ready'))),
       );
       const thread = new Thread(worker, mailbox);
-      worker.postMessage({ module: this.host.module, memory: this.host.memory, mailbox, slot, names: this.names, side: this.side });
+      worker.postMessage({ module: this.host.module, memory: this.host.memory, mailbox, slot, names: this.names });
     });
     const tracked = started.finally(() => this.starting.delete(slot));
     this.starting.set(slot, tracked);
@@ -275,7 +272,7 @@ export class Pool {
 
   /** Posts a job to worker w (0-based; fewer than DEPTH of its jobs unfinished), or returns false
    *  when that worker is gone or the job is too long to post. */
-  post(w: number, calls: JobCall[], side: boolean): boolean {
+  post(w: number, calls: JobCall[], side: string | null): boolean {
     const t = this.threads[w];
     if (!t || t.dead) return false;
     const job = t.jobs[(t.seq + 1) % DEPTH];
@@ -288,7 +285,7 @@ export class Pool {
       job.set(c.args, p + 2);
       p += 2 + c.args.length;
     }
-    job[p] = side ? 1 : 0;
+    job[p] = side ? this.index.get(side)! + 1 : 0;
     t.seq++;
     Atomics.store(t.ctrl, POSTED, t.seq);
     if (Atomics.load(t.ctrl, ASLEEP)) Atomics.notify(t.ctrl, POSTED);
@@ -296,7 +293,7 @@ export class Pool {
   }
 
   /** Runs a job on the calling thread. */
-  runHere(calls: JobCall[], side: boolean): JobResult {
+  runHere(calls: JobCall[], side: string | null): JobResult {
     let total = 0;
     let any = false;
     for (const c of calls) {
@@ -306,7 +303,7 @@ export class Pool {
         any = true;
       }
     }
-    return { total, side: side && this.side >= 0 ? (this.host.exports.crossEntropyZSquares as () => number)() : 0 };
+    return { total, side: side ? (this.host.exports[side] as () => number)() : 0 };
   }
 
   /** Runs `parts` at once: parts[0] here, parts[k] on worker k - 1 (here too when that worker is
@@ -322,7 +319,7 @@ export class Pool {
     for (let k = 1; k < parts.length; k++) {
       const w = k - 1;
       const seq = this.usable(w) ? this.nextSeq(w) : 0;
-      if (seq && this.post(w, parts[k], false)) posted.push({ w, seq, calls: parts[k] });
+      if (seq && this.post(w, parts[k], null)) posted.push({ w, seq, calls: parts[k] });
       else here.push(parts[k]);
     }
     let error: unknown = null;
@@ -330,7 +327,7 @@ export class Pool {
     const open = posted.slice();
     try {
       between?.();
-      for (const calls of here) this.runHere(calls, false);
+      for (const calls of here) this.runHere(calls, null);
       late = posted.some((p) => Atomics.load(this.thread(p.w).ctrl, DONE) < p.seq);
       // A part its worker has not taken yet (descheduled on a loaded machine, or still waking up)
       // runs here now: this thread has nothing else to do, and waiting could only finish it later.
@@ -338,14 +335,14 @@ export class Pool {
         const p = open[i];
         if (!this.claim(p.w, p.seq)) continue;
         open.splice(i--, 1);
-        this.runHere(p.calls, false);
+        this.runHere(p.calls, null);
       }
     } catch (e) {
       error = e;
     }
     for (const p of open) {
       try {
-        this.wait(fn, p.w, p.seq, p.calls, false);
+        this.wait(fn, p.w, p.seq, p.calls, null);
       } catch (e) {
         error ??= e;
       }
@@ -378,7 +375,7 @@ export class Pool {
 
   /** Waits for worker w's job seq (posted with `post`; its earlier jobs collected) and returns its
    *  result. A job its worker has not taken after STEAL_MS is taken back and run here. */
-  wait(fn: string, w: number, seq: number, calls: JobCall[], side: boolean): JobResult {
+  wait(fn: string, w: number, seq: number, calls: JobCall[], side: string | null): JobResult {
     const t = this.thread(w);
     const start = performance.now();
     for (;;) {

@@ -36,7 +36,9 @@ function detached<A extends ArrayBufferView>(a: A): A {
 
 const CE_KNOWN = 'reduction, grad, gradOutput, out, weight, ignoreIndex, labelSmoothing, dim, zLoss, returnLse';
 
-type Case = [name: string, call: () => unknown, kind: typeof TypeError | typeof RangeError, message: string | RegExp];
+// inKernel: the kernel checks this as it reads the input (binaryCrossEntropy's [0, 1] range, as
+// PyTorch's kernel does), so the error comes after the wasm call; every other error comes before.
+type Case = [name: string, call: () => unknown, kind: typeof TypeError | typeof RangeError, message: string | RegExp, inKernel?: true];
 
 const shapes: Case[] = [
   ['negative shape entry', () => X.softmax({ data: new Float32Array(6), shape: [-2, 3] }), TypeError, 'softmax: input.shape[0] must be a non-negative integer, got -2'],
@@ -166,11 +168,23 @@ const values: Case[] = [
   ['fractional ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: 0.5 }), TypeError, 'crossEntropy: ignoreIndex must be an integer, got 0.5'],
   ['ignoreIndex >= 0 with probability targets', () => X.crossEntropy(L, P.data, { ignoreIndex: 1 }), TypeError, 'crossEntropy: ignore_index is not supported for floating point target'],
   ['grad is a string', () => X.crossEntropy(L, T, { grad: 'yes' as never }), TypeError, 'crossEntropy: grad must be a boolean, got string'],
-  ['BCE input above 1', () => X.binaryCrossEntropy(f32([0.5, 1.5], [2]), new Float32Array(2)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[1] = 1.5)'],
-  ['BCE input below 0', () => X.binaryCrossEntropy(f32([-0.25], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = -0.25)'],
-  ['BCE input NaN', () => X.binaryCrossEntropy(f32([NaN], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = NaN)'],
   ['BCE target size', () => X.binaryCrossEntropy(P, { data: new Float32Array(3), shape: [3] }), RangeError, 'binaryCrossEntropy: Using a target size (torch.Size([3])) that is different to the input size (torch.Size([2, 3])) is deprecated. Please ensure they have the same size.'],
   ['BCE-with-logits target size', () => X.binaryCrossEntropyWithLogits(L, { data: new Float32Array(3), shape: [1, 3] }), RangeError, 'binaryCrossEntropyWithLogits: Target size (torch.Size([1, 3])) must be the same as input size (torch.Size([2, 3]))'],
+];
+
+/** binaryCrossEntropy's range check, in the kernel (assembly/bce.ts outsideUnit): the first
+ *  offending element wherever it sits: a vector lane or a scalar tail, a later chunk, float64. */
+const probabilityRange: Case[] = [
+  ['BCE input above 1', () => X.binaryCrossEntropy(f32([0.5, 1.5], [2]), new Float32Array(2)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[1] = 1.5)', true],
+  ['BCE input below 0', () => X.binaryCrossEntropy(f32([-0.25], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = -0.25)', true],
+  ['BCE input NaN', () => X.binaryCrossEntropy(f32([NaN], [1]), new Float32Array(1)), RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = NaN)', true],
+  ...([[Float32Array, 3, 2], [Float32Array, 999998, -1e-30], [Float64Array, 6, Infinity], [Float64Array, 4e5 + 2, 1 + 2 ** -52], [Float32Array, 9e5 + 4, -Infinity]] as const)
+    .map(([type, at, value]): Case => [`BCE ${type.name} input[${at}] = ${value} of [333333, 3] (lanes, tails, chunks)`, () => {
+      const x = new type(999999).fill(0.5);
+      x[at] = value;
+      x[at + 1] = 2; // only the first is reported
+      return X.binaryCrossEntropy({ data: x, shape: [333333, 3] }, new type(999999), { weight: { data: new type(3).fill(1), shape: [3] } });
+    }, RangeError, `binaryCrossEntropy: all elements of input should be between 0 and 1 (input[${at}] = ${type === Float32Array ? Math.fround(value) : value})`, true]),
 ];
 
 const options: Case[] = [
@@ -424,6 +438,7 @@ const groups: [string, Case[]][] = [
   ['targets out of range', targetRange],
   ['weight, posWeight, gradOutput, out', operands],
   ['dim and other values', values],
+  ['binaryCrossEntropy input range (checked in the kernel)', probabilityRange],
   ['options', options],
   ['SharedArrayBuffer and detached buffers', buffers],
   ['workspace limit', limit],
@@ -445,7 +460,8 @@ test('the case names are unique (each case is its own error)', () => {
 
 for (const [group, cases] of groups) {
   describe(group, () => {
-    test.each(cases)('%s', (_name, call, kind, message) => {
+    // (rest parameters: a fifth declared parameter would make jest pass `done` to four-entry rows)
+    test.each(cases)('%s', (...[, call, kind, message, inKernel]: Case) => {
       const kernel = jest.spyOn(Workspace.prototype, 'kernel');
       const memoryBefore = X.wasmMemoryBytes();
       let thrown: unknown;
@@ -460,8 +476,10 @@ for (const [group, cases] of groups) {
         expect((thrown as Error).constructor).toBe(kind);
         if (typeof message === 'string') expect((thrown as Error).message).toBe(message);
         else expect((thrown as Error).message).toMatch(message);
-        expect(kernel).not.toHaveBeenCalled(); // raised before any wasm call
-        expect(X.wasmMemoryBytes()).toBe(memoryBefore); // and before any allocation
+        if (!inKernel) {
+          expect(kernel).not.toHaveBeenCalled(); // raised before any wasm call
+          expect(X.wasmMemoryBytes()).toBe(memoryBefore); // and before any allocation
+        }
       } finally {
         kernel.mockRestore();
       }
@@ -470,6 +488,24 @@ for (const [group, cases] of groups) {
     });
   });
 }
+
+test('binaryCrossEntropy\'s kernel range check: every edge of [0, 1] passes, every value just outside fails, in every lane and tail', () => {
+  for (const type of [Float32Array, Float64Array]) {
+    const tiny = type === Float32Array ? 2 ** -149 : 2 ** -1074;
+    const ulp = type === Float32Array ? 2 ** -23 : 2 ** -52;
+    const inside = [0, -0, 1, tiny, 1 - ulp / 2, 0.5, 2 ** -126, 1e-30];
+    for (let n = 1; n <= 11; n++) {
+      const x = new type(n).map((_, i) => inside[i % inside.length]);
+      expect(Number.isFinite(X.binaryCrossEntropy({ data: x, shape: [n] }, new type(n)).loss)).toBe(true);
+      for (const bad of [-tiny, 1 + ulp, NaN, Infinity, -Infinity, -1e-30, 2]) {
+        const at = (7 * n + 3) % n; // a vector lane or a scalar tail, by n
+        const y = x.slice();
+        y[at] = bad;
+        expect(() => X.binaryCrossEntropy({ data: y, shape: [n] }, new type(n))).toThrow(`binaryCrossEntropy: all elements of input should be between 0 and 1 (input[${at}] = ${y[at]})`);
+      }
+    }
+  }
+});
 
 test('the default workspace limit (1 GiB) refuses a call that needs more, before allocating', () => {
   // Inputs stream through wasm memory in chunks of whole class rows, so only a class row over

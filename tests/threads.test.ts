@@ -57,6 +57,7 @@ function makeOps(): [string, () => unknown][] {
     ['crossEntropy f32 rows, weight, ignoreIndex, smoothing, grad', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { weight: w, labelSmoothing: 0.1, grad: true })],
     ['crossEntropy f64 rows, sum, grad', () => X.crossEntropy({ data: x64, shape: [N, C] }, t, { reduction: 'sum', grad: true })],
     ['crossEntropy zLoss + returnLse + none (an export read after each chunk)', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { zLoss: 1e-4, returnLse: true, reduction: 'none', grad: true })],
+    ['crossEntropy zLoss, mean (the squares the workers\' chunks read after their kernels count)', () => X.crossEntropy({ data: x32, shape: [N, C] }, t, { zLoss: 1e-2, grad: true })],
     ['crossEntropy NCHW C = 3 (regrouped into columns)', () => X.crossEntropy({ data: seg, shape: [4, 3, 200, 300] }, segT, { grad: true })],
     ['crossEntropy NCHW probabilities (regrouped into rows)', () => X.crossEntropy({ data: probX, shape: [8, 21, 64, 96] }, { data: probs, shape: [8, 21, 64, 96] }, { grad: true, labelSmoothing: 0.05 })],
     ['crossEntropy bfloat16 logits (decoded per chunk)', () => X.crossEntropy({ data: half, shape: [N, C], dtype: 'bfloat16' }, t, { grad: true })],
@@ -66,6 +67,18 @@ function makeOps(): [string, () => unknown][] {
     ['softmaxBackward', () => X.softmaxBackward({ data: gradOut, shape: [N, C] }, { data: softY, shape: [N, C] })],
     ['logSoftmaxBackward f64', () => X.logSoftmaxBackward({ data: gradOut64, shape: [N, C] }, { data: X.logSoftmax({ data: x64, shape: [N, C] }), shape: [N, C] })],
     ['binaryCrossEntropy, weight of period 4 (tiled in per-thread scratch)', () => X.binaryCrossEntropy({ data: p, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { weight: new Float32Array([0.5, 2, 1, 3]), grad: true })],
+    ['binaryCrossEntropy input out of [0, 1] in a late chunk (the kernel\'s range check, an export read after each chunk)', () => {
+      const bad = p.slice();
+      bad[350001] = 1.5;
+      let message = '';
+      try {
+        X.binaryCrossEntropy({ data: bad, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { grad: true });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toBe('binaryCrossEntropy: all elements of input should be between 0 and 1 (input[350001] = 1.5)');
+      return message;
+    }],
     ['binaryCrossEntropyWithLogits, posWeight, mean', () => X.binaryCrossEntropyWithLogits({ data: logits, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { posWeight: new Float32Array([1, 2, 3, 4]), weight: new Float32Array([0.5, 1, 1.5, 2]), grad: true })],
     ['klDiv batchmean', () => X.klDiv({ data: X.logSoftmax({ data: x32, shape: [N, C] }), shape: [N, C] }, { data: softY, shape: [N, C] }, { reduction: 'batchmean', grad: true })],
     ['sigmoidFocalLoss', () => X.sigmoidFocalLoss({ data: logits, shape: [400000] }, { data: y, shape: [400000] }, { reduction: 'sum', grad: true })],

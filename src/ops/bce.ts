@@ -103,11 +103,6 @@ function run<A extends FloatArray>(
   const type = x.constructor as FloatConstructor;
   const weight = periodic(fn, 'weight', opts.weight, shape, type);
   const posWeight = logits ? periodic(fn, 'posWeight', opts.posWeight, shape, type) : null;
-  if (!logits) {
-    for (let i = 0; i < x.length; i++) {
-      if (!(x[i] >= 0 && x[i] <= 1)) fail(fn, `all elements of input should be between 0 and 1 (input[${i}] = ${x[i]})`, RangeError);
-    }
-  }
   const plan = planLoss(fn, opts, x, shape);
   const precision = precisionOf(x);
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
@@ -127,7 +122,7 @@ function run<A extends FloatArray>(
   const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
   const bce = ws.kernel<BceKernel>('binaryCrossEntropy', precision);
   const bceLogits = ws.kernel<BceLogitsKernel>('binaryCrossEntropyWithLogits', precision);
-  return stream.run(n, (c, scale) => {
+  const result = stream.run(n, (c, scale) => {
     const [px, py] = c.inputs;
     const length = c.count * unit;
     // Each weight as the kernel takes it: a pointer and a period (a streamed one never wraps in a chunk).
@@ -139,7 +134,17 @@ function run<A extends FloatArray>(
     return logits
       ? bceLogits(px, py, pw, wPeriod, ppw, pwPeriod, length, c.loss, c.grad, scale, c.gradOutput)
       : bce(px, py, pw, wPeriod, length, c.loss, c.grad, scale, c.gradOutput);
-  }) as LossResult<A>;
+  }, logits ? undefined : 'binaryCrossEntropyOutside') as LossResult<A>;
+  // The kernel checks that every input it read is in [0, 1] (assembly/bce.ts, outsideUnit): a
+  // JavaScript loop over the input took a third of the call. Only when one was not is the input
+  // searched here, for PyTorch's message with the first offending element. `out` has then been
+  // written, as PyTorch's out= is when its kernel raises.
+  if (stream.sideTotal > 0) {
+    const data = stream.input(0) as FloatArray;
+    const i = data.findIndex((v) => !(v >= 0 && v <= 1));
+    fail(fn, `all elements of input should be between 0 and 1${i >= 0 ? ` (input[${i}] = ${data[i]})` : ''}`, RangeError);
+  }
+  return result;
 }
 
 /** Weight periods longer than this stream beside the input instead of sitting in wasm memory. */
