@@ -29,7 +29,7 @@
 // position's lse = m + log S, ignored positions included.
 
 import { MAX_THREADS } from "./threads";
-import { addWide, expK, expWith, hsum, lanes, log64V, logSums32V, logSumsV, minNormalV, narrow, widen } from "./simd";
+import { addWide, expK, expWith, flushBelow, hsum, lanes, log64V, logSums32V, logSumsV, narrow, subnormalBound, widen } from "./simd";
 import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
@@ -488,14 +488,14 @@ function indexColumnsFast<T>(
   const ksB = v128.load(LANE_KS, 16);
   const tA = targetLanes<T>(tp);
   const tB = targetLanes<T>(tp + (<usize>L << 2));
-  const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
-  const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
+  const tinyA = subnormalBound<T>(aA);
+  const tinyB = subnormalBound<T>(aB);
   p = gBase;
   for (let c = 0; c < C; c++) {
     const vA = v128.load(p);
     const vB = v128.load(p, 16);
-    let gA = v128.mul<T>(v128.andnot(vA, v128.lt<T>(vA, tinyA)), aA);
-    let gB = v128.mul<T>(v128.andnot(vB, v128.lt<T>(vB, tinyB)), aB);
+    let gA = v128.mul<T>(flushBelow<T>(vA, tinyA), aA);
+    let gB = v128.mul<T>(flushBelow<T>(vB, tinyB), aB);
     if (smooth != 0) {
       const w = weight != 0 ? v128.splat<T>(load<T>(at<T>(weight, c))) : v128.splat<T>(<T>1);
       gA = v128.sub<T>(gA, v128.mul<T>(ksA, w));
@@ -644,14 +644,14 @@ function indexColumnsLean<T>(
     // (1 - eps) w_t = w_t, eps being 0)
     const nbA = v128.neg<T>(v128.and(v128.mul<T>(wtA, kA), keptA));
     const nbB = v128.neg<T>(v128.and(v128.mul<T>(wtB, kB), keptB));
-    const tinyA = v128.div<T>(minNormalV<T>(), v128.abs<T>(aA));
-    const tinyB = v128.div<T>(minNormalV<T>(), v128.abs<T>(aB));
+    const tinyA = subnormalBound<T>(aA);
+    const tinyB = subnormalBound<T>(aB);
     g = gBase;
     for (let c = 0; c < C; c++) {
       const eA = v128.load(g);
       const eB = v128.load(g, 16);
-      const gA = v128.mul<T>(v128.andnot(eA, v128.lt<T>(eA, tinyA)), aA);
-      const gB = v128.mul<T>(v128.andnot(eB, v128.lt<T>(eB, tinyB)), aB);
+      const gA = v128.mul<T>(flushBelow<T>(eA, tinyA), aA);
+      const gB = v128.mul<T>(flushBelow<T>(eB, tinyB), aB);
       const cv = i32x4.splat(c);
       v128.store(g, v128.add<T>(gA, v128.and(nbA, i32x4.eq(tA, cv))));
       v128.store(g, v128.add<T>(gB, v128.and(nbB, i32x4.eq(tB, cv))), 16);
@@ -892,14 +892,14 @@ function probsRowGrad<T>(g: usize, prow: usize, weight: usize, C: i32, stride: u
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
-    const tiny = v128.div<T>(minNormalV<T>(), v128.abs<T>(va));
+    const tiny = subnormalBound<T>(va);
     const keep = v128.splat<T>(<T>(k * (1 - eps)));
     const add = v128.splat<T>(<T>(k * smooth));
     for (; c + L <= C; c += L) {
       let kwp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
       if (weight != 0) kwp = v128.mul<T>(kwp, v128.load(at<T>(weight, c)));
       const v = v128.load(at<T>(g, c));
-      v128.store(at<T>(g, c), v128.sub<T>(v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), va), kwp));
+      v128.store(at<T>(g, c), v128.sub<T>(v128.mul<T>(flushBelow<T>(v, tiny), va), kwp));
     }
   }
   for (; c < C; c++) {

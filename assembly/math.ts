@@ -13,7 +13,7 @@
 // accumulates in f64, so a float32 mean over a million positions stays within 1e-6 relative of the
 // float64 result.
 
-import { addWide, expK, expWith, hmax, hsum, lanes, maddV, minNormalV } from "./simd";
+import { addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
 
 /** exp in the element type: Mathf.exp for f32, Math.exp for f64. */
 // @ts-ignore: decorator
@@ -161,18 +161,18 @@ export function rowScale<T>(g: usize, C: i32, stride: usize, a: f64, b: f64, wei
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
     const vb = v128.splat<T>(<T>b);
-    const tiny = v128.div<T>(minNormalV<T>(), v128.abs<T>(va));
+    const tiny = subnormalBound<T>(va);
     if (b == 0) {
       for (; c + L <= C; c += L) {
         const v = v128.load(at<T>(g, c));
-        v128.store(at<T>(g, c), v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), va));
+        v128.store(at<T>(g, c), v128.mul<T>(flushBelow<T>(v, tiny), va));
       }
     } else {
       const nb = v128.neg<T>(vb);
       for (; c + L <= C; c += L) {
         const v = v128.load(at<T>(g, c));
         const nbw = weight != 0 ? v128.mul<T>(nb, v128.load(at<T>(weight, c))) : nb;
-        v128.store(at<T>(g, c), maddV<T>(v128.andnot(v, v128.lt<T>(v, tiny)), va, nbw));
+        v128.store(at<T>(g, c), maddV<T>(flushBelow<T>(v, tiny), va, nbw));
       }
     }
   }

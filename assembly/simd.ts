@@ -351,6 +351,19 @@ const LOG32 = memory.data<u32>([
   return f64x2.sub(v128.bitselect(f64x2.mul(m, f64x2.splat(0.5)), m, halve), one);
 }
 
+/** minNormal / |a|: entries v of a gradient below it would make v a subnormal (flushBelow). */
+// @ts-ignore: decorator
+@inline export function subnormalBound<T>(a: v128): v128 {
+  return v128.div<T>(minNormalV<T>(), v128.abs<T>(a));
+}
+
+/** v with its entries below `bound` (subnormalBound of the factor they are about to be scaled by)
+ *  set to +0: the kernels flush would-be subnormal products, in every build alike. */
+// @ts-ignore: decorator
+@inline export function flushBelow<T>(v: v128, bound: v128): v128 {
+  return v128.andnot(v, v128.lt<T>(v, bound));
+}
+
 /** The smallest normal number of T, splatted (for flushing would-be subnormal results). */
 // @ts-ignore: decorator
 @inline export function minNormalV<T>(): v128 {

@@ -16,7 +16,7 @@
 // where the class rows are a multiple of 512 bytes apart, tileColumns() walks several vectors.
 
 import { at, expT, rowExpSum, rowMaxForExp, rowScale } from "./math";
-import { addWide, expK, expWith, hsum, lanes, logSumsV, minNormalV, narrow, nmaddV, widen } from "./simd";
+import { addWide, expK, expWith, flushBelow, hsum, lanes, logSumsV, minNormalV, narrow, nmaddV, widen } from "./simd";
 import { MAX_THREADS } from "./threads";
 
 const LOG_SOFTMAX = 0;
@@ -231,7 +231,7 @@ function columns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride: usi
       for (let c = 0; c < C; c++) {
         const q = out + <usize>c * stride;
         const v = v128.load(q);
-        v128.store(q, v128.mul<T>(v128.andnot(v, v128.lt<T>(v, tiny)), r));
+        v128.store(q, v128.mul<T>(flushBelow<T>(v, tiny), r));
       }
     }
     return;
@@ -358,7 +358,7 @@ function tileColumns<T>(op: i32, a: usize, b: usize, out: usize, C: i32, stride:
         for (let k = 0; k < nv; k++) {
           const v = <usize>k * 16;
           const e = v128.load(q + v);
-          v128.store(q + v, v128.mul<T>(v128.andnot(e, v128.lt<T>(e, v128.load(COL_M + v))), v128.load(COL_P + v)));
+          v128.store(q + v, v128.mul<T>(flushBelow<T>(e, v128.load(COL_M + v)), v128.load(COL_P + v)));
         }
       }
     }
