@@ -69,7 +69,7 @@ export function binaryCrossEntropy<T>(
 ): f64 {
   const xi = <f64>load<T>(at<T>(x, i));
   const yi = <f64>load<T>(at<T>(y, i));
-  if (!(xi >= 0 && xi <= 1)) outsideUnit = 1;
+  if (!((1 - xi) * xi >= 0)) outsideUnit = 1; // the vector loop's test (probabilitySpan)
   const logX = max(Math.log(xi), -100.0);
   const log1mX = max(Math.log1p(-xi), -100.0);
   const loss = -w * (yi * logX + (1 - yi) * log1mX);

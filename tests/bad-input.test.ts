@@ -185,6 +185,19 @@ const probabilityRange: Case[] = [
       x[at + 1] = 2; // only the first is reported
       return X.binaryCrossEntropy({ data: x, shape: [333333, 3] }, new type(999999), { weight: { data: new type(3).fill(1), shape: [3] } });
     }, RangeError, `binaryCrossEntropy: all elements of input should be between 0 and 1 (input[${at}] = ${type === Float32Array ? Math.fround(value) : value})`, true]),
+  // In place (out is the input, as documented): the kernel's flag comes after the input holds
+  // gradients, so the search runs before the kernel (it named input[0] and a gradient value).
+  ...([false, true] as const).map((pinned): Case => [`BCE in place${pinned ? ' on a wasmArray' : ''}: the first bad element, not a gradient`, () => {
+    const w = pinned ? X.wasmArray(Float32Array, 300000) : null;
+    try {
+      const x = w ? w.array : new Float32Array(300000);
+      x.fill(0.25);
+      x[299997] = 7;
+      return X.binaryCrossEntropy({ data: x, shape: [300000] }, new Float32Array(300000).fill(1), { grad: true, out: x });
+    } finally {
+      w?.free();
+    }
+  }, RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[299997] = 7)', true]),
 ];
 
 const options: Case[] = [

@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, Tensor, tensorLike, typeName } from '../tensor.js';
+import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, sameMemory, Tensor, tensorLike, typeName } from '../tensor.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 import { Lane } from '../stream.js';
 
@@ -84,8 +84,9 @@ export function floatTarget(fn: string, target: unknown, input: Tensor<FloatArra
   return isFloatArray(data) ? data : new (input.data.constructor as Float64ArrayConstructor)(checkNumbers(fn, 'target', data));
 }
 
-type BceKernel = (x: number, y: number, w: number, wPeriod: number, n: number, loss: number, grad: number, scale: number, gradPerElement: number) => number;
-type BceLogitsKernel = (x: number, y: number, w: number, wPeriod: number, pw: number, pwPeriod: number, n: number, loss: number, grad: number, scale: number, gradPerElement: number) => number;
+/** The kernels' arguments: x, y, weight and its period, [posWeight and its period: logits only],
+ *  n, loss, grad, scale, gradPerElement (assembly/index.ts). */
+type BceKernel = (...args: number[]) => number;
 
 function run<A extends FloatArray>(
   fn: string, inputArg: Tensor<A>, target: unknown, options: unknown, logits: boolean,
@@ -104,6 +105,11 @@ function run<A extends FloatArray>(
   const weight = periodic(fn, 'weight', opts.weight, shape, type);
   const posWeight = logits ? periodic(fn, 'posWeight', opts.posWeight, shape, type) : null;
   const plan = planLoss(fn, opts, x, shape);
+  // The range check is the kernel's (below), except when `out` is the input (computed in place):
+  // by the time the kernel's flag is read the input holds gradients, so the search for the
+  // offending element runs here, before any of it is overwritten (and before the stream's memory
+  // growth can detach a wasmArray input). An `out` that overlaps the input in part the stream refuses.
+  if (!logits && plan.out && sameMemory(plan.out.buffer, x.buffer) && plan.out.byteOffset === x.byteOffset) checkUnitRange(fn, x);
   const precision = precisionOf(x);
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
   const ws = getWorkspace(fn);
@@ -120,8 +126,7 @@ function run<A extends FloatArray>(
   }
   const fixed = [weight, posWeight].map((w) => (w && !streamed(w) ? w.values : null));
   const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
-  const bce = ws.kernel<BceKernel>('binaryCrossEntropy', precision);
-  const bceLogits = ws.kernel<BceLogitsKernel>('binaryCrossEntropyWithLogits', precision);
+  const kernel = ws.kernel<BceKernel>(logits ? 'binaryCrossEntropyWithLogits' : 'binaryCrossEntropy', precision);
   const result = stream.run(n, (c, scale) => {
     const [px, py] = c.inputs;
     const length = c.count * unit;
@@ -130,21 +135,22 @@ function run<A extends FloatArray>(
     const operand = (w: Periodic | null, k: number): [number, number] =>
       w === null ? [0, 1] : streamed(w) ? [c.inputs[next++], length] : [stream.fixed[k], w.period];
     const [pw, wPeriod] = operand(weight, 0);
-    const [ppw, pwPeriod] = operand(posWeight, 1);
-    return logits
-      ? bceLogits(px, py, pw, wPeriod, ppw, pwPeriod, length, c.loss, c.grad, scale, c.gradOutput)
-      : bce(px, py, pw, wPeriod, length, c.loss, c.grad, scale, c.gradOutput);
+    return kernel(px, py, pw, wPeriod, ...(logits ? operand(posWeight, 1) : []), length, c.loss, c.grad, scale, c.gradOutput);
   }, logits ? undefined : 'binaryCrossEntropyOutside') as LossResult<A>;
   // The kernel checks that every input it read is in [0, 1] (assembly/bce.ts, outsideUnit): a
   // JavaScript loop over the input took a third of the call. Only when one was not is the input
   // searched here, for PyTorch's message with the first offending element. `out` has then been
   // written, as PyTorch's out= is when its kernel raises.
-  if (stream.sideTotal > 0) {
-    const data = stream.input(0) as FloatArray;
-    const i = data.findIndex((v) => !(v >= 0 && v <= 1));
-    fail(fn, `all elements of input should be between 0 and 1${i >= 0 ? ` (input[${i}] = ${data[i]})` : ''}`, RangeError);
-  }
+  // (Only another thread writing the input during the call could leave nothing to find: that
+  // race makes any result meaningless, as it did when JavaScript checked the input first.)
+  if (stream.sideTotal > 0) checkUnitRange(fn, stream.input(0) as FloatArray);
   return result;
+}
+
+/** Throws PyTorch's error naming the first element of `data` outside [0, 1] (or NaN), if any. */
+function checkUnitRange(fn: string, data: FloatArray): void {
+  const i = data.findIndex((v) => !(v >= 0 && v <= 1));
+  if (i >= 0) fail(fn, `all elements of input should be between 0 and 1 (input[${i}] = ${data[i]})`, RangeError);
 }
 
 /** Weight periods longer than this stream beside the input instead of sitting in wasm memory. */
