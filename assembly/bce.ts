@@ -113,7 +113,9 @@ function probabilitySpan<T>(
     low = v128.min<T>(low, ux);
     const um1 = v128.sub<T>(u, one);
     const negX = v128.neg<T>(xv);
-    const logX = v128.max<T>(logV<T>(xv), clamp);
+    // |x|: logV reads -0's sign bit as part of its exponent (log(-0) came out +88.7 in f32, +710 in
+    // f64, a loss of -73.5 or -710.5 where PyTorch gives 100); -0 is in [0, 1], a negative x is flagged
+    const logX = v128.max<T>(logV<T>(v128.abs<T>(xv)), clamp);
     const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
     const log1mX = v128.max<T>(log1p, clamp);
     const loss = v128.mul<T>(v128.neg<T>(w), v128.add<T>(v128.mul<T>(yv, logX), v128.mul<T>(v128.sub<T>(one, yv), log1mX)));

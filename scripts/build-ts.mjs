@@ -43,28 +43,32 @@ for (const [dir, type] of [['cjs', 'commonjs'], ['esm', 'module'], ['browser', '
 // A string literal works in every bundler and format (iife included) where a lazily loaded chunk or
 // an asset URL does not. Not base64: its 6-bit groups hide the module's repeated byte runs from
 // gzip (SIMD build: 37.2 KB gzip as base64), and it needs no atob. ASCII only, so no charset can
-// garble it, and no '<', so the text never closes a <script> it is inlined into. Each byte is first
-// rotated by a constant (b + SHIFT mod 256, the one that leaves gzip the least: it moves the
-// module's most frequent bytes, 0x00, 0x7f, 0xfd..., into printable ASCII), then written as one
-// character if a string holds it as itself (printable ASCII but for '"', '\\', '<' and the two
-// escape characters), else as two: '~' or '`' and a character that numbers it among the other 166.
-// Minified, the embedded module is 26.8 KB gzip this way against 29.4 KB as JavaScript's \xNN
-// escapes (with which the no-bundler page of tests/consumers went over its 64 KB budget).
-// bundledWasm's decoder below builds the same tables.
+// garble it, and no '<', so the text never closes a <script> it is inlined into. 90 characters
+// stand for themselves in a string (printable ASCII but for '"', '\\', '<' and the two escape
+// characters '~' and '`'); call them the digits. A byte is written by its rank r among the
+// module's bytes, most frequent first: as digit r (r < 90), '~' and digit r - 90 (r < 180), or
+// '`' and digit r - 180. The ranks, a permutation of 0..255, are written first, each byte by its
+// rank in the identity order (the digits' own bytes, then the other 166 in order).
+// The module's gzip -9 size, SIMD build of 2026-12-02: 27,889 B as raw bytes; 28,493 B written
+// this way with the byte values rotated by the best constant instead of ranked (the encoding
+// before); 27,859 B ranked, plus ~300 B for the ranks (the rotation went over the no-bundler
+// page's 64 KB budget by 48 B with BCE's -0 fix). bundledWasm's decoder below reads both strings.
 const escaped = (b) => b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c || b === 0x3c || b === 0x60 || b === 0x7e;
-const held = [...Array(256).keys()].filter(escaped); // the bytes written as two characters
-const digits = [...Array(127).keys()].filter((b) => b >= 0x20 && !escaped(b)); // 90 second characters
-const code = [...Array(256).keys()].map((b) => {
-  const k = held.indexOf(b);
-  return k < 0 ? String.fromCharCode(b) : (k < digits.length ? '~' : '`') + String.fromCharCode(digits[k % digits.length]);
-});
-const encode = (bytes, shift) => Array.from(bytes, (x) => code[(x + shift) & 255]).join('');
+const digits = [...Array(127).keys()].filter((b) => b >= 0x20 && !escaped(b)); // 90
+const identity = [...digits, ...[...Array(256).keys()].filter(escaped)];
+const write = (r) => (r < 90 ? '' : r < 180 ? '~' : '`') + String.fromCharCode(digits[r % 90]);
+/** `bytes` written by the ranks of `order` (a permutation of 0..255, the byte of each rank). */
+const encode = (bytes, order) => {
+  const rank = new Array(256);
+  order.forEach((b, r) => (rank[b] = r));
+  return Array.from(bytes, (b) => write(rank[b])).join('');
+};
 const wasmBytes = readFileSync('build/xent.wasm');
-const SHIFT = [...Array(256).keys()].reduce((best, k) => {
-  const size = gzipSync(encode(wasmBytes, k), { level: 9 }).length;
-  return size < best.size ? { k, size } : best;
-}, { k: 0, size: Infinity }).k;
-const byteString = () => encode(wasmBytes, SHIFT);
+const count = new Array(256).fill(0);
+for (const b of wasmBytes) count[b]++;
+const order = [...Array(256).keys()].sort((a, b) => count[b] - count[a] || a - b);
+const byteString = () => encode(wasmBytes, order);
+const orderString = encode(order, identity);
 // Every build embeds the SIMD module alone. With every kernel family the SIMD and scalar
 // builds' base64 came to 51.5 KB gzip, which took bundles past the 64 KB budget; every engine
 // wasm-xent's users run has SIMD (Chrome 91, Firefox 89, Safari 16.4, Node 16.4). The Node entries
@@ -76,24 +80,28 @@ import { wasmFileName } from './simd-detect.js';
 
 const SIMD = "${byteString()}";
 const SIMD_BYTES = ${wasmBytes.length};
-const SHIFT = ${SHIFT};
+const ORDER = "${orderString}";
 ${readDist}
 /** The bytes of \`build\`, or null where this copy of the package cannot supply it. */
 export function bundledWasm(build) {
   if (build !== 'simd') return readDist(build);
-  // SIMD's encoding (scripts/build-ts.mjs): a byte plus SHIFT as itself, or '~' / '\`' and its number
+  // SIMD's encoding (scripts/build-ts.mjs): a byte's rank as a digit, or '~' / '\`' and a digit
+  const identity = [];
   const held = [];
   const digit = new Uint8Array(128);
-  for (let b = 0, n = 0; b < 256; b++) {
+  for (let b = 0; b < 256; b++) {
     if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c || b === 0x3c || b === 0x60 || b === 0x7e) held.push(b);
-    else digit[b] = n++;
+    else digit[b] = identity.push(b) - 1;
   }
-  const bytes = new Uint8Array(SIMD_BYTES);
-  for (let i = 0, j = 0; i < SIMD.length; i++, j++) {
-    const c = SIMD.charCodeAt(i);
-    bytes[j] = (c === 0x7e ? held[digit[SIMD.charCodeAt(++i)]] : c === 0x60 ? held[90 + digit[SIMD.charCodeAt(++i)]] : c) - SHIFT;
-  }
-  return bytes;
+  const read = (text, length, order) => {
+    const bytes = new Uint8Array(length);
+    for (let i = 0, j = 0; i < text.length; i++, j++) {
+      const c = text.charCodeAt(i);
+      bytes[j] = order[c === 0x7e ? 90 + digit[text.charCodeAt(++i)] : c === 0x60 ? 180 + digit[text.charCodeAt(++i)] : digit[c]];
+    }
+    return bytes;
+  };
+  return read(SIMD, SIMD_BYTES, read(ORDER, 256, identity.concat(held)));
 }
 ${readFile}`;
 // A build read from dist/ beside this file's directory; null when it is not there (the package

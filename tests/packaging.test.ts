@@ -125,6 +125,16 @@ test('importing the browser entry fetches nothing and uses no top-level await', 
   }
 });
 
+test('every dist build embeds the SIMD module byte for byte (the rank encoding of scripts/build-ts.mjs decodes to build/xent.wasm)', () => {
+  const wasm = readFileSync(join(root, 'build', 'xent.wasm')).toString('hex');
+  for (const build of ['cjs', 'esm', 'browser', 'browser-cjs']) {
+    const file = join(root, 'dist', build, 'wasm-location.js');
+    const load = build.includes('cjs') ? `require(${JSON.stringify(file)})` : `await import(${JSON.stringify('file://' + file)})`;
+    const out = node(['--input-type=module', '-e', `import { createRequire } from 'module'; const require = createRequire(${JSON.stringify(file)}); const m = ${load}; process.stdout.write(Buffer.from(m.bundledWasm('simd')).toString('hex'));`]);
+    expect([build, out.length, out === wasm]).toEqual([build, wasm.length, true]);
+  }
+});
+
 const GZIP_LIMIT = 32 * 1024;
 test.each(['xent.wasm', 'xent-scalar.wasm'])('%s stays under 32 KB gzip', (name) => {
   const bytes = readFileSync(join(root, 'dist', name));

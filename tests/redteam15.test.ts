@@ -42,6 +42,8 @@
 import * as X from '../src';
 
 import { ulp32 } from './helpers/same';
+import { maxAbsDiff } from './runtimes/reference';
+import * as Ref from './reference';
 
 beforeAll(() => X.init());
 
@@ -323,6 +325,30 @@ describe('held: binaryCrossEntropy on probabilities (log32V) and klDiv', () => {
     // the clamp: log(0) -> -100
     const c = X.binaryCrossEntropy({ data: new Float32Array([0, 1]), shape: [2] }, { data: new Float32Array([1, 0]), shape: [2] }, { reduction: 'none' });
     expect(Array.from(c.loss as Float32Array)).toEqual([100, 100]);
+  });
+
+  test('x = -0 in every vector lane (f32, f64; none / sum / mean): PyTorch\'s clamp, log(-0) = -100', () => {
+    // logV read -0's sign bit as exponent: loss -73.47 (f32) / -710.48 (f64) in place of 100 (SIMD
+    // and relaxed builds; the scalar build and the scalar tail were right)
+    const ys = [1, 0.3, 0, 1, 1, 0.5, 2 ** -20, 1, 0.75];
+    for (const Type of [Float32Array, Float64Array]) {
+      for (let lane = 0; lane < 8; lane++) {
+        const x = new Type(ys.length).fill(0.5);
+        x[lane] = -0;
+        x[8] = -0; // the scalar tail too
+        const y = Type.from(ys);
+        const ref = Ref.binaryCrossEntropy({ data: x, shape: [x.length] }, y, { reduction: 'none' });
+        const none = X.binaryCrossEntropy({ data: x, shape: [x.length] }, { data: y, shape: [y.length] }, { reduction: 'none', grad: true });
+        const tol = Type === Float32Array ? 2e-6 : 1e-13;
+        expect(maxAbsDiff(none.loss as ArrayLike<number>, ref.loss as ArrayLike<number>)).toBeLessThan(tol * 100);
+        expect(Array.from(none.loss as ArrayLike<number>).filter((l) => l < 0)).toEqual([]);
+        for (const reduction of ['sum', 'mean'] as const) {
+          const r = X.binaryCrossEntropy({ data: x, shape: [x.length] }, { data: y, shape: [y.length] }, { reduction });
+          const want = Ref.binaryCrossEntropy({ data: x, shape: [x.length] }, y, { reduction }).loss as number;
+          expect([Type.name, lane, reduction, Math.abs((r.loss as number) - want) <= tol * Math.abs(want)]).toEqual([Type.name, lane, reduction, true]);
+        }
+      }
+    }
   });
 
   test('klDiv with subnormal and tiny targets: target (log target - input), 0 at target 0', () => {
