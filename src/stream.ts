@@ -26,7 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { checkNotFreed, sameMemory, viewsAgain } from './tensor.js';
+import { checkNotFreed, sameArray, sameMemory, viewsAgain } from './tensor.js';
 import { getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import { DEPTH } from './threads.js';
@@ -272,7 +272,7 @@ export class Stream {
         chunks.push({ o0, count: Math.min(this.count, this.outer - o0), i0, width: Math.min(this.width, this.inner - i0) });
       }
     }
-    if (this.sets > 1) return this.runParallel(chunks, kernel, side);
+    if (this.sets > 1) return this.runParallel(chunks, kernel, side ?? null);
     let total = 0;
     const read = side ? (this.ws.exports[side] as () => number) : null;
     for (const span of chunks) {
@@ -288,9 +288,8 @@ export class Stream {
    *  copies), computes one itself when every queue is full, and copies results out as they come.
    *  Which thread computes a chunk changes nothing in it, and the chunk totals are added in chunk
    *  order at the end, as one thread adds them. */
-  private runParallel(chunks: Span[], kernel: (chunk: Chunk) => number, side?: string): number {
+  private runParallel(chunks: Span[], kernel: (chunk: Chunk) => number, side: string | null): number {
     const pool = this.ws.pool!;
-    const sideExport = side ?? null;
     const results: JobResult[] = new Array(chunks.length);
     const workers = Math.floor((this.sets - 1) / DEPTH); // worker w: sets w * DEPTH + seq % DEPTH; this thread: the last set
     const here = this.sets - 1;
@@ -305,7 +304,7 @@ export class Stream {
       return calls;
     };
     const computeHere = (c: number, set: number, calls = record(c, set)) => {
-      results[c] = pool.runHere(calls, sideExport);
+      results[c] = pool.runHere(calls, side);
       this.finishOut(chunks[c], set);
     };
     const finish = (w: number, r: JobResult) => {
@@ -328,7 +327,7 @@ export class Stream {
           const seq = pool.nextSeq(w);
           const set = w * DEPTH + (seq % DEPTH);
           const calls = record(next, set);
-          if (pool.post(w, calls, sideExport)) queues[w].push({ chunk: next, seq, set, calls });
+          if (pool.post(w, calls, side)) queues[w].push({ chunk: next, seq, set, calls });
           else computeHere(next, set, calls);
           next++;
           continue;
@@ -337,18 +336,18 @@ export class Stream {
         // jobs queued per worker, the last chunks would otherwise wait for the worker while this
         // thread idles: W3 on 2 threads, 24 chunks, finished 1-2 chunks late), else wait for the
         // oldest job of the first busy worker, if any is left.
-        if (pool.takeUntaken && this.takeBackOne(queues, results, chunks, sideExport)) continue;
+        if (pool.takeUntaken && this.takeBackOne(queues, results, chunks, side)) continue;
         const w = queues.findIndex((q) => q.length > 0);
         if (w < 0) break;
         const job = queues[w][0];
-        finish(w, pool.wait(this.fn, w, job.seq, job.calls, sideExport));
+        finish(w, pool.wait(this.fn, w, job.seq, job.calls, side));
       }
     } catch (e) {
       // Never leave jobs running over the workspace the next call will use: wait for every posted
       // job (its result dropped) before the error goes up.
       queues.forEach((q, w) => q.forEach((job) => {
         try {
-          pool.wait(this.fn, w, job.seq, job.calls, sideExport);
+          pool.wait(this.fn, w, job.seq, job.calls, side);
         } catch {
           /* the first error is the one to report */
         }
@@ -475,11 +474,10 @@ export class Stream {
 function checkOverlaps(fn: string, inputs: Lane[], outputs: Lane[]): void {
   for (const o of outputs) {
     for (const i of inputs) {
-      if (!sameMemory(o.data.buffer, i.data.buffer)) continue;
+      if (!sameMemory(o.data.buffer, i.data.buffer) || sameArray(o.data, i.data)) continue;
       const [a0, a1] = [o.data.byteOffset, o.data.byteOffset + o.data.byteLength];
       const [b0, b1] = [i.data.byteOffset, i.data.byteOffset + i.data.byteLength];
-      const exact = a0 === b0 && a1 === b1 && o.data.constructor === i.data.constructor;
-      if (a0 < b1 && b0 < a1 && !exact) {
+      if (a0 < b1 && b0 < a1) {
         fail(fn, `${o.name ?? 'out'} partly overlaps ${i.name ?? 'an input'} (some elements of the input and the written-to array refer to the same memory); pass a separate array, or exactly the same array`, RangeError);
       }
     }

@@ -179,6 +179,11 @@ export function sameMemory(a: ArrayBufferLike, b: ArrayBufferLike): boolean {
   return a === b || (isSharedWasm(a) && isSharedWasm(b));
 }
 
+/** Whether `a` and `b` are the same elements of the same memory (an in-place call's out and input). */
+export function sameArray(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return sameMemory(a.buffer, b.buffer) && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength && a.constructor === b.constructor;
+}
+
 function isSharedWasm(b: ArrayBufferLike): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer && (sharedWasmBuffers.has(b) || b === currentMemory.buffer());
 }
