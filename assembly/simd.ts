@@ -257,7 +257,7 @@ const LOG32 = memory.data<u32>([
   23,         // 2^23's exponent
 ], 16);
 
-/** log of each f32x4 lane, for finite x >= 0 (0 gives -150 ln 2 = -103.97, which BCE's -100 clamp
+/** log of each f32x4 lane, for finite x >= +0 (0 gives -150 ln 2 = -103.97, which BCE's -100 clamp
  *  takes as log 0; +inf and NaN give garbage: both callers, BCE on validated probabilities and
  *  klDiv's vector path, keep them out, and passing them through cost BCE 3%). log64V's method in
  *  f32: x = 2^e m, log m = log1p(f) with f = m - 1 exact, in fdlibm's arrangement (1 ulp over
@@ -285,7 +285,9 @@ const LOG32 = memory.data<u32>([
   return maddV<f32>(e, K<f32>(12), log1pS<f32>(f, f32x4.div(f, f32x4.add(f, K<f32>(14)))));
 }
 
-/** log of each lane of T: log32V for f32 (x >= 0), log64V for f64 (positive normal numbers). */
+/** log of each lane of T: log32V for f32 (x >= +0), log64V for f64 (positive normal numbers). The
+ *  sign bit must be clear: both read it as part of the exponent, so -0 gives +88.7 / +710, not
+ *  -inf (BCE passes |x|). */
 // @ts-ignore: decorator
 @inline export function logV<T>(x: v128): v128 {
   if (sizeof<T>() == 8) return log64V(x);
