@@ -43,7 +43,7 @@ function expandedPeriod<T>(period: i32): i32 {
 export let outsideUnit: i32 = 0;
 
 /** binary_cross_entropy on probabilities x in [0, 1] (outsideUnit says if one was not):
- *    loss = -w (y max(log x, -100) + (1 - y) max(log(1 - x), -100))
+ *    loss = w ((y - 1) max(log(1 - x), -100) - y max(log x, -100))
  *    dloss/dx = w (x - y) / max((1 - x) x, EPSILON)
  *  The clamps are PyTorch's: they keep x = 0 and x = 1 finite. Returns the sum of the losses. */
 export function binaryCrossEntropy<T>(
@@ -72,7 +72,7 @@ export function binaryCrossEntropy<T>(
   if (!((1 - xi) * xi >= 0)) outsideUnit = 1; // the vector loop's test (probabilitySpan)
   const logX = max(Math.log(xi), -100.0);
   const log1mX = max(Math.log1p(-xi), -100.0);
-  const loss = -w * (yi * logX + (1 - yi) * log1mX);
+  const loss = w * ((yi - 1) * log1mX - yi * logX); // PyTorch's form and its sign of 0 (x = -0, y = 0: +0)
   if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
   if (grad != 0) {
     const k = upstream<T>(gradPerElement, i, scale);
@@ -118,7 +118,7 @@ function probabilitySpan<T>(
     const logX = v128.max<T>(logV<T>(v128.abs<T>(xv)), clamp);
     const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
     const log1mX = v128.max<T>(log1p, clamp);
-    const loss = v128.mul<T>(v128.neg<T>(w), v128.add<T>(v128.mul<T>(yv, logX), v128.mul<T>(v128.sub<T>(one, yv), log1mX)));
+    const loss = v128.mul<T>(w, v128.sub<T>(v128.mul<T>(v128.sub<T>(yv, one), log1mX), v128.mul<T>(yv, logX)));
     if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
     acc = addWide<T>(acc, loss);
     if (grad != 0) {
