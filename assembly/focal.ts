@@ -53,10 +53,12 @@ export function focalLoss<T>(
           const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * Math.pow(u, gamma - 1);
           G += -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
         }
-        // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target.
+        // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to
+        // T first as crossEntropy's subtractTarget does (gamma 0 is crossEntropy bit for bit; at
+        // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
         rowScale<T>(g, C, stride, -G / sum, 0, 0);
         const p = g + <usize>t * stride;
-        store<T>(p, <T>(<f64>load<T>(p) + G));
+        store<T>(p, <T>(<f64>load<T>(p) + <f64><T>G));
       }
     }
   }

@@ -35,6 +35,9 @@
 //     'sum' is +0), but it is the sign-of--0 class the x = -0 fix addressed. Fixed: the kernel
 //     forms PyTorch's expression (the same bits for every nonzero loss).
 //
+// OBSERVATION (no test): the sign of an exactly-zero gradient entry where a class's softmax is 0 (a -inf
+// logit) and the factor that scales the exps is negative or -0 (focalLoss gamma 2 at p_t = 1; a
+// negative gradOutput): the kernels give e_c a = -0, PyTorch's g - p sum(g) gives +0. Values agree.
 // OBSERVATION (no test): float32 calls whose intermediate values overflow float32 (logits near
 // 3e38 of both signs, gradOutput 3e38, 'sum' of losses above 3.4e38) give finite float64 results
 // (or inf where torch gives NaN) where PyTorch f32 gives inf / NaN: the library forms losses, sums
@@ -109,6 +112,16 @@ describe('FINDINGS (fixed)', () => {
     const cols = X.crossEntropy({ data: new Float32Array(18).fill(0.5), shape: [2, 1, 9] }, { data: new Int32Array(18), shape: [2, 9] }, { weight: [0.75], reduction: 'sum', grad: true, gradOutput: 0.1 });
     expect(Array.from(rows.grad!)).toEqual(new Array(9).fill(0));
     expect(Array.from(cols.grad!)).toEqual(new Array(18).fill(0));
+  });
+
+  test('F1 the same for focalLoss (gamma 0 is crossEntropy bit for bit): a softmax of exactly 1 gives a zero gradient', () => {
+    // torch 1.13 (the focal formula written in torch, f32): +0 everywhere for gamma 0 and 2. gamma 2 gives
+    // -0 at the -inf class here (G = -0: e_c (-G / S) keeps the sign; torch's g - p sum(g) is +0): compared
+    // by value (observation in the header). gamma 0 failed before the fix with crossEntropy's residue.
+    for (const gamma of [0, 2]) {
+      const r = X.focalLoss({ data: new Float32Array([0.5, -Infinity, 0.5, -Infinity]), shape: [2, 2] }, [0, 0], { gamma, weight: [0.75, 0.75], reduction: 'sum', grad: true, gradOutput: 0.1 });
+      expect([gamma, Array.from(r.grad!).map((v) => v === 0)]).toEqual([gamma, [true, true, true, true]]);
+    }
   });
 
   test('F2 binaryCrossEntropy x = -0, y = 0: loss -0 where torch gives +0 (f32 and f64, any lane)', () => {
