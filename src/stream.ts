@@ -263,7 +263,7 @@ export class Stream {
    *  job (it must call wasm only through Workspace.kernel/call and use no return value but its
    *  own): the same chunks, the same calls and the same order of sums as on one thread, so the
    *  same bits. */
-  run(kernel: (chunk: Chunk) => number, side?: string): number {
+  run(kernel: (chunk: Chunk) => number, side: string | null = null): number {
     this.sideTotal = 0;
     if (this.idle) return 0;
     const chunks: Span[] = [];
@@ -272,7 +272,7 @@ export class Stream {
         chunks.push({ o0, count: Math.min(this.count, this.outer - o0), i0, width: Math.min(this.width, this.inner - i0) });
       }
     }
-    if (this.sets > 1) return this.runParallel(chunks, kernel, side ?? null);
+    if (this.sets > 1) return this.runParallel(chunks, kernel, side);
     let total = 0;
     const read = side ? (this.ws.exports[side] as () => number) : null;
     for (const span of chunks) {
