@@ -185,7 +185,8 @@ function expand<T>(from: usize, period: i32, to: usize): i32 {
 /** binary_cross_entropy_with_logits. PyTorch computes, with pw the positive-class weight and
  *  lw = 1 + (pw - 1) y,
  *    loss = w ((1 - y) x + lw (log1p(exp(-|x|)) + max(-x, 0)))
- *    dloss/dx = w (lw sigmoid(x) - pw y)
+ *    dloss/dx = w (lw sigmoid(x) - pw y), formed in PyTorch's order ((lw sigmoid - pw y) g) w, so a
+ *  gradOutput near the type's max is not overflowed by the weight first.
  *  The loss is computed here in the algebraically equal form
  *    loss = w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(exp(-|x|)))
  *  whose first two terms do not cancel: PyTorch's (1 - y) x + lw max(-x, 0) loses every digit in
@@ -229,7 +230,7 @@ export function binaryCrossEntropyWithLogits<T>(
     // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
     const sigmoid = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
     const k = upstream<T>(gradPerElement, i, scale);
-    store<T>(at<T>(grad, i), <T>(k * w * (logWeight * sigmoid - pw * yi)));
+    store<T>(at<T>(grad, i), <T>(w * (k * (logWeight * sigmoid - pw * yi))));
   }
   return loss;
 }
@@ -273,7 +274,7 @@ function logitsSpan<T>(
       if (grad != 0) {
         const sigmoid = v128.div<T>(v128.bitselect(one, e, v128.ge<T>(xv, zero)), v128.add<T>(one, e));
         const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(kv, w), nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid))));
+        v128.store(at<T>(grad, c), v128.mul<T>(w, v128.mul<T>(kv, nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid)))));
       }
     }
     acc = addWide<T>(acc, sum);

@@ -179,9 +179,10 @@ export function sameMemory(a: ArrayBufferLike, b: ArrayBufferLike): boolean {
   return a === b || (isSharedWasm(a) && isSharedWasm(b));
 }
 
-/** Whether `a` and `b` are the same elements of the same memory (an in-place call's out and input). */
-export function sameArray(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return sameMemory(a.buffer, b.buffer) && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength && a.constructor === b.constructor;
+/** Whether `a` and `b` are the same elements of the same memory (an in-place call's out and input;
+ *  false for no `a`, an absent out). */
+export function sameArray(a: ArrayBufferView | null, b: ArrayBufferView): boolean {
+  return !!a && sameMemory(a.buffer, b.buffer) && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength && a.constructor === b.constructor;
 }
 
 function isSharedWasm(b: ArrayBufferLike): boolean {

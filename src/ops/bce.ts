@@ -109,7 +109,7 @@ function run<A extends FloatArray>(
   // by the time the kernel's flag is read the input holds gradients, so the search for the
   // offending element runs here, before any of it is overwritten (and before the stream's memory
   // growth can detach a wasmArray input). An `out` that overlaps the input in part the stream refuses.
-  if (!logits && plan.out && sameArray(plan.out, x)) checkUnitRange(fn, x);
+  if (!logits && sameArray(plan.out, x)) checkUnitRange(fn, x);
   const precision = precisionOf(x);
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
   const ws = getWorkspace(fn);

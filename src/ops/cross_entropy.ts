@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameMemory, viewsAgain } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -82,6 +82,8 @@ export function crossEntropy<A extends FloatArray>(
     const ws = getWorkspace(FN);
     const lanes = [{ data: x, rows: C, name: 'input', half: read.half }, { data: p, rows: C, type: floatType as Float32ArrayConstructor, name: 'target' }];
     const lse = wantLse ? newFloatArray(precision, positions) : null;
+    // out = the input: the kernel overwrites it with the gradient, so what infiniteLse reads from it
+    // is copied first (red team 5: lse NaN instead of +-inf for rows with +inf or all -inf)
     const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
@@ -201,13 +203,6 @@ function finish<A extends FloatArray>(result: LossResult<A>, plan: LossPlan, z: 
     result.lse = lse as A;
   }
   return result;
-}
-
-/** `out` is the input itself (partial overlaps are refused): the kernel overwrites the input with
- *  the gradient, so what infiniteLse reads from the input must be copied before it runs (red team
- *  5: lse NaN instead of +-inf for rows with +inf or all -inf when out === input). */
-function sameArray(out: FloatArray | null, x: FloatArray | Uint16Array): boolean {
-  return out !== null && sameMemory(out.buffer, x.buffer) && out.byteOffset === x.byteOffset;
 }
 
 /** torch.logsumexp's answer where the kernel's m + log(sum exp(x - m)) is NaN only because the
