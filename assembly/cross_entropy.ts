@@ -56,7 +56,7 @@ export function crossEntropyIndex<T>(
   // (only where the column path below runs: rows of many classes never read it)
   const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, eps, scale, gradPerPosition, z, lseOut);
   // (the column path's float32 case without smoothing, z, lse or the exact exp: indexColumnsLean)
-  const lean = narrowStep && !exact && leanColumns;
+  const lean = narrowStep && eps == 0 && !exact && leanColumns;
   zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
@@ -122,21 +122,21 @@ let leanColumns = true;
 export function setLeanColumns(on: bool): void { leanColumns = on; }
 
 /** Whether float32's per-position step (indexColumns) may run in f32x4 lanes: its gradient factors
- *  (k w_t / S, k w_t) stay in float32's normal range, up to where their exact values leave it,
- *  when the weights, their sum and the scalar scale lie between 2^-40 and 2^40 in magnitude (or
- *  are 0). Decided from the call's options alone, the same for every chunk. Otherwise (huge or
- *  tiny weights; NaN, inf) the step runs in f64 pairs, as it does with smoothing, z-loss or lse
- *  out, where lse = m + log S is formed in f64 (in f32 it cancels near 0).
+ *  (k w_t / S, k (1 - eps) w_t, k eps / C) stay in float32's normal range, up to where their exact
+ *  values leave it, when the weights, their sum, the scalar scale and eps / C lie between 2^-40 and
+ *  2^40 in magnitude (or are 0). Decided from the call's options alone, the same for every chunk.
+ *  Otherwise (huge or tiny weights or smoothing; NaN, inf) the step runs in f64 pairs, as it does
+ *  with z-loss or lse out, where lse = m + log S is formed in f64 (in f32 it cancels near 0).
  *  The loss itself is formed in f64 in both (red team 14: weights of 3e38 with smoothing gave
  *  Infinity in f32 lanes; red team 15: logits of 1e30 times weights of 2^38). */
 function indexStepFits<T>(weight: usize, C: i32, eps: f64, scale: f64, gradPerPosition: usize, z: f64, lseOut: usize): bool {
   if (sizeof<T>() == 8) return true;
-  // (smoothing: softmaxOnes reads the sums in f64, and the step has its terms in f64 then)
-  if (z != 0 || lseOut != 0 || eps != 0) return false;
+  if (z != 0 || lseOut != 0) return false;
   // (per-position gradOutput is not looked at: indexStepLanes multiplies by k last, so k w / S and
-  // k w overflow or go subnormal only where their exact values do; a decision that depended on it
-  // would differ between chunks, and so between layouts: red team 15)
+  // k (1 - eps) w overflow or go subnormal only where their exact values do; a decision that
+  // depended on it would differ between chunks, and so between layouts: red team 15)
   if (gradPerPosition == 0 && !fitsF32Step(scale)) return false;
+  if (eps != 0 && !fitsF32Step(eps / <f64>C)) return false;
   if (weight != 0) {
     let sum: f64 = 0;
     for (let c = 0; c < C; c++) {
@@ -253,9 +253,9 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
 
 /** Lane-wise scratch between the passes, two vectors' worth each: per position the max (then the
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
- *  their logs, smoothing's sum_c w_c (x_c - m) and softmaxOnes' target gradients (in f64). */
+ *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' target gradients (in T). */
 // One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
-const LANES_BYTES: usize = 4 * 32 + 4 * 64;
+const LANES_BYTES: usize = 5 * 32 + 3 * 64;
 const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_XT = LANES + 32;
@@ -481,10 +481,10 @@ function indexColumnsFast<T>(
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
-  const ones = grad != 0 && eps != 0 ? softmaxOnes<T>(gBase, tp, stride, pos0, weight, smooth, totalWeight, scale, gradPerPosition, z, zScale) : 0;
+  const ones = grad != 0 && eps != 0 ? softmaxOnes<T>(gBase, tp, stride, pos0, weight, smooth, totalWeight, scale, gradPerPosition, z, zScale, wide) : 0;
   const total = wide
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
-    : indexStepLanes<T>(tp, pos0, lossOut, grad, scale, gradPerPosition);
+    : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
   if (grad == 0) return total;
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
   // with smoothing, minus b at the target.
@@ -636,10 +636,10 @@ function indexColumnsLean<T>(
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
     const dA = v128.sub<T>(v128.sub<T>(xtA, mA), logA);
     const dB = v128.sub<T>(v128.sub<T>(xtB, mB), logB);
-    const loA = lossPair(wtA, dA, i64x2.extend_low_i32x4_s(keptA));
-    const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), i64x2.extend_high_i32x4_s(keptA));
-    const loB = lossPair(wtB, dB, i64x2.extend_low_i32x4_s(keptB));
-    const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), i64x2.extend_high_i32x4_s(keptB));
+    const loA = lossPair(wtA, dA, logA, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptA));
+    const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), logA, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptA));
+    const loB = lossPair(wtB, dB, logB, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptB));
+    const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), logB, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptB));
     total += hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
     if (lossOut != 0) {
       v128.store(at<T>(lossOut, pos), narrow<T>(loA, hiA));
@@ -735,42 +735,61 @@ function indexStepWide<T>(
 }
 
 /** indexColumns' per-position step for float32 in f32x4 lanes, where indexStepFits allows (so no
- *  smoothing, z-loss or lse out), from LANE_SUM and LANE_LOG as f32: the log and the gradient
- *  factors in f32, the loss in f64 (lossPair). The same outputs as indexStepWide. */
+ *  z-loss and no lse out), from LANE_SUM and LANE_LOG as f32: the log and the gradient factors in
+ *  f32, the loss in f64 (lossPair). The same outputs as indexStepWide. */
 // @ts-ignore: decorator
-@inline function indexStepLanes<T>(tp: usize, pos0: usize, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize): f64 {
+@inline function indexStepLanes<T>(
+  tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+): f64 {
+  const smooth = eps / <f64>C;
   const L = lanes<T>();
   let total = f64x2.splat(0);
   // Per vector of positions (the formulas at the top of this file): the loss, and the factors that
   // turn the exps into the gradient, a (all classes) and b (the target's own term). Ignored
   // positions (t < 0) get 0 for all three; their gradient rows are set afterwards. In f64 pairs
   // this step was over half of row CE's instructions with C = 2 (bench/instructions.sh c2).
+  const keep = v128.splat<T>(<T>(1 - eps));
+  const smoothV = v128.splat<T>(<T>smooth);
+  const W = v128.splat<T>(<T>totalWeight);
   for (let h = 0; h < 2; h++) { // vector h: positions h L .. h L + L - 1
     const off = <usize>(h * L);
     const kept = i32x4.gt_s(v128.load(tp + (off << 2)), i32x4.splat(-1));
     const logSum = v128.load(at<T>(LANE_LOG, off));
     const wt = v128.load(at<T>(LANE_WT, off));
-    // The loss in f64 pairs: w_t (log S - (x_t - m)) outgrows float32 with large logits long
-    // before the 'sum' does.
+    // The loss in f64 pairs: w_t (log S - (x_t - m)) and the smoothing term outgrow float32 with
+    // large logits long before the 'sum' does.
     const d = v128.sub<T>(v128.load(at<T>(LANE_XT, off)), logSum);
-    const lo = lossPair(wt, d, i64x2.extend_low_i32x4_s(kept));
-    const hi = lossPair(v128.shuffle<f32>(wt, wt, 2, 3, 0, 1), v128.shuffle<f32>(d, d, 2, 3, 0, 1), i64x2.extend_high_i32x4_s(kept));
+    const lo = lossPair(wt, d, logSum, LANE_SHIFT + (off << 3), eps, smooth, totalWeight, i64x2.extend_low_i32x4_s(kept));
+    const hi = lossPair(v128.shuffle<f32>(wt, wt, 2, 3, 0, 1), v128.shuffle<f32>(d, d, 2, 3, 0, 1), v128.shuffle<f32>(logSum, logSum, 2, 3, 0, 1),
+      LANE_SHIFT + (off << 3) + 16, eps, smooth, totalWeight, i64x2.extend_high_i32x4_s(kept));
     total = f64x2.add(total, f64x2.add(lo, hi));
     if (lossOut != 0) v128.store(at<T>(lossOut, pos0 + off), narrow<T>(lo, hi)); // (-0 stays -0, as PyTorch's -w lp)
     if (grad == 0) continue;
     // k multiplies last: each product then overflows or goes subnormal only where its exact value does
     const k = gradPerPosition != 0 ? v128.load(at<T>(gradPerPosition, pos0 + off)) : v128.splat<T>(<T>scale);
-    v128.store(at<T>(LANE_M, off), v128.and(v128.mul<T>(v128.div<T>(wt, v128.load(at<T>(LANE_SUM, off))), k), kept));
-    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(wt, k), kept));
+    const sum = v128.load(at<T>(LANE_SUM, off));
+    const a = eps == 0
+      ? v128.mul<T>(v128.div<T>(wt, sum), k)
+      : v128.mul<T>(v128.div<T>(v128.add<T>(v128.mul<T>(keep, wt), v128.mul<T>(smoothV, W)), sum), k);
+    v128.store(at<T>(LANE_M, off), v128.and(a, kept));
+    v128.store(at<T>(LANE_XT, off), v128.and(v128.mul<T>(v128.mul<T>(keep, wt), k), kept));
+    // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
+    if (smooth != 0) v128.store(at<T>(LANE_KS, off), v128.and(v128.mul<T>(smoothV, k), kept));
   }
   return hsum(total);
 }
 
-/** Two positions' loss -w_t d in f64 from lanes 0-1 of f32x4 w_t and d = (x_t - m) - log S, 0
- *  where not `kept`. */
+/** Two positions' loss in f64 from lanes 0-1 of f32x4 w_t, d = (x_t - m) - log S and log S, with
+ *  smoothing's sum_c w_c (x_c - m) (f64, at `shift`): the formulas at the top of this file, 0 where
+ *  not `kept`. */
 // @ts-ignore: decorator
-@inline function lossPair(wt: v128, d: v128, kept: v128): v128 {
-  return v128.and(f64x2.mul(f64x2.neg(f64x2.promote_low_f32x4(wt)), f64x2.promote_low_f32x4(d)), kept);
+@inline function lossPair(wt: v128, d: v128, logSum: v128, shift: usize, eps: f64, smooth: f64, totalWeight: f64, kept: v128): v128 {
+  let loss = f64x2.mul(f64x2.neg(f64x2.promote_low_f32x4(wt)), f64x2.promote_low_f32x4(d));
+  if (eps != 0) {
+    const shifted = f64x2.sub(f64x2.mul(f64x2.splat(totalWeight), f64x2.promote_low_f32x4(logSum)), v128.load(shift));
+    loss = f64x2.add(f64x2.mul(f64x2.splat(1 - eps), loss), f64x2.mul(f64x2.splat(smooth), shifted));
+  }
+  return v128.and(loss, kept);
 }
 
 /** With smoothing, indexColumns' positions whose target's softmax is exactly 1 (e_t = S: every
@@ -781,12 +800,12 @@ function indexStepWide<T>(
  *  lse = m as S = 1). Stores that value at LANE_ONE for pass 3 to write, returns the lanes as bits. */
 function softmaxOnes<T>(
   gBase: usize, tp: usize, stride: usize, pos0: usize, weight: usize, smooth: f64, totalWeight: f64,
-  scale: f64, gradPerPosition: usize, z: f64, zScale: f64,
+  scale: f64, gradPerPosition: usize, z: f64, zScale: f64, wide: bool,
 ): i32 {
   let ones = 0;
   for (let l = 0; l < 2 * lanes<T>(); l++) {
     const t = load<i32>(tp + (<usize>l << 2));
-    const sum = load<f64>(LANE_SUM + (<usize>l << 3));
+    const sum = wide ? load<f64>(LANE_SUM + (<usize>l << 3)) : <f64>load<T>(at<T>(LANE_SUM, l));
     if (t < 0 || <f64>load<T>(at<T>(gBase, l) + <usize>t * stride) != sum) continue;
     let g = upstream<T>(gradPerPosition, pos0 + l, scale) * smooth * (totalWeight - classWeight<T>(weight, t));
     if (z != 0) g += upstream<T>(gradPerPosition, pos0 + l, zScale) * 2 * z * <f64>load<T>(at<T>(LANE_M, l));

@@ -5,7 +5,8 @@
 // CTC loss forward+gradient / forward, W9's shape with N = 4: (T 200, N 4, C 80), S 40 (per T*N*C);
 // tok5/tok0/tokt: tokenScores [64, 1000] with targets and topK 5 / without either / targets only;
 // nchwtok: tokenScores [1, 20, 3200] with the class dim not last, targets and topK 5; c2: row
-// cross-entropy with C = 2 as the stream runs it, regrouped into columns (1, 2, 32000).
+// cross-entropy with C = 2 as the stream runs it, regrouped into columns (1, 2, 32000); c2s, nchws:
+// c2 and nchw with label smoothing 0.1.
 import fs from 'node:fs';
 const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
 const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
@@ -58,6 +59,9 @@ const calls = {
   tokt: () => X.tokenScores_f32(px, pt, N, C, 1, 0, pg, pg + 256, pg + 512, pg + 768, pg + 1024, 0, 0),
   // row CE with C = 2 as src/stream.ts runs it: short rows regrouped into columns, (1, 2, 32000)
   c2: () => X.crossEntropyIndex_f32(px, pc2, 0, 1, 2, 32000, 0, 0, pg, 1 / 32000, 0, 0, 0, 0),
+  // the same and nchw with label smoothing 0.1
+  c2s: () => X.crossEntropyIndex_f32(px, pc2, 0, 1, 2, 32000, 0.1, 0, pg, 1 / 32000, 0, 0, 0, 0),
+  nchws: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0.1, 0, pg, 1 / 3200, 0, 0, 0, 0),
   nchwtok: () => X.tokenScores_f32(px, pt, 1, 20, 3200, 5, pg, pg + 12800, pg + 25600, pg + 38400, pg + 51200, pg + 64000, pg + 128000),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up
