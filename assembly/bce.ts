@@ -35,6 +35,12 @@ function expandedPeriod<T>(period: i32): i32 {
   return 256 - 256 % l;
 }
 
+/** The gradient's last factor, 1 / n for 'mean' (else 1), set by each kernel call: PyTorch divides
+ *  the weighted gradient by n last, so a gradOutput that g / n would take below the smallest normal
+ *  number keeps its digits (red team 18: float64 gradOutput 5e-324, posWeight 1e30: -0 for
+ *  -2.6e-295). The upstream gradient `scale` is then g itself. */
+let gradInverse: f64 = 1;
+
 /** Whether the last binaryCrossEntropy call met an x outside [0, 1] (or NaN): its range check.
  *  The check is here, where the kernel loads x anyway, not in JavaScript before the call: a loop
  *  over a Float32Array or Float64Array in V8 took 2-4 ns per element, a third of the call
@@ -48,9 +54,10 @@ export let outsideUnit: i32 = 0;
  *  The clamps are PyTorch's: they keep x = 0 and x = 1 finite. Returns the sum of the losses. */
 export function binaryCrossEntropy<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, n: i32,
-  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize, inverse: f64,
 ): f64 {
   outsideUnit = 0;
+  gradInverse = inverse;
   if (ASC_FEATURE_SIMD) return spans<T>(false, x, y, weight, weightPeriod, 0, 1, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
@@ -76,7 +83,7 @@ export function binaryCrossEntropy<T>(
   if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
   if (grad != 0) {
     const k = upstream<T>(gradPerElement, i, scale);
-    store<T>(at<T>(grad, i), <T>(k * w * (xi - yi) / max((1 - xi) * xi, EPSILON)));
+    store<T>(at<T>(grad, i), <T>(k * (xi - yi) / max((1 - xi) * xi, EPSILON) * w * gradInverse));
   }
   return loss;
 }
@@ -96,6 +103,7 @@ function probabilitySpan<T>(
   const clamp = v128.splat<T>(<T>-100);
   const eps = v128.splat<T>(<T>EPSILON);
   const k = v128.splat<T>(<T>scale);
+  const inv = v128.splat<T>(<T>gradInverse);
   const zero = v128.splat<T>(<T>0);
   const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
   const wStep = weight != 0 && !weightOne;
@@ -126,7 +134,7 @@ function probabilitySpan<T>(
       const den = v128.max<T>(ux, eps);
       // PyTorch's order, (x - y) / den first: k w (x - y) rounded a subnormal x - y onto the
       // subnormal grid before the division brought it back (red team 15: 6.7% high at x = 3 2^-149)
-      v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(v128.div<T>(v128.sub<T>(xv, yv), den), kv), w));
+      v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(v128.mul<T>(v128.div<T>(v128.sub<T>(xv, yv), den), kv), w), inv));
     }
   }
   if (!i32x4.all_true(v128.ge<T>(low, zero))) outsideUnit = 1;
@@ -185,8 +193,8 @@ function expand<T>(from: usize, period: i32, to: usize): i32 {
 /** binary_cross_entropy_with_logits. PyTorch computes, with pw the positive-class weight and
  *  lw = 1 + (pw - 1) y,
  *    loss = w ((1 - y) x + lw (log1p(exp(-|x|)) + max(-x, 0)))
- *    dloss/dx = w (lw sigmoid(x) - pw y), formed in PyTorch's order ((lw sigmoid - pw y) g) w, so a
- *  gradOutput near the type's max is not overflowed by the weight first.
+ *    dloss/dx = w (lw sigmoid(x) - pw y), formed in PyTorch's order ((lw sigmoid - pw y) g) w / n, so
+ *  a gradOutput near the type's max is not overflowed by the weight first (red team 17).
  *  The loss is computed here in the algebraically equal form
  *    loss = w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(exp(-|x|)))
  *  whose first two terms do not cancel: PyTorch's (1 - y) x + lw max(-x, 0) loses every digit in
@@ -197,8 +205,9 @@ function expand<T>(from: usize, period: i32, to: usize): i32 {
  *  Returns the sum of the losses. */
 export function binaryCrossEntropyWithLogits<T>(
   x: usize, y: usize, weight: usize, weightPeriod: i32, posWeight: usize, posWeightPeriod: i32, n: i32,
-  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
+  lossOut: usize, grad: usize, scale: f64, gradPerElement: usize, inverse: f64,
 ): f64 {
+  gradInverse = inverse;
   if (ASC_FEATURE_SIMD) return spans<T>(true, x, y, weight, weightPeriod, posWeight, posWeightPeriod, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
@@ -230,7 +239,7 @@ export function binaryCrossEntropyWithLogits<T>(
     // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
     const sigmoid = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
     const k = upstream<T>(gradPerElement, i, scale);
-    store<T>(at<T>(grad, i), <T>(w * (k * (logWeight * sigmoid - pw * yi))));
+    store<T>(at<T>(grad, i), <T>(w * (k * (logWeight * sigmoid - pw * yi)) * gradInverse));
   }
   return loss;
 }
@@ -249,6 +258,7 @@ function logitsSpan<T>(
   const wStep = weight != 0 && !weightOne;
   const pwStep = posWeight != 0 && !posWeightOne;
   const k = v128.splat<T>(<T>scale);
+  const inv = v128.splat<T>(<T>gradInverse);
   const end = n - n % L;
   let acc = f64x2.splat(0);
   let c = 0;
@@ -274,7 +284,7 @@ function logitsSpan<T>(
       if (grad != 0) {
         const sigmoid = v128.div<T>(v128.bitselect(one, e, v128.ge<T>(xv, zero)), v128.add<T>(one, e));
         const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-        v128.store(at<T>(grad, c), v128.mul<T>(w, v128.mul<T>(kv, nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid)))));
+        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(w, v128.mul<T>(kv, nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid)))), inv));
       }
     }
     acc = addWide<T>(acc, sum);

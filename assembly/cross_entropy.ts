@@ -102,13 +102,14 @@ export function crossEntropyIndex<T>(
         const k = upstream<T>(gradPerPosition, pos, scale);
         const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
         const a = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zf;
-        // (with smoothing, a target whose softmax is exactly 1: see softmaxOnes)
-        const one = eps != 0 && <f64>load<T>(g + <usize>t * stride) == sum && k - k == 0;
+        // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad; the exps'
+        // factor is then 0, as every other exp is)
+        const one = (eps != 0 || z != 0) && sum == 1 && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
-        rowScale<T>(g, C, stride, a, smooth == 0 ? 0 : k * smooth, weight);
-        if (one) store<T>(g + <usize>t * stride, <T>(k * smooth * (totalWeight - classWeight<T>(weight, t)) + zf));
-        else subtractTarget<T>(g, stride, t, k, weight, eps);
+        rowScale<T>(g, C, stride, one >= 0 ? 0 : a, smooth == 0 ? 0 : k * smooth, weight);
+        subtractTarget<T>(g, stride, t, k, weight, eps);
+        if (one >= 0) store<T>(g + <usize>one * stride, <T>exactOneGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf));
       }
     }
   }
@@ -210,11 +211,12 @@ export let zSquares: f64 = 0;
 }
 
 /** The z term's share of the exps' factor: d(z lse^2)/dx_j = 2 z lse s_j = (2 z lse / S) e_j,
- *  times the position's upstream gradient. */
+ *  times the position's upstream gradient k, formed (k z)(2 lse) as PyTorch's pow backward does
+ *  (k 2 overflowed first at k > 9e307: red team 18). */
 // @ts-ignore: decorator
 @inline function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
   if (z == 0) return 0;
-  return upstream<T>(gradPerPosition, pos, zScale) * 2 * z * lse / sum;
+  return upstream<T>(gradPerPosition, pos, zScale) * z * (2 * lse) / sum;
 }
 
 /** The target's own gradient term: g_t -= k (1 - eps) w_t, that term rounded to T first as g_t
@@ -253,9 +255,9 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
 
 /** Lane-wise scratch between the passes, two vectors' worth each: per position the max (then the
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
- *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' target gradients (in T). */
+ *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' gradients (in T) and classes. */
 // One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
-const LANES_BYTES: usize = 5 * 32 + 3 * 64;
+const LANES_BYTES: usize = 6 * 32 + 3 * 64;
 const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_XT = LANES + 32;
@@ -265,6 +267,7 @@ let LANE_SUM = LANES + 128;
 let LANE_LOG = LANES + 192;
 let LANE_SHIFT = LANES + 256;
 let LANE_ONE = LANES + 320;
+let LANE_CLASS = LANES + 352;
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function crossEntropyScratchSlot(k: i32): void {
@@ -276,6 +279,7 @@ export function crossEntropyScratchSlot(k: i32): void {
   LANE_LOG = LANE_M + 192;
   LANE_SHIFT = LANE_M + 256;
   LANE_ONE = LANE_M + 320;
+  LANE_CLASS = LANE_M + 352;
 }
 
 /** Up to this many classes indexColumns picks each position's target logit and weight with
@@ -481,11 +485,13 @@ function indexColumnsFast<T>(
   }
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
-  const ones = grad != 0 && eps != 0 ? softmaxOnes<T>(gBase, tp, stride, pos0, weight, smooth, totalWeight, scale, gradPerPosition, z, zScale, wide) : 0;
+  const ones = grad != 0 && (eps != 0 || z != 0) ? softmaxOnes<T>(gBase, tp, C, stride, pos0, weight, eps, smooth, totalWeight, scale, gradPerPosition, z, zScale, wide) : 0;
   const total = wide
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
     : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
   if (grad == 0) return total;
+  // (softmaxOnes' lanes: the exps' factor is 0, as every exp but one is, and a may have overflowed)
+  for (let l = 0; ones != 0 && l < 2 * L; l++) if (ones & (1 << l)) store<T>(at<T>(LANE_M, l), <T>0);
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
   // with smoothing, minus b at the target.
   const aA = v128.load(LANE_M);
@@ -517,7 +523,7 @@ function indexColumnsFast<T>(
     p += stride;
   }
   for (let l = 0; ones != 0 && l < 2 * L; l++) {
-    if (ones & (1 << l)) store<T>(at<T>(gBase, l) + <usize>load<i32>(tp + (<usize>l << 2)) * stride, load<T>(at<T>(LANE_ONE, l)));
+    if (ones & (1 << l)) store<T>(at<T>(gBase, l) + <usize>load<i32>(LANE_CLASS + (<usize>l << 2)) * stride, load<T>(at<T>(LANE_ONE, l)));
   }
   // The rows of ignored positions: zero, or NaN where PyTorch's backward gives NaN.
   if (anyIgnored(tp, 2 * L)) {
@@ -724,7 +730,7 @@ function indexStepWide<T>(
       : f64x2.div(f64x2.mul(k, f64x2.add(f64x2.mul(f64x2.splat(1 - eps), wt), f64x2.splat(smooth * totalWeight))), sum);
     if (z != 0) {
       const kz = gradPerPosition != 0 ? k : f64x2.splat(zScale);
-      a = f64x2.add(a, f64x2.div(f64x2.mul(f64x2.mul(f64x2.mul(kz, f64x2.splat(2)), f64x2.splat(z)), lse), sum));
+      a = f64x2.add(a, f64x2.div(f64x2.mul(f64x2.mul(kz, f64x2.splat(z)), f64x2.add(lse, lse)), sum));
     }
     storePair<T>(at<T>(LANE_M, off), v128.and(a, kept));
     storePair<T>(at<T>(LANE_XT, off), v128.and(f64x2.mul(f64x2.mul(k, f64x2.splat(1 - eps)), wt), kept));
@@ -792,26 +798,47 @@ function indexStepWide<T>(
   return v128.and(loss, kept);
 }
 
-/** With smoothing, indexColumns' positions whose target's softmax is exactly 1 (e_t = S: every
- *  other class's exp is 0), found after pass 2 (the exps in the gradient, m at LANE_M). Pass 3's
- *  e_t a - k (eps / C) w_t - k (1 - eps) w_t would leave the rounding residue of a's numerator
- *  there (red team 17: 2^104 at gradOutput 3e38 for C = 1) where PyTorch's g - 1 * sum(g) leaves
- *  the other classes' terms, k (eps / C) (W - w_t), exactly 0 for C = 1 (plus z-loss's 2 z lse k_z,
- *  lse = m as S = 1). Stores that value at LANE_ONE for pass 3 to write, returns the lanes as bits. */
+/** With smoothing or z-loss, where one class j of a position has softmax exactly 1 (S = 1: every
+ *  other exp is 0, or below float64's rounding of 1 + e), PyTorch's g - 1 * sum(g) leaves at j the
+ *  other classes' terms: -sum_{c != j} g_c = k (1 - eps) w_t [j != t] + k (eps / C) (W - w_j),
+ *  exactly 0 for C = 1 or where those weights are 0; e_j a less j's own terms left their rounding
+ *  residue there (red team 17: 2^104 at gradOutput 3e38 for C = 1; red team 18: j a background
+ *  class with w_t = 0). Plus z-loss's (k_z z)(2 lse) s_j, with lse = m as S = 1, a separate term as
+ *  in PyTorch (summed into a it overflowed float32 at gradOutput 3e38: red team 18); + 0 makes a
+ *  -0 +0, as PyTorch's g - g. An infinite k is left to the composition (PyTorch's inf - inf, NaN). */
+// @ts-ignore: decorator
+@inline function exactOneGrad<T>(j: i32, t: i32, k: f64, eps: f64, smooth: f64, totalWeight: f64, weight: usize, zPart: f64): f64 {
+  const others = j == t ? 0 : k * (1 - eps) * classWeight<T>(weight, t);
+  return others + k * smooth * (totalWeight - classWeight<T>(weight, j)) + zPart;
+}
+
+/** The class whose exp (stored at g, classes `stride` apart) is exactly 1, where their sum is 1:
+ *  the target when it is the max, else the first such (the max; found by a scan, rare). */
+function exactOneClass<T>(g: usize, C: i32, stride: usize, t: i32): i32 {
+  if (load<T>(g + <usize>t * stride) == <T>1) return t;
+  for (let c = 0; c < C; c++) if (load<T>(g + <usize>c * stride) == <T>1) return c;
+  return -1;
+}
+
+/** indexColumns' positions with a softmax of exactly 1 (exactOneGrad), found after pass 2 (the
+ *  exps in the gradient, m at LANE_M, the sums at LANE_SUM: f64 when `wide`, else T): stores each
+ *  one's class at LANE_CLASS and gradient at LANE_ONE for pass 3 to write; returns the lanes as bits. */
 function softmaxOnes<T>(
-  gBase: usize, tp: usize, stride: usize, pos0: usize, weight: usize, smooth: f64, totalWeight: f64,
+  gBase: usize, tp: usize, C: i32, stride: usize, pos0: usize, weight: usize, eps: f64, smooth: f64, totalWeight: f64,
   scale: f64, gradPerPosition: usize, z: f64, zScale: f64, wide: bool,
 ): i32 {
   let ones = 0;
   for (let l = 0; l < 2 * lanes<T>(); l++) {
     const t = load<i32>(tp + (<usize>l << 2));
     const sum = wide ? load<f64>(LANE_SUM + (<usize>l << 3)) : <f64>load<T>(at<T>(LANE_SUM, l));
-    if (t < 0 || <f64>load<T>(at<T>(gBase, l) + <usize>t * stride) != sum) continue;
-    let g = upstream<T>(gradPerPosition, pos0 + l, scale) * smooth * (totalWeight - classWeight<T>(weight, t));
-    if (z != 0) g += upstream<T>(gradPerPosition, pos0 + l, zScale) * 2 * z * <f64>load<T>(at<T>(LANE_M, l));
-    // (an infinite k is left to pass 3: PyTorch's g - 1 * sum(g) is inf - inf, NaN, there)
-    if (g - g != 0) continue;
-    store<T>(at<T>(LANE_ONE, l), <T>g);
+    if (t < 0 || sum != 1) continue;
+    const k = upstream<T>(gradPerPosition, pos0 + l, scale);
+    if (k - k != 0) continue;
+    const j = exactOneClass<T>(at<T>(gBase, l), C, stride, t);
+    if (j < 0) continue;
+    const zPart = z != 0 ? upstream<T>(gradPerPosition, pos0 + l, zScale) * z * (2 * <f64>load<T>(at<T>(LANE_M, l))) : 0;
+    store<T>(at<T>(LANE_ONE, l), <T>exactOneGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zPart));
+    store<i32>(LANE_CLASS + (<usize>l << 2), j);
     ones |= 1 << l;
   }
   return ones;

@@ -52,7 +52,7 @@ const calls = {
   smc: () => X.softmaxForward_f32(px, pg, 1, 64, 1000),
   nchw: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
   nchww: () => X.crossEntropyIndex_f32(px, pt, pt + 16384, 1, 20, 3200, 0, 0, pg, 1 / 3200, 0, 0, 0, 0),
-  bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1 / n, 0),
+  bce: () => X.binaryCrossEntropyWithLogits_f32(px, pg, 0, 1, 0, 1, n, 0, pt + 20000, 1, 0, 1 / n),
   // tokenScores [64, 1000] with targets and topK 5 / bare (outputs in the gradient's region)
   tok5: () => X.tokenScores_f32(px, pt, N, C, 1, 5, pg, pg + 256, pg + 512, pg + 768, pg + 1024, pg + 1280, pg + 2560),
   tok0: () => X.tokenScores_f32(px, 0, N, C, 1, 0, pg, pg + 256, pg + 512, 0, 0, 0, 0),

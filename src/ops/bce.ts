@@ -127,6 +127,8 @@ function run<A extends FloatArray>(
   const fixed = [weight, posWeight].map((w) => (w && !streamed(w) ? w.values : null));
   const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
   const kernel = ws.kernel<BceKernel>(logits ? 'binaryCrossEntropyWithLogits' : 'binaryCrossEntropy', precision);
+  // 'mean': the kernel takes gradOutput itself and multiplies by 1 / n last, as PyTorch divides last.
+  const mean = plan.reduction === 'mean';
   const result = stream.run(n, (c, scale) => {
     const [px, py] = c.inputs;
     const length = c.count * unit;
@@ -135,7 +137,7 @@ function run<A extends FloatArray>(
     const operand = (w: Periodic | null, k: number): [number, number] =>
       w === null ? [0, 1] : streamed(w) ? [c.inputs[next++], length] : [stream.fixed[k], w.period];
     const [pw, wPeriod] = operand(weight, 0);
-    return kernel(px, py, pw, wPeriod, ...(logits ? operand(posWeight, 1) : []), length, c.loss, c.grad, scale, c.gradOutput);
+    return kernel(px, py, pw, wPeriod, ...(logits ? operand(posWeight, 1) : []), length, c.loss, c.grad, mean ? plan.gradScalar : scale, c.gradOutput, mean ? 1 / n : 1);
   }, logits ? undefined : 'binaryCrossEntropyOutside') as LossResult<A>;
   // The kernel checks that every input it read is in [0, 1] (assembly/bce.ts, outsideUnit): a
   // JavaScript loop over the input took a third of the call. Only when one was not is the input
