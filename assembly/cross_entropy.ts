@@ -102,12 +102,11 @@ export function crossEntropyIndex<T>(
         const k = upstream<T>(gradPerPosition, pos, scale);
         const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
         const a = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zf;
-        // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad; the exps'
-        // factor is then 0, as every other exp is)
+        // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad)
         const one = (eps != 0 || z != 0) && sum == 1 && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
-        rowScale<T>(g, C, stride, one >= 0 ? 0 : a, smooth == 0 ? 0 : k * smooth, weight);
+        rowScale<T>(g, C, stride, one >= 0 ? overflowToZero<T>(a) : a, smooth == 0 ? 0 : k * smooth, weight);
         subtractTarget<T>(g, stride, t, k, weight, eps);
         if (one >= 0) store<T>(g + <usize>one * stride, <T>exactOneGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf));
       }
@@ -490,8 +489,8 @@ function indexColumnsFast<T>(
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
     : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
   if (grad == 0) return total;
-  // (softmaxOnes' lanes: the exps' factor is 0, as every exp but one is, and a may have overflowed)
-  for (let l = 0; ones != 0 && l < 2 * L; l++) if (ones & (1 << l)) store<T>(at<T>(LANE_M, l), <T>0);
+  // (softmaxOnes' lanes: see overflowToZero)
+  for (let l = 0; ones != 0 && l < 2 * L; l++) if (ones & (1 << l)) store<T>(at<T>(LANE_M, l), <T>overflowToZero<T>(<f64>load<T>(at<T>(LANE_M, l))));
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
   // with smoothing, minus b at the target.
   const aA = v128.load(LANE_M);
@@ -799,7 +798,7 @@ function indexStepWide<T>(
 }
 
 /** With smoothing or z-loss, where one class j of a position has softmax exactly 1 (S = 1: every
- *  other exp is 0, or below float64's rounding of 1 + e), PyTorch's g - 1 * sum(g) leaves at j the
+ *  other exp is 0, or their sum is below half an ulp of 1), PyTorch's g - 1 * sum(g) leaves at j the
  *  other classes' terms: -sum_{c != j} g_c = k (1 - eps) w_t [j != t] + k (eps / C) (W - w_j),
  *  exactly 0 for C = 1 or where those weights are 0; e_j a less j's own terms left their rounding
  *  residue there (red team 17: 2^104 at gradOutput 3e38 for C = 1; red team 18: j a background
@@ -810,6 +809,17 @@ function indexStepWide<T>(
 @inline function exactOneGrad<T>(j: i32, t: i32, k: f64, eps: f64, smooth: f64, totalWeight: f64, weight: usize, zPart: f64): f64 {
   const others = j == t ? 0 : k * (1 - eps) * classWeight<T>(weight, t);
   return others + k * smooth * (totalWeight - classWeight<T>(weight, j)) + zPart;
+}
+
+/** The exps' factor a of a position with a softmax of exactly 1, or 0 where a overflows T: the
+ *  other classes' exps sum below half an ulp of 1 but are not all 0 (red team 19: their share
+ *  e_c a is each one's whole gradient with z-loss or a zero class weight), so a stays; only where
+ *  the summed cross-entropy and z factors overflow (gradOutput near the type's max: red team 18)
+ *  would e_c a be inf or NaN (0 * inf) where PyTorch's separate gradients are finite. */
+// @ts-ignore: decorator
+@inline function overflowToZero<T>(a: f64): f64 {
+  const rounded = <f64><T>a;
+  return rounded - rounded == 0 ? a : 0;
 }
 
 /** The class whose exp (stored at g, classes `stride` apart) is exactly 1, where their sum is 1:
