@@ -846,7 +846,7 @@ function softmaxOnes<T>(
     if (k - k != 0) continue;
     const j = exactOneClass<T>(at<T>(gBase, l), C, stride, t);
     if (j < 0) continue;
-    const zPart = z != 0 ? upstream<T>(gradPerPosition, pos0 + l, zScale) * z * (2 * <f64>load<T>(at<T>(LANE_M, l))) : 0;
+    const zPart = zFactor<T>(z, <f64>load<T>(at<T>(LANE_M, l)), gradPerPosition, pos0 + l, zScale, 1); // (lse = m as S = 1)
     store<T>(at<T>(LANE_ONE, l), <T>exactOneGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zPart));
     store<i32>(LANE_CLASS + (<usize>l << 2), j);
     ones |= 1 << l;

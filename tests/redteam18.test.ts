@@ -89,20 +89,10 @@ import { join } from 'path';
 
 import * as X from '../src';
 
-import { ulp32 } from './helpers/same';
+import { jsonNumber as num, ulps } from './helpers/same';
 
 beforeAll(() => X.init());
 
-/** |got - want| in units of `scale`'s last place (f32 or f64), 0 for the same value / infinity / NaN. */
-function ulps(got: number, want: number, f32: boolean, scale = want): number {
-  if (Object.is(got, want) || got === want || (Number.isNaN(got) && Number.isNaN(want))) return 0;
-  if (!Number.isFinite(got) || !Number.isFinite(want)) return Infinity;
-  const s = Math.max(Math.abs(scale), Math.abs(want));
-  const unit = f32 ? ulp32(s) : Math.max(2 ** (Math.floor(Math.log2(Math.max(s, 2.2250738585072014e-308))) - 52), 5e-324);
-  return Math.abs(got - want) / unit;
-}
-
-const num = (v: unknown): number => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : (v as number));
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, 'redteam18', name), 'utf8'));
 type F = typeof Float32Array | typeof Float64Array;
 

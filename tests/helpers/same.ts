@@ -41,3 +41,16 @@ export function ulp32(v: number): number {
   if (a < 1.1754943508222875e-38) return 2 ** -149;
   return 2 ** (Math.floor(Math.log2(a)) - 23);
 }
+
+/** |got - want| in units of the last place of max(|scale|, |want|) (f32 or f64), 0 for the same
+ *  value, infinity or NaN; Infinity where only one side is finite. */
+export function ulps(got: number, want: number, f32: boolean, scale = want): number {
+  if (Object.is(got, want) || got === want || (Number.isNaN(got) && Number.isNaN(want))) return 0;
+  if (!Number.isFinite(got) || !Number.isFinite(want)) return Infinity;
+  const s = Math.max(Math.abs(scale), Math.abs(want));
+  const unit = f32 ? ulp32(s) : Math.max(2 ** (Math.floor(Math.log2(Math.max(s, 2.2250738585072014e-308))) - 52), 5e-324);
+  return Math.abs(got - want) / unit;
+}
+
+/** A number from a JSON fixture, where non-finite values are written as strings. */
+export const jsonNumber = (v: unknown): number => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : (v as number));
