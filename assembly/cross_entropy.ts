@@ -101,13 +101,16 @@ export function crossEntropyIndex<T>(
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
         const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
-        const a = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum) + zf;
+        const ce = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum);
+        const h = zHalving<T>(ce, zf);
+        const a = h == 1 ? ce + zf : ce * h + zf * h;
         // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad)
         const one = (eps != 0 || z != 0) && sum == 1 && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
-        rowScale<T>(g, C, stride, one >= 0 ? overflowToZero<T>(a) : a, smooth == 0 ? 0 : k * smooth, weight);
-        subtractTarget<T>(g, stride, t, k, weight, eps);
+        rowScale<T>(g, C, stride, one >= 0 ? overflowToZero<T>(a) : a, smooth == 0 ? 0 : k * h * smooth, weight);
+        subtractTarget<T>(g, stride, t, k * h, weight, eps);
+        if (h != 1) rowDouble<T>(g, C, stride);
         if (one >= 0) store<T>(g + <usize>one * stride, <T>exactOneGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf));
       }
     }
@@ -216,6 +219,28 @@ export let zSquares: f64 = 0;
 @inline function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
   if (z == 0) return 0;
   return upstream<T>(gradPerPosition, pos, zScale) * z * (2 * lse) / sum;
+}
+
+/** 0.5 where a position's cross-entropy factor and z factor each fit T but their sum overflows it
+ *  (gradOutput near T's max with z-loss), else 1. PyTorch keeps the two gradients apart, each
+ *  finite, so there the position's factors are halved and its gradient doubled once formed
+ *  (rowDouble; exact, a power of two: at such factors no entry is subnormal). Red team 18 left this
+ *  OPEN: f32 [1, 17], eps 0.1, zLoss 1, gradOutput 3e38 gave inf for torch's 3.28e38. */
+// @ts-ignore: decorator
+@inline function zHalving<T>(ce: f64, zf: f64): f64 {
+  return zf != 0 && !finiteT<T>(ce + zf) && finiteT<T>(ce) && finiteT<T>(zf) ? 0.5 : 1;
+}
+
+/** Whether v is finite once rounded to T. */
+// @ts-ignore: decorator
+@inline function finiteT<T>(v: f64): bool {
+  const r = <f64><T>v;
+  return r - r == 0;
+}
+
+/** Doubles a gradient row formed from halved factors (zHalving). */
+function rowDouble<T>(g: usize, C: i32, stride: usize): void {
+  for (let c = 0; c < C; c++) store<T>(g + <usize>c * stride, load<T>(g + <usize>c * stride) * <T>2);
 }
 
 /** The target's own gradient term: g_t -= k (1 - eps) w_t, that term rounded to T first as g_t
@@ -485,6 +510,7 @@ function indexColumnsFast<T>(
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT), mA));
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
   const ones = grad != 0 && (eps != 0 || z != 0) ? softmaxOnes<T>(gBase, tp, C, stride, pos0, weight, eps, smooth, totalWeight, scale, gradPerPosition, z, zScale, wide) : 0;
+  halvedLanes = 0;
   const total = wide
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
     : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
@@ -521,6 +547,7 @@ function indexColumnsFast<T>(
     v128.store(p, v128.add<T>(gB, v128.and(nbB, isClass<T>(tB, cv))), 16);
     p += stride;
   }
+  for (let l = 0; halvedLanes != 0 && l < 2 * L; l++) if (halvedLanes & (1 << l)) rowDouble<T>(at<T>(gBase, l), C, stride);
   for (let l = 0; ones != 0 && l < 2 * L; l++) {
     if (ones & (1 << l)) store<T>(at<T>(gBase, l) + <usize>load<i32>(LANE_CLASS + (<usize>l << 2)) * stride, load<T>(at<T>(LANE_ONE, l)));
   }
@@ -689,6 +716,9 @@ function indexColumnsLean<T>(
  *  scratch the passes before left (LANE_M, LANE_XT, LANE_WT as T; LANE_SUM, LANE_LOG, LANE_SHIFT
  *  in f64), leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss.
  *  Not inlined into the exact and the fast kernel: it has no exp. */
+/** indexStepWide's lanes (bits) whose factors it halved (zHalving), for pass 3 to double. */
+let halvedLanes: i32 = 0;
+
 function indexStepWide<T>(
   tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize,
@@ -723,13 +753,23 @@ function indexStepWide<T>(
     }
     if (lossOut != 0) storePair<T>(at<T>(lossOut, pos0 + off), z != 0 ? f64x2.add(loss, zt) : loss);
     if (grad == 0) continue;
-    const k = gradPerPosition != 0 ? loadPair<T>(at<T>(gradPerPosition, pos0 + off)) : f64x2.splat(scale);
+    let k = gradPerPosition != 0 ? loadPair<T>(at<T>(gradPerPosition, pos0 + off)) : f64x2.splat(scale);
     let a = eps == 0
       ? f64x2.div(f64x2.mul(k, wt), sum)
       : f64x2.div(f64x2.mul(k, f64x2.add(f64x2.mul(f64x2.splat(1 - eps), wt), f64x2.splat(smooth * totalWeight))), sum);
     if (z != 0) {
       const kz = gradPerPosition != 0 ? k : f64x2.splat(zScale);
-      a = f64x2.add(a, f64x2.div(f64x2.mul(f64x2.mul(kz, f64x2.splat(z)), f64x2.add(lse, lse)), sum));
+      const zf = f64x2.div(f64x2.mul(f64x2.mul(kz, f64x2.splat(z)), f64x2.add(lse, lse)), sum);
+      const h0 = zHalving<T>(f64x2.extract_lane(a, 0), f64x2.extract_lane(zf, 0));
+      const h1 = zHalving<T>(f64x2.extract_lane(a, 1), f64x2.extract_lane(zf, 1));
+      if (h0 == 1 && h1 == 1) {
+        a = f64x2.add(a, zf);
+      } else { // (rare: pass 3 doubles these lanes' gradients)
+        const h = f64x2.replace_lane(f64x2.splat(h0), 1, h1);
+        a = f64x2.add(f64x2.mul(a, h), f64x2.mul(zf, h));
+        k = f64x2.mul(k, h);
+        halvedLanes |= (h0 != 1 ? 1 : 0) << <i32>off | (h1 != 1 ? 2 : 0) << <i32>off;
+      }
     }
     storePair<T>(at<T>(LANE_M, off), v128.and(a, kept));
     storePair<T>(at<T>(LANE_XT, off), v128.and(f64x2.mul(f64x2.mul(k, f64x2.splat(1 - eps)), wt), kept));
@@ -889,8 +929,11 @@ export function crossEntropyProbs<T>(
       if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>(loss + zt));
       if (grad != 0) {
         const k = upstream<T>(gradPerPosition, pos, scale);
-        const a = k * targetMass / sum + zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
-        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, a, k, eps);
+        const ce = k * targetMass / sum;
+        const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
+        const h = zHalving<T>(ce, zf);
+        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, h == 1 ? ce + zf : ce * h + zf * h, k * h, eps);
+        if (h != 1) rowDouble<T>(grad + offset, C, stride);
       }
     }
   }

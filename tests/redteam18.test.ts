@@ -26,10 +26,13 @@
 //     Severity: low (gradOutput near the type's max with z-loss), the class red team 17 F1 fixed for BCE.
 //     Fixed: the z factor is formed (k z)(2 lse); where a softmax is exactly 1 (the [1, 2] / [8, 2] /
 //     [2, 1] rows) the exps' factor is 0 and the z term is its own term (exactOneGrad).
-//     OPEN (no test): where no softmax is exactly 1 (the [1, 17] row above) the summed factor a still
-//     overflows float32 (the SIMD rowScale and the column kernels hold a in float32; the scalar
-//     rowScale only at the target): PyTorch keeps the cross-entropy and z gradients apart. Only at
-//     gradOutput ~1e38 and above with z-loss; splitting a costs a multiply per element in pass 3.
+//     Left OPEN then, closed 2026-12-02 (tests 'F1 (OPEN before 2026-12-02)', fixtures from
+//     tests/redteam18/z_overflow.py: 64 cases, every one failed before): where no softmax is exactly
+//     1 (the [1, 17] row above) the summed factor a overflowed the type (float32: the SIMD rowScale
+//     and the column kernels hold a in float32, the scalar rowScale at the target; float64 at
+//     gradOutput 1e308: the f64 sum itself), where PyTorch's separate gradients are finite. Now
+//     (zHalving, assembly/cross_entropy.ts) such a position's factors are halved and its gradient
+//     doubled once formed: row kernel, column kernels and probability targets.
 //  F2 crossEntropy labelSmoothing: a class that is NOT the target but whose softmax is exactly 1,
 //     with w_t = 0 and W = w_c (weight [w, 0], target 1, the target's exp 0): PyTorch's
 //     g - 1 * sum(g) gives exactly 0 there (its only other term is -(eps / C) 0 k); the library
@@ -121,6 +124,36 @@ describe('FINDINGS', () => {
     const got = ce(T, data, shape, target, options).slice(0, want.length);
     const bad = got.map((g, i) => [i, g, want[i]]).filter(([i, g]) => ulps(g, want[i], T === Float32Array) > 8);
     expect(bad).toEqual([]); // before: Infinity / NaN (see header)
+  });
+
+  // F1's case left OPEN by red team 18, closed on 2026-12-02 (see the header): tests/redteam18/z_overflow.py
+  // (torch 1.13 float64 autograd on the cast inputs; torch float32 is finite on every case too)
+  const overflow = fixture('z_overflow.json').cases as {
+    name: string; dtype: string; shape: number[]; input: unknown[]; target: number[]; probs: boolean; targetShape: number[];
+    zLoss: number; labelSmoothing: number; reduction: string; weight: unknown[] | null; gradOutput: unknown; factorSum: unknown; grad: unknown[];
+  }[];
+  test.each(overflow.map((c) => [c.name, c] as const))('F1 (OPEN before 2026-12-02) crossEntropy zLoss where the cross-entropy and z factors each fit the type and their sum does not: torch\'s finite gradient, %s', (_name, c) => {
+    const f32 = c.dtype === 'float32';
+    const T = f32 ? Float32Array : Float64Array;
+    const C = c.shape[1];
+    const inner = c.shape.slice(2).reduce((a, b) => a * b, 1);
+    const target = c.probs ? { data: T.from(c.target), shape: c.shape } : { data: Int32Array.from(c.target), shape: c.targetShape };
+    const gradOutput = c.reduction === 'none' ? { data: T.from((c.gradOutput as unknown[]).map(num)), shape: c.targetShape } : num(c.gradOutput);
+    const r = X.crossEntropy({ data: T.from(c.input.map(num)), shape: c.shape }, target as never, {
+      zLoss: c.zLoss, labelSmoothing: c.labelSmoothing, reduction: c.reduction, gradOutput, grad: true,
+      ...(c.weight ? { weight: c.weight.map(num) } : {}),
+    } as never);
+    const want = c.grad.map(num);
+    // each entry within 8 ulps of its position's largest gradient (torch's two roundings and the
+    // library's one differ there by a few)
+    const rowScale = (i: number) => {
+      const o = Math.floor(i / (C * inner)), l = i % inner;
+      let s = 0;
+      for (let k = 0; k < C; k++) s = Math.max(s, Math.abs(want[(o * C + k) * inner + l]));
+      return s;
+    };
+    const bad = Array.from(r.grad!).map((g, i) => [i, g, want[i]]).filter(([i, g]) => ulps(g, want[i], f32, rowScale(i)) > 8);
+    expect(bad).toEqual([]); // before: Infinity (and NaN) where the summed factor overflowed
   });
 
   test('F2 crossEntropy labelSmoothing: a non-target class whose softmax is exactly 1, target weight 0, W = w_c: gradient exactly 0 as in torch', () => {
