@@ -55,7 +55,8 @@ export function lceLogits<T>(w: usize, cb: i32, D: i32, xt: usize, ntp: i32, zt:
 
 // Per-token statistics in f64, each an array of ntp entries, at these offsets (in arrays) from `stats`.
 const MAX = 0, SUM = 1, SMOOTH = 2, PZ = 3, PW = 4;
-/** lceForward's outputs, read by the host: the log-sum-exp and the loss (without z-loss). */
+/** lceForward's outputs, read by the host: the log-sum-exp and the loss (without z-loss); the max
+ *  (MAX) too, for torch.logsumexp's +-inf where an infinite max makes m + log S NaN. */
 const LSE = 5, LOSS = 6;
 /** The vector path's max (an array of T in this slot) and each token's capped target logit (for
  *  lceBackward's target term). The host reserves 9 slots. */
@@ -192,6 +193,7 @@ function forwardVector<T>(
   const uniform = eps / <f64>C;
   for (let n = 0; n < nt; n++) {
     const m = <f64>load<T>(at<T>(mx, n));
+    store<f64>(stat(stats, MAX, ntp, n), m); // (the host reads it where lse is NaN)
     const logSum = Math.log(load<f64>(stat(stats, SUM, ntp, n)));
     store<f64>(stat(stats, LSE, ntp, n), m + logSum);
     let loss: f64 = 0;
@@ -209,8 +211,10 @@ function forwardVector<T>(
 
 // The host's per-token gradient coefficients (f64 arrays of ntp at these offsets from `coef`).
 const C_LSE = 0, C_ALPHA = 1, C_BETA = 2, C_GAMMA = 3;
-/** The vector path's copies in T of lse, alpha and gamma (the host reserves 7 slots). */
+/** The vector path's copies in T of lse, alpha and gamma. */
 const T_LSE = 4, T_ALPHA = 5, T_GAMMA = 6;
+/** z-loss's share of alpha, 2 zLoss lse times its upstream gradient (the host reserves 8 slots). */
+const C_Z = 7;
 
 /** Step 4: dZ := alpha s - gamma w [p'] - beta [c == t], times the softcap's derivative
  *  1 - (z / cap)^2, in place over the capped logits; gradBias[c] += sum over tokens of dZ, where
@@ -221,12 +225,13 @@ const T_LSE = 4, T_ALPHA = 5, T_GAMMA = 6;
  *  overflowed where PyTorch's bias gradient (the sum of its finished dZ) is finite. */
 export function lceBackward<T>(
   zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize,
-  weight: usize, eps: f64, coef: usize, gradBias: usize, stats: usize,
+  weight: usize, eps: f64, weightSum: f64, coef: usize, gradBias: usize, stats: usize,
 ): void {
   if (ASC_FEATURE_SIMD) if (probs == 0) {
-    backwardVector<T>(zt, ntp, nt, C, cap, targets, weight, coef, gradBias, stats);
+    backwardVector<T>(zt, ntp, nt, C, cap, targets, weight, eps, weightSum, coef, gradBias, stats);
     return;
   }
+  const ones = targets != 0 && exactOneClasses<T>(zt, ntp, nt, C, targets, eps, coef, stats);
   const uniform = eps / <f64>C;
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
@@ -247,7 +252,64 @@ export function lceBackward<T>(
       store<T>(at<T>(row, n), dt);
       sum += <f64>dt;
     }
-    if (gradBias != 0) store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
+    if (gradBias != 0 && !ones) store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
+  }
+  if (!ones) return;
+  exactOneGrads<T>(zt, ntp, nt, cap, targets, weight, weightSum, coef, stats);
+  // the bias gradient from the finished rows, in the same order as the loop's sum
+  for (let c = 0; gradBias != 0 && c < C; c++) {
+    const row = at<T>(zt, <usize>c * ntp);
+    let sum: f64 = 0;
+    for (let n = 0; n < nt; n++) sum += <f64>load<T>(at<T>(row, n));
+    store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
+  }
+}
+
+/** Class-index tokens whose softmax is exactly 1 at one class j (S = 1: C = 1, or every other
+ *  logit -inf or far below), with label smoothing or z-loss: there PyTorch's g - 1 * sum(g) leaves
+ *  j exactly the other classes' terms, and its z-loss gradient is a term of its own, where
+ *  alpha s_j - gamma w_j - beta [j == t] leaves the rounding residue of the summed alpha (red team
+ *  20: gradBias 0.006250000000000089 for torch's 0.00625 at C = 1, zLoss 1e-3; as crossEntropy's
+ *  exactOneGrad). Found before dZ overwrites the logits: j (as f64, -1 for other tokens) goes to
+ *  the stat PZ, unused with class-index targets. Returns whether there is any. */
+function exactOneClasses<T>(zt: usize, ntp: i32, nt: i32, C: i32, targets: usize, eps: f64, coef: usize, stats: usize): bool {
+  let any = false;
+  for (let n = 0; n < nt; n++) {
+    store<f64>(stat(stats, PZ, ntp, n), -1);
+    if (load<i32>(targets + (<usize>n << 2)) < 0 || load<f64>(stat(stats, SUM, ntp, n)) != 1) continue;
+    const zPart = load<f64>(stat(coef, C_Z, ntp, n));
+    if (!(eps > 0 || zPart != 0)) continue;
+    // (an infinite or NaN upstream gradient is left to the composition, as crossEntropy does)
+    const finite = load<f64>(stat(coef, C_ALPHA, ntp, n)) + load<f64>(stat(coef, C_BETA, ntp, n)) + load<f64>(stat(coef, C_GAMMA, ntp, n)) + zPart;
+    if (finite - finite != 0) continue;
+    const lse = load<f64>(stat(coef, C_LSE, ntp, n)); // = m, as S = 1
+    for (let c = 0; c < C; c++) {
+      if (<f64>load<T>(at<T>(zt, <usize>c * ntp + n)) == lse) {
+        store<f64>(stat(stats, PZ, ntp, n), <f64>c);
+        any = true;
+        break;
+      }
+    }
+  }
+  return any;
+}
+
+/** dZ at the classes exactOneClasses found: beta [j != t] + gamma (W - w_j) + z's part, times the
+ *  softcap's derivative at z_j = lse. */
+function exactOneGrads<T>(zt: usize, ntp: i32, nt: i32, cap: f64, targets: usize, weight: usize, weightSum: f64, coef: usize, stats: usize): void {
+  for (let n = 0; n < nt; n++) {
+    const found = load<f64>(stat(stats, PZ, ntp, n));
+    if (found < 0) continue;
+    const j = <i32>found;
+    const t = load<i32>(targets + (<usize>n << 2));
+    const wj = weight != 0 ? <f64>load<T>(at<T>(weight, j)) : 1.0;
+    const others = j == t ? 0 : load<f64>(stat(coef, C_BETA, ntp, n));
+    let g = others + load<f64>(stat(coef, C_GAMMA, ntp, n)) * (weightSum - wj) + load<f64>(stat(coef, C_Z, ntp, n));
+    if (cap > 0) {
+      const u = load<f64>(stat(coef, C_LSE, ntp, n)) / cap;
+      g *= 1 - u * u;
+    }
+    store<T>(at<T>(zt, <usize>j * ntp + n), <T>g);
   }
 }
 
@@ -256,9 +318,10 @@ export function lceBackward<T>(
  *  derivative at the target logit, which lceForward kept) one token at a time. */
 function backwardVector<T>(
   zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize,
-  weight: usize, coef: usize, gradBias: usize, stats: usize,
+  weight: usize, eps: f64, weightSum: f64, coef: usize, gradBias: usize, stats: usize,
 ): void {
   const L = lanes<T>();
+  const ones = exactOneClasses<T>(zt, ntp, nt, C, targets, eps, coef, stats);
   const lseT = stat(coef, T_LSE, ntp, 0), alphaT = stat(coef, T_ALPHA, ntp, 0), gammaT = stat(coef, T_GAMMA, ntp, 0);
   for (let n = 0; n < ntp; n++) {
     // padded tokens: exp(z - inf) = 0 and zero coefficients, so their dZ is 0
@@ -296,6 +359,7 @@ function backwardVector<T>(
     const p = at<T>(zt, <usize>t * ntp + n);
     store<T>(p, <T>(<f64>load<T>(p) - g));
   }
+  if (ones) exactOneGrads<T>(zt, ntp, nt, cap, targets, weight, weightSum, coef, stats);
   // The bias gradient from the finished rows (padded tokens' dZ is 0), widened to f64.
   if (gradBias != 0) {
     for (let c = 0; c < C; c++) {

@@ -6,7 +6,10 @@
 //   lse       = m + log S
 //   log p_c   = d_c - log S
 //   entropy   = -sum_c p_c log p_c = -sum_c (e_c / S)(d_c - log S) = log S - D / S
-// Both terms of the entropy are >= 0, so nothing cancels: a peaky row keeps its relative accuracy.
+// Both terms of the entropy are >= 0, so nothing cancels: a peaky row keeps its relative accuracy,
+// if log S does: S - 1 is then below S's rounding (1 + 1e-13 carries 1e-16, a relative error of
+// 1e-3 in log S: red team 20), so R, the sum of the exps other than those that are exactly 1 (the
+// max's), is kept too, and where S < 2 (one exp of 1) the entropy's log S is log1p(R).
 // A class with e_c = 0 (a -inf logit, or d_c below exp's underflow) adds nothing to D: 0 log 0 = 0,
 // as torch.special.entr has it (the written-out -(p * log p).sum() gives NaN for a -inf logit).
 //   rank      = #{c : x_c > x_t}
@@ -37,9 +40,10 @@ import { MAX_THREADS } from "./threads";
 import { at, expT, rowMaxForExp } from "./math";
 import { addWide, expK, expWith, hmax, hsum, lanes } from "./simd";
 
-/** expSums' results: S and D of the row (see the top of this file). */
+/** expSums' results: S, D and R of the row (see the top of this file). */
 let sumS: f64 = 0;
 let sumD: f64 = 0;
+let sumR: f64 = 0;
 
 /**
  * Scores every position of x. `target` (i32 per position, validated: 0..C-1, or -1 where ignored)
@@ -90,6 +94,7 @@ function position<T>(
     m = load<T>(LANE_M + (<usize>lane << alignof<T>()));
     sumS = load<f64>(LANE_S + (<usize>lane << 3));
     sumD = load<f64>(LANE_D + (<usize>lane << 3));
+    sumR = load<f64>(LANE_R + (<usize>lane << 3));
   } else {
     expSums<T>(row, m, C, stride);
   }
@@ -99,7 +104,9 @@ function position<T>(
   }
   const logS = Math.log(sumS);
   store<T>(at<T>(lse, pos), <T>(<f64>m + logS));
-  store<T>(at<T>(entropy, pos), <T>(logS - sumD / sumS));
+  // (lse and the log-probabilities keep log S, as PyTorch's: a target's log-probability is then 0
+  // where PyTorch's is, in a row whose other exps sum below S's rounding)
+  store<T>(at<T>(entropy, pos), <T>((sumS < 2 ? Math.log1p(sumR) : logS) - sumD / sumS));
   // the first of the top K is the first max (ties go to the lower class)
   store<i32>(argmax + (pos << 2), K > 0 ? load<i32>(topI + (top << 2)) : firstEqual<T>(row, m, C, stride));
   if (target != 0) {
@@ -112,22 +119,24 @@ function position<T>(
   }
 }
 
-/** columnSums' results per lane: the max (T), S and D (f64). */
+/** columnSums' results per lane: the max (T), S, D and R (f64). */
 // One block per thread (src/threads.ts), as crossEntropy's.
-const LANES = memory.data(80 * MAX_THREADS, 16);
+const LANES = memory.data(112 * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_S = LANES + 16;
 let LANE_D = LANES + 48;
+let LANE_R = LANES + 80;
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function tokenScoresScratchSlot(k: i32): void {
-  LANE_M = LANES + <usize>k * 80;
+  LANE_M = LANES + <usize>k * 112;
   LANE_S = LANE_M + 16;
   LANE_D = LANE_M + 48;
+  LANE_R = LANE_M + 80;
 }
 
 /** The max, S and D of the positions of one vector (class c of lane l at base + c stride + l size),
- *  into LANE_M, LANE_S and LANE_D. The sums are f64 per position, each term widened as it comes. */
+ *  into LANE_M, LANE_S, LANE_D and LANE_R. The sums are f64 per position, each term widened as it comes. */
 function columnSums<T>(base: usize, C: i32, stride: usize): void {
   let vm = v128.load(base);
   for (let c = 1; c < C; c++) vm = v128.pmax<T>(vm, v128.load(base + <usize>c * stride));
@@ -137,15 +146,21 @@ function columnSums<T>(base: usize, C: i32, stride: usize): void {
   let s1 = s0;
   let d0 = s0;
   let d1 = s0;
+  let r0 = s0;
+  let r1 = s0;
+  const one = v128.splat<T>(<T>1);
   for (let c = 0; c < C; c++) {
     const dv = v128.sub<T>(v128.load(base + <usize>c * stride), vm);
     const e = expWith<T>(dv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
     const ed = v128.mul<T>(e, v128.pmax<T>(dv, kc)); // as in expSums
+    const rest = v128.andnot(e, v128.eq<T>(e, one));
     s0 = widen<T>(s0, e, false);
     d0 = widen<T>(d0, ed, false);
+    r0 = widen<T>(r0, rest, false);
     if (sizeof<T>() == 4) {
       s1 = widen<T>(s1, e, true);
       d1 = widen<T>(d1, ed, true);
+      r1 = widen<T>(r1, rest, true);
     }
   }
   v128.store(LANE_M, vm);
@@ -153,6 +168,8 @@ function columnSums<T>(base: usize, C: i32, stride: usize): void {
   v128.store(LANE_S, s1, 16);
   v128.store(LANE_D, d0);
   v128.store(LANE_D, d1, 16);
+  v128.store(LANE_R, r0);
+  v128.store(LANE_R, r1, 16);
 }
 
 /** s + the low (or high) f64 pair of a vector of T (all of it for f64). */
@@ -162,11 +179,12 @@ function columnSums<T>(base: usize, C: i32, stride: usize): void {
   return f64x2.add(s, f64x2.promote_low_f32x4(high ? v128.shuffle<f32>(part, part, 2, 3, 0, 1) : part));
 }
 
-/** S and D of one row (into sumS and sumD), both accumulated in f64. */
+/** S, D and R of one row (into sumS, sumD and sumR), accumulated in f64. */
 function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
   let c = 0;
   let s: f64 = 0;
   let d: f64 = 0;
+  let r: f64 = 0;
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
     // One vector per step: S and D need four accumulators beside exp's constants, and two vectors
     // per step would not fit V8's 16 vector registers.
@@ -177,33 +195,41 @@ function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
     const k6 = expK<T>(6, false), k7 = expK<T>(7, false), k8 = expK<T>(8, false), k9 = expK<T>(9, false), kc = expK<T>(10, false), ku = expK<T>(11, false);
     let accS = f64x2.splat(0);
     let accD = accS;
+    let accR = accS;
+    const one = v128.splat<T>(<T>1);
     while (c < end) {
       // Sums in T over blocks of BLOCK vectors, then widened into f64 (as math.ts's expSumVectors).
       const blockEnd = min(c + BLOCK * L, end);
       let a = v128.splat<T>(<T>0);
       let b = a;
+      let rest = a;
       for (; c < blockEnd; c += L) {
         const dv = v128.sub<T>(v128.load(at<T>(row, c)), vm);
         const e = expWith<T>(dv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
         a = v128.add<T>(a, e);
+        rest = v128.add<T>(rest, v128.andnot(e, v128.eq<T>(e, one)));
         // e d with d clamped at exp's cutoff: where the fast exp gives 0 (d below the cutoff or
         // -inf), the product is 0 and not 0 * -inf = NaN; a NaN d stays NaN.
         b = v128.add<T>(b, v128.mul<T>(e, v128.pmax<T>(dv, kc)));
       }
       accS = addWide<T>(accS, a);
       accD = addWide<T>(accD, b);
+      accR = addWide<T>(accR, rest);
     }
     s = hsum(accS);
     d = hsum(accD);
+    r = hsum(accR);
   }
   for (; c < C; c++) {
     const dc = load<T>(row + <usize>c * stride) - m;
     const e = expT<T>(dc);
     s += <f64>e;
+    if (e != 1) r += <f64>e;
     if (e != 0) d += <f64>e * <f64>dc; // skips 0 * -inf
   }
   sumS = s;
   sumD = d;
+  sumR = r;
 }
 
 /** Vectors summed in T before a partial sum is widened to f64. */

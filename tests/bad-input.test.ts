@@ -439,9 +439,9 @@ const lce: Case[] = [
   ['linearCrossEntropy label smoothing 1.5', () => X.linearCrossEntropy(HX, HW, T, { labelSmoothing: 1.5 }), RangeError, 'linearCrossEntropy: label_smoothing must be between 0.0 and 1.0. Got: 1.5'],
   ['linearCrossEntropy PyTorch spelling z_loss', () => X.linearCrossEntropy(HX, HW, T, { z_loss: 1 }), TypeError, /^linearCrossEntropy: unknown option 'z_loss' \(did you mean 'zLoss'\?\)/],
   ['linearCrossEntropy gradOutput without grad', () => X.linearCrossEntropy(HX, HW, T, { gradOutput: 2 }), TypeError, 'linearCrossEntropy: gradOutput was given but no gradient was requested; pass grad: true (or outInput / outWeight / outBias) with it'],
-  ['linearCrossEntropy outInput and outWeight sharing memory', () => { const b = new Float32Array(30); return X.linearCrossEntropy(HX, HW, T, { outInput: b.subarray(0, 6), outWeight: b.subarray(3, 15) }); }, TypeError, 'linearCrossEntropy: outInput shares memory with outWeight; pass separate arrays'],
-  ['linearCrossEntropy outInput sharing a probability target\'s memory', () => { const p = new Float32Array(8).fill(0.25); return X.linearCrossEntropy(HX, HW, { data: p, shape: [2, 4] }, { outInput: p.subarray(2, 8) }); }, TypeError, 'linearCrossEntropy: outInput shares memory with target; pass a separate array'],
-  ['linearCrossEntropy outInput sharing the input\'s memory', () => X.linearCrossEntropy(HX, HW, T, { outInput: HX.data }), TypeError, 'linearCrossEntropy: outInput shares memory with input; pass a separate array'],
+  ['linearCrossEntropy outInput and outWeight sharing memory', () => { const b = new Float32Array(30); return X.linearCrossEntropy(HX, HW, T, { outInput: b.subarray(0, 6), outWeight: b.subarray(3, 15) }); }, RangeError, 'linearCrossEntropy: outInput shares memory with outWeight; pass separate arrays'],
+  ['linearCrossEntropy outInput sharing a probability target\'s memory', () => { const p = new Float32Array(8).fill(0.25); return X.linearCrossEntropy(HX, HW, { data: p, shape: [2, 4] }, { outInput: p.subarray(2, 8) }); }, RangeError, 'linearCrossEntropy: outInput shares memory with target; pass a separate array'],
+  ['linearCrossEntropy outInput sharing the input\'s memory', () => X.linearCrossEntropy(HX, HW, T, { outInput: HX.data }), RangeError, 'linearCrossEntropy: outInput shares memory with input; pass a separate array'],
   ['linearCrossEntropy 0-d input', () => X.linearCrossEntropy(f32([1], []), HW, 0), RangeError, 'linearCrossEntropy: input must have at least one dimension (the features D), got a 0-d tensor'],
 ];
 

@@ -16,7 +16,17 @@
 // that output: the size of the terms that cancel in it, computed in generate.py).
 // Builds: WASM_XENT_BUILD=simd / scalar npx jest tests/redteam20.test.ts; node scripts/jest-relaxed.mjs.
 //
-// FINDINGS (describe 'FINDINGS', each test fails on 47ed182 on the builds named):
+// FINDINGS (describe 'FINDINGS', each test fails on 47ed182 on the builds named; all four fixed in
+// the commit after the one that added this file, and pass on simd, scalar and relaxed):
+//  - F1: assembly/kl_div.ts forms the float32 vector lanes' t log t in f64 pairs (log64V);
+//  - F2: assembly/linear_cross_entropy.ts exactOneClasses / exactOneGrads (crossEntropy's
+//    exactOneGrad for the fused head: z-loss's share of alpha is now its own coefficient, C_Z);
+//  - F3: src/ops/linear_cross_entropy.ts infiniteMax (the kernels keep each token's max in MAX);
+//  - F4: assembly/token_scores.ts keeps R, the sum of the exps other than the max's 1, and the
+//    entropy's log S is log1p(R) where S < 2 (lse and the log-probabilities keep log S, PyTorch's).
+// Observations acted on: linearCrossEntropy's out* sharing memory is now a RangeError (the error
+// table's type for overlaps) and has its own README row; README's nllLoss options sentence names
+// zLoss and returnLse. Left as they are: the others below.
 //  F1 klDiv float32 on the SIMD and relaxed builds: README (KL divergence) promises "Each element's
 //     loss is computed in float64 even for float32 input, because the two terms nearly cancel where
 //     the distributions agree"; the vector path forms t log t in float32 (assembly/kl_div.ts:85,

@@ -125,13 +125,13 @@ export function linearCrossEntropy<A extends FloatArray>(
   // The gradients are written while the input and weight are still being read: no sharing.
   for (const [name, out] of [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const) {
     for (const [other, a] of [['input', x], ['linearWeight', w]] as const) {
-      if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, TypeError);
+      if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, RangeError);
     }
   }
   // Nor with each other: each is written while the others are still being written or read.
   const outs = [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const;
   outs.forEach(([name, out], i) => outs.slice(i + 1).forEach(([other, b]) => {
-    if (out && b && overlaps(out, b)) fail(FN, `${name} shares memory with ${other}; pass separate arrays`, TypeError);
+    if (out && b && overlaps(out, b)) fail(FN, `${name} shares memory with ${other}; pass separate arrays`, RangeError);
   }));
   const wantGrad = checkBoolean(FN, 'grad', opts.grad) || !!(outInput || outWeight || outBias);
   if (opts.gradOutput !== undefined && !wantGrad) {
@@ -153,7 +153,7 @@ export function linearCrossEntropy<A extends FloatArray>(
     const { data, shape } = tensorLike(FN, 'target', target, () => [...lead, C]);
     if ((data as object).constructor !== x.constructor) fail(FN, `probability targets must be a ${Ctor.name} like the input, got ${typeName(data)}`, TypeError);
     // Later token chunks of the target are read after earlier chunks' gradients are written.
-    for (const [name, out] of outs) if (out && overlaps(out, data as FloatArray)) fail(FN, `${name} shares memory with target; pass a separate array`, TypeError);
+    for (const [name, out] of outs) if (out && overlaps(out, data as FloatArray)) fail(FN, `${name} shares memory with target; pass a separate array`, RangeError);
     if (shape.length !== lead.length + 1 || shape.some((d, i) => d !== layout.input.shape[i])) {
       fail(FN, `a float target holds class probabilities and must have shape ${showShape(layout.input.shape)} (the logits' shape [...lead, C]), got ${showShape(shape)}`, RangeError);
     }
@@ -199,7 +199,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : 2 * cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? 2 * cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
-      gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 7 * ntp * 8,
+      gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 9 * ntp * 8, 8 * ntp * 8,
     ]);
     [gradInput, gradWeight, gradBias, probs, classW] = again();
     const mem = ws.exports.memory.buffer;
@@ -235,7 +235,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       return p;
     };
     const stats = f64(pStats, 9 * ntp);
-    const coef = f64(pCoef, 7 * ntp);
+    const coef = f64(pCoef, 8 * ntp);
     const gOut = plan.gradPerPosition;
     for (let n0 = 0; n0 < N; n0 += nt) {
       const m = Math.min(nt, N - n0);
@@ -260,7 +260,9 @@ export function linearCrossEntropy<A extends FloatArray>(
         const ignored = targets !== null && targets[n] < 0;
         const l = stats[6 * ntp + j];
         const s = stats[5 * ntp + j];
-        if (lse) lse[n] = s;
+        // (torch.logsumexp takes an infinite max as 0: +inf for a row with +inf and no NaN, -inf
+        // for a row of -inf, where m + log S is inf - inf; the max is NaN with a NaN: red team 20)
+        if (lse) lse[n] = s === s ? s : infiniteMax(stats[j], s);
         const z = ignored ? 0 : zLoss * s * s;
         total += l;
         zTotal += z;
@@ -275,10 +277,11 @@ export function linearCrossEntropy<A extends FloatArray>(
         else g = gz = plan.gradScalar;
         coef[j] = s;
         if (ignored) {
-          coef[ntp + j] = coef[2 * ntp + j] = coef[3 * ntp + j] = 0;
+          coef[ntp + j] = coef[2 * ntp + j] = coef[3 * ntp + j] = coef[7 * ntp + j] = 0;
           continue;
         }
-        const zTerm = zLoss > 0 ? gz * 2 * zLoss * s : 0;
+        const zTerm = zLoss > 0 ? gz * zLoss * (2 * s) : 0; // (PyTorch's order: gz 2 overflows first)
+        coef[7 * ntp + j] = zTerm; // (alone, for a softmax of exactly 1: see lceBackward)
         if (targets) {
           coef[ntp + j] = zeroWeightMean ? NaN : g * ((1 - eps) * wt + (eps / C) * weightSum) + zTerm;
           coef[2 * ntp + j] = g * (1 - eps) * wt;
@@ -292,7 +295,7 @@ export function linearCrossEntropy<A extends FloatArray>(
         }
       }
       if (!wantGrad) continue;
-      backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, pCoef, gradBias ? pGB : 0, pStats);
+      backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, weightSum, pCoef, gradBias ? pGB : 0, pStats);
       const gxp = inPlace.gx >= 0 ? inPlace.gx + n0 * D * bytes : pGX;
       if (accumulate && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
       // gradWeight's blocks: in place, or through the workspace (read in when adding to them).
@@ -467,4 +470,9 @@ function resident(ws: Workspace, a: FloatArray): number {
     fail(FN, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
   }
   return a.byteOffset;
+}
+
+/** torch.logsumexp's answer for a token whose m + log S is NaN: its max m when m is +-inf, else NaN. */
+function infiniteMax(m: number, lse: number): number {
+  return m === Infinity || m === -Infinity ? m : lse;
 }
