@@ -104,11 +104,14 @@ export function crossEntropyIndex<T>(
         const ce = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum);
         const h = zHalving<T>(ce, zf);
         const a = h == 1 ? ce + zf : ce * h + zf * h;
-        // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad)
+        // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad. The other
+        // classes keep e_c a, their whole gradient with z-loss (red team 19); where a overflows T
+        // even halved, one of PyTorch's two gradients does too, and e_c a is its inf, or NaN where
+        // e_c = 0, as PyTorch's inf * 0: red team 21, which found them zeroed there.)
         const one = (eps != 0 || z != 0) && sum == 1 && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
-        rowScale<T>(g, C, stride, one >= 0 ? overflowToZero<T>(a) : a, smooth == 0 ? 0 : k * h * smooth, weight);
+        rowScale<T>(g, C, stride, a, smooth == 0 ? 0 : k * h * smooth, weight);
         subtractTarget<T>(g, stride, t, k * h, weight, eps);
         if (h != 1) rowDouble<T>(g, C, stride);
         if (one >= 0) store<T>(g + <usize>one * stride, <T>exactOneGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf));
@@ -515,8 +518,6 @@ function indexColumnsFast<T>(
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
     : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
   if (grad == 0) return total;
-  // (softmaxOnes' lanes: see overflowToZero)
-  for (let l = 0; ones != 0 && l < 2 * L; l++) if (ones & (1 << l)) store<T>(at<T>(LANE_M, l), <T>overflowToZero<T>(<f64>load<T>(at<T>(LANE_M, l))));
   // Pass 3: gradient = exp * a (flushing would-be subnormals as rowScale does), minus k eps/C w_c
   // with smoothing, minus b at the target.
   const aA = v128.load(LANE_M);
@@ -851,17 +852,6 @@ function indexStepWide<T>(
   return others + k * smooth * (totalWeight - classWeight<T>(weight, j)) + zPart;
 }
 
-/** The exps' factor a of a position with a softmax of exactly 1, or 0 where a overflows T: the
- *  other classes' exps sum below half an ulp of 1 but are not all 0 (red team 19: their share
- *  e_c a is each one's whole gradient with z-loss or a zero class weight), so a stays; only where
- *  the summed cross-entropy and z factors overflow (gradOutput near the type's max: red team 18)
- *  would e_c a be inf or NaN (0 * inf) where PyTorch's separate gradients are finite. */
-// @ts-ignore: decorator
-@inline function overflowToZero<T>(a: f64): f64 {
-  const rounded = <f64><T>a;
-  return rounded - rounded == 0 ? a : 0;
-}
-
 /** The class whose exp (stored at g, classes `stride` apart) is exactly 1, where their sum is 1:
  *  the target when it is the max, else the first such (the max; found by a scan, rare). */
 function exactOneClass<T>(g: usize, C: i32, stride: usize, t: i32): i32 {
@@ -932,8 +922,18 @@ export function crossEntropyProbs<T>(
         const ce = k * targetMass / sum;
         const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
         const h = zHalving<T>(ce, zf);
+        // With z-loss, a class j whose softmax is exactly 1 gets PyTorch's g_j - sum(g), k (P - w_j p'_j),
+        // plus the z term on its own (e_j a less k w_j p'_j left the summed factor's rounding residue:
+        // red team 21, 0.002375000000000016 for 0.002375 at C = 1); found before the exps are overwritten.
+        const one = z != 0 && sum == 1 && k - k == 0 ? exactOneClass<T>(grad + offset, C, stride, 0) : -1;
         probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, h == 1 ? ce + zf : ce * h + zf * h, k * h, eps);
         if (h != 1) rowDouble<T>(grad + offset, C, stride);
+        if (one >= 0) {
+          const q = <usize>one * stride;
+          let wp = <f64>load<T>(probs + offset + q) * (1 - eps) + eps / <f64>C;
+          if (weight != 0) wp *= <f64>load<T>(at<T>(weight, one));
+          store<T>(grad + offset + q, <T>(k * (targetMass - wp) + zf));
+        }
       }
     }
   }

@@ -231,7 +231,7 @@ export function lceBackward<T>(
     backwardVector<T>(zt, ntp, nt, C, cap, targets, weight, eps, weightSum, coef, gradBias, stats);
     return;
   }
-  const ones = targets != 0 && exactOneClasses<T>(zt, ntp, nt, C, targets, eps, coef, stats);
+  const ones = exactOneClasses<T>(zt, ntp, nt, C, targets, eps, coef, stats);
   const uniform = eps / <f64>C;
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
@@ -255,7 +255,7 @@ export function lceBackward<T>(
     if (gradBias != 0 && !ones) store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
   }
   if (!ones) return;
-  exactOneGrads<T>(zt, ntp, nt, cap, targets, weight, weightSum, coef, stats);
+  exactOneGrads<T>(zt, ntp, nt, C, cap, targets, probs, weight, eps, weightSum, coef, stats);
   // the bias gradient from the finished rows, in the same order as the loop's sum
   for (let c = 0; gradBias != 0 && c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
@@ -265,18 +265,19 @@ export function lceBackward<T>(
   }
 }
 
-/** Class-index tokens whose softmax is exactly 1 at one class j (S = 1: C = 1, or every other
+/** Tokens (ignored ones aside) whose softmax is exactly 1 at one class j (S = 1: C = 1, or every other
  *  logit -inf or far below), with label smoothing or z-loss: there PyTorch's g - 1 * sum(g) leaves
  *  j exactly the other classes' terms, and its z-loss gradient is a term of its own, where
  *  alpha s_j - gamma w_j - beta [j == t] leaves the rounding residue of the summed alpha (red team
  *  20: gradBias 0.006250000000000089 for torch's 0.00625 at C = 1, zLoss 1e-3; as crossEntropy's
- *  exactOneGrad). Found before dZ overwrites the logits: j (as f64, -1 for other tokens) goes to
- *  the stat PZ, unused with class-index targets. Returns whether there is any. */
+ *  exactOneGrad; with probability targets, red team 21: gradBias 113 ulps off at C = 1). Found
+ *  before dZ overwrites the logits: j (as f64, -1 for other tokens) goes to the stat PZ, which only
+ *  the forward pass of probability targets uses. Returns whether there is any. */
 function exactOneClasses<T>(zt: usize, ntp: i32, nt: i32, C: i32, targets: usize, eps: f64, coef: usize, stats: usize): bool {
   let any = false;
   for (let n = 0; n < nt; n++) {
     store<f64>(stat(stats, PZ, ntp, n), -1);
-    if (load<i32>(targets + (<usize>n << 2)) < 0 || load<f64>(stat(stats, SUM, ntp, n)) != 1) continue;
+    if ((targets != 0 && load<i32>(targets + (<usize>n << 2)) < 0) || load<f64>(stat(stats, SUM, ntp, n)) != 1) continue;
     const zPart = load<f64>(stat(coef, C_Z, ntp, n));
     if (!(eps > 0 || zPart != 0)) continue;
     // (an infinite or NaN upstream gradient is left to the composition, as crossEntropy does)
@@ -294,17 +295,26 @@ function exactOneClasses<T>(zt: usize, ntp: i32, nt: i32, C: i32, targets: usize
   return any;
 }
 
-/** dZ at the classes exactOneClasses found: beta [j != t] + gamma (W - w_j) + z's part, times the
- *  softcap's derivative at z_j = lse. */
-function exactOneGrads<T>(zt: usize, ntp: i32, nt: i32, cap: f64, targets: usize, weight: usize, weightSum: f64, coef: usize, stats: usize): void {
+/** dZ at the classes exactOneClasses found: beta [j != t] + gamma (W - w_j) + z's part (class
+ *  indices), gamma (P - w_j p'_j) + z's part (probabilities: gamma is the upstream gradient, P the
+ *  stat PW), times the softcap's derivative at z_j = lse. */
+function exactOneGrads<T>(
+  zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize, weight: usize, eps: f64, weightSum: f64, coef: usize, stats: usize,
+): void {
   for (let n = 0; n < nt; n++) {
     const found = load<f64>(stat(stats, PZ, ntp, n));
     if (found < 0) continue;
     const j = <i32>found;
-    const t = load<i32>(targets + (<usize>n << 2));
     const wj = weight != 0 ? <f64>load<T>(at<T>(weight, j)) : 1.0;
-    const others = j == t ? 0 : load<f64>(stat(coef, C_BETA, ntp, n));
-    let g = others + load<f64>(stat(coef, C_GAMMA, ntp, n)) * (weightSum - wj) + load<f64>(stat(coef, C_Z, ntp, n));
+    const gamma = load<f64>(stat(coef, C_GAMMA, ntp, n));
+    let g: f64;
+    if (probs != 0) {
+      const wp = wj * (<f64>load<T>(at<T>(probs, <usize>n * C + j)) * (1 - eps) + eps / <f64>C);
+      g = gamma * (load<f64>(stat(stats, PW, ntp, n)) - wp) + load<f64>(stat(coef, C_Z, ntp, n));
+    } else {
+      const others = j == load<i32>(targets + (<usize>n << 2)) ? 0 : load<f64>(stat(coef, C_BETA, ntp, n));
+      g = others + gamma * (weightSum - wj) + load<f64>(stat(coef, C_Z, ntp, n));
+    }
     if (cap > 0) {
       const u = load<f64>(stat(coef, C_LSE, ntp, n)) / cap;
       g *= 1 - u * u;
@@ -359,7 +369,7 @@ function backwardVector<T>(
     const p = at<T>(zt, <usize>t * ntp + n);
     store<T>(p, <T>(<f64>load<T>(p) - g));
   }
-  if (ones) exactOneGrads<T>(zt, ntp, nt, cap, targets, weight, weightSum, coef, stats);
+  if (ones) exactOneGrads<T>(zt, ntp, nt, C, cap, targets, 0, weight, eps, weightSum, coef, stats);
   // The bias gradient from the finished rows (padded tokens' dZ is 0), widened to f64.
   if (gradBias != 0) {
     for (let c = 0; c < C; c++) {
