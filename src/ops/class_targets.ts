@@ -157,6 +157,19 @@ function checkIntTargets(fn: string, values: ArrayLike<number>, layout: ClassLay
   const n = values.length;
   let ignored = 0;
   if (weight === null) { // a count (exact below 2^53)
+    if (ignoreIndex < 0 || ignoreIndex >= C) {
+      // No valid class can be ignore_index: one unsigned compare per target (a negative one wraps
+      // above C) instead of three; half the time of this loop, which is a tenth of crossEntropy
+      // [524288, 2] float32 into `out` (2.3 -> 1.1 ns per target, on a loaded machine).
+      for (let p = 0; p < n; p++) {
+        if (values[p] >>> 0 < C) continue;
+        const t = values[p];
+        if (t !== ignoreIndex) badTarget(fn, t, p, layout, ignoreIndex);
+        if (ignoreIndex >= 0) return null;
+        ignored++;
+      }
+      return n - ignored;
+    }
     for (let p = 0; p < n; p++) {
       const t = values[p];
       if (t >= 0 && t < C && t !== ignoreIndex) continue;
