@@ -7,6 +7,9 @@ import json, math
 import numpy as np
 import warnings
 import torch, torch.nn.functional as F
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures'))
+import generate as _fixtures  # (its generators run only as a script)
 warnings.filterwarnings("ignore")
 
 def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction='none'):
@@ -209,23 +212,8 @@ sfl('sigmoidFocal none per-element gradOutput', xs[:6], ys[:6], [6], 0.25, 2.0, 
 sfl('sigmoidFocal random', list(rng.standard_normal(300) * 4), list((rng.uniform(0, 1, 300) > 0.8).astype(float)), [10, 30], 0.25, 2.0, 'mean')
 
 # ---------------------------------------------------------------- focalLoss
-def focal_t(X, T, gamma, weight, ii, red, dim):
-    nd = X.dim()
-    cdim = (0 if nd == 1 else 1) if dim is None else dim % nd
-    C = X.shape[cdim]
-    lp = F.log_softmax(X, cdim).movedim(cdim, -1).reshape(-1, C)
-    t = T.reshape(-1)
-    idx = (t != ii).nonzero().squeeze(1)
-    tv = t.index_select(0, idx)
-    lpt = lp.index_select(0, idx).gather(1, tv.unsqueeze(1)).squeeze(1)
-    pt = lpt.exp()
-    w = weight.index_select(0, tv) if weight is not None else torch.ones_like(lpt)
-    loss = -w * ((1 - pt) ** gamma * lpt)
-    if red == 'none':
-        return torch.zeros(t.shape, dtype=X.dtype).index_add(0, idx, loss).reshape(T.shape)
-    if red == 'sum':
-        return loss.sum()
-    return loss.sum() / w.sum()
+# The focal loss in torch: the fixture generator's own (tests/fixtures/generate.py), not a copy.
+focal_t = _fixtures.focal_torch
 
 def focal(name, x, shape, target, tshape, gamma=2.0, weight=None, ii=-100, red='mean', dim=None, go=None, dtypes=('f32', 'f64')):
     def run(dt):
