@@ -712,14 +712,14 @@ function indexColumnsLean<T>(
   return total;
 }
 
+/** indexStepWide's lanes (bits) whose factors it halved (zHalving), for pass 3 to double. */
+let halvedLanes: i32 = 0;
+
 /** indexColumns' per-position step in f64 pairs: float64's, and float32's where f32x4 lanes
  *  cannot hold the call's ranges (indexStepFits) or z-loss / lse out are asked for. Reads the
  *  scratch the passes before left (LANE_M, LANE_XT, LANE_WT as T; LANE_SUM, LANE_LOG, LANE_SHIFT
  *  in f64), leaves a, b and k eps / C for pass 3 (as T), and returns the positions' summed loss.
  *  Not inlined into the exact and the fast kernel: it has no exp. */
-/** indexStepWide's lanes (bits) whose factors it halved (zHalving), for pass 3 to double. */
-let halvedLanes: i32 = 0;
-
 function indexStepWide<T>(
   tp: usize, pos0: usize, eps: f64, totalWeight: f64, C: i32, lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
   z: f64, zScale: f64, lseOut: usize,
