@@ -949,6 +949,7 @@ let weightedShift: f64 = 0; // sum_c w_c p'_c (x_c - m)
 function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, stride: usize, e: usize, eps: f64): f64 {
   const smooth = eps / <f64>C;
   let sum: f64 = 0;
+  let lost: f64 = 0;
   let mass: f64 = 0;
   let shift: f64 = 0;
   let c = 0;
@@ -992,7 +993,9 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const d = load<T>(row + q) - m;
     const ex = expT<T>(d);
     if (e != 0) store<T>(e + q, ex);
-    sum += <f64>ex;
+    const next = sum + <f64>ex; // (compensated, as math.ts rowExpSum's)
+    lost += Math.abs(sum) >= Math.abs(<f64>ex) ? (sum - next) + <f64>ex : (<f64>ex - next) + sum;
+    sum = next;
     let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
     if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));
     mass += wp;
@@ -1000,7 +1003,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   }
   targetMass = mass;
   weightedShift = shift;
-  return sum;
+  return sum + lost;
 }
 
 /** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. */

@@ -154,16 +154,22 @@ function columnSums<T>(base: usize, C: i32, stride: usize): void {
     const dv = v128.sub<T>(v128.load(base + <usize>c * stride), vm);
     const e = expWith<T>(dv, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
     const ed = v128.mul<T>(e, v128.pmax<T>(dv, kc)); // as in expSums
-    const rest = v128.andnot(e, v128.eq<T>(e, one));
-    s0 = widen<T>(s0, e, false);
+    // S = the exps of 1 (the max's) + R, added last: summed from 1, exps each below half an ulp
+    // of it vanished however many there were (float64 [1, 1000, 2] dim 1: lse exactly m for
+    // m + 8.4e-14; red team 22)
+    const isOne = v128.eq<T>(e, one);
+    const rest = v128.andnot(e, isOne);
+    s0 = widen<T>(s0, v128.and(e, isOne), false);
     d0 = widen<T>(d0, ed, false);
     r0 = widen<T>(r0, rest, false);
     if (sizeof<T>() == 4) {
-      s1 = widen<T>(s1, e, true);
+      s1 = widen<T>(s1, v128.and(e, isOne), true);
       d1 = widen<T>(d1, ed, true);
       r1 = widen<T>(r1, rest, true);
     }
   }
+  s0 = f64x2.add(r0, s0);
+  s1 = f64x2.add(r1, s1);
   v128.store(LANE_M, vm);
   v128.store(LANE_S, s0);
   v128.store(LANE_S, s1, 16);
@@ -186,6 +192,7 @@ function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
   let s: f64 = 0;
   let d: f64 = 0;
   let r: f64 = 0;
+  let ones: f64 = 0;
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
     // One vector per step: S and D need four accumulators beside exp's constants, and two vectors
     // per step would not fit V8's 16 vector registers.
@@ -224,11 +231,15 @@ function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
   for (; c < C; c++) {
     const dc = load<T>(row + <usize>c * stride) - m;
     const e = expT<T>(dc);
-    s += <f64>e;
-    if (e != 1) r += <f64>e;
+    if (e != 1) {
+      s += <f64>e;
+      r += <f64>e;
+    } else {
+      ones += 1; // added last (math.ts rowExpSum says why)
+    }
     if (e != 0) d += <f64>e * <f64>dc; // skips 0 * -inf
   }
-  sumS = s;
+  sumS = s + ones;
   sumD = d;
   sumR = r;
 }

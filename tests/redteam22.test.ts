@@ -17,7 +17,13 @@
 // tests/redteam22.test.ts.
 //
 // FINDINGS (describe 'FINDINGS'; expected values: mpmath's log1p((C-1) e^-37), asked within 50%,
-// torch float64 being within 25%):
+// torch float64 being within 25%). Both fixed in the commit after the one that added this file:
+// the scalar sums of exps (math.ts rowExpSum, which crossEntropy and the softmax family use, and
+// crossEntropyProbs' probsRowSums) are compensated (Neumaier), and tokenScores' sums (its scalar
+// loop and its column path) add the exps of 1 last (S = R + ones); all 1180 tests pass on simd,
+// scalar and relaxed. (tests/redteam10.test.ts's float64 reference sums sequentially: its bound
+// gained that sum's C eps.) Left: linearCrossEntropy's per-token sums (both builds) still start
+// from whichever class comes first.
 //  F1 scalar build, float64, rows: a confident row whose other exps are each below half an ulp
 //     of 1 loses them all from S (one sequential sum starting at the max's 1), so S = 1 exactly
 //     however many there are: row [2, -35 x (C-1)], target 0, C = 1000:
