@@ -59,8 +59,8 @@ const MAX = 0, SUM = 1, SMOOTH = 2, PZ = 3, PW = 4;
  *  (MAX) too, for torch.logsumexp's +-inf where an infinite max makes m + log S NaN. */
 const LSE = 5, LOSS = 6;
 /** The vector path's max (an array of T in this slot) and each token's capped target logit (for
- *  lceBackward's target term). The host reserves 9 slots. */
-const MAXT = 7, ZTARGET = 8;
+ *  lceBackward's target term); what SUM's adds lost (see addCompensated). The host reserves 10 slots. */
+const MAXT = 7, ZTARGET = 8, LOST = 9;
 
 // @ts-ignore: decorator
 @inline function stat(stats: usize, which: i32, ntp: i32, n: i32): usize {
@@ -82,6 +82,7 @@ export function lceForward<T>(
   for (let n = 0; n < nt; n++) {
     store<f64>(stat(stats, MAX, ntp, n), -Infinity);
     for (let k = SUM; k <= PW; k++) store<f64>(stat(stats, k, ntp, n), 0);
+    store<f64>(stat(stats, LOST, ntp, n), 0);
   }
   // Bias and softcap, and the max: the capped logits stay in place for the backward pass.
   for (let c = 0; c < C; c++) {
@@ -104,8 +105,7 @@ export function lceForward<T>(
     const w = weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0;
     for (let n = 0; n < nt; n++) {
       const d = <f64>load<T>(at<T>(row, n)) - load<f64>(stat(stats, MAX, ntp, n));
-      const ps = stat(stats, SUM, ntp, n);
-      store<f64>(ps, load<f64>(ps) + Math.exp(d));
+      addCompensated(stat(stats, SUM, ntp, n), stat(stats, LOST, ntp, n), Math.exp(d));
       if (smooth) {
         const p = stat(stats, SMOOTH, ntp, n);
         store<f64>(p, load<f64>(p) + w * d);
@@ -119,7 +119,7 @@ export function lceForward<T>(
   }
   for (let n = 0; n < nt; n++) {
     const m = load<f64>(stat(stats, MAX, ntp, n));
-    const logSum = Math.log(load<f64>(stat(stats, SUM, ntp, n)));
+    const logSum = Math.log(finishSum(stats, ntp, n));
     store<f64>(stat(stats, LSE, ntp, n), m + logSum);
     let loss: f64 = 0;
     if (targets != 0) {
@@ -135,6 +135,48 @@ export function lceForward<T>(
       loss = load<f64>(stat(stats, PW, ntp, n)) * logSum - load<f64>(stat(stats, PZ, ntp, n));
     }
     store<f64>(stat(stats, LOSS, ntp, n), loss);
+  }
+}
+
+/** *sum += v, compensated (Neumaier): what the add rounds away accumulates at `lost`, added to the
+ *  sum at the end. A token's sum of exps runs over the classes in order, so one starting at the
+ *  max's 1 lost every exp below half an ulp of it, however many (float64 [2, -37 x 999]: lse
+ *  exactly 2 for 2 + 8.5e-14; red team 22's finding in crossEntropy, math.ts rowExpSum). */
+// @ts-ignore: decorator
+@inline function addCompensated(sum: usize, lost: usize, v: f64): void {
+  const s = load<f64>(sum);
+  const next = s + v;
+  store<f64>(lost, load<f64>(lost) + (Math.abs(s) >= Math.abs(v) ? (s - next) + v : (v - next) + s));
+  store<f64>(sum, next);
+}
+
+/** A token's sum of exps, SUM + LOST, kept in SUM (which lceBackward's exact-one test reads). */
+// @ts-ignore: decorator
+@inline function finishSum(stats: usize, ntp: i32, n: i32): f64 {
+  const sum = load<f64>(stat(stats, SUM, ntp, n)) + load<f64>(stat(stats, LOST, ntp, n));
+  store<f64>(stat(stats, SUM, ntp, n), sum);
+  return sum;
+}
+
+/** addCompensated on two f64 lanes. */
+// @ts-ignore: decorator
+@inline function addCompensated2(sum: usize, lost: usize, v: v128): void {
+  const s = v128.load(sum);
+  const next = f64x2.add(s, v);
+  const big = f64x2.ge(f64x2.abs(s), f64x2.abs(v));
+  const error = v128.bitselect(f64x2.add(f64x2.sub(s, next), v), f64x2.add(f64x2.sub(v, next), s), big);
+  v128.store(lost, f64x2.add(v128.load(lost), error));
+  v128.store(sum, next);
+}
+
+/** addCompensated for the lanes of v (T) at the f64 per-token entries sum and lost (widening f32 lanes). */
+// @ts-ignore: decorator
+@inline function addCompensatedV<T>(sum: usize, lost: usize, v: v128): void {
+  if (sizeof<T>() == 4) {
+    addCompensated2(sum, lost, f64x2.promote_low_f32x4(v));
+    addCompensated2(sum + 16, lost + 16, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)));
+  } else {
+    addCompensated2(sum, lost, v);
   }
 }
 
@@ -161,6 +203,7 @@ function forwardVector<T>(
   for (let n = 0; n < ntp; n += L) v128.store(at<T>(mx, n), v128.splat<T>(<T>-Infinity));
   for (let n = 0; n < ntp; n++) {
     store<f64>(stat(stats, SUM, ntp, n), 0);
+    store<f64>(stat(stats, LOST, ntp, n), 0);
     store<f64>(stat(stats, SMOOTH, ntp, n), 0);
   }
   for (let c = 0; c < C; c++) {
@@ -186,7 +229,7 @@ function forwardVector<T>(
     const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
     for (let n = 0; n < ntp; n += L) {
       const d = v128.sub<T>(v128.load(at<T>(row, n)), v128.load(at<T>(mx, n)));
-      addTo<T>(stat(stats, SUM, ntp, n), expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true));
+      addCompensatedV<T>(stat(stats, SUM, ntp, n), stat(stats, LOST, ntp, n), expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true));
       if (smooth) addTo<T>(stat(stats, SMOOTH, ntp, n), v128.mul<T>(d, vw));
     }
   }
@@ -194,7 +237,7 @@ function forwardVector<T>(
   for (let n = 0; n < nt; n++) {
     const m = <f64>load<T>(at<T>(mx, n));
     store<f64>(stat(stats, MAX, ntp, n), m); // (the host reads it where lse is NaN)
-    const logSum = Math.log(load<f64>(stat(stats, SUM, ntp, n)));
+    const logSum = Math.log(finishSum(stats, ntp, n));
     store<f64>(stat(stats, LSE, ntp, n), m + logSum);
     let loss: f64 = 0;
     const t = load<i32>(targets + (<usize>n << 2));

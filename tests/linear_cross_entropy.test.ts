@@ -373,3 +373,21 @@ describe('wasmArray outputs on a call that grows wasm memory', () => {
     }
   });
 });
+
+describe('a confident token\'s sum of exps keeps the exps below half an ulp of the max\'s 1', () => {
+  // Logits [2, -37 x 999] (x = [1], W one column): every other exp, e^-39 = 1.15e-17, is below half
+  // an ulp of 1 in float64, so a sum that starts from the max's 1 and adds them in class order
+  // drops them all (loss 0, lse exactly 2; red team 22's finding in crossEntropy, left open here
+  // until the per-token sums were compensated). Reference: float64 log1p of their exact sum. Bound
+  // 1%: S itself is a float64 near 1, whose ulp (2.2e-16) is 1.9% of 999 e^-39.
+  const C = 1000;
+  const exact = Math.log1p((C - 1) * Math.exp(-39));
+  test.each([Float64Array, Float32Array] as const)('%p: loss log1p(999 e^-39), lse 2 + that', (T) => {
+    const W = new T(C).fill(-37);
+    W[0] = 2;
+    const r = X.linearCrossEntropy({ data: new T([1]), shape: [1, 1] }, { data: W, shape: [C, 1] }, { data: new Int32Array([0]), shape: [1] }, { reduction: 'none', returnLse: true });
+    expect(abs((r.loss as Float64Array)[0] - exact)).toBeLessThan(0.01 * exact);
+    if (T === Float64Array) expect(abs((r.lse as Float64Array)[0] - 2 - exact)).toBeLessThan(0.01 * exact + 4.5e-16);
+    else expect((r.lse as Float32Array)[0]).toBe(2); // (2 + 1.15e-14 rounds to 2 in float32)
+  });
+});
