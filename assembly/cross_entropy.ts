@@ -105,7 +105,7 @@ export function crossEntropyIndex<T>(
         const zf = zFactor<T>(z, lse, gradPerPosition, pos, zScale, sum);
         const ce = expFactor<T>(k, weight, t, eps, smooth, totalWeight, sum);
         const h = zHalving<T>(ce, zf);
-        const a = h == 1 ? ce + zf : ce * h + zf * h;
+        const a = ce * h + zf * h; // (h = 1: ce + zf exactly)
         // (with smoothing or z-loss, a class whose softmax is exactly 1: see exactOneGrad. The other
         // classes keep e_c a, their whole gradient with z-loss (red team 19); where a overflows T
         // even halved, one of PyTorch's two gradients does too, and e_c a is its inf, or NaN where
@@ -1007,7 +1007,7 @@ export function crossEntropyProbs<T>(
         // plus the z term on its own (e_j a less k w_j p'_j left the summed factor's rounding residue:
         // red team 21, 0.002375000000000016 for 0.002375 at C = 1); found before the exps are overwritten.
         const one = z != 0 && sum == 1 && k - k == 0 ? exactOneClass<T>(grad + offset, C, stride, 0) : -1;
-        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, h == 1 ? ce + zf : ce * h + zf * h, k * h, eps);
+        probsRowGrad<T>(grad + offset, probs + offset, weight, C, stride, ce * h + zf * h, k * h, eps);
         if (h != 1) rowDouble<T>(grad + offset, C, stride);
         if (one >= 0) {
           const q = <usize>one * stride;

@@ -117,33 +117,52 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
 }
 
 /** exp(lp) split as m 2^k: k = round(lp log2 e), m = exp(lp - k ln 2) in [0.7, 1.42]; exp(-inf)
- *  is m = 0, k = -inf (the zero of the format). */
+ *  is m = 0, k = -inf (the zero of the format). A finite lp below `floor` is taken as `floor`
+ *  (see emissionFloor). Returns lp as f64. */
 // @ts-ignore: decorator
-@inline function storeSplit<T>(lp: T, m: usize, k: usize): void {
-  const x = <f64>lp;
+@inline function storeSplit<T>(lp: T, m: usize, k: usize, floor: f64): f64 {
+  let x = <f64>lp;
   if (x == NEG_INF) {
     store<f64>(m, 0);
     store<f64>(k, NEG_INF);
-    return;
+    return x;
   }
+  const lp64 = x;
+  if (x < floor) x = floor;
   const n = Math.floor(x * LOG2E + 0.5);
   // |x - n ln 2| <= ln(2)/2 in exact arithmetic; for |x| beyond ~1e18 (hostile float64 input)
   // the rounding of n ln 2 exceeds that, and the clamp keeps m finite: an error of at most 1 in a
   // log-probability of that size is below its own rounding.
   store<f64>(m, Math.exp(min(max(x - n * LN2_HI - n * LN2_LO, -0.5), 0.5)));
   store<f64>(k, n);
+  return lp64;
+}
+
+/** The log-probability below which the gradient's recursion takes a finite emission as this floor
+ *  (e^floor is 0 against any other term). The exponents k are integers held in f64: a state's is a
+ *  sum over up to Tb frames, and a posterior's exponent k_a + k_b - k_y - k_p a difference of such
+ *  sums, exact only while each stays below 2^53 in magnitude. A log-probability of -1e20 (a masked
+ *  class after log_softmax) made them round by thousands: NaN and -inf gradients where every
+ *  alignment takes one such emission (red team 23). With every |k| at most 2^50 / Tb, the sums stay
+ *  exact. The loss keeps the unclamped values (its forward pass runs on those). */
+// @ts-ignore: decorator
+@inline function emissionFloor(Tb: i32): f64 {
+  return -(1125899906842624.0 / <f64>max(Tb, 1)) * LN2; // 2^50
 }
 
 /** The emission table of one element: for t < Tb, row t (W entries in em and ek) holds the pairs
  *  (blank, blank), (blank, l_0), ..., (blank, l_{S-1}), (blank, blank), each emission split as by
- *  storeSplit (the recursion's bounds on m rely on m_y in [0.6, 1.7]). */
-function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize): void {
+ *  storeSplit with `floor` (the recursion's bounds on m rely on m_y in [0.6, 1.7]). Returns the
+ *  lowest finite log-probability that storeSplit took (the vector path takes only [-700, 0], far
+ *  above any floor), or 0. */
+function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, floor: f64): f64 {
   const W = ctcRowWidth(S);
+  let lowest: f64 = 0;
   for (let t = 0; t < Tb; t++) {
     const lpRow = lp0 + <usize>(<isize>t * frameStride);
     const m = em + (<usize>(t * W) << 3);
     const k = ek + (<usize>(t * W) << 3);
-    storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k);
+    lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k, floor));
     const mb = load<f64>(m);
     const kb = load<f64>(k);
     let j = 0;
@@ -171,7 +190,7 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
       const p = <usize>(2 * j + 2) << 3;
       store<f64>(m + p, mb);
       store<f64>(k + p, kb);
-      storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8);
+      lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8, floor));
     }
     // the pad pairs 0 and S + 1: (blank, blank)
     store<f64>(m, mb, 8);
@@ -182,6 +201,12 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
     store<f64>(k + last, kb);
     store<f64>(k + last, kb, 8);
   }
+  return lowest;
+}
+
+// @ts-ignore: decorator
+@inline function lowestFinite(lowest: f64, x: f64): f64 {
+  return x < lowest && x != NEG_INF ? x : lowest;
 }
 
 /** Row 0 of the recursion: y(0) for the blank, y(1) for the first label, 0 elsewhere. The
@@ -302,17 +327,12 @@ export function ctcLoss<T>(
 
     const lp0 = lp + (<usize>b * C << alignof<T>()); // (t = 0, b)
     let loss: f64 = S == 0 ? 0 : Infinity;
+    let lowest: f64 = 0;
+    let row: usize = 0;
     if (Tb > 0) {
       fillSkipMask(maskF, labelsF, S, W);
-      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek);
-      // forwards: the alpha rows (all kept when the gradient needs them, else two in turn)
-      firstRow(am, ak, em, ek, 16, 16, S, W);
-      let row: usize = 0;
-      for (let t = 1; t < Tb; t++) {
-        const cur = grad != 0 ? <usize>t * w8 : (<usize>t & 1) * w8;
-        stepRow(am + row, ak + row, am + cur, ak + cur, em + <usize>t * w8, ek + <usize>t * w8, 16, 16, maskF, S, t % RENORM_STEPS == 0);
-        row = cur;
-      }
+      lowest = fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, NEG_INF);
+      row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, grad != 0);
       loss = S == 0
         ? -logOf(load<f64>(am + row, 16), load<f64>(ak + row, 16))
         : -lse2(logOf(load<f64>(am + row + (<usize>(2 * S + 2) << 3)), load<f64>(ak + row + (<usize>(2 * S + 2) << 3))),
@@ -335,9 +355,36 @@ export function ctcLoss<T>(
       }
       continue;
     }
+    if (lowest < emissionFloor(Tb)) { // (rare: see emissionFloor) the gradient's forward pass again
+      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, emissionFloor(Tb));
+      row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, true);
+    }
+    // p = alpha_{Tb-1}(L-1) + alpha_{Tb-1}(L-2) in the m 2^k format, for the posteriors' 1/p: taken
+    // as exp(nll), it carried nll's rounding (|nll| ulps: 86,000 at nll = 2e5; red team 23)
+    let mp = load<f64>(am + row, 16), kp = load<f64>(ak + row, 16);
+    if (S > 0) {
+      const last = am + row + (<usize>(2 * S + 2) << 3), lastK = ak + row + (<usize>(2 * S + 2) << 3);
+      const ka = load<f64>(lastK), kb = load<f64>(lastK - 8);
+      kp = max(ka, kb);
+      mp = load<f64>(last) * pow2(ka - kp) + load<f64>(last - 8) * pow2(kb - kp);
+    }
     fillSkipMask(maskR, labelsR, S, W);
-    backward<T>(lp0, frameStride, Tb, C, S, blank, labelsF, maskR, am, ak, em, ek, bm, bk, sums, loss, load<f64>(gradScale + (<usize>b << 3)), g0);
+    backward<T>(lp0, frameStride, Tb, C, S, blank, labelsF, maskR, am, ak, em, ek, bm, bk, sums, mp, kp, load<f64>(gradScale + (<usize>b << 3)), g0);
   }
+}
+
+/** The alpha rows of one element: row 0, then Tb - 1 steps; all rows kept (row t at t * W) when
+ *  `keep` (the gradient reads them), else two in turn. Returns the byte offset of the last. */
+function forwardRows(am: usize, ak: usize, em: usize, ek: usize, maskF: usize, S: i32, W: i32, Tb: i32, keep: bool): usize {
+  const w8 = <usize>W << 3;
+  firstRow(am, ak, em, ek, 16, 16, S, W);
+  let row: usize = 0;
+  for (let t = 1; t < Tb; t++) {
+    const cur = keep ? <usize>t * w8 : (<usize>t & 1) * w8;
+    stepRow(am + row, ak + row, am + cur, ak + cur, em + <usize>t * w8, ek + <usize>t * w8, 16, 16, maskF, S, t % RENORM_STEPS == 0);
+    row = cur;
+  }
+  return row;
 }
 
 /** PyTorch's log(exp(a) + exp(b)): the max subtracted first, 0 in its place when both are -inf. */
@@ -349,18 +396,18 @@ function lse2(a: f64, b: f64): f64 {
 
 /** The backward pass of one element: beta rows from t = Tb-1 down to 0 (the reversed recursion),
  *  each combined at once with the alpha row of the same frame into the gradient row. The
- *  posterior of state s is alpha beta / (y p) = m_a m_b (e^r / m_y) 2^(k_a + k_b - k_y + n), with
- *  1/p = e^nll split as e^r 2^n (0 <= r < ln 2). */
+ *  posterior of state s is alpha beta / (y p) = m_a m_b (er / m_y) 2^(k_a + k_b - k_y + n), with
+ *  p = m_p 2^(k_p): er = 1 / m_p, n = -k_p. */
 function backward<T>(
   lp0: usize, frameStride: isize, Tb: i32, C: i32, S: i32, blank: i32, labelsF: usize, maskR: usize,
   am: usize, ak: usize, em: usize, ek: usize, bm: usize, bk: usize, sums: usize,
-  nll: f64, scale: f64, g0: usize,
+  mp: f64, kp: f64, scale: f64, g0: usize,
 ): void {
   const L = 2 * S + 1;
   const W = ctcRowWidth(S);
   const w8 = <usize>W << 3;
-  const n = Math.floor(nll / LN2);
-  const er = Math.exp(nll - n * LN2_HI - n * LN2_LO);
+  const n = -kp;
+  const er = 1 / mp;
   // reversed pairs: pair j of the reversed labels is forward pair S - j, at byte 16 (S - j)
   const eR = <isize>S << 4;
   let prev: usize = 0;

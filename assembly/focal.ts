@@ -14,7 +14,7 @@
 // One pass for the max, one for the exps (kept in the gradient row), one to scale them: the same
 // passes and row helpers as cross-entropy. The per-position scalars are f64.
 
-import { at, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
+import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
 
 /** Targets are validated i32 (0..C-1, or -1 where ignored); `weight` (C values), `lossOut`, `grad`
  *  and `gradPerPosition` may be 0. Returns the sum of the per-position losses in f64. */
@@ -38,9 +38,15 @@ export function focalLoss<T>(
       }
       const m = rowMaxForExp<T>(row, C, stride);
       const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, true); // exact: the exps feed a gradient that gradOutput may scale up
-      const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - Math.log(sum);
+      // log S as log1p(R) where 1 < S < 2, R the exps other than the max's 1 (S near 1 holds R to
+      // an ulp of 1 only: [30, 0, 0] lost 5e-4 of R = 1.9e-13, hence of u and the loss; red team
+      // 23), and u = 1 - p_t as 0 - expm1(lp_t), not a difference that cancels (0 - : +0 at lp_t =
+      // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
+      const confident = sum < 2 && sum != 1;
+      const logSum = confident ? Math.log1p(sumBesideOne<T>(row, m, grad != 0 ? g : 0, C, stride)) : Math.log(sum);
+      const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
       const pt = Math.exp(lpt);
-      const u = 1 - pt;
+      const u = 0 - Math.expm1(lpt);
       const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : Math.pow(u, gamma);
       const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
       const loss = -w * (mod * lpt);
@@ -58,11 +64,27 @@ export function focalLoss<T>(
         // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
         rowScale<T>(g, C, stride, -G / sum, 0, 0);
         const p = g + <usize>t * stride;
-        store<T>(p, <T>(<f64>load<T>(p) + <f64><T>G));
+        // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above; an
+        // infinite G keeps PyTorch's inf - inf, NaN)
+        const exact = confident && load<T>(row + <usize>t * stride) == m && G - G == 0;
+        store<T>(p, exact ? <T>(G * u) : <T>(<f64>load<T>(p) + <f64><T>G));
       }
     }
   }
   return total;
+}
+
+/** The sum of a row's exps e_c = exp(x_c - m) but one that is exactly 1 (the max's), read from `e`
+ *  where rowExpSum stored them, else formed again; for a row whose sum is below 2. */
+function sumBesideOne<T>(row: usize, m: T, e: usize, C: i32, stride: usize): f64 {
+  let rest: f64 = 0;
+  let one = false;
+  for (let c = 0; c < C; c++) {
+    const v = e != 0 ? load<T>(e + <usize>c * stride) : expT<T>(load<T>(row + <usize>c * stride) - m);
+    if (v == <T>1 && !one) one = true;
+    else rest += <f64>v;
+  }
+  return rest;
 }
 
 /** The gradient row of an ignored position: PyTorch back-propagates a zero through log_softmax,
