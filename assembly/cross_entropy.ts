@@ -669,17 +669,7 @@ function indexColumnsLean<T>(
     const logB = C <= 8 ? logSums32V(sB) : logSumsV<T>(sB0, sB1);
     const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
-    const dA = v128.sub<T>(v128.sub<T>(xtA, mA), logA);
-    const dB = v128.sub<T>(v128.sub<T>(xtB, mB), logB);
-    const loA = lossPair(wtA, dA, logA, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptA));
-    const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), logA, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptA));
-    const loB = lossPair(wtB, dB, logB, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptB));
-    const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), logB, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptB));
-    total += hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
-    if (lossOut != 0) {
-      v128.store(at<T>(lossOut, pos), narrow<T>(loA, hiA));
-      v128.store(at<T>(lossOut, pos), narrow<T>(loB, hiB), 16);
-    }
+    total += leanLosses(wtA, v128.sub<T>(v128.sub<T>(xtA, mA), logA), logA, keptA, wtB, v128.sub<T>(v128.sub<T>(xtB, mB), logB), logB, keptB, lossOut, pos);
     if (grad == 0) continue;
     let kA = v128.splat<T>(<T>scale), kB = kA;
     if (gradPerPosition != 0) {
@@ -712,6 +702,22 @@ function indexColumnsLean<T>(
     }
   }
   return total;
+}
+
+/** The float32 lean kernels' losses of two vectors of positions (A, B), from d = x_t - m - log S:
+ *  -w_t d in f64 pairs, 0 where ignored (kept: the lanes' mask), stored at lossOut when asked;
+ *  returns their sum in indexColumns' order. */
+// @ts-ignore: decorator
+@inline function leanLosses(wtA: v128, dA: v128, logA: v128, keptA: v128, wtB: v128, dB: v128, logB: v128, keptB: v128, lossOut: usize, pos: usize): f64 {
+  const loA = lossPair(wtA, dA, logA, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptA));
+  const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), logA, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptA));
+  const loB = lossPair(wtB, dB, logB, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptB));
+  const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), logB, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptB));
+  if (lossOut != 0) {
+    v128.store(lossOut + (pos << 2), narrow<f32>(loA, hiA));
+    v128.store(lossOut + (pos << 2), narrow<f32>(loB, hiB), 16);
+  }
+  return hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
 }
 
 /** indexColumnsLean for C = 2 (binary classification written as two classes, regrouped into
@@ -756,17 +762,7 @@ function indexColumnsPair(
     const logA = logSums32V(sA), logB = logSums32V(sB);
     const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
-    const dA = f32x4.sub(f32x4.sub(xtA, mA), logA);
-    const dB = f32x4.sub(f32x4.sub(xtB, mB), logB);
-    const loA = lossPair(wtA, dA, logA, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptA));
-    const hiA = lossPair(v128.shuffle<f32>(wtA, wtA, 2, 3, 0, 1), v128.shuffle<f32>(dA, dA, 2, 3, 0, 1), logA, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptA));
-    const loB = lossPair(wtB, dB, logB, 0, 0, 0, 0, i64x2.extend_low_i32x4_s(keptB));
-    const hiB = lossPair(v128.shuffle<f32>(wtB, wtB, 2, 3, 0, 1), v128.shuffle<f32>(dB, dB, 2, 3, 0, 1), logB, 0, 0, 0, 0, i64x2.extend_high_i32x4_s(keptB));
-    total += hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
-    if (lossOut != 0) {
-      v128.store(lossOut + (pos << 2), narrow<f32>(loA, hiA));
-      v128.store(lossOut + (pos << 2), narrow<f32>(loB, hiB), 16);
-    }
+    total += leanLosses(wtA, f32x4.sub(f32x4.sub(xtA, mA), logA), logA, keptA, wtB, f32x4.sub(f32x4.sub(xtB, mB), logB), logB, keptB, lossOut, pos);
     if (grad == 0) continue;
     let kA = f32x4.splat(<f32>scale), kB = kA;
     if (gradPerPosition != 0) {

@@ -33,37 +33,34 @@ def add(name, op, dtype, spec, want):
 import mpmath
 mpmath.mp.dps = 40
 
+def ctc_fb(lp, tg, b, S, Tb, blank):
+    """The exact forward-backward of element b: extended labels, emissions, alpha, beta and p."""
+    ext = [blank]
+    for j in range(S): ext += [int(tg[b][j]), blank]
+    L = len(ext)
+    y = [[mpmath.exp(mpmath.mpf(float(lp[t, b, ext[s]]))) if np.isfinite(lp[t, b, ext[s]]) else mpmath.mpf(0) for s in range(L)] for t in range(Tb)]
+    skip = [s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(L)]
+    al = [[mpmath.mpf(0)] * L for _ in range(Tb)]
+    al[0][0] = y[0][0]
+    if L > 1: al[0][1] = y[0][1]
+    for t in range(1, Tb):
+        for s in range(L):
+            al[t][s] = (al[t - 1][s] + (al[t - 1][s - 1] if s >= 1 else 0) + (al[t - 1][s - 2] if skip[s] else 0)) * y[t][s]
+    be = [[mpmath.mpf(0)] * L for _ in range(Tb)]
+    be[Tb - 1][L - 1] = y[Tb - 1][L - 1]
+    if L > 1: be[Tb - 1][L - 2] = y[Tb - 1][L - 2]
+    for t in range(Tb - 2, -1, -1):
+        for s in range(L):
+            be[t][s] = (be[t + 1][s] + (be[t + 1][s + 1] if s + 1 < L else 0) + (be[t + 1][s + 2] if s + 2 < L and skip[s + 2] else 0)) * y[t][s]
+    p = al[Tb - 1][L - 1] + (al[Tb - 1][L - 2] if L > 1 else 0)
+    return ext, y, al, be, p
+
 def ctc_mp(lp, tg, tl, il, blank, reduction, zero_inf, g):
-    """60-digit-free 40-digit mpmath forward-backward on the probabilities; returns (loss, grad)
-    with PyTorch's folded gradient exp(lp) - sum of posteriors, scaled as reduction says."""
+    """40-digit mpmath forward-backward on the probabilities; returns (loss, grad) with PyTorch's
+    folded gradient exp(lp) - sum of posteriors, scaled as reduction says."""
     T, N, C = lp.shape
-    loss = np.zeros(N); grad = np.zeros((T, N, C))
-    losses = []
-    for b in range(N):
-        S = tl[b]; Tb = il[b]
-        ext = [blank]
-        for j in range(S): ext += [int(tg[b][j]), blank]
-        L = len(ext)
-        y = [[mpmath.exp(mpmath.mpf(float(lp[t, b, ext[s]]))) if np.isfinite(lp[t, b, ext[s]]) else mpmath.mpf(0) for s in range(L)] for t in range(Tb)]
-        skip = [s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(L)]
-        al = [[mpmath.mpf(0)] * L for _ in range(Tb)]
-        al[0][0] = y[0][0]
-        if L > 1: al[0][1] = y[0][1]
-        for t in range(1, Tb):
-            for s in range(L):
-                v = al[t - 1][s] + (al[t - 1][s - 1] if s >= 1 else 0) + (al[t - 1][s - 2] if skip[s] else 0)
-                al[t][s] = v * y[t][s]
-        be = [[mpmath.mpf(0)] * L for _ in range(Tb)]
-        be[Tb - 1][L - 1] = y[Tb - 1][L - 1]
-        if L > 1: be[Tb - 1][L - 2] = y[Tb - 1][L - 2]
-        for t in range(Tb - 2, -1, -1):
-            for s in range(L):
-                v = be[t + 1][s] + (be[t + 1][s + 1] if s + 1 < L else 0) + (be[t + 1][s + 2] if s + 2 < L and skip[s + 2] else 0)
-                be[t][s] = v * y[t][s]
-        p = al[Tb - 1][L - 1] + (al[Tb - 1][L - 2] if L > 1 else 0)
-        nll = -mpmath.log(p) if p > 0 else mpmath.inf
-        losses.append(nll)
-    n = N
+    runs = [ctc_fb(lp, tg, b, tl[b], il[b], blank) for b in range(N)]
+    losses = [-mpmath.log(r[4]) if r[4] > 0 else mpmath.inf for r in runs]
     out_grad = np.zeros((T, N, C))
     for b in range(N):
         S = tl[b]; Tb = il[b]; nll = losses[b]
@@ -73,28 +70,11 @@ def ctc_mp(lp, tg, tl, il, blank, reduction, zero_inf, g):
         if nll == mpmath.inf:
             if zero_inf: continue
             out_grad[:Tb, b, :] = np.nan; continue
-        # recompute posteriors (cheap enough to redo forward-backward per element)
-        ext = [blank]
-        for j in range(S): ext += [int(tg[b][j]), blank]
-        L = len(ext)
-        y = [[mpmath.exp(mpmath.mpf(float(lp[t, b, ext[s]]))) if np.isfinite(lp[t, b, ext[s]]) else mpmath.mpf(0) for s in range(L)] for t in range(Tb)]
-        skip = [s >= 2 and ext[s] != blank and ext[s] != ext[s - 2] for s in range(L)]
-        al = [[mpmath.mpf(0)] * L for _ in range(Tb)]
-        al[0][0] = y[0][0]
-        if L > 1: al[0][1] = y[0][1]
-        for t in range(1, Tb):
-            for s in range(L):
-                al[t][s] = (al[t - 1][s] + (al[t - 1][s - 1] if s >= 1 else 0) + (al[t - 1][s - 2] if skip[s] else 0)) * y[t][s]
-        be = [[mpmath.mpf(0)] * L for _ in range(Tb)]
-        be[Tb - 1][L - 1] = y[Tb - 1][L - 1]
-        if L > 1: be[Tb - 1][L - 2] = y[Tb - 1][L - 2]
-        for t in range(Tb - 2, -1, -1):
-            for s in range(L):
-                be[t][s] = (be[t + 1][s] + (be[t + 1][s + 1] if s + 1 < L else 0) + (be[t + 1][s + 2] if s + 2 < L and skip[s + 2] else 0)) * y[t][s]
+        ext, y, al, be, _ = runs[b]
         p = mpmath.exp(-nll)
         for t in range(Tb):
             acc = [mpmath.mpf(0)] * C
-            for s in range(L):
+            for s in range(len(ext)):
                 if y[t][s] != 0: acc[ext[s]] += al[t][s] * be[t][s] / (y[t][s] * p)
             for c in range(C):
                 e = mpmath.exp(mpmath.mpf(float(lp[t, b, c]))) if np.isfinite(lp[t, b, c]) else None
