@@ -116,19 +116,17 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
   }
 }
 
-/** exp(lp) split as m 2^k: k = round(lp log2 e), m = exp(lp - k ln 2) in [0.7, 1.42]; exp(-inf)
- *  is m = 0, k = -inf (the zero of the format). A finite lp below `floor` is taken as `floor`
- *  (see emissionFloor). Returns lp as f64. */
+/** exp(lp - shift) split as m 2^k: k = round(x log2 e), m = exp(x - k ln 2) in [0.7, 1.42] for
+ *  x = lp - shift; exp(-inf) is m = 0, k = -inf (the zero of the format). Returns lp as f64. */
 // @ts-ignore: decorator
-@inline function storeSplit<T>(lp: T, m: usize, k: usize, floor: f64): f64 {
-  let x = <f64>lp;
-  if (x == NEG_INF) {
+@inline function storeSplit<T>(lp: T, m: usize, k: usize, shift: f64): f64 {
+  const lp64 = <f64>lp;
+  if (lp64 == NEG_INF) {
     store<f64>(m, 0);
     store<f64>(k, NEG_INF);
-    return x;
+    return lp64;
   }
-  const lp64 = x;
-  if (x < floor) x = floor;
+  const x = lp64 - shift;
   const n = Math.floor(x * LOG2E + 0.5);
   // |x - n ln 2| <= ln(2)/2 in exact arithmetic; for |x| beyond ~1e18 (hostile float64 input)
   // the rounding of n ln 2 exceeds that, and the clamp keeps m finite: an error of at most 1 in a
@@ -138,13 +136,16 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
   return lp64;
 }
 
-/** The log-probability below which the gradient's recursion takes a finite emission as this floor
- *  (e^floor is 0 against any other term). The exponents k are integers held in f64: a state's is a
- *  sum over up to Tb frames, and a posterior's exponent k_a + k_b - k_y - k_p a difference of such
- *  sums, exact only while each stays below 2^53 in magnitude. A log-probability of -1e20 (a masked
- *  class after log_softmax) made them round by thousands: NaN and -inf gradients where every
- *  alignment takes one such emission (red team 23). With every |k| at most 2^50 / Tb, the sums stay
- *  exact. The loss keeps the unclamped values (its forward pass runs on those). */
+/** The log-probability below which the exponents may not stay exact. They are integers held in
+ *  f64: a state's is a sum over up to Tb frames, and a posterior's exponent k_a + k_b - k_y - k_p
+ *  a difference of such sums, exact only while each stays below 2^53 in magnitude. A
+ *  log-probability of -1e20 (a masked class after log_softmax) made them round by thousands: NaN
+ *  and -inf gradients where every alignment takes one such emission (red team 23). Below this
+ *  bound the gradient's forward pass runs again on each frame's emissions divided by the frame's
+ *  largest (over the blank and the transcript's labels): every alignment emits once per frame, so
+ *  p and each alpha beta / y scale alike and the posteriors do not change, while the exponents
+ *  the alignments that matter carry stay small. (Clamping such values to a floor instead made
+ *  alignments 1e20 nats apart equal: red team 24.) */
 // @ts-ignore: decorator
 @inline function emissionFloor(Tb: i32): f64 {
   return -(1125899906842624.0 / <f64>max(Tb, 1)) * LN2; // 2^50
@@ -155,18 +156,19 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
  *  storeSplit with `floor` (the recursion's bounds on m rely on m_y in [0.6, 1.7]). Returns the
  *  lowest finite log-probability that storeSplit took (the vector path takes only [-700, 0], far
  *  above any floor), or 0. */
-function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, floor: f64): f64 {
+function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, scaled: bool): f64 {
   const W = ctcRowWidth(S);
   let lowest: f64 = 0;
   for (let t = 0; t < Tb; t++) {
     const lpRow = lp0 + <usize>(<isize>t * frameStride);
     const m = em + (<usize>(t * W) << 3);
     const k = ek + (<usize>(t * W) << 3);
-    lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k, floor));
+    const shift = scaled ? frameMax<T>(lpRow, labels, S, blank) : 0;
+    lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k, shift));
     const mb = load<f64>(m);
     const kb = load<f64>(k);
     let j = 0;
-    if (ASC_FEATURE_SIMD) {
+    if (ASC_FEATURE_SIMD) if (!scaled) {
       // storeSplit on two labels at once, for log-probabilities in [-700, 0] (all but hostile ones)
       const lo = kV(4);
       const zero = kV(3);
@@ -190,7 +192,7 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
       const p = <usize>(2 * j + 2) << 3;
       store<f64>(m + p, mb);
       store<f64>(k + p, kb);
-      lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8, floor));
+      lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8, shift));
     }
     // the pad pairs 0 and S + 1: (blank, blank)
     store<f64>(m, mb, 8);
@@ -202,6 +204,18 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
     store<f64>(k + last, kb, 8);
   }
   return lowest;
+}
+
+/** The largest finite log-probability of a frame over the blank and the transcript's labels (0
+ *  if none is finite): fillEmissions' scale. */
+function frameMax<T>(lpRow: usize, labels: usize, S: i32, blank: i32): f64 {
+  let c = <f64>load<T>(at<T>(lpRow, blank));
+  if (!isFinite(c)) c = NEG_INF;
+  for (let j = 0; j < S; j++) {
+    const v = <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2))));
+    if (v > c && isFinite(v)) c = v;
+  }
+  return c == NEG_INF ? 0 : c;
 }
 
 // @ts-ignore: decorator
@@ -331,7 +345,7 @@ export function ctcLoss<T>(
     let row: usize = 0;
     if (Tb > 0) {
       fillSkipMask(maskF, labelsF, S, W);
-      lowest = fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, NEG_INF);
+      lowest = fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, false);
       row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, grad != 0);
       loss = S == 0
         ? -logOf(load<f64>(am + row, 16), load<f64>(ak + row, 16))
@@ -356,7 +370,7 @@ export function ctcLoss<T>(
       continue;
     }
     if (lowest < emissionFloor(Tb)) { // (rare: see emissionFloor) the gradient's forward pass again
-      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, emissionFloor(Tb));
+      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, true);
       row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, true);
     }
     // p = alpha_{Tb-1}(L-1) + alpha_{Tb-1}(L-2) in the m 2^k format, for the posteriors' 1/p: taken

@@ -42,7 +42,8 @@ export function focalLoss<T>(
       // an ulp of 1 only: [30, 0, 0] lost 5e-4 of R = 1.9e-13, hence of u and the loss; red team
       // 23), and u = 1 - p_t as 0 - expm1(lp_t), not a difference that cancels (0 - : +0 at lp_t =
       // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
-      const confident = sum < 2 && sum != 1;
+      // gamma 0 keeps crossEntropy's steps, so that it stays crossEntropy bit for bit.
+      const confident = gamma != 0 && sum < 2 && sum != 1;
       const logSum = confident ? Math.log1p(sumBesideOne<T>(row, m, grad != 0 ? g : 0, C, stride)) : Math.log(sum);
       const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
       const pt = Math.exp(lpt);

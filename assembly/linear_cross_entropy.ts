@@ -24,7 +24,7 @@
 
 import { gemm } from "./gemm";
 import { at } from "./math";
-import { addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
+import { addError, addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
 
 /** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
 export const PANEL: i32 = 8;
@@ -59,8 +59,12 @@ const MAX = 0, SUM = 1, SMOOTH = 2, PZ = 3, PW = 4;
  *  (MAX) too, for torch.logsumexp's +-inf where an infinite max makes m + log S NaN. */
 const LSE = 5, LOSS = 6;
 /** The vector path's max (an array of T in this slot) and each token's capped target logit (for
- *  lceBackward's target term); what SUM's adds lost (see addCompensated). The host reserves 10 slots. */
+ *  lceBackward's target term); what SUM's adds lost (see addCompensated). */
 const MAXT = 7, ZTARGET = 8, LOST = 9;
+/** Each token's log S, for lceBackward's softmax exp((z - m) - log S): exp(z - lse) carried lse's
+ *  rounding to an ulp of the max, so a confident token's p_t - 1 was a multiple of ulp(m) ([1000,
+ *  960 x 999]: 0 for -4.24e-15; red team 24). The host reserves 11 slots. */
+const LOGSUM = 10;
 
 // @ts-ignore: decorator
 @inline function stat(stats: usize, which: i32, ntp: i32, n: i32): usize {
@@ -121,6 +125,7 @@ export function lceForward<T>(
     const m = load<f64>(stat(stats, MAX, ntp, n));
     const logSum = Math.log(finishSum(stats, ntp, n));
     store<f64>(stat(stats, LSE, ntp, n), m + logSum);
+    store<f64>(stat(stats, LOGSUM, ntp, n), logSum);
     let loss: f64 = 0;
     if (targets != 0) {
       const t = load<i32>(targets + (<usize>n << 2));
@@ -163,9 +168,7 @@ export function lceForward<T>(
 @inline function addCompensated2(sum: usize, lost: usize, v: v128): void {
   const s = v128.load(sum);
   const next = f64x2.add(s, v);
-  const big = f64x2.ge(f64x2.abs(s), f64x2.abs(v));
-  const error = v128.bitselect(f64x2.add(f64x2.sub(s, next), v), f64x2.add(f64x2.sub(v, next), s), big);
-  v128.store(lost, f64x2.add(v128.load(lost), error));
+  v128.store(lost, f64x2.add(v128.load(lost), addError(s, v, next)));
   v128.store(sum, next);
 }
 
@@ -239,6 +242,7 @@ function forwardVector<T>(
     store<f64>(stat(stats, MAX, ntp, n), m); // (the host reads it where lse is NaN)
     const logSum = Math.log(finishSum(stats, ntp, n));
     store<f64>(stat(stats, LSE, ntp, n), m + logSum);
+    store<f64>(stat(stats, LOGSUM, ntp, n), logSum);
     let loss: f64 = 0;
     const t = load<i32>(targets + (<usize>n << 2));
     if (t >= 0) {
@@ -254,9 +258,9 @@ function forwardVector<T>(
 
 // The host's per-token gradient coefficients (f64 arrays of ntp at these offsets from `coef`).
 const C_LSE = 0, C_ALPHA = 1, C_BETA = 2, C_GAMMA = 3;
-/** The vector path's copies in T of lse, alpha and gamma. */
-const T_LSE = 4, T_ALPHA = 5, T_GAMMA = 6;
-/** z-loss's share of alpha, 2 zLoss lse times its upstream gradient (the host reserves 8 slots). */
+/** The vector path's copies in T of the max, alpha, gamma and log S. */
+const T_MAX = 4, T_ALPHA = 5, T_GAMMA = 6, T_LOGSUM = 8;
+/** z-loss's share of alpha, 2 zLoss lse times its upstream gradient; T_LOGSUM is slot 8 (the host reserves 9). */
 const C_Z = 7;
 
 /** Step 4: dZ := alpha s - gamma w [p'] - beta [c == t], times the softcap's derivative
@@ -282,7 +286,7 @@ export function lceBackward<T>(
     let sum: f64 = 0;
     for (let n = 0; n < nt; n++) {
       const z = <f64>load<T>(at<T>(row, n));
-      let d = load<f64>(stat(coef, C_ALPHA, ntp, n)) * Math.exp(z - load<f64>(stat(coef, C_LSE, ntp, n)));
+      let d = load<f64>(stat(coef, C_ALPHA, ntp, n)) * Math.exp((z - load<f64>(stat(stats, MAX, ntp, n))) - load<f64>(stat(stats, LOGSUM, ntp, n)));
       let wc = w;
       if (probs != 0) wc *= <f64>load<T>(at<T>(probs, <usize>n * C + c)) * (1 - eps) + uniform;
       d -= load<f64>(stat(coef, C_GAMMA, ntp, n)) * wc;
@@ -375,11 +379,13 @@ function backwardVector<T>(
 ): void {
   const L = lanes<T>();
   const ones = exactOneClasses<T>(zt, ntp, nt, C, targets, eps, coef, stats);
-  const lseT = stat(coef, T_LSE, ntp, 0), alphaT = stat(coef, T_ALPHA, ntp, 0), gammaT = stat(coef, T_GAMMA, ntp, 0);
+  const maxT = stat(coef, T_MAX, ntp, 0), logSumT = stat(coef, T_LOGSUM, ntp, 0);
+  const alphaT = stat(coef, T_ALPHA, ntp, 0), gammaT = stat(coef, T_GAMMA, ntp, 0);
   for (let n = 0; n < ntp; n++) {
     // padded tokens: exp(z - inf) = 0 and zero coefficients, so their dZ is 0
     const real = n < nt;
-    store<T>(at<T>(lseT, n), real ? <T>load<f64>(stat(coef, C_LSE, ntp, n)) : <T>Infinity);
+    store<T>(at<T>(maxT, n), real ? <T>load<f64>(stat(stats, MAX, ntp, n)) : <T>Infinity);
+    store<T>(at<T>(logSumT, n), real ? <T>load<f64>(stat(stats, LOGSUM, ntp, n)) : <T>0);
     store<T>(at<T>(alphaT, n), real ? <T>load<f64>(stat(coef, C_ALPHA, ntp, n)) : <T>0);
     store<T>(at<T>(gammaT, n), real ? <T>load<f64>(stat(coef, C_GAMMA, ntp, n)) : <T>0);
   }
@@ -392,7 +398,7 @@ function backwardVector<T>(
     const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
     for (let n = 0; n < ntp; n += L) {
       const z = v128.load(at<T>(row, n));
-      const e = expWith<T>(v128.sub<T>(z, v128.load(at<T>(lseT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+      const e = expWith<T>(v128.sub<T>(v128.sub<T>(z, v128.load(at<T>(maxT, n))), v128.load(at<T>(logSumT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
       let d = v128.sub<T>(v128.mul<T>(v128.load(at<T>(alphaT, n)), e), v128.mul<T>(v128.load(at<T>(gammaT, n)), vw));
       if (cap > 0) {
         const u = v128.mul<T>(z, inv);

@@ -199,7 +199,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       ntp * D * bytes, inPlace.x >= 0 ? 0 : nt * D * bytes, C * ntp * bytes, probs ? nt * C * bytes : 0,
       inPlace.w >= 0 ? 0 : 2 * cb * D * bytes, wantGrad && !(inPlace.gw >= 0) ? 2 * cb * D * bytes : 0,
       wantGrad && !(inPlace.gx >= 0) ? nt * D * bytes : 0, bias ? C * bytes : 0, classW ? C * bytes : 0,
-      gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 10 * ntp * 8, 8 * ntp * 8,
+      gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 11 * ntp * 8, 9 * ntp * 8,
     ]);
     [gradInput, gradWeight, gradBias, probs, classW] = again();
     const mem = ws.exports.memory.buffer;
@@ -234,8 +234,8 @@ export function linearCrossEntropy<A extends FloatArray>(
       view(p, (c1 - c0) * D).set(w.subarray(c0 * D, c1 * D));
       return p;
     };
-    const stats = f64(pStats, 10 * ntp);
-    const coef = f64(pCoef, 8 * ntp);
+    const stats = f64(pStats, 11 * ntp);
+    const coef = f64(pCoef, 9 * ntp);
     const gOut = plan.gradPerPosition;
     for (let n0 = 0; n0 < N; n0 += nt) {
       const m = Math.min(nt, N - n0);
