@@ -30,7 +30,7 @@
 
 import { MAX_THREADS } from "./threads";
 import { addWide, expK, expWith, flushBelow, hsum, lanes, log64V, logSums32V, logSumsV, narrow, subnormalBound, widen } from "./simd";
-import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, upstream } from "./math";
+import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
  *  `lossOut` (one per position) may be 0; `grad` (input-sized) may be 0 for forward only.
@@ -1071,7 +1071,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const ex = expT<T>(d);
     if (e != 0) store<T>(e + q, ex);
     const next = sum + <f64>ex; // (compensated, as math.ts rowExpSum's)
-    lost += Math.abs(sum) >= Math.abs(<f64>ex) ? (sum - next) + <f64>ex : (<f64>ex - next) + sum;
+    lost += sumError(sum, <f64>ex, next);
     sum = next;
     let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
     if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));

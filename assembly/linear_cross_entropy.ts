@@ -23,7 +23,7 @@
 // folds the upstream gradient, the reduction and z-loss's 2 zLoss lse s_c into alpha, beta, gamma.
 
 import { gemm } from "./gemm";
-import { at } from "./math";
+import { at, sumError } from "./math";
 import { addError, addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
 
 /** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
@@ -151,7 +151,7 @@ export function lceForward<T>(
 @inline function addCompensated(sum: usize, lost: usize, v: f64): void {
   const s = load<f64>(sum);
   const next = s + v;
-  store<f64>(lost, load<f64>(lost) + (Math.abs(s) >= Math.abs(v) ? (s - next) + v : (v - next) + s));
+  store<f64>(lost, load<f64>(lost) + sumError(s, v, next));
   store<f64>(sum, next);
 }
 

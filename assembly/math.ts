@@ -15,6 +15,13 @@
 
 import { addError, addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
 
+/** What rounding dropped from next = a + b: Neumaier's term, exact whichever of a and b is larger
+ *  (simd.ts addError on f64x2 lanes). Summing these beside a sum compensates it. */
+// @ts-ignore: decorator
+@inline export function sumError(a: f64, b: f64, next: f64): f64 {
+  return Math.abs(a) >= Math.abs(b) ? (a - next) + b : (b - next) + a;
+}
+
 /** exp in the element type: Mathf.exp for f32, Math.exp for f64. */
 // @ts-ignore: decorator
 @inline export function expT<T>(x: T): T {
@@ -95,7 +102,7 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
     const v = expT<T>(load<T>(row + <usize>c * stride) - m);
     if (e != 0) store<T>(e + <usize>c * stride, v);
     const next = sum + <f64>v;
-    lost += Math.abs(sum) >= Math.abs(<f64>v) ? (sum - next) + <f64>v : (<f64>v - next) + sum;
+    lost += sumError(sum, <f64>v, next);
     sum = next;
   }
   return sum + lost;
@@ -146,7 +153,7 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
   }
   const a = f64x2.extract_lane(acc, 0), b = f64x2.extract_lane(acc, 1);
   const sum = a + b;
-  return sum + ((Math.abs(a) >= Math.abs(b) ? (a - sum) + b : (b - sum) + a) + hsum(lost));
+  return sum + (sumError(a, b, sum) + hsum(lost));
 }
 
 /** Vectors summed in T before a partial sum is widened to f64 (each lane adds BLOCK_VECTORS / 2 values). */
