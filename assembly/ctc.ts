@@ -153,7 +153,8 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
 
 /** The emission table of one element: for t < Tb, row t (W entries in em and ek) holds the pairs
  *  (blank, blank), (blank, l_0), ..., (blank, l_{S-1}), (blank, blank), each emission split as by
- *  storeSplit with `floor` (the recursion's bounds on m rely on m_y in [0.6, 1.7]). Returns the
+ *  storeSplit, divided by the frame's largest (frameMax) when `scaled` (see emissionFloor; the
+ *  recursion's bounds on m rely on m_y in [0.6, 1.7]). Returns the
  *  lowest finite log-probability that storeSplit took (the vector path takes only [-700, 0], far
  *  above any floor), or 0. */
 function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, scaled: bool): f64 {
@@ -363,13 +364,11 @@ export function ctcLoss<T>(
     if (zeroFrom == 0) continue;
     if (!isFinite(loss)) {
       // PyTorch: exp(log-sum + nll - lp) with nll = +inf (or NaN) is NaN for every class
-      for (let t = 0; t < Tb; t++) {
-        const g = g0 + <usize>(<isize>t * frameStride);
-        for (let c = 0; c < C; c++) store<T>(at<T>(g, c), <T>NaN);
-      }
+      nanRows<T>(g0, frameStride, Tb, C);
       continue;
     }
-    if (lowest < emissionFloor(Tb)) { // (rare: see emissionFloor) the gradient's forward pass again
+    const scaled = lowest < emissionFloor(Tb);
+    if (scaled) { // (rare: see emissionFloor) the gradient's forward pass again
       fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, true);
       row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, true);
     }
@@ -383,7 +382,21 @@ export function ctcLoss<T>(
       mp = load<f64>(last) * pow2(ka - kp) + load<f64>(last - 8) * pow2(kb - kp);
     }
     fillSkipMask(maskR, labelsR, S, W);
-    backward<T>(lp0, frameStride, Tb, C, S, blank, labelsF, maskR, am, ak, em, ek, bm, bk, sums, mp, kp, load<f64>(gradScale + (<usize>b << 3)), g0);
+    if (!backward<T>(lp0, frameStride, Tb, C, S, blank, labelsF, maskR, am, ak, em, ek, bm, bk, sums, mp, kp, load<f64>(gradScale + (<usize>b << 3)), g0, scaled)) {
+      // Alignments that all take emissions far below their frames' largest (red team 25: repeated
+      // labels forcing masked blanks): their exponents are sums beyond 2^53 and the posteriors
+      // cannot be formed exactly. NaN says so, where a number would be silently wrong (PyTorch's
+      // log space gives such wrong numbers there).
+      nanRows<T>(g0, frameStride, Tb, C);
+    }
+  }
+}
+
+/** NaN in an element's gradient rows t < Tb. */
+function nanRows<T>(g0: usize, frameStride: isize, Tb: i32, C: i32): void {
+  for (let t = 0; t < Tb; t++) {
+    const g = g0 + <usize>(<isize>t * frameStride);
+    for (let c = 0; c < C; c++) store<T>(at<T>(g, c), <T>NaN);
   }
 }
 
@@ -411,17 +424,19 @@ function lse2(a: f64, b: f64): f64 {
 /** The backward pass of one element: beta rows from t = Tb-1 down to 0 (the reversed recursion),
  *  each combined at once with the alpha row of the same frame into the gradient row. The
  *  posterior of state s is alpha beta / (y p) = m_a m_b (er / m_y) 2^(k_a + k_b - k_y + n), with
- *  p = m_p 2^(k_p): er = 1 / m_p, n = -k_p. */
+ *  p = m_p 2^(k_p): er = 1 / m_p, n = -k_p. After the scaled pass (`scaled`, see emissionFloor),
+ *  returns false where a posterior's exponent may not be exact (exponentInexact). */
 function backward<T>(
   lp0: usize, frameStride: isize, Tb: i32, C: i32, S: i32, blank: i32, labelsF: usize, maskR: usize,
   am: usize, ak: usize, em: usize, ek: usize, bm: usize, bk: usize, sums: usize,
-  mp: f64, kp: f64, scale: f64, g0: usize,
-): void {
+  mp: f64, kp: f64, scale: f64, g0: usize, scaled: bool,
+): bool {
   const L = 2 * S + 1;
   const W = ctcRowWidth(S);
   const w8 = <usize>W << 3;
   const n = -kp;
   const er = 1 / mp;
+  let inexact = false;
   // reversed pairs: pair j of the reversed labels is forward pair S - j, at byte 16 (S - j)
   const eR = <isize>S << 4;
   let prev: usize = 0;
@@ -452,6 +467,11 @@ function backward<T>(
         const kx = f64x2.add(f64x2.sub(f64x2.add(v128.load(ka + o, 16), v128.shuffle<f64>(kbv, kbv, 1, 0)), v128.load(ky + pe)), nV);
         const q = f64x2.div(erV, v128.load(my + pe));
         const post = f64x2.mul(f64x2.mul(f64x2.mul(v128.load(ma + o, 16), v128.shuffle<f64>(mbv, mbv, 1, 0)), q), pow2V(kx, floor, magic));
+        if (scaled) {
+          const kav = v128.load(ka + o, 16), kyv = v128.load(ky + pe);
+          inexact = inexact || exponentInexact(f64x2.extract_lane(kx, 0), f64x2.extract_lane(kav, 0), f64x2.extract_lane(kbv, 1), f64x2.extract_lane(kyv, 0), n)
+            || exponentInexact(f64x2.extract_lane(kx, 1), f64x2.extract_lane(kav, 1), f64x2.extract_lane(kbv, 0), f64x2.extract_lane(kyv, 1), n);
+        }
         if (s + 1 < L) {
           acc = f64x2.add(acc, post);
           const p = sums + (<usize>load<i32>(labelsF + (<usize>(s >> 1) << 2)) << 3);
@@ -466,7 +486,9 @@ function backward<T>(
         const o = <usize>(s + 2) << 3;
         const ob = <usize>(L + 1 - s) << 3;
         const pe = <usize>(s + 2) << 3; // vector s >> 1's pair, lane s & 1: index s + 2
-        const post = load<f64>(ma + o) * load<f64>(mb + ob) * (er / load<f64>(my + pe)) * pow2(load<f64>(ka + o) + load<f64>(kb + ob) - load<f64>(ky + pe) + n);
+        const kx = load<f64>(ka + o) + load<f64>(kb + ob) - load<f64>(ky + pe) + n;
+        const post = load<f64>(ma + o) * load<f64>(mb + ob) * (er / load<f64>(my + pe)) * pow2(kx);
+        if (scaled) inexact = inexact || exponentInexact(kx, load<f64>(ka + o), load<f64>(kb + ob), load<f64>(ky + pe), n);
         if ((s & 1) == 0) blankSum += post;
         else {
           const p = sums + (<usize>load<i32>(labelsF + (<usize>(s >> 1) << 2)) << 3);
@@ -478,6 +500,17 @@ function backward<T>(
     store<f64>(pb, load<f64>(pb) + blankSum);
     gradientRow<T>(lp0 + <usize>(<isize>t * frameStride), sums, C, scale, g0 + <usize>(<isize>t * frameStride));
   }
+  return !inexact;
+}
+
+/** Whether a posterior's exponent kx = k_a + k_b - k_y + n may be wrong enough to matter: its
+ *  terms are beyond 2^52 (an ulp of 1 or more: kx is off by up to a few ulps of the largest), and
+ *  kx is not so far below the smallest normal number that any such error still leaves the
+ *  posterior 0. Infinite terms (a zero probability) give an exact 0 or NaN. */
+// @ts-ignore: decorator
+@inline function exponentInexact(kx: f64, a: f64, b: f64, y: f64, n: f64): bool {
+  const M = max(max(Math.abs(a), Math.abs(b)), max(Math.abs(y), Math.abs(n)));
+  return M >= 4503599627370496.0 && M < Infinity && kx > -1100.0 - M * 8.881784197001252e-16; // 2^52, 2^-50
 }
 
 /** grad(c) = (exp(lp(c)) - sums(c) + (lp(c) - lp(c))) * scale: the last term is 0, or NaN where
