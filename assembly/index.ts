@@ -71,6 +71,7 @@ export function focalLoss_f64(x: usize, t: usize, w: usize, outer: i32, C: i32, 
 
 import { relayout } from "./layout";
 export { copyRows } from "./layout";
+export { checkTargets, targetBlock } from "./targets";
 export function relayout_f32(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f32>(src, dst, count, C, width, mode); }
 export function relayout_f64(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void { relayout<f64>(src, dst, count, C, width, mode); }
 

@@ -109,3 +109,58 @@ describe.each(OPS)('%s', (_name, call, ref, extra) => {
     });
   }
 });
+
+// From WASM_CHECK_MIN (1024) targets on, the range check runs in the module (assembly/targets.ts),
+// 4096 targets per block through its static block, or in place for an Int32Array in wasm memory.
+// The same errors and the same 'mean' denominators as the number[] path (a JS loop) at the block
+// edges, for every kind, and for ignore_index values that no i32 can equal.
+describe('targets checked by the module', () => {
+  const C = 3;
+  const positions = 3 * 4096 + 5;
+  const x = { data: Float32Array.from(normals(rng(21), positions * C, 2)), shape: [positions, C] };
+  const message = (t: unknown, ignoreIndex?: number) => {
+    try {
+      X.crossEntropy(x, t as never, { ignoreIndex });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'no error';
+  };
+  /** The targets as an Int32Array view over a wasmArray (read in place), freed after `f`. */
+  function inWasm<R>(plain: number[], f: (t: Int32Array) => R): R {
+    const a = X.wasmArray(Float32Array, plain.length);
+    try {
+      const t = new Int32Array(a.array.buffer, a.array.byteOffset, plain.length);
+      t.set(plain);
+      return f(t);
+    } finally {
+      a.free();
+    }
+  }
+
+  test.each([0, 1, 4095, 4096, 4099, 8191, 8192, positions - 1])('a bad target at position %d is named as in a number[]', (at) => {
+    for (const [bad, ignoreIndex] of [[C, undefined], [-1, undefined], [-100, -1], [127, -100], [-5, 2 ** 40]] as const) {
+      const plain = targets(31, positions, C, ignoreIndex === undefined || ignoreIndex === -100 ? -100 : undefined);
+      plain[at] = bad;
+      const want = message(plain, ignoreIndex);
+      expect(want).toMatch(new RegExp(`Target ${bad} is out of bounds. \\(at position \\[${at}\\]`));
+      for (const K of KINDS) if (K.from([bad])[0] === bad && !plain.some((t) => K.from([t])[0] !== t)) expect(message(K.from(plain), ignoreIndex)).toBe(want);
+      expect(inWasm(plain, (t) => message(t, ignoreIndex))).toBe(want);
+    }
+  });
+
+  test.each([[-100, -100], [-1, -1], [-(2 ** 40), undefined], [2 ** 40, undefined], [C + 4, C + 4], [C + 4, undefined]] as const)(
+    "ignoreIndex %d (present: %s): 'mean' as with number[] targets, and as the float64 reference", (ignoreIndex, present) => {
+      const plain = targets(41, positions, C, present);
+      const o = { ignoreIndex, grad: true };
+      const want = X.crossEntropy(x, plain, o);
+      for (const K of KINDS) if (!plain.some((t) => K.from([t])[0] !== t)) expectSame(K.name, X.crossEntropy(x, K.from(plain), o), want);
+      expectSame('in wasm memory', inWasm(plain, (t) => {
+        const r = X.crossEntropy(x, t, o);
+        return { loss: r.loss, grad: Float32Array.from(r.grad as Float32Array) };
+      }), { loss: want.loss, grad: Float32Array.from(want.grad as Float32Array) });
+      const r = R.crossEntropyIndex({ data: Float64Array.from(x.data), shape: x.shape }, plain, { ignoreIndex });
+      expectClose('loss', want.loss, r.loss, 2e-5);
+      expectClose('grad', want.grad!, r.grad!, 2e-5);
+    });
+});
