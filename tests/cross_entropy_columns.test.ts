@@ -82,3 +82,43 @@ describe('float32 column path: the lean kernel gives indexColumns\' bits', () =>
     expect(leanDomain.filter((c) => c.inner % 8 !== 0).length).toBeGreaterThan(10);
   });
 });
+
+// Float32 rows of two classes ([N, 2]) are not regrouped by the host any more: the kernel reads
+// them where they are (indexColumnsPair interleaved, or indexPairRows through the column kernels
+// where the pair kernel does not apply). The positions are grouped as in the one long column
+// the host used to make, so (N, 2, 1) must give the bits of (1, 2, N) with the columns' data,
+// lean or not, with smoothing (indexPairRows) and a scale above 1 (the exact exp) too.
+describe('float32 rows of two classes read in place: the bits of the regrouped column', () => {
+  const seeds = Array.from({ length: 330 }, (_, i) => i + 1).filter((s) => s % 11 === 0);
+  const variants: [string, Partial<IndexCall>][] = [['as generated', {}], ['smoothing 0.1', { eps: 0.1 }], ['scale 3 (exact exp)', { scale: 3, gradPerPosition: null }]];
+  for (const [label, change] of variants) {
+    test.each(seeds)(`${label}: seed %i`, (seed) => {
+      const c = { ...makeCall(seed), ...change };
+      const P = c.outer * c.inner;
+      const column = new Float32Array(2 * P); // (1, 2, P)
+      const rows = new Float32Array(2 * P); // (P, 2, 1)
+      for (let o = 0; o < c.outer; o++) {
+        for (let k = 0; k < 2; k++) {
+          for (let i = 0; i < c.inner; i++) {
+            const v = c.x[(o * 2 + k) * c.inner + i];
+            const p = o * c.inner + i;
+            column[k * P + p] = v;
+            rows[p * 2 + k] = v;
+          }
+        }
+      }
+      for (const lean of [true, false]) {
+        const want = mod.crossEntropyIndexF32({ ...c, x: column, outer: 1, inner: P }, lean);
+        const got = mod.crossEntropyIndexF32({ ...c, x: rows, outer: P, inner: 1 }, lean);
+        const what = `${c.what} ${label}${lean ? '' : ' (lean off)'}`;
+        expect([what, got.total]).toEqual([what, want.total]);
+        if (c.loss) expect([what, differences(got.loss!, want.loss!)]).toEqual([what, []]);
+        if (c.grad) {
+          const back = new Float32Array(2 * P);
+          for (let p = 0; p < P; p++) for (let k = 0; k < 2; k++) back[k * P + p] = got.grad![p * 2 + k];
+          expect([what, differences(back, want.grad!)]).toEqual([what, []]);
+        }
+      }
+    });
+  }
+});
