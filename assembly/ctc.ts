@@ -47,6 +47,10 @@ const LN2: f64 = 0.6931471805599453;
 const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split in two (fdlibm's), for exact k ln 2
 const LN2_LO: f64 = 1.90821492927058770002e-10;
 const LOG2E: f64 = 1.4426950408889634;
+const LN2_TAIL: f64 = 2.3190468138462996e-17; // ln 2 - LN2
+// LN2 split in halves of 26 bits for Dekker's exact product (reduceLn2): LN2_SPLIT_HI + LN2_SPLIT_LO = LN2
+const LN2_SPLIT_HI: f64 = 0.693147182464599609375;
+const LN2_SPLIT_LO: f64 = -1.904654323148236e-9;
 /** 1.5 * 2^52 + 1023: adding it to an integer-valued d leaves d + 1023 in the low mantissa bits,
  *  which shifted left by 52 are the bits of 2^d (as in simd.ts's exp). */
 const MAGIC: f64 = 6755399441056767.0;
@@ -117,7 +121,8 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
 }
 
 /** exp(lp - shift) split as m 2^k: k = round(x log2 e), m = exp(x - k ln 2) in [0.7, 1.42] for
- *  x = lp - shift; exp(-inf) is m = 0, k = -inf (the zero of the format). Returns lp as f64. */
+ *  x = lp - shift; exp(-inf) is m = 0, k = -inf (the zero of the format). Returns lp as f64.
+ *  (shift, frameMax's, is finite.) */
 // @ts-ignore: decorator
 @inline function storeSplit<T>(lp: T, m: usize, k: usize, shift: f64): f64 {
   const lp64 = <f64>lp;
@@ -127,13 +132,66 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
     return lp64;
   }
   const x = lp64 - shift;
-  const n = Math.floor(x * LOG2E + 0.5);
-  // |x - n ln 2| <= ln(2)/2 in exact arithmetic; for |x| beyond ~1e18 (hostile float64 input)
-  // the rounding of n ln 2 exceeds that, and the clamp keeps m finite: an error of at most 1 in a
-  // log-probability of that size is below its own rounding.
-  store<f64>(m, Math.exp(min(max(x - n * LN2_HI - n * LN2_LO, -0.5), 0.5)));
+  let r = reduce(x);
+  let n = reducedN;
+  const back = x - lp64;
+  if ((lp64 - (x - back)) - (shift + back) != 0) { // (Knuth's two-sum: the rounding of x)
+    // lp and shift reduced apart where lp - shift rounds (by up to ulp(lp) / 2: 0.03 in the log
+    // at lp -3e14, red team 26)
+    r = reduce(lp64);
+    n = reducedN;
+    r -= reduce(shift);
+    n -= reducedN;
+    if (r > 0.5 * LN2) {
+      r -= LN2;
+      n += 1;
+    } else if (r < -0.5 * LN2) {
+      r += LN2;
+      n -= 1;
+    }
+  }
+  // |r| <= ln(2)/2 in exact arithmetic; beyond |x| ~ 2^53 (hostile float64 input, whose n is no
+  // longer an exact integer) the clamp keeps m finite: an error below the input's own rounding.
+  store<f64>(m, Math.exp(min(max(r, -0.5), 0.5)));
   store<f64>(k, n);
   return lp64;
+}
+
+/** reduce's n. */
+let reducedN: f64 = 0;
+
+/** r = x - n ln 2 with n = round(x log2 e) (left in reducedN), to about 1e-16 absolute. */
+// @ts-ignore: decorator
+@inline function reduce(x: f64): f64 {
+  let n = Math.floor(x * LOG2E + 0.5);
+  let r = x - n * LN2_HI - n * LN2_LO;
+  if (Math.abs(n) > 1048576.0 && Math.abs(n) < 9007199254740992.0) { // 2^20, 2^53
+    // fdlibm's n LN2_HI is exact only while n has about 21 bits: beyond, the reduction's error,
+    // |x| 2^-53, reached the posteriors (red team 26: 5e-5 at lp -1.2e12, 4e-2 at -1.2e15). Here
+    // n ln 2 is a sum of two f64 (exact: Dekker's product, wasm having no fma), and n is taken
+    // again from r (x log2 e rounds by a unit or more out there). From 2^53 on n is no longer
+    // exact itself (and Veltkamp's split of it would overflow near the f64 range).
+    r = reduceLn2(x, n);
+    const again = Math.floor(r * LOG2E + 0.5);
+    if (again != 0) {
+      n += again;
+      r = reduceLn2(x, n);
+    }
+  }
+  reducedN = n;
+  return r;
+}
+
+/** x - n ln 2 to about 1e-16 absolute for integer n up to 2^53 (|x - n ln 2| small): n LN2 is
+ *  p + e exactly (Dekker's product of n and LN2 split in halves), x - p exact (Sterbenz), and ln 2
+ *  - LN2 (LN2_TAIL) times n adds under 1e-16 of error. */
+function reduceLn2(x: f64, n: f64): f64 {
+  const p = n * LN2;
+  const c = 134217729.0 * n; // 2^27 + 1: Veltkamp's split
+  const nh = c - (c - n);
+  const nl = n - nh;
+  const e = ((nh * LN2_SPLIT_HI - p) + nh * LN2_SPLIT_LO + nl * LN2_SPLIT_HI) + nl * LN2_SPLIT_LO;
+  return ((x - p) - e) - n * LN2_TAIL;
 }
 
 /** The log-probability below which the exponents may not stay exact. They are integers held in
@@ -353,6 +411,9 @@ export function ctcLoss<T>(
         : -lse2(logOf(load<f64>(am + row + (<usize>(2 * S + 2) << 3)), load<f64>(ak + row + (<usize>(2 * S + 2) << 3))),
                 logOf(load<f64>(am + row + (<usize>(2 * S + 1) << 3)), load<f64>(ak + row + (<usize>(2 * S + 1) << 3))));
     }
+    // (see logSpaceNll: every alignment takes an emission below -DBL_MAX / log2 e)
+    const beyond = loss == Infinity && !isFinite(lowest * LOG2E);
+    if (beyond) loss = logSpaceNll<T>(lp0, frameStride, Tb, labelsF, S, blank, maskF, bm, w8);
     store<f64>(nll + (<usize>b << 3), loss);
     if (grad == 0) continue;
 
@@ -362,8 +423,9 @@ export function ctcLoss<T>(
     const zeroFrom = Tb == 0 || (zeroInfinity && loss == Infinity) ? 0 : Tb;
     for (let t = zeroFrom; t < T; t++) memory.fill(g0 + <usize>(<isize>t * frameStride), 0, rowT);
     if (zeroFrom == 0) continue;
-    if (!isFinite(loss)) {
-      // PyTorch: exp(log-sum + nll - lp) with nll = +inf (or NaN) is NaN for every class
+    if (!isFinite(loss) || beyond) {
+      // PyTorch: exp(log-sum + nll - lp) with nll = +inf (or NaN) is NaN for every class; and
+      // beyond the format's exponents the posteriors are not formed (as exponentInexact's NaN)
       nanRows<T>(g0, frameStride, Tb, C);
       continue;
     }
@@ -390,6 +452,45 @@ export function ctcLoss<T>(
       nanRows<T>(g0, frameStride, Tb, C);
     }
   }
+}
+
+/** An element's loss in PyTorch's log space (its alpha recursion, log-sum-exp per state), for an
+ *  element the m 2^k format gave an infinite loss while some log-probability lay below -DBL_MAX /
+ *  log2 e (float64's finfo.min, a common mask): 2^k cannot hold such an exponent, so those
+ *  emissions were zeros, and where every alignment takes one the loss (finite up to DBL_MAX) came
+ *  out Infinity, 0 under zeroInfinity (red team 26). Two rows of log-alphas at la, w8 bytes apart. */
+function logSpaceNll<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, mask: usize, la: usize, w8: usize): f64 {
+  const L = 2 * S + 1;
+  let prev = la, cur = la + w8;
+  for (let s = 0; s < L; s++) store<f64>(prev + (<usize>s << 3), s < 2 ? stateLp<T>(lp0, s, labels, blank) : NEG_INF);
+  for (let t = 1; t < Tb; t++) {
+    const row = lp0 + <usize>(<isize>t * frameStride);
+    for (let s = 0; s < L; s++) {
+      const o = <usize>s << 3;
+      const a = load<f64>(prev + o);
+      const b = s >= 1 ? load<f64>(prev + o - 8) : NEG_INF;
+      const c = s >= 2 && load<i64>(mask + o) != 0 ? load<f64>(prev + o - 16) : NEG_INF;
+      store<f64>(cur + o, lse3(a, b, c) + stateLp<T>(row, s, labels, blank));
+    }
+    const swap = prev;
+    prev = cur;
+    cur = swap;
+  }
+  const end = prev + (<usize>(L - 1) << 3);
+  return S == 0 ? -load<f64>(end) : -lse2(load<f64>(end), load<f64>(end - 8));
+}
+
+/** The log-probability of state s (a blank when even, label s >> 1 when odd) in frame row `row`. */
+// @ts-ignore: decorator
+@inline function stateLp<T>(row: usize, s: i32, labels: usize, blank: i32): f64 {
+  return <f64>load<T>(at<T>(row, (s & 1) == 0 ? blank : load<i32>(labels + (<usize>(s >> 1) << 2))));
+}
+
+/** log(exp(a) + exp(b) + exp(c)), the max subtracted first; -inf when all three are. */
+function lse3(a: f64, b: f64, c: f64): f64 {
+  const m = max(max(a, b), c);
+  if (m == NEG_INF) return NEG_INF;
+  return m + Math.log(Math.exp(a - m) + Math.exp(b - m) + Math.exp(c - m));
 }
 
 /** NaN in an element's gradient rows t < Tb. */
