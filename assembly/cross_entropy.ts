@@ -30,7 +30,7 @@
 
 import { MAX_THREADS } from "./threads";
 import { addWide, expK, expWith, flushBelow, hsum, lanes, log64V, logSums32V, logSumsV, narrow, subnormalBound, widen } from "./simd";
-import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
+import { at, expT, inF32NormalRange, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
  *  `lossOut` (one per position) may be 0; `grad` (input-sized) may be 0 for forward only.
@@ -298,7 +298,7 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
  *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' gradients (in T) and classes. */
 // One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
-const LANES_BYTES: usize = 6 * 32 + 3 * 64 + 128;
+const LANES_BYTES: usize = 6 * 32 + 3 * 64 + 128 + 64;
 const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_XT = LANES + 32;
@@ -310,6 +310,7 @@ let LANE_SHIFT = LANES + 256;
 let LANE_ONE = LANES + 320;
 let LANE_CLASS = LANES + 352;
 let LANE_PAIR = LANES + 384; // indexPairRows: 8 rows of two float32 classes as two columns, and their gradient
+let LANE_KS64 = LANES + 512; // wideKsLanes' k eps / C, f64
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function crossEntropyScratchSlot(k: i32): void {
@@ -323,6 +324,7 @@ export function crossEntropyScratchSlot(k: i32): void {
   LANE_ONE = LANE_M + 320;
   LANE_CLASS = LANE_M + 352;
   LANE_PAIR = LANE_M + 384;
+  LANE_KS64 = LANE_M + 512;
 }
 
 /** Up to this many classes indexColumns picks each position's target logit and weight with
@@ -530,6 +532,7 @@ function indexColumnsFast<T>(
   v128.store(LANE_XT, v128.sub<T>(v128.load(LANE_XT, 16), mB), 16);
   const ones = grad != 0 && (eps != 0 || z != 0) ? softmaxOnes<T>(gBase, tp, C, stride, pos0, weight, eps, smooth, totalWeight, scale, gradPerPosition, z, zScale, wide) : 0;
   halvedLanes = 0;
+  wideKsLanes = 0;
   const total = wide
     ? indexStepWide<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut)
     : indexStepLanes<T>(tp, pos0, eps, totalWeight, C, lossOut, grad, scale, gradPerPosition);
@@ -563,6 +566,9 @@ function indexColumnsFast<T>(
     v128.store(p, v128.add<T>(gA, v128.and(nbA, isClass<T>(tA, cv))));
     v128.store(p, v128.add<T>(gB, v128.and(nbB, isClass<T>(tB, cv))), 16);
     p += stride;
+  }
+  for (let l = 0; wideKsLanes != 0 && l < 2 * L; l++) {
+    if (wideKsLanes & (1 << l)) rowScale<T>(at<T>(gBase, l), C, stride, 1, load<f64>(LANE_KS64 + (<usize>l << 3)), weight);
   }
   for (let l = 0; halvedLanes != 0 && l < 2 * L; l++) if (halvedLanes & (1 << l)) rowDouble<T>(at<T>(gBase, l), C, stride);
   for (let l = 0; ones != 0 && l < 2 * L; l++) {
@@ -734,6 +740,21 @@ function indexColumnsLean<T>(
   return hsum(f64x2.add(f64x2.add(f64x2.splat(0), f64x2.add(loA, hiA)), f64x2.add(loB, hiB)));
 }
 
+/** The lean kernels' upstream factor k of the 4 positions at pos (+ 4 with `second`): gradOutput
+ *  per position, or the call's scale. */
+// @ts-ignore: decorator
+@inline function leanUpstream(scale: f64, gradPerPosition: usize, pos: usize, second: bool): v128 {
+  if (gradPerPosition == 0) return f32x4.splat(<f32>scale);
+  return v128.load(gradPerPosition + (pos << 2) + (second ? 16 : 0));
+}
+
+/** One class's gradient in the lean kernels: e a (flushing would-be subnormals below `tiny`), plus
+ *  -b (nb) where the class is the target (`isTarget`). */
+// @ts-ignore: decorator
+@inline function leanGrad(e: v128, a: v128, tiny: v128, nb: v128, isTarget: v128): v128 {
+  return f32x4.add(f32x4.mul(flushBelow<f32>(e, tiny), a), v128.and(nb, isTarget));
+}
+
 /** indexColumnsLean for C = 2 (binary classification written as two classes, regrouped into
  *  columns): the same operations on the same values, so the same bits (tests/cross_entropy_columns
  *  .test.ts), with one exp per position instead of two. The max's exp is exp(m - m): 1, or NaN
@@ -788,11 +809,7 @@ function indexColumnsPair(
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
     total += leanLosses(wtA, f32x4.sub(f32x4.sub(xtA, mA), logA), logA, keptA, wtB, f32x4.sub(f32x4.sub(xtB, mB), logB), logB, keptB, lossOut, pos);
     if (grad == 0) continue;
-    let kA = f32x4.splat(<f32>scale), kB = kA;
-    if (gradPerPosition != 0) {
-      kA = v128.load(gradPerPosition + (pos << 2));
-      kB = v128.load(gradPerPosition + (pos << 2), 16);
-    }
+    const kA = leanUpstream(scale, gradPerPosition, pos, false), kB = leanUpstream(scale, gradPerPosition, pos, true);
     const aA = v128.and(f32x4.mul(f32x4.div(wtA, sA), kA), keptA);
     const aB = v128.and(f32x4.mul(f32x4.div(wtB, sB), kB), keptB);
     const nbA = f32x4.neg(v128.and(f32x4.mul(wtA, kA), keptA));
@@ -800,10 +817,8 @@ function indexColumnsPair(
     const tinyA = subnormalBound<f32>(aA);
     const tinyB = subnormalBound<f32>(aB);
     const is0A = i32x4.eq(tA, i32x4.splat(0)), is0B = i32x4.eq(tB, i32x4.splat(0));
-    const g0A = f32x4.add(f32x4.mul(flushBelow<f32>(e0A, tinyA), aA), v128.and(nbA, is0A));
-    const g0B = f32x4.add(f32x4.mul(flushBelow<f32>(e0B, tinyB), aB), v128.and(nbB, is0B));
-    const g1A = f32x4.add(f32x4.mul(flushBelow<f32>(e1A, tinyA), aA), v128.and(nbA, is1A));
-    const g1B = f32x4.add(f32x4.mul(flushBelow<f32>(e1B, tinyB), aB), v128.and(nbB, is1B));
+    const g0A = leanGrad(e0A, aA, tinyA, nbA, is0A), g0B = leanGrad(e0B, aB, tinyB, nbB, is0B);
+    const g1A = leanGrad(e1A, aA, tinyA, nbA, is1A), g1B = leanGrad(e1B, aB, tinyB, nbB, is1B);
     if (interleaved) {
       v128.store(gBase, v128.shuffle<f32>(g0A, g1A, 0, 4, 1, 5));
       v128.store(gBase, v128.shuffle<f32>(g0A, g1A, 2, 6, 3, 7), 16);
@@ -878,11 +893,7 @@ function indexColumnsTriple(
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
     total += leanLosses(wtA, f32x4.sub(f32x4.sub(xtA, mA), logA), logA, keptA, wtB, f32x4.sub(f32x4.sub(xtB, mB), logB), logB, keptB, lossOut, pos);
     if (grad == 0) continue;
-    let kA = f32x4.splat(<f32>scale), kB = kA;
-    if (gradPerPosition != 0) {
-      kA = v128.load(gradPerPosition + (pos << 2));
-      kB = v128.load(gradPerPosition + (pos << 2), 16);
-    }
+    const kA = leanUpstream(scale, gradPerPosition, pos, false), kB = leanUpstream(scale, gradPerPosition, pos, true);
     const aA = v128.and(f32x4.mul(f32x4.div(wtA, sA), kA), keptA);
     const aB = v128.and(f32x4.mul(f32x4.div(wtB, sB), kB), keptB);
     const nbA = f32x4.neg(v128.and(f32x4.mul(wtA, kA), keptA));
@@ -890,12 +901,12 @@ function indexColumnsTriple(
     const tinyA = subnormalBound<f32>(aA);
     const tinyB = subnormalBound<f32>(aB);
     const is0A = i32x4.eq(tA, i32x4.splat(0)), is0B = i32x4.eq(tB, i32x4.splat(0));
-    v128.store(gBase, f32x4.add(f32x4.mul(flushBelow<f32>(e0A, tinyA), aA), v128.and(nbA, is0A)));
-    v128.store(gBase, f32x4.add(f32x4.mul(flushBelow<f32>(e0B, tinyB), aB), v128.and(nbB, is0B)), 16);
-    v128.store(gBase + stride, f32x4.add(f32x4.mul(flushBelow<f32>(e1A, tinyA), aA), v128.and(nbA, is1A)));
-    v128.store(gBase + stride, f32x4.add(f32x4.mul(flushBelow<f32>(e1B, tinyB), aB), v128.and(nbB, is1B)), 16);
-    v128.store(gBase + 2 * stride, f32x4.add(f32x4.mul(flushBelow<f32>(e2A, tinyA), aA), v128.and(nbA, is2A)));
-    v128.store(gBase + 2 * stride, f32x4.add(f32x4.mul(flushBelow<f32>(e2B, tinyB), aB), v128.and(nbB, is2B)), 16);
+    v128.store(gBase, leanGrad(e0A, aA, tinyA, nbA, is0A));
+    v128.store(gBase, leanGrad(e0B, aB, tinyB, nbB, is0B), 16);
+    v128.store(gBase + stride, leanGrad(e1A, aA, tinyA, nbA, is1A));
+    v128.store(gBase + stride, leanGrad(e1B, aB, tinyB, nbB, is1B), 16);
+    v128.store(gBase + 2 * stride, leanGrad(e2A, aA, tinyA, nbA, is2A));
+    v128.store(gBase + 2 * stride, leanGrad(e2B, aB, tinyB, nbB, is2B), 16);
     if (!i32x4.all_true(v128.and(keptA, keptB))) {
       for (let l: usize = 0; l < 8; l++) {
         if (load<i32>(tp + (l << 2)) < 0) ignoredGrad<f32>(base + (l << 2), gBase + (l << 2), 3, stride);
@@ -940,6 +951,9 @@ function indexPairRows(
 
 /** indexStepWide's lanes (bits) whose factors it halved (zHalving), for pass 3 to double. */
 let halvedLanes: i32 = 0;
+
+/** indexStepWide's float32 lanes whose k eps / C (at LANE_KS64, f64) float32 cannot hold. */
+let wideKsLanes: i32 = 0;
 
 /** indexColumns' per-position step in f64 pairs: float64's, and float32's where f32x4 lanes
  *  cannot hold the call's ranges (indexStepFits) or z-loss / lse out are asked for. Reads the
@@ -1001,7 +1015,24 @@ function indexStepWide<T>(
     storePair<T>(at<T>(LANE_M, off), v128.and(a, kept));
     storePair<T>(at<T>(LANE_XT, off), v128.and(f64x2.mul(f64x2.mul(k, f64x2.splat(1 - eps)), wt), kept));
     // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite).
-    if (smooth != 0) storePair<T>(at<T>(LANE_KS, off), v128.and(f64x2.mul(k, f64x2.splat(smooth)), kept));
+    if (smooth != 0) {
+      let ks = v128.and(f64x2.mul(k, f64x2.splat(smooth)), kept);
+      if (sizeof<T>() == 4) {
+        // k eps / C outside float32's normal range, where its products with the weights may be
+        // in it (red team 26: weight 3e38, gradOutput 1e-30): 0 for pass 3, and the term added in
+        // f64 after it (indexColumns, wideKsLanes)
+        const v0 = f64x2.extract_lane(ks, 0), v1 = f64x2.extract_lane(ks, 1);
+        const out0 = v0 != 0 && isFinite(v0) && !inF32NormalRange(v0);
+        const out1 = v1 != 0 && isFinite(v1) && !inF32NormalRange(v1);
+        if (out0 || out1) {
+          if (out0) store<f64>(LANE_KS64 + (off << 3), v0);
+          if (out1) store<f64>(LANE_KS64 + ((off + 1) << 3), v1);
+          wideKsLanes |= (out0 ? 1 : 0) << <i32>off | (out1 ? 2 : 0) << <i32>off;
+          ks = f64x2.replace_lane(f64x2.splat(out0 ? 0 : v0), 1, out1 ? 0 : v1);
+        }
+      }
+      storePair<T>(at<T>(LANE_KS, off), ks);
+    }
   }
   return hsum(total);
 }

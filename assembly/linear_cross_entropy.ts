@@ -23,7 +23,7 @@
 // folds the upstream gradient, the reduction and z-loss's 2 zLoss lse s_c into alpha, beta, gamma.
 
 import { gemm } from "./gemm";
-import { at, sumError } from "./math";
+import { at, inF32NormalRange, sumError } from "./math";
 import { addError, addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
 
 /** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
@@ -274,7 +274,7 @@ export function lceBackward<T>(
   zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize, probs: usize,
   weight: usize, eps: f64, weightSum: f64, coef: usize, gradBias: usize, stats: usize,
 ): void {
-  if (ASC_FEATURE_SIMD) if (probs == 0) {
+  if (ASC_FEATURE_SIMD) if (probs == 0 && gammasFit<T>(coef, ntp, nt, weight)) {
     backwardVector<T>(zt, ntp, nt, C, cap, targets, weight, eps, weightSum, coef, gradBias, stats);
     return;
   }
@@ -368,6 +368,19 @@ function exactOneGrads<T>(
     }
     store<T>(at<T>(zt, <usize>j * ntp + n), <T>g);
   }
+}
+
+/** Whether backwardVector may hold each token's gamma (smoothing's k eps / C) in T: with class
+ *  weights, a float32 gamma outside the normal range went to 0 or inf before its product with a
+ *  weight that brings it back (red team 26: weight 3e38, gradOutput 1e-30); the loop of lceBackward
+ *  forms gamma w in f64. */
+function gammasFit<T>(coef: usize, ntp: i32, nt: i32, weight: usize): bool {
+  if (sizeof<T>() == 8 || weight == 0) return true;
+  for (let n = 0; n < nt; n++) {
+    const g = load<f64>(stat(coef, C_GAMMA, ntp, n));
+    if (g != 0 && isFinite(g) && !inF32NormalRange(g)) return false;
+  }
+  return true;
 }
 
 /** lceBackward for class-index targets in the SIMD build, vectorised across tokens like

@@ -22,6 +22,13 @@ import { addError, addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV,
   return Math.abs(a) >= Math.abs(b) ? (a - next) + b : (b - next) + a;
 }
 
+/** Whether |v| is a normal float32 (0, NaN and infinities are not). */
+// @ts-ignore: decorator
+@inline export function inF32NormalRange(v: f64): bool {
+  const a = Math.abs(v);
+  return a >= 1.1754943508222875e-38 && a <= 3.4028234663852886e38;
+}
+
 /** exp in the element type: Mathf.exp for f32, Math.exp for f64. */
 // @ts-ignore: decorator
 @inline export function expT<T>(x: T): T {
@@ -186,7 +193,10 @@ export function rowShiftedSum<T>(row: usize, m: T, C: i32, stride: usize, weight
  *  b == 0). Entries whose product would be subnormal are flushed to zero first (see simd.ts). */
 export function rowScale<T>(g: usize, C: i32, stride: usize, a: f64, b: f64, weight: usize): void {
   let c = 0;
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+  // (b in T's lanes, then times w_c: a b outside float32's normal range whose products with the
+  // weights are in it went to 0 or inf first; red team 26, smoothing with weights near 3e38 and a
+  // tiny gradOutput. The loop below forms b w_c in f64.)
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || b == 0 || !isFinite(b) || inF32NormalRange(b))) {
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
     const vb = v128.splat<T>(<T>b);

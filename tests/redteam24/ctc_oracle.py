@@ -1,5 +1,6 @@
-# The ctcLoss oracle that red teams 24 and 25 share (imported by their generate.py): the exact
-# gradient by enumerating every alignment in mpmath, PyTorch 1.13 float64 autograd beside it, and
+# The ctcLoss oracle that red teams 24 to 26 share (imported by their generate.py): the exact
+# gradient by enumerating every alignment in mpmath (mp_ctc) or, for T too long, forward-backward
+# in mpmath (mp_ctc_fb), PyTorch 1.13 float64 autograd beside it, and
 # the JSON encoding of a number.
 import itertools
 import numpy as np, torch, mpmath
@@ -36,3 +37,29 @@ def torch_ctc(lp, T, C, target):
     l.backward()
     return l.item(), x.grad.reshape(-1).tolist()
 
+def mp_ctc_fb(lp, T, C, target):
+    # forward-backward in mpmath (80 digits), blank 0, for T too long to enumerate (red team 25's)
+    with mpmath.workdps(80):
+        ext = [0]
+        for l in target: ext += [l, 0]
+        L = len(ext); Z = mpmath.mpf(0)
+        y = [[mpmath.exp(mpmath.mpf(lp[t][ext[s]])) for s in range(L)] for t in range(T)]
+        a = [[Z] * L for _ in range(T)]; b = [[Z] * L for _ in range(T)]
+        a[0][0] = y[0][0]; a[0][1] = y[0][1]
+        for t in range(1, T):
+            for s in range(L):
+                v = a[t-1][s] + (a[t-1][s-1] if s > 0 else 0) + (a[t-1][s-2] if s > 1 and ext[s] != 0 and ext[s] != ext[s-2] else 0)
+                a[t][s] = v * y[t][s]
+        b[T-1][L-1] = y[T-1][L-1]; b[T-1][L-2] = y[T-1][L-2]
+        for t in range(T-2, -1, -1):
+            for s in range(L):
+                v = b[t+1][s] + (b[t+1][s+1] if s < L-1 else 0) + (b[t+1][s+2] if s < L-2 and ext[s] != 0 and ext[s] != ext[s+2] else 0)
+                b[t][s] = v * y[t][s]
+        p = a[T-1][L-1] + a[T-1][L-2]
+        grad = []
+        for t in range(T):
+            post = [Z] * C
+            for s in range(L):
+                if y[t][s] != 0: post[ext[s]] += a[t][s] * b[t][s] / y[t][s]
+            grad.append([mpmath.exp(mpmath.mpf(lp[t][k])) - post[k] / p for k in range(C)])
+        return -mpmath.log(p), grad

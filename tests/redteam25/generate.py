@@ -10,34 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import sys
 sys.path.insert(0, os.path.join(HERE, '..', 'redteam24'))
-from ctc_oracle import js, collapse, mp_ctc, torch_ctc  # red team 24's oracle
-
-def mp_ctc_fb(lp, T, C, target):
-    # forward-backward in mpmath (80 digits), for T too long to enumerate
-    with mpmath.workdps(80):
-        ext = [0]
-        for l in target: ext += [l, 0]
-        L = len(ext); Z = mpmath.mpf(0)
-        y = [[mpmath.exp(mpmath.mpf(lp[t][ext[s]])) for s in range(L)] for t in range(T)]
-        a = [[Z] * L for _ in range(T)]; b = [[Z] * L for _ in range(T)]
-        a[0][0] = y[0][0]; a[0][1] = y[0][1]
-        for t in range(1, T):
-            for s in range(L):
-                v = a[t-1][s] + (a[t-1][s-1] if s > 0 else 0) + (a[t-1][s-2] if s > 1 and ext[s] != 0 and ext[s] != ext[s-2] else 0)
-                a[t][s] = v * y[t][s]
-        b[T-1][L-1] = y[T-1][L-1]; b[T-1][L-2] = y[T-1][L-2]
-        for t in range(T-2, -1, -1):
-            for s in range(L):
-                v = b[t+1][s] + (b[t+1][s+1] if s < L-1 else 0) + (b[t+1][s+2] if s < L-2 and ext[s] != 0 and ext[s] != ext[s+2] else 0)
-                b[t][s] = v * y[t][s]
-        p = a[T-1][L-1] + a[T-1][L-2]
-        grad = []
-        for t in range(T):
-            post = [Z] * C
-            for s in range(L):
-                if y[t][s] != 0: post[ext[s]] += a[t][s] * b[t][s] / y[t][s]
-            grad.append([mpmath.exp(mpmath.mpf(lp[t][k])) - post[k] / p for k in range(C)])
-        return -mpmath.log(p), grad
+from ctc_oracle import js, collapse, mp_ctc, torch_ctc, mp_ctc_fb  # red team 24's oracle
 
 cases = []
 def ctc_case(name, dtype, lp, target):
