@@ -59,26 +59,14 @@ export function crossEntropyIndex<T>(
   const lean = narrowStep && eps == 0 && !exact && leanColumns;
   zSquares = 0;
   let total: f64 = 0;
-  let o0 = 0;
-  if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && C == 2 && inner == 1) {
-    // Rows of two float32 classes (binary classification written as two), which the host does not
-    // regroup into columns: read where they are, 8 rows at a time (the tail below, as before).
-    o0 = outer - outer % (2 * lanes<T>());
-    const fits = indexStepFits<T>(weight, C, eps, scale, gradPerPosition, z, lseOut);
-    total = fits && eps == 0 && !exact && leanColumns
-      ? indexColumnsPair(x, target, weight, 0, 1, 0, o0, lossOut, grad, scale, gradPerPosition, total, true)
-      : indexPairRows(x, target, weight, o0, eps, totalWeight, lossOut, grad, scale, gradPerPosition, z, zScale, lseOut, exact, fits, total);
-  }
-  for (let o = o0; o < outer; o++) {
+  for (let o = 0; o < outer; o++) {
     let i = 0;
     if (ASC_FEATURE_SIMD && inner > 1) {
       // Class dim not last (NCHW): vectorise across positions.
       if (sizeof<T>() == 4 && lean) {
         i = inner - inner % (2 * lanes<T>());
         total = C == 2
-          ? indexColumnsPair(x, target, weight, o, inner, 0, i, lossOut, grad, scale, gradPerPosition, total, false)
-          : C == 3
-          ? indexColumnsTriple(x, target, weight, o, inner, 0, i, lossOut, grad, scale, gradPerPosition, total)
+          ? indexColumnsPair(x, target, weight, o, inner, 0, i, lossOut, grad, scale, gradPerPosition, total)
           : indexColumnsLean<T>(x, target, weight, o, C, inner, 0, i, lossOut, grad, scale, gradPerPosition, total);
       }
       for (; i + 2 * lanes<T>() <= inner; i += 2 * lanes<T>()) {
@@ -298,7 +286,7 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
  *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' gradients (in T) and classes. */
 // One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
-const LANES_BYTES: usize = 6 * 32 + 3 * 64 + 128 + 64;
+const LANES_BYTES: usize = 6 * 32 + 3 * 64 + 64;
 const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_XT = LANES + 32;
@@ -309,8 +297,7 @@ let LANE_LOG = LANES + 192;
 let LANE_SHIFT = LANES + 256;
 let LANE_ONE = LANES + 320;
 let LANE_CLASS = LANES + 352;
-let LANE_PAIR = LANES + 384; // indexPairRows: 8 rows of two float32 classes as two columns, and their gradient
-let LANE_KS64 = LANES + 512; // wideKsLanes' k eps / C, f64
+let LANE_KS64 = LANES + 384; // wideKsLanes' k eps / C, f64
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function crossEntropyScratchSlot(k: i32): void {
@@ -323,8 +310,7 @@ export function crossEntropyScratchSlot(k: i32): void {
   LANE_SHIFT = LANE_M + 256;
   LANE_ONE = LANE_M + 320;
   LANE_CLASS = LANE_M + 352;
-  LANE_PAIR = LANE_M + 384;
-  LANE_KS64 = LANE_M + 512;
+  LANE_KS64 = LANE_M + 384;
 }
 
 /** Up to this many classes indexColumns picks each position's target logit and weight with
@@ -567,7 +553,7 @@ function indexColumnsFast<T>(
     v128.store(p, v128.add<T>(gB, v128.and(nbB, isClass<T>(tB, cv))), 16);
     p += stride;
   }
-  for (let l = 0; wideKsLanes != 0 && l < 2 * L; l++) {
+  for (let l = 0; sizeof<T>() == 4 && wideKsLanes != 0 && l < 2 * L; l++) {
     if (wideKsLanes & (1 << l)) rowScale<T>(at<T>(gBase, l), C, stride, 1, load<f64>(LANE_KS64 + (<usize>l << 3)), weight);
   }
   for (let l = 0; halvedLanes != 0 && l < 2 * L; l++) if (halvedLanes & (1 << l)) rowDouble<T>(at<T>(gBase, l), C, stride);
@@ -764,11 +750,9 @@ function indexColumnsLean<T>(
  *  [524288, 2] float32 into out from 7.7 to 6.0 ns per element (medians, three process pairs). */
 function indexColumnsPair(
   x: usize, target: usize, weight: usize, o: i32, inner: i32, i0: i32, i1: i32,
-  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64, interleaved: bool,
+  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64,
 ): f64 {
-  // (interleaved: rows of two classes, [N, 2] read where it is, o 0 and inner 1: the two classes of
-  // 8 rows are 4 vectors, split into x0 and x1 by shuffles and the gradient joined back the same way)
-  const stride: usize = interleaved ? 4 : <usize>inner << 2;
+  const stride = <usize>inner << 2;
   const k0 = expK<f32>(0, false), k1 = expK<f32>(1, false), k2 = expK<f32>(2, false), k3 = expK<f32>(3, false), k4 = expK<f32>(4, false), k5 = expK<f32>(5, false);
   const k6 = expK<f32>(6, false), k7 = expK<f32>(7, false), k8 = expK<f32>(8, false), k9 = expK<f32>(9, false), kc = expK<f32>(10, false), ku = expK<f32>(11, false);
   const w0 = f32x4.splat(weight != 0 ? load<f32>(weight) : 1);
@@ -776,21 +760,13 @@ function indexColumnsPair(
   const one = f32x4.splat(1);
   for (let i = i0; i < i1; i += 8) {
     const pos = <usize>o * inner + i;
-    const first = interleaved ? <usize>i << 1 : <usize>o * 2 * inner + i; // the first row's class 0
-    const base = x + (first << 2);
-    const gBase = grad + (first << 2);
+    const base = x + ((<usize>o * 2 * inner + i) << 2);
+    const gBase = grad + ((<usize>o * 2 * inner + i) << 2);
     const tp = target + (pos << 2);
     const tA = v128.load(tp);
     const tB = v128.load(tp, 16);
-    let x0A = v128.load(base), x0B = v128.load(base, 16);
-    let x1A = v128.load(base + stride), x1B = v128.load(base + stride, 16);
-    if (interleaved) {
-      const a = x0A, b = x0B, c = v128.load(base, 32), d = v128.load(base, 48);
-      x0A = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-      x1A = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-      x0B = v128.shuffle<f32>(c, d, 0, 2, 4, 6);
-      x1B = v128.shuffle<f32>(c, d, 1, 3, 5, 7);
-    }
+    const x0A = v128.load(base), x0B = v128.load(base, 16);
+    const x1A = v128.load(base + stride), x1B = v128.load(base + stride, 16);
     // pmax(x0, x1) takes x1 where x0 < x1: class 0 is then the smaller one
     const lessA = f32x4.lt(x0A, x1A), lessB = f32x4.lt(x0B, x1B);
     const mA = v128.bitselect(x1A, x0A, lessA), mB = v128.bitselect(x1B, x0B, lessB);
@@ -817,134 +793,15 @@ function indexColumnsPair(
     const tinyA = subnormalBound<f32>(aA);
     const tinyB = subnormalBound<f32>(aB);
     const is0A = i32x4.eq(tA, i32x4.splat(0)), is0B = i32x4.eq(tB, i32x4.splat(0));
-    const g0A = leanGrad(e0A, aA, tinyA, nbA, is0A), g0B = leanGrad(e0B, aB, tinyB, nbB, is0B);
-    const g1A = leanGrad(e1A, aA, tinyA, nbA, is1A), g1B = leanGrad(e1B, aB, tinyB, nbB, is1B);
-    if (interleaved) {
-      v128.store(gBase, v128.shuffle<f32>(g0A, g1A, 0, 4, 1, 5));
-      v128.store(gBase, v128.shuffle<f32>(g0A, g1A, 2, 6, 3, 7), 16);
-      v128.store(gBase, v128.shuffle<f32>(g0B, g1B, 0, 4, 1, 5), 32);
-      v128.store(gBase, v128.shuffle<f32>(g0B, g1B, 2, 6, 3, 7), 48);
-    } else {
-      v128.store(gBase, g0A);
-      v128.store(gBase, g0B, 16);
-      v128.store(gBase + stride, g1A);
-      v128.store(gBase + stride, g1B, 16);
-    }
-    if (!i32x4.all_true(v128.and(keptA, keptB))) {
-      const step: usize = interleaved ? 8 : 4; // bytes from one position to the next
-      for (let l: usize = 0; l < 8; l++) {
-        if (load<i32>(tp + (l << 2)) < 0) ignoredGrad<f32>(base + l * step, gBase + l * step, 2, stride);
-      }
-    }
-  }
-  return total;
-}
-
-/** indexColumnsLean for C = 3 (regrouped rows of three classes, NCHW with three): the same
- *  operations on the same values, so the same bits (tests/cross_entropy_columns.test.ts), with two
- *  exps per position instead of three and nothing through memory. As in indexColumnsPair, the
- *  max's exp is 1 + (m - m); the other two classes' are exp(x_c - m). */
-function indexColumnsTriple(
-  x: usize, target: usize, weight: usize, o: i32, inner: i32, i0: i32, i1: i32,
-  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64,
-): f64 {
-  const stride = <usize>inner << 2;
-  const k0 = expK<f32>(0, false), k1 = expK<f32>(1, false), k2 = expK<f32>(2, false), k3 = expK<f32>(3, false), k4 = expK<f32>(4, false), k5 = expK<f32>(5, false);
-  const k6 = expK<f32>(6, false), k7 = expK<f32>(7, false), k8 = expK<f32>(8, false), k9 = expK<f32>(9, false), kc = expK<f32>(10, false), ku = expK<f32>(11, false);
-  const w0 = f32x4.splat(weight != 0 ? load<f32>(weight) : 1);
-  const w1 = f32x4.splat(weight != 0 ? load<f32>(weight, 4) : 1);
-  const w2 = f32x4.splat(weight != 0 ? load<f32>(weight, 8) : 1);
-  const one = f32x4.splat(1);
-  for (let i = i0; i < i1; i += 8) {
-    const pos = <usize>o * inner + i;
-    const base = x + ((<usize>o * 3 * inner + i) << 2);
-    const gBase = grad + ((<usize>o * 3 * inner + i) << 2);
-    const tp = target + (pos << 2);
-    const tA = v128.load(tp), tB = v128.load(tp, 16);
-    const x0A = v128.load(base), x0B = v128.load(base, 16);
-    const x1A = v128.load(base + stride), x1B = v128.load(base + stride, 16);
-    const x2A = v128.load(base + 2 * stride), x2B = v128.load(base + 2 * stride, 16);
-    // m = pmax(pmax(x0, x1), x2), the lean kernel's max pass (pmax(a, b) takes b where a < b); the
-    // max's class j is 2 where lt2, else 1 where lt01, else 0; the other two are u and v:
-    // (x1, x2) for j = 0, (x0, x2) for j = 1, (x0, x1) for j = 2
-    const lt01A = f32x4.lt(x0A, x1A), lt01B = f32x4.lt(x0B, x1B);
-    const p01A = v128.bitselect(x1A, x0A, lt01A), p01B = v128.bitselect(x1B, x0B, lt01B);
-    const lt2A = f32x4.lt(p01A, x2A), lt2B = f32x4.lt(p01B, x2B);
-    const mA = v128.bitselect(x2A, p01A, lt2A), mB = v128.bitselect(x2B, p01B, lt2B);
-    const j0A = v128.not(v128.or(lt01A, lt2A)), j0B = v128.not(v128.or(lt01B, lt2B));
-    const j1A = v128.andnot(lt01A, lt2A), j1B = v128.andnot(lt01B, lt2B);
-    const uA = v128.bitselect(x1A, x0A, j0A), uB = v128.bitselect(x1B, x0B, j0B);
-    const vA = v128.bitselect(x1A, x2A, lt2A), vB = v128.bitselect(x1B, x2B, lt2B);
-    const euA = expWith<f32>(f32x4.sub(uA, mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
-    const euB = expWith<f32>(f32x4.sub(uB, mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
-    const evA = expWith<f32>(f32x4.sub(vA, mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
-    const evB = expWith<f32>(f32x4.sub(vB, mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
-    const topA = f32x4.add(one, f32x4.sub(mA, mA)), topB = f32x4.add(one, f32x4.sub(mB, mB));
-    const e0A = v128.bitselect(topA, euA, j0A), e0B = v128.bitselect(topB, euB, j0B);
-    const e1A = v128.bitselect(euA, v128.bitselect(topA, evA, j1A), j0A), e1B = v128.bitselect(euB, v128.bitselect(topB, evB, j1B), j0B);
-    const e2A = v128.bitselect(topA, evA, lt2A), e2B = v128.bitselect(topB, evB, lt2B);
-    const sA = f32x4.add(f32x4.add(e0A, e1A), e2A), sB = f32x4.add(f32x4.add(e0B, e1B), e2B);
-    const is1A = i32x4.eq(tA, i32x4.splat(1)), is1B = i32x4.eq(tB, i32x4.splat(1));
-    const is2A = i32x4.eq(tA, i32x4.splat(2)), is2B = i32x4.eq(tB, i32x4.splat(2));
-    const xtA = v128.bitselect(x2A, v128.bitselect(x1A, x0A, is1A), is2A), xtB = v128.bitselect(x2B, v128.bitselect(x1B, x0B, is1B), is2B);
-    const wtA = v128.bitselect(w2, v128.bitselect(w1, w0, is1A), is2A), wtB = v128.bitselect(w2, v128.bitselect(w1, w0, is1B), is2B);
-    const logA = logSums32V(sA), logB = logSums32V(sB);
-    const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
-    const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
-    total += leanLosses(wtA, f32x4.sub(f32x4.sub(xtA, mA), logA), logA, keptA, wtB, f32x4.sub(f32x4.sub(xtB, mB), logB), logB, keptB, lossOut, pos);
-    if (grad == 0) continue;
-    const kA = leanUpstream(scale, gradPerPosition, pos, false), kB = leanUpstream(scale, gradPerPosition, pos, true);
-    const aA = v128.and(f32x4.mul(f32x4.div(wtA, sA), kA), keptA);
-    const aB = v128.and(f32x4.mul(f32x4.div(wtB, sB), kB), keptB);
-    const nbA = f32x4.neg(v128.and(f32x4.mul(wtA, kA), keptA));
-    const nbB = f32x4.neg(v128.and(f32x4.mul(wtB, kB), keptB));
-    const tinyA = subnormalBound<f32>(aA);
-    const tinyB = subnormalBound<f32>(aB);
-    const is0A = i32x4.eq(tA, i32x4.splat(0)), is0B = i32x4.eq(tB, i32x4.splat(0));
     v128.store(gBase, leanGrad(e0A, aA, tinyA, nbA, is0A));
     v128.store(gBase, leanGrad(e0B, aB, tinyB, nbB, is0B), 16);
     v128.store(gBase + stride, leanGrad(e1A, aA, tinyA, nbA, is1A));
     v128.store(gBase + stride, leanGrad(e1B, aB, tinyB, nbB, is1B), 16);
-    v128.store(gBase + 2 * stride, leanGrad(e2A, aA, tinyA, nbA, is2A));
-    v128.store(gBase + 2 * stride, leanGrad(e2B, aB, tinyB, nbB, is2B), 16);
     if (!i32x4.all_true(v128.and(keptA, keptB))) {
       for (let l: usize = 0; l < 8; l++) {
-        if (load<i32>(tp + (l << 2)) < 0) ignoredGrad<f32>(base + (l << 2), gBase + (l << 2), 3, stride);
+        if (load<i32>(tp + (l << 2)) < 0) ignoredGrad<f32>(base + (l << 2), gBase + (l << 2), 2, stride);
       }
     }
-  }
-  return total;
-}
-
-/** Rows of two float32 classes (crossEntropyIndex's [N, 2] read in place) where indexColumnsPair
- *  does not apply (smoothing, z-loss, lse out, the exact exp, steps beyond float32's range): 8 rows
- *  at a time split into two columns in LANE_PAIR, through the column kernels, and their gradient
- *  joined back into the rows: the bits of the columns the host used to regroup them into. */
-function indexPairRows(
-  x: usize, target: usize, weight: usize, rows: i32, eps: f64, totalWeight: f64, lossOut: usize, grad: usize,
-  scale: f64, gradPerPosition: usize, z: f64, zScale: f64, lseOut: usize, exact: bool, narrowStep: bool, total: f64,
-): f64 {
-  const px = LANE_PAIR;
-  const pg = LANE_PAIR + 64;
-  for (let i = 0; i < rows; i += 8) {
-    const r = x + (<usize>i << 3);
-    const a = v128.load(r), b = v128.load(r, 16), c = v128.load(r, 32), d = v128.load(r, 48);
-    v128.store(px, v128.shuffle<f32>(a, b, 0, 2, 4, 6));
-    v128.store(px, v128.shuffle<f32>(c, d, 0, 2, 4, 6), 16);
-    v128.store(px, v128.shuffle<f32>(a, b, 1, 3, 5, 7), 32);
-    v128.store(px, v128.shuffle<f32>(c, d, 1, 3, 5, 7), 48);
-    const p = <usize>i << 2; // the positions' offset in the per-position arrays
-    const lo = lossOut != 0 ? lossOut + p : 0, go = gradPerPosition != 0 ? gradPerPosition + p : 0, so = lseOut != 0 ? lseOut + p : 0;
-    total += exact
-      ? indexColumnsExact<f32>(px, target + p, weight, 0, 2, 8, 0, eps, totalWeight, lo, grad != 0 ? pg : 0, scale, go, z, zScale, so, narrowStep)
-      : indexColumnsFast<f32>(px, target + p, weight, 0, 2, 8, 0, eps, totalWeight, lo, grad != 0 ? pg : 0, scale, go, z, zScale, so, narrowStep);
-    if (grad == 0) continue;
-    const g0A = v128.load(pg), g0B = v128.load(pg, 16), g1A = v128.load(pg, 32), g1B = v128.load(pg, 48);
-    const g = grad + (<usize>i << 3);
-    v128.store(g, v128.shuffle<f32>(g0A, g1A, 0, 4, 1, 5));
-    v128.store(g, v128.shuffle<f32>(g0A, g1A, 2, 6, 3, 7), 16);
-    v128.store(g, v128.shuffle<f32>(g0B, g1B, 0, 4, 1, 5), 32);
-    v128.store(g, v128.shuffle<f32>(g0B, g1B, 2, 6, 3, 7), 48);
   }
   return total;
 }

@@ -160,9 +160,9 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
 /** reduce's n. */
 let reducedN: f64 = 0;
 
-/** r = x - n ln 2 with n = round(x log2 e) (left in reducedN), to about 1e-16 absolute. */
-// @ts-ignore: decorator
-@inline function reduce(x: f64): f64 {
+/** r = x - n ln 2 with n = round(x log2 e) (left in reducedN), to about 1e-16 absolute. (Not
+ *  inlined: storeSplit takes it up to three times, in every fillEmissions loop.) */
+function reduce(x: f64): f64 {
   let n = Math.floor(x * LOG2E + 0.5);
   let r = x - n * LN2_HI - n * LN2_LO;
   if (Math.abs(n) > 1048576.0 && Math.abs(n) < 9007199254740992.0) { // 2^20, 2^53
@@ -412,7 +412,7 @@ export function ctcLoss<T>(
                 logOf(load<f64>(am + row + (<usize>(2 * S + 1) << 3)), load<f64>(ak + row + (<usize>(2 * S + 1) << 3))));
     }
     // (see logSpaceNll: every alignment takes an emission below -DBL_MAX / log2 e)
-    const beyond = loss == Infinity && !isFinite(lowest * LOG2E);
+    const beyond = sizeof<T>() == 8 && loss == Infinity && !isFinite(lowest * LOG2E); // (float32 cannot)
     if (beyond) loss = logSpaceNll<T>(lp0, frameStride, Tb, labelsF, S, blank, maskF, bm, w8);
     store<f64>(nll + (<usize>b << 3), loss);
     if (grad == 0) continue;

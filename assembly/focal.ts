@@ -14,7 +14,7 @@
 // One pass for the max, one for the exps (kept in the gradient row), one to scale them: the same
 // passes and row helpers as cross-entropy. The per-position scalars are f64.
 
-import { at, expT, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
+import { at, expT, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
 
 /** Targets are validated i32 (0..C-1, or -1 where ignored); `weight` (C values), `lossOut`, `grad`
  *  and `gradPerPosition` may be 0. Returns the sum of the per-position losses in f64. */
@@ -48,7 +48,7 @@ export function focalLoss<T>(
       const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
       const pt = Math.exp(lpt);
       const u = 0 - Math.expm1(lpt);
-      const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : Math.pow(u, gamma);
+      const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : powFocal(u, gamma);
       const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
       const loss = -w * (mod * lpt);
       total += loss;
@@ -57,7 +57,7 @@ export function focalLoss<T>(
         const gProduct = -(upstream<T>(gradPerPosition, pos, scale) * w); // d loss / d (mod lp_t)
         let G = gProduct * mod;
         if (gamma != 0) {
-          const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * Math.pow(u, gamma - 1);
+          const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1);
           G += -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
         }
         // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to

@@ -26,7 +26,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
   if (mode == 0) {
     if (width == 1) return transpose<T>(src, count, C, dst);
     if (width << alignof<T>() == 8) return transpose<f64>(src, count, C, dst); // runs of two f32 as one unit
-    if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, false);
+    if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && width == 3) return runsOf3<T>(src, dst, count, C, positions, false);
     for (let c = 0; c < C; c++) {
       const d = at<T>(dst, <usize>c * positions);
       for (let o = 0; o < count; o++) {
@@ -36,7 +36,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
   } else if (mode == 1) {
     if (width == 1) return transpose<T>(src, C, count, dst);
     if (width << alignof<T>() == 8) return transpose<f64>(src, C, count, dst);
-    if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, true);
+    if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && width == 3) return runsOf3<T>(src, dst, count, C, positions, true);
     for (let o = 0; o < count; o++) {
       for (let c = 0; c < C; c++) {
         copyRun<T>(at<T>(dst, (<usize>o * C + c) * width), at<T>(src, <usize>c * positions + <usize>o * width), width);

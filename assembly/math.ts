@@ -22,6 +22,19 @@ import { addError, addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV,
   return Math.abs(a) >= Math.abs(b) ? (a - next) + b : (b - next) + a;
 }
 
+/** u^g as the focal losses take it (the modulating factor (1 - p_t)^gamma and its slope):
+ *  exp(g log |u|), within a few ulps of pow for their u in [0, 1] (|g log u| ulps more where that
+ *  is large, below float32's rounding), pow's 1 for g = 0, 0 and inf at u = 0; for a negative u
+ *  (sigmoidFocalLoss with targets outside [0, 1]) pow's NaN, or its sign for an integer g.
+ *  AssemblyScript's Math.pow had been a kilobyte of the gzipped module (its 32 KB limit). */
+export function powFocal(u: f64, g: f64): f64 {
+  if (g == 0) return 1; // (pow's x^0, NaN and 0 included)
+  const r = Math.exp(g * Math.log(Math.abs(u)));
+  if (!(u < 0)) return r; // (NaN included)
+  if (g != Math.floor(g)) return NaN;
+  return Math.abs(g) % 2 == 1 ? -r : r;
+}
+
 /** Whether |v| is a normal float32 (0, NaN and infinities are not). */
 // @ts-ignore: decorator
 @inline export function inF32NormalRange(v: f64): bool {

@@ -12,7 +12,7 @@
 // Everything runs in f64, for float32 input too (the fixtures' reference is float64 PyTorch on the
 // same values: in float32 sigmoid(x) already rounds to 1 at x = 17, in float64 at x = 37).
 
-import { at, upstream } from "./math";
+import { at, powFocal, upstream } from "./math";
 
 /** Returns the sum of the losses; per-element losses to `lossOut`, the gradient (times `scale` or
  *  the per-element upstream gradient) to `grad`, when those are non-zero. */
@@ -32,7 +32,7 @@ export function sigmoidFocalLoss<T>(
     const ce = max(xi, 0.0) * (1 - yi) + max(-xi, 0.0) * yi + Math.log1p(e) + (low - low);
     const pt = p * yi + (1 - p) * (1 - yi);
     const u = 1 - pt;
-    const m = gamma == 2 ? u * u : gamma == 1 ? u : Math.pow(u, gamma);
+    const m = gamma == 2 ? u * u : gamma == 1 ? u : powFocal(u, gamma);
     const alphaT = alpha >= 0 ? alpha * yi + (1 - alpha) * (1 - yi) : 1.0;
     const loss = alphaT * (ce * m);
     total += loss;
@@ -42,7 +42,7 @@ export function sigmoidFocalLoss<T>(
       const gCe = g * m;                                         // loss = ce * m
       const gM = g * ce;
       // m = u^gamma: pow's backward, zero for a zero exponent
-      const gU = gamma == 0 ? 0.0 : gM * (gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * Math.pow(u, gamma - 1));
+      const gU = gamma == 0 ? 0.0 : gM * (gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1));
       const gPt = -gU;
       const gP = gPt * yi - gPt * (1 - yi);                      // p_t = p y + (1 - p)(1 - y)
       store<T>(at<T>(grad, i), <T>(gP * ((1 - p) * p) + gCe * (p - yi)));

@@ -7,6 +7,9 @@
 // indexColumnsTriple). Oracle: tests/redteam27/generate.py (PyTorch 1.13 float64, and float32 for
 // its overflow behaviour) writes tests/redteam27/cases.json; tests/reference.ts (float64) and
 // other layouts of the same data elsewhere.
+// (The interleaved [N, 2] path and indexColumnsTriple were taken out again two commits later, to
+// keep xent.wasm under 32 KB gzip: [N, 2] and [N, 3] rows are regrouped into columns by the host
+// once more; the held tests stand for the code that landed.)
 // Builds: npx jest tests/redteam27.test.ts (SIMD), WASM_XENT_BUILD=scalar npx jest ...,
 // node scripts/jest-relaxed.mjs tests/redteam27.test.ts (relaxed SIMD).
 //

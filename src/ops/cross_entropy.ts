@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, Precision, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
+import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -129,7 +129,7 @@ export function crossEntropy<A extends FloatArray>(
   }
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner, precision), walksClassRows: true });
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const zs = zSum(z, plan, kept);
@@ -236,10 +236,7 @@ function infiniteLse(lse: FloatArray, x: ArrayLike<number>, half: 'float16' | 'b
  *  across positions (assembly/layout.ts). Measured on [N, C] and [N, 21, L], float32 forward +
  *  gradient: C = 2, 3, 10 1.5-2.5x faster, L = 2-15 2-3x faster; from C = 32 and L = 16 on, the
  *  kernel's own layouts win. */
-function indexRelayout(C: number, inner: number, precision: Precision): Relayout | undefined {
-  // (float32 rows of two classes are read where they are, the two classes split by shuffles in the
-  // kernel: assembly/cross_entropy.ts indexColumnsPair)
-  if (inner === 1 && C === 2 && precision === 'f32') return undefined;
+function indexRelayout(C: number, inner: number): Relayout | undefined {
   return (inner === 1 && C <= 16) || (inner > 1 && inner < 16) ? 'columns' : undefined;
 }
 
