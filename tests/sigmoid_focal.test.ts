@@ -68,3 +68,17 @@ test('SigmoidFocalLoss: constructor options with per-call grad and out', () => {
   expect(got.loss).toBeCloseTo(want.loss as number, 6);
   out.forEach((v, i) => expect(v).toBeCloseTo(want.grad[i], 6));
 });
+
+// (1 - p_t)^gamma through math.ts powFocal (exp(g log |u|), which replaced AssemblyScript's
+// Math.pow): targets outside [0, 1] make u = 1 - p_t negative, where pow gives a signed power for
+// an integer gamma and NaN otherwise; the reference calls Math.pow.
+test.each([3, 2.5, 0.5, 4])('targets outside [0, 1], gamma %p: float64 as the reference (Math.pow), NaN where it is', (gamma) => {
+  const n = 64;
+  const x = { data: Float64Array.from(normals(rng(11), n, 2)), shape: [n] };
+  const y = Float64Array.from({ length: n }, (_, i) => [-1.5, 2, 0.3, 1][i % 4]);
+  const got = X.sigmoidFocalLoss(x, { data: y, shape: [n] }, { gamma, grad: true });
+  const want = R.sigmoidFocalLoss(x, y, { gamma });
+  const same = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= 1e-12 * (1 + Math.abs(b));
+  expect(Array.from(got.loss as Float64Array).every((v, i) => same(v, (want.loss as Float64Array)[i]))).toBe(true);
+  expect(Array.from(got.grad as Float64Array).every((v, i) => same(v, (want.grad as Float64Array)[i]))).toBe(true);
+});
