@@ -63,3 +63,13 @@ def mp_ctc_fb(lp, T, C, target):
                 if y[t][s] != 0: post[ext[s]] += a[t][s] * b[t][s] / y[t][s]
             grad.append([mpmath.exp(mpmath.mpf(lp[t][k])) - post[k] / p for k in range(C)])
         return -mpmath.log(p), grad
+
+def ctc_entry(name, dtype, lp, target, enumerate_max):
+    # one ctcLoss case for a cases.json: mpmath by enumeration while C^T <= enumerate_max, else
+    # forward-backward; float32 cases take the float32-rounded values; torch float64 beside it
+    T, C = len(lp), len(lp[0])
+    if dtype == 'f32': lp = [[float(np.float32(v)) for v in row] for row in lp]
+    loss, grad = mp_ctc(lp, T, C, target) if C ** T <= enumerate_max else mp_ctc_fb(lp, T, C, target)
+    tl, tg = torch_ctc(lp, T, C, target)
+    return {'name': name, 'op': 'ctc', 'dtype': dtype, 'spec': {'lp': [js(v) for r in lp for v in r], 'shape': [T, 1, C], 'target': target},
+            'want': {'mpLoss': js(loss), 'mpGrad': [js(g) for r in grad for g in r], 'torchLoss': js(tl), 'torchGrad': [js(g) for g in tg]}}

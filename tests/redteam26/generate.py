@@ -8,16 +8,11 @@ import numpy as np, torch, mpmath
 mpmath.mp.dps = 60
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'redteam24'))
-from ctc_oracle import js, mp_ctc, torch_ctc, mp_ctc_fb  # red team 24's oracle
+from ctc_oracle import js, mp_ctc, torch_ctc, mp_ctc_fb, ctc_entry  # red team 24's oracle
 
 cases = []
 def ctc_case(name, dtype, lp, target):
-    T, C = len(lp), len(lp[0])
-    if dtype == 'f32': lp = [[float(np.float32(v)) for v in row] for row in lp]
-    loss, grad = mp_ctc(lp, T, C, target) if C ** T <= 50000 else mp_ctc_fb(lp, T, C, target)
-    tl, tg = torch_ctc(lp, T, C, target)
-    cases.append({'name': name, 'op': 'ctc', 'dtype': dtype, 'spec': {'lp': [js(v) for r in lp for v in r], 'shape': [T, 1, C], 'target': target},
-                  'want': {'mpLoss': js(loss), 'mpGrad': [js(g) for r in grad for g in r], 'torchLoss': js(tl), 'torchGrad': [js(g) for g in tg]}})
+    cases.append(ctc_entry(name, dtype, lp, target, 50000))
 
 # F1: two alignments, each taking one large negative log-probability (a at frame 0 or b = a - 0.5
 # at frame 1): the exact posterior is sigmoid(0.5), whatever a is. storeSplit's x - n ln2 rounds
