@@ -39,7 +39,7 @@
 // the same pairs, (blank, l_j) for pair j + 1, with a (blank, blank) pad pair at each end: one
 // load gives a vector's emissions, forwards or, stepping back, for the reversed labels.
 
-import { at } from "./math";
+import { at, productError, sumError } from "./math";
 import { expV } from "./simd";
 
 const NEG_INF: f64 = -Infinity;
@@ -48,9 +48,6 @@ const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split in two (fdlibm's),
 const LN2_LO: f64 = 1.90821492927058770002e-10;
 const LOG2E: f64 = 1.4426950408889634;
 const LN2_TAIL: f64 = 2.3190468138462996e-17; // ln 2 - LN2
-// LN2 split in halves of 26 bits for Dekker's exact product (reduceLn2): LN2_SPLIT_HI + LN2_SPLIT_LO = LN2
-const LN2_SPLIT_HI: f64 = 0.693147182464599609375;
-const LN2_SPLIT_LO: f64 = -1.904654323148236e-9;
 /** 1.5 * 2^52 + 1023: adding it to an integer-valued d leaves d + 1023 in the low mantissa bits,
  *  which shifted left by 52 are the bits of 2^d (as in simd.ts's exp). */
 const MAGIC: f64 = 6755399441056767.0;
@@ -132,10 +129,11 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
     return lp64;
   }
   const x = lp64 - shift;
-  let r = reduce(x);
-  let n = reducedN;
-  const back = x - lp64;
-  if ((lp64 - (x - back)) - (shift + back) != 0) { // (Knuth's two-sum: the rounding of x)
+  let r: f64, n: f64;
+  if (sumError(lp64, -shift, x) == 0) {
+    r = reduce(x);
+    n = reducedN;
+  } else {
     // lp and shift reduced apart where lp - shift rounds (by up to ulp(lp) / 2: 0.03 in the log
     // at lp -3e14, red team 26)
     r = reduce(lp64);
@@ -183,15 +181,11 @@ function reduce(x: f64): f64 {
 }
 
 /** x - n ln 2 to about 1e-16 absolute for integer n up to 2^53 (|x - n ln 2| small): n LN2 is
- *  p + e exactly (Dekker's product of n and LN2 split in halves), x - p exact (Sterbenz), and ln 2
+ *  p + e exactly (math.ts productError), x - p exact (Sterbenz), and ln 2
  *  - LN2 (LN2_TAIL) times n adds under 1e-16 of error. */
 function reduceLn2(x: f64, n: f64): f64 {
   const p = n * LN2;
-  const c = 134217729.0 * n; // 2^27 + 1: Veltkamp's split
-  const nh = c - (c - n);
-  const nl = n - nh;
-  const e = ((nh * LN2_SPLIT_HI - p) + nh * LN2_SPLIT_LO + nl * LN2_SPLIT_HI) + nl * LN2_SPLIT_LO;
-  return ((x - p) - e) - n * LN2_TAIL;
+  return ((x - p) - productError(n, LN2, p)) - n * LN2_TAIL;
 }
 
 /** The log-probability below which the exponents may not stay exact. They are integers held in

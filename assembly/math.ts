@@ -22,6 +22,14 @@ import { addError, addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV,
   return Math.abs(a) >= Math.abs(b) ? (a - next) + b : (b - next) + a;
 }
 
+/** What rounding dropped from p = a * b, exactly (Dekker's product: wasm has no fma; a and b
+ *  split in halves by Veltkamp's 2^27 + 1), for |a b| well inside the f64 range. */
+export function productError(a: f64, b: f64, p: f64): f64 {
+  const c = 134217729.0 * a, ah = c - (c - a), al = a - ah;
+  const d = 134217729.0 * b, bh = d - (d - b), bl = b - bh;
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
 /** u^g as the focal losses take it (the modulating factor (1 - p_t)^gamma and its slope), in
  *  place of AssemblyScript's Math.pow (a kilobyte of the gzipped module, its 32 KB limit): exp(y)
  *  for y = g log |u| carried as two f64 (log |u| = h + l, l from one Newton step; g h split exactly
@@ -38,11 +46,8 @@ export function powFocal(u: f64, g: f64): f64 {
     const e = Math.exp(h);
     const l = (a - e) / e; // log a - h, to first order (a - e is exact)
     const p = g * h;
-    const c = 134217729.0 * g, gh = c - (c - g), gl = g - gh; // Veltkamp's split of g, and of h
-    const d = 134217729.0 * h, hh = d - (d - h), hl = h - hh;
-    const pe = ((gh * hh - p) + gh * hl + gl * hh) + gl * hl; // g h - p, exactly
     r = Math.exp(p);
-    r += r * (pe + g * l);
+    r += r * (productError(g, h, p) + g * l);
   }
   if (!(u < 0)) return r; // (NaN included)
   if (g != Math.floor(g)) return NaN;
