@@ -29,8 +29,8 @@
 // position's lse = m + log S, ignored positions included.
 
 import { MAX_THREADS } from "./threads";
-import { addWide, expK, expWith, flushBelow, hsum, lanes, log64V, logSums32V, logSumsV, narrow, subnormalBound, widen } from "./simd";
-import { at, expT, inF32NormalRange, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
+import { addWide, besideOne, expK, expWith, flushBelow, hsum, lanes, log64V, logSumsV, narrow, subnormalBound, widen } from "./simd";
+import { at, expSumRest, expT, inF32NormalRange, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
  *  `lossOut` (one per position) may be 0; `grad` (input-sized) may be 0 for forward only.
@@ -110,13 +110,15 @@ export function crossEntropyIndex<T>(
         // classes keep e_c a, their whole gradient with z-loss (red team 19); where a overflows T
         // even halved, one of PyTorch's two gradients does too, and e_c a is its inf, or NaN where
         // e_c = 0, as PyTorch's inf * 0: red team 21, which found them zeroed there.)
-        const one = (eps != 0 || z != 0) && sum == 1 && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
+        let one = (eps != 0 || z != 0) && sum < NEAR_ONE && k - k == 0 ? exactOneClass<T>(g, C, stride, t) : -1;
+        const oneGrad = one >= 0 ? maxClassGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf, ce, expSumRest) : 0;
+        if (!nearOneFits<T>(oneGrad, expSumRest)) one = -1;
         // Without smoothing the per-class term is absent, not k * 0 (NaN when k is infinite: 'mean'
         // over class weights that sum to zero).
         rowScale<T>(g, C, stride, a, smooth == 0 ? 0 : k * h * smooth, weight);
         subtractTarget<T>(g, stride, t, k * h, weight, eps);
         if (h != 1) rowDouble<T>(g, C, stride);
-        if (one >= 0) store<T>(g + <usize>one * stride, <T>exactOneGrad<T>(one, t, k, eps, smooth, totalWeight, weight, zf));
+        if (one >= 0) store<T>(g + <usize>one * stride, <T>oneGrad);
       }
     }
   }
@@ -286,7 +288,7 @@ function ignoredGrad<T>(row: usize, g: usize, C: i32, stride: usize): void {
  *  gradient factor a), x_t - m (then the target's term b), w_t, k eps / C (in T), the sums of exps,
  *  their logs and smoothing's sum_c w_c (x_c - m) (in f64), softmaxOnes' gradients (in T) and classes. */
 // One block per thread (src/threads.ts): instances sharing one memory each use their own slot.
-const LANES_BYTES: usize = 6 * 32 + 3 * 64 + 64;
+const LANES_BYTES: usize = 6 * 32 + 4 * 64 + 64;
 const LANES = memory.data(<i32>LANES_BYTES * MAX_THREADS, 16);
 let LANE_M = LANES;
 let LANE_XT = LANES + 32;
@@ -298,6 +300,7 @@ let LANE_SHIFT = LANES + 256;
 let LANE_ONE = LANES + 320;
 let LANE_CLASS = LANES + 352;
 let LANE_KS64 = LANES + 384; // wideKsLanes' k eps / C, f64
+let LANE_REST = LANES + 448; // R (storeSums), f64
 
 /** Points this instance's column scratch at thread slot k's block. */
 export function crossEntropyScratchSlot(k: i32): void {
@@ -311,6 +314,7 @@ export function crossEntropyScratchSlot(k: i32): void {
   LANE_ONE = LANE_M + 320;
   LANE_CLASS = LANE_M + 352;
   LANE_KS64 = LANE_M + 384;
+  LANE_REST = LANE_M + 448;
 }
 
 /** Up to this many classes indexColumns picks each position's target logit and weight with
@@ -341,10 +345,16 @@ const GATHER_MAX_C = 8;
   return i64x2.splat(<i64>c);
 }
 
-/** Stores one vector's per-position sums of exps (accumulated in f64: s0 lanes 0-1, s1 lanes 2-3
- *  for f32) and their logs at lane offset `half`: in f64 for the wide step, as f32 for the f32x4 one. */
+/** Stores one vector's per-position sums of exps S (accumulated in f64: s0 lanes 0-1, s1 lanes
+ *  2-3 for f32) and their logs at lane offset `half`: in f64 for the wide step, as f32 for the
+ *  f32x4 one. r0, r1: R, the exps other than the max's 1 (simd.ts besideOne); S is 1 + R below 2
+ *  (sumBesideOne), and R is kept at LANE_REST for softmaxOnes. */
 // @ts-ignore: decorator
-@inline function storeSums<T>(half: usize, s0: v128, s1: v128, wide: bool): void {
+@inline function storeSums<T>(half: usize, s0: v128, s1: v128, r0: v128, r1: v128, wide: bool): void {
+  v128.store(LANE_REST + half * 8, r0);
+  if (sizeof<T>() == 4) v128.store(LANE_REST + half * 8, r1, 16);
+  s0 = sumBesideOne(s0, r0);
+  s1 = sumBesideOne(s1, r1);
   if (wide) {
     v128.store(LANE_SUM + half * 8, s0);
     v128.store(LANE_LOG + half * 8, log64V(s0));
@@ -356,6 +366,14 @@ const GATHER_MAX_C = 8;
   }
   v128.store(at<T>(LANE_SUM, half), narrow<T>(s0, s1));
   v128.store(at<T>(LANE_LOG, half), logSumsV<T>(s0, s1));
+}
+
+/** S in f64 lanes, 1 + R where below 2 (as math.ts rowExpSum's): the sums in T over 8 classes lost
+ *  what was below half an ulp of the max's 1 (float32 [16, 2] rows [20, 0]: loss -0 for 2.06e-9;
+ *  red team 27), where PyTorch float64 keeps it. */
+// @ts-ignore: decorator
+@inline function sumBesideOne(s: v128, r: v128): v128 {
+  return v128.bitselect(f64x2.add(f64x2.splat(1), r), s, f64x2.lt(s, f64x2.splat(2)));
 }
 
 /** Two T values at p, widened to an f64x2. */
@@ -472,13 +490,12 @@ function indexColumnsFast<T>(
   const k0 = expK<T>(0, exact), k1 = expK<T>(1, exact), k2 = expK<T>(2, exact), k3 = expK<T>(3, exact), k4 = expK<T>(4, exact), k5 = expK<T>(5, exact);
   const k6 = expK<T>(6, exact), k7 = expK<T>(7, exact), k8 = expK<T>(8, exact), k9 = expK<T>(9, exact), kc = expK<T>(10, exact), ku = expK<T>(11, exact);
   let sA0 = f64x2.splat(0);
-  let sA1 = sA0;
-  let sB0 = sA0;
-  let sB1 = sA0;
+  let sA1 = sA0, sB0 = sA0, sB1 = sA0;
+  let rA0 = sA0, rA1 = sA0, rB0 = sA0, rB1 = sA0; // R (storeSums), the same way
   for (let c0 = 0; c0 < C; c0 += 8) {
     const c1 = min(c0 + 8, C);
     let partA = v128.splat<T>(<T>0);
-    let partB = partA;
+    let partB = partA, restA = partA, restB = partA;
     for (let c = c0; c < c1; c++) {
       const q = base + <usize>c * stride;
       const eA = expWith<T>(v128.sub<T>(v128.load(q), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
@@ -490,16 +507,22 @@ function indexColumnsFast<T>(
       }
       partA = v128.add<T>(partA, eA);
       partB = v128.add<T>(partB, eB);
+      restA = v128.add<T>(restA, besideOne<T>(eA));
+      restB = v128.add<T>(restB, besideOne<T>(eB));
     }
     sA0 = widen<T>(sA0, partA, false);
     sB0 = widen<T>(sB0, partB, false);
+    rA0 = widen<T>(rA0, restA, false);
+    rB0 = widen<T>(rB0, restB, false);
     if (sizeof<T>() == 4) {
       sA1 = widen<T>(sA1, partA, true);
       sB1 = widen<T>(sB1, partB, true);
+      rA1 = widen<T>(rA1, restA, true);
+      rB1 = widen<T>(rB1, restB, true);
     }
   }
-  storeSums<T>(0, sA0, sA1, wide);
-  storeSums<T>(<usize>L, sB0, sB1, wide);
+  storeSums<T>(0, sA0, sA1, rA0, rA1, wide);
+  storeSums<T>(<usize>L, sB0, sB1, rB0, rB1, wide);
   // Per position: the target's logit and weight (w_t = 1 without weight), and with smoothing
   // sum_c w_c (x_c - m) in f64, each product formed literally as rowShiftedSum does.
   // (eps, not eps / C, decides: the loss uses it whenever eps != 0, and eps / C can be 0)
@@ -645,12 +668,16 @@ function indexColumnsLean<T>(
     // the exps (kept in the gradient) and their sums: in T over groups of 8 classes, widened into
     // f64 per group (indexColumns' order)
     let sA0 = f64x2.splat(0), sA1 = sA0, sB0 = sA0, sB1 = sA0;
+    let rA0 = sA0, rA1 = sA0, rB0 = sA0, rB1 = sA0;
     p = base;
     let g = gBase;
+    let restA = v128.splat<T>(<T>0), restB = restA;
     for (let c0 = 0; c0 < C; c0 += 8) {
       const c1 = min(c0 + 8, C);
       let partA = v128.splat<T>(<T>0);
       let partB = partA;
+      restA = partA;
+      restB = partA;
       for (let c = c0; c < c1; c++) {
         const eA = expWith<T>(v128.sub<T>(v128.load(p), mA), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
         const eB = expWith<T>(v128.sub<T>(v128.load(p, 16), mB), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, false);
@@ -660,6 +687,8 @@ function indexColumnsLean<T>(
         }
         partA = v128.add<T>(partA, eA);
         partB = v128.add<T>(partB, eB);
+        restA = v128.add<T>(restA, besideOne<T>(eA));
+        restB = v128.add<T>(restB, besideOne<T>(eB));
         p += stride;
         g += stride;
       }
@@ -667,12 +696,20 @@ function indexColumnsLean<T>(
       sA1 = widen<T>(sA1, partA, true);
       sB0 = widen<T>(sB0, partB, false);
       sB1 = widen<T>(sB1, partB, true);
+      rA0 = widen<T>(rA0, restA, false);
+      rA1 = widen<T>(rA1, restA, true);
+      rB0 = widen<T>(rB0, restB, false);
+      rB1 = widen<T>(rB1, restB, true);
     }
+    // (S as storeSums has it)
+    sA0 = sumBesideOne(sA0, rA0);
+    sA1 = sumBesideOne(sA1, rA1);
+    sB0 = sumBesideOne(sB0, rB0);
+    sB1 = sumBesideOne(sB1, rB1);
     const sA = narrow<T>(sA0, sA1);
     const sB = narrow<T>(sB0, sB1);
-    // (up to 8 classes the sums are float32 values: logSums32V gives logSumsV's bits for less)
-    const logA = C <= 8 ? logSums32V(sA) : logSumsV<T>(sA0, sA1);
-    const logB = C <= 8 ? logSums32V(sB) : logSumsV<T>(sB0, sB1);
+    const logA = logSumsV<T>(sA0, sA1);
+    const logB = logSumsV<T>(sB0, sB1);
     const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
     total += leanLosses(wtA, v128.sub<T>(v128.sub<T>(xtA, mA), logA), logA, keptA, wtB, v128.sub<T>(v128.sub<T>(xtB, mB), logB), logB, keptB, lossOut, pos);
@@ -776,11 +813,19 @@ function indexColumnsPair(
     const topA = f32x4.add(one, f32x4.sub(mA, mA)), topB = f32x4.add(one, f32x4.sub(mB, mB));
     const e0A = v128.bitselect(eA, topA, lessA), e0B = v128.bitselect(eB, topB, lessB);
     const e1A = v128.bitselect(topA, eA, lessA), e1B = v128.bitselect(topB, eB, lessB);
-    const sA = f32x4.add(e0A, e1A), sB = f32x4.add(e0B, e1B);
+    let sA = f32x4.add(e0A, e1A), sB = f32x4.add(e0B, e1B);
     const is1A = i32x4.eq(tA, i32x4.splat(1)), is1B = i32x4.eq(tB, i32x4.splat(1));
     const xtA = v128.bitselect(x1A, x0A, is1A), xtB = v128.bitselect(x1B, x0B, is1B);
     const wtA = v128.bitselect(w1, w0, is1A), wtB = v128.bitselect(w1, w0, is1B);
-    const logA = logSums32V(sA), logB = logSums32V(sB);
+    // S as storeSums has it: R, the exps beside the max's 1, is the smaller logit's exp (generic's
+    // besideOne sum, 0 + e; at a tie S is 2 and R unused)
+    const sA0 = sumBesideOne(f64x2.promote_low_f32x4(sA), f64x2.promote_low_f32x4(eA));
+    const sA1 = sumBesideOne(widenHigh(sA), widenHigh(eA));
+    const sB0 = sumBesideOne(f64x2.promote_low_f32x4(sB), f64x2.promote_low_f32x4(eB));
+    const sB1 = sumBesideOne(widenHigh(sB), widenHigh(eB));
+    const logA = logSumsV<f32>(sA0, sA1), logB = logSumsV<f32>(sB0, sB1);
+    sA = narrow<f32>(sA0, sA1);
+    sB = narrow<f32>(sB0, sB1);
     const keptA = i32x4.gt_s(tA, i32x4.splat(-1));
     const keptB = i32x4.gt_s(tB, i32x4.splat(-1));
     total += leanLosses(wtA, f32x4.sub(f32x4.sub(xtA, mA), logA), logA, keptA, wtB, f32x4.sub(f32x4.sub(xtB, mB), logB), logB, keptB, lossOut, pos);
@@ -804,6 +849,12 @@ function indexColumnsPair(
     }
   }
   return total;
+}
+
+/** Lanes 2-3 of an f32x4 as an f64x2. */
+// @ts-ignore: decorator
+@inline function widenHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
 }
 
 /** indexStepWide's lanes (bits) whose factors it halved (zHalving), for pass 3 to double. */
@@ -952,6 +1003,31 @@ function indexStepWide<T>(
   return v128.and(loss, kept);
 }
 
+/** With smoothing or z-loss, the gradient of a position's max class j where S < NEAR_ONE (S = 1 +
+ *  R: j's exp is its one 1, R the other exps): e_j a - k (eps / C) w_j - [j = t] k (1 - eps) w_t cancels
+ *  where a class weight is large beside R (red team 27: weight [1, 1e12], labelSmoothing 0.2, rows
+ *  [0, 30] gave 0.9 in float32 and 0.890656 in float64 for 0.890642), so it is formed as the terms
+ *  that cancel exactly, exactOneGrad, less ce R (a = ce + zf, ce S the k ((1 - eps) w_t + (eps / C)
+ *  W) that exactOneGrad took whole: ce - ce R / S ... = ce S - ce R). */
+// @ts-ignore: decorator
+@inline function maxClassGrad<T>(j: i32, t: i32, k: f64, eps: f64, smooth: f64, totalWeight: f64, weight: usize, zf: f64, ce: f64, rest: f64): f64 {
+  return exactOneGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zf) - (rest != 0 ? ce * rest : 0);
+}
+
+/** Sums of exps below this take maxClassGrad (a max class's softmax above 0.99): there e_j a and
+ *  the terms it cancels against are close; elsewhere the plain path, PyTorch's composition, has
+ *  no such cancellation and keeps its bits. */
+const NEAR_ONE: f64 = 1 + 1.0 / 128;
+
+/** Whether maxClassGrad's value v is taken: always at S = 1 (as before R), else where v is finite
+ *  in T: near T's max its terms overflow (inf - inf, or a sum that the plain path's halving keeps
+ *  finite: red teams 18, 21 and 22 at gradOutput 1.79e308), and the plain path has PyTorch's
+ *  values there. */
+// @ts-ignore: decorator
+@inline function nearOneFits<T>(v: f64, rest: f64): bool {
+  return rest == 0 || finiteT<T>(v);
+}
+
 /** With smoothing or z-loss, where one class j of a position has softmax exactly 1 (S = 1: every
  *  other exp is 0, or their sum is below half an ulp of 1), PyTorch's g - 1 * sum(g) leaves at j the
  *  other classes' terms: -sum_{c != j} g_c = k (1 - eps) w_t [j != t] + k (eps / C) (W - w_j),
@@ -984,14 +1060,20 @@ function softmaxOnes<T>(
   let ones = 0;
   for (let l = 0; l < 2 * lanes<T>(); l++) {
     const t = load<i32>(tp + (<usize>l << 2));
+    const rest = load<f64>(LANE_REST + (<usize>l << 3));
     const sum = wide ? load<f64>(LANE_SUM + (<usize>l << 3)) : <f64>load<T>(at<T>(LANE_SUM, l));
-    if (t < 0 || sum != 1) continue;
+    if (t < 0 || !(sum < NEAR_ONE)) continue;
     const k = upstream<T>(gradPerPosition, pos0 + l, scale);
     if (k - k != 0) continue;
     const j = exactOneClass<T>(at<T>(gBase, l), C, stride, t);
     if (j < 0) continue;
-    const zPart = zFactor<T>(z, <f64>load<T>(at<T>(LANE_M, l)), gradPerPosition, pos0 + l, zScale, 1); // (lse = m as S = 1)
-    store<T>(at<T>(LANE_ONE, l), <T>exactOneGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zPart));
+    const logSum = wide ? load<f64>(LANE_LOG + (<usize>l << 3)) : <f64>load<T>(at<T>(LANE_LOG, l));
+    const lse = <f64>load<T>(at<T>(LANE_M, l)) + logSum;
+    const zf = zFactor<T>(z, lse, gradPerPosition, pos0 + l, zScale, 1 + rest);
+    const ce = expFactor<T>(k, weight, t, eps, smooth, totalWeight, 1 + rest);
+    const v = maxClassGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zf, ce, rest);
+    if (!nearOneFits<T>(v, rest)) continue;
+    store<T>(at<T>(LANE_ONE, l), <T>v);
     store<i32>(LANE_CLASS + (<usize>l << 2), j);
     ones |= 1 << l;
   }
@@ -1064,6 +1146,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   const smooth = eps / <f64>C;
   let sum: f64 = 0;
   let lost: f64 = 0;
+  let rest: f64 = 0; // R, as math.ts rowExpSum's
   let mass: f64 = 0;
   let shift: f64 = 0;
   let c = 0;
@@ -1079,11 +1162,13 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     let accSum = f64x2.splat(0);
     let accMass = accSum;
     let accShift = accSum;
+    let accRest = accSum;
     while (c < end) { // sums in T over blocks of 16 vectors, widened to f64 per block
       const blockEnd = min(c + 16 * L, end);
       let s = v128.splat<T>(<T>0);
       let p = s;
       let w = s;
+      let r = s;
       for (; c < blockEnd; c += L) {
         const d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
         const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
@@ -1091,14 +1176,17 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
         let wp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
         if (weight != 0) wp = v128.mul<T>(wp, v128.load(at<T>(weight, c)));
         s = v128.add<T>(s, ex);
+        r = v128.add<T>(r, besideOne<T>(ex));
         p = v128.add<T>(p, wp);
         w = v128.add<T>(w, v128.mul<T>(wp, d));
       }
       accSum = addWide<T>(accSum, s);
       accMass = addWide<T>(accMass, p);
       accShift = addWide<T>(accShift, w);
+      accRest = addWide<T>(accRest, r);
     }
     sum = hsum(accSum);
+    rest = hsum(accRest);
     mass = hsum(accMass);
     shift = hsum(accShift);
   }
@@ -1110,6 +1198,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const next = sum + <f64>ex; // (compensated, as math.ts rowExpSum's)
     lost += sumError(sum, <f64>ex, next);
     sum = next;
+    rest += <f64>ex - Math.floor(<f64>ex);
     let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
     if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));
     mass += wp;
@@ -1117,7 +1206,8 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   }
   targetMass = mass;
   weightedShift = shift;
-  return sum + lost;
+  sum += lost;
+  return sum < 2 ? 1 + rest : sum;
 }
 
 /** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. */

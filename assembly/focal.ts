@@ -14,7 +14,7 @@
 // One pass for the max, one for the exps (kept in the gradient row), one to scale them: the same
 // passes and row helpers as cross-entropy. The per-position scalars are f64.
 
-import { at, expT, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
+import { at, expSumRest, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
 
 /** Targets are validated i32 (0..C-1, or -1 where ignored); `weight` (C values), `lossOut`, `grad`
  *  and `gradPerPosition` may be 0. Returns the sum of the per-position losses in f64. */
@@ -44,7 +44,7 @@ export function focalLoss<T>(
       // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
       // gamma 0 keeps crossEntropy's steps, so that it stays crossEntropy bit for bit.
       const confident = gamma != 0 && sum < 2 && sum != 1;
-      const logSum = confident ? Math.log1p(sumBesideOne<T>(row, m, grad != 0 ? g : 0, C, stride)) : Math.log(sum);
+      const logSum = confident ? Math.log1p(expSumRest) : Math.log(sum);
       const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
       const pt = Math.exp(lpt);
       const u = 0 - Math.expm1(lpt);
@@ -73,19 +73,6 @@ export function focalLoss<T>(
     }
   }
   return total;
-}
-
-/** The sum of a row's exps e_c = exp(x_c - m) but one that is exactly 1 (the max's), read from `e`
- *  where rowExpSum stored them, else formed again; for a row whose sum is below 2. */
-function sumBesideOne<T>(row: usize, m: T, e: usize, C: i32, stride: usize): f64 {
-  let rest: f64 = 0;
-  let one = false;
-  for (let c = 0; c < C; c++) {
-    const v = e != 0 ? load<T>(e + <usize>c * stride) : expT<T>(load<T>(row + <usize>c * stride) - m);
-    if (v == <T>1 && !one) one = true;
-    else rest += <f64>v;
-  }
-  return rest;
 }
 
 /** The gradient row of an ignored position: PyTorch back-propagates a zero through log_softmax,

@@ -13,7 +13,7 @@
 // accumulates in f64, so a float32 mean over a million positions stays within 1e-6 relative of the
 // float64 result.
 
-import { addError, addWide, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
+import { addError, addWide, besideOne, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
 
 /** What rounding dropped from next = a + b: Neumaier's term, exact whichever of a and b is larger
  *  (simd.ts addError on f64x2 lanes). Summing these beside a sum compensates it. */
@@ -108,7 +108,14 @@ export function rowMaxForExp<T>(row: usize, C: i32, stride: usize): T {
   return rowMax<T>(row, C, stride);
 }
 
+/** The last rowExpSum's R: its exps other than the max's 1 (each exactly 1 is left out), summed
+ *  apart. Where S < 2 (one 1 then) S is 1 + R. */
+export let expSumRest: f64 = 0;
+
 /** sum_c exp(x_c - m) in f64; also stores each exp at `e` (same layout as the row) when e != 0.
+ *  Also R (expSumRest); where S < 2 the S returned is 1 + R: the vector lanes add up to 8 exps in
+ *  T before widening, and the lane that holds the max's 1 lost those below half its ulp (float32
+ *  rows [20, 0 x 19]: log S 3.30e-8 for 3.92e-8, red team 27), where PyTorch float64 keeps them. 
  *  `exact`: the vector exp keeps subnormal results (gradual underflow, simd.ts); pass false only
  *  where no exp below the smallest normal number can matter (the sum is >= 1 anyway). */
 export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize, exact: bool): f64 {
@@ -129,9 +136,11 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
 @inline function rowExpSumWith<T>(row: usize, m: T, C: i32, stride: usize, e: usize, exact: bool): f64 {
   let c = 0;
   let sum: f64 = 0;
+  let rest: f64 = 0;
   if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= 2 * lanes<T>()) {
     c = C - C % (2 * lanes<T>());
     sum = expSumVectors<T>(row, m, c, e, exact);
+    rest = vectorRest;
   }
   // Compensated (Neumaier): summed plainly from the max's 1, exps each below half an ulp of it
   // vanish however many there are (float64 [2, -35 x 999]: S exactly 1, loss 0 for 8.5e-14 on the
@@ -143,9 +152,15 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
     const next = sum + <f64>v;
     lost += sumError(sum, <f64>v, next);
     sum = next;
+    rest += <f64>v - Math.floor(<f64>v); // (simd.ts besideOne)
   }
-  return sum + lost;
+  expSumRest = rest;
+  sum += lost;
+  return sum < 2 ? 1 + rest : sum; // (a NaN sum stays NaN)
 }
+
+/** expSumVectors' R. */
+let vectorRest: f64 = 0;
 
 /** rowExpSum's vector part over the first `end` entries (a multiple of two vectors), specialised
  *  at compile time for the exact or the fast exp. */
@@ -163,11 +178,13 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
   // ([40, 0 x 999]: log S 2.2e-15 for 4.24e-15; red team 24).
   let acc = f64x2.splat(0);
   let lost = acc;
+  let accRest = acc;
   let c = 0;
   while (c < end) {
     const blockEnd = min(c + BLOCK_VECTORS * L, end);
     let a0 = v128.splat<T>(<T>0);
     let a1 = a0;
+    let r = a0; // R (besideOne), in one accumulator: its values are below 1 wherever it is used
     for (; c < blockEnd; c += 2 * L) {
       const v0 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
       const v1 = expWith<T>(v128.sub<T>(v128.load(at<T>(row, c + L)), vm), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, exact);
@@ -177,7 +194,9 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
       }
       a0 = v128.add<T>(a0, v0);
       a1 = v128.add<T>(a1, v1);
+      r = v128.add<T>(r, v128.add<T>(besideOne<T>(v0), besideOne<T>(v1)));
     }
+    accRest = addWide<T>(accRest, r);
     const part = v128.add<T>(a0, a1);
     let w = sizeof<T>() == 4 ? f64x2.promote_low_f32x4(part) : part;
     let next = f64x2.add(acc, w);
@@ -190,6 +209,7 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
       acc = next;
     }
   }
+  vectorRest = hsum(accRest);
   const a = f64x2.extract_lane(acc, 0), b = f64x2.extract_lane(acc, 1);
   const sum = a + b;
   return sum + (sumError(a, b, sum) + hsum(lost));

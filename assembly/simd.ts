@@ -345,6 +345,13 @@ const LOG32 = memory.data<u32>([
   return v128.bitselect(r, sum, f32x4.eq(sum, sum)); // NaN passes through
 }
 
+/** The exps other than a max's 1, for summing apart (math.ts rowExpSum's R): e - floor(e) is e
+ *  below 1 and 0 at 1 (every exp the kernels form is at most 1), NaN for NaN. */
+// @ts-ignore: decorator
+@inline export function besideOne<T>(e: v128): v128 {
+  return v128.sub<T>(e, v128.floor<T>(e));
+}
+
 /** m - 1 for x = 2^e m (f64x2), m in [1, 2), or m / 2 - 1 in the lanes of `halve`: exact. */
 // @ts-ignore: decorator
 @inline function mantissaLess1(x: v128, halve: v128): v128 {

@@ -240,6 +240,8 @@ function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
     if (e != 0) d += <f64>e * <f64>dc; // skips 0 * -inf
   }
   sumS = s + ones;
+  // (below 2, one 1 and R: 1 + R keeps what the vector lane holding the 1 lost of R; red team 27)
+  if (sumS < 2) sumS = 1 + r;
   sumD = d;
   sumR = r;
 }
