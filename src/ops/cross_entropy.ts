@@ -6,7 +6,7 @@ import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFl
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss, uniformScale } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Per-class rescaling weight, length C. */
@@ -93,11 +93,15 @@ export function crossEntropy<A extends FloatArray>(
     // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
     const zs = zSum(z, plan, positions);
+    const q = (c: number, e: number) => (eps > 0 ? p[e] * (1 - eps) + eps / C : p[e]);
+    const infinite = infiniteUpstream(plan, positions, zs.scale, z, x, read.half, outer, C, inner,
+      (_pos, c, e, k) => -k * (weight ? weight[c] : 1) * q(c, e));
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
       kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
     zs.side) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
+    infinite?.(result.grad);
     if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
     return finish(result, plan, z, zs.squares(C, positions, stream.sideTotal), positions, lse, C);
   }
@@ -133,21 +137,18 @@ export function crossEntropy<A extends FloatArray>(
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const zs = zSum(z, plan, kept);
+  const w = (c: number) => (weight ? weight[c] : 1);
+  const infinite = infiniteUpstream(plan, denominator, zs.scale, z, x, read.half, outer, C, inner, (pos, c, _e, k) => {
+    const t = targets[pos];
+    if (t < 0) return null; // ignored: PyTorch's gradient is 0 there, as the kernel's
+    return (c === t ? -w(t) * ((1 - eps) * k) : 0) + (eps > 0 ? -w(c) * ((eps / C) * k) : 0);
+  });
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
   zs.side) as LossResult<A>;
-  if (zeroWeight) {
-    // The upstream gradient is infinite, which makes every non-ignored row's gradient NaN through
-    // log_softmax's backward (inf - inf).
-    result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
-    if (result.grad) {
-      for (let p = 0; p < positions; p++) {
-        if (targets[p] < 0) continue;
-        const o = Math.floor(p / inner);
-        for (let c = 0; c < C; c++) result.grad[(o * C + c) * inner + (p % inner)] = NaN;
-      }
-    }
-  }
+  // (a zero weight sum makes the upstream factor infinite: infiniteUpstream's rows)
+  if (zeroWeight) result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
+  infinite?.(result.grad);
   if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept, stream.sideTotal), kept, lse, C);
 }
@@ -161,6 +162,85 @@ export function crossEntropy<A extends FloatArray>(
 export function zeroWeightSmoothedMean(total: number, nll: number, eps: number, C: number): number {
   const smooth = (total - (1 - eps) * nll) / (eps / C);
   return (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
+}
+
+/** PyTorch's gradient at the positions whose upstream factor k is not finite: gradOutput +-inf or
+ *  NaN (a scalar, or entries of a 'none' gradOutput), or a finite gradOutput over a 'mean'
+ *  denominator of 0 (class weights that sum to zero). PyTorch forms it by composition: dl_c = k a_c,
+ *  the gradient of the loss by each log-probability (`dl(pos, c, e, k)`, e the element's index;
+ *  null for a position whose gradient is 0), then log_softmax's backward dx = dl - p sum(dl), plus
+ *  the z term's k_z 2 z lse p. In infinities each dl_c is +-inf, NaN where a_c is 0 (inf * 0: a zero
+ *  weight, a zero probability, smoothing's zero-weight classes) or exactly 0 where PyTorch zero-fills
+ *  (nll's other classes), so dx is +-inf where the signs differ and NaN where they agree (inf -
+ *  inf): the kernels' fused form, e_c a - k w_t, gives other signs and NaNs there (stop 28; red team
+ *  30: 160 of 1152 cases off, probability targets included). The rows are computed before the
+ *  kernel runs (`out` may be the input) and written into the gradient after it; null when every k
+ *  is finite, the usual case (one test of the scalar, or one pass over a 'none' gradOutput). */
+function infiniteUpstream(
+  plan: LossPlan, denominator: number, zScale: number, z: number, x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null,
+  outer: number, C: number, inner: number, dl: (pos: number, c: number, e: number, k: number) => number | null,
+): ((grad: FloatArray | undefined) => void) | null {
+  if (!plan.wantGrad || C === 0) return null;
+  const perPosition = plan.gradPerPosition;
+  const uniform = uniformScale(plan, denominator);
+  const positions = outer * inner;
+  const at: number[] = [];
+  if (perPosition) {
+    for (let p = 0; p < positions; p++) if (perPosition[p] - perPosition[p] !== 0) at.push(p);
+  } else if (uniform - uniform !== 0) {
+    for (let p = 0; p < positions; p++) at.push(p);
+  }
+  if (at.length === 0) return null;
+  const value = half ? halfDecoder(half) : (v: number) => v;
+  // (PyTorch float32's softmax rounds to float32: its zeros decide inf * 0 below)
+  const round = half || x instanceof Float32Array ? Math.fround : (v: number) => v;
+  const rows = new Float64Array(at.length * C);
+  const zero = new Uint8Array(at.length);
+  const d = new Float64Array(C);
+  at.forEach((pos, r) => {
+    const k = perPosition ? perPosition[pos] : uniform;
+    const kz = perPosition ? perPosition[pos] : zScale;
+    const base = Math.floor(pos / inner) * C * inner + (pos % inner);
+    // log_softmax as PyTorch forms it: x - max - log(sum exp(x - max)) (NaN rows stay NaN)
+    let m = -Infinity;
+    for (let c = 0; c < C; c++) m = Math.max(m, value(x[base + c * inner]));
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(value(x[base + c * inner]) - m);
+    const logS = Math.log(s);
+    let sum = 0;
+    for (let c = 0; c < C; c++) {
+      const g = dl(pos, c, base + c * inner, k);
+      if (g === null) { zero[r] = 1; return; }
+      d[c] = g;
+      sum += g;
+    }
+    for (let c = 0; c < C; c++) {
+      const prob = round(Math.exp(value(x[base + c * inner]) - m - logS));
+      rows[r * C + c] = d[c] - prob * sum + (z > 0 ? kz * 2 * z * (m + logS) * prob : 0);
+    }
+  });
+  return (grad) => {
+    if (!grad) return;
+    at.forEach((pos, r) => {
+      if (zero[r]) return;
+      const base = Math.floor(pos / inner) * C * inner + (pos % inner);
+      for (let c = 0; c < C; c++) grad[base + c * inner] = rows[r * C + c];
+    });
+  };
+}
+
+/** float16 or bfloat16 bits to their value. */
+function halfDecoder(half: 'float16' | 'bfloat16'): (bits: number) => number {
+  if (half === 'bfloat16') {
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    return (bits) => ((u[0] = bits << 16), f[0]);
+  }
+  return (bits) => {
+    const e = (bits >> 10) & 0x1f, m = bits & 0x3ff, sign = bits & 0x8000 ? -1 : 1;
+    if (e === 0x1f) return m ? NaN : sign * Infinity;
+    return sign * (e ? (1 + m / 1024) * 2 ** (e - 15) : m * 2 ** -24);
+  };
 }
 
 /** The number of positions whose target is not ignored. */
