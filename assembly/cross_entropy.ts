@@ -30,7 +30,7 @@
 
 import { MAX_THREADS } from "./threads";
 import { addWide, besideOne, expK, expWith, flushBelow, hsum, lanes, log64V, logSumsV, narrow, subnormalBound, widen } from "./simd";
-import { at, expSumRest, expT, inF32NormalRange, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream } from "./math";
+import { at, expSumRest, expT, inF32NormalRange, restShare, rowExpSum, rowMax, rowMaxForExp, rowScale, rowShiftedSum, sumError, upstream, withRest } from "./math";
 
 /** Class-index targets (i32, validated: 0..C-1, or -1 where ignored). `weight` (C values) may be 0 for none.
  *  `lossOut` (one per position) may be 0; `grad` (input-sized) may be 0 for forward only.
@@ -368,7 +368,7 @@ const GATHER_MAX_C = 8;
   v128.store(at<T>(LANE_LOG, half), logSumsV<T>(s0, s1));
 }
 
-/** S in f64 lanes, 1 + R where below 2 (as math.ts rowExpSum's): the sums in T over 8 classes lost
+/** S in f64 lanes, 1 + R where below 2 (math.ts withRest's vector twin): the sums in T over 8 classes lost
  *  what was below half an ulp of the max's 1 (float32 [16, 2] rows [20, 0]: loss -0 for 2.06e-9;
  *  red team 27), where PyTorch float64 keeps it. */
 // @ts-ignore: decorator
@@ -1198,7 +1198,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     const next = sum + <f64>ex; // (compensated, as math.ts rowExpSum's)
     lost += sumError(sum, <f64>ex, next);
     sum = next;
-    rest += <f64>ex - Math.floor(<f64>ex);
+    rest += restShare(<f64>ex);
     let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
     if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));
     mass += wp;
@@ -1206,8 +1206,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   }
   targetMass = mass;
   weightedShift = shift;
-  sum += lost;
-  return sum < 2 ? 1 + rest : sum;
+  return withRest(sum + lost, rest);
 }
 
 /** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. */

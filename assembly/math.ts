@@ -112,6 +112,21 @@ export function rowMaxForExp<T>(row: usize, C: i32, stride: usize): T {
  *  apart. Where S < 2 (one 1 then) S is 1 + R. */
 export let expSumRest: f64 = 0;
 
+/** An exp's share of R: e - floor(e) is e below 1 and 0 at exactly 1 (exps lie in [0, 1]); the
+ *  scalar twin of simd.ts besideOne. */
+// @ts-ignore: decorator
+@inline export function restShare(e: f64): f64 {
+  return e - Math.floor(e);
+}
+
+/** S from its sum and R: below 2 (one exp of exactly 1, the rest R) S is 1 + R, which keeps what a
+ *  sum that holds the 1 lost of R (red team 27); the vector twin is cross_entropy.ts sumBesideOne.
+ *  A NaN sum stays NaN. */
+// @ts-ignore: decorator
+@inline export function withRest(sum: f64, rest: f64): f64 {
+  return sum < 2 ? 1 + rest : sum;
+}
+
 /** sum_c exp(x_c - m) in f64; also stores each exp at `e` (same layout as the row) when e != 0.
  *  Also R (expSumRest); where S < 2 the S returned is 1 + R: the vector lanes add up to 8 exps in
  *  T before widening, and the lane that holds the max's 1 lost those below half its ulp (float32
@@ -152,11 +167,10 @@ function rowExpSumFast<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f6
     const next = sum + <f64>v;
     lost += sumError(sum, <f64>v, next);
     sum = next;
-    rest += <f64>v - Math.floor(<f64>v); // (simd.ts besideOne)
+    rest += restShare(<f64>v);
   }
   expSumRest = rest;
-  sum += lost;
-  return sum < 2 ? 1 + rest : sum; // (a NaN sum stays NaN)
+  return withRest(sum + lost, rest);
 }
 
 /** expSumVectors' R. */

@@ -38,7 +38,7 @@
 // takes NaN as the largest value (the first NaN), and so does the top-K order here.
 
 import { MAX_THREADS } from "./threads";
-import { at, expT, rowMaxForExp } from "./math";
+import { at, expT, rowMaxForExp, withRest } from "./math";
 import { addWide, expK, expWith, hmax, hsum, lanes } from "./simd";
 
 /** expSums' results: S, D and R of the row (see the top of this file). */
@@ -239,9 +239,7 @@ function expSums<T>(row: usize, m: T, C: i32, stride: usize): void {
     }
     if (e != 0) d += <f64>e * <f64>dc; // skips 0 * -inf
   }
-  sumS = s + ones;
-  // (below 2, one 1 and R: 1 + R keeps what the vector lane holding the 1 lost of R; red team 27)
-  if (sumS < 2) sumS = 1 + r;
+  sumS = withRest(s + ones, r); // (math.ts withRest: what the vector lane holding the 1 lost of R)
   sumD = d;
   sumR = r;
 }
