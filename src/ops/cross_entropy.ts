@@ -93,16 +93,43 @@ export function crossEntropy<A extends FloatArray>(
     // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
     const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
     const zs = zSum(z, plan, positions);
-    const q = (c: number, e: number) => (eps > 0 ? p[e] * (1 - eps) + eps / C : p[e]);
-    const infinite = infiniteUpstream(plan, positions, zs.scale, z, x, read.half, outer, C, inner,
-      (_pos, c, e, k) => -k * (weight ? weight[c] : 1) * q(c, e));
+    // (Literal: PyTorch's -sum_c (log p_c q'_c) w_c, q' the smoothed target, where it hangs on infinities)
+    const w = (c: number) => (weight ? weight[c] : 1);
+    const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? t[e] * (1 - eps) + eps / C : t[e]);
+    const uniform = uniformScale(plan, positions);
+    const infinite = nonFiniteUpstream(plan, uniform, positions, largestWeight(weight));
+    const literal = new Literal(x, read.half, C, inner);
+    const writeRows = infinite.length === 0 || C === 0 ? null : literal.gradRows(infinite,
+      (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
+      (pos, c, k) => -k * w(c) * q(p, literal.base(pos) + c * inner),
+      (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
       kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
     zs.side) as LossResult<A>;
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
-    infinite?.(result.grad);
-    if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
+    writeRows?.(result.grad);
+    // A NaN loss with a non-finite weight or target: PyTorch's terms (read after the kernel, so not
+    // where the gradient went into the input or the target)
+    const lossNaN = typeof result.loss === 'number' ? result.loss !== result.loss : hasNaN(result.loss);
+    const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, p));
+    const [xs, ps] = [stream.input(0), stream.input(1)];
+    if (lossNaN && z === 0 && C > 0 && !overwritten && (hasNonFinite(weight) || hasNonFinite(ps))) {
+      const after = new Literal(xs, read.half, C, inner);
+      const rowLoss = (pos: number) => {
+        const logP = after.logSoftmax(pos);
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += logP[c] * q(ps, after.base(pos) + c * inner) * w(c);
+        return -sum;
+      };
+      if (typeof result.loss !== 'number') {
+        for (let pos = 0; pos < positions; pos++) if (result.loss[pos] !== result.loss[pos]) result.loss[pos] = rowLoss(pos);
+      } else {
+        const sum = range(positions).reduce((a, pos) => a + rowLoss(pos), 0);
+        result.loss = plan.reduction === 'mean' ? sum / positions : sum;
+      }
+    }
+    if (lse) infiniteLse(lse, lseInput ?? xs, read.half, outer, C, inner);
     return finish(result, plan, z, zs.squares(C, positions, stream.sideTotal), positions, lse, C);
   }
 
@@ -137,18 +164,28 @@ export function crossEntropy<A extends FloatArray>(
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const zs = zSum(z, plan, kept);
+  // (Literal: PyTorch's (1 - eps) nll + (eps / C) smooth, nll = -w_t log p_t, smooth = -sum_c log p_c w_c,
+  // where it hangs on infinities: a non-finite upstream factor, or a non-finite class weight)
   const w = (c: number) => (weight ? weight[c] : 1);
-  const infinite = infiniteUpstream(plan, denominator, zs.scale, z, x, read.half, outer, C, inner, (pos, c, _e, k) => {
-    const t = targets[pos];
-    if (t < 0) return null; // ignored: PyTorch's gradient is 0 there, as the kernel's
-    return (c === t ? -w(t) * ((1 - eps) * k) : 0) + (eps > 0 ? -w(c) * ((eps / C) * k) : 0);
-  });
+  const uniform = uniformScale(plan, denominator);
+  const nonFiniteWeight = hasNonFinite(weight);
+  const literal = new Literal(x, read.half, C, inner);
+  const rows = C === 0 ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, largestWeight(weight) * (1 - eps + eps / C));
+  // dl: nll's -w_t (1 - eps) k at the target (zero-filled elsewhere, and at an ignored position), the
+  // smoothing's -(eps / C) k w_c (PyTorch's masked 0 at an ignored position, times w_c)
+  const writeRows = rows.length === 0 ? null : literal.gradRows(rows,
+    (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
+    (pos, c, k) => (c === targets[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(targets[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
+    (pos, lse) => (z > 0 && targets[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
+  const literalLoss = nonFiniteWeight && z === 0 && C > 0 ? indexLiteralLoss(literal, targets, w, eps, C, positions, plan.reduction, denominator) : null;
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
   zs.side) as LossResult<A>;
   // (a zero weight sum makes the upstream factor infinite: infiniteUpstream's rows)
   if (zeroWeight) result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
-  infinite?.(result.grad);
+  if (typeof literalLoss === 'number') result.loss = literalLoss;
+  else if (literalLoss) (result.loss as A).set(literalLoss);
+  writeRows?.(result.grad);
   if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept, stream.sideTotal), kept, lse, C);
 }
@@ -164,69 +201,143 @@ export function zeroWeightSmoothedMean(total: number, nll: number, eps: number, 
   return (1 - eps) * (nll / 0) + (eps / C) * (smooth / 0);
 }
 
-/** PyTorch's gradient at the positions whose upstream factor k is not finite: gradOutput +-inf or
- *  NaN (a scalar, or entries of a 'none' gradOutput), or a finite gradOutput over a 'mean'
- *  denominator of 0 (class weights that sum to zero). PyTorch forms it by composition: dl_c = k a_c,
- *  the gradient of the loss by each log-probability (`dl(pos, c, e, k)`, e the element's index;
- *  null for a position whose gradient is 0), then log_softmax's backward dx = dl - p sum(dl), plus
- *  the z term's k_z 2 z lse p. In infinities each dl_c is +-inf, NaN where a_c is 0 (inf * 0: a zero
- *  weight, a zero probability, smoothing's zero-weight classes) or exactly 0 where PyTorch zero-fills
- *  (nll's other classes), so dx is +-inf where the signs differ and NaN where they agree (inf -
- *  inf): the kernels' fused form, e_c a - k w_t, gives other signs and NaNs there (stop 28; red team
- *  30: 160 of 1152 cases off, probability targets included). The rows are computed before the
- *  kernel runs (`out` may be the input) and written into the gradient after it; null when every k
- *  is finite, the usual case (one test of the scalar, or one pass over a 'none' gradOutput). */
-function infiniteUpstream(
-  plan: LossPlan, denominator: number, zScale: number, z: number, x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null,
-  outer: number, C: number, inner: number, dl: (pos: number, c: number, e: number, k: number) => number | null,
-): ((grad: FloatArray | undefined) => void) | null {
-  if (!plan.wantGrad || C === 0) return null;
-  const perPosition = plan.gradPerPosition;
-  const uniform = uniformScale(plan, denominator);
-  const positions = outer * inner;
-  const at: number[] = [];
-  if (perPosition) {
-    for (let p = 0; p < positions; p++) if (perPosition[p] - perPosition[p] !== 0) at.push(p);
-  } else if (uniform - uniform !== 0) {
-    for (let p = 0; p < positions; p++) at.push(p);
+/** Where PyTorch's result hangs on infinities, wasm-xent forms it as PyTorch composes it, in
+ *  JavaScript (float64; the softmax rounded to float32 for float32 and half inputs, as PyTorch
+ *  float32 holds it): the kernels' fused forms (e_c a - k w_t for the gradient, w (S - shift) for the
+ *  loss) give other infinities and NaNs there. Two cases, both rare and both found by red teams:
+ *  - the gradient at positions whose upstream factor k is not finite (gradOutput +-inf or NaN, a
+ *    scalar or entries of a 'none' gradOutput, or 'mean' over class weights that sum to zero), or
+ *    whose k a_c may overflow (gradOutput 1e300 times a weight of 1e38):
+ *    dl_c = k a_c per log-probability (`dl`; NaN where a_c is 0, as inf * 0; exactly 0 where
+ *    PyTorch's nll zero-fills), then log_softmax's backward dx = dl - p sum(dl) (plus the z term's
+ *    k_z 2 z lse p), +-inf where the signs differ and NaN where they agree (stop 28; red team 30:
+ *    160 of 1152 cases off, probability targets included);
+ *  - the rows and loss where a class weight or a target probability is +-inf or NaN: PyTorch's
+ *    terms w_c p_c log p_c give +-inf where the fused form gives NaN (inf * 0 at the max class), and
+ *    an ignored position's gradient is NaN with smoothing (PyTorch's masked 0 times the weight;
+ *    red team 30, patterns A and B).
+ *  PyTorch's rows elsewhere are the kernels' to the last bit, so only these positions are formed here. */
+class Literal {
+  private readonly value: (v: number) => number;
+  private readonly round: (v: number) => number;
+  private readonly logP: Float64Array;
+  /** The last logSoftmax row's lse, max + log(sum exp(x - max)). */
+  private lse = 0;
+  constructor(private readonly x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null, private readonly C: number, private readonly inner: number) {
+    this.value = half ? halfDecoder(half) : (v: number) => v;
+    this.round = half || x instanceof Float32Array ? Math.fround : (v: number) => v;
+    this.logP = new Float64Array(C);
   }
-  if (at.length === 0) return null;
-  const value = half ? halfDecoder(half) : (v: number) => v;
-  // (PyTorch float32's softmax rounds to float32: its zeros decide inf * 0 below)
-  const round = half || x instanceof Float32Array ? Math.fround : (v: number) => v;
-  const rows = new Float64Array(at.length * C);
-  const zero = new Uint8Array(at.length);
-  const d = new Float64Array(C);
-  at.forEach((pos, r) => {
-    const k = perPosition ? perPosition[pos] : uniform;
-    const kz = perPosition ? perPosition[pos] : zScale;
-    const base = Math.floor(pos / inner) * C * inner + (pos % inner);
-    // log_softmax as PyTorch forms it: x - max - log(sum exp(x - max)) (NaN rows stay NaN)
+
+  /** The first element of position pos (its classes are `inner` apart). */
+  base(pos: number): number {
+    return Math.floor(pos / this.inner) * this.C * this.inner + (pos % this.inner);
+  }
+
+  /** Position pos's log_softmax as PyTorch forms it, x - max - log(sum exp(x - max)) (a NaN or a
+   *  +inf in the row, or a row of -inf, makes it NaN, as in PyTorch). */
+  logSoftmax(pos: number): Float64Array {
+    const { x, value, C, inner, logP } = this;
+    const base = this.base(pos);
     let m = -Infinity;
     for (let c = 0; c < C; c++) m = Math.max(m, value(x[base + c * inner]));
     let s = 0;
     for (let c = 0; c < C; c++) s += Math.exp(value(x[base + c * inner]) - m);
     const logS = Math.log(s);
-    let sum = 0;
-    for (let c = 0; c < C; c++) {
-      const g = dl(pos, c, base + c * inner, k);
-      if (g === null) { zero[r] = 1; return; }
-      d[c] = g;
-      sum += g;
-    }
-    for (let c = 0; c < C; c++) {
-      const prob = round(Math.exp(value(x[base + c * inner]) - m - logS));
-      rows[r * C + c] = d[c] - prob * sum + (z > 0 ? kz * 2 * z * (m + logS) * prob : 0);
-    }
-  });
-  return (grad) => {
-    if (!grad) return;
-    at.forEach((pos, r) => {
-      if (zero[r]) return;
-      const base = Math.floor(pos / inner) * C * inner + (pos % inner);
-      for (let c = 0; c < C; c++) grad[base + c * inner] = rows[r * C + c];
+    for (let c = 0; c < C; c++) logP[c] = value(x[base + c * inner]) - m - logS;
+    this.lse = m + logS;
+    return logP;
+  }
+
+  /** The gradient rows at `rows`, formed now (before the kernel: `out` may be the input) and
+   *  written by the function returned (after it). */
+  gradRows(rows: number[], k: (pos: number) => number, dl: (pos: number, c: number, k: number) => number, zTerm: (pos: number, lse: number) => number): (grad: FloatArray | undefined) => void {
+    const { C, inner, round } = this;
+    const values = new Float64Array(rows.length * C);
+    const d = new Float64Array(C);
+    rows.forEach((pos, r) => {
+      const kp = k(pos);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += (d[c] = dl(pos, c, kp));
+      const logP = this.logSoftmax(pos);
+      const z = zTerm(pos, this.lse);
+      for (let c = 0; c < C; c++) {
+        const prob = round(Math.exp(logP[c]));
+        values[r * C + c] = d[c] - prob * sum + (z !== 0 ? z * prob : 0);
+      }
     });
-  };
+    return (grad) => {
+      if (grad) rows.forEach((pos, r) => {
+        const base = this.base(pos);
+        for (let c = 0; c < C; c++) grad[base + c * inner] = values[r * C + c];
+      });
+    };
+  }
+}
+
+/** The positions whose upstream factor k is not finite, or whose k times `bound` (the largest
+ *  coefficient a_c in magnitude) overflows float64, so that some dl_c = k a_c may (Literal), or []
+ *  (the usual case: one test of the scalar, or one pass over a 'none' gradOutput). */
+function nonFiniteUpstream(plan: LossPlan, uniform: number, positions: number, bound: number): number[] {
+  const at: number[] = [];
+  const perPosition = plan.gradPerPosition;
+  if (!plan.wantGrad) return at;
+  if (perPosition) {
+    for (let p = 0; p < positions; p++) if (!(Math.abs(perPosition[p]) * bound < Infinity)) at.push(p);
+  } else if (!(Math.abs(uniform) * bound < Infinity)) {
+    for (let p = 0; p < positions; p++) at.push(p);
+  }
+  return at;
+}
+
+/** The largest |w_c| (1 without weights). */
+function largestWeight(weight: ArrayLike<number> | null): number {
+  let most = weight ? 0 : 1;
+  for (let c = 0; weight && c < weight.length; c++) most = Math.max(most, Math.abs(weight[c]));
+  return most;
+}
+
+/** crossEntropy's loss with class indices as PyTorch composes it (Literal), formed before the
+ *  kernel runs (`out` may be the input): per position (1 - eps) nll + (eps / C) smooth ('none'; 0
+ *  where ignored), or the two parts summed apart and, for 'mean', each divided by the denominator. */
+function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: number) => number, eps: number, C: number, positions: number, reduction: string, denominator: number): number | Float64Array {
+  const each = reduction === 'none' ? new Float64Array(positions) : null;
+  let nllSum = 0, smoothSum = 0;
+  for (let pos = 0; pos < positions; pos++) {
+    const t = targets[pos];
+    if (t < 0) continue;
+    const logP = literal.logSoftmax(pos);
+    const nll = -w(t) * logP[t];
+    let smooth = 0;
+    if (eps > 0) {
+      for (let c = 0; c < C; c++) smooth += logP[c] * w(c);
+      smooth = -smooth;
+    }
+    if (each) each[pos] = eps > 0 ? (1 - eps) * nll + (eps / C) * smooth : nll;
+    nllSum += nll;
+    smoothSum += smooth;
+  }
+  if (each) return each;
+  const d = reduction === 'mean' ? denominator : 1;
+  return eps > 0 ? (1 - eps) * (nllSum / d) + (eps / C) * (smoothSum / d) : nllSum / d;
+}
+
+/** Whether any value is NaN. */
+function hasNaN(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== values[i]) return true;
+  return false;
+}
+
+/** Whether any value is +-inf or NaN. */
+function hasNonFinite(values: ArrayLike<number> | null): boolean {
+  if (!values) return false;
+  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return true;
+  return false;
+}
+
+/** 0, 1, ..., n - 1. */
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
 }
 
 /** float16 or bfloat16 bits to their value. */
