@@ -132,9 +132,15 @@ function probabilitySpan<T>(
     if (grad != 0) {
       const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
       const den = v128.max<T>(ux, eps);
-      // PyTorch's order, (x - y) / den first: k w (x - y) rounded a subnormal x - y onto the
-      // subnormal grid before the division brought it back (red team 15: 6.7% high at x = 3 2^-149)
-      v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(v128.mul<T>(v128.div<T>(v128.sub<T>(xv, yv), den), kv), w), inv));
+      // float64: PyTorch's order, k (x - y) / den, so that the lanes give its bits (red team 30: targets
+      // of 1e308 with gradOutput 1e-300 overflowed as (x - y) / den). float32: (x - y) / den first,
+      // because k (x - y) in float32 lanes rounded a subnormal x - y onto the subnormal grid before
+      // the division brought it back (red team 15: 6.7% high at x = 3 2^-149), where PyTorch float64
+      // and the scalar build (float64 arithmetic) do not; it overflows only for targets beyond about
+      // 1e26 (README, BCE clamps).
+      const d = v128.sub<T>(xv, yv);
+      const g = sizeof<T>() == 8 ? v128.div<T>(v128.mul<T>(kv, d), den) : v128.mul<T>(v128.div<T>(d, den), kv);
+      v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(g, w), inv));
     }
   }
   if (!i32x4.all_true(v128.ge<T>(low, zero))) outsideUnit = 1;
