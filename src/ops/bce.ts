@@ -4,7 +4,7 @@
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, sameArray, Tensor, tensorLike, typeName } from '../tensor.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 import { Lane } from '../stream.js';
 
 type Broadcastable = number | ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
@@ -146,7 +146,49 @@ function run<A extends FloatArray>(
   // (Only another thread writing the input during the call could leave nothing to find: that
   // race makes any result meaningless, as it did when JavaScript checked the input first.)
   if (stream.sideTotal > 0) checkUnitRange(fn, stream.input(0) as FloatArray);
+  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
+  if (logits && !overwritten) nonFiniteTargets(result, plan, stream.input(0), stream.input(1), weight, posWeight, n);
   return result;
+}
+
+/** binaryCrossEntropyWithLogits where a target or posWeight is +-inf or NaN: PyTorch's terms,
+ *  (1 - y) x + (1 + (pw - 1) y) (log(e^-m + e^(-x - m)) + m) with m = max(-x, 0), and its gradient
+ *  ((pw y + 1 - y) sigmoid(x) - pw y) g, give +-inf where the kernel's stable form gives NaN (inf * 0
+ *  inside it; red team 30, pattern E). Looked for only when the loss came out NaN (a pass over the
+ *  targets then), and formed here as PyTorch composes them, in float64: those elements' losses and
+ *  gradients, and a reduced loss over every element. Not where `out` is the input or the target,
+ *  whose values the gradient has replaced. */
+function nonFiniteTargets(result: LossResult, plan: LossPlan, x: ArrayLike<number>, y: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number): void {
+  const loss = result.loss;
+  if (!(typeof loss === 'number' ? loss !== loss : Array.prototype.some.call(loss, (v: number) => v !== v))) return;
+  const at = (w: Periodic | null, i: number) => (w ? w.values[i % w.period] : 1);
+  const special: number[] = [];
+  for (let i = 0; i < n; i++) if (y[i] - y[i] !== 0 || at(posWeight, i) - at(posWeight, i) !== 0) special.push(i);
+  if (special.length === 0) return;
+  const mean = plan.reduction === 'mean';
+  const lossAt = (i: number) => {
+    const xi = x[i], yi = y[i], m = Math.max(-xi, 0);
+    const log = Math.log(Math.exp(-m) + Math.exp(-xi - m));
+    const l = posWeight ? (1 - yi) * xi + ((at(posWeight, i) - 1) * yi + 1) * (log + m) : (1 - yi) * xi + m + log;
+    return weight ? l * at(weight, i) : l;
+  };
+  const gradAt = (i: number) => {
+    const xi = x[i], yi = y[i], g = plan.gradPerPosition ? plan.gradPerPosition[i] : plan.gradScalar;
+    const sigmoid = 1 / (1 + Math.exp(-xi));
+    const t = at(posWeight, i) * yi;
+    const d = (posWeight ? (t + 1 - yi) * sigmoid - t : sigmoid - yi) * g;
+    const w = weight ? d * at(weight, i) : d;
+    return mean ? w / n : w;
+  };
+  if (typeof loss === 'number') {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += lossAt(i);
+    result.loss = mean ? total / n : total;
+  }
+  for (const i of special) {
+    if (typeof loss !== 'number') loss[i] = lossAt(i);
+    if (result.grad) result.grad[i] = gradAt(i);
+  }
 }
 
 /** Throws PyTorch's error naming the first element of `data` outside [0, 1] (or NaN), if any. */
