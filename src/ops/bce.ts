@@ -154,32 +154,44 @@ function run<A extends FloatArray>(
 /** binaryCrossEntropyWithLogits where a target or posWeight is +-inf or NaN: PyTorch's terms,
  *  (1 - y) x + (1 + (pw - 1) y) (log(e^-m + e^(-x - m)) + m) with m = max(-x, 0), and its gradient
  *  ((pw y + 1 - y) sigmoid(x) - pw y) g, give +-inf where the kernel's stable form gives NaN (inf * 0
- *  inside it; red team 30, pattern E). Looked for only when the loss came out NaN (a pass over the
- *  targets then), and formed here as PyTorch composes them, in float64: those elements' losses and
- *  gradients, and a reduced loss over every element. Not where `out` is the input or the target,
- *  whose values the gradient has replaced. */
+ *  inside it; red team 30, pattern E): see literalWhereNonFinite. */
 function nonFiniteTargets(result: LossResult, plan: LossPlan, x: ArrayLike<number>, y: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number): void {
-  const loss = result.loss;
-  if (!(typeof loss === 'number' ? loss !== loss : Array.prototype.some.call(loss, (v: number) => v !== v))) return;
   const at = (w: Periodic | null, i: number) => (w ? w.values[i % w.period] : 1);
-  const special: number[] = [];
-  for (let i = 0; i < n; i++) if (y[i] - y[i] !== 0 || at(posWeight, i) - at(posWeight, i) !== 0) special.push(i);
-  if (special.length === 0) return;
   const mean = plan.reduction === 'mean';
-  const lossAt = (i: number) => {
-    const xi = x[i], yi = y[i], m = Math.max(-xi, 0);
-    const log = Math.log(Math.exp(-m) + Math.exp(-xi - m));
-    const l = posWeight ? (1 - yi) * xi + ((at(posWeight, i) - 1) * yi + 1) * (log + m) : (1 - yi) * xi + m + log;
+  literalWhereNonFinite(result, n, (i) => y[i] - y[i] !== 0 || at(posWeight, i) - at(posWeight, i) !== 0, (i) => {
+    const l = logitsTerm(x[i], y[i], posWeight ? at(posWeight, i) : null);
     return weight ? l * at(weight, i) : l;
-  };
-  const gradAt = (i: number) => {
+  }, mean, (i) => {
     const xi = x[i], yi = y[i], g = plan.gradPerPosition ? plan.gradPerPosition[i] : plan.gradScalar;
     const sigmoid = 1 / (1 + Math.exp(-xi));
     const t = at(posWeight, i) * yi;
     const d = (posWeight ? (t + 1 - yi) * sigmoid - t : sigmoid - yi) * g;
     const w = weight ? d * at(weight, i) : d;
     return mean ? w / n : w;
-  };
+  });
+}
+
+/** PyTorch's binary_cross_entropy_with_logits term as it composes it (m = max(-x, 0)):
+ *  (1 - y) x + m + log(e^-m + e^(-x - m)), or with pos_weight
+ *  (1 - y) x + (1 + (pw - 1) y) (log(e^-m + e^(-x - m)) + m). */
+export function logitsTerm(x: number, y: number, pw: number | null): number {
+  const m = Math.max(-x, 0);
+  const log = Math.log(Math.exp(-m) + Math.exp(-x - m));
+  return pw === null ? (1 - y) * x + m + log : (1 - y) * x + ((pw - 1) * y + 1) * (log + m);
+}
+
+/** Where an element-wise loss came out NaN and some elements hold a non-finite target (or factor),
+ *  PyTorch's composition gives +-inf where the kernels' stable forms give NaN (inf * 0 inside them):
+ *  those elements (`nonFinite`) get `lossAt` (in a 'none' loss) and `gradAt`, and a reduced loss is
+ *  summed again over every element in float64 ('mean': over n). Looked for only when the loss is
+ *  NaN (a pass over the elements then): no cost otherwise. The caller skips it where `out` is the
+ *  input or the target, whose values the gradient has replaced. */
+export function literalWhereNonFinite(result: LossResult, n: number, nonFinite: (i: number) => boolean, lossAt: (i: number) => number, mean: boolean, gradAt: ((i: number) => number) | null): void {
+  const loss = result.loss;
+  if (!(typeof loss === 'number' ? loss !== loss : Array.prototype.some.call(loss, (v: number) => v !== v))) return;
+  const special: number[] = [];
+  for (let i = 0; i < n; i++) if (nonFinite(i)) special.push(i);
+  if (special.length === 0) return;
   if (typeof loss === 'number') {
     let total = 0;
     for (let i = 0; i < n; i++) total += lossAt(i);
@@ -187,7 +199,7 @@ function nonFiniteTargets(result: LossResult, plan: LossPlan, x: ArrayLike<numbe
   }
   for (const i of special) {
     if (typeof loss !== 'number') loss[i] = lossAt(i);
-    if (result.grad) result.grad[i] = gradAt(i);
+    if (gradAt && result.grad) result.grad[i] = gradAt(i);
   }
 }
 

@@ -2,8 +2,8 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Tensor, typeName } from '../tensor.js';
-import { floatTarget } from './bce.js';
+import { checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, sameArray, Tensor, typeName } from '../tensor.js';
+import { floatTarget, literalWhereNonFinite, logitsTerm } from './bce.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface SigmoidFocalLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -44,7 +44,18 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
   const stream = new LossStream(ws, FN, plan, precision, n, 1, 1, lanes, []);
   const kernel = ws.kernel<Kernel>('sigmoidFocalLoss', precision);
-  return stream.run(n, (c, scale) =>
+  const result = stream.run(n, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], c.count, alpha, gamma, c.loss, c.grad, scale, c.gradOutput),
   ) as LossResult<A>;
+  // A target of +-inf or NaN: torchvision's loss, ce (1 - p_t)^gamma (times alpha_t), is +-inf where
+  // the kernel's gives NaN (red team 30; the gradients agree already)
+  if (!(plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y)))) {
+    const [xs, ys] = [stream.input(0), stream.input(1)];
+    literalWhereNonFinite(result, n, (i) => ys[i] - ys[i] !== 0, (i) => {
+      const xi = xs[i], yi = ys[i], p = 1 / (1 + Math.exp(-xi));
+      const loss = logitsTerm(xi, yi, null) * Math.pow(1 - (p * yi + (1 - p) * (1 - yi)), gamma);
+      return alpha >= 0 ? (alpha * yi + (1 - alpha) * (1 - yi)) * loss : loss;
+    }, plan.reduction === 'mean', null);
+  }
+  return result;
 }
