@@ -85,15 +85,10 @@ export function crossEntropy<A extends FloatArray>(
     // out = the input: the kernel overwrites it with the gradient, so what infiniteLse reads from it
     // is copied first (red team 5: lse NaN instead of +-inf for rows with +inf or all -inf)
     const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-    // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
-    // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
-    const [pw] = stream.fixed;
-    // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
-    // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
-    const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
     const zs = zSum(z, plan, positions);
-    // (Literal: PyTorch's -sum_c (log p_c q'_c) w_c, q' the smoothed target, where it hangs on infinities)
+    // (Literal: PyTorch's -sum_c (log p_c q'_c) w_c, q' the smoothed target, where it hangs on
+    // infinities; formed before the stream is built, whose reserve may grow wasm memory and so
+    // detach a wasmArray input)
     const w = (c: number) => (weight ? weight[c] : 1);
     const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? t[e] * (1 - eps) + eps / C : t[e]);
     const uniform = uniformScale(plan, positions);
@@ -103,6 +98,13 @@ export function crossEntropy<A extends FloatArray>(
       (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
       (pos, c, k) => -k * w(c) * q(p, literal.base(pos) + c * inner),
       (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
+    // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
+    // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
+    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
+    const [pw] = stream.fixed;
+    // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
+    // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
+    const kernel = ws.kernel<ProbsKernel>('crossEntropyProbs', precision);
     const result = stream.run(n === 0 ? 0 : positions, (c, scale) =>
       kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
     zs.side) as LossResult<A>;
@@ -160,12 +162,10 @@ export function crossEntropy<A extends FloatArray>(
   }
   const lse = wantLse ? newFloatArray(precision, positions) : null;
   const lseInput = lse && sameArray(plan.out, x) ? x.slice() : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
-  const [pw] = stream.fixed;
-  const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const zs = zSum(z, plan, kept);
   // (Literal: PyTorch's (1 - eps) nll + (eps / C) smooth, nll = -w_t log p_t, smooth = -sum_c log p_c w_c,
-  // where it hangs on infinities: a non-finite upstream factor, or a non-finite class weight)
+  // where it hangs on infinities: a non-finite upstream factor, or a non-finite class weight; formed
+  // before the stream is built, whose reserve may grow wasm memory and so detach a wasmArray input)
   const w = (c: number) => (weight ? weight[c] : 1);
   const uniform = uniformScale(plan, denominator);
   const nonFiniteWeight = hasNonFinite(weight);
@@ -178,6 +178,9 @@ export function crossEntropy<A extends FloatArray>(
     (pos, c, k) => (c === targets[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(targets[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
     (pos, lse) => (z > 0 && targets[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
   const literalLoss = nonFiniteWeight && z === 0 && C > 0 ? indexLiteralLoss(literal, targets, w, eps, C, positions, plan.reduction, denominator) : null;
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
+  const [pw] = stream.fixed;
+  const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
   zs.side) as LossResult<A>;
