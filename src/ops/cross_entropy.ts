@@ -93,8 +93,8 @@ export function crossEntropy<A extends FloatArray>(
     const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? t[e] * (1 - eps) + eps / C : t[e]);
     const uniform = uniformScale(plan, positions);
     const infinite = nonFiniteUpstream(plan, uniform, positions, largestWeight(weight));
-    const literal = new Literal(x, read.half, C, inner);
-    const writeRows = infinite.length === 0 || C === 0 ? null : literal.gradRows(infinite,
+    const literal = infinite.length === 0 || C === 0 ? null : new Literal(x, read.half, C, inner);
+    const writeRows = literal?.gradRows(infinite,
       (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
       (pos, c, k) => -k * w(c) * q(p, literal.base(pos) + c * inner),
       (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
@@ -169,22 +169,22 @@ export function crossEntropy<A extends FloatArray>(
   const w = (c: number) => (weight ? weight[c] : 1);
   const uniform = uniformScale(plan, denominator);
   const nonFiniteWeight = hasNonFinite(weight);
-  const literal = new Literal(x, read.half, C, inner);
   const rows = C === 0 ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, largestWeight(weight) * (1 - eps + eps / C));
+  const literal = rows.length > 0 || (nonFiniteWeight && C > 0) ? new Literal(x, read.half, C, inner) : null;
   // dl: nll's -w_t (1 - eps) k at the target (zero-filled elsewhere, and at an ignored position), the
   // smoothing's -(eps / C) k w_c (PyTorch's masked 0 at an ignored position, times w_c)
-  const writeRows = rows.length === 0 ? null : literal.gradRows(rows,
+  const writeRows = rows.length === 0 ? null : literal!.gradRows(rows,
     (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
     (pos, c, k) => (c === targets[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(targets[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
     (pos, lse) => (z > 0 && targets[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
-  const literalLoss = nonFiniteWeight && z === 0 && C > 0 ? indexLiteralLoss(literal, targets, w, eps, C, positions, plan.reduction, denominator) : null;
+  const literalLoss = literal && nonFiniteWeight && z === 0 ? indexLiteralLoss(literal, targets, w, eps, C, positions, plan.reduction, denominator) : null;
   const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
   zs.side) as LossResult<A>;
-  // (a zero weight sum makes the upstream factor infinite: infiniteUpstream's rows)
+  // (a zero weight sum makes the upstream factor infinite: Literal's rows)
   if (zeroWeight) result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
   if (typeof literalLoss === 'number') result.loss = literalLoss;
   else if (literalLoss) (result.loss as A).set(literalLoss);
