@@ -52,12 +52,12 @@ export function crossEntropyIndex<T>(
   }
   // z lse^2 has no bound known before the pass (lse grows with the logits): the exact exp then
   if (!(z > 0)) z = 0;
+  zSquares = 0; // (before needsExactExp, which leaves max |gradOutput| there when z = 0)
   const exact = grad != 0 && (z != 0 || needsExactExp<T>(weight, C, outer * inner, eps, scale, gradPerPosition));
   // (only where the column path below runs: rows of many classes never read it)
   const narrowStep = ASC_FEATURE_SIMD && inner >= 2 * lanes<T>() && indexStepFits<T>(weight, C, eps, scale, gradPerPosition, z, lseOut);
   // (the column path's float32 case without smoothing, z, lse or the exact exp: indexColumnsLean)
   const lean = narrowStep && eps == 0 && !exact && leanColumns;
-  zSquares = 0;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     let i = 0;
@@ -174,6 +174,10 @@ function needsExactExp<T>(weight: usize, C: i32, positions: i32, eps: f64, scale
   if (gradPerPosition != 0) {
     k = 0;
     for (let p = 0; p < positions; p++) k = max(k, Math.abs(<f64>load<T>(at<T>(gradPerPosition, p))));
+    // the largest |gradOutput| (NaN if any is), read by src/ops/cross_entropy.ts (Literal) as the
+    // export crossEntropyZSquares, unused otherwise without z-loss: a JavaScript pass over
+    // gradOutput cost 13% of the [65536, 2] call (red team 31)
+    zSquares = k;
   }
   let wMax: f64 = 1;
   let wSum: f64 = <f64>C;

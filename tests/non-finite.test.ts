@@ -116,3 +116,45 @@ test('binaryCrossEntropyWithLogits and sigmoidFocalLoss with a wasmArray input g
     spare.free();
   }
 });
+
+test('a wasmArray input with a separate wasmArray out, on a call that grows memory, keeps the loss fix (red team 31: the detached views compared equal as "out is the input")', () => {
+  const n = N * C;
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i) + 0.5);
+  const options = { reduction: 'none', weight: [1, Infinity, 1] } as const;
+  const probsTarget = { data: new Float32Array(n).fill(0.5), shape: [N, C] };
+  const want = X.crossEntropy({ data: x, shape: [N, C] }, probsTarget, { ...options, grad: true });
+  const y = Float32Array.from({ length: n }, (_, i) => (i === 0 ? Infinity : 0.5));
+  const wantBce = X.binaryCrossEntropyWithLogits({ data: x, shape: [n] }, y, { reduction: 'none', grad: true });
+  expect(Array.from(want.loss as Float32Array).every((v) => v === Infinity)).toBe(true);
+  expect((wantBce.loss as Float32Array)[0]).toBe(-Infinity);
+  for (const call of ['crossEntropy', 'bce'] as const) {
+    const xa = X.wasmArray(Float32Array, n);
+    const out = X.wasmArray(Float32Array, n);
+    xa.array.set(x);
+    const spare = X.wasmArray(Float32Array, X.wasmMemoryBytes() / 4);
+    const before = X.wasmMemoryBytes();
+    const got = call === 'crossEntropy'
+      ? X.crossEntropy({ data: xa.array, shape: [N, C] }, probsTarget, { ...options, out: out.array })
+      : X.binaryCrossEntropyWithLogits({ data: xa.array, shape: [n] }, y, { reduction: 'none', out: out.array });
+    expect(X.wasmMemoryBytes()).toBeGreaterThan(before);
+    expectSame('loss', got.loss, call === 'crossEntropy' ? want.loss : wantBce.loss);
+    expectSame('grad', got.grad, call === 'crossEntropy' ? want.grad : wantBce.grad);
+    xa.free();
+    out.free();
+    spare.free();
+  }
+});
+
+test('float32 input: a posWeight, weight or target beyond float32 is read as its float32 value, +-inf (red team 31)', () => {
+  const x = { data: Float32Array.of(0.25, -1.5, 0.5), shape: [3] };
+  const y = Float32Array.of(0.5, 1, 0);
+  for (const [big, inf] of [[1e300, Infinity], [-1e300, -Infinity]]) {
+    const want = X.binaryCrossEntropyWithLogits(x, y, { reduction: 'none', grad: true, posWeight: inf });
+    expectSame('posWeight', X.binaryCrossEntropyWithLogits(x, y, { reduction: 'none', grad: true, posWeight: big }), want);
+    const wantT = X.binaryCrossEntropyWithLogits(x, Float64Array.of(inf, 1, 0), { reduction: 'none', grad: true });
+    expectSame('target', X.binaryCrossEntropyWithLogits(x, Float64Array.of(big, 1, 0), { reduction: 'none', grad: true }), wantT);
+    const logits = { data: Float32Array.of(0.5, -0.25), shape: [1, 2] };
+    const wantP = X.crossEntropy(logits, { data: [inf, 0.5], shape: [1, 2] }, { reduction: 'none', grad: true });
+    expectSame('probability', X.crossEntropy(logits, { data: Float64Array.of(big, 0.5), shape: [1, 2] }, { reduction: 'none', grad: true }), wantP);
+  }
+});

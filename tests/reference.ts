@@ -208,7 +208,11 @@ export function crossEntropyIndex(input: RefTensor, target: ArrayLike<number>, o
   for (let a = 0; a < outer; a++) {
     for (let i = 0; i < inner; i++) {
       const p = a * inner + i;
-      if (ignored(p)) continue;
+      if (ignored(p)) {
+        // smoothing's masked_fill backward: a 0 that the weights multiply (NaN for a non-finite one)
+        if (eps > 0) for (let c = 0; c < C; c++) dlp[(a * C + c) * inner + i] += -w(c) * 0;
+        continue;
+      }
       const g = upstream(o.gradOutput, reduction, p);
       const t = target[p];
       const nllScale = (eps > 0 ? 1 - eps : 1) * (reduction === 'mean' ? g / weightSum : g);
@@ -340,11 +344,17 @@ export function binaryCrossEntropyWithLogits(input: RefTensor, target: ArrayLike
     const m = Math.max(-x, 0);
     const p = o.posWeight ? pw(k) : 1;
     const lw = 1 + (p - 1) * y; // PyTorch's form: (1 - y) + p y rounds to 0 at |y| >= 2^53
-    perEl[k] = x === -Infinity ? NaN : (Math.max(x, 0) * (1 - y) + m * p * y + lw * Math.log1p(Math.exp(-Math.abs(x)))) * w(k);
+    // Where y or p y is not finite, PyTorch's own form, whose infinities the split one turns to NaN
+    // (inf * 0): (1 - y) x + lw (log(e^-m + e^(-x - m)) + m), or (1 - y) x + m + log(...) without pw.
+    const log = Math.log(Math.exp(-m) + Math.exp(-x - m));
+    const literal = !(Math.abs(y) * (1 + Math.abs(p)) < Infinity);
+    const own = o.posWeight ? (1 - y) * x + lw * (log + m) : (1 - y) * x + m + log;
+    perEl[k] = (literal ? own : x === -Infinity ? NaN : Math.max(x, 0) * (1 - y) + m * p * y + lw * Math.log1p(Math.exp(-Math.abs(x)))) * w(k);
     const g = upstream(o.gradOutput, reduction, k);
     const scale = reduction === 'mean' ? g / n : g;
     const sig = 1 / (1 + Math.exp(-x));
-    const local = o.posWeight ? lw * sig - pw(k) * y : sig - y;
+    const t = pw(k) * y; // PyTorch's backward: ((t + 1 - y) sigmoid - t) g, t = pw y
+    const local = o.posWeight ? (t + 1 - y) * sig - t : sig - y;
     grad[k] = local * scale * w(k);
   }
   return { loss: reduce(perEl, reduction, n), grad };

@@ -42,8 +42,9 @@ describe('crossEntropyZLoss.json (PyTorch 1.13 autograd)', () => {
 });
 
 describe('the reference itself (crossEntropy + zLossTerm) against the float64 fixtures', () => {
-  // So that the properties below check against something PyTorch agrees with.
-  test.each(cases.filter((c) => c.dtype === 'float64').map((c) => [c.name, c] as const))('%s', (_name, c) => {
+  // So that the properties below check against something PyTorch agrees with (on finite data: the
+  // non-finite cases, PyTorch's infinities, are the library's alone, checked above).
+  test.each(cases.filter((c) => c.dtype === 'float64' && !c.name.includes('/non-finite-')).map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const o = c.options as { weight?: (number | string)[]; ignoreIndex?: number; labelSmoothing?: number; reduction?: 'mean' | 'sum' | 'none'; dim?: number; gradOutput?: number | string; zLoss: number };
     const input = { data: c.input.data.map(dec), shape: c.input.shape };
     const gradOutput = c.gradOutput ? c.gradOutput.data.map(dec) : o.gradOutput === undefined ? undefined : dec(o.gradOutput);

@@ -125,6 +125,8 @@ function run<A extends FloatArray>(
     if (w && streamed(w)) lanes.push({ data: tiled(w, n, type), rows: unit, type, name });
   }
   const fixed = [weight, posWeight].map((w) => (w && !streamed(w) ? w.values : null));
+  // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
+  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
   const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
   const kernel = ws.kernel<BceKernel>(logits ? 'binaryCrossEntropyWithLogits' : 'binaryCrossEntropy', precision);
   // 'mean': the kernel takes gradOutput itself and multiplies by 1 / n last, as PyTorch divides last.
@@ -146,8 +148,7 @@ function run<A extends FloatArray>(
   // (Only another thread writing the input during the call could leave nothing to find: that
   // race makes any result meaningless, as it did when JavaScript checked the input first.)
   if (stream.sideTotal > 0) checkUnitRange(fn, stream.input(0) as FloatArray);
-  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
-  if (logits && !overwritten) nonFiniteTargets(result, plan, stream.input(0), stream.input(1), weight, posWeight, n);
+  if (logits && !overwritten) nonFiniteTargets(result, stream.total, plan, stream.input(0), stream.input(1), weight, posWeight, n, precision === 'f32' ? Math.fround : null);
   return result;
 }
 
@@ -155,14 +156,18 @@ function run<A extends FloatArray>(
  *  (1 - y) x + (1 + (pw - 1) y) (log(e^-m + e^(-x - m)) + m) with m = max(-x, 0), and its gradient
  *  ((pw y + 1 - y) sigmoid(x) - pw y) g, give +-inf where the kernel's stable form gives NaN (inf * 0
  *  inside it; red team 30, pattern E): see literalWhereNonFinite. */
-function nonFiniteTargets(result: LossResult, plan: LossPlan, x: ArrayLike<number>, y: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number): void {
-  const at = (w: Periodic | null, i: number) => (w ? w.values[i % w.period] : 1);
+function nonFiniteTargets(result: LossResult, total: number, plan: LossPlan, x: ArrayLike<number>, yIn: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number, round: ((v: number) => number) | null): void {
+  // (values as the kernel reads them: in float32 for a float32 input, whatever the arrays' types)
+  const read = round ?? ((v: number) => v);
+  const at = (w: Periodic | null, i: number) => (w ? read(w.values[i % w.period]) : 1);
+  const y = { length: n, at: (i: number) => read(yIn[i]) };
   const mean = plan.reduction === 'mean';
-  literalWhereNonFinite(result, n, (i) => y[i] - y[i] !== 0 || at(posWeight, i) - at(posWeight, i) !== 0, (i) => {
-    const l = logitsTerm(x[i], y[i], posWeight ? at(posWeight, i) : null);
+  // (the elements whose y or pw y is not finite: y +-inf or NaN, a pw of +-inf, or their product overflowing)
+  literalWhereNonFinite(result, total, n, (i) => !(Math.abs(y.at(i)) * (1 + Math.abs(at(posWeight, i))) < Infinity), (i) => {
+    const l = logitsTerm(x[i], y.at(i), posWeight ? at(posWeight, i) : null);
     return weight ? l * at(weight, i) : l;
   }, mean, (i) => {
-    const xi = x[i], yi = y[i], g = plan.gradPerPosition ? plan.gradPerPosition[i] : plan.gradScalar;
+    const xi = x[i], yi = y.at(i), g = plan.gradPerPosition ? plan.gradPerPosition[i] : plan.gradScalar;
     const sigmoid = 1 / (1 + Math.exp(-xi));
     const t = at(posWeight, i) * yi;
     const d = (posWeight ? (t + 1 - yi) * sigmoid - t : sigmoid - yi) * g;
@@ -183,12 +188,12 @@ export function logitsTerm(x: number, y: number, pw: number | null): number {
 /** Where an element-wise loss came out NaN and some elements hold a non-finite target (or factor),
  *  PyTorch's composition gives +-inf where the kernels' stable forms give NaN (inf * 0 inside them):
  *  those elements (`nonFinite`) get `lossAt` (in a 'none' loss) and `gradAt`, and a reduced loss is
- *  summed again over every element in float64 ('mean': over n). Looked for only when the loss is
- *  NaN (a pass over the elements then): no cost otherwise. The caller skips it where `out` is the
+ *  summed again over every element in float64 ('mean': over n). Looked for only when the kernel's
+ *  summed loss `total` is NaN (a pass over the elements then): no cost otherwise. The caller skips it where `out` is the
  *  input or the target, whose values the gradient has replaced. */
-export function literalWhereNonFinite(result: LossResult, n: number, nonFinite: (i: number) => boolean, lossAt: (i: number) => number, mean: boolean, gradAt: ((i: number) => number) | null): void {
+export function literalWhereNonFinite(result: LossResult, total: number, n: number, nonFinite: (i: number) => boolean, lossAt: (i: number) => number, mean: boolean, gradAt: ((i: number) => number) | null): void {
+  if (total === total) return; // (the kernel's summed loss: NaN if any element's is)
   const loss = result.loss;
-  if (!(typeof loss === 'number' ? loss !== loss : Array.prototype.some.call(loss, (v: number) => v !== v))) return;
   const special: number[] = [];
   for (let i = 0; i < n; i++) if (nonFinite(i)) special.push(i);
   if (special.length === 0) return;

@@ -90,7 +90,11 @@ export function crossEntropy<A extends FloatArray>(
     // infinities; formed before the stream is built, whose reserve may grow wasm memory and so
     // detach a wasmArray input)
     const w = (c: number) => (weight ? weight[c] : 1);
-    const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? t[e] * (1 - eps) + eps / C : t[e]);
+    // (a float64 target of a float32 input is read in float32, as the kernel reads it)
+    const inType = precision === 'f32' ? Math.fround : (v: number) => v;
+    const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? inType(t[e]) * (1 - eps) + eps / C : inType(t[e]));
+    // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
+    const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, p));
     const uniform = uniformScale(plan, positions);
     const infinite = nonFiniteUpstream(plan, uniform, positions, largestWeight(weight));
     const literal = infinite.length === 0 || C === 0 ? null : new Literal(x, read.half, C, inner);
@@ -111,18 +115,18 @@ export function crossEntropy<A extends FloatArray>(
     // With no classes each position's loss is an empty sum negated: -0, as in PyTorch.
     if (C === 0 && plan.reduction !== 'mean') result.loss = typeof result.loss === 'number' ? -0 : (result.loss.fill(-0) as A);
     writeRows?.(result.grad);
-    // A NaN loss with a non-finite weight or target: PyTorch's terms (read after the kernel, so not
-    // where the gradient went into the input or the target)
-    const lossNaN = typeof result.loss === 'number' ? result.loss !== result.loss : hasNaN(result.loss);
-    const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, p));
+    // A NaN loss (the kernel's summed loss is NaN if any position's is: no pass over a 'none' loss)
+    // where a weight times a target probability is not finite: PyTorch's terms, (log p_c q'_c) w_c,
+    // read after the kernel, so not where the gradient went into the input or the target
     const [xs, ps] = [stream.input(0), stream.input(1)];
-    if (lossNaN && z === 0 && C > 0 && !overwritten && (hasNonFinite(weight) || hasNonFinite(ps))) {
+    if (stream.total !== stream.total && C > 0 && !overwritten && !(largestWeight(weight) * largestMagnitude(ps, inType) < Infinity)) {
       const after = new Literal(xs, read.half, C, inner);
       const rowLoss = (pos: number) => {
         const logP = after.logSoftmax(pos);
         let sum = 0;
         for (let c = 0; c < C; c++) sum += logP[c] * q(ps, after.base(pos) + c * inner) * w(c);
-        return -sum;
+        // (with z-loss a 'none' loss holds z lse^2 too; a reduced one gets it in finish)
+        return -sum + (z > 0 && typeof result.loss !== 'number' ? z * after.lse * after.lse : 0);
       };
       if (typeof result.loss !== 'number') {
         for (let pos = 0; pos < positions; pos++) if (result.loss[pos] !== result.loss[pos]) result.loss[pos] = rowLoss(pos);
@@ -169,26 +173,37 @@ export function crossEntropy<A extends FloatArray>(
   const w = (c: number) => (weight ? weight[c] : 1);
   const uniform = uniformScale(plan, denominator);
   const nonFiniteWeight = hasNonFinite(weight);
-  const rows = C === 0 ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, largestWeight(weight) * (1 - eps + eps / C));
+  const bound = largestWeight(weight) * (1 - eps + eps / C);
+  // A 'none' gradOutput is looked at by the kernel, which leaves its largest magnitude in
+  // crossEntropyZSquares when z = 0 (a JavaScript pass over it cost 13% of a [65536, 2] call: red team
+  // 31): its rows are formed after the kernel, from the input as it is then, unless `out` is the input.
+  const late = plan.wantGrad && plan.gradPerPosition !== null && z === 0 && C > 0 && !sameArray(plan.out, x) && !(nonFiniteWeight && eps > 0);
+  const rows = C === 0 || late ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, bound);
   const literal = rows.length > 0 || (nonFiniteWeight && C > 0) ? new Literal(x, read.half, C, inner) : null;
   // dl: nll's -w_t (1 - eps) k at the target (zero-filled elsewhere, and at an ignored position), the
   // smoothing's -(eps / C) k w_c (PyTorch's masked 0 at an ignored position, times w_c)
-  const writeRows = rows.length === 0 ? null : literal!.gradRows(rows,
+  const gradRows = (from: Literal, at: number[], t: ArrayLike<number>) => from.gradRows(at,
     (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
-    (pos, c, k) => (c === targets[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(targets[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
-    (pos, lse) => (z > 0 && targets[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
-  const literalLoss = literal && nonFiniteWeight && z === 0 ? indexLiteralLoss(literal, targets, w, eps, C, positions, plan.reduction, denominator) : null;
+    (pos, c, k) => (c === t[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(t[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
+    (pos, lse) => (z > 0 && t[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
+  const writeRows = literal && rows.length > 0 ? gradRows(literal, rows, targets) : null;
+  const literalLoss = literal && nonFiniteWeight ? indexLiteralLoss(literal, targets, w, eps, z, C, positions, plan.reduction, denominator) : null;
   const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: indexRelayout(C, inner), walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const result = stream.run(denominator, (c, scale) =>
     kernel(c.inputs[0], c.inputs[1], pw, c.count, C, c.width, eps, c.loss, c.grad, scale, c.gradOutput, z, zs.scale, c.perPosition[0] ?? 0),
-  zs.side) as LossResult<A>;
+  late ? 'crossEntropyZSquares' : zs.side) as LossResult<A>;
   // (a zero weight sum makes the upstream factor infinite: Literal's rows)
   if (zeroWeight) result.loss = zeroWeightSmoothedMean(stream.total, nll, eps, C);
   if (typeof literalLoss === 'number') result.loss = literalLoss;
   else if (literalLoss) (result.loss as A).set(literalLoss);
   writeRows?.(result.grad);
+  // (the chunks' largest |gradOutput|, summed: no overflow there, none in any k a_c)
+  if (late && !(stream.sideTotal * bound < Infinity)) {
+    const at = nonFiniteUpstream(plan, uniform, positions, bound);
+    if (at.length > 0) gradRows(new Literal(stream.input(0), read.half, C, inner), at, stream.input(1))(result.grad);
+  }
   if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
   return finish(result, plan, z, zs.squares(C, kept, stream.sideTotal), kept, lse, C);
 }
@@ -225,7 +240,7 @@ class Literal {
   private readonly round: (v: number) => number;
   private readonly logP: Float64Array;
   /** The last logSoftmax row's lse, max + log(sum exp(x - max)). */
-  private lse = 0;
+  lse = 0;
   constructor(private readonly x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null, private readonly C: number, private readonly inner: number) {
     this.value = half ? halfDecoder(half) : (v: number) => v;
     this.round = half || x instanceof Float32Array ? Math.fround : (v: number) => v;
@@ -301,9 +316,10 @@ function largestWeight(weight: ArrayLike<number> | null): number {
 }
 
 /** crossEntropy's loss with class indices as PyTorch composes it (Literal), formed before the
- *  kernel runs (`out` may be the input): per position (1 - eps) nll + (eps / C) smooth ('none'; 0
- *  where ignored), or the two parts summed apart and, for 'mean', each divided by the denominator. */
-function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: number) => number, eps: number, C: number, positions: number, reduction: string, denominator: number): number | Float64Array {
+ *  kernel runs (`out` may be the input): per position (1 - eps) nll + (eps / C) smooth (+ z lse^2)
+ *  ('none'; 0 where ignored), or the two parts summed apart and, for 'mean', each divided by the
+ *  denominator (the z term is then added by finish, from the kernel's sum of lse^2). */
+function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: number) => number, eps: number, z: number, C: number, positions: number, reduction: string, denominator: number): number | Float64Array {
   const each = reduction === 'none' ? new Float64Array(positions) : null;
   let nllSum = 0, smoothSum = 0;
   for (let pos = 0; pos < positions; pos++) {
@@ -316,7 +332,8 @@ function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: n
       for (let c = 0; c < C; c++) smooth += logP[c] * w(c);
       smooth = -smooth;
     }
-    if (each) each[pos] = eps > 0 ? (1 - eps) * nll + (eps / C) * smooth : nll;
+    // (with z-loss a 'none' loss holds z lse^2 too; a reduced one gets it in finish)
+    if (each) each[pos] = (eps > 0 ? (1 - eps) * nll + (eps / C) * smooth : nll) + (z > 0 ? z * literal.lse * literal.lse : 0);
     nllSum += nll;
     smoothSum += smooth;
   }
@@ -325,10 +342,15 @@ function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: n
   return eps > 0 ? (1 - eps) * (nllSum / d) + (eps / C) * (smoothSum / d) : nllSum / d;
 }
 
-/** Whether any value is NaN. */
-function hasNaN(values: ArrayLike<number>): boolean {
-  for (let i = 0; i < values.length; i++) if (values[i] !== values[i]) return true;
-  return false;
+/** The largest |v| over values read through `read` (NaN or Infinity if any is). */
+function largestMagnitude(values: ArrayLike<number>, read: (v: number) => number): number {
+  let most = 0;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(read(values[i]));
+    if (!(a <= most)) most = a === a ? a : NaN;
+    if (most !== most) break;
+  }
+  return most;
 }
 
 /** Whether any value is +-inf or NaN. */

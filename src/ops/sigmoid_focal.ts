@@ -42,6 +42,8 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   const ws = getWorkspace(FN);
   const lanes = [{ data: x, rows: 1, name: 'input' }, { data: y, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }];
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
+  // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
+  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
   const stream = new LossStream(ws, FN, plan, precision, n, 1, 1, lanes, []);
   const kernel = ws.kernel<Kernel>('sigmoidFocalLoss', precision);
   const result = stream.run(n, (c, scale) =>
@@ -49,10 +51,11 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   ) as LossResult<A>;
   // A target of +-inf or NaN: torchvision's loss, ce (1 - p_t)^gamma (times alpha_t), is +-inf where
   // the kernel's gives NaN (red team 30; the gradients agree already)
-  if (!(plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y)))) {
+  if (!overwritten) {
     const [xs, ys] = [stream.input(0), stream.input(1)];
-    literalWhereNonFinite(result, n, (i) => ys[i] - ys[i] !== 0, (i) => {
-      const xi = xs[i], yi = ys[i], p = 1 / (1 + Math.exp(-xi));
+    const read = precision === 'f32' ? Math.fround : (v: number) => v; // (as the kernel reads a float64 target)
+    literalWhereNonFinite(result, stream.total, n, (i) => read(ys[i]) - read(ys[i]) !== 0, (i) => {
+      const xi = xs[i], yi = read(ys[i]), p = 1 / (1 + Math.exp(-xi));
       const loss = logitsTerm(xi, yi, null) * Math.pow(1 - (p * yi + (1 - p) * (1 - yi)), gamma);
       return alpha >= 0 ? (alpha * yi + (1 - alpha) * (1 - yi)) * loss : loss;
     }, plan.reduction === 'mean', null);
