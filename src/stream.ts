@@ -155,32 +155,55 @@ export class Stream {
     { relayout, walksClassRows = false }: ChunkLayout = {},
   ) {
     this.relayout = relayout;
-    const lanes = [...inputs, ...outputs];
+    // (Loops, not chains of map/forEach/spread: a small call is mostly this constructor's fixed cost.)
+    const lanes: Lane[] = [];
+    for (let i = 0; i < inputs.length; i++) lanes.push(inputs[i]);
+    for (let i = 0; i < outputs.length; i++) lanes.push(outputs[i]);
+    const nIn = inputs.length;
+    const nLanes = lanes.length;
     checkOverlaps(fn, inputs, outputs);
-    this.idle = outer * inner === 0 || inputs.some((l) => l.rows === 0);
+    let idle = outer * inner === 0;
+    for (let k = 0; k < nIn && !idle; k++) idle = inputs[k].rows === 0;
+    this.idle = idle;
     const memory = ws.exports.memory;
+    const memoryBuffer = memory.buffer; // (nothing below grows memory before the reserve)
     // Arrays in wasm memory (wasmArrays): their offsets, and which can be used in place (only when
     // the kernel's element type is the array's own).
-    const inWasm = lanes.map((l) => (sameMemory(l.data.buffer, memory.buffer) ? l.data.byteOffset : -1));
-    const resident = lanes.map((l, k) => (typeOf(l) === l.data.constructor ? inWasm[k] : -1));
-    const lengths = lanes.map((l) => l.data.length); // read now: growth below zeroes a detached view's length
-    const again = viewsAgain(memory, lanes.map((l) => l.data)); // where those in wasm memory are, before reserve
-    lanes.forEach((l, k) => {
+    const inWasm: number[] = [];
+    const resident: number[] = [];
+    const lengths: number[] = []; // read now: growth below zeroes a detached view's length
+    let anyInWasm = false;
+    let widest = 1;
+    for (let k = 0; k < nLanes; k++) {
+      const l = lanes[k];
+      const data = l.data;
+      const offset = sameMemory(data.buffer, memoryBuffer) ? data.byteOffset : -1;
+      if (offset >= 0) anyInWasm = true;
+      const type = typeOf(l);
+      inWasm.push(offset);
+      resident.push(type === data.constructor ? offset : -1);
+      lengths.push(data.length);
+      widest = Math.max(widest, l.rows * type.BYTES_PER_ELEMENT);
+    }
+    // where those in wasm memory are, before reserve (with none there, nothing to take again)
+    const again = anyInWasm ? viewsAgain(memory, lanes.map((l) => l.data)) : null;
+    for (let k = 0; k < nLanes; k++) {
+      const l = lanes[k];
       // Validated lengths can still shrink before this point: a resizable ArrayBuffer resized by a
       // getter of a later argument (the view is then out of bounds, length 0). Never read past it.
       if (lengths[k] < outer * l.rows * inner) {
         fail(fn, `${l.name ?? 'an argument'} has ${lengths[k]} elements but this call needs ${outer * l.rows * inner} (was its resizable ArrayBuffer resized during the call?)`, RangeError);
       }
-    });
-    lanes.forEach((l, k) => {
+    }
+    for (let k = 0; anyInWasm && k < nLanes; k++) {
+      const l = lanes[k];
       if (inWasm[k] >= 0 && !ws.isPinned(l.data.byteOffset, l.data.byteLength)) {
         fail(fn, 'an array views wasm-xent\'s memory outside any live wasmArray; pass a wasmArray\'s .array or an ordinary typed array', TypeError);
       }
       // Freed by a getter of a later argument, after this one was read (and checked): a wasmArray
       // allocated since may be pinned in the same place, and must not be written to.
       if (inWasm[k] >= 0) checkNotFreed(fn, l.name ?? 'an argument', l.data);
-    });
-    const widest = Math.max(1, ...lanes.map((l) => l.rows * typeOf(l).BYTES_PER_ELEMENT));
+    }
     const slice = widest * inner; // bytes of one outer index of the widest array
     // A chunk slices the inner dim only when one outer slice is over the chunk size, and then never
     // below MIN_WIDTH positions: each row of a sliced chunk is copied on its own, and copies of a
@@ -214,40 +237,95 @@ export class Stream {
     // A relayouted lane is regrouped between its copy and the kernel, so never used in place; nor is
     // any lane when chunks slice the inner dim.
     const sliced = this.width < inner;
-    this.inPlace = resident.map((offset, k) => (sliced || (relayout && lanes[k].rows > 1) ? -1 : offset));
+    const inPlace: number[] = [];
+    const strided: number[] = [];
+    for (let k = 0; k < nLanes; k++) {
+      inPlace.push(sliced || (relayout && lanes[k].rows > 1) ? -1 : resident[k]);
+      strided.push(sliced ? resident[k] : -1);
+    }
+    this.inPlace = inPlace;
+    this.strided = strided;
     // An output written in place over an input read in place would corrupt the input mid-kernel:
     // such an output goes through the workspace instead.
-    for (let k = inputs.length; k < lanes.length; k++) {
-      const end = this.inPlace[k] + lanes[k].data.byteLength;
-      const overlaps = (j: number) => this.inPlace[j] >= 0 && this.inPlace[j] < end && this.inPlace[k] < this.inPlace[j] + lanes[j].data.byteLength;
+    for (let k = nIn; k < nLanes; k++) {
+      if (inPlace[k] < 0) continue;
+      const end = inPlace[k] + lanes[k].data.byteLength;
       // (byteLength is still valid here: nothing has grown memory yet in this call)
-      if (this.inPlace[k] >= 0 && inputs.some((_, j) => overlaps(j))) this.inPlace[k] = -1;
+      for (let j = 0; j < nIn; j++) {
+        if (inPlace[j] >= 0 && inPlace[j] < end && inPlace[k] < inPlace[j] + lanes[j].data.byteLength) {
+          inPlace[k] = -1;
+          break;
+        }
+      }
     }
-    this.strided = resident.map((offset) => (sliced ? offset : -1));
-    const sizes = lanes.map((l, k) => (this.inPlace[k] >= 0 || this.idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT));
-    const stagingSizes = inputs.map((l, k) => (l.half ? sizes[k] / 2 : 0)); // 2 bytes per value, not 4
+    const sizes: number[] = [];
+    const scratchSizes: number[] = [];
+    let anyScratch = false;
+    let scratchMax = 0;
+    for (let k = 0; k < nLanes; k++) {
+      const l = lanes[k];
+      const size = inPlace[k] >= 0 || idle ? 0 : this.count * l.rows * this.width * typeOf(l).BYTES_PER_ELEMENT;
+      const scratchSize = relayout && l.rows > 1 ? size : 0;
+      sizes.push(size);
+      scratchSizes.push(scratchSize);
+      if (scratchSize > 0) anyScratch = true;
+      scratchMax = Math.max(scratchMax, scratchSize);
+    }
+    const stagingSizes: number[] = [];
+    for (let k = 0; k < nIn; k++) stagingSizes.push(inputs[k].half ? sizes[k] / 2 : 0); // 2 bytes per value, not 4
     const chunks = Math.ceil(outer / this.count) * Math.ceil(inner / this.width);
-    const scratchSizes = lanes.map((l, k) => (relayout && l.rows > 1 ? sizes[k] : 0));
     // With threads: DEPTH block sets per worker (its queue) and one for this thread, as many
     // workers as the workspace limit leaves room for (a call that fits on one thread still runs).
-    const bytes = (list: number[]) => list.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
-    const setBytes = bytes([...sizes, ...stagingSizes, ...scratchSizes]);
-    const room = Math.floor((getWorkspaceLimit() - bytes(fixed) - setBytes) / (DEPTH * Math.max(1, setBytes)));
-    const workers = ws.pool && !this.idle && chunks > 1 ? Math.max(0, Math.min(ws.pool.size - 1, room)) : 0;
-    this.sets = workers * DEPTH + 1;
-    const scratch = this.sets > 1 ? scratchSizes : [Math.max(0, ...scratchSizes)];
-    const set = [...sizes, ...stagingSizes, ...scratch];
-    const pointers = this.idle ? [] : ws.reserve(fn, [...fixed, ...Array.from({ length: this.sets }, () => set).flat()]);
-    this.fixed = this.idle ? fixed.map(() => 0) : pointers.slice(0, fixed.length);
-    const sets = Array.from({ length: this.sets }, (_, j) => (this.idle ? set.map(() => 0) : pointers.slice(fixed.length + j * set.length, fixed.length + (j + 1) * set.length)));
-    this.pointers = sets.map((p) => p.slice(0, lanes.length));
-    this.staging = sets.map((p) => p.slice(lanes.length, lanes.length + inputs.length));
-    this.scratch = sets.map((p) => lanes.map((_, k) => (scratchSizes[k] > 0 ? p[lanes.length + inputs.length + (this.sets > 1 ? k : 0)] : 0)));
+    let workers = 0;
+    if (ws.pool && !idle && chunks > 1) {
+      const bytes = (list: number[]) => list.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
+      const setBytes = bytes(sizes) + bytes(stagingSizes) + bytes(scratchSizes);
+      const room = Math.floor((getWorkspaceLimit() - bytes(fixed) - setBytes) / (DEPTH * Math.max(1, setBytes)));
+      workers = Math.max(0, Math.min(ws.pool.size - 1, room));
+    }
+    const nSets = (this.sets = workers * DEPTH + 1);
+    // One set of blocks: the lanes', the staging blocks, then the scratch blocks (one thread shares
+    // one among the lanes; with threads each lane has its own).
+    const set = sizes.slice();
+    for (let i = 0; i < stagingSizes.length; i++) set.push(stagingSizes[i]);
+    if (nSets > 1) for (let i = 0; i < scratchSizes.length; i++) set.push(scratchSizes[i]);
+    else set.push(scratchMax);
+    const setLength = set.length;
+    let pointers: number[] = [];
+    if (!idle) {
+      const request = fixed.slice();
+      for (let j = 0; j < nSets; j++) for (let i = 0; i < setLength; i++) request.push(set[i]);
+      pointers = ws.reserve(fn, request);
+    }
+    const nFixed = fixed.length;
+    this.fixed = idle ? fixed.map(() => 0) : pointers.slice(0, nFixed);
+    this.pointers = [];
+    this.staging = [];
+    this.scratch = [];
+    for (let j = 0; j < nSets; j++) {
+      const base = nFixed + j * setLength;
+      const lanePointers: number[] = [];
+      const staging: number[] = [];
+      const scratch: number[] = [];
+      for (let k = 0; k < nLanes; k++) {
+        lanePointers.push(idle ? 0 : pointers[base + k]);
+        scratch.push(!idle && anyScratch && scratchSizes[k] > 0 ? pointers[base + nLanes + nIn + (nSets > 1 ? k : 0)] : 0);
+      }
+      for (let k = 0; k < nIn; k++) staging.push(idle ? 0 : pointers[base + nLanes + k]);
+      this.pointers.push(lanePointers);
+      this.staging.push(staging);
+      this.scratch.push(scratch);
+    }
     // reserve may have grown memory: views of it made before are detached now.
-    const views = again();
-    const fresh = lanes.map((l, k) => (views[k] === l.data ? l : { ...l, data: views[k] }));
-    this.inputs = fresh.slice(0, inputs.length);
-    this.outputs = fresh.slice(inputs.length);
+    if (again) {
+      const views = again();
+      const fresh = lanes.map((l, k) => (views[k] === l.data ? l : { ...l, data: views[k] }));
+      this.inputs = fresh.slice(0, nIn);
+      this.outputs = fresh.slice(nIn);
+    } else {
+      this.inputs = inputs.slice();
+      this.outputs = outputs.slice();
+    }
   }
 
   /** The wasm address of lane k's chunk at o0 in block set j: in place, or its compact block. */
@@ -385,25 +463,39 @@ export class Stream {
     const { inputs, outputs } = this;
     const { o0, count, i0, width } = span;
     const n = inputs.length;
-    const inPtrs = inputs.map((_, k) => this.pointer(k, o0, j));
-    const outPtrs = outputs.map((_, k) => this.pointer(n + k, o0, j));
-    inputs.forEach((lane, k) => this.inPlace[k] < 0 && this.copyIn(lane, k, inPtrs[k], span, j));
-    const shape = this.relayout === 'columns' ? { count: 1, width: count * width } : this.relayout === 'rows' ? { count: count * width, width: 1 } : { count, width };
-    const total = kernel({ inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0, ...shape });
+    const m = outputs.length;
+    const inPtrs: number[] = [];
+    const outPtrs: number[] = [];
+    for (let k = 0; k < n; k++) inPtrs.push(this.pointer(k, o0, j));
+    for (let k = 0; k < m; k++) outPtrs.push(this.pointer(n + k, o0, j));
+    for (let k = 0; k < n; k++) if (this.inPlace[k] < 0) this.copyIn(inputs[k], k, inPtrs[k], span, j);
+    const columns = this.relayout === 'columns', rows = this.relayout === 'rows';
+    const total = kernel({
+      inputs: inPtrs, outputs: outPtrs, outer0: o0, inner0: i0,
+      count: columns ? 1 : rows ? count * width : count, width: columns ? count * width : rows ? 1 : width,
+    });
     // A regrouped output goes back to the caller's layout in the scratch block first (a wasm call,
     // so part of the chunk's job).
-    outputs.forEach((lane, k) => this.inPlace[n + k] < 0 && this.regroups(lane) && this.regroup(lane, outPtrs[k], this.scratch[j][n + k], count, width, this.relayout === 'columns' ? 1 : 3));
-    outputs.forEach((lane, k) => this.strided[n + k] >= 0 && this.copyRows(lane, n + k, this.regroups(lane) ? this.scratch[j][n + k] : outPtrs[k], span, false));
+    for (let k = 0; k < m; k++) {
+      const lane = outputs[k];
+      if (this.inPlace[n + k] < 0 && this.regroups(lane)) this.regroup(lane, outPtrs[k], this.scratch[j][n + k], count, width, columns ? 1 : 3);
+    }
+    for (let k = 0; k < m; k++) {
+      const lane = outputs[k];
+      if (this.strided[n + k] >= 0) this.copyRows(lane, n + k, this.regroups(lane) ? this.scratch[j][n + k] : outPtrs[k], span, false);
+    }
     return total;
   }
 
   /** Copies a finished chunk's outputs back to the caller's arrays. */
   private finishOut(span: Span, j: number): void {
     const n = this.inputs.length;
-    this.outputs.forEach((lane, k) => {
-      if (this.inPlace[n + k] >= 0 || this.strided[n + k] >= 0) return;
+    const outputs = this.outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const lane = outputs[k];
+      if (this.inPlace[n + k] >= 0 || this.strided[n + k] >= 0) continue;
       this.copy(lane, this.regroups(lane) ? this.scratch[j][n + k] : this.pointer(n + k, span.o0, j), span, false);
-    });
+    }
   }
 
   private regroups(lane: Lane): boolean {
@@ -455,10 +547,18 @@ export class Stream {
     // Into or out of shared memory (threads), a float view copies at half the speed of bytes: copy
     // the bytes (unit = bytes per element) when no conversion is needed, else the elements (unit 1).
     const unit = Ctor === data.constructor && buffer instanceof SharedArrayBufferType ? Ctor.BYTES_PER_ELEMENT : 1;
-    type Copyable = { set(a: ArrayLike<number>, at?: number): void; subarray(a: number, b: number): Copyable & ArrayLike<number> };
+    type Copyable = ArrayLike<number> & { set(a: ArrayLike<number>, at?: number): void; subarray(a: number, b: number): Copyable };
     const from = (unit > 1 ? new Uint8Array(data.buffer, data.byteOffset, data.length * unit) : data) as Copyable;
     const block = (unit > 1 ? new Uint8Array(buffer, pointer, runs * run * unit) : new Ctor(buffer, pointer, runs * run)) as Copyable;
     const n = run * unit;
+    if (runs === 1) {
+      // one run (whole outer slices): the block is the run, so no subarray of it is made
+      const a = (o0 * rows * inner + i0) * unit;
+      if (!into) from.set(block, a);
+      else if (a === 0 && n === from.length) block.set(from, 0);
+      else block.set(from.subarray(a, a + n), 0);
+      return;
+    }
     for (let r = 0; r < runs; r++) {
       const a = ((o0 * rows + r) * inner + i0) * unit;
       if (into) block.set(from.subarray(a, a + n), r * n);

@@ -151,6 +151,16 @@ function plainView(fn: string, name: string, x: object): unknown {
   const kind = typedArrayKind(x);
   if (kind === undefined) return x;
   if (isFloat16Array(x, kind)) return float16Bits(fn, name, x);
+  const buffer = usableBuffer(fn, name, x);
+  const view = new TYPED_ARRAYS[kind](buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
+  callers.set(view, x);
+  if (float16Views.has(x)) float16Views.add(view); // read again (a nested call): still float16 bits
+  return view;
+}
+
+/** plainView's checks of a typed array that is not a Float16Array (no view is made): the buffer
+ *  it views, which is neither freed, shared (but for wasm-xent's own), detached nor grown past. */
+function usableBuffer(fn: string, name: string, x: object): ArrayBufferLike {
   checkNotFreed(fn, name, x);
   const buffer = bufferOf.call(x) as ArrayBufferLike;
   if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
@@ -163,10 +173,7 @@ function plainView(fn: string, name: string, x: object): unknown {
     if (grownMemoryBuffers.has(buffer)) fail(fn, `${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`, TypeError);
     fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
   }
-  const view = new TYPED_ARRAYS[kind](buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
-  callers.set(view, x);
-  if (float16Views.has(x)) float16Views.add(view); // read again (a nested call): still float16 bits
-  return view;
+  return buffer;
 }
 
 const callers = new WeakMap<object, object>();
@@ -202,6 +209,8 @@ export function viewsAgain<T extends readonly (object | null)[]>(memory: { buffe
   const where = views.map((v) => (v !== null && ArrayBuffer.isView(v) && sameMemory(v.buffer, memory.buffer)
     ? { Ctor: v.constructor as ViewCtor, offset: v.byteOffset, length: (v as unknown as ArrayLike<number>).length }
     : null));
+  // none in wasm memory (the usual case): each entry comes back as it was
+  if (where.every((w) => w === null)) return () => views.slice() as unknown as T;
   return () => {
     const buffer = memory.buffer;
     return views.map((v, k) => {
@@ -269,15 +278,21 @@ function isFloat16Array(x: object, kind: string): boolean {
 
 /** The bits of a Float16Array as a Uint16Array view of the same memory (never a copy). */
 function float16Bits(fn: string, name: string, x: object): Uint16Array {
+  const buffer = usableHalfBuffer(fn, name, x);
+  const view = new Uint16Array(buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
+  float16Views.add(view);
+  callers.set(view, x);
+  return view;
+}
+
+/** float16Bits's checks (no view is made): the buffer, neither shared nor detached. */
+function usableHalfBuffer(fn: string, name: string, x: object): ArrayBufferLike {
   const buffer = bufferOf.call(x) as ArrayBufferLike;
   if (typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer) {
     fail(fn, `${name} is backed by a SharedArrayBuffer; copy it into an ordinary array first`, TypeError);
   }
   if (isDetached(buffer)) fail(fn, `${name} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`, TypeError);
-  const view = new Uint16Array(buffer, byteOffsetOf.call(x) as number, lengthOf.call(x) as number);
-  float16Views.add(view);
-  callers.set(view, x);
-  return view;
+  return buffer;
 }
 
 /**
@@ -321,7 +336,8 @@ export function inputTensor(fn: string, name: string, t: unknown): InputTensor {
       return { data: bits, shape: checkShape(fn, name, shape, bits.length), half };
     }
   }
-  return { ...floatTensor(fn, name, t), half: null };
+  const { data, shape } = floatTensor(fn, name, t);
+  return { data, shape, half: null };
 }
 
 // onnxruntime-web Tensors ({ data, dims, type }, and a location). Their type names the data's
@@ -355,7 +371,13 @@ function ortTensor(fn: string, name: string, x: object): unknown {
 /** Checks that an array is usable as tensor data: not shared (another thread may change it while
  *  we read), not detached (its length would read as 0). Arguments read by readArg already are. */
 export function checkBuffer(fn: string, name: string, data: unknown): void {
-  if (data !== null && typeof data === 'object') plainView(fn, name, data);
+  // plainView's checks without the view it would make (and drop): a view and a WeakMap entry per
+  // check were a fifth of a small call's cost.
+  if (data === null || typeof data !== 'object') return;
+  const kind = typedArrayKind(data);
+  if (kind === undefined) return;
+  if (isFloat16Array(data, kind)) usableHalfBuffer(fn, name, data);
+  else usableBuffer(fn, name, data);
 }
 
 /** A float input tensor: { data: Float32Array | Float64Array, shape }. */

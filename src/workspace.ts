@@ -113,8 +113,17 @@ export class Workspace {
 
   /** The kernel `<name>_<precision>`, typed as the caller says. */
   kernel<F>(name: string, precision: Precision): F {
-    return this.call(`${name}_${precision}`) as F;
+    if (this.pool) return this.call(`${name}_${precision}`) as F;
+    // One thread: the export itself, looked up once per name (a small call's fixed cost)
+    const table = precision === 'f32' ? this.f32 : this.f64;
+    let f = table.get(name);
+    if (f === undefined) table.set(name, (f = this.exports[`${name}_${precision}`] as (...args: number[]) => number));
+    return f as F;
   }
+
+  /** The exports `kernel` has handed out on one thread, by name, per precision. */
+  private readonly f32 = new Map<string, (...args: number[]) => number>();
+  private readonly f64 = new Map<string, (...args: number[]) => number>();
 
   /** The export `name` as a function that runs it, or, while a parallel stream records a chunk's
    *  job (`recording`), adds the call to the job and returns 0 (src/stream.ts). */

@@ -129,7 +129,12 @@ export class LossStream {
     // .array): they are read from views made after it (red team 13).
     const again = viewsAgain(ws.exports.memory, fixed);
     const lengths = fixed.map((v) => v?.length ?? 0);
-    this.stream = new Stream(ws, fn, outer, inner, [...inputs, ...extraInputs], outputs, lengths.map((n) => n * bytes), layout);
+    const lanes: Lane[] = [];
+    for (let i = 0; i < inputs.length; i++) lanes.push(inputs[i]);
+    for (let i = 0; i < extraInputs.length; i++) lanes.push(extraInputs[i]);
+    const fixedBytes: number[] = [];
+    for (let i = 0; i < lengths.length; i++) fixedBytes.push(lengths[i] * bytes);
+    this.stream = new Stream(ws, fn, outer, inner, lanes, outputs, fixedBytes, layout);
     const values = again();
     this.fixed = this.stream.fixed.map((pointer, k) => (values[k] && !this.stream.idle ? pointer : 0));
     this.fixed.forEach((pointer, k) => pointer && ws.floats(precision, pointer, lengths[k]).set(values[k]!));
@@ -152,12 +157,17 @@ export class LossStream {
     const { plan, lossValues, grad } = this;
     const scale = uniformScale(plan, denominator);
     const extra = this.perPosition.length;
+    const perPositionUpstream = plan.gradPerPosition !== null;
+    // The stream's chunk, completed in place (the stream makes a new one per chunk and keeps none):
+    // no copy of it per chunk.
     const total = this.stream.run((chunk) => {
+      const c = chunk as LossChunk;
       let k = extra;
-      const loss = lossValues ? chunk.outputs[k++] : 0;
-      const g = grad ? chunk.outputs[k++] : 0;
-      const gradOutput = plan.gradPerPosition ? chunk.inputs[chunk.inputs.length - 1] : 0;
-      return kernel({ ...chunk, loss, grad: g, gradOutput, perPosition: chunk.outputs.slice(0, extra) }, scale);
+      c.loss = lossValues ? chunk.outputs[k++] : 0;
+      c.grad = grad ? chunk.outputs[k++] : 0;
+      c.gradOutput = perPositionUpstream ? chunk.inputs[chunk.inputs.length - 1] : 0;
+      c.perPosition = extra === 0 ? NO_POINTERS : chunk.outputs.slice(0, extra);
+      return kernel(c, scale);
     }, side);
     // 'mean' divides as PyTorch does, in IEEE arithmetic: a zero denominator (every target ignored,
     // class weights that sum to zero, an empty batch) gives NaN for 0 / 0 and +-Infinity otherwise.
@@ -168,6 +178,9 @@ export class LossStream {
     return grad ? { loss, grad: callerArray(this.stream.outputs[this.stream.outputs.length - 1].data as FloatArray) } : { loss };
   }
 }
+
+/** A chunk's perPosition when there are none (never written to). */
+const NO_POINTERS: number[] = Object.freeze([]) as unknown as number[];
 
 /** The upstream gradient factor the kernels apply when it is uniform: gradOutput / denominator for 'mean'. */
 export function uniformScale(plan: LossPlan, denominator: number): number {
