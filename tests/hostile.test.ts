@@ -129,6 +129,28 @@ describe('arguments that cannot be read safely are refused with their own error'
       const input = { data: new Float32Array([0.5, 0.5]), shape: [2] };
       return X.binaryCrossEntropy(input, new Float32Array([1, 0]), { get reduction() { input.data[0] = 5; return 'mean'; } });
     }, RangeError, 'binaryCrossEntropy: all elements of input should be between 0 and 1 (input[0] = 5)'],
+    // red team 32: `out` was taken on its constructor's word, so a look-alike wrote through its own
+    // buffer / byteOffset / byteLength (into another live wasmArray), and a Proxy's length getter threw
+    // V8's message without the function's name
+    ['Proxy of a Float32Array as out', () => X.crossEntropy(honestInput(), T, { out: new Proxy(new Float32Array(N * C), {}) }), TypeError,
+      'crossEntropy: out must be a Float32Array like the input, got Float32Array-like object that is not a typed array (a Proxy?)'],
+    ['a look-alike object whose constructor is Float32Array as out, over another wasmArray', () => {
+      const a = X.wasmArray(Float32Array, 12);
+      const b = X.wasmArray(Float32Array, 12);
+      b.array.fill(7);
+      const view = a.array;
+      const out = { constructor: Float32Array, length: 12, buffer: view.buffer, byteOffset: view.byteOffset + 40, byteLength: 8, BYTES_PER_ELEMENT: 4, set() {}, subarray: () => view };
+      try {
+        return X.softmax({ data: new Float32Array(12).fill(1), shape: [4, 3] }, { out });
+      } finally {
+        expect(Array.from(b.array)).toEqual(new Array(12).fill(7));
+        a.free();
+        b.free();
+      }
+    }, TypeError, 'softmax: out must be a Float32Array like the input, got Float32Array-like object that is not a typed array (a Proxy?)'],
+    ['Proxy of a Float32Array as linearCrossEntropy outWeight', () => X.linearCrossEntropy({ data: logits(8), shape: [2, 4] }, { data: logits(12), shape: [3, 4] }, [0, 2],
+      { grad: true, outWeight: new Proxy(new Float32Array(12), {}) }), TypeError,
+      'linearCrossEntropy: outWeight must be a Float32Array like the input, got Float32Array-like object that is not a typed array (a Proxy?)'],
     ['a shape with 10^7 dims', () => X.softmax({ data: new Float32Array(1), shape: new Array(1e7).fill(1) }), RangeError,
       'softmax: input.shape has 10000000 dimensions (at most 64)'],
     ['oneHot with 2^40 classes', () => X.oneHot([0, 1], 2 ** 40), RangeError,

@@ -12,7 +12,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typeName, sameMemory, viewsAgain } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
@@ -358,7 +358,8 @@ export function linearCrossEntropy<A extends FloatArray>(
 
   function outArray(v: unknown, name: string, type: Float32ArrayConstructor | Float64ArrayConstructor, length: number): A | null {
     if (v === undefined) return null;
-    if (v === null || (v as object).constructor !== type) fail(FN, `${name} must be a ${type.name} like the input, got ${typeName(v)}`, TypeError);
+    // (a Proxy or look-alike object is not a typed array, whatever its constructor says: red team 32)
+    if (v === null || typeof v !== 'object' || typedArrayKind(v) === undefined || (v as object).constructor !== type) fail(FN, `${name} must be a ${type.name} like the input, got ${typeName(v)}`, TypeError);
     checkBuffer(FN, name, v);
     const a = v as A;
     if (a.length !== length) fail(FN, `${name} has ${a.length} elements but needs ${length}`, RangeError);

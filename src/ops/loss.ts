@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typeName, viewsAgain } from '../tensor.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typedArrayKind, typeName, viewsAgain } from '../tensor.js';
 import { Chunk, ChunkLayout, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -76,7 +76,8 @@ export function checkOut(fn: string, out: unknown, input: FloatArray | Uint16Arr
   if (out === undefined) return null;
   const half = input instanceof Uint16Array;
   const type = half ? Float32Array : input.constructor;
-  if (out === null || (out as object).constructor !== type) {
+  // (a Proxy or look-alike object is not a typed array, whatever its constructor says: red team 32)
+  if (out === null || typeof out !== 'object' || typedArrayKind(out) === undefined || (out as object).constructor !== type) {
     fail(fn, `out must be a ${type.name} ${half ? '(results of half-precision input are float32)' : 'like the input'}, got ${typeName(out)}`, TypeError);
   }
   const o = out as FloatArray;
