@@ -31,6 +31,12 @@ export function isIntArray(x: unknown): x is IntArray {
   return kind !== undefined && INT_KINDS.has(kind) && !float16Views.has(x as object);
 }
 
+/** A number as the kernels of `precision` read it: rounded to float32 for float32 (and half-precision)
+ *  input, whatever array it came from (a float64 target of a float32 input, a JS number option). */
+export function asStored(precision: Precision): (v: number) => number {
+  return precision === 'f32' ? Math.fround : (v: number) => v;
+}
+
 export function precisionOf(data: FloatArray | Uint16Array): Precision {
   // half-precision input (raw 16-bit bits) is computed in float32
   return data instanceof Float32Array || data instanceof Uint16Array ? 'f32' : 'f64';

@@ -3,8 +3,8 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, sameArray, Tensor, tensorLike, typeName } from '../tensor.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
+import { asStored, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, precisionOf, product, readArg, sameArray, Tensor, tensorLike, typeName } from '../tensor.js';
+import { LOSS_OPTIONS, LossOptionsBase, outReplaces, LossPlan, LossResult, LossStream, planLoss } from './loss.js';
 import { Lane } from '../stream.js';
 
 type Broadcastable = number | ArrayLike<number> | { data: ArrayLike<number>; shape?: readonly number[] };
@@ -125,8 +125,8 @@ function run<A extends FloatArray>(
     if (w && streamed(w)) lanes.push({ data: tiled(w, n, type), rows: unit, type, name });
   }
   const fixed = [weight, posWeight].map((w) => (w && !streamed(w) ? w.values : null));
-  // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
-  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
+  // (before the stream is built: loss.ts outReplaces)
+  const overwritten = outReplaces(plan, x, y);
   const stream = new LossStream(ws, fn, plan, precision, units, unit, 1, lanes, fixed, unit);
   const kernel = ws.kernel<BceKernel>(logits ? 'binaryCrossEntropyWithLogits' : 'binaryCrossEntropy', precision);
   // 'mean': the kernel takes gradOutput itself and multiplies by 1 / n last, as PyTorch divides last.
@@ -148,7 +148,7 @@ function run<A extends FloatArray>(
   // (Only another thread writing the input during the call could leave nothing to find: that
   // race makes any result meaningless, as it did when JavaScript checked the input first.)
   if (stream.sideTotal > 0) checkUnitRange(fn, stream.input(0) as FloatArray);
-  if (logits && !overwritten) nonFiniteTargets(result, stream.total, plan, stream.input(0), stream.input(1), weight, posWeight, n, precision === 'f32' ? Math.fround : null);
+  if (logits && !overwritten) nonFiniteTargets(result, stream.total, plan, stream.input(0), stream.input(1), weight, posWeight, n, asStored(precision));
   return result;
 }
 
@@ -156,9 +156,8 @@ function run<A extends FloatArray>(
  *  (1 - y) x + (1 + (pw - 1) y) (log(e^-m + e^(-x - m)) + m) with m = max(-x, 0), and its gradient
  *  ((pw y + 1 - y) sigmoid(x) - pw y) g, give +-inf where the kernel's stable form gives NaN (inf * 0
  *  inside it; red team 30, pattern E): see literalWhereNonFinite. */
-function nonFiniteTargets(result: LossResult, total: number, plan: LossPlan, x: ArrayLike<number>, yIn: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number, round: ((v: number) => number) | null): void {
-  // (values as the kernel reads them: in float32 for a float32 input, whatever the arrays' types)
-  const read = round ?? ((v: number) => v);
+function nonFiniteTargets(result: LossResult, total: number, plan: LossPlan, x: ArrayLike<number>, yIn: ArrayLike<number>, weight: Periodic | null, posWeight: Periodic | null, n: number, read: (v: number) => number): void {
+  // (`read`: values as the kernel reads them, tensor.ts asStored)
   const at = (w: Periodic | null, i: number) => (w ? read(w.values[i % w.period]) : 1);
   const y = { length: n, at: (i: number) => read(yIn[i]) };
   const mean = plan.reduction === 'mean';

@@ -2,11 +2,11 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
+import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossPlan, LossResult, LossStream, planLoss, uniformScale } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, outReplaces, LossPlan, LossResult, LossStream, planLoss, uniformScale } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Per-class rescaling weight, length C. */
@@ -91,12 +91,13 @@ export function crossEntropy<A extends FloatArray>(
     // detach a wasmArray input)
     const w = (c: number) => (weight ? weight[c] : 1);
     // (a float64 target of a float32 input is read in float32, as the kernel reads it)
-    const inType = precision === 'f32' ? Math.fround : (v: number) => v;
+    const inType = asStored(precision);
+    const wMax = largestWeight(weight);
     const q = (t: ArrayLike<number>, e: number) => (eps > 0 ? inType(t[e]) * (1 - eps) + eps / C : inType(t[e]));
-    // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
-    const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, p));
+    // (before the stream is built: loss.ts outReplaces)
+    const overwritten = outReplaces(plan, x, p);
     const uniform = uniformScale(plan, positions);
-    const infinite = nonFiniteUpstream(plan, uniform, positions, largestWeight(weight));
+    const infinite = nonFiniteUpstream(plan, uniform, positions, wMax);
     const literal = infinite.length === 0 || C === 0 ? null : new Literal(x, read.half, C, inner);
     const writeRows = literal?.gradRows(infinite,
       (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
@@ -119,7 +120,7 @@ export function crossEntropy<A extends FloatArray>(
     // where a weight times a target probability is not finite: PyTorch's terms, (log p_c q'_c) w_c,
     // read after the kernel, so not where the gradient went into the input or the target
     const [xs, ps] = [stream.input(0), stream.input(1)];
-    if (stream.total !== stream.total && C > 0 && !overwritten && !(largestWeight(weight) * largestMagnitude(ps, inType) < Infinity)) {
+    if (stream.total !== stream.total && C > 0 && !overwritten && !(wMax * largestMagnitude(ps, inType) < Infinity)) {
       const after = new Literal(xs, read.half, C, inner);
       const rowLoss = (pos: number) => {
         const logP = after.logSoftmax(pos);
@@ -172,8 +173,9 @@ export function crossEntropy<A extends FloatArray>(
   // before the stream is built, whose reserve may grow wasm memory and so detach a wasmArray input)
   const w = (c: number) => (weight ? weight[c] : 1);
   const uniform = uniformScale(plan, denominator);
-  const nonFiniteWeight = hasNonFinite(weight);
-  const bound = largestWeight(weight) * (1 - eps + eps / C);
+  const wMax = largestWeight(weight); // (NaN or Infinity where a weight is)
+  const nonFiniteWeight = !(wMax < Infinity);
+  const bound = wMax * (1 - eps + eps / C);
   // A 'none' gradOutput is looked at by the kernel, which leaves its largest magnitude in
   // crossEntropyZSquares when z = 0 (a JavaScript pass over it cost 13% of a [65536, 2] call: red team
   // 31): its rows are formed after the kernel, from the input as it is then, unless `out` is the input.
@@ -243,7 +245,7 @@ class Literal {
   lse = 0;
   constructor(private readonly x: ArrayLike<number>, half: 'float16' | 'bfloat16' | null, private readonly C: number, private readonly inner: number) {
     this.value = half ? halfDecoder(half) : (v: number) => v;
-    this.round = half || x instanceof Float32Array ? Math.fround : (v: number) => v;
+    this.round = asStored(half ? 'f32' : precisionOf(x as FloatArray));
     this.logP = new Float64Array(C);
   }
 
@@ -308,11 +310,9 @@ function nonFiniteUpstream(plan: LossPlan, uniform: number, positions: number, b
   return at;
 }
 
-/** The largest |w_c| (1 without weights). */
+/** The largest |w_c| (1 without weights; NaN or Infinity if a weight is). */
 function largestWeight(weight: ArrayLike<number> | null): number {
-  let most = weight ? 0 : 1;
-  for (let c = 0; weight && c < weight.length; c++) most = Math.max(most, Math.abs(weight[c]));
-  return most;
+  return weight ? largestMagnitude(weight, (v) => v) : 1;
 }
 
 /** crossEntropy's loss with class indices as PyTorch composes it (Literal), formed before the
@@ -351,13 +351,6 @@ function largestMagnitude(values: ArrayLike<number>, read: (v: number) => number
     if (most !== most) break;
   }
   return most;
-}
-
-/** Whether any value is +-inf or NaN. */
-function hasNonFinite(values: ArrayLike<number> | null): boolean {
-  if (!values) return false;
-  for (let i = 0; i < values.length; i++) if (values[i] - values[i] !== 0) return true;
-  return false;
 }
 
 /** 0, 1, ..., n - 1. */

@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typedArrayKind, typeName, viewsAgain } from '../tensor.js';
+import { callerArray, checkBoolean, sameArray, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typedArrayKind, typeName, viewsAgain } from '../tensor.js';
 import { Chunk, ChunkLayout, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -182,6 +182,13 @@ export class LossStream {
 
 /** A chunk's perPosition when there are none (never written to). */
 const NO_POINTERS: number[] = Object.freeze([]) as unknown as number[];
+
+/** Whether the gradient is written over one of `arrays` (`out` is exactly that array), so that its
+ *  values are gone after the kernel. Decided before the stream is built: a wasmArray input and out,
+ *  detached by the stream's growth, would compare equal. */
+export function outReplaces(plan: LossPlan, ...arrays: ArrayBufferView[]): boolean {
+  return plan.wantGrad && arrays.some((a) => sameArray(plan.out, a));
+}
 
 /** The upstream gradient factor the kernels apply when it is uniform: gradOutput / denominator for 'mean'. */
 export function uniformScale(plan: LossPlan, denominator: number): number {

@@ -2,9 +2,9 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, sameArray, Tensor, typeName } from '../tensor.js';
+import { asStored, checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Tensor, typeName } from '../tensor.js';
 import { floatTarget, literalWhereNonFinite, logitsTerm } from './bce.js';
-import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
+import { LOSS_OPTIONS, LossOptionsBase, outReplaces, LossResult, LossStream, planLoss } from './loss.js';
 
 export interface SigmoidFocalLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
   /** Weight of the positive class, 1 - alpha for the negative one; a negative alpha disables the
@@ -42,8 +42,8 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   const ws = getWorkspace(FN);
   const lanes = [{ data: x, rows: 1, name: 'input' }, { data: y, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }];
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
-  // (before the stream is built: a wasmArray input and out, detached by its growth, compare equal)
-  const overwritten = plan.wantGrad && (sameArray(plan.out, x) || sameArray(plan.out, y));
+  // (before the stream is built: loss.ts outReplaces)
+  const overwritten = outReplaces(plan, x, y);
   const stream = new LossStream(ws, FN, plan, precision, n, 1, 1, lanes, []);
   const kernel = ws.kernel<Kernel>('sigmoidFocalLoss', precision);
   const result = stream.run(n, (c, scale) =>
@@ -53,7 +53,7 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   // the kernel's gives NaN (red team 30; the gradients agree already)
   if (!overwritten) {
     const [xs, ys] = [stream.input(0), stream.input(1)];
-    const read = precision === 'f32' ? Math.fround : (v: number) => v; // (as the kernel reads a float64 target)
+    const read = asStored(precision); // (as the kernel reads a float64 target)
     literalWhereNonFinite(result, stream.total, n, (i) => read(ys[i]) - read(ys[i]) !== 0, (i) => {
       const xi = xs[i], yi = read(ys[i]), p = 1 / (1 + Math.exp(-xi));
       const loss = logitsTerm(xi, yi, null) * Math.pow(1 - (p * yi + (1 - p) * (1 - yi)), gamma);
