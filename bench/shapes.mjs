@@ -94,6 +94,9 @@ export function shapeCases(X) {
   for (const op of ['softmax', 'logSoftmax']) {
     forward(op, `${op}-last`, `${op}, last dim [1024, 1024]`, [1024, 1024], -1);
     forward(op, `${op}-dim1`, `${op}, dim 1 of [16, 64, 1024]`, [16, 64, 1024], 1);
+    // rows of two classes, and short position runs after the class dim (regrouped into columns)
+    forward(op, `${op}-C2`, `${op}, last dim [524288, 2]`, [rows(2), 2], -1);
+    forward(op, `${op}-L2`, `${op}, dim 1 of [24966, 21, 2]`, [rows(42), 21, 2], 1);
   }
 
   // The backward ops on the forward's output, into out, over the last dim and over dim 1.
@@ -116,6 +119,7 @@ export function shapeCases(X) {
   for (const [op, fwd] of [['logSoftmaxBackward', 'logSoftmax'], ['softmaxBackward', 'softmax']]) {
     backward(op, fwd, `${op}-last`, `${op}, last dim [1024, 1024]`, [1024, 1024], -1);
     backward(op, fwd, `${op}-dim1`, `${op}, dim 1 of [16, 64, 1024]`, [16, 64, 1024], 1);
+    backward(op, fwd, `${op}-C2`, `${op}, last dim [524288, 2]`, [rows(2), 2], -1);
   }
 
   // binaryCrossEntropy on probabilities, and with logits for posWeight periods 1, 2, 3, 8, 1000.

@@ -65,6 +65,10 @@ function makeOps(): [string, () => unknown][] {
     ['logSoftmax dim 1', () => X.logSoftmax({ data: x32, shape: [N, C] }, { dim: 1 })],
     ['softmax dim 0 (columns)', () => X.softmax({ data: x32, shape: [N, C] }, { dim: 0 })],
     ['softmaxBackward', () => X.softmaxBackward({ data: gradOut, shape: [N, C] }, { data: softY, shape: [N, C] })],
+    ['softmax and logSoftmaxBackward on rows of 2 and 7 classes (regrouped into columns)', () => [
+      X.softmax({ data: x32, shape: [N * C / 2, 2] }),
+      X.logSoftmaxBackward({ data: gradOut.subarray(0, 7 * 90000), shape: [90000, 7] }, { data: x32.subarray(0, 7 * 90000).map((v) => -Math.abs(v)), shape: [90000, 7] }),
+    ]],
     ['logSoftmaxBackward f64', () => X.logSoftmaxBackward({ data: gradOut64, shape: [N, C] }, { data: X.logSoftmax({ data: x64, shape: [N, C] }), shape: [N, C] })],
     ['binaryCrossEntropy, weight of period 4 (tiled in per-thread scratch)', () => X.binaryCrossEntropy({ data: p, shape: [100000, 4] }, { data: y, shape: [100000, 4] }, { weight: new Float32Array([0.5, 2, 1, 3]), grad: true })],
     ['binaryCrossEntropy input out of [0, 1] in a late chunk (the kernel\'s range check, an export read after each chunk)', () => {
