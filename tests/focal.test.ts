@@ -87,6 +87,33 @@ test('NCHW 64 x 64 (class rows a multiple of 512 bytes apart: the stream cuts ea
   }
 });
 
+test('NCHW with 8 or more classes (regrouped into rows per chunk: src/ops/focal.ts), every reduction, many chunks', () => {
+  const shape = [6, 21, 40, 50];
+  const r = rng(65);
+  const n = 6 * 21 * 2000;
+  for (const T of [Float32Array, Float64Array]) {
+    const x = T.from(normals(r, n, 3));
+    x[5 * 2000 + 7] = -Infinity; // one class of one position: exp 0, a zero gradient entry
+    const t = new Int32Array(6 * 2000).map(() => Math.floor(r() * 21));
+    t[2001] = -100;
+    t[11999] = -100; // the last position, ignored
+    const weight = T.from(uniforms(r, 21, 0.2, 2));
+    const tol = T === Float32Array ? 1e-5 : 1e-12;
+    for (const [gamma, reduction] of [[2, 'mean'], [0.7, 'sum'], [3, 'none']] as const) {
+      const gradOutput = reduction === 'none' ? T.from(normals(r, 6 * 2000)) : undefined;
+      const got = X.focalLoss({ data: x, shape }, { data: t, shape: [6, 40, 50] }, { gamma, weight, reduction, grad: true, gradOutput });
+      const want = R.focalLoss({ data: x, shape }, t, { gamma, weight, reduction, gradOutput });
+      const gl = typeof got.loss === 'number' ? [got.loss] : Array.from(got.loss);
+      const wl = typeof want.loss === 'number' ? [want.loss] : Array.from(want.loss as ArrayLike<number>);
+      expect(gl.length).toBe(wl.length);
+      gl.forEach((v, i) => expect(Math.abs(v - wl[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(wl[i]))));
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got.grad![i] - want.grad[i]) / (1 + Math.abs(want.grad[i])));
+      expect(worst).toBeLessThan(tol);
+    }
+  }
+});
+
 test('FocalLoss: constructor options with per-call grad and gradOutput', () => {
   const x = { data: Float64Array.from([1, 2, 3, 0.5, -1, 2]), shape: [2, 3] };
   const m = new X.FocalLoss({ gamma: 1.5, weight: [1, 2, 0.5], reduction: 'sum' });
