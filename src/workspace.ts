@@ -40,6 +40,8 @@ export function getWorkspaceLimit(): number {
 
 export class Workspace {
   readonly exports: KernelExports;
+  /** Whether the module has SIMD kernels (its column paths, which regrouped chunks are for). */
+  readonly simd: boolean;
   /** Start of the pinned arena (arrays handed out by `pin`), which ends where the per-call
    *  regions begin: the arena grows up, pushing the call regions (which hold nothing between
    *  calls) ahead of it. */
@@ -50,6 +52,7 @@ export class Workspace {
 
   constructor(exports: KernelExports) {
     this.exports = exports;
+    this.simd = exports.simdBuild() !== 0;
     this.arenaStart = Math.max(ALIGN, align(exports.heapBase()));
     this.base = this.arenaStart;
     this.noteShared();

@@ -35,10 +35,11 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): nu
 // (several vectors of positions per walk of the classes; float32 only); with C = 100 its walks of
 // 40 positions leave the last positions to columns().
 // Float32 rows of few classes or with a scalar tail, and inner 2 or 3, are regrouped into columns
-// (src/ops/softmax.ts REGROUP): [70000, 2, 1] and [30001, 3, 1] span two chunks, 47 and 15 classes
-// end in a tail, [3000, 21, 2] has short position runs.
+// (src/ops/softmax.ts REGROUP): [70000, 2, 1] and [30001, 3, 1] span two chunks, 47, 20 and 15
+// classes end in a tail, [3000, 21, 2] and [300, 64, 2] (class rows of 128 positions once regrouped:
+// the tile walk) have short position runs.
 const SHAPES = [[2, 1, 5], [2, 3, 2], [3, 9, 3], [2, 20, 4], [2, 7, 5], [1, 17, 7], [2, 9, 9], [1, 33, 18], [4, 1000, 1], [2, 6, 7], [2, 5, 128], [1, 19, 256], [1, 100, 128], [2, 11, 64],
-  [70000, 2, 1], [30001, 3, 1], [2001, 47, 1], [999, 15, 1], [3000, 21, 2], [9, 6, 1]];
+  [70000, 2, 1], [30001, 3, 1], [2001, 47, 1], [5000, 20, 1], [999, 15, 1], [3000, 21, 2], [300, 64, 2], [9, 6, 1]];
 
 describe.each(TYPES)('%s', (_name, Type, tol) => {
   test.each(SHAPES)('softmax and logSoftmax over dim 1 of [%i, %i, %i], into out and in place', (...shape) => {

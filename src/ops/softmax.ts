@@ -18,28 +18,41 @@ export interface SoftmaxOptions<A extends FloatArray = FloatArray> {
 type Forward = (x: number, y: number, outer: number, C: number, inner: number) => void;
 type Backward = (g: number, y: number, dx: number, outer: number, C: number, inner: number) => void;
 
-/** Float32 chunks the kernels walk mostly in scalar code are regrouped into one long column block
- *  (Stream's 'columns', assembly/layout.ts), where the column path runs whole vectors: rows of few
- *  classes, rows whose scalar tail (C not a multiple of 4) runs the scalar exp, and a class dim
- *  followed by fewer positions than a vector holds ([N, 21, 2]). Per kernel: regroup rows of fewer
- *  than `few` classes, and rows under `tails` classes that end in a tail. Measured float32 into out
- *  (ns/elem, row path -> regrouped): softmax [524288, 2] 13.6 -> 2.3, [N, 47] 4.6 -> 2.9, [N, 64]
- *  2.0 -> 3.5 (so not there); logSoftmaxBackward [N, 6] 5.0 -> 2.9, [N, 8] 2.1 -> 2.7;
- *  softmaxBackward [N, 2] 4.2 -> 1.7, [N, 8] 1.6 -> 1.9; [N, 21, 2] 20 -> 2.4 for the forwards.
- *  Not float64: its column kernels have no tiled walk for the regrouped block's 512-byte-multiple
- *  strides, and ran slower regrouped (softmax [N, 2] 14 -> 29). */
-const REGROUP: Record<string, { few: number; tails: number }> = {
-  softmaxForward: { few: 16, tails: 64 },
-  logSoftmaxForward: { few: 16, tails: 64 },
-  logSoftmaxBackward: { few: 8, tails: 16 },
-  softmaxBackward: { few: 5, tails: 0 },
+/** In the SIMD builds, chunks the kernels would walk mostly in scalar code are regrouped into one
+ *  long column block (Stream's 'columns', assembly/layout.ts), where the column path runs whole
+ *  vectors: rows of few classes; float32 rows whose row helpers end in scalar tails (C not a
+ *  multiple of 8 for the forwards, whose tails run the scalar exp; of 4 for logSoftmaxBackward);
+ *  and, in float32, a class dim followed by 2 or 3 positions ([N, 21, 2]: fewer than a vector
+ *  holds; float64's two lanes take those as columns already). Per precision and kernel: rows of
+ *  fewer than `few` classes, rows under `tails` classes that end in a tail, and short position runs
+ *  when `runs`. From a sweep of C = 1..255 (into out, ns/elem, row path -> regrouped): float32
+ *  softmax [524288, 2] 13.6 -> 2.3, [N, 20] 5.4 -> 2.8, [N, 47] 4.6 -> 2.9, [N, 24] 2.5 -> 2.9 and
+ *  [N, 64] 2.0 -> 3.5 (so not those); logSoftmaxBackward [N, 6] 5.0 -> 2.9, [N, 8] 2.1 -> 2.7;
+ *  softmaxBackward [N, 2] 4.2 -> 1.7, [N, 8] 1.6 -> 1.9, [N, 64, 2] 2.6 -> 3.4 (its rows have no exp:
+ *  red team 33); [N, 21, 2] 20 -> 2.4 for the forwards. float64 softmax [N, 2] 16.3 -> 5.7,
+ *  logSoftmax [N, 2] 20.8 -> 8.2 (plain JS 17.8), [N, 21] 6.2 -> 5.4; its backward ops gained
+ *  nothing. The scalar build has no column path: regrouped, it walked the block strided (red team
+ *  33: softmaxBackward [2048, 64, 2] 2.5 -> 9.5). */
+const REGROUP: Record<string, Record<string, { few: number; tails: number; tail: number; runs: boolean }>> = {
+  f32: {
+    softmaxForward: { few: 16, tails: 64, tail: 8, runs: true },
+    logSoftmaxForward: { few: 16, tails: 64, tail: 8, runs: true },
+    logSoftmaxBackward: { few: 8, tails: 16, tail: 4, runs: true },
+    softmaxBackward: { few: 5, tails: 0, tail: 4, runs: false },
+  },
+  f64: {
+    softmaxForward: { few: 16, tails: 0, tail: 2, runs: false },
+    logSoftmaxForward: { few: 24, tails: 0, tail: 2, runs: false },
+    logSoftmaxBackward: { few: 0, tails: 0, tail: 2, runs: false },
+    softmaxBackward: { few: 0, tails: 0, tail: 2, runs: false },
+  },
 };
 
-function familyRelayout(kernelName: string, precision: string, C: number, inner: number): Relayout | undefined {
-  if (precision !== 'f32') return undefined;
-  const { few, tails } = REGROUP[kernelName];
-  const shortRows = inner === 1 && (C < few || (C < tails && C % 4 !== 0));
-  return shortRows || (inner > 1 && inner < 4) ? 'columns' : undefined;
+function familyRelayout(simd: boolean, kernelName: string, precision: string, C: number, inner: number): Relayout | undefined {
+  if (!simd) return undefined;
+  const { few, tails, tail, runs } = REGROUP[precision][kernelName];
+  const shortRows = inner === 1 && (C < few || (C < tails && C % tail !== 0));
+  return shortRows || (runs && inner > 1 && inner < 4) ? 'columns' : undefined;
 }
 
 function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg: unknown, options?: SoftmaxOptions<A>): A {
@@ -51,7 +64,7 @@ function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg:
   const { outer, classes, inner } = splitAt(input.shape, dim);
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
-  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input', half: input.half }], [{ data: result, rows: classes, name: 'out' }], [], { relayout: familyRelayout(kernelName, precision, classes, inner) });
+  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input', half: input.half }], [{ data: result, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, classes, inner) });
   const kernel = ws.kernel<Forward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
@@ -75,7 +88,7 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   const dx = checkOut(fn, opts.out, y.data) ?? newFloatArray(precision, y.data.length);
   const ws = getWorkspace(fn);
   const lanes = [{ data: g.data, rows: classes, name: 'gradOutput' }, { data: y.data, rows: classes, name: 'output' }];
-  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes, name: 'out' }], [], { relayout: familyRelayout(kernelName, precision, classes, inner) });
+  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, classes, inner) });
   const kernel = ws.kernel<Backward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.inputs[1], c.outputs[0], c.count, classes, c.width);
