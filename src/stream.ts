@@ -77,8 +77,9 @@ export type Relayout = 'columns' | 'rows';
 export interface ChunkLayout {
   /** Regroup class-dim lanes for the kernel (see Relayout). */
   relayout?: Relayout;
-  /** The kernel walks a chunk's class rows a vector of positions at a time (the CE, focal and
-   *  tokenScores column kernels): keep those rows off strides that alias in L1 (see the constructor). */
+  /** The kernel walks a chunk's class rows a vector of positions at a time (the CE and tokenScores
+   *  column kernels, focal's strided walk): keep those rows off strides that alias in L1 (see the
+   *  constructor). */
   walksClassRows?: boolean;
 }
 
@@ -154,7 +155,6 @@ export class Stream {
     inputs: Lane[], outputs: Lane[], fixed: number[],
     { relayout, walksClassRows = false }: ChunkLayout = {},
   ) {
-    this.relayout = relayout;
     // (Loops, not chains of map/forEach/spread: a small call is mostly this constructor's fixed cost.)
     const lanes: Lane[] = [];
     for (let i = 0; i < inputs.length; i++) lanes.push(inputs[i]);
@@ -234,6 +234,27 @@ export class Stream {
       // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem; 8, not 4, as above)
       this.width = width < inner && aliases(width) ? width + 8 : width;
     }
+    // A regroup is for speed only: where its scratch (a chunk of the widest regrouped lane) would
+    // take the call over the workspace limit, the chunks keep their layout (red team 34: focalLoss
+    // [4, 1000, 600] with a gradient needed 1.5 MiB regrouped, 1.0 without). Counted as if every
+    // lane had a block (lanes used in place have none), so it errs towards not regrouping.
+    if (relayout) {
+      const positions = this.count * this.width;
+      let bytes = 0;
+      let scratch = 0;
+      for (let k = 0; k < fixed.length; k++) bytes += Math.ceil(fixed[k] / 16) * 16;
+      for (let k = 0; k < nLanes; k++) {
+        const block = Math.ceil((positions * lanes[k].rows * typeOf(lanes[k]).BYTES_PER_ELEMENT) / 16) * 16;
+        bytes += block;
+        if (lanes[k].rows > 1) scratch = Math.max(scratch, block);
+      }
+      if (bytes + scratch > getWorkspaceLimit()) {
+        relayout = undefined;
+        // (the count of whole outer slices, without the regroup's multiple of 8)
+        if (this.width === inner && this.count > 1) this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
+      }
+    }
+    this.relayout = relayout;
     // A relayouted lane is regrouped between its copy and the kernel, so never used in place; nor is
     // any lane when chunks slice the inner dim.
     const sliced = this.width < inner;

@@ -26,9 +26,10 @@ const FN = 'focalLoss';
 export function focalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: FocalLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
   const gamma = finiteOption(FN, 'gamma', opts.gamma, 2);
-  // Its kernel is per position. With the class dim not last and 8 or more classes, chunks are
-  // regrouped into rows, where the row helpers vectorise (float32 [8, 21, 64, 64] 24.4 -> 12.8
-  // ns/elem; 5 classes 33.0 -> 34.6, so not there); otherwise its strided walk of the class rows
-  // keeps chunks off aliasing strides (src/stream.ts: [8, 21, 64, 64] had gone 37.5 -> 31.4).
-  return indexTargetLoss(FN, 'focalLoss', inputArg, targetArg, opts, [gamma], (C, inner) => (inner > 1 && C >= 8 ? { relayout: 'rows' } : { walksClassRows: true })) as LossResult<A>;
+  // Its kernel is per position. With the class dim not last and 8 or more classes, the SIMD
+  // builds' chunks are regrouped into rows, where the row helpers vectorise (float32
+  // [8, 21, 64, 64] 24.4 -> 12.8 ns/elem; 5 classes 33.0 -> 34.6, so not there; the scalar build
+  // 21 -> 25, so not there either); otherwise its strided walk of the class rows keeps chunks off
+  // aliasing strides (src/stream.ts: [8, 21, 64, 64] had gone 37.5 -> 31.4).
+  return indexTargetLoss(FN, 'focalLoss', inputArg, targetArg, opts, [gamma], (C, inner, simd) => (simd && inner > 1 && C >= 8 ? { relayout: 'rows' } : { walksClassRows: true })) as LossResult<A>;
 }

@@ -48,8 +48,9 @@ const REGROUP: Record<string, Record<string, { few: number; tails: number; tail:
   },
 };
 
-function familyRelayout(simd: boolean, kernelName: string, precision: string, C: number, inner: number): Relayout | undefined {
-  if (!simd) return undefined;
+function familyRelayout(simd: boolean, kernelName: string, precision: string, outer: number, C: number, inner: number): Relayout | undefined {
+  // (a few positions fill no vector either way: regrouped they would only pay for the copies)
+  if (!simd || outer * inner < 16) return undefined;
   const { few, tails, tail, runs } = REGROUP[precision][kernelName];
   const shortRows = inner === 1 && (C < few || (C < tails && C % tail !== 0));
   return shortRows || (runs && inner > 1 && inner < 4) ? 'columns' : undefined;
@@ -64,7 +65,7 @@ function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg:
   const { outer, classes, inner } = splitAt(input.shape, dim);
   const result = checkOut(fn, opts.out, input.data) ?? newFloatArray(precision, input.data.length);
   const ws = getWorkspace(fn);
-  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input', half: input.half }], [{ data: result, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, classes, inner) });
+  const stream = new Stream(ws, fn, outer, inner, [{ data: input.data, rows: classes, name: 'input', half: input.half }], [{ data: result, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, outer, classes, inner) });
   const kernel = ws.kernel<Forward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.outputs[0], c.count, classes, c.width);
@@ -88,7 +89,7 @@ function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutp
   const dx = checkOut(fn, opts.out, y.data) ?? newFloatArray(precision, y.data.length);
   const ws = getWorkspace(fn);
   const lanes = [{ data: g.data, rows: classes, name: 'gradOutput' }, { data: y.data, rows: classes, name: 'output' }];
-  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, classes, inner) });
+  const stream = new Stream(ws, fn, outer, inner, lanes, [{ data: dx, rows: classes, name: 'out' }], [], { relayout: familyRelayout(ws.simd, kernelName, precision, outer, classes, inner) });
   const kernel = ws.kernel<Backward>(kernelName, precision);
   stream.run((c) => {
     kernel(c.inputs[0], c.inputs[1], c.outputs[0], c.count, classes, c.width);
