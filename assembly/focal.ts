@@ -12,9 +12,11 @@
 // PyTorch; a target logit of -inf gives an infinite loss and, for gamma > 0, a NaN gradient row.
 //
 // One pass for the max, one for the exps (kept in the gradient row), one to scale them: the same
-// passes and row helpers as cross-entropy. The per-position scalars are f64.
+// passes and row helpers as cross-entropy. The per-position scalars are f64. Float32 with gamma != 0
+// runs four positions at a time in the SIMD builds (focalColumns, below).
 
 import { at, expSumRest, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
+import { besideOne, expK, expWith, flushBelow, log64V, narrow, subnormalBound } from "./simd";
 
 /** Targets are validated i32 (0..C-1, or -1 where ignored); `weight` (C values), `lossOut`, `grad`
  *  and `gradPerPosition` may be 0. Returns the sum of the per-position losses in f64. */
@@ -22,57 +24,200 @@ export function focalLoss<T>(
   x: usize, target: usize, weight: usize, outer: i32, C: i32, inner: i32, gamma: f64,
   lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
 ): f64 {
-  const stride = <usize>inner << alignof<T>();
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const pos = <usize>o * inner + i;
-      const offset = (<usize>o * C * inner + i) << alignof<T>();
-      const row = x + offset;
-      const g = grad + offset;
-      const t = load<i32>(target + (pos << 2));
-      if (t < 0) {
-        if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
-        if (grad != 0) ignoredGrad<T>(row, g, C, stride);
-        continue;
-      }
-      const m = rowMaxForExp<T>(row, C, stride);
-      const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, true); // exact: the exps feed a gradient that gradOutput may scale up
-      // log S as log1p(R) where 1 < S < 2, R the exps other than the max's 1 (S near 1 holds R to
-      // an ulp of 1 only: [30, 0, 0] lost 5e-4 of R = 1.9e-13, hence of u and the loss; red team
-      // 23), and u = 1 - p_t as 0 - expm1(lp_t), not a difference that cancels (0 - : +0 at lp_t =
-      // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
-      // gamma 0 keeps crossEntropy's steps, so that it stays crossEntropy bit for bit.
-      const confident = gamma != 0 && sum < 2 && sum != 1;
-      const logSum = confident ? Math.log1p(expSumRest) : Math.log(sum);
-      const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
-      const pt = Math.exp(lpt);
-      const u = 0 - Math.expm1(lpt);
-      const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : powFocal(u, gamma);
-      const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
-      const loss = -w * (mod * lpt);
-      total += loss;
-      if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
-      if (grad != 0) {
-        const gProduct = -(upstream<T>(gradPerPosition, pos, scale) * w); // d loss / d (mod lp_t)
-        let G = gProduct * mod;
-        if (gamma != 0) {
-          const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1);
-          G += -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
-        }
-        // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to
-        // T first as crossEntropy's subtractTarget does (gamma 0 is crossEntropy bit for bit; at
-        // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
-        rowScale<T>(g, C, stride, -G / sum, 0, 0);
-        const p = g + <usize>t * stride;
-        // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above; an
-        // infinite G keeps PyTorch's inf - inf, NaN)
-        const exact = confident && load<T>(row + <usize>t * stride) == m && G - G == 0;
-        store<T>(p, exact ? <T>(G * u) : <T>(<f64>load<T>(p) + <f64><T>G));
-      }
+    let i = 0;
+    // float32 with the class dim not last: four positions at a time (gamma 0 keeps the row steps)
+    if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && gamma != 0) {
+      for (; i + 4 <= inner; i += 4) total = focalColumns(x, target, weight, o, C, inner, i, gamma, lossOut, grad, scale, gradPerPosition, total);
     }
+    for (; i < inner; i++) total += focalPosition<T>(x, target, weight, o, C, inner, i, gamma, lossOut, grad, scale, gradPerPosition);
   }
   return total;
+}
+
+/** Position i of outer slice o: its loss (returned, and stored at lossOut) and gradient row. */
+function focalPosition<T>(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i: i32, gamma: f64,
+  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize,
+): f64 {
+  const stride = <usize>inner << alignof<T>();
+  const pos = <usize>o * inner + i;
+  const offset = (<usize>o * C * inner + i) << alignof<T>();
+  const row = x + offset;
+  const g = grad + offset;
+  const t = load<i32>(target + (pos << 2));
+  if (t < 0) {
+    if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>0);
+    if (grad != 0) ignoredGrad<T>(row, g, C, stride);
+    return 0;
+  }
+  const m = rowMaxForExp<T>(row, C, stride);
+  const sum = rowExpSum<T>(row, m, C, stride, grad != 0 ? g : 0, true); // exact: the exps feed a gradient that gradOutput may scale up
+  // log S as log1p(R) where 1 < S < 2, R the exps other than the max's 1 (S near 1 holds R to
+  // an ulp of 1 only: [30, 0, 0] lost 5e-4 of R = 1.9e-13, hence of u and the loss; red team
+  // 23), and u = 1 - p_t as 0 - expm1(lp_t), not a difference that cancels (0 - : +0 at lp_t =
+  // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
+  // gamma 0 keeps crossEntropy's steps, so that it stays crossEntropy bit for bit.
+  const confident = gamma != 0 && sum < 2 && sum != 1;
+  const logSum = confident ? Math.log1p(expSumRest) : Math.log(sum);
+  const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
+  const pt = Math.exp(lpt);
+  const u = 0 - Math.expm1(lpt);
+  const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : powFocal(u, gamma);
+  const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
+  const loss = -w * (mod * lpt);
+  if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
+  if (grad != 0) {
+    const gProduct = -(upstream<T>(gradPerPosition, pos, scale) * w); // d loss / d (mod lp_t)
+    let G = gProduct * mod;
+    if (gamma != 0) {
+      const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1);
+      G += -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
+    }
+    // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to
+    // T first as crossEntropy's subtractTarget does (gamma 0 is crossEntropy bit for bit; at
+    // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
+    rowScale<T>(g, C, stride, -G / sum, 0, 0);
+    const p = g + <usize>t * stride;
+    // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above; an
+    // infinite G keeps PyTorch's inf - inf, NaN)
+    const exact = confident && load<T>(row + <usize>t * stride) == m && G - G == 0;
+    store<T>(p, exact ? <T>(G * u) : <T>(<f64>load<T>(p) + <f64><T>G));
+  }
+  return loss;
+}
+
+/** Positions i .. i + 3 of outer slice o, float32 (the class dim strided by `inner`, as NCHW, or
+ *  rows regrouped into columns): focalPosition's maths four positions at a time, in f64 lanes from
+ *  the sum of exps on, with two changes of form that keep the values: u = 1 - p_t is the other
+ *  exps' share of S (no cancellation, as expm1's), and p_t = e_t / S. Row CE's per-position
+ *  scalar logs and exps had made rows of 2-5 classes slower than plain JavaScript (40 ns/elem at
+ *  C = 2). Lanes whose values the vector form does not cover (an ignored target; a non-finite
+ *  logit, weight or gradOutput; a factor a that overflows float32) are done again by
+ *  focalPosition. Returns `total` plus the four losses, added in position order. */
+function focalColumns(
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i: i32, gamma: f64,
+  lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64,
+): f64 {
+  const stride = <usize>inner << 2;
+  const pos = <usize>o * inner + i;
+  const base = x + ((<usize>o * C * inner + i) << 2);
+  const g = grad + ((<usize>o * C * inner + i) << 2);
+  const t = v128.load(target + (pos << 2));
+  const inf = f32x4.splat(Infinity);
+  // the max, the target's logit and weight, and whether every logit is finite
+  let m = f32x4.splat(-Infinity);
+  let xt = m;
+  let wt = f32x4.splat(1);
+  let regular = i32x4.gt_s(t, i32x4.splat(-1));
+  for (let c = 0; c < C; c++) {
+    const v = v128.load(base + <usize>c * stride);
+    const isT = i32x4.eq(t, i32x4.splat(c));
+    m = f32x4.pmax(m, v);
+    xt = v128.bitselect(v, xt, isT);
+    if (weight != 0) wt = v128.bitselect(v128.load32_splat(weight + (<usize>c << 2)), wt, isT);
+    regular = v128.and(regular, f32x4.lt(f32x4.abs(v), inf));
+  }
+  regular = v128.and(regular, f32x4.lt(f32x4.abs(wt), inf));
+  // the exps (kept in the gradient), their sum and R (rowExpSum's: the exps other than a max's 1,
+  // summed apart), both in f64, and the target's exp
+  const k0 = expK<f32>(0, true), k1 = expK<f32>(1, true), k2 = expK<f32>(2, true), k3 = expK<f32>(3, true), k4 = expK<f32>(4, true), k5 = expK<f32>(5, true);
+  const k6 = expK<f32>(6, true), k7 = expK<f32>(7, true), k8 = expK<f32>(8, true), k9 = expK<f32>(9, true), kc = expK<f32>(10, true), ku = expK<f32>(11, true);
+  let sLo = f64x2.splat(0);
+  let sHi = sLo;
+  let rLo = sLo;
+  let rHi = sLo;
+  let et = f32x4.splat(0);
+  for (let c = 0; c < C; c++) {
+    const q = <usize>c * stride;
+    const e = expWith<f32>(f32x4.sub(v128.load(base + q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+    if (grad != 0) v128.store(g + q, e);
+    et = v128.bitselect(e, et, i32x4.eq(t, i32x4.splat(c)));
+    const r = besideOne<f32>(e);
+    sLo = f64x2.add(sLo, f64x2.promote_low_f32x4(e));
+    sHi = f64x2.add(sHi, f64x2.promote_low_f32x4(high(e)));
+    rLo = f64x2.add(rLo, f64x2.promote_low_f32x4(r));
+    rHi = f64x2.add(rHi, f64x2.promote_low_f32x4(high(r)));
+  }
+  const d = f32x4.sub(xt, m);
+  const isMax = f32x4.eq(xt, m);
+  const kv = gradPerPosition != 0 ? v128.load(gradPerPosition + (pos << 2)) : f32x4.splat(0);
+  if (gradPerPosition != 0) regular = v128.and(regular, f32x4.lt(f32x4.abs(kv), inf));
+  // the per-position step, in two halves of f64 lanes
+  let lossLo = sLo, lossHi = sLo, aLo = sLo, aHi = sLo, tLo = sLo, tHi = sLo;
+  let zeroLo = i64x2.splat(0); // lanes where u = 0 with a gamma other than 1 and 2
+  let zeroHi = zeroLo;
+  for (let h = 0; h < 2; h++) {
+    const half = h != 0;
+    const sum = half ? sHi : sLo;
+    const rest = half ? rHi : rLo;
+    const near = f64x2.lt(sum, f64x2.splat(2));
+    const S = v128.bitselect(f64x2.add(f64x2.splat(1), rest), sum, near); // (withRest)
+    const one = f64x2.eq(S, f64x2.splat(1));
+    const inv = f64x2.div(f64x2.splat(1), S);
+    const tMax = half ? i64x2.extend_high_i32x4_s(isMax) : i64x2.extend_low_i32x4_s(isMax);
+    // log S, and below 2 log(1 + R) as log S + (R - (S - 1)) / S: what S = 1 + R rounded away of R
+    // (exact, S - 1 too), to first order (focalPosition's log1p(R)); 0 where S rounds to 1
+    const lost = v128.and(f64x2.sub(rest, f64x2.sub(S, f64x2.splat(1))), v128.andnot(near, one));
+    const logSum = v128.andnot(f64x2.add(log64V(S), f64x2.mul(lost, inv)), one);
+    const lpt = f64x2.sub(f64x2.promote_low_f32x4(half ? high(d) : d), logSum);
+    const e = f64x2.promote_low_f32x4(half ? high(et) : et);
+    // the other exps: R where the target is the only max (0 where S rounds to 1: u = 0 there,
+    // PyTorch's), else S - e_t, at least 1 (the max's exp) and so without cancellation
+    const others = v128.bitselect(v128.andnot(rest, one), f64x2.sub(sum, e), v128.and(tMax, near));
+    const u = f64x2.mul(others, inv);
+    const pt = f64x2.mul(e, inv);
+    let mod = u;
+    let slope = f64x2.splat(1);
+    if (gamma == 2) {
+      mod = f64x2.mul(u, u);
+      slope = f64x2.add(u, u);
+    } else if (gamma != 1) {
+      // one powFocal per position: gamma u^(gamma - 1) as gamma u^gamma / u (u = 0: focalPosition)
+      mod = f64x2.replace_lane(f64x2.splat(powFocal(f64x2.extract_lane(u, 0), gamma)), 1, powFocal(f64x2.extract_lane(u, 1), gamma));
+      slope = f64x2.div(f64x2.mul(f64x2.splat(gamma), mod), u);
+      if (half) zeroHi = f64x2.eq(u, f64x2.splat(0));
+      else zeroLo = f64x2.eq(u, f64x2.splat(0));
+    }
+    const w = f64x2.promote_low_f32x4(half ? high(wt) : wt);
+    const loss = f64x2.neg(f64x2.mul(w, f64x2.mul(mod, lpt)));
+    const k = gradPerPosition != 0 ? f64x2.promote_low_f32x4(half ? high(kv) : kv) : f64x2.splat(scale);
+    const gProduct = f64x2.neg(f64x2.mul(k, w));
+    const G = f64x2.add(f64x2.mul(gProduct, mod), f64x2.mul(f64x2.neg(f64x2.mul(f64x2.mul(gProduct, lpt), slope)), pt));
+    const a = f64x2.neg(f64x2.mul(G, inv));
+    // the target's entry, e_t a + G in f64 (no flush of a tiny e_t a before G joins it: red team 35),
+    // or as focalPosition's exact target, G u, for a confident row's max
+    const ex = v128.and(v128.andnot(v128.and(near, tMax), one), f64x2.eq(f64x2.sub(G, G), f64x2.splat(0)));
+    const atTarget = v128.bitselect(f64x2.mul(G, u), f64x2.add(f64x2.mul(e, a), G), ex);
+    if (half) { lossHi = loss; aHi = a; tHi = atTarget; }
+    else { lossLo = loss; aLo = a; tLo = atTarget; }
+  }
+  if (lossOut != 0) v128.store(lossOut + (pos << 2), narrow<f32>(lossLo, lossHi));
+  if (grad != 0) {
+    const a = narrow<f32>(aLo, aHi);
+    regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(a), inf)), v128.shuffle<i32>(zeroLo, zeroHi, 0, 2, 4, 6));
+    const tiny = subnormalBound<f32>(a);
+    const atTarget = narrow<f32>(tLo, tHi);
+    for (let c = 0; c < C; c++) {
+      const q = <usize>c * stride;
+      const v = f32x4.mul(flushBelow<f32>(v128.load(g + q), tiny), a);
+      v128.store(g + q, v128.bitselect(atTarget, v, i32x4.eq(t, i32x4.splat(c))));
+    }
+  }
+  // the losses in position order; the other lanes again, one by one
+  const lanes = i32x4.bitmask(regular);
+  for (let l = 0; l < 4; l++) {
+    const loss = l < 2 ? (l == 0 ? f64x2.extract_lane(lossLo, 0) : f64x2.extract_lane(lossLo, 1)) : (l == 2 ? f64x2.extract_lane(lossHi, 0) : f64x2.extract_lane(lossHi, 1));
+    total += lanes & (1 << l) ? loss : focalPosition<f32>(x, target, weight, o, C, inner, i + l, gamma, lossOut, grad, scale, gradPerPosition);
+  }
+  return total;
+}
+
+/** Lanes 2-3 of an f32x4 in lanes 0-1 (for promote_low). */
+// @ts-ignore: decorator
+@inline function high(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 2, 3, 0, 1);
 }
 
 /** The gradient row of an ignored position: PyTorch back-propagates a zero through log_softmax,

@@ -23,7 +23,7 @@
 // folds the upstream gradient, the reduction and z-loss's 2 zLoss lse s_c into alpha, beta, gamma.
 
 import { gemm } from "./gemm";
-import { at, inF32NormalRange, sumError } from "./math";
+import { at, inF32NormalRange, sumError, tanhExpm1 } from "./math";
 import { addError, addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
 
 /** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
@@ -95,7 +95,7 @@ export function lceForward<T>(
     for (let n = 0; n < nt; n++) {
       let z = load<T>(at<T>(row, n));
       if (bias != 0) z += b;
-      if (cap > 0) z = <T>(cap * Math.tanh(<f64>z / cap));
+      if (cap > 0) z = <T>(cap * tanhExpm1(<f64>z / cap));
       store<T>(at<T>(row, n), z);
       const pm = stat(stats, MAX, ntp, n);
       store<f64>(pm, max(load<f64>(pm), <f64>z));
@@ -215,7 +215,7 @@ function forwardVector<T>(
       const b = bias != 0 ? <f64>load<T>(at<T>(bias, c)) : 0;
       for (let n = 0; n < nt; n++) {
         const p = at<T>(row, n);
-        store<T>(p, <T>(cap * Math.tanh((<f64>load<T>(p) + b) / cap)));
+        store<T>(p, <T>(cap * tanhExpm1((<f64>load<T>(p) + b) / cap)));
       }
     } else if (bias != 0) {
       const vb = v128.splat<T>(load<T>(at<T>(bias, c)));

@@ -40,7 +40,8 @@ function mapLog1pV<T>(x: usize, y: usize, n: i32): void {
   }
 }
 
-/** y_i := exp(x_i) with the scalar exp of both builds (Mathf.exp / Math.exp). */
+/** y_i := exp(x_i) with the scalar exp of the build (expT: Mathf.exp in the scalar build, Math.exp
+ *  rounded to f32 in the SIMD builds; Math.exp for f64). */
 function mapExp<T>(x: usize, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<T>(at<T>(y, i), expT<T>(load<T>(at<T>(x, i))));
 }

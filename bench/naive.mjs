@@ -70,6 +70,42 @@ export function crossEntropyIndex(x, outer, C, inner, target, { weight = null, i
   return g ? { loss, grad: g } : { loss };
 }
 
+/** Multi-class focal loss, -w_t (1 - p_t)^gamma log p_t (wasm-xent's focalLoss; 'mean' over the
+ *  non-ignored positions' weights). Gradient: with G = d loss / d lp_t, dx_c = G ([c == t] - p_c). */
+export function focalLoss(x, outer, C, inner, target, { gamma = 2, weight = null, ignoreIndex = -100, grad = false, out = null } = {}) {
+  const g = grad ? out ?? new x.constructor(x.length) : null;
+  let denom = 0;
+  const positions = outer * inner;
+  for (let i = 0; i < positions; i++) if (target[i] !== ignoreIndex) denom += weight ? weight[target[i]] : 1;
+  let sum = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const base = o * C * inner + j;
+      const t = target[o * inner + j];
+      if (t === ignoreIndex) {
+        if (g) for (let c = 0; c < C; c++) g[base + c * inner] = 0;
+        continue;
+      }
+      const lse = rowLogSumExp(x, base, C, inner);
+      const wt = weight ? weight[t] : 1;
+      const lpt = x[base + t * inner] - lse;
+      const pt = Math.exp(lpt);
+      const u = -Math.expm1(lpt);
+      const mod = Math.pow(u, gamma);
+      sum += -wt * mod * lpt;
+      if (g) {
+        const k = wt / denom;
+        const G = -k * mod + k * lpt * gamma * Math.pow(u, gamma - 1) * pt;
+        for (let c = 0; c < C; c++) {
+          const i = base + c * inner;
+          g[i] = G * ((c === t ? 1 : 0) - Math.exp(x[i] - lse));
+        }
+      }
+    }
+  }
+  return g ? { loss: sum / denom, grad: g } : { loss: sum / denom };
+}
+
 /** cross_entropy with class-probability (soft) targets of the input's shape. */
 export function crossEntropyProbs(x, outer, C, inner, target, { weight = null, labelSmoothing = 0, grad = false, out = null } = {}) {
   const eps = labelSmoothing;

@@ -49,11 +49,29 @@ export function shapeCases(X) {
       naive: () => naive.crossEntropyIndex(x, outer, C, inner, t, { grad: true, out: nOut }),
     });
   };
-  for (const C of [2, 3, 10, 1000]) ce(`ce-C${C}`, 'CE rows', `row CE, C = ${C}`, [rows(C), C]);
+  for (const C of [2, 3, 10, 21, 63, 1000]) ce(`ce-C${C}`, 'CE rows', `row CE, C = ${C}`, [rows(C), C]);
   ce('ce-C50000-L8', 'CE large C', 'CE, large C, inner 8', [1, 50000, 8]);
   for (const L of [2, 3, 4, 5, 6, 7, 15, 16, 1000, 1024, 4096, 4100]) {
     ce(`ce-nchw-L${L}`, 'CE NCHW', `CE (N, 21, L), L = ${L}`, [rows(21 * L), 21, L]);
   }
+
+  // Focal loss (gamma 2): rows of 2, 21 and 1000 classes, and NCHW.
+  const focal = (id, what, shape) => {
+    const [outer, C] = shape;
+    const inner = shape.slice(2).reduce((a, b) => a * b, 1);
+    const x = normals(1000 + cases.length, outer * C * inner);
+    const t = classTargets(1100 + cases.length, outer * inner, C);
+    const target = { data: t, shape: [outer, ...shape.slice(2)] };
+    const out = new Float32Array(x.length);
+    const nOut = new Float32Array(x.length);
+    add({
+      id, group: 'focal', what, shape,
+      xent: () => X.focalLoss({ data: x, shape }, target, { out }),
+      naive: () => naive.focalLoss(x, outer, C, inner, t, { grad: true, out: nOut }),
+    });
+  };
+  for (const C of [2, 21, 1000]) focal(`focal-C${C}`, `focalLoss rows, C = ${C}`, [rows(C), C]);
+  focal('focal-nchw', 'focalLoss NCHW [8, 21, 64, 96]', [8, 21, 64, 96]);
 
   // Probability targets: NCHW (class dim 1) against channels-last (class dim -1) on the same sizes.
   const probs = (id, what, shape, dim) => {
@@ -161,6 +179,7 @@ export function shapeCases(X) {
 export function shapeOp(id) {
   if (id.startsWith('ce-')) return 'crossEntropy (class indices)';
   if (id.startsWith('probs-')) return 'crossEntropy (probabilities)';
+  if (id.startsWith('focal-')) return 'focalLoss';
   if (id.startsWith('bce-logits')) return 'binaryCrossEntropyWithLogits';
   if (id === 'bce-probs') return 'binaryCrossEntropy';
   return id.slice(0, id.lastIndexOf('-')); // softmax-last -> softmax, logSoftmaxBackward-dim1 -> ...

@@ -7,6 +7,9 @@
 // reach every branch of it: 2 to 40 classes (selects up to 8, gathers above), weights, ignored
 // positions, a per-position gradOutput (with -0, 0 and large values), the per-position loss,
 // forward only, scalar tails, and logits with -inf, +inf, NaN, huge and subnormal values.
+// Except where an exp lands in float32's subnormal band (x_c - max in [-104, -87.34)): since
+// 2026-12-03 indexColumns always takes the exact exp, which keeps it (simd.ts), where the lean
+// kernel's flushing exp gives 0; those positions may differ, and only those.
 import { IndexCall, loadTesting } from './helpers/testing-wasm';
 import { rng } from './helpers/random';
 
@@ -51,6 +54,24 @@ function makeCall(seed: number): IndexCall & { what: string } {
   return { what, x, t, weight, outer, C, inner, eps: 0, loss, grad, scale, gradPerPosition };
 }
 
+/** The positions with an exp in float32's subnormal band: some x_c - max, rounded to float32, in
+ *  [-104, -87.34) (simd.ts's exp floor, and where exp(x) falls below the smallest normal number). */
+function subnormalBand(call: IndexCall): Set<number> {
+  const band = new Set<number>();
+  for (let o = 0; o < call.outer; o++) {
+    for (let i = 0; i < call.inner; i++) {
+      const at = (c: number) => (o * call.C + c) * call.inner + i;
+      let m = -Infinity;
+      for (let c = 0; c < call.C; c++) if (call.x[at(c)] > m) m = call.x[at(c)];
+      for (let c = 0; c < call.C; c++) {
+        const d = Math.fround(call.x[at(c)] - m);
+        if (d >= -104 && d < -87.34) band.add(o * call.inner + i);
+      }
+    }
+  }
+  return band;
+}
+
 /** Indices where a and b differ as values (-0 and +0 differ, NaN equals NaN). */
 function differences(a: Float32Array, b: Float32Array): number[] {
   const at: number[] = [];
@@ -64,9 +85,11 @@ describe('float32 column path: the lean kernel gives indexColumns\' bits', () =>
     const call = makeCall(seed);
     const lean = mod.crossEntropyIndexF32(call, true);
     const generic = mod.crossEntropyIndexF32(call, false);
-    expect([call.what, lean.total]).toEqual([call.what, generic.total]);
-    if (call.loss) expect([call.what, differences(lean.loss!, generic.loss!)]).toEqual([call.what, []]);
-    if (call.grad) expect([call.what, differences(lean.grad!, generic.grad!)]).toEqual([call.what, []]);
+    const band = subnormalBand(call);
+    const position = (k: number) => Math.floor(k / (call.C * call.inner)) * call.inner + (k % call.inner);
+    if (band.size === 0) expect([call.what, lean.total]).toEqual([call.what, generic.total]);
+    if (call.loss) expect([call.what, differences(lean.loss!, generic.loss!).filter((p) => !band.has(p))]).toEqual([call.what, []]);
+    if (call.grad) expect([call.what, differences(lean.grad!, generic.grad!).filter((k) => !band.has(position(k)))]).toEqual([call.what, []]);
   });
 
   test('the cases reach the lean kernel\'s branches', () => {
@@ -80,5 +103,7 @@ describe('float32 column path: the lean kernel gives indexColumns\' bits', () =>
     expect(leanDomain.filter((c) => c.t.some((t) => t < 0) && c.grad).length).toBeGreaterThan(10);
     expect(leanDomain.filter((c) => !c.grad).length).toBeGreaterThan(10);
     expect(leanDomain.filter((c) => c.inner % 8 !== 0).length).toBeGreaterThan(10);
+    // and most compare every position (no exp in the subnormal band)
+    expect(calls.filter((c) => subnormalBand(c).size === 0).length).toBeGreaterThan(250);
   });
 });

@@ -182,7 +182,8 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     }
   });
 
-  // [N, C] with C <= 16 and (N, C, L) with L < 16 are regrouped into columns; probability targets
+  // Float32 [N, C] with C < 32, or C < 128 not a multiple of 8 (float64: C < 16), and (N, C, L)
+  // with L < 16 are regrouped into columns (src/ops/cross_entropy.ts indexRelayout); probability targets
   // with the class dim not last into rows. Sizes span several 512 KB chunks (the first two),
   // slice the inner dim ([1, 21, 40000] probabilities), or are small and odd.
   const REGROUPED: { shape: number[]; probs?: boolean }[] = [
@@ -194,6 +195,8 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
     // and 5 classes (tiles) over odd widths.
     { shape: [4099, 4] }, { shape: [1003, 5] }, { shape: [2, 3, 4097], probs: true }, { shape: [3, 2, 33], probs: true },
     { shape: [2, 5, 37], probs: true },
+    // rows of 21, 63 and 127 classes (float32: columns since 2026-12-03; float64: rows), 32 (rows)
+    { shape: [3001, 21] }, { shape: [1001, 63] }, { shape: [501, 127] }, { shape: [999, 32] },
     // NCHW slices whose class rows would be a multiple of 512 bytes apart (inner 2048, 4096): split
     // in two chunks of about half (src/stream.ts walksClassRows), in place too (copyRows).
     { shape: [2, 7, 64, 64] }, { shape: [1, 5, 2048] },
@@ -247,7 +250,7 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
   // The column kernel's branches without weight and without smoothing (the test above has both),
   // with ignored positions in every vector, against the float64 reference; a large upstream scale
   // takes the exact exp.
-  test.each([[[70000, 2]], [[30001, 3]], [[1003, 10]], [[3000, 21, 2]], [[5, 21, 37]]])('crossEntropy over columns of %j: no weight, no smoothing, ignored positions', (shape) => {
+  test.each([[[70000, 2]], [[30001, 3]], [[1003, 10]], [[3001, 21]], [[1001, 63]], [[3000, 21, 2]], [[5, 21, 37]]])('crossEntropy over columns of %j: no weight, no smoothing, ignored positions', (shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const C = shape[1];
     const positions = n / C;

@@ -1,5 +1,5 @@
 // Accuracy of the element-wise maths the kernels inline, in ulps, as XNNPACK measures its own:
-// exp (vector f32x4 / f64x2 and the scalar Mathf.exp / Math.exp of the scalar build and of vector
+// exp (vector f32x4 / f64x2 and the scalar Mathf.exp / Math.exp of the scalar build, Math.exp rounded in the SIMD builds' vector
 // tails), log1pV (softplus's log(1 + e), e in [0, 1]), log32V (BCE's and klDiv's float32 log),
 // log64V (the NCHW path's f64 log) and logSumsV (its float32 form, from f64 sums), through
 // the test-only module assembly/testing.ts.
@@ -119,6 +119,8 @@ const cases32: { name: string; m: TestingModule; fn: ScanName; ref: (x: number) 
   // the fast variant (kernels where no subnormal exp can matter): normal results, 0 below the cutoff
   { name: 'exp f32, fast vector (subnormal results flushed)', m: simd, fn: 'expFastV_f32', ref: (x) => (x < -87.33654022216797 ? 0 : Math.exp(x)), from: NEG_ZERO, to: EXP_END, edges: [...EXP_EDGES], bound: 2 },
   { name: 'exp f32, scalar (Mathf.exp)', m: scalar, fn: 'exp_f32', ref: Math.exp, from: NEG_ZERO, to: EXP_END, edges: [...EXP_EDGES], bound: 1 },
+  // the SIMD builds' scalar exp, which ends rows the vector exp does not: Math.exp rounded to f32
+  { name: 'exp f32, scalar in the SIMD builds (Math.exp rounded)', m: simd, fn: 'exp_f32', ref: Math.exp, from: NEG_ZERO, to: EXP_END, edges: [...EXP_EDGES], bound: 1 },
   { name: 'log1p f32, vector (log1pV, e in [0, 1])', m: simd, fn: 'log1pV_f32', ref: Math.log1p, from: 0, to: ONE, edges: LOG1P_EDGES, bound: 2 },
   // BCE's log(x) and log(1 - x) and klDiv's t log t: every finite positive float32, subnormals included
   { name: 'log f32, vector (log32V, finite x > 0)', m: simd, fn: 'log32V_f32', ref: Math.log, from: 1, to: POS_INF - 1, edges: LOG32_EDGES, bound: 2 },

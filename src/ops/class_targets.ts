@@ -299,7 +299,7 @@ export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
  *  by the caller from `opts` before this runs. `chunks`: see src/stream.ts's ChunkLayout. */
 export function indexTargetLoss(
   fn: string, name: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>, extra: number[] = [],
-  chunks: ChunkLayout | ((C: number, inner: number, simd: boolean) => ChunkLayout) = {},
+  chunks: ChunkLayout | ((C: number, inner: number, simd: boolean, precision: Precision) => ChunkLayout) = {},
 ): LossResult {
   const input = readArg(fn, 'input', inputArg);
   const target = readArg(fn, 'target', targetArg);
@@ -313,7 +313,7 @@ export function indexTargetLoss(
   const { outer, classes: C, inner, positions } = layout;
   const { lane, denominator } = indexTargetLane(fn, values, layout, ignoreIndex, weight, plan.out);
   const ws = getWorkspace(fn);
-  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, lane], [weight], 1, [], typeof chunks === 'function' ? chunks(C, inner, ws.simd) : chunks);
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input' }, lane], [weight], 1, [], typeof chunks === 'function' ? chunks(C, inner, ws.simd, precision) : chunks);
   const [pw] = stream.fixed;
   const kernel = ws.kernel<(...args: number[]) => number>(name, precision);
   return stream.run(denominator, (c, scale) =>

@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
+import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, Precision, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -190,7 +190,7 @@ export function crossEntropy<A extends FloatArray>(
     (pos, lse) => (z > 0 && t[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
   const writeRows = literal && rows.length > 0 ? gradRows(literal, rows, targets) : null;
   const literalLoss = literal && nonFiniteWeight ? indexLiteralLoss(literal, targets, w, eps, z, C, positions, plan.reduction, denominator) : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: ws.simd ? indexRelayout(C, inner) : undefined, walksClassRows: true });
+  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: ws.simd ? indexRelayout(C, inner, precision) : undefined, walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const result = stream.run(denominator, (c, scale) =>
@@ -442,12 +442,19 @@ function infiniteLse(lse: FloatArray, x: ArrayLike<number>, half: 'float16' | 'b
 
 /** Class-index targets: short rows (a few classes) and short columns (NCHW-style inputs with fewer
  *  than 16 positions per class run) are regrouped into long columns, where the kernel vectorises
- *  across positions (assembly/layout.ts). Measured on [N, C] and [N, 21, L], float32 forward +
- *  gradient: C = 2, 3, 10 1.5-2.5x faster, L = 2-15 2-3x faster; from C = 32 and L = 16 on, the
- *  kernel's own layouts win. Only in the SIMD builds: the scalar build has no column path and ran
- *  4-10% slower regrouped (C = 2 31.8 against 30.6 ns/elem). */
-function indexRelayout(C: number, inner: number): Relayout | undefined {
-  return (inner === 1 && C <= 16) || (inner > 1 && inner < 16) ? 'columns' : undefined;
+ *  across positions (assembly/layout.ts). Measured on [N, C] and [N, 21, L], forward + gradient:
+ *  C = 2, 3, 10 1.5-2.5x faster, L = 2-15 2-3x faster; from L = 16 on, the kernel's own layouts
+ *  win. Float32 rows are the row kernel's where C is a multiple of 8 from 32 on, or from 128 on;
+ *  the others (its scalar tails) ran 1.1-3.3x slower than regrouped (2026-12-03, one process,
+ *  ns/elem rows / columns: C = 21 8.39 / 2.55, 63 4.24 / 2.32, 127 3.08 / 2.76; 32 2.96 / 3.36,
+ *  129 2.07 / 2.68). Float64 rows of more than 16 classes stay rows (C = 21 6.79 / 6.07, 24 5.83 /
+ *  6.00, 32 5.04 / 7.38; C = 16, 7.02 / 8.35, stays regrouped: [N, 16] then gives the bits of
+ *  [1, 16, N], tests/redteam2.test.ts). Only in the SIMD builds: the scalar build has no column path and
+ *  ran 4-10% slower regrouped (C = 2 31.8 against 30.6 ns/elem). */
+function indexRelayout(C: number, inner: number, precision: Precision): Relayout | undefined {
+  if (inner > 1) return inner < 16 ? 'columns' : undefined;
+  const rows = precision === 'f64' ? C > 16 : C >= 128 || (C >= 32 && C % 8 === 0);
+  return rows ? undefined : 'columns';
 }
 
 /** Whether a target holds class probabilities: float data, or plain numbers laid out like the
