@@ -33,9 +33,8 @@ export function shapeCases(X) {
   const cases = [];
   const add = (c) => cases.push({ ...c, numel: c.shape.reduce((a, b) => a * b, 1) });
 
-  // Class-index cross-entropy: [N, C] rows, then class dim 1 with a trailing dim L ((N, C, L): the
-  // NCHW path) of 21 classes, and a large C with a short inner dim.
-  const ce = (id, group, what, shape) => {
+  // Class-index targets: `op` is crossEntropy or focalLoss (the plain-JS peer of the same name).
+  const indexCase = (op, peer, id, group, what, shape) => {
     const [outer, C] = shape;
     const inner = shape.slice(2).reduce((a, b) => a * b, 1);
     const x = normals(100 + cases.length, outer * C * inner);
@@ -45,10 +44,13 @@ export function shapeCases(X) {
     const nOut = new Float32Array(x.length);
     add({
       id, group, what, shape,
-      xent: () => X.crossEntropy({ data: x, shape }, target, { out }),
-      naive: () => naive.crossEntropyIndex(x, outer, C, inner, t, { grad: true, out: nOut }),
+      xent: () => X[op]({ data: x, shape }, target, { out }),
+      naive: () => naive[peer](x, outer, C, inner, t, { grad: true, out: nOut }),
     });
   };
+  // Cross-entropy: [N, C] rows, then class dim 1 with a trailing dim L ((N, C, L): the NCHW path)
+  // of 21 classes, and a large C with a short inner dim.
+  const ce = (id, group, what, shape) => indexCase('crossEntropy', 'crossEntropyIndex', id, group, what, shape);
   for (const C of [2, 3, 10, 21, 63, 1000]) ce(`ce-C${C}`, 'CE rows', `row CE, C = ${C}`, [rows(C), C]);
   ce('ce-C50000-L8', 'CE large C', 'CE, large C, inner 8', [1, 50000, 8]);
   for (const L of [2, 3, 4, 5, 6, 7, 15, 16, 1000, 1024, 4096, 4100]) {
@@ -56,20 +58,7 @@ export function shapeCases(X) {
   }
 
   // Focal loss (gamma 2): rows of 2, 21 and 1000 classes, and NCHW.
-  const focal = (id, what, shape) => {
-    const [outer, C] = shape;
-    const inner = shape.slice(2).reduce((a, b) => a * b, 1);
-    const x = normals(1000 + cases.length, outer * C * inner);
-    const t = classTargets(1100 + cases.length, outer * inner, C);
-    const target = { data: t, shape: [outer, ...shape.slice(2)] };
-    const out = new Float32Array(x.length);
-    const nOut = new Float32Array(x.length);
-    add({
-      id, group: 'focal', what, shape,
-      xent: () => X.focalLoss({ data: x, shape }, target, { out }),
-      naive: () => naive.focalLoss(x, outer, C, inner, t, { grad: true, out: nOut }),
-    });
-  };
+  const focal = (id, what, shape) => indexCase('focalLoss', 'focalLoss', id, 'focal', what, shape);
   for (const C of [2, 21, 1000]) focal(`focal-C${C}`, `focalLoss rows, C = ${C}`, [rows(C), C]);
   focal('focal-nchw', 'focalLoss NCHW [8, 21, 64, 96]', [8, 21, 64, 96]);
 

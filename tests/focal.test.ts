@@ -274,3 +274,16 @@ test.each([[[64, 5]], [[2, 5, 4, 8]], [[40, 3, 6]]])('float32 column path, hosti
     expect(worstUlps(got.grad!, asF32(want.grad!))).toBeLessThanOrEqual(16);
   }
 });
+
+// Negative gamma stays on the per-position path: below -1 the two terms of G nearly cancel, and the
+// column path's p_t = e_t / S from float32 exps was 50 ulps off (red team 35b).
+test('gamma -2, float32: within 8 ulps of the float64 path', () => {
+  const x = Float32Array.from([0.25263968, 1.0753723, 0.25263968, 1.0753723, 2, -1, 1.5, -0.3]); // (away from G = 0)
+  const t = Int32Array.from([0, 0, 0, 1]);
+  for (const gradOutput of [Float32Array.from([1, 1e-30, 1, 3]), undefined]) {
+    const opts = { gamma: -2, reduction: (gradOutput ? 'none' : 'sum') as 'none' | 'sum', grad: true, gradOutput };
+    const got = X.focalLoss({ data: x, shape: [4, 2] }, t, opts);
+    const want = X.focalLoss({ data: Float64Array.from(x), shape: [4, 2] }, t, { ...opts, gradOutput: gradOutput && Float64Array.from(gradOutput) });
+    expect(worstUlps(got.grad!, Float32Array.from(want.grad!))).toBeLessThanOrEqual(8);
+  }
+});

@@ -27,10 +27,10 @@ const FN = 'focalLoss';
 export function focalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: FocalLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
   const gamma = finiteOption(FN, 'gamma', opts.gamma, 2);
-  return indexTargetLoss(FN, 'focalLoss', inputArg, targetArg, opts, [gamma], (C, inner, simd, precision) => focalLayout(C, inner, simd, precision === 'f32' && gamma !== 0)) as LossResult<A>;
+  return indexTargetLoss(FN, 'focalLoss', inputArg, targetArg, opts, [gamma], (C, inner, simd, precision) => focalLayout(C, inner, simd, precision === 'f32' && gamma > 0)) as LossResult<A>;
 }
 
-/** Where focalLoss's chunks go. Float32 with gamma != 0 (the kernel's column path,
+/** Where focalLoss's chunks go. Float32 with gamma > 0 (the kernel's column path,
  *  assembly/focal.ts focalColumns): rows of fewer than 64 classes and class runs shorter than 16
  *  positions are regrouped into columns; a longer class run is walked in place. Otherwise the
  *  kernel is per position: with the class dim not last and 8 or more classes, the SIMD builds'
