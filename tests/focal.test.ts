@@ -5,6 +5,7 @@ import * as X from '../src';
 import * as R from './reference';
 import { fixtureRunner, loadCases } from './helpers/family-fixtures';
 import { rng, normals, ints, uniforms } from './helpers/random';
+import { ulps } from './helpers/same';
 
 beforeAll(() => X.init());
 
@@ -146,7 +147,6 @@ test.each([0.25, 0.5, 0.7, 1.5, 2.5, 3, 3.7])('gamma %p: float64 loss and gradie
 // float32, x_c - max is rounded to float32 (its rounding, up to |x_c - max| 2^-25, is the input's
 // to exp, not the kernel's error); and as in PyTorch, where S = 1 + R rounds to 1 in float64, log S
 // is 0 (then p_t = 1 and u = 0 for the max's class).
-const ULP32 = (v: number) => Math.pow(2, Math.max(Math.floor(Math.log2(Math.abs(v) || 2 ** -149)), -126) - 23);
 function focalAccurate(x: ArrayLike<number>, shape: number[], t: ArrayLike<number>, gamma: number, weight: ArrayLike<number> | null, k: (p: number) => number) {
   const [outer, C] = shape;
   const inner = shape.slice(2).reduce((a, b) => a * b, 1);
@@ -180,22 +180,14 @@ function focalAccurate(x: ArrayLike<number>, shape: number[], t: ArrayLike<numbe
   }
   return { loss, grad };
 }
-/** The largest error in float32 ulps of the wanted value; below the smallest normal number an
- *  error up to it counts as 0 (the kernels flush would-be subnormal products, README Numerics). */
+/** The largest error in float32 ulps of the wanted value (helpers/same.ts ulps: NaN against NaN
+ *  and equal infinities count 0); below the smallest normal number an error up to it counts as 0
+ *  (the kernels flush would-be subnormal products, README Numerics). */
 function worstUlps(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
-    if (Number.isNaN(want[i]) || Number.isNaN(got[i])) {
-      if (Number.isNaN(want[i]) !== Number.isNaN(got[i])) return Infinity;
-      continue;
-    }
-    if (!Number.isFinite(want[i]) || !Number.isFinite(got[i])) {
-      if (want[i] !== got[i]) return Infinity;
-      continue;
-    }
-    const e = Math.abs(got[i] - want[i]);
-    if (Math.abs(want[i]) < 2 ** -126 && e <= 2 ** -126) continue;
-    worst = Math.max(worst, e / ULP32(want[i]));
+    if (Math.abs(want[i]) < 2 ** -126 && Math.abs(got[i] - want[i]) <= 2 ** -126) continue;
+    worst = Math.max(worst, ulps(got[i], want[i], true));
   }
   return worst;
 }
