@@ -15,8 +15,8 @@
 // passes and row helpers as cross-entropy. The per-position scalars are f64. Float32 with gamma != 0
 // runs four positions at a time in the SIMD builds (focalColumns, below).
 
-import { at, expSumRest, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
-import { besideOne, expK, expWith, flushBelow, log64V, narrow, subnormalBound } from "./simd";
+import { at, inF32NormalRange, expSumRest, powFocal, rowExpSum, rowMax, rowMaxForExp, rowScale, upstream } from "./math";
+import { expK, expWith, flushBelow, logRestV, narrow, subnormalBound } from "./simd";
 
 /** Targets are validated i32 (0..C-1, or -1 where ignored); `weight` (C values), `lossOut`, `grad`
  *  and `gradPerPosition` may be 0. Returns the sum of the per-position losses in f64. */
@@ -31,7 +31,8 @@ export function focalLoss<T>(
     // crossEntropy's row steps; below -1 the two terms of G cancel, and p_t = e_t / S from float32
     // exps lost up to 2700 ulps there where exp(lp_t) keeps 381: red team 35b)
     if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && gamma > 0) {
-      for (; i + 4 <= inner; i += 4) total = focalColumns(x, target, weight, o, C, inner, i, gamma, lossOut, grad, scale, gradPerPosition, total);
+      i = inner & ~3;
+      total = focalColumns(x, target, weight, o, C, inner, 0, i, gamma, lossOut, grad, scale, gradPerPosition, total);
     }
     for (; i < inner; i++) total += focalPosition<T>(x, target, weight, o, C, inner, i, gamma, lossOut, grad, scale, gradPerPosition);
   }
@@ -80,7 +81,7 @@ function focalPosition<T>(
     // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to
     // T first as crossEntropy's subtractTarget does (gamma 0 is crossEntropy bit for bit; at
     // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
-    rowScale<T>(g, C, stride, -G / sum, 0, 0);
+    rowScale<T>(g, C, stride, (0 - G) / sum, 0, 0); // (0 - G: see focalColumns)
     const p = g + <usize>t * stride;
     // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above; an
     // infinite G keeps PyTorch's inf - inf, NaN)
@@ -90,128 +91,147 @@ function focalPosition<T>(
   return loss;
 }
 
-/** Positions i .. i + 3 of outer slice o, float32 (the class dim strided by `inner`, as NCHW, or
- *  rows regrouped into columns): focalPosition's maths four positions at a time, in f64 lanes from
- *  the sum of exps on, with two changes of form that keep the values: u = 1 - p_t is the other
- *  exps' share of S (no cancellation, as expm1's), and p_t = e_t / S. Row CE's per-position
+/** Positions i0 .. i1 - 1 (a multiple of 4 apart) of outer slice o, float32 (the class dim strided
+ *  by `inner`, as NCHW, or rows regrouped into columns): focalPosition's maths four positions at a
+ *  time, the sums of exps in f64 lanes, the per-position step in f32 lanes from the f64 shares of
+ *  S, with two changes of form that keep the values: u = 1 - p_t is the other exps' share of S
+ *  (no cancellation, as expm1's), and p_t = e_t / S. Row CE's per-position
  *  scalar logs and exps had made rows of 2-5 classes slower than plain JavaScript (40 ns/elem at
  *  C = 2). Lanes whose values the vector form does not cover (an ignored target; a non-finite
  *  logit, weight or gradOutput; a factor a that overflows float32) are done again by
- *  focalPosition. Returns `total` plus the four losses, added in position order. */
+ *  focalPosition. Returns `total` plus the losses, added in position order. */
 function focalColumns(
-  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i: i32, gamma: f64,
+  x: usize, target: usize, weight: usize, o: i32, C: i32, inner: i32, i0: i32, i1: i32, gamma: f64,
   lossOut: usize, grad: usize, scale: f64, gradPerPosition: usize, total: f64,
 ): f64 {
   const stride = <usize>inner << 2;
-  const pos = <usize>o * inner + i;
-  const base = x + ((<usize>o * C * inner + i) << 2);
-  const g = grad + ((<usize>o * C * inner + i) << 2);
-  const t = v128.load(target + (pos << 2));
-  const inf = f32x4.splat(Infinity);
-  // the max, the target's logit and weight, and whether every logit is finite
-  let m = f32x4.splat(-Infinity);
-  let xt = m;
-  let wt = f32x4.splat(1);
-  let regular = i32x4.gt_s(t, i32x4.splat(-1));
-  for (let c = 0; c < C; c++) {
-    const v = v128.load(base + <usize>c * stride);
-    const isT = i32x4.eq(t, i32x4.splat(c));
-    m = f32x4.pmax(m, v);
-    xt = v128.bitselect(v, xt, isT);
-    if (weight != 0) wt = v128.bitselect(v128.load32_splat(weight + (<usize>c << 2)), wt, isT);
-    regular = v128.and(regular, f32x4.lt(f32x4.abs(v), inf));
-  }
-  regular = v128.and(regular, f32x4.lt(f32x4.abs(wt), inf));
-  // the exps (kept in the gradient), their sum and R (rowExpSum's: the exps other than a max's 1,
-  // summed apart), both in f64, and the target's exp
+  // A uniform gradOutput factor is taken in float32: one outside its normal range ('mean' over
+  // weights of 3e38: 8e-42) would lose the k w that float64 keeps (red team 36), and every lane
+  // goes to focalPosition then (no target exceeds i32's max).
+  const kept = i32x4.splat(grad == 0 || gradPerPosition != 0 || scale == 0 || inF32NormalRange(scale) ? -1 : i32.MAX_VALUE);
   const k0 = expK<f32>(0, true), k1 = expK<f32>(1, true), k2 = expK<f32>(2, true), k3 = expK<f32>(3, true), k4 = expK<f32>(4, true), k5 = expK<f32>(5, true);
   const k6 = expK<f32>(6, true), k7 = expK<f32>(7, true), k8 = expK<f32>(8, true), k9 = expK<f32>(9, true), kc = expK<f32>(10, true), ku = expK<f32>(11, true);
-  let sLo = f64x2.splat(0);
-  let sHi = sLo;
-  let rLo = sLo;
-  let rHi = sLo;
-  let et = f32x4.splat(0);
-  for (let c = 0; c < C; c++) {
-    const q = <usize>c * stride;
-    const e = expWith<f32>(f32x4.sub(v128.load(base + q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
-    if (grad != 0) v128.store(g + q, e);
-    et = v128.bitselect(e, et, i32x4.eq(t, i32x4.splat(c)));
-    const r = besideOne<f32>(e);
-    sLo = f64x2.add(sLo, f64x2.promote_low_f32x4(e));
-    sHi = f64x2.add(sHi, f64x2.promote_low_f32x4(high(e)));
-    rLo = f64x2.add(rLo, f64x2.promote_low_f32x4(r));
-    rHi = f64x2.add(rHi, f64x2.promote_low_f32x4(high(r)));
-  }
-  const d = f32x4.sub(xt, m);
-  const isMax = f32x4.eq(xt, m);
-  const kv = gradPerPosition != 0 ? v128.load(gradPerPosition + (pos << 2)) : f32x4.splat(0);
-  if (gradPerPosition != 0) regular = v128.and(regular, f32x4.lt(f32x4.abs(kv), inf));
-  // the per-position step, in two halves of f64 lanes
-  let lossLo = sLo, lossHi = sLo, aLo = sLo, aHi = sLo, tLo = sLo, tHi = sLo;
-  let zeroLo = i64x2.splat(0); // lanes where u = 0 with a gamma other than 1 and 2
-  let zeroHi = zeroLo;
-  for (let h = 0; h < 2; h++) {
-    const half = h != 0;
-    const sum = half ? sHi : sLo;
-    const rest = half ? rHi : rLo;
-    const near = f64x2.lt(sum, f64x2.splat(2));
-    const S = v128.bitselect(f64x2.add(f64x2.splat(1), rest), sum, near); // (withRest)
-    const one = f64x2.eq(S, f64x2.splat(1));
-    const inv = f64x2.div(f64x2.splat(1), S);
-    const tMax = half ? i64x2.extend_high_i32x4_s(isMax) : i64x2.extend_low_i32x4_s(isMax);
-    // log S, and below 2 log(1 + R) as log S + (R - (S - 1)) / S: what S = 1 + R rounded away of R
-    // (exact, S - 1 too), to first order (focalPosition's log1p(R)); 0 where S rounds to 1
-    const lost = v128.and(f64x2.sub(rest, f64x2.sub(S, f64x2.splat(1))), v128.andnot(near, one));
-    const logSum = v128.andnot(f64x2.add(log64V(S), f64x2.mul(lost, inv)), one);
-    const lpt = f64x2.sub(f64x2.promote_low_f32x4(half ? high(d) : d), logSum);
-    const e = f64x2.promote_low_f32x4(half ? high(et) : et);
-    // the other exps: R where the target is the only max (0 where S rounds to 1: u = 0 there,
-    // PyTorch's), else S - e_t, at least 1 (the max's exp) and so without cancellation
-    const others = v128.bitselect(v128.andnot(rest, one), f64x2.sub(sum, e), v128.and(tMax, near));
-    const u = f64x2.mul(others, inv);
-    const pt = f64x2.mul(e, inv);
-    let mod = u;
-    let slope = f64x2.splat(1);
-    if (gamma == 2) {
-      mod = f64x2.mul(u, u);
-      slope = f64x2.add(u, u);
-    } else if (gamma != 1) {
-      // one powFocal per position: gamma u^(gamma - 1) as gamma u^gamma / u (u = 0: focalPosition)
-      mod = f64x2.replace_lane(f64x2.splat(powFocal(f64x2.extract_lane(u, 0), gamma)), 1, powFocal(f64x2.extract_lane(u, 1), gamma));
-      slope = f64x2.div(f64x2.mul(f64x2.splat(gamma), mod), u);
-      if (half) zeroHi = f64x2.eq(u, f64x2.splat(0));
-      else zeroLo = f64x2.eq(u, f64x2.splat(0));
+  for (let i = i0; i < i1; i += 4) {
+    const pos = <usize>o * inner + i;
+    const base = x + ((<usize>o * C * inner + i) << 2);
+    const g = grad + ((<usize>o * C * inner + i) << 2);
+    const t = v128.load(target + (pos << 2));
+    const inf = f32x4.splat(Infinity);
+    // the max, the target's logit and weight, and whether every logit is finite
+    let m = f32x4.splat(-Infinity);
+    let xt = m;
+    let wt = f32x4.splat(1);
+    let regular = i32x4.gt_s(t, kept);
+    for (let c = 0; c < C; c++) {
+      const v = v128.load(base + <usize>c * stride);
+      const isT = i32x4.eq(t, i32x4.splat(c));
+      m = f32x4.pmax(m, v);
+      xt = v128.bitselect(v, xt, isT);
+      if (weight != 0) wt = v128.bitselect(v128.load32_splat(weight + (<usize>c << 2)), wt, isT);
+      regular = v128.and(regular, f32x4.lt(f32x4.abs(v), inf));
     }
-    const w = f64x2.promote_low_f32x4(half ? high(wt) : wt);
-    const loss = f64x2.neg(f64x2.mul(w, f64x2.mul(mod, lpt)));
-    const k = gradPerPosition != 0 ? f64x2.promote_low_f32x4(half ? high(kv) : kv) : f64x2.splat(scale);
-    const gProduct = f64x2.neg(f64x2.mul(k, w));
-    const G = f64x2.add(f64x2.mul(gProduct, mod), f64x2.mul(f64x2.neg(f64x2.mul(f64x2.mul(gProduct, lpt), slope)), pt));
-    const a = f64x2.neg(f64x2.mul(G, inv));
-    // the target's entry, e_t a + G in f64 (no flush of a tiny e_t a before G joins it: red team 35),
-    // or as focalPosition's exact target, G u, for a confident row's max
-    const ex = v128.and(v128.andnot(v128.and(near, tMax), one), f64x2.eq(f64x2.sub(G, G), f64x2.splat(0)));
-    const atTarget = v128.bitselect(f64x2.mul(G, u), f64x2.add(f64x2.mul(e, a), G), ex);
-    if (half) { lossHi = loss; aHi = a; tHi = atTarget; }
-    else { lossLo = loss; aLo = a; tLo = atTarget; }
-  }
-  if (lossOut != 0) v128.store(lossOut + (pos << 2), narrow<f32>(lossLo, lossHi));
-  if (grad != 0) {
-    const a = narrow<f32>(aLo, aHi);
-    regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(a), inf)), v128.shuffle<i32>(zeroLo, zeroHi, 0, 2, 4, 6));
-    const tiny = subnormalBound<f32>(a);
-    const atTarget = narrow<f32>(tLo, tHi);
+    regular = v128.and(regular, f32x4.lt(f32x4.abs(wt), inf));
+    // the exps (kept in the gradient), R (rowExpSum's: the exps other than a max's 1, summed apart in
+    // f64), the count of those 1s (floor(e): every exp is at most 1; exact in f32), and the target's
+    // exp. S is count + R: below 2 that is withRest's 1 + R, and each class widens one vector, not two
+    let rLo = f64x2.splat(0);
+    let rHi = rLo;
+    let et = f32x4.splat(0);
+    let ones = et;
     for (let c = 0; c < C; c++) {
       const q = <usize>c * stride;
-      const v = f32x4.mul(flushBelow<f32>(v128.load(g + q), tiny), a);
-      v128.store(g + q, v128.bitselect(atTarget, v, i32x4.eq(t, i32x4.splat(c))));
+      const e = expWith<f32>(f32x4.sub(v128.load(base + q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+      if (grad != 0) v128.store(g + q, e);
+      et = v128.bitselect(e, et, i32x4.eq(t, i32x4.splat(c)));
+      const top = f32x4.floor(e);
+      ones = f32x4.add(ones, top);
+      const r = f32x4.sub(e, top); // besideOne
+      rLo = f64x2.add(rLo, f64x2.promote_low_f32x4(r));
+      rHi = f64x2.add(rHi, f64x2.promote_low_f32x4(high(r)));
     }
-  }
-  // the losses in position order; the other lanes again, one by one
-  const lanes = i32x4.bitmask(regular);
-  for (let l = 0; l < 4; l++) {
-    const loss = l < 2 ? (l == 0 ? f64x2.extract_lane(lossLo, 0) : f64x2.extract_lane(lossLo, 1)) : (l == 2 ? f64x2.extract_lane(lossHi, 0) : f64x2.extract_lane(lossHi, 1));
-    total += lanes & (1 << l) ? loss : focalPosition<f32>(x, target, weight, o, C, inner, i + l, gamma, lossOut, grad, scale, gradPerPosition);
+    const sLo = f64x2.add(f64x2.promote_low_f32x4(ones), rLo);
+    const sHi = f64x2.add(f64x2.promote_low_f32x4(high(ones)), rHi);
+    const d = f32x4.sub(xt, m);
+    const isMax = f32x4.eq(xt, m);
+    const kv = gradPerPosition != 0 ? v128.load(gradPerPosition + (pos << 2)) : f32x4.splat(<f32>scale);
+    if (gradPerPosition != 0) regular = v128.and(regular, f32x4.lt(f32x4.abs(kv), inf));
+    // From the f64 sums, in two halves of f64 lanes: S, whether it rounds to 1, and the
+    // shares of S: p_t, and u = 1 - p_t from the other exps, R where the target is the only max (0
+    // where S rounds to 1: u = 0 there, PyTorch's), else S - e_t, at least 1 (the max's exp) and so
+    // without cancellation.
+    let invLo = sLo, invHi = sLo, uLo = sLo, uHi = sLo, oneLo = sLo, oneHi = sLo;
+    for (let h = 0; h < 2; h++) {
+      const half = h != 0;
+      const sum = half ? sHi : sLo;
+      const rest = half ? rHi : rLo;
+      const near = f64x2.lt(sum, f64x2.splat(2));
+      const one = f64x2.eq(sum, f64x2.splat(1));
+      const inv = f64x2.div(f64x2.splat(1), sum);
+      const tMax = half ? i64x2.extend_high_i32x4_s(isMax) : i64x2.extend_low_i32x4_s(isMax);
+      const e = f64x2.promote_low_f32x4(half ? high(et) : et);
+      const others = v128.bitselect(v128.andnot(rest, one), f64x2.sub(sum, e), v128.and(tMax, near));
+      if (half) { invHi = inv; uHi = f64x2.mul(others, inv); oneHi = one; }
+      else { invLo = inv; uLo = f64x2.mul(others, inv); oneLo = one; }
+    }
+    // The rest in float32 lanes, four positions at once, from u = 1 - p_t, p_t and 1 / S rounded
+    // once each. Every quantity is a product or a sum of like signs (|lp_t| = |d| + log S, and the
+    // two terms of G have one sign for gamma > 0), so each stays within a few ulps; a lane where one
+    // overflows is irregular. log S is 0 where S rounds to 1, else log1p(R) below sqrt(2) (logRestV:
+    // R's own bits).
+    const logSum = v128.andnot(logRestV(sLo, sHi, rLo, rHi), v128.shuffle<i32>(oneLo, oneHi, 0, 2, 4, 6));
+    const lpt = f32x4.sub(d, logSum);
+    const inv = narrow<f32>(invLo, invHi);
+    const u = narrow<f32>(uLo, uHi);
+    const pt = f32x4.mul(et, inv);
+    let mod = u;
+    let slope = f32x4.splat(1);
+    if (gamma == 2) {
+      mod = f32x4.mul(u, u);
+      slope = f32x4.add(u, u);
+    } else if (gamma != 1) {
+      // one powFocal per position: gamma u^(gamma - 1) as gamma u^gamma / u (u = 0: focalPosition)
+      mod = f32x4.replace_lane(mod, 0, <f32>powFocal(<f64>f32x4.extract_lane(u, 0), gamma));
+      mod = f32x4.replace_lane(mod, 1, <f32>powFocal(<f64>f32x4.extract_lane(u, 1), gamma));
+      mod = f32x4.replace_lane(mod, 2, <f32>powFocal(<f64>f32x4.extract_lane(u, 2), gamma));
+      mod = f32x4.replace_lane(mod, 3, <f32>powFocal(<f64>f32x4.extract_lane(u, 3), gamma));
+      slope = f32x4.div(f32x4.mul(f32x4.splat(<f32>gamma), mod), u);
+      regular = v128.andnot(regular, f32x4.eq(u, f32x4.splat(0)));
+    }
+    // G in PyTorch's order (focalPosition's): its zeros' signs are autograd's
+    const modLpt = f32x4.mul(mod, lpt);
+    const gProduct = f32x4.neg(f32x4.mul(kv, wt));
+    const G = f32x4.add(f32x4.mul(gProduct, mod), f32x4.mul(f32x4.neg(f32x4.mul(f32x4.mul(gProduct, lpt), slope)), pt));
+    const loss = f32x4.neg(f32x4.mul(wt, modLpt));
+    // Lanes that float32's range fails go to focalPosition, in f64 (red team 36): a loss beyond it
+    // (the f64 total keeps weights of 1e38), and a nonzero u whose u^gamma lp_t or loss fell below
+    // its normal numbers, which a weight or gradOutput can scale back up (u^3 at [30.7, 0] times a
+    // weight of 1e6: 57 ulps off) or 'mean' divide by tiny weights (of 1e-45: 0). With gamma 2
+    // that is u in [2^-53, 2^-42) only (below, S rounds to 1 and u is 0): margins of about 29-37.
+    const small = f32x4.splat(1.1754943508222875e-38);
+    const lost = v128.or(f32x4.lt(f32x4.abs(modLpt), small), v128.andnot(f32x4.lt(f32x4.abs(loss), small), f32x4.eq(wt, f32x4.splat(0))));
+    regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(loss), inf)), v128.andnot(lost, f32x4.eq(u, f32x4.splat(0))));
+    if (lossOut != 0) v128.store(lossOut + (pos << 2), loss);
+    if (grad != 0) {
+      // (0 - G: +0 where G is 0 of either sign, as PyTorch's entries 0 - s_c G)
+      const a = f32x4.mul(f32x4.sub(f32x4.splat(0), G), inv);
+      regular = v128.and(regular, f32x4.lt(f32x4.abs(G), inf));
+      const tiny = subnormalBound<f32>(a);
+      // the target's entry G (1 - s_t), as G u: G - G s_t cancels as p_t nears 1, G u does not (+ 0:
+      // PyTorch's G - G s_t is +0 where it is 0)
+      const atTarget = f32x4.add(f32x4.mul(G, u), f32x4.splat(0));
+      for (let c = 0; c < C; c++) {
+        const q = <usize>c * stride;
+        // (+ 0: PyTorch's 0 - s_c G is +0 where e_c a is 0 of either sign)
+        const v = f32x4.add(f32x4.mul(flushBelow<f32>(v128.load(g + q), tiny), a), f32x4.splat(0));
+        v128.store(g + q, v128.bitselect(atTarget, v, i32x4.eq(t, i32x4.splat(c))));
+      }
+    }
+    // the losses in position order; the other lanes again, one by one
+    const lanes = i32x4.bitmask(regular);
+    for (let l = 0; l < 4; l++) {
+      const lane = l < 2 ? (l == 0 ? f32x4.extract_lane(loss, 0) : f32x4.extract_lane(loss, 1)) : (l == 2 ? f32x4.extract_lane(loss, 2) : f32x4.extract_lane(loss, 3));
+      total += lanes & (1 << l) ? <f64>lane : focalPosition<f32>(x, target, weight, o, C, inner, i + l, gamma, lossOut, grad, scale, gradPerPosition);
+    }
   }
   return total;
 }

@@ -319,11 +319,31 @@ const LOG32 = memory.data<u32>([
 // @ts-ignore: decorator
 @inline export function logSumsV<T>(s0: v128, s1: v128): v128 {
   if (sizeof<T>() == 8) return log64V(s0);
+  return logSums32With(s0, s1, s0, s1, false);
+}
+
+/** logSumsV<f32> of sums S = 1 + R, R (r0, r1: f64 lanes as s0, s1) the exps other than a max's
+ *  1 summed apart: where S < sqrt(2), log1p's f is R itself, not S - 1, which the rounding of
+ *  1 + R in f64 leaves with none of R below 2^-53 and less than float32's precision below 2^-29
+ *  (the loss of a near-converged position is about R: focalColumns). */
+// @ts-ignore: decorator
+@inline export function logRestV(s0: v128, s1: v128, r0: v128, r1: v128): v128 {
+  return logSums32With(s0, s1, r0, r1, true);
+}
+
+// @ts-ignore: decorator
+@inline function logSums32With(s0: v128, s1: v128, r0: v128, r1: v128, rest: bool): v128 {
   const hi = v128.shuffle<i32>(s0, s1, 1, 3, 5, 7); // high words: sign, exponent, top of the mantissa
   const big = i32x4.gt_s(v128.and(hi, i32x4.splat(0x000FFFFF)), i32x4.splat(0x0006A09E)); // m > sqrt(2) (to 2^-20): halve it
-  const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(i32x4.shr_u(hi, 20), i32x4.splat(1023)), big));
-  const f0 = mantissaLess1(s0, i64x2.extend_low_i32x4_s(big));
-  const f1 = mantissaLess1(s1, i64x2.extend_high_i32x4_s(big));
+  const biased = i32x4.shr_u(hi, 20);
+  const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.sub(biased, i32x4.splat(1023)), big));
+  let f0 = mantissaLess1(s0, i64x2.extend_low_i32x4_s(big));
+  let f1 = mantissaLess1(s1, i64x2.extend_high_i32x4_s(big));
+  if (rest) {
+    const below = v128.andnot(i32x4.eq(biased, i32x4.splat(1023)), big); // 1 <= S < sqrt(2)
+    f0 = v128.bitselect(r0, f0, i64x2.extend_low_i32x4_s(below));
+    f1 = v128.bitselect(r1, f1, i64x2.extend_high_i32x4_s(below));
+  }
   const r = logOfParts32(e, narrow<f32>(f0, f1));
   // NaN passes through (its bits above are not a number's)
   const sum = narrow<f32>(s0, s1);

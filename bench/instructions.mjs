@@ -6,7 +6,7 @@
 // tok5/tok0/tokt: tokenScores [64, 1000] with targets and topK 5 / without either / targets only;
 // nchwtok: tokenScores [1, 20, 3200] with the class dim not last, targets and topK 5; c2: row
 // cross-entropy with C = 2 as the stream runs it, regrouped into columns (1, 2, 32000); c2s, nchws:
-// c2 and nchw with label smoothing 0.1.
+// c2 and nchw with label smoothing 0.1; fc2, fnchw: focalLoss (gamma 2) on c2's and nchw's shapes.
 import fs from 'node:fs';
 const bytes = fs.readFileSync(process.env.WASM || new URL('../build/xent.wasm', import.meta.url));
 const { instance } = await WebAssembly.instantiate(bytes, { env: { abort() {}, seed: () => 1 } });
@@ -20,7 +20,7 @@ const f = new Float32Array(X.memory.buffer, px, n);
 let s = 1; const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
 for (let i = 0; i < n; i++) f[i] = (r() - 0.5) * 4;
 const t = new Int32Array(X.memory.buffer, pt, 3200);
-for (let i = 0; i < 3200; i++) t[i] = (r() * (which.startsWith('nchw') ? 20 : C)) | 0;
+for (let i = 0; i < 3200; i++) t[i] = (r() * (which.startsWith('nchw') || which === 'fnchw' ? 20 : C)) | 0;
 new Float32Array(X.memory.buffer, pt + 16384, 20).fill(1.5);
 // CTC: log_softmax rows over C = 80 (T 200 x N 4), padded targets [4, 40] of labels 1..79, full
 // lengths, then the kernel's small arrays and its scratch (src/ops/ctc.ts's sizes).
@@ -62,6 +62,9 @@ const calls = {
   // the same and nchw with label smoothing 0.1
   c2s: () => X.crossEntropyIndex_f32(px, pc2, 0, 1, 2, 32000, 0.1, 0, pg, 1 / 32000, 0, 0, 0, 0),
   nchws: () => X.crossEntropyIndex_f32(px, pt, 0, 1, 20, 3200, 0.1, 0, pg, 1 / 3200, 0, 0, 0, 0),
+  // focalLoss gamma 2 as the stream runs it: C = 2 rows regrouped (1, 2, 32000), and NCHW (1, 20, 3200)
+  fc2: () => X.focalLoss_f32(px, pc2, 0, 1, 2, 32000, 2, 0, pg, 1 / 32000, 0),
+  fnchw: () => X.focalLoss_f32(px, pt, 0, 1, 20, 3200, 2, 0, pg, 1 / 3200, 0),
   nchwtok: () => X.tokenScores_f32(px, pt, 1, 20, 3200, 5, pg, pg + 12800, pg + 25600, pg + 38400, pg + 51200, pg + 64000, pg + 128000),
 };
 for (let i = 0; i < 300; i++) calls[which]();  // tier-up

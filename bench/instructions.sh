@@ -3,7 +3,7 @@
 # else the machine runs, unlike times. Runs bench/instructions.mjs twice (0 and 400 timed calls
 # after the same warm-up, TurboFan only) and divides the difference by 400 calls x 64,000 elements
 # (V8 background work still moves single counts by a few per cent: compare medians of runs).
-#   bench/instructions.sh cefg|cef|ls|lsc|smc|nchw|nchww|c2|c2s|nchws|bce|ctcfg|ctcf|tok5|tok0|tokt|nchwtok  (npm run build first)
+#   bench/instructions.sh cefg|cef|ls|lsc|smc|nchw|nchww|c2|c2s|nchws|bce|ctcfg|ctcf|tok5|tok0|tokt|nchwtok|fc2|fnchw  (npm run build first)
 #   WASM=build/xent-relaxed.wasm bench/instructions.sh cefg          (the relaxed-SIMD build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
