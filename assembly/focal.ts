@@ -83,10 +83,10 @@ function focalPosition<T>(
     // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
     rowScale<T>(g, C, stride, (0 - G) / sum, 0, 0); // (0 - G: see focalColumns)
     const p = g + <usize>t * stride;
-    // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above; an
-    // infinite G keeps PyTorch's inf - inf, NaN)
+    // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above, + 0 as
+    // PyTorch's +0 where G is -0 (red team 37); an infinite G keeps PyTorch's inf - inf, NaN)
     const exact = confident && load<T>(row + <usize>t * stride) == m && G - G == 0;
-    store<T>(p, exact ? <T>(G * u) : <T>(<f64>load<T>(p) + <f64><T>G));
+    store<T>(p, exact ? <T>(G * u + 0) : <T>(<f64>load<T>(p) + <f64><T>G));
   }
   return loss;
 }
@@ -203,13 +203,15 @@ function focalColumns(
     const G = f32x4.add(f32x4.mul(gProduct, mod), f32x4.mul(f32x4.neg(f32x4.mul(f32x4.mul(gProduct, lpt), slope)), pt));
     const loss = f32x4.neg(f32x4.mul(wt, modLpt));
     // Lanes that float32's range fails go to focalPosition, in f64 (red team 36): a loss beyond it
-    // (the f64 total keeps weights of 1e38), and a nonzero u whose u^gamma lp_t or loss fell below
-    // its normal numbers, which a weight or gradOutput can scale back up (u^3 at [30.7, 0] times a
-    // weight of 1e6: 57 ulps off) or 'mean' divide by tiny weights (of 1e-45: 0). With gamma 2
-    // that is u in [2^-53, 2^-42) only (below, S rounds to 1 and u is 0): margins of about 29-37.
+    // or within a factor 2 of its max (2 loss overflows; float32's max itself may be an f64 loss
+    // that passes it: red team 37; the f64 total keeps weights of 1e38),
+    // and a nonzero u whose u^gamma lp_t or loss fell below its normal numbers, which a weight or
+    // gradOutput can scale back up (u^3 at [30.7, 0] times a weight of 1e6: 57 ulps off) or 'mean'
+    // divide by tiny weights (of 1e-45: 0). With gamma 2 that is u in [2^-53, 2^-42) only (below,
+    // S rounds to 1 and u is 0): margins of about 29-37.
     const small = f32x4.splat(1.1754943508222875e-38);
     const lost = v128.or(f32x4.lt(f32x4.abs(modLpt), small), v128.andnot(f32x4.lt(f32x4.abs(loss), small), f32x4.eq(wt, f32x4.splat(0))));
-    regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(loss), inf)), v128.andnot(lost, f32x4.eq(u, f32x4.splat(0))));
+    regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(f32x4.add(loss, loss)), inf)), v128.andnot(lost, f32x4.eq(u, f32x4.splat(0))));
     if (lossOut != 0) v128.store(lossOut + (pos << 2), loss);
     if (grad != 0) {
       // (0 - G: +0 where G is 0 of either sign, as PyTorch's entries 0 - s_c G)
