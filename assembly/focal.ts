@@ -155,10 +155,9 @@ function focalColumns(
     const isMax = f32x4.eq(xt, m);
     const kv = gradPerPosition != 0 ? v128.load(gradPerPosition + (pos << 2)) : f32x4.splat(<f32>scale);
     if (gradPerPosition != 0) regular = v128.and(regular, f32x4.lt(f32x4.abs(kv), inf));
-    // From the f64 sums, in two halves of f64 lanes: S, whether it rounds to 1, and the
-    // shares of S: p_t, and u = 1 - p_t from the other exps, R where the target is the only max (0
-    // where S rounds to 1: u = 0 there, PyTorch's), else S - e_t, at least 1 (the max's exp) and so
-    // without cancellation.
+    // From the f64 sums, in two halves of f64 lanes: whether S rounds to 1, 1 / S, and u = 1 - p_t
+    // as the other exps' share of S: R where the target is the only max (0 where S rounds to 1: u
+    // = 0 there, PyTorch's), else S - e_t, at least 1 (the max's exp) and so without cancellation.
     let invLo = sLo, invHi = sLo, uLo = sLo, uHi = sLo, oneLo = sLo, oneHi = sLo;
     for (let h = 0; h < 2; h++) {
       const half = h != 0;
@@ -173,8 +172,8 @@ function focalColumns(
       if (half) { invHi = inv; uHi = f64x2.mul(others, inv); oneHi = one; }
       else { invLo = inv; uLo = f64x2.mul(others, inv); oneLo = one; }
     }
-    // The rest in float32 lanes, four positions at once, from u = 1 - p_t, p_t and 1 / S rounded
-    // once each. Every quantity is a product or a sum of like signs (|lp_t| = |d| + log S, and the
+    // The rest in float32 lanes, four positions at once, from u and 1 / S rounded once each (p_t =
+    // e_t (1 / S)). Every quantity is a product or a sum of like signs (|lp_t| = |d| + log S, and the
     // two terms of G have one sign for gamma > 0), so each stays within a few ulps; a lane where one
     // overflows is irregular. log S is 0 where S rounds to 1, else log1p(R) below sqrt(2) (logRestV:
     // R's own bits).
@@ -204,11 +203,11 @@ function focalColumns(
     const loss = f32x4.neg(f32x4.mul(wt, modLpt));
     // Lanes that float32's range fails go to focalPosition, in f64 (red team 36): a loss beyond it
     // or within a factor 2 of its max (2 loss overflows; float32's max itself may be an f64 loss
-    // that passes it: red team 37; the f64 total keeps weights of 1e38),
-    // and a nonzero u whose u^gamma lp_t or loss fell below its normal numbers, which a weight or
-    // gradOutput can scale back up (u^3 at [30.7, 0] times a weight of 1e6: 57 ulps off) or 'mean'
-    // divide by tiny weights (of 1e-45: 0). With gamma 2 that is u in [2^-53, 2^-42) only (below,
-    // S rounds to 1 and u is 0): margins of about 29-37.
+    // that passes it: red team 37; the f64 total keeps weights of 1e38), and a nonzero u whose
+    // u^gamma lp_t or loss fell below its normal numbers, which a weight or gradOutput can scale
+    // back up (u^3 at [30.7, 0] times a weight of 1e6: 57 ulps off) or 'mean' divide by tiny
+    // weights (of 1e-45: 0). With gamma 2 that is u in [2^-53, 2^-42) only (below, S rounds to 1
+    // and u is 0): margins of about 29-37.
     const small = f32x4.splat(1.1754943508222875e-38);
     const lost = v128.or(f32x4.lt(f32x4.abs(modLpt), small), v128.andnot(f32x4.lt(f32x4.abs(loss), small), f32x4.eq(wt, f32x4.splat(0))));
     regular = v128.andnot(v128.and(regular, f32x4.lt(f32x4.abs(f32x4.add(loss, loss)), inf)), v128.andnot(lost, f32x4.eq(u, f32x4.splat(0))));
