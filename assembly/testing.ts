@@ -4,7 +4,7 @@
 // against a float64 / double-double reference. Arrays are byte pointers into this module's memory,
 // above heapBase(); n is the element count.
 
-import { expK, expV, expWith, lanes, log1pV, log32V, log64V, logSumsV } from "./simd";
+import { expK, expV, expWith, lanes, log1pV, log32V, log64V, logRestV, logSumsV } from "./simd";
 import { at, expT } from "./math";
 import { crossEntropyIndex, setLeanColumns } from "./cross_entropy";
 
@@ -77,6 +77,22 @@ export function logSumsV_f32(x: usize, y: usize, n: i32): void {
       const r = logSumsV<f32>(v128.load(at<f64>(x, i)), v128.load(at<f64>(x, i + 2)));
       v128.store(at<f64>(y, i), f64x2.promote_low_f32x4(r));
       v128.store(at<f64>(y, i + 2), f64x2.promote_low_f32x4(v128.shuffle<f32>(r, r, 2, 3, 0, 1)));
+    }
+  }
+}
+
+/** y_2i := log(S_i) as float32 (widened back to f64) with logRestV: focalColumns' log of S = k + R,
+ *  k the exps equal to 1 and R the rest, summed apart (below sqrt(2), log1p of R's own bits). x
+ *  holds the pairs S_i, R_i (n values, a multiple of 8); y_2i+1 is left as it is. */
+export function logRestV_f32(x: usize, y: usize, n: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    for (let i = 0; i < n; i += 8) {
+      const a = v128.load(at<f64>(x, i)), b = v128.load(at<f64>(x, i + 2)), c = v128.load(at<f64>(x, i + 4)), d = v128.load(at<f64>(x, i + 6));
+      const r = logRestV(v128.shuffle<f64>(a, b, 0, 2), v128.shuffle<f64>(c, d, 0, 2), v128.shuffle<f64>(a, b, 1, 3), v128.shuffle<f64>(c, d, 1, 3));
+      store<f64>(at<f64>(y, i), <f64>f32x4.extract_lane(r, 0));
+      store<f64>(at<f64>(y, i + 2), <f64>f32x4.extract_lane(r, 1));
+      store<f64>(at<f64>(y, i + 4), <f64>f32x4.extract_lane(r, 2));
+      store<f64>(at<f64>(y, i + 6), <f64>f32x4.extract_lane(r, 3));
     }
   }
 }

@@ -5,7 +5,7 @@ import * as X from '../src';
 import * as R from './reference';
 import { fixtureRunner, loadCases } from './helpers/family-fixtures';
 import { rng, normals, ints, uniforms } from './helpers/random';
-import { focalAccurate, worstUlps } from './helpers/focal';
+import { focalAccurate, randomFocalCase, worstUlps } from './helpers/focal';
 
 beforeAll(() => X.init());
 
@@ -146,19 +146,13 @@ describe('float32 column path: within 16 ulps of float64, near-converged positio
   const r = rng(66);
   const shapes: number[][] = [[1003, 2], [1003, 3], [1003, 5], [1003, 7], [1003, 13], [1003, 21], [1003, 33], [601, 63], [3, 2, 7, 9], [3, 5, 7, 9], [3, 21, 7, 9], [50, 21, 4], [2, 150, 5, 7]];
   test.each(shapes.map((s) => [JSON.stringify(s), s] as const))('%s', (_name, shape) => {
-    const C = shape[1];
-    const n = shape.reduce((a, b) => a * b, 1);
-    const positions = n / C;
-    const inner = positions / shape[0];
-    const x = Float32Array.from(normals(r, n, 3));
-    const t = ints(r, positions, C);
+    const { C, positions, x, t, at, targetShape } = randomFocalCase(r, shape, 3);
     // near-converged positions: the target ahead of every other class by 8-40 (S rounds to 1 from
     // about 37 on), and a tie for the max
     for (let p = 1; p < positions; p += 5) {
-      const o = Math.floor(p / inner), i = p % inner;
-      x[(o * C + t[p]) * inner + i] = 8 + 32 * r() + Math.max(...Array.from({ length: C }, (_, c) => x[(o * C + c) * inner + i]));
+      x[at(p, t[p])] = 8 + 32 * r() + Math.max(...Array.from({ length: C }, (_, c) => x[at(p, c)]));
     }
-    if (C > 1) { const tie = (t[3] + 1) % C; x[(Math.floor(3 / inner) * C + tie) * inner + (3 % inner)] = x[(Math.floor(3 / inner) * C + t[3]) * inner + (3 % inner)]; }
+    if (C > 1) x[at(3, (t[3] + 1) % C)] = x[at(3, t[3])];
     const target = Array.from(t);
     target[0] = -100;
     target[positions - 1] = -100;
@@ -167,7 +161,7 @@ describe('float32 column path: within 16 ulps of float64, near-converged positio
     for (const gamma of [2, 1, 0.5, 3]) {
       for (const scale of [1, 1e3]) {
         const gradOutput = Float32Array.from(normals(r, positions, scale));
-        const got = X.focalLoss({ data: x, shape }, { data: Int32Array.from(target), shape: [shape[0], ...shape.slice(2)] }, { gamma, weight, reduction: 'none', grad: true, gradOutput });
+        const got = X.focalLoss({ data: x, shape }, { data: Int32Array.from(target), shape: targetShape }, { gamma, weight, reduction: 'none', grad: true, gradOutput });
         const want = focalAccurate(x, shape, target, gamma, weight, (p) => gradOutput[p]);
         const lossUlps = worstUlps(got.loss as Float32Array, want.loss);
         const gradUlps = worstUlps(got.grad!, want.grad);

@@ -70,11 +70,9 @@
 //     threshold (gamma 0.5-3). Fixed: a lane whose float32 loss reaches float32's max falls back.
 import * as X from '../src';
 import { rng, normals, ints, uniforms } from './helpers/random';
-import { focalAccurate as focalRef, worstUlps } from './helpers/focal';
+import { focalAccurate as focalRef, randomFocalCase, worstUlps } from './helpers/focal';
 
 beforeAll(() => X.init());
-
-const positionShape = (shape: number[]) => [shape[0], ...shape.slice(2)];
 
 /** Rows [a, b] repeated n times (float32), for the column kernel (16 positions: four groups). */
 function rows2(a: number, b: number, n = 16): Float32Array {
@@ -88,14 +86,9 @@ describe('held', () => {
   test.each([0.5, 1, 1.5, 2, 3])('gamma %p: random rows and NCHW within 16 ulps of float64 (loss and gradient)', (gamma) => {
     const r = rng(3600 + gamma * 10);
     for (const shape of shapes) {
-      const C = shape[1];
-      const n = shape.reduce((a, b) => a * b, 1);
-      const positions = n / C;
-      const inner = positions / shape[0];
-      const x = Float32Array.from(normals(r, n, 2.5));
-      const t = ints(r, positions, C);
+      const { C, positions, x, t, at: index, targetShape } = randomFocalCase(r, shape, 2.5);
       for (let p = 0; p < positions; p++) {
-        const at = (c: number) => (Math.floor(p / inner) * C + c) * inner + (p % inner);
+        const at = (c: number) => index(p, c);
         let m = -Infinity;
         for (let c = 0; c < C; c++) m = Math.max(m, x[at(c)]);
         const v = r();
@@ -110,7 +103,7 @@ describe('held', () => {
       const gradOutput = Float32Array.from(normals(r, positions, 1e3));
       gradOutput[1] = 0;
       gradOutput[positions - 2] = -0;
-      const got = X.focalLoss({ data: x, shape }, { data: t, shape: positionShape(shape) }, { gamma, weight, reduction: 'none', grad: true, gradOutput });
+      const got = X.focalLoss({ data: x, shape }, { data: t, shape: targetShape }, { gamma, weight, reduction: 'none', grad: true, gradOutput });
       const want = focalRef(x, shape, t, gamma, weight, (p) => gradOutput[p]);
       expect(worstUlps(got.loss as Float32Array, want.loss)).toBeLessThanOrEqual(16);
       expect(worstUlps(got.grad!, want.grad)).toBeLessThanOrEqual(16);

@@ -279,6 +279,43 @@ test('log of float64 sums of exps as float32 (logSumsV, the float32 column kerne
   expect(max).toBeLessThanOrEqual(2);
 });
 
+// logRestV: focalColumns' log of S = k + R as float32, k the count of exps equal to 1 (the max's,
+// and ties) and R the other exps, summed apart in float64; below sqrt(2) it takes log1p of R's own
+// bits, which S = 1 + R rounded in float64 no longer holds below 2^-53 (a near-converged position's
+// loss is about R). Measured in float32 ulps of log(k) + log1p(R / k) (float64; subnormal results
+// in units of the smallest subnormal), over counts 1-64 and R log-uniform from 2^-149 to 60, plus R
+// stepped through the sqrt(2) - 1 boundary where the form changes.
+const r32r = rng(20261204);
+const RESTS = (() => {
+  const counts = [1, 1, 1, 2, 3, 5, 20, 64];
+  const n = (SAMPLES + 7) & ~7;
+  const xs = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const k = counts[i % counts.length];
+    const u = r32r();
+    const R = i % 5 === 4 ? (Math.SQRT2 - 1) * (1 + (u - 0.5) * 2 ** -18) : 2 ** (-149 + u * (149 + Math.log2(60)));
+    xs[2 * i] = k + R;
+    xs[2 * i + 1] = R;
+  }
+  return xs;
+})();
+
+test('log of S = k + R from its parts as float32 (logRestV, focalLoss\'s float32 column kernel)', () => {
+  const y = new Float64Array(RESTS.length);
+  simd.map('logRestV_f32', RESTS, y);
+  let max = 0, at = '', wide = 0;
+  for (let i = 0; i < RESTS.length; i += 2) {
+    const S = RESTS[i], R = RESTS[i + 1], k = Math.round(S - R);
+    if (Math.fround(y[i]) !== y[i]) wide++; // (each a float32 value)
+    const exact = Math.log(k) + Math.log1p(R / k);
+    const e = Math.abs(y[i] - exact) / 2 ** (Math.max(Math.floor(Math.log2(exact)), -126) - 23);
+    if (!(e <= max)) [max, at] = [e, `k = ${k}, R = ${R}`];
+  }
+  report.push(`log of k + R as f32 (logRestV): max ${max.toFixed(3)} f32 ulp at ${at} over ${RESTS.length / 2} inputs (bound 2)`);
+  expect(wide).toBe(0);
+  expect(max).toBeLessThanOrEqual(2);
+});
+
 test('the double-double reference is itself right (exact values and V8 agreement)', () => {
   const e1 = expDD(1);
   expect(e1.m.hi * 2 ** e1.k).toBe(Math.E);

@@ -6,6 +6,7 @@
 // (its rounding, up to |x_c - max| 2^-25, is the input's to exp, not the kernel's error); and as in
 // PyTorch, where S = 1 + R rounds to 1 in float64, log S is 0 (then p_t = 1 and u = 0 for the max's
 // class).
+import { ints, normals } from './random';
 import { ulps } from './same';
 
 /** Per-position losses, the gradient, the losses' sum and the weights' sum (the 'mean' divisor)
@@ -58,4 +59,18 @@ export function worstUlps(got: ArrayLike<number>, want: ArrayLike<number>): numb
     worst = Math.max(worst, ulps(got[i], want[i], true));
   }
   return worst;
+}
+
+/** A random float32 focalLoss case on `shape` ([outer, C, ...inner]): logits N(0, sd^2), then
+ *  targets in 0..C-1 (drawn in that order from r), the target's shape, and the flat index of
+ *  class c at position p. */
+export function randomFocalCase(r: () => number, shape: number[], sd: number) {
+  const C = shape[1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const positions = n / C;
+  const inner = positions / shape[0];
+  const x = Float32Array.from(normals(r, n, sd));
+  const t = ints(r, positions, C);
+  const at = (p: number, c: number) => (Math.floor(p / inner) * C + c) * inner + (p % inner);
+  return { C, positions, inner, x, t, at, targetShape: [shape[0], ...shape.slice(2)] };
 }

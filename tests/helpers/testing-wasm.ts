@@ -3,7 +3,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
-export type MapName = 'expV_f32' | 'expV_f64' | 'expFastV_f32' | 'expFastV_f64' | 'log1pV_f32' | 'log1pV_f64' | 'exp_f32' | 'exp_f64' | 'log64V_f64' | 'logSumsV_f32' | 'log32V_f32';
+export type MapName = 'expV_f32' | 'expV_f64' | 'expFastV_f32' | 'expFastV_f64' | 'log1pV_f32' | 'log1pV_f64' | 'exp_f32' | 'exp_f64' | 'log64V_f64' | 'logSumsV_f32' | 'logRestV_f32' | 'log32V_f32';
 
 interface TestingExports {
   memory: WebAssembly.Memory;
