@@ -157,8 +157,7 @@ function indexStepFits<T>(weight: usize, C: i32, eps: f64, scale: f64, gradPerPo
   return true;
 }
 
-// @ts-ignore: decorator
-@inline function fitsF32Step(v: f64): bool {
+function fitsF32Step(v: f64): bool {
   const a = Math.abs(v);
   return a == 0 || (a >= 9.094947017729282e-13 && a <= 1099511627776.0); // 2^-40, 2^40; NaN: false
 }
@@ -216,7 +215,11 @@ export let zSquares: f64 = 0;
 /** A position's z term, z lse^2 (0 without z-loss), adding its lse^2 to zSquares. */
 // @ts-ignore: decorator
 @inline function zTerm(z: f64, lse: f64): f64 {
-  if (z == 0) return 0;
+  return z == 0 ? 0 : zSquare(z, lse);
+}
+
+/** zTerm's z-loss case, out of line (kept off the hot loops' code size). */
+function zSquare(z: f64, lse: f64): f64 {
   zSquares += lse * lse;
   return z * lse * lse;
 }
@@ -237,7 +240,12 @@ export let zSquares: f64 = 0;
  *  OPEN: f32 [1, 17], eps 0.1, zLoss 1, gradOutput 3e38 gave inf for torch's 3.28e38. */
 // @ts-ignore: decorator
 @inline function zHalving<T>(ce: f64, zf: f64): f64 {
-  return zf != 0 && !finiteT<T>(ce + zf) && finiteT<T>(ce) && finiteT<T>(zf) ? 0.5 : 1;
+  return zf != 0 ? zHalved<T>(ce, zf) : 1;
+}
+
+/** zHalving's z-loss case, out of line (kept off the hot loops' code size). */
+function zHalved<T>(ce: f64, zf: f64): f64 {
+  return !finiteT<T>(ce + zf) && finiteT<T>(ce) && finiteT<T>(zf) ? 0.5 : 1;
 }
 
 /** Whether v is finite once rounded to T. */
@@ -996,8 +1004,7 @@ function indexStepWide<T>(
  *  [0, 30] gave 0.9 in float32 and 0.890656 in float64 for 0.890642), so it is formed as the terms
  *  that cancel exactly, exactOneGrad, less ce R (a = ce + zf, ce S the k ((1 - eps) w_t + (eps / C)
  *  W) that exactOneGrad took whole: ce - ce R / S ... = ce S - ce R). */
-// @ts-ignore: decorator
-@inline function maxClassGrad<T>(j: i32, t: i32, k: f64, eps: f64, smooth: f64, totalWeight: f64, weight: usize, zf: f64, ce: f64, rest: f64): f64 {
+function maxClassGrad<T>(j: i32, t: i32, k: f64, eps: f64, smooth: f64, totalWeight: f64, weight: usize, zf: f64, ce: f64, rest: f64): f64 {
   return exactOneGrad<T>(j, t, k, eps, smooth, totalWeight, weight, zf) - (rest != 0 ? ce * rest : 0);
 }
 

@@ -90,8 +90,7 @@ const RENORM_STEPS = 32;
 }
 
 /** The value m 2^k as a log. */
-// @ts-ignore: decorator
-@inline function logOf(m: f64, k: f64): f64 {
+function logOf(m: f64, k: f64): f64 {
   return m == 0 ? NEG_INF : Math.log(m) + k * LN2;
 }
 
