@@ -84,8 +84,10 @@ function focalPosition<T>(
     rowScale<T>(g, C, stride, (0 - G) / sum, 0, 0); // (0 - G: see focalColumns)
     const p = g + <usize>t * stride;
     // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above, + 0 as
-    // PyTorch's +0 where G is -0 (red team 37); an infinite G keeps PyTorch's inf - inf, NaN)
-    const exact = confident && load<T>(row + <usize>t * stride) == m && G - G == 0;
+    // PyTorch's +0 where G is -0 (red team 37); so is a finite G beyond float32's max, whose entry
+    // may fit where float32's G and s_t G overflow (red team 38: [0, 1.5] at gradOutput 3e38 gave
+    // -inf for -2.88e38); an infinite G keeps PyTorch's inf - inf, NaN)
+    const exact = (confident && load<T>(row + <usize>t * stride) == m || sizeof<T>() == 4 && Math.abs(G) > 3.4028234663852886e38) && G - G == 0;
     store<T>(p, exact ? <T>(G * u + 0) : <T>(<f64>load<T>(p) + <f64><T>G));
   }
   return loss;

@@ -274,7 +274,9 @@ export function rowScale<T>(g: usize, C: i32, stride: usize, a: f64, b: f64, wei
   // (b in T's lanes, then times w_c: a b outside float32's normal range whose products with the
   // weights are in it went to 0 or inf first; red team 26, smoothing with weights near 3e38 and a
   // tiny gradOutput. The loop below forms b w_c in f64.)
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || b == 0 || !isFinite(b) || inF32NormalRange(b))) {
+  // (a beyond float32's max in T's lanes was inf: every entry inf where its f64 product fits, and
+  // the scalar build's did: red team 38, gradOutput 3e38 times a weight of 1.5)
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || (b == 0 || !isFinite(b) || inF32NormalRange(b)) && !(Math.abs(a) > 3.4028234663852886e38))) {
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
     const vb = v128.splat<T>(<T>b);

@@ -97,7 +97,7 @@ export function crossEntropy<A extends FloatArray>(
     // (before the stream is built: loss.ts outReplaces)
     const overwritten = outReplaces(plan, x, p);
     const uniform = uniformScale(plan, positions);
-    const infinite = nonFiniteUpstream(plan, uniform, positions, wMax);
+    const infinite = nonFiniteUpstream(plan, uniform, positions, wMax, largestOf(precision));
     const literal = infinite.length === 0 || C === 0 ? null : new Literal(x, read.half, C, inner);
     const writeRows = literal?.gradRows(infinite,
       (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
@@ -175,12 +175,13 @@ export function crossEntropy<A extends FloatArray>(
   const uniform = uniformScale(plan, denominator);
   const wMax = largestWeight(weight); // (NaN or Infinity where a weight is)
   const nonFiniteWeight = !(wMax < Infinity);
-  const bound = wMax * (1 - eps + eps / C);
+  // (float32: the exps' factor k ((1 - eps) w_t + (eps / C) W) / S is at most k wMax)
+  const [bound, limit] = precision === 'f32' ? [wMax, largestOf(precision)] : [wMax * (1 - eps + eps / C), Number.MAX_VALUE];
   // A 'none' gradOutput is looked at by the kernel, which leaves its largest magnitude in
   // crossEntropyZSquares when z = 0 (a JavaScript pass over it cost 13% of a [65536, 2] call: red team
   // 31): its rows are formed after the kernel, from the input as it is then, unless `out` is the input.
   const late = plan.wantGrad && plan.gradPerPosition !== null && z === 0 && C > 0 && !sameArray(plan.out, x) && !(nonFiniteWeight && eps > 0);
-  const rows = C === 0 || late ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, bound);
+  const rows = C === 0 || late ? [] : nonFiniteWeight && eps > 0 && plan.wantGrad ? range(positions) : nonFiniteUpstream(plan, uniform, positions, bound, limit);
   const literal = rows.length > 0 || (nonFiniteWeight && C > 0) ? new Literal(x, read.half, C, inner) : null;
   // dl: nll's -w_t (1 - eps) k at the target (zero-filled elsewhere, and at an ignored position), the
   // smoothing's -(eps / C) k w_c (PyTorch's masked 0 at an ignored position, times w_c)
@@ -202,8 +203,8 @@ export function crossEntropy<A extends FloatArray>(
   else if (literalLoss) (result.loss as A).set(literalLoss);
   writeRows?.(result.grad);
   // (the chunks' largest |gradOutput|, summed: no overflow there, none in any k a_c)
-  if (late && !(stream.sideTotal * bound < Infinity)) {
-    const at = nonFiniteUpstream(plan, uniform, positions, bound);
+  if (late && !(stream.sideTotal * bound <= limit)) {
+    const at = nonFiniteUpstream(plan, uniform, positions, bound, limit);
     if (at.length > 0) gradRows(new Literal(stream.input(0), read.half, C, inner), at, stream.input(1))(result.grad);
   }
   if (lse) infiniteLse(lse, lseInput ?? stream.input(0), read.half, outer, C, inner);
@@ -296,18 +297,27 @@ class Literal {
 }
 
 /** The positions whose upstream factor k is not finite, or whose k times `bound` (the largest
- *  coefficient a_c in magnitude) overflows float64, so that some dl_c = k a_c may (Literal), or []
- *  (the usual case: one test of the scalar, or one pass over a 'none' gradOutput). */
-function nonFiniteUpstream(plan: LossPlan, uniform: number, positions: number, bound: number): number[] {
+ *  coefficient a_c in magnitude) exceeds `limit`, the largest value of the gradient's type, so that
+ *  some dl_c = k a_c may overflow it (Literal), or [] (the usual case: one test of the scalar, or one
+ *  pass over a 'none' gradOutput). */
+function nonFiniteUpstream(plan: LossPlan, uniform: number, positions: number, bound: number, limit: number): number[] {
   const at: number[] = [];
   const perPosition = plan.gradPerPosition;
   if (!plan.wantGrad) return at;
   if (perPosition) {
-    for (let p = 0; p < positions; p++) if (!(Math.abs(perPosition[p]) * bound < Infinity)) at.push(p);
-  } else if (!(Math.abs(uniform) * bound < Infinity)) {
+    for (let p = 0; p < positions; p++) if (!(Math.abs(perPosition[p]) * bound <= limit)) at.push(p);
+  } else if (!(Math.abs(uniform) * bound <= limit)) {
     for (let p = 0; p < positions; p++) at.push(p);
   }
   return at;
+}
+
+/** The largest value of a gradient of `precision` (float32 for float32 and half inputs): beyond it
+ *  the kernels' float32 factors overflow where the gradient's entries may not (red team 38:
+ *  float32 [0, 0], weight 1.5, gradOutput 3e38 gave [-inf, 2.25e38], float64 [-2.25e38, 2.25e38];
+ *  the SIMD builds' column kernels made every entry infinite, the scalar build's only the target). */
+function largestOf(precision: Precision): number {
+  return precision === 'f32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
 }
 
 /** The largest |w_c| (1 without weights; NaN or Infinity if a weight is). */
