@@ -391,3 +391,188 @@ describe('a confident token\'s sum of exps keeps the exps below half an ulp of t
     else expect((r.lse as Float32Array)[0]).toBe(2); // (2 + 1.15e-14 rounds to 2 in float32)
   });
 });
+
+// ---- red team 40: float32 upstream factor times class weight beyond float32's max ----
+
+describe('red team 40: upstream factors beyond float32\'s max', () => {
+  // float32 formed dZ = factor (softmax - target) and summed it in float32, so gradOutput 3e38 times
+  // a class weight of 8 overflowed to inf / NaN (or an infinity of the wrong sign) where PyTorch
+  // float64's gradients fit; the host now scales the factors by a power of two and back.
+  const f32 = (a: number[]) => Float32Array.from(a);
+  const FLT_MAX = 3.4028234663852886e38;
+
+  /**
+   * Every entry of the float32 `got` against float64's `want`: exactly float64's value rounded to
+   * float32 (+-inf) where it lies beyond float32's max, else finite and within 1e-4 of its row's
+   * largest |value| plus 1e-6 of `terms[row]` (the size of the terms summed, for cancellation).
+   */
+  function matches(name: string, got: ArrayLike<number>, want: ArrayLike<number>, rowLength: number, terms: ArrayLike<number>): void {
+    expect(got.length).toBe(want.length);
+    for (let r = 0; r * rowLength < want.length; r++) {
+      let rowMax = 0;
+      for (let i = r * rowLength; i < (r + 1) * rowLength; i++) rowMax = Math.max(rowMax, abs(want[i]));
+      const tol = 1e-4 * rowMax + 1e-6 * terms[r];
+      for (let i = r * rowLength; i < (r + 1) * rowLength; i++) {
+        const e = Math.fround(want[i]);
+        const near = abs(abs(want[i]) / FLT_MAX - 1) < 1e-4; // (either rounding is right this close)
+        if (e === Infinity || e === -Infinity) {
+          if (got[i] === e || (near && abs(got[i] - want[i]) <= tol)) continue;
+        } else if (Number.isFinite(got[i]) && abs(got[i] - want[i]) <= tol) continue;
+        else if (near && got[i] === Math.sign(want[i]) * Infinity) continue;
+        throw new Error(`${name}[${i}]: got ${got[i]}, float64 gives ${want[i]} (tolerance ${tol})`);
+      }
+    }
+  }
+
+  interface Big {
+    x: Float32Array; w: Float32Array; target: Int32Array; N: number; D: number; C: number;
+    cw?: Float32Array; bias?: Float32Array; eps?: number; reduction: 'sum' | 'none'; gradOutput: number | Float32Array;
+  }
+
+  /** The float32 call and the float64 reference (on the same float32 values) compared entry by entry. */
+  function check(c: Big, start?: { gx: Float32Array; gw: Float32Array; gb?: Float32Array }): void {
+    const { x, w, target, N, D, C, cw, bias, eps, reduction, gradOutput } = c;
+    const out = start ? { outInput: start.gx.slice(), outWeight: start.gw.slice(), outBias: start.gb?.slice(), accumulate: true } : { grad: true };
+    const got = X.linearCrossEntropy({ data: x, shape: [N, D] }, { data: w, shape: [C, D] }, target,
+      { weight: cw, linearBias: bias, labelSmoothing: eps, reduction, gradOutput, ...out });
+    const gOut = typeof gradOutput === 'number' ? Math.fround(gradOutput) : Array.from(gradOutput);
+    const ref = R.linearCrossEntropy({ data: x, shape: [N, D] }, { data: w, shape: [C, D] }, target, false,
+      { weight: cw ? Array.from(cw) : undefined, linearBias: bias ? Array.from(bias) : undefined, labelSmoothing: eps, reduction, gradOutput: gOut });
+    const add = (a: Float64Array, b?: Float32Array) => (b ? a.map((v, i) => v + b[i]) : a);
+    // Sizes of the summed terms: |dZ[n, c]| <= 3 |g_n| max(1, max w) (softmax sums to 1).
+    let wMax = 1;
+    if (cw) for (const v of cw) wMax = Math.max(wMax, v);
+    const g = (n: number) => (target[n] < 0 ? 0 : 3 * wMax * abs(typeof gOut === 'number' ? gOut : gOut[n]));
+    const termsX = Array.from({ length: N }, (_, n) => { let m = 0; for (let k = 0; k < C * D; k++) m = Math.max(m, abs(w[k])); return g(n) * m * C; });
+    const termsW = Array.from({ length: C }, () => { let s = 0; for (let n = 0; n < N; n++) { let m = 0; for (let d = 0; d < D; d++) m = Math.max(m, abs(x[n * D + d])); s += g(n) * m; } return s; });
+    let termsB = 0;
+    for (let n = 0; n < N; n++) termsB += g(n);
+    const startX = start ? Array.from({ length: N }, (_, n) => Math.max(...Array.from(start.gx.subarray(n * D, (n + 1) * D), abs))) : [];
+    const startW = start ? Array.from({ length: C }, (_, k) => Math.max(...Array.from(start.gw.subarray(k * D, (k + 1) * D), abs))) : [];
+    matches('gradInput', got.gradInput!, add(ref.gradInput, start?.gx), D, termsX.map((t, n) => t + (startX[n] ?? 0) * 10));
+    matches('gradWeight', got.gradWeight!, add(ref.gradWeight, start?.gw), D, termsW.map((t, k) => t + (startW[k] ?? 0) * 10));
+    if (bias) matches('gradBias', got.gradBias!, add(ref.gradBias, start?.gb), C, [termsB + (start?.gb ? Math.max(...Array.from(start.gb, abs)) * 10 : 0)]);
+  }
+
+  test('F1: x [0.01], W [0.01, 0.01], weight [8, 1], \'sum\', gradOutput 3e38: float64\'s [0] and [-1.2e37, 1.2e37]', () => {
+    const r = X.linearCrossEntropy({ data: f32([0.01]), shape: [1, 1] }, { data: f32([0.01, 0.01]), shape: [2, 1] }, Int32Array.of(0),
+      { weight: f32([8, 1]), reduction: 'sum', grad: true, gradOutput: 3e38 });
+    const g = Math.fround(3e38), h = Math.fround(0.01);
+    expect(abs(r.gradInput![0])).toBeLessThan(1e-6 * 4 * g * h);
+    close('gradWeight', Array.from(r.gradWeight!, (v) => v / (4 * g * h)), [-1, 1], 1e-6);
+    check({ x: f32([0.01]), w: f32([0.01, 0.01]), target: Int32Array.of(0), N: 1, D: 1, C: 2, cw: f32([8, 1]), reduction: 'sum', gradOutput: 3e38 });
+  });
+
+  test('F1 with a bias, h = 1: gradWeight and gradBias beyond float32\'s max are the signed infinities', () => {
+    const r = X.linearCrossEntropy({ data: f32([1]), shape: [1, 1] }, { data: f32([0.01, 0.01]), shape: [2, 1] }, Int32Array.of(0),
+      { weight: f32([8, 1]), linearBias: f32([0, 0]), reduction: 'sum', grad: true, gradOutput: 3e38 });
+    expect(Array.from(r.gradWeight!)).toEqual([-Infinity, Infinity]);
+    expect(Array.from(r.gradBias!)).toEqual([-Infinity, Infinity]);
+    expect(abs(r.gradInput![0])).toBeLessThan(1e-6 * 4 * Math.fround(3e38) * 0.01);
+  });
+
+  test('F3: h [1e-20], W [1.5, -3, 3], target 0, \'sum\', gradOutput 3.4e38: gradInput float64\'s -3.4e38, not -inf', () => {
+    const c: Big = { x: f32([1e-20]), w: f32([1.5, -3, 3]), target: Int32Array.of(0), N: 1, D: 1, C: 3, reduction: 'sum', gradOutput: 3.4e38 };
+    const r = X.linearCrossEntropy({ data: c.x, shape: [1, 1] }, { data: c.w, shape: [3, 1] }, c.target, { reduction: 'sum', grad: true, gradOutput: 3.4e38 });
+    expect(Number.isFinite(r.gradInput![0])).toBe(true);
+    close('gradInput', r.gradInput![0] / Math.fround(3.4e38), -1, 1e-6);
+    check(c);
+  });
+
+  test('\'none\', label smoothing 0.1, gradOutput [3e38]', () => {
+    check({ x: f32([0.01]), w: f32([0.01, 0.01]), target: Int32Array.of(0), N: 1, D: 1, C: 2, cw: f32([8, 1]), eps: 0.1, reduction: 'none', gradOutput: f32([3e38]) });
+  });
+
+  /** Seeded cases: N 1-9, D 1-17, C 2-40, class weights 0.5-8, 'sum' / 'none', smoothing 0 / 0.1,
+   *  some ignored targets, a bias or not, |gradOutput| 1e30..3.4e38 of either sign. */
+  function randomBig(seed: number): Big {
+    const r = rng(seed);
+    const N = 1 + Math.floor(r() * 9), D = 1 + Math.floor(r() * 17), C = 2 + Math.floor(r() * 39);
+    const x = Float32Array.from(normals(r, N * D));
+    const w = Float32Array.from(normals(r, C * D, 1 / Math.sqrt(D)));
+    const target = ints(r, N, C);
+    for (let n = 0; n < N; n++) if (r() < 0.2) target[n] = -100;
+    const cw = r() < 0.8 ? Float32Array.from(uniforms(r, C, 0.5, 8)) : undefined;
+    const bias = r() < 0.5 ? Float32Array.from(normals(r, C)) : undefined;
+    const eps = r() < 0.5 ? 0.1 : 0;
+    const reduction = r() < 0.5 ? 'sum' : 'none';
+    const big = () => (r() < 0.3 ? -1 : 1) * Math.min(3.4e38, 10 ** (30 + 8.54 * r()));
+    const gradOutput = reduction === 'sum' ? big() : Float32Array.from({ length: N }, big);
+    return { x, w, target, N, D, C, cw, bias, eps, reduction, gradOutput };
+  }
+
+  test('30 seeded cases against float64: finite within 1e-4 where float64 fits float32, its signed infinity where not', () => {
+    for (let seed = 4000; seed < 4030; seed++) {
+      const c = randomBig(seed);
+      try {
+        check(c);
+      } catch (e) {
+        throw new Error(`seed ${seed} (N ${c.N}, D ${c.D}, C ${c.C}, ${c.reduction}, eps ${c.eps}, weight ${!!c.cw}, bias ${!!c.bias}): ${(e as Error).message}`);
+      }
+    }
+  });
+
+  test('accumulate: preset outInput / outWeight / outBias plus float64\'s gradients', () => {
+    for (let seed = 4100; seed < 4110; seed++) {
+      const c = randomBig(seed);
+      const r = rng(seed + 1);
+      const gx = Float32Array.from(normals(r, c.N * c.D, 1e37)), gw = Float32Array.from(normals(r, c.C * c.D, 0.25));
+      gx[0] = 0.5;
+      const gb = c.bias ? Float32Array.from(normals(r, c.C, 1e36)) : undefined;
+      try {
+        check(c, { gx, gw, gb });
+      } catch (e) {
+        throw new Error(`seed ${seed}: ${(e as Error).message}`);
+      }
+    }
+  });
+
+  test('accumulate into wasmArrays used in place equals the plain arrays\' result, float64\'s', () => {
+    const c0 = randomBig(4007);
+    const c: Big = { ...c0, cw: Float32Array.from(uniforms(rng(1), c0.C, 0.5, 8)), reduction: 'sum', gradOutput: -3.3e38 };
+    const { N, D, C } = c;
+    const ax = X.wasmArray(Float32Array, N * D), aw = X.wasmArray(Float32Array, C * D);
+    const gx = X.wasmArray(Float32Array, N * D), gw = X.wasmArray(Float32Array, C * D), gb = X.wasmArray(Float32Array, C);
+    try {
+      ax.array.set(c.x);
+      aw.array.set(c.w);
+      gx.array.fill(0.75);
+      gw.array.fill(-2e30);
+      gb.array.fill(1);
+      const bias = c.bias ?? new Float32Array(C);
+      const opts = { weight: c.cw, linearBias: bias, labelSmoothing: c.eps, reduction: c.reduction, gradOutput: c.gradOutput };
+      const got = X.linearCrossEntropy({ data: ax.array, shape: [N, D] }, { data: aw.array, shape: [C, D] }, c.target,
+        { ...opts, outInput: gx.array, outWeight: gw.array, outBias: gb.array, accumulate: true });
+      const want = X.linearCrossEntropy({ data: c.x, shape: [N, D] }, { data: c.w, shape: [C, D] }, c.target,
+        { ...opts, outInput: new Float32Array(N * D).fill(0.75), outWeight: new Float32Array(C * D).fill(-2e30), outBias: new Float32Array(C).fill(1), accumulate: true });
+      expect(Array.from(got.gradInput!)).toEqual(Array.from(want.gradInput!));
+      expect(Array.from(got.gradWeight!)).toEqual(Array.from(want.gradWeight!));
+      expect(Array.from(got.gradBias!)).toEqual(Array.from(want.gradBias!));
+      expect(Array.from(gw.array)).toEqual(Array.from(want.gradWeight!));
+      // and that result is float64's
+      check({ ...c, bias }, { gx: new Float32Array(N * D).fill(0.75), gw: new Float32Array(C * D).fill(-2e30), gb: new Float32Array(C).fill(1) });
+    } finally {
+      [ax, aw, gx, gw, gb].forEach((a) => a.free());
+    }
+  });
+
+  test('a power-of-two gradOutput up to 2^127 gives exactly gradOutput 1\'s gradients times it (float32 rounding, +-inf past the max; zeros of either sign)', () => {
+    for (let seed = 4200; seed < 4210; seed++) {
+      const c = randomBig(seed);
+      const opts = { weight: c.cw, linearBias: c.bias, labelSmoothing: c.eps, reduction: 'sum' as const, grad: true };
+      const call = (gradOutput: number) => X.linearCrossEntropy({ data: c.x, shape: [c.N, c.D] }, { data: c.w, shape: [c.C, c.D] }, c.target, { ...opts, gradOutput });
+      const one = call(1);
+      for (const G of [2 ** 100, -(2 ** 118), 2 ** 125, -(2 ** 127)]) {
+        const big = call(G);
+        for (const k of ['gradInput', 'gradWeight', 'gradBias'] as const) {
+          if (!one[k]) continue;
+          const want = Array.from(one[k]!, (v) => Math.fround(v * G));
+          const got = Array.from(big[k]!);
+          for (let i = 0; i < want.length; i++) {
+            if (got[i] !== want[i]) throw new Error(`seed ${seed}, gradOutput ${G}: ${k}[${i}] ${got[i]}, gradOutput 1's ${one[k]![i]} times it ${want[i]}`);
+          }
+        }
+      }
+    }
+  });
+});

@@ -322,7 +322,7 @@ function largestOf(precision: Precision): number {
 
 /** The largest |w_c| (1 without weights; NaN or Infinity if a weight is). */
 function largestWeight(weight: ArrayLike<number> | null): number {
-  return weight ? largestMagnitude(weight, (v) => v) : 1;
+  return weight ? largestMagnitude(weight) : 1;
 }
 
 /** crossEntropy's loss with class indices as PyTorch composes it (Literal), formed before the
@@ -353,7 +353,7 @@ function indexLiteralLoss(literal: Literal, targets: ArrayLike<number>, w: (c: n
 }
 
 /** The largest |v| over values read through `read` (NaN or Infinity if any is). */
-function largestMagnitude(values: ArrayLike<number>, read: (v: number) => number): number {
+export function largestMagnitude(values: ArrayLike<number>, read: (v: number) => number = (v) => v): number {
   let most = 0;
   for (let i = 0; i < values.length; i++) {
     const a = Math.abs(read(values[i]));

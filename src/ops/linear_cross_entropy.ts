@@ -14,7 +14,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { zeroWeightSmoothedMean } from './cross_entropy.js';
+import { largestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
 import type { JobCall } from '../threads.js';
@@ -202,6 +202,20 @@ export function linearCrossEntropy<A extends FloatArray>(
       gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 11 * ntp * 8, 9 * ntp * 8,
     ]);
     [gradInput, gradWeight, gradBias, probs, classW] = again();
+    // Float32: where the largest upstream factor times the largest class weight passes 2^60,
+    // dZ = factor (softmax - target) is formed and summed 2^-shift smaller and the gradients are
+    // scaled back by 2^shift once summed: float32's dZ overflowed where PyTorch float64's gradients
+    // fit (red team 40: x [0.01], W [0.01, 0.01], weight [8, 1], 'sum', gradOutput 3e38 gave
+    // gradInput [inf] (SIMD) or [NaN] for float64's [0]). An entry beyond float32's max becomes the
+    // signed infinity, float64's value rounded. A power of two: shift 0 changes nothing, and
+    // otherwise only what falls below float32's normal range once scaled rounds differently: dZ
+    // under about 2^-186 (1e-56) of the largest factor times the largest weight. Accumulating, the
+    // new gradients are formed apart and added to copies of the old values at the end, as PyTorch's
+    // .grad += new (dividing the old values flushed small ones to 0: red team 41).
+    const shift = upstreamShift();
+    const down = 2 ** -shift;
+    const before = shift && accumulate ? [gradInput!.slice(), gradWeight!.slice(), gradBias?.slice()] : null;
+    const adding = accumulate && !before;
     const mem = ws.exports.memory.buffer;
     const view = (p: number, n: number) => ws.floats(precision, p, n);
     const f64 = (p: number, n: number) => new Float64Array(mem, p, n);
@@ -215,8 +229,8 @@ export function linearCrossEntropy<A extends FloatArray>(
     // The bias gradient is summed in f64 over every chunk and rounded once at the end
     // (assembly/linear_cross_entropy.ts lceBackward says why).
     if (gradBias) {
-      if (accumulate) f64(pGB, C).set(gradBias);
-      else f64(pGB, C).fill(0);
+      const sums = f64(pGB, C);
+      for (let c = 0; c < C; c++) sums[c] = adding ? gradBias[c] : 0;
     }
     const k = (name: string) => ws.kernel<Kernel>(name, precision);
     const pack = k('lcePack'), forward = k('lceForward'), backward = k('lceBackward');
@@ -275,6 +289,7 @@ export function linearCrossEntropy<A extends FloatArray>(
         if (gOut) g = gz = gOut[n];
         else if (plan.reduction === 'mean') [g, gz] = [plan.gradScalar / denominator, plan.gradScalar / counted];
         else g = gz = plan.gradScalar;
+        if (shift) [g, gz] = [g * down, gz * down];
         coef[j] = s;
         if (ignored) {
           coef[ntp + j] = coef[2 * ntp + j] = coef[3 * ntp + j] = coef[7 * ntp + j] = 0;
@@ -297,9 +312,9 @@ export function linearCrossEntropy<A extends FloatArray>(
       if (!wantGrad) continue;
       backward(pZ, ntp, m, C, cap, targets ? pT : 0, probs ? pP : 0, classW ? pCW : 0, eps, weightSum, pCoef, gradBias ? pGB : 0, pStats);
       const gxp = inPlace.gx >= 0 ? inPlace.gx + n0 * D * bytes : pGX;
-      if (accumulate && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
+      if (adding && !(inPlace.gx >= 0)) view(pGX, m * D).set(gradInput!.subarray(n0 * D, (n0 + m) * D));
       // gradWeight's blocks: in place, or through the workspace (read in when adding to them).
-      const addW = accumulate || n0 > 0;
+      const addW = adding || n0 > 0;
       const gradBlock = (b: number): number => {
         const [c0, c1] = span(b);
         if (inPlace.gw >= 0) return inPlace.gw + c0 * D * bytes;
@@ -313,7 +328,7 @@ export function linearCrossEntropy<A extends FloatArray>(
       };
       for (let b = 0, wp = weightBlock(0), gp = gradBlock(0); b < blocks; b++) {
         const [c0, c1] = span(b);
-        gemms.grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, wp, xp, gxp, accumulate || c0 > 0, gp, addW, () => {
+        gemms.grads(pZ + c0 * ntp * bytes, ntp, m, c1 - c0, D, wp, xp, gxp, adding || c0 > 0, gp, addW, () => {
           if (b > 0) gradOut(b - 1); // before block b + 1 takes its buffer
           if (b + 1 < blocks) [wp, gp] = [weightBlock(b + 1), gradBlock(b + 1)];
         });
@@ -321,7 +336,8 @@ export function linearCrossEntropy<A extends FloatArray>(
       gradOut(blocks - 1);
       if (!(inPlace.gx >= 0)) gradInput!.set(view(pGX, m * D), n0 * D);
     }
-    if (gradBias) gradBias.set(f64(pGB, C));
+    if (gradBias) for (let c = 0, sums = f64(pGB, C); c < C; c++) gradBias[c] = sums[c] / down + (before ? before[2]![c] : 0); // (rounded once)
+    if (shift) [gradInput!, gradWeight!].forEach((a, i) => { for (let j = 0; j < a.length; j++) a[j] = a[j] / down + (before ? before[i]![j] : 0); });
   } else if (wantGrad && !accumulate) {
     gradWeight!.fill(0);
     if (gradBias) gradBias.fill(0);
@@ -345,6 +361,24 @@ export function linearCrossEntropy<A extends FloatArray>(
     if (gradBias) result.gradBias = callerArray(gradBias) as A;
   }
   return result;
+
+  /** v, or 0 where it is not finite. */
+  function finite(v: number): number {
+    return Math.abs(v) < Infinity ? v : 0;
+  }
+
+  /** The shift of the prescale above: 0 unless the input is float32 and the largest finite upstream
+   *  factor times the largest finite class weight (at least 1) passes 2^60 (one infinite factor
+   *  left the others unscaled: red team 41). (Float64 keeps PyTorch float64's own overflow: red
+   *  team 5's gradOutput 1e308 gives its +-inf.) */
+  function upstreamShift(): number {
+    if (!wantGrad || precision !== 'f32') return 0;
+    const gOut = plan.gradPerPosition;
+    const g = gOut ? largestMagnitude(gOut, finite) : Math.abs(plan.reduction === 'mean' ? plan.gradScalar / denominator : plan.gradScalar);
+    // (float32 values: their product stays far inside float64's range)
+    const e = Math.ceil(Math.log2(g * Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
+    return e > 60 && e < Infinity ? e - 60 : 0;
+  }
 
   function optionalVector(v: unknown, name: string, length: number): FloatArray | null {
     if (v === undefined) return null;
