@@ -22,9 +22,14 @@ const EXPANDED_BYTES: usize = 2 * 256 * 8;
 const EXPANDED_SLOTS = memory.data(<i32>EXPANDED_BYTES * MAX_THREADS, 16);
 let EXPANDED = EXPANDED_SLOTS; // this instance's thread slot (src/threads.ts)
 
-/** Points this instance's tiled weights at thread slot k's block. */
+/** A float32 vector's gradient lanes, for againInF64: 16 bytes per thread slot. */
+const LANE_SLOTS = memory.data(16 * MAX_THREADS, 16);
+let LANES = LANE_SLOTS;
+
+/** Points this instance's tiled weights (and gradient lanes) at thread slot k's block. */
 export function bceScratchSlot(k: i32): void {
   EXPANDED = EXPANDED_SLOTS + <usize>k * EXPANDED_BYTES;
+  LANES = LANE_SLOTS + <usize>k * 16;
 }
 const MAX_EXPANDED = 64;
 
@@ -81,11 +86,14 @@ export function binaryCrossEntropy<T>(
   const log1mX = max(Math.log1p(-xi), -100.0);
   const loss = w * ((yi - 1) * log1mX - yi * logX); // PyTorch's form and its sign of 0 (x = -0, y = 0: +0)
   if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
-  if (grad != 0) {
-    const k = upstream<T>(gradPerElement, i, scale);
-    store<T>(at<T>(grad, i), <T>(k * (xi - yi) / max((1 - xi) * xi, EPSILON) * w * gradInverse));
-  }
+  if (grad != 0) store<T>(at<T>(grad, i), <T>probabilityGrad(xi, yi, w, upstream<T>(gradPerElement, i, scale)));
   return loss;
+}
+
+/** One element's gradient, k (x - y) / max((1 - x) x, EPSILON) w / n, in f64. */
+// @ts-ignore: decorator
+@inline function probabilityGrad(xi: f64, yi: f64, w: f64, k: f64): f64 {
+  return k * (xi - yi) / max((1 - xi) * xi, EPSILON) * w * gradInverse;
 }
 
 /** `n` elements of binaryCrossEntropy with a contiguous weight (or one value when weightOne): the
@@ -140,7 +148,9 @@ function probabilitySpan<T>(
       // 1e26 (README, BCE clamps).
       const d = v128.sub<T>(xv, yv);
       const g = sizeof<T>() == 8 ? v128.div<T>(v128.mul<T>(kv, d), den) : v128.mul<T>(v128.div<T>(d, den), kv);
-      v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(g, w), inv));
+      const gw = v128.mul<T>(v128.mul<T>(g, w), inv);
+      if (sizeof<T>() == 4 && v128.any_true(nonFiniteLanes(gw))) againInF64<T>(false, x, y, weight, weightOne, 0, true, c, gw, grad, scale, gradPerElement);
+      else v128.store(at<T>(grad, c), gw);
     }
   }
   if (!i32x4.all_true(v128.ge<T>(low, zero))) outsideUnit = 1;
@@ -241,13 +251,54 @@ export function binaryCrossEntropyWithLogits<T>(
   // (clampedLow - clampedLow) is NaN for x = -inf only: PyTorch's -inf + inf.
   const loss = w * (max(xi, 0.0) * (1 - yi) + max(-xi, 0.0) * pw * yi + logWeight * Math.log1p(e) + (clampedLow - clampedLow));
   if (lossOut != 0) store<T>(at<T>(lossOut, i), <T>loss);
-  if (grad != 0) {
-    // sigmoid(x) from the same e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) otherwise.
-    const sigmoid = xi >= 0 ? 1 / (1 + e) : e / (1 + e);
-    const k = upstream<T>(gradPerElement, i, scale);
-    store<T>(at<T>(grad, i), <T>(w * (k * (logWeight * sigmoid - pw * yi)) * gradInverse));
-  }
+  if (grad != 0) store<T>(at<T>(grad, i), <T>logitsGrad(xi, yi, w, pw, upstream<T>(gradPerElement, i, scale), e));
   return loss;
+}
+
+/** One element's gradient, w (k (lw sigmoid(x) - pw y)) / n, in f64, from e = exp(-|x|), with
+ *  lw = 1 + (pw - 1) y. The factor is formed as (1 - y) sigmoid(x) - pw y sigmoid(-x) (equal), each
+ *  sigmoid from r = 1 / (1 + e) and e r: lw sigmoid(x) - pw y lost every digit where sigmoid(x)
+ *  rounds to 1 (red team 40: x = 20, y = 1 gave 0 in float32 lanes for -2.06e-9; float64 lost
+ *  digits from x = 20 on, as PyTorch's float64 does), and lw's pw - 1 where pw is small (red team
+ *  41: pw 1e-8, y = 1, x = 1 gave 0 for -2.69e-9). Where pw y is infinite, PyTorch's own form: its
+ *  inf - inf, NaN. */
+function logitsGrad(xi: f64, yi: f64, w: f64, pw: f64, k: f64, e: f64): f64 {
+  const r = 1 / (1 + e);
+  const t = pw * yi;
+  const sx = xi >= 0 ? r : e * r;
+  const factor = t - t == 0 ? (1 - yi) * sx - t * (xi >= 0 ? e * r : r) : (1 + (pw - 1) * yi) * sx - t;
+  return w * (k * factor) * gradInverse;
+}
+
+/** The lanes of a float32 vector that are inf or NaN (all ones there). */
+// @ts-ignore: decorator
+@inline function nonFiniteLanes(v: v128): v128 {
+  return f32x4.ne(f32x4.sub(v, v), f32x4.splat(0));
+}
+
+/** Stores the 4 float32 gradients `lanes` of the elements at c, those that came out inf or NaN
+ *  formed again in f64 (the scalar build's arithmetic): a float32 step of the lanes can overflow on
+ *  the way to a result that fits (red team 40: gradOutput 3e38, weight 0.5, x 0.5, y 0 gave inf for
+ *  3e38). A NaN or an infinity that the f64 form also gives stays. Called before the vector is
+ *  stored: `out` may be the input or the target, read here. */
+function againInF64<T>(
+  logits: bool, x: usize, y: usize, weight: usize, weightOne: bool, posWeight: usize, posWeightOne: bool, c: i32, lanes: v128,
+  grad: usize, scale: f64, gradPerElement: usize,
+): void {
+  v128.store(LANES, lanes);
+  for (let i = c; i < c + 4; i++) {
+    const g = <f64>load<f32>(LANES + (<usize>(i - c) << 2));
+    if (g - g == 0) {
+      store<T>(at<T>(grad, i), <T>g);
+      continue;
+    }
+    const xi = <f64>load<T>(at<T>(x, i));
+    const yi = <f64>load<T>(at<T>(y, i));
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : i)) : 1.0;
+    const k = upstream<T>(gradPerElement, i, scale);
+    const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, posWeightOne ? 0 : i)) : 1.0;
+    store<T>(at<T>(grad, i), <T>(logits ? logitsGrad(xi, yi, w, pw, k, Math.exp(-Math.abs(xi))) : probabilityGrad(xi, yi, w, k)));
+  }
 }
 
 /** `n` elements with contiguous weights (or one weight each when the *One flag is set), SIMD in T
@@ -288,9 +339,16 @@ function logitsSpan<T>(
       if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
       sum = v128.add<T>(sum, loss);
       if (grad != 0) {
-        const sigmoid = v128.div<T>(v128.bitselect(one, e, v128.ge<T>(xv, zero)), v128.add<T>(one, e));
+        // logitsGrad's form: (1 - y) sigmoid(x) - pw y sigmoid(-x), the sigmoids r = 1 / (1 + e) and e r
+        const r = v128.div<T>(one, v128.add<T>(one, e));
+        const er = v128.mul<T>(e, r);
+        const up = v128.ge<T>(xv, zero);
+        const factor = nmaddV<T>(positive, v128.bitselect(er, r, up), v128.mul<T>(negative, v128.bitselect(r, er, up)));
         const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-        v128.store(at<T>(grad, c), v128.mul<T>(v128.mul<T>(w, v128.mul<T>(kv, nmaddV<T>(pw, yv, v128.mul<T>(logWeight, sigmoid)))), inv));
+        const gw = v128.mul<T>(v128.mul<T>(w, v128.mul<T>(kv, factor)), inv);
+        // (the test costs this loop about 7% of its speed, binaryCrossEntropy's 1-4%: measured 2026-12-05)
+        if (sizeof<T>() == 4 && v128.any_true(nonFiniteLanes(gw))) againInF64<T>(true, x, y, weight, weightOne, posWeight, posWeightOne, c, gw, grad, scale, gradPerElement);
+        else v128.store(at<T>(grad, c), gw);
       }
     }
     acc = addWide<T>(acc, sum);

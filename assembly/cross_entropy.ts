@@ -201,8 +201,7 @@ function needsExactExp<T>(weight: usize, C: i32, positions: i32, eps: f64, scale
 }
 
 /** The factor that turns a position's exps into its gradient: k ((1 - eps) w_t + (eps / C) W) / S. */
-// @ts-ignore: decorator
-@inline function expFactor<T>(k: f64, weight: usize, t: i32, eps: f64, smooth: f64, totalWeight: f64, sum: f64): f64 {
+function expFactor<T>(k: f64, weight: usize, t: i32, eps: f64, smooth: f64, totalWeight: f64, sum: f64): f64 {
   // without smoothing W is not used (as in PyTorch): float64 weights of 1e308 overflow their sum
   if (eps == 0) return k * classWeight<T>(weight, t) / sum;
   return k * ((1 - eps) * classWeight<T>(weight, t) + smooth * totalWeight) / sum;
@@ -213,13 +212,8 @@ function needsExactExp<T>(weight: usize, C: i32, positions: i32, eps: f64, scale
 export let zSquares: f64 = 0;
 
 /** A position's z term, z lse^2 (0 without z-loss), adding its lse^2 to zSquares. */
-// @ts-ignore: decorator
-@inline function zTerm(z: f64, lse: f64): f64 {
-  return z == 0 ? 0 : zSquare(z, lse);
-}
-
-/** zTerm's z-loss case, out of line (kept off the hot loops' code size). */
-function zSquare(z: f64, lse: f64): f64 {
+function zTerm(z: f64, lse: f64): f64 {
+  if (z == 0) return 0;
   zSquares += lse * lse;
   return z * lse * lse;
 }
@@ -227,8 +221,7 @@ function zSquare(z: f64, lse: f64): f64 {
 /** The z term's share of the exps' factor: d(z lse^2)/dx_j = 2 z lse s_j = (2 z lse / S) e_j,
  *  times the position's upstream gradient k, formed (k z)(2 lse) as PyTorch's pow backward does
  *  (k 2 overflowed first at k > 9e307: red team 18). */
-// @ts-ignore: decorator
-@inline function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
+function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
   if (z == 0) return 0;
   return upstream<T>(gradPerPosition, pos, zScale) * z * (2 * lse) / sum;
 }
@@ -359,8 +352,7 @@ const GATHER_MAX_C = 8;
  *  2-3 for f32) and their logs at lane offset `half`: in f64 for the wide step, as f32 for the
  *  f32x4 one. r0, r1: R, the exps other than the max's 1 (simd.ts besideOne); S is 1 + R below 2
  *  (sumBesideOne), and R is kept at LANE_REST for softmaxOnes. */
-// @ts-ignore: decorator
-@inline function storeSums<T>(half: usize, s0: v128, s1: v128, r0: v128, r1: v128, wide: bool): void {
+function storeSums<T>(half: usize, s0: v128, s1: v128, r0: v128, r1: v128, wide: bool): void {
   v128.store(LANE_REST + half * 8, r0);
   if (sizeof<T>() == 4) v128.store(LANE_REST + half * 8, r1, 16);
   s0 = sumBesideOne(s0, r0);

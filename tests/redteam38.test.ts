@@ -16,24 +16,9 @@
 import * as X from '../src';
 import { rng, uniforms } from './helpers/random';
 import { focalAccurate, randomFocalCase, worstUlps } from './helpers/focal';
+import { checkNearMax, FLT_MAX } from './helpers/same';
 
 beforeAll(() => X.init());
-
-const FLT_MAX = 3.4028234663852886e38;
-
-/** Entries of `want` (float64) that round to a finite float32 well inside its range, compared in
- *  ulps; those far beyond it must be the infinity of their sign; the band within 2^-20 of the max,
- *  where the kernel's few ulps decide, is skipped. */
-function checkNearMax(got: ArrayLike<number>, want: ArrayLike<number>, bound: number): void {
-  const inside: number[] = [];
-  const insideWant: number[] = [];
-  for (let i = 0; i < want.length; i++) {
-    const a = Math.abs(want[i]);
-    if (a <= FLT_MAX * (1 - 2 ** -20) || Number.isNaN(want[i])) { inside.push(got[i]); insideWant.push(want[i]); }
-    else if (a >= FLT_MAX * (1 + 2 ** -20)) expect(got[i]).toBe(want[i] > 0 ? Infinity : -Infinity);
-  }
-  expect(worstUlps(inside, insideWant)).toBeLessThanOrEqual(bound);
-}
 
 describe('D1 focalLoss float32 with k w beyond float32', () => {
   const cases: [string, number[], number[], Record<string, unknown>, (p: number) => number, number[] | null][] = [

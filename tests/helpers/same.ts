@@ -54,3 +54,26 @@ export function ulps(got: number, want: number, f32: boolean, scale = want): num
 
 /** A number from a JSON fixture, where non-finite values are written as strings. */
 export const jsonNumber = (v: unknown): number => (v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : (v as number));
+
+/** float32's largest finite value. */
+export const FLT_MAX = 3.4028234663852886e38;
+
+/** Entries of `want` (float64) that round to a finite float32 well inside its range, compared in
+ *  float32 ulps (at most `bound`; below the smallest normal number, within its spacing); those far
+ *  beyond it must be the infinity of their sign; the band within 2^-20 of the max, where a kernel's
+ *  few ulps decide, is skipped. */
+export function checkNearMax(got: ArrayLike<number>, want: ArrayLike<number>, bound: number): void {
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const a = Math.abs(want[i]);
+    if (a <= FLT_MAX * (1 - 2 ** -20) || Number.isNaN(want[i])) {
+      if (a < 2 ** -126 && Math.abs(got[i] - want[i]) <= 2 ** -126) continue;
+      const u = ulps(got[i], want[i], true);
+      if (u > worst) [worst, at] = [u, i];
+    } else if (a >= FLT_MAX * (1 + 2 ** -20)) {
+      if (got[i] !== (want[i] > 0 ? Infinity : -Infinity)) throw new Error(`[${i}]: ${got[i]} for ${want[i]} (beyond float32's max)`);
+    }
+  }
+  if (worst > bound) throw new Error(`[${at}]: ${got[at]} vs ${want[at]}, ${worst.toPrecision(3)} ulps (bound ${bound})`);
+}
