@@ -22,14 +22,9 @@ const EXPANDED_BYTES: usize = 2 * 256 * 8;
 const EXPANDED_SLOTS = memory.data(<i32>EXPANDED_BYTES * MAX_THREADS, 16);
 let EXPANDED = EXPANDED_SLOTS; // this instance's thread slot (src/threads.ts)
 
-/** A float32 vector's gradient lanes, for againInF64: 16 bytes per thread slot. */
-const LANE_SLOTS = memory.data(16 * MAX_THREADS, 16);
-let LANES = LANE_SLOTS;
-
-/** Points this instance's tiled weights (and gradient lanes) at thread slot k's block. */
+/** Points this instance's tiled weights at thread slot k's block. */
 export function bceScratchSlot(k: i32): void {
   EXPANDED = EXPANDED_SLOTS + <usize>k * EXPANDED_BYTES;
-  LANES = LANE_SLOTS + <usize>k * 16;
 }
 const MAX_EXPANDED = 64;
 
@@ -116,50 +111,67 @@ function probabilitySpan<T>(
   const wOne = weight != 0 ? v128.splat<T>(load<T>(weight)) : one;
   const wStep = weight != 0 && !weightOne;
   let acc = f64x2.splat(0);
+  let total: f64 = 0;
   // the range check: min of (1 - x) x, >= 0 iff every x is in [0, 1] (outside, the product is
   // negative and no smaller in size than 2^-24 or x; min keeps a NaN)
   let low = zero;
+  let scalarTo = 0; // elements before this go one by one
   let c = 0;
-  for (; c + L <= n; c += L) {
-    const xv = v128.load(at<T>(x, c));
-    const yv = v128.load(at<T>(y, c));
-    const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
-    const u = v128.sub<T>(one, xv);
-    const ux = v128.mul<T>(u, xv);
-    low = v128.min<T>(low, ux);
-    const um1 = v128.sub<T>(u, one);
-    const negX = v128.neg<T>(xv);
-    // |x|: logV reads -0's sign bit as part of its exponent (log(-0) came out +88.7 in f32, +710 in
-    // f64, a loss of -73.5 or -710.5 where PyTorch gives 100); -0 is in [0, 1], a negative x is flagged
-    const logX = v128.max<T>(logV<T>(v128.abs<T>(xv)), clamp);
-    const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
-    const log1mX = v128.max<T>(log1p, clamp);
-    const loss = v128.mul<T>(w, v128.sub<T>(v128.mul<T>(v128.sub<T>(yv, one), log1mX), v128.mul<T>(yv, logX)));
-    if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
-    acc = addWide<T>(acc, loss);
-    if (grad != 0) {
-      const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-      const den = v128.max<T>(ux, eps);
-      // float64: PyTorch's order, k (x - y) / den, so that the lanes give its bits (red team 30: targets
-      // of 1e308 with gradOutput 1e-300 overflowed as (x - y) / den). float32: (x - y) / den first,
-      // because k (x - y) in float32 lanes rounded a subnormal x - y onto the subnormal grid before
-      // the division brought it back (red team 15: 6.7% high at x = 3 2^-149), where PyTorch float64
-      // and the scalar build (float64 arithmetic) do not; it overflows only for targets beyond about
-      // 1e26 (README, BCE clamps).
-      const d = v128.sub<T>(xv, yv);
-      const g = sizeof<T>() == 8 ? v128.div<T>(v128.mul<T>(kv, d), den) : v128.mul<T>(v128.div<T>(d, den), kv);
-      const gw = v128.mul<T>(v128.mul<T>(g, w), inv);
-      if (sizeof<T>() == 4 && v128.any_true(nonFiniteLanes(gw))) againInF64<T>(false, x, y, weight, weightOne, 0, true, c, gw, grad, scale, gradPerElement);
-      else v128.store(at<T>(grad, c), gw);
+  while (c < n) {
+    if (c >= scalarTo) {
+      for (; c <= n - L; c += L) {
+        const xv = v128.load(at<T>(x, c));
+        const yv = v128.load(at<T>(y, c));
+        const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
+        const u = v128.sub<T>(one, xv);
+        const ux = v128.mul<T>(u, xv);
+        low = v128.min<T>(low, ux);
+        const um1 = v128.sub<T>(u, one);
+        const negX = v128.neg<T>(xv);
+        // |x|: logV reads -0's sign bit as part of its exponent (log(-0) came out +88.7 in f32, +710 in
+        // f64, a loss of -73.5 or -710.5 where PyTorch gives 100); -0 is in [0, 1], a negative x is flagged
+        const logX = v128.max<T>(logV<T>(v128.abs<T>(xv)), clamp);
+        const log1p = v128.bitselect(negX, v128.div<T>(v128.mul<T>(logV<T>(u), negX), um1), v128.eq<T>(um1, zero));
+        const log1mX = v128.max<T>(log1p, clamp);
+        const loss = v128.mul<T>(w, v128.sub<T>(v128.mul<T>(v128.sub<T>(yv, one), log1mX), v128.mul<T>(yv, logX)));
+        // a float32 vector whose loss or gradient comes out inf or NaN goes one by one in f64, the
+        // scalar build's arithmetic: a float32 step can overflow on the way to a value that fits (red
+        // team 40: gradOutput 3e38, weight 0.5 gave eight infinities, then 3e38; red team 42: x 1e-30,
+        // y 1e38, weight 1e-5 gave a loss of inf for 6.9e34). Nothing of it is stored first: `out` may
+        // be the input or the target.
+        let bad = loss; // inf or NaN where the loss or the gradient is
+        let gw = zero;
+        if (grad != 0) {
+          const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
+          const den = v128.max<T>(ux, eps);
+          // float64: PyTorch's order, k (x - y) / den, so that the lanes give its bits (red team 30: targets
+          // of 1e308 with gradOutput 1e-300 overflowed as (x - y) / den). float32: (x - y) / den first,
+          // because k (x - y) in float32 lanes rounded a subnormal x - y onto the subnormal grid before
+          // the division brought it back (red team 15: 6.7% high at x = 3 2^-149), where PyTorch float64
+          // and the scalar build (float64 arithmetic) do not; it overflows only for targets beyond about
+          // 1e26 (README, BCE clamps).
+          const d = v128.sub<T>(xv, yv);
+          const g = sizeof<T>() == 8 ? v128.div<T>(v128.mul<T>(kv, d), den) : v128.mul<T>(v128.div<T>(d, den), kv);
+          gw = v128.mul<T>(v128.mul<T>(g, w), inv);
+          bad = v128.add<T>(bad, gw);
+        }
+        if (sizeof<T>() == 4 && v128.any_true(nonFiniteLanes(bad))) {
+          scalarTo = c + L;
+          break;
+        }
+        if (grad != 0) v128.store(at<T>(grad, c), gw);
+        if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
+        acc = addWide<T>(acc, loss);
+      }
+    }
+    if (c < n) {
+      const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
+      total += probabilityElement<T>(x, y, c, w, lossOut, grad, scale, gradPerElement);
+      c++;
     }
   }
   if (!i32x4.all_true(v128.ge<T>(low, zero))) outsideUnit = 1;
-  let total = hsum(acc);
-  for (; c < n; c++) {
-    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
-    total += probabilityElement<T>(x, y, c, w, lossOut, grad, scale, gradPerElement);
-  }
-  return total;
+  return hsum(acc) + total;
 }
 
 /** Walks n elements in spans over which weight and posWeight are contiguous (see above) and runs
@@ -224,6 +236,15 @@ export function binaryCrossEntropyWithLogits<T>(
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize, inverse: f64,
 ): f64 {
   gradInverse = inverse;
+  if (sizeof<T>() == 4) {
+    // M (logitsSpan): a single weight, times posWeight and the upstream factor (1 without a
+    // gradient) each taken as at least 1; unbounded where one of them is an array. The floor is at
+    // most FLT_MIN (M < 1: no lane), which keeps logitsSpan's unsigned range test non-negative.
+    const m = weightPeriod == 1 && posWeightPeriod == 1 && gradPerElement == 0
+      ? (weight != 0 ? Math.abs(<f64>load<f32>(weight)) : 1.0) * max(1.0, posWeight != 0 ? Math.abs(<f64>load<f32>(posWeight)) : 1.0) * max(1.0, Math.abs(scale) * inverse)
+      : Infinity;
+    subnormalFloor = <f32>min(1.17549435e-38 / m, 1.17549435e-38);
+  }
   if (ASC_FEATURE_SIMD) return spans<T>(true, x, y, weight, weightPeriod, posWeight, posWeightPeriod, n, lossOut, grad, scale, gradPerElement);
   let total: f64 = 0;
   let j = 0;
@@ -238,9 +259,9 @@ export function binaryCrossEntropyWithLogits<T>(
   return total;
 }
 
-/** One element, in f64 (the scalar build, and the tails of vector spans). Returns its loss. */
-// @ts-ignore: decorator
-@inline function logitsElement<T>(
+/** One element, in f64 (the scalar build, and the tails and redone vectors of vector spans; not
+ *  inlined: 30 B of gzip, which the float32 screens below needed). Returns its loss. */
+function logitsElement<T>(
   x: usize, y: usize, i: i32, w: f64, pw: f64, lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
   const xi = <f64>load<T>(at<T>(x, i));
@@ -270,39 +291,32 @@ function logitsGrad(xi: f64, yi: f64, w: f64, pw: f64, k: f64, e: f64): f64 {
   return w * (k * factor) * gradInverse;
 }
 
+/** Of the last float32 binaryCrossEntropyWithLogits call, the smallest subnormal e whose lost
+ *  digits M (logitsSpan) can bring back to a normal number: FLT_MIN / M, 0 where M is unbounded
+ *  (a weight, posWeight or gradOutput array) or beyond 2^23. */
+let subnormalFloor: f32 = 0;
+
 /** The lanes of a float32 vector that are inf or NaN (all ones there). */
 // @ts-ignore: decorator
 @inline function nonFiniteLanes(v: v128): v128 {
   return f32x4.ne(f32x4.sub(v, v), f32x4.splat(0));
 }
 
-/** Stores the 4 float32 gradients `lanes` of the elements at c, those that came out inf or NaN
- *  formed again in f64 (the scalar build's arithmetic): a float32 step of the lanes can overflow on
- *  the way to a result that fits (red team 40: gradOutput 3e38, weight 0.5, x 0.5, y 0 gave inf for
- *  3e38). A NaN or an infinity that the f64 form also gives stays. Called before the vector is
- *  stored: `out` may be the input or the target, read here. */
-function againInF64<T>(
-  logits: bool, x: usize, y: usize, weight: usize, weightOne: bool, posWeight: usize, posWeightOne: bool, c: i32, lanes: v128,
-  grad: usize, scale: f64, gradPerElement: usize,
-): void {
-  v128.store(LANES, lanes);
-  for (let i = c; i < c + 4; i++) {
-    const g = <f64>load<f32>(LANES + (<usize>(i - c) << 2));
-    if (g - g == 0) {
-      store<T>(at<T>(grad, i), <T>g);
-      continue;
-    }
-    const xi = <f64>load<T>(at<T>(x, i));
-    const yi = <f64>load<T>(at<T>(y, i));
-    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : i)) : 1.0;
-    const k = upstream<T>(gradPerElement, i, scale);
-    const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, posWeightOne ? 0 : i)) : 1.0;
-    store<T>(at<T>(grad, i), <T>(logits ? logitsGrad(xi, yi, w, pw, k, Math.exp(-Math.abs(xi))) : probabilityGrad(xi, yi, w, k)));
-  }
-}
-
 /** `n` elements with contiguous weights (or one weight each when the *One flag is set), SIMD in T
- *  with the losses summed per block of 16 vectors in T and then in f64. Same maths as above. */
+ *  with the losses summed per block of 16 vectors in T and then in f64. Same maths as above.
+ *  A float32 vector goes element by element in f64 (logitsElement, the scalar build's arithmetic,
+ *  as the tail does), nothing of it stored first (`out` may be the input or the target, which
+ *  logitsElement reads), where
+ *  - a lane's e = exp(-|x|) is below float32's smallest normal number FLT_MIN (|x| > 87.3) but at
+ *    least FLT_MIN / M (subnormalFloor): its few subnormal digits are what M, the call's weight
+ *    times posWeight times upstream factor, brings back to a normal result (red team 41: x = -104,
+ *    gradOutput 3e38 gave 0 for float64's 2.04e-7). Below FLT_MIN / M the result stays below FLT_MIN
+ *    (targets in [0, 1]): the SIMD flush's class, and a vector of saturated logits stays in lanes;
+ *  - a lane's loss times 16 (a block's sum) or gradient comes out inf or NaN, which a float32 step
+ *    can reach on the way to a value that fits (red team 40: gradOutput 3e38, weight 0.5 gave inf
+ *    for 3e38; red team 42: targets of -2.5e36 gave losses of 2e38 that summed to inf).
+ *  Other float32 products that fall below FLT_MIN keep float32's digits, as PyTorch float32 does
+ *  (red team 42, left open: x = -60, weight 1e38, gradOutput 1e-30 gives -0 for 8.76e-19). */
 function logitsSpan<T>(
   x: usize, y: usize, weight: usize, weightOne: bool, posWeight: usize, posWeightOne: bool, n: i32,
   lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
@@ -316,48 +330,63 @@ function logitsSpan<T>(
   const pwStep = posWeight != 0 && !posWeightOne;
   const k = v128.splat<T>(<T>scale);
   const inv = v128.splat<T>(<T>gradInverse);
-  const end = n - n % L;
   let acc = f64x2.splat(0);
+  let sum = zero;
+  let vectors = 0; // in sum
+  let total: f64 = 0;
+  const floorBits = i32x4.splat(reinterpret<i32>(subnormalFloor));
+  const floorRange = i32x4.splat(reinterpret<i32>(<f32>1.17549435e-38) - reinterpret<i32>(subnormalFloor));
+  let scalarTo = 0; // elements before this go one by one
   let c = 0;
-  while (c < end) {
-    const blockEnd = min(c + 16 * L, end);
-    let sum = zero;
-    for (; c < blockEnd; c += L) {
-      const xv = v128.load(at<T>(x, c));
-      const yv = v128.load(at<T>(y, c));
-      const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
-      const pw = pwStep ? v128.load(at<T>(posWeight, c)) : pwOne;
-      const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
-      const negative = v128.sub<T>(one, yv);      // 1 - y
-      const positive = v128.mul<T>(pw, yv);       // pw y
-      const logWeight = maddV<T>(v128.sub<T>(pw, one), yv, one); // 1 + (pw - 1) y
-      const low = v128.pmin<T>(xv, zero);
-      let loss = v128.mul<T>(v128.pmax<T>(xv, zero), negative);
-      loss = nmaddV<T>(low, positive, loss);
-      loss = maddV<T>(logWeight, log1pV<T>(e), loss);
-      loss = v128.mul<T>(w, v128.add<T>(loss, v128.sub<T>(low, low))); // NaN at x = -inf only
-      if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
-      sum = v128.add<T>(sum, loss);
-      if (grad != 0) {
-        // logitsGrad's form: (1 - y) sigmoid(x) - pw y sigmoid(-x), the sigmoids r = 1 / (1 + e) and e r
-        const r = v128.div<T>(one, v128.add<T>(one, e));
-        const er = v128.mul<T>(e, r);
-        const up = v128.ge<T>(xv, zero);
-        const factor = nmaddV<T>(positive, v128.bitselect(er, r, up), v128.mul<T>(negative, v128.bitselect(r, er, up)));
-        const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
-        const gw = v128.mul<T>(v128.mul<T>(w, v128.mul<T>(kv, factor)), inv);
-        // (the test costs this loop about 7% of its speed, binaryCrossEntropy's 1-4%: measured 2026-12-05)
-        if (sizeof<T>() == 4 && v128.any_true(nonFiniteLanes(gw))) againInF64<T>(true, x, y, weight, weightOne, posWeight, posWeightOne, c, gw, grad, scale, gradPerElement);
-        else v128.store(at<T>(grad, c), gw);
+  while (c < n) {
+    if (c >= scalarTo) {
+      for (; c <= n - L; c += L) {
+        const xv = v128.load(at<T>(x, c));
+        const yv = v128.load(at<T>(y, c));
+        const w = wStep ? v128.load(at<T>(weight, c)) : wOne;
+        const pw = pwStep ? v128.load(at<T>(posWeight, c)) : pwOne;
+        const e = expV<T>(v128.neg<T>(v128.abs<T>(xv)));
+        const negative = v128.sub<T>(one, yv);      // 1 - y
+        const positive = v128.mul<T>(pw, yv);       // pw y
+        const logWeight = maddV<T>(v128.sub<T>(pw, one), yv, one); // 1 + (pw - 1) y
+        const low = v128.pmin<T>(xv, zero);
+        let loss = v128.mul<T>(v128.pmax<T>(xv, zero), negative);
+        loss = nmaddV<T>(low, positive, loss);
+        loss = maddV<T>(logWeight, log1pV<T>(e), loss);
+        loss = v128.mul<T>(w, v128.add<T>(loss, v128.sub<T>(low, low))); // NaN at x = -inf only
+        let bad = v128.mul<T>(loss, v128.splat<T>(<T>16)); // inf or NaN where the loss or the gradient is
+        let gw = zero;
+        if (grad != 0) {
+          // logitsGrad's form: (1 - y) sigmoid(x) - pw y sigmoid(-x), the sigmoids r = 1 / (1 + e) and e r
+          const r = v128.div<T>(one, v128.add<T>(one, e));
+          const er = v128.mul<T>(e, r);
+          const up = v128.ge<T>(xv, zero);
+          const factor = nmaddV<T>(positive, v128.bitselect(er, r, up), v128.mul<T>(negative, v128.bitselect(r, er, up)));
+          const kv = gradPerElement != 0 ? v128.load(at<T>(gradPerElement, c)) : k;
+          gw = v128.mul<T>(v128.mul<T>(w, v128.mul<T>(kv, factor)), inv);
+          bad = v128.add<T>(bad, gw);
+        }
+        // e in [subnormalFloor, FLT_MIN), one unsigned compare of the bits
+        if (sizeof<T>() == 4 && v128.any_true(v128.or(i32x4.lt_u(i32x4.sub(e, floorBits), floorRange), nonFiniteLanes(bad)))) {
+          scalarTo = c + L;
+          break;
+        }
+        if (lossOut != 0) v128.store(at<T>(lossOut, c), loss);
+        if (grad != 0) v128.store(at<T>(grad, c), gw);
+        sum = v128.add<T>(sum, loss);
+        if (++vectors == 16) {
+          acc = addWide<T>(acc, sum);
+          sum = zero;
+          vectors = 0;
+        }
       }
     }
-    acc = addWide<T>(acc, sum);
+    if (c < n) {
+      const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
+      const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, posWeightOne ? 0 : c)) : 1.0;
+      total += logitsElement<T>(x, y, c, w, pw, lossOut, grad, scale, gradPerElement);
+      c++;
+    }
   }
-  let total = hsum(acc);
-  for (; c < n; c++) {
-    const w = weight != 0 ? <f64>load<T>(at<T>(weight, weightOne ? 0 : c)) : 1.0;
-    const pw = posWeight != 0 ? <f64>load<T>(at<T>(posWeight, posWeightOne ? 0 : c)) : 1.0;
-    total += logitsElement<T>(x, y, c, w, pw, lossOut, grad, scale, gradPerElement);
-  }
-  return total;
+  return hsum(addWide<T>(acc, sum)) + total;
 }
