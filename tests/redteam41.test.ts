@@ -24,6 +24,7 @@ import * as X from '../src';
 import * as R from './reference';
 import { rng, uniforms } from './helpers/random';
 import { checkNearMax, FLT_MAX, ulp32, ulps } from './helpers/same';
+import { bceLogitsExact as exact } from './helpers/bce';
 
 beforeAll(() => X.init());
 
@@ -97,14 +98,6 @@ describe('L2 / L3 linearCrossEntropy float32 with the prescale', () => {
 });
 
 describe('F1 binaryCrossEntropyWithLogits float32, |x| > 87.3 (exp(-|x|) subnormal) brought back by a large factor', () => {
-  // The exact values in float64 from the float32 inputs: sigmoid(x) and sigmoid(-x) from e = exp(-|x|),
-  // loss w (max(x, 0) (1 - y) + max(-x, 0) pw y + lw log1p(e)), gradient w g ((1 - y) sigmoid(x) - pw y sigmoid(-x)).
-  const exact = (x: number, y: number, w: number, pw: number, g: number) => {
-    const e = Math.exp(-Math.abs(x));
-    const [up, down] = x >= 0 ? [1 / (1 + e), e / (1 + e)] : [e / (1 + e), 1 / (1 + e)];
-    const loss = w * (Math.max(x, 0) * (1 - y) + Math.max(-x, 0) * pw * y + (1 + (pw - 1) * y) * Math.log1p(e));
-    return { loss, grad: w * (g * ((1 - y) * up - pw * y * down)) };
-  };
   // Large |x| at every lane position, each vector mixed with ordinary x; and a tail.
   const n = 4 * 97 + 3;
   const r = rng(4101);

@@ -68,6 +68,7 @@ import * as X from '../src';
 import * as R from './reference';
 import { rng, uniforms } from './helpers/random';
 import { FLT_MAX, ulps } from './helpers/same';
+import { bceLogitsExact as exact } from './helpers/bce';
 
 beforeAll(() => X.init());
 afterAll(() => X.setThreads(1));
@@ -76,15 +77,6 @@ const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 const fr = Math.fround;
 const fill = (n: number, v: number) => new Float32Array(n).fill(v);
 const TINY = 2 ** -126;
-
-
-/** The exact float64 loss and gradient from float32 inputs. */
-function exact(x: number, y: number, w: number, pw: number, g: number): { loss: number; grad: number } {
-  const e = Math.exp(-Math.abs(x));
-  const [up, down] = x >= 0 ? [1 / (1 + e), e / (1 + e)] : [e / (1 + e), 1 / (1 + e)];
-  const loss = w * (Math.max(x, 0) * (1 - y) + Math.max(-x, 0) * pw * y + (1 + (pw - 1) * y) * Math.log1p(e));
-  return { loss, grad: w * (g * ((1 - y) * up - pw * y * down)) };
-}
 
 /** ulps of a float32 result against a float64 value, the signed infinity where it rounds beyond max. */
 function u32(got: number, want: number): number {
