@@ -82,7 +82,7 @@ export const CONTENDERS = {
   'xent-relaxed-2t': { label: 'wasm-xent relaxed 2T', desc: 'the relaxed-SIMD build on 2 threads: the same call as wasm-xent relaxed' },
   'xent-relaxed': { label: 'wasm-xent relaxed', desc: 'the relaxed-SIMD build (fused multiply-add), W1-W6, in this process beside the SIMD build: the same call as wasm-xent out (forward: as wasm-xent)' },
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
-  'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and BCE target) and `out` are wasmArray()s in module memory: no copies' },
+  'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and the BCE and soft-label CE targets) and `out` are wasmArray()s in module memory: no copies' },
   'xent-zc-2t': { label: 'wasm-xent zero-copy 2T', desc: 'wasm-xent zero-copy on 2 threads (the xent-2t copy of the package, its own wasmArrays): the same call and bits as wasm-xent zero-copy' },
   'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
   'xent-bf16': { label: 'wasm-xent bf16', desc: 'wasm-xent on bfloat16 logits (W1 and W12-bf16: the logits rounded to bfloat16, passed as a Uint16Array of raw bits; decoded per chunk in wasm; W1\'s result via `out`), checked against float32 on the decoded values' },
@@ -483,12 +483,21 @@ async function runWorkload(id, peers, torch) {
     xentFwd = () => X.crossEntropy(input, tgt, o);
     xentGrad = () => X.crossEntropy(input, tgt, { ...o, grad: true });
     xentOut = () => X.crossEntropy(input, tgt, { ...o, out: out32 });
-    xentZc = () => X.crossEntropy(zcInput(), tgt, { ...o, out: gw.array });
+    // W4's probability target is as large as the input: pinned too, or "zero-copy" would still
+    // copy 16M floats on the calling thread per call (as BCE's target is, W5)
+    const soft = d.target instanceof Float32Array;
+    if (soft) {
+      yw = X.wasmArray(Float32Array, numel);
+      yw.array.set(d.target);
+    }
+    const zcTarget = () => (soft ? { data: yw.array, shape } : tgt);
+    xentZc = () => X.crossEntropy(zcInput(), zcTarget(), { ...o, out: gw.array });
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
     copyCalls = (L) => {
       const z = zcOf(L);
-      return { fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }), zc: () => L.crossEntropy({ data: z.x.array, shape }, tgt, { ...o, out: z.g.array }) };
+      const y = soft ? pin(L, d.target) : null;
+      return { fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }), zc: () => L.crossEntropy({ data: z.x.array, shape }, soft ? { data: y.array, shape } : tgt, { ...o, out: z.g.array }) };
     };
   }
   // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
