@@ -34,7 +34,7 @@ export function shapeCases(X) {
   const add = (c) => cases.push({ ...c, numel: c.shape.reduce((a, b) => a * b, 1) });
 
   // Class-index targets: `op` is crossEntropy or focalLoss (the plain-JS peer of the same name).
-  const indexCase = (op, peer, id, group, what, shape) => {
+  const indexCase = (op, peer, id, group, what, shape, opts = {}) => {
     const [outer, C] = shape;
     const inner = shape.slice(2).reduce((a, b) => a * b, 1);
     const x = normals(100 + cases.length, outer * C * inner);
@@ -44,8 +44,8 @@ export function shapeCases(X) {
     const nOut = new Float32Array(x.length);
     add({
       id, group, what, shape,
-      xent: () => X[op]({ data: x, shape }, target, { out }),
-      naive: () => naive[peer](x, outer, C, inner, t, { grad: true, out: nOut }),
+      xent: () => X[op]({ data: x, shape }, target, { ...opts, out }),
+      naive: () => naive[peer](x, outer, C, inner, t, { ...opts, grad: true, out: nOut }),
     });
   };
   // Cross-entropy: [N, C] rows, then class dim 1 with a trailing dim L ((N, C, L): the NCHW path)
@@ -61,6 +61,8 @@ export function shapeCases(X) {
   const focal = (id, what, shape) => indexCase('focalLoss', 'focalLoss', id, 'focal', what, shape);
   for (const C of [2, 21, 1000]) focal(`focal-C${C}`, `focalLoss rows, C = ${C}`, [rows(C), C]);
   focal('focal-nchw', 'focalLoss NCHW [8, 21, 64, 96]', [8, 21, 64, 96]);
+  // gamma 0 (crossEntropy bit for bit) keeps the per-position code: a cliff on short rows, kept in view
+  indexCase('focalLoss', 'focalLoss', 'focal-C2-g0', 'focal', 'focalLoss rows, C = 2, gamma 0', [rows(2), 2], { gamma: 0 });
 
   // Probability targets: NCHW (class dim 1) against channels-last (class dim -1) on the same sizes.
   const probs = (id, what, shape, dim) => {
