@@ -1112,9 +1112,7 @@ export function crossEntropyProbs<T>(
         if (h != 1) rowDouble<T>(grad + offset, C, stride);
         if (one >= 0) {
           const q = <usize>one * stride;
-          let wp = <f64>load<T>(probs + offset + q) * (1 - eps) + eps / <f64>C;
-          if (weight != 0) wp *= <f64>load<T>(at<T>(weight, one));
-          store<T>(grad + offset + q, <T>(k * (targetMass - wp) + zf));
+          store<T>(grad + offset + q, <T>(k * (targetMass - probsWeight<T>(probs + offset, weight, one, stride, eps, eps / <f64>C)) + zf));
         }
       }
     }
@@ -1175,6 +1173,17 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     rest = hsum(accRest);
     mass = hsum(accMass);
     shift = hsum(accShift);
+    // A weight times a logit gap, or 16 of those summed in T, can outgrow float32 where the loss
+    // fits (red team 43: weights of 1e35, gaps of 1e4): then P and the shift again in f64, as the
+    // scalar build forms them (a non-finite shift of its own comes out the same).
+    if (!isFinite(shift)) {
+      mass = shift = 0;
+      for (let j = 0; j < end; j++) {
+        const wp = probsWeight<T>(prow, weight, j, stride, eps, smooth);
+        mass += wp;
+        shift += wp * <f64>(load<T>(at<T>(row, j)) - m);
+      }
+    }
   }
   for (; c < C; c++) {
     const q = <usize>c * stride;
@@ -1185,14 +1194,20 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     lost += sumError(sum, <f64>ex, next);
     sum = next;
     rest += restShare(<f64>ex);
-    let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
-    if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));
+    const wp = probsWeight<T>(prow, weight, c, stride, eps, smooth);
     mass += wp;
     shift += wp * <f64>d; // formed literally: 0 * -inf is NaN here exactly where PyTorch's is
   }
   targetMass = mass;
   weightedShift = shift;
   return withRest(sum + lost, rest);
+}
+
+/** w_c p'_c with p'_c = (1 - eps) p_c + eps / C, in f64: class c's share of P. */
+// @ts-ignore: decorator
+@inline function probsWeight<T>(prow: usize, weight: usize, c: i32, stride: usize, eps: f64, smooth: f64): f64 {
+  const wp = <f64>load<T>(prow + <usize>c * stride) * (1 - eps) + smooth;
+  return weight != 0 ? wp * <f64>load<T>(at<T>(weight, c)) : wp;
 }
 
 /** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. */
@@ -1214,8 +1229,7 @@ function probsRowGrad<T>(g: usize, prow: usize, weight: usize, C: i32, stride: u
   }
   for (; c < C; c++) {
     const q = <usize>c * stride;
-    let wp = <f64>load<T>(prow + q) * (1 - eps) + smooth;
-    if (weight != 0) wp *= <f64>load<T>(at<T>(weight, c));
+    const wp = probsWeight<T>(prow, weight, c, stride, eps, smooth);
     store<T>(g + q, <T>(<f64>load<T>(g + q) * a - k * wp));
   }
 }

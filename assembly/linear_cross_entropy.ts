@@ -183,14 +183,16 @@ export function lceForward<T>(
   }
 }
 
-/** Adds the lanes of v (T) to the f64 per-token array entries at p (widening f32 lanes). */
+/** Adds the lanes of v (T) times w (an f64x2 splat) to the f64 per-token array entries at p, each
+ *  product in f64 (f32 lanes widened first): smoothing's w_c (z - m) outgrew float32 with weights of
+ *  1e35 and gaps of 1e4, where the loss fits (red team 43: inf for 7.5e37). */
 // @ts-ignore: decorator
-@inline function addTo<T>(p: usize, v: v128): void {
+@inline function addScaledTo<T>(p: usize, v: v128, w: v128): void {
   if (sizeof<T>() == 4) {
-    v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
-    v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+    v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.promote_low_f32x4(v), w)));
+    v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), w)), 16);
   } else {
-    v128.store(p, f64x2.add(v128.load(p), v));
+    v128.store(p, f64x2.add(v128.load(p), f64x2.mul(v, w)));
   }
 }
 
@@ -229,11 +231,11 @@ function forwardVector<T>(
   const smooth = eps > 0;
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
-    const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
+    const vw = f64x2.splat(weight != 0 ? <f64>load<T>(at<T>(weight, c)) : 1.0);
     for (let n = 0; n < ntp; n += L) {
       const d = v128.sub<T>(v128.load(at<T>(row, n)), v128.load(at<T>(mx, n)));
       addCompensatedV<T>(stat(stats, SUM, ntp, n), stat(stats, LOST, ntp, n), expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true));
-      if (smooth) addTo<T>(stat(stats, SMOOTH, ntp, n), v128.mul<T>(d, vw));
+      if (smooth) addScaledTo<T>(stat(stats, SMOOTH, ntp, n), d, vw);
     }
   }
   const uniform = eps / <f64>C;

@@ -13,7 +13,7 @@
 // accumulates in f64, so a float32 mean over a million positions stays within 1e-6 relative of the
 // float64 result.
 
-import { addError, addWide, besideOne, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
+import { addError, addProductWide, addWide, besideOne, expK, expWith, flushBelow, hmax, hsum, lanes, maddV, subnormalBound } from "./simd";
 
 /** What rounding dropped from next = a + b: Neumaier's term, exact whichever of a and b is larger
  *  (simd.ts addError on f64x2 lanes). Summing these beside a sum compensates it. */
@@ -147,8 +147,10 @@ export let expSumRest: f64 = 0;
  *  where no exp below the smallest normal number can matter (the sum is >= 1 anyway). */
 export function rowExpSum<T>(row: usize, m: T, C: i32, stride: usize, e: usize, exact: bool): f64 {
   // two functions, not one with a branch: binaryen merges two inlined copies that differ in a few
-  // instructions back into one loop that does both (+2 instructions per element)
-  return exact ? rowExpSumExact<T>(row, m, C, stride, e) : rowExpSumFast<T>(row, m, C, stride, e);
+  // instructions back into one loop that does both (+2 instructions per element). float64 takes the
+  // exact one only: its exps fall below the smallest normal number only 708 below the max, and the
+  // fast copy's 133 B of gzip paid for red team 43's fixes (float64 rows 1.4-4% slower, 2026-12-05)
+  return exact || sizeof<T>() == 8 ? rowExpSumExact<T>(row, m, C, stride, e) : rowExpSumFast<T>(row, m, C, stride, e);
 }
 
 function rowExpSumExact<T>(row: usize, m: T, C: i32, stride: usize, e: usize): f64 {
@@ -244,8 +246,8 @@ let vectorRest: f64 = 0;
 /** Vectors summed in T before a partial sum is widened to f64 (each lane adds BLOCK_VECTORS / 2 values). */
 const BLOCK_VECTORS = 16;
 
-/** sum_c w_c (x_c - m) in f64 (w = 1 when weight == 0): label smoothing's term, kept relative to
- *  the max so it never cancels. */
+/** sum_c w_c (x_c - m) in f64 (w = 1 when weight == 0), each product in f64 (addProductWide):
+ *  label smoothing's term, kept relative to the max so it never cancels. */
 export function rowShiftedSum<T>(row: usize, m: T, C: i32, stride: usize, weight: usize): f64 {
   let c = 0;
   let sum: f64 = 0;
@@ -254,9 +256,8 @@ export function rowShiftedSum<T>(row: usize, m: T, C: i32, stride: usize, weight
     const vm = v128.splat<T>(m);
     let acc = f64x2.splat(0);
     for (; c + L <= C; c += L) {
-      let d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
-      if (weight != 0) d = v128.mul<T>(d, v128.load(at<T>(weight, c)));
-      acc = addWide<T>(acc, d);
+      const d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
+      acc = weight != 0 ? addProductWide<T>(acc, d, v128.load(at<T>(weight, c))) : addWide<T>(acc, d);
     }
     sum = hsum(acc);
   }
