@@ -1174,9 +1174,11 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     mass = hsum(accMass);
     shift = hsum(accShift);
     // A weight times a logit gap, or 16 of those summed in T, can outgrow float32 where the loss
-    // fits (red team 43: weights of 1e35, gaps of 1e4): then P and the shift again in f64, as the
-    // scalar build forms them (a non-finite shift of its own comes out the same).
-    if (!isFinite(shift)) {
+    // fits (red team 43: weights of 1e35, gaps of 1e4), and so can P itself (weights of 3e38 over
+    // equal logits) or its terms fall below float32's normal range (weights of 1e-40; red team 44):
+    // then P and the shift again in f64, as the scalar build forms them (a non-finite shift or P of
+    // its own comes out the same; so does a P of 0, the rows of zero-weight targets).
+    if (!isFinite(shift) || sizeof<T>() == 4 && !(Math.abs(mass) >= 1e-30 && Math.abs(mass) < Infinity)) {
       mass = shift = 0;
       for (let j = 0; j < end; j++) {
         const wp = probsWeight<T>(prow, weight, j, stride, eps, smooth);
@@ -1203,6 +1205,12 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   return withRest(sum + lost, rest);
 }
 
+/** Whether a factor keeps its value in float32 lanes: 0, or a normal float32. */
+// @ts-ignore: decorator
+@inline function f32Factor(v: f64): bool {
+  return v == 0 || inF32NormalRange(v);
+}
+
 /** w_c p'_c with p'_c = (1 - eps) p_c + eps / C, in f64: class c's share of P. */
 // @ts-ignore: decorator
 @inline function probsWeight<T>(prow: usize, weight: usize, c: i32, stride: usize, eps: f64, smooth: f64): f64 {
@@ -1210,11 +1218,13 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   return weight != 0 ? wp * <f64>load<T>(at<T>(weight, c)) : wp;
 }
 
-/** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. */
+/** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. Float32 lanes take a, k (1 - eps)
+ *  and k eps / C rounded to float32: where one is outside its normal range (a = k P / S beyond
+ *  float32's max with weights of 3e38, a gradOutput of 1e-45; red team 44) the row is formed in f64. */
 function probsRowGrad<T>(g: usize, prow: usize, weight: usize, C: i32, stride: usize, a: f64, k: f64, eps: f64): void {
   const smooth = eps / <f64>C;
   let c = 0;
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>()) {
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || f32Factor(a) && f32Factor(k * (1 - eps)) && f32Factor(k * smooth))) {
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
     const tiny = subnormalBound<T>(va);

@@ -120,8 +120,7 @@ function fillSkipMask(mask: usize, labels: usize, S: i32, W: i32): void {
  *  x = lp - shift; exp(-inf) is m = 0, k = -inf (the zero of the format). Returns lp as f64.
  *  (shift, frameMax's, is finite.) */
 // @ts-ignore: decorator
-@inline function storeSplit<T>(lp: T, m: usize, k: usize, shift: f64): f64 {
-  const lp64 = <f64>lp;
+@inline function storeSplit(lp64: f64, m: usize, k: usize, shift: f64): f64 {
   if (lp64 == NEG_INF) {
     store<f64>(m, 0);
     store<f64>(k, NEG_INF);
@@ -208,15 +207,15 @@ function reduceLn2(x: f64, n: f64): f64 {
  *  recursion's bounds on m rely on m_y in [0.6, 1.7]). Returns the
  *  lowest finite log-probability that storeSplit took (the vector path takes only [-700, 0], far
  *  above any floor), or 0. */
-function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, scaled: bool): f64 {
+function fillEmissions(lp0: usize, frameStride: isize, Tb: i32, labels: usize, S: i32, blank: i32, em: usize, ek: usize, scaled: bool, wide: bool): f64 {
   const W = ctcRowWidth(S);
   let lowest: f64 = 0;
   for (let t = 0; t < Tb; t++) {
     const lpRow = lp0 + <usize>(<isize>t * frameStride);
     const m = em + (<usize>(t * W) << 3);
     const k = ek + (<usize>(t * W) << 3);
-    const shift = scaled ? frameMax<T>(lpRow, labels, S, blank) : 0;
-    lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, blank)), m, k, shift));
+    const shift = scaled ? frameMax(lpRow, labels, S, blank, wide) : 0;
+    lowest = lowestFinite(lowest, storeSplit(lpAt(lpRow, blank, wide), m, k, shift));
     const mb = load<f64>(m);
     const kb = load<f64>(k);
     let j = 0;
@@ -228,8 +227,8 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
       const mbV = f64x2.splat(mb);
       const kbV = f64x2.splat(kb);
       for (; j < S; j += 2) { // labels j and j + 1 (the blank pad when j + 1 = S): pairs j + 1, j + 2
-        const x = f64x2.replace_lane(f64x2.splat(<f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2))))), 1,
-          <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>(j + 1) << 2)))));
+        const x = f64x2.replace_lane(f64x2.splat(lpAt(lpRow, load<i32>(labels + (<usize>j << 2)), wide)), 1,
+          lpAt(lpRow, load<i32>(labels + (<usize>(j + 1) << 2)), wide));
         if (!v128.all_true<i64>(v128.and(f64x2.ge(x, lo), f64x2.le(x, zero)))) break; // the rest: below
         const n = f64x2.nearest(f64x2.mul(x, log2e));
         const y = expV<f64>(f64x2.sub(f64x2.sub(x, f64x2.mul(n, ln2hi)), f64x2.mul(n, ln2lo)));
@@ -244,7 +243,7 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
       const p = <usize>(2 * j + 2) << 3;
       store<f64>(m + p, mb);
       store<f64>(k + p, kb);
-      lowest = lowestFinite(lowest, storeSplit<T>(load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2)))), m + p + 8, k + p + 8, shift));
+      lowest = lowestFinite(lowest, storeSplit(lpAt(lpRow, load<i32>(labels + (<usize>j << 2)), wide), m + p + 8, k + p + 8, shift));
     }
     // the pad pairs 0 and S + 1: (blank, blank)
     store<f64>(m, mb, 8);
@@ -258,13 +257,20 @@ function fillEmissions<T>(lp0: usize, frameStride: isize, Tb: i32, labels: usize
   return lowest;
 }
 
+/** Log-probability i of a frame row as f64, from float32 or float64 (`wide`) input: one
+ *  fillEmissions and frameMax for both types, which widen every value at once anyway. */
+// @ts-ignore: decorator
+@inline function lpAt(row: usize, i: i32, wide: bool): f64 {
+  return wide ? load<f64>(row + (<usize>i << 3)) : <f64>load<f32>(row + (<usize>i << 2));
+}
+
 /** The largest finite log-probability of a frame over the blank and the transcript's labels (0
  *  if none is finite): fillEmissions' scale. */
-function frameMax<T>(lpRow: usize, labels: usize, S: i32, blank: i32): f64 {
-  let c = <f64>load<T>(at<T>(lpRow, blank));
+function frameMax(lpRow: usize, labels: usize, S: i32, blank: i32, wide: bool): f64 {
+  let c = lpAt(lpRow, blank, wide);
   if (!isFinite(c)) c = NEG_INF;
   for (let j = 0; j < S; j++) {
-    const v = <f64>load<T>(at<T>(lpRow, load<i32>(labels + (<usize>j << 2))));
+    const v = lpAt(lpRow, load<i32>(labels + (<usize>j << 2)), wide);
     if (v > c && isFinite(v)) c = v;
   }
   return c == NEG_INF ? 0 : c;
@@ -397,7 +403,7 @@ export function ctcLoss<T>(
     let row: usize = 0;
     if (Tb > 0) {
       fillSkipMask(maskF, labelsF, S, W);
-      lowest = fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, false);
+      lowest = fillEmissions(lp0, frameStride, Tb, labelsF, S, blank, em, ek, false, sizeof<T>() == 8);
       row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, grad != 0);
       loss = S == 0
         ? -logOf(load<f64>(am + row, 16), load<f64>(ak + row, 16))
@@ -424,7 +430,7 @@ export function ctcLoss<T>(
     }
     const scaled = lowest < emissionFloor(Tb);
     if (scaled) { // (rare: see emissionFloor) the gradient's forward pass again
-      fillEmissions<T>(lp0, frameStride, Tb, labelsF, S, blank, em, ek, true);
+      fillEmissions(lp0, frameStride, Tb, labelsF, S, blank, em, ek, true, sizeof<T>() == 8);
       row = forwardRows(am, ak, em, ek, maskF, S, W, Tb, true);
     }
     // p = alpha_{Tb-1}(L-1) + alpha_{Tb-1}(L-2) in the m 2^k format, for the posteriors' 1/p: taken

@@ -14,12 +14,12 @@
 // up to 4e-8 absolute is the whole loss of a near-converged element: red team 20 found one off by
 // 2.2x and a sum of nine off by 8%.)
 
-import { at, upstream } from "./math";
+import { at, inF32NormalRange, upstream } from "./math";
 import { expV, lanes, log64V, narrow } from "./simd";
 
-/** One element in f64 (the scalar build, vector tails, and lanes the vector path does not cover). */
-// @ts-ignore: decorator
-@inline function element<T>(
+/** One element in f64 (the scalar build, vector tails, and lanes the vector path does not cover).
+ *  Not inlined: its two call sites are off the vector path. */
+function element<T>(
   x: usize, t: usize, i: i32, logTarget: bool, lossOut: usize, grad: usize, scale: f64, gradPerElement: usize,
 ): f64 {
   const xi = <f64>load<T>(at<T>(x, i));
@@ -45,7 +45,9 @@ export function klDiv<T>(
 ): f64 {
   let total: f64 = 0;
   let i = 0;
-  if (ASC_FEATURE_SIMD) {
+  // (float32: a scale outside the normal range, 'mean' of a tiny gradOutput, would be rounded in
+  // the splat below before the target multiplies it: element by element then, red team 44)
+  if (ASC_FEATURE_SIMD) if (sizeof<T>() == 8 || grad == 0 || gradPerElement != 0 || scale == 0 || inF32NormalRange(scale)) {
     const L = lanes<T>();
     const end = n - n % L;
     const zero = v128.splat<T>(<T>0);

@@ -93,7 +93,15 @@ export function checkShape(fn: string, name: string, shape: unknown, length: num
 }
 
 /** A value as it appears in a message: strings quoted, other things as String() or their type. */
-function show(v: unknown): string {
+/** A numeric option read as a number (undefined: `fallback`), else a TypeError that shows it:
+ *  one check for every such option (red team 44: labelSmoothing '0.1' was a RangeError). */
+export function numberOption(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') fail(fn, `${name} must be a number, got ${show(value)}`, TypeError);
+  return value;
+}
+
+export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'bigint') return `${v}n`;
   if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -520,12 +528,15 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
   return read;
 }
 
-export function checkReduction(fn: string, reduction: unknown): Reduction {
+/** PyTorch's reduction names; klDiv's also 'batchmean'. A String object or other non-string is
+ *  named as such (red team 45: new String('sum') was "sum is not a valid value"). */
+export function checkReduction(fn: string, reduction: unknown, batchmean = false): Reduction {
   if (reduction === undefined) return 'mean';
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-    fail(fn, `${String(reduction)} is not a valid value for reduction (expected 'mean', 'sum' or 'none')`, RangeError);
+  if (typeof reduction !== 'string') fail(fn, `reduction must be a string, got ${show(reduction)}`, TypeError);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none' && !(batchmean && reduction === 'batchmean')) {
+    fail(fn, `${reduction} is not a valid value for reduction (expected 'mean', ${batchmean ? "'batchmean', " : ''}'sum' or 'none')`, RangeError);
   }
-  return reduction;
+  return reduction as Reduction;
 }
 
 export function checkBoolean(fn: string, name: string, value: unknown): boolean {

@@ -75,7 +75,8 @@ function readTensorArg(fn: string, name: string, t: unknown, x?: unknown, kind: 
   const data = t.dataSync() as Float32Array | Int32Array;
   const rank = x instanceof tf.Tensor ? x.rank : -2;
   if (t.dtype === 'float32' && kind !== 'float' && t.rank === rank - 1) return { data: Array.from(data), shape: t.shape };
-  if (t.dtype === 'int32' && kind !== 'index' && t.rank === rank) return { data: Float32Array.from(data), shape: t.shape };
+  // (an int32 weight or posWeight, x not given, as its float32 values: class counts from tf.oneHot(...).sum(0); red team 45)
+  if (t.dtype === 'int32' && kind !== 'index' && (t.rank === rank || x === undefined)) return { data: Float32Array.from(data), shape: t.shape };
   return { data, shape: t.shape };
 }
 

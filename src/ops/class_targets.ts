@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, Precision, precisionOf, readArg, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
+import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, Precision, precisionOf, numberOption, readArg, show, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
 import type { ChunkLayout, Lane } from '../stream.js';
 
@@ -287,9 +287,17 @@ export function classWeight(fn: string, weight: unknown, classes: number, precis
 export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
   if (ignoreIndex === undefined) return -100;
   if (typeof ignoreIndex !== 'number' || !Number.isSafeInteger(ignoreIndex)) {
-    fail(fn, `ignoreIndex must be an integer, got ${String(ignoreIndex)}`, TypeError);
+    fail(fn, `ignoreIndex must be an integer, got ${show(ignoreIndex)}`, TypeError);
   }
   return ignoreIndex;
+}
+
+/** labelSmoothing (PyTorch's label_smoothing): a number in [0, 1], 0 when not given. A value of
+ *  another type is named as such (red team 44: '0.1' was "must be between 0.0 and 1.0. Got: 0.1", a RangeError). */
+export function checkSmoothing(fn: string, value: unknown): number {
+  const eps = numberOption(fn, 'labelSmoothing', value, 0);
+  if (!(eps >= 0 && eps <= 1)) fail(fn, `label_smoothing must be between 0.0 and 1.0. Got: ${eps}`, RangeError);
+  return eps;
 }
 
 /** The pipeline of a loss over class-index targets with weight and ignoreIndex (nllLoss,

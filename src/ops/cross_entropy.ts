@@ -2,10 +2,10 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, Precision, precisionOf, readArg, tensorLike, Tensor, typeName, sameArray, viewsAgain } from '../tensor.js';
+import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, numberOption, Precision, precisionOf, readArg, tensorLike, Tensor, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
-import { checkIgnoreIndex, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
+import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
 import { LOSS_OPTIONS, LossOptionsBase, outReplaces, LossPlan, LossResult, LossStream, planLoss, uniformScale } from './loss.js';
 
 export interface CrossEntropyOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -54,10 +54,7 @@ export function crossEntropy<A extends FloatArray>(
   const precision = precisionOf(x);
   const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
   const weight = classWeight(FN, opts.weight, layout.classes, precision);
-  const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
-  if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
-    fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
-  }
+  const eps = checkSmoothing(FN, opts.labelSmoothing);
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const z = checkZLoss(FN, opts.zLoss);
   const wantLse = checkBoolean(FN, 'returnLse', opts.returnLse);
@@ -390,11 +387,10 @@ function keptPositions(targets: ArrayLike<number>): number {
 }
 
 /** The zLoss option: a finite number >= 0 (0 when absent). */
-function checkZLoss(fn: string, value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number') fail(fn, `zLoss must be a number, got ${typeName(value)}`, TypeError);
-  if (!(value >= 0 && value < Infinity)) fail(fn, `zLoss must be a finite number >= 0, got ${value}`, RangeError);
-  return value;
+export function checkZLoss(fn: string, value: unknown): number {
+  const z = numberOption(fn, 'zLoss', value, 0);
+  if (!(z >= 0 && z < Infinity)) fail(fn, `zLoss must be a finite number >= 0, got ${z}`, RangeError);
+  return z;
 }
 
 /** The z term's bookkeeping over the chunks of one call: the upstream factor the kernels apply to

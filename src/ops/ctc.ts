@@ -7,7 +7,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { Stream } from '../stream.js';
 import { getWorkspaceLimit } from '../workspace.js';
-import { callerArray, checkBoolean, checkOptions, FloatArray, readArg, floatTensor, isFloatArray, isIntArray, newFloatArray, precisionOf, Tensor, tensorLike, typeName } from '../tensor.js';
+import { callerArray, checkBoolean, checkOptions, FloatArray, readArg, floatTensor, isFloatArray, isIntArray, newFloatArray, precisionOf, show, Tensor, tensorLike, typeName } from '../tensor.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, planLoss, uniformScale } from './loss.js';
 
 export interface CtcLossOptions<A extends FloatArray = FloatArray> extends LossOptionsBase<A> {
@@ -60,7 +60,7 @@ export function ctcLoss<A extends FloatArray>(
   const precision = precisionOf(lp);
 
   const blank = opts.blank === undefined ? 0 : opts.blank;
-  if (typeof blank !== 'number' || !Number.isInteger(blank)) fail(FN, `blank must be an integer, got ${String(blank)}`, TypeError);
+  if (typeof blank !== 'number' || !Number.isInteger(blank)) fail(FN, `blank must be an integer, got ${show(blank)}`, TypeError);
   if (blank < 0 || blank >= C) fail(FN, `blank must be in label range (blank = ${blank}, classes are 0..${C - 1})`, RangeError);
   const zeroInfinity = checkBoolean(FN, 'zeroInfinity', opts.zeroInfinity);
   const plan = planLoss(FN, opts, lp, batched ? [N] : []);
@@ -69,7 +69,7 @@ export function ctcLoss<A extends FloatArray>(
   const tl = lengths('targetLengths', 'target_lengths', targetLengths, N, batched);
   const { labels, offsets, maxS } = readTargets(targets, tl, N, C, blank);
   for (let b = 0; b < N; b++) {
-    if (il[b] > T) fail(FN, `Expected input_lengths to have value at most ${T}, but got value ${il[b]}`, RangeError);
+    if (il[b] > T) fail(FN, `Expected input_lengths to have value at most ${T}, but got value ${il[b]} (inputLengths[${b}])`, RangeError);
   }
 
   // The upstream gradient of each element's loss: 'mean' divides by the target length (at least
@@ -205,7 +205,7 @@ function lengths(name: string, torchName: string, value: unknown, N: number, bat
   for (let b = 0; b < N; b++) {
     const v = Number(values[b]);
     if (!Number.isInteger(v)) fail(FN, `${name}[${b}] = ${String(values[b])} is not an integer`, TypeError);
-    if (v < 0) fail(FN, `Expected ${torchName} to have value at least 0, but got value ${v}`, RangeError);
+    if (v < 0) fail(FN, `Expected ${torchName} to have value at least 0, but got value ${v} (${name}[${b}])`, RangeError);
     out[b] = v; // too large ones fail the bound checks that follow
   }
   return out;

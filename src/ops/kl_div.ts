@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkBoolean, checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Reduction, Tensor } from '../tensor.js';
+import { checkBoolean, checkOptions, checkReduction, FloatArray, floatTensor, precisionOf, product, readArg, Reduction, Tensor } from '../tensor.js';
 import { floatTarget } from './bce.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -29,10 +29,7 @@ export function klDiv<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unkn
   const target = readArg(FN, 'target', targetArg);
   const { data: x, shape } = input;
   const t = floatTarget(FN, target, input, (s) => `target of shape ${showShape(s)} does not match the input shape ${showShape(shape)} (klDiv takes a target of the input's shape)`);
-  const reduction = opts.reduction ?? 'mean';
-  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none' && reduction !== 'batchmean') {
-    fail(FN, `${String(reduction)} is not a valid value for reduction (expected 'mean', 'batchmean', 'sum' or 'none')`, RangeError);
-  }
+  const reduction: string = checkReduction(FN, opts.reduction, true);
   const logTarget = checkBoolean(FN, 'logTarget', opts.logTarget);
   // 'batchmean' is 'mean' with input.shape[0] as the denominator (PyTorch divides the sum by
   // it; a 0-d input is just summed).

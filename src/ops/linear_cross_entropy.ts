@@ -12,9 +12,9 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
-import { checkIgnoreIndex, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { largestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
+import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, numberOption, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
+import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
+import { checkZLoss, largestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
 import type { JobCall } from '../threads.js';
@@ -105,17 +105,11 @@ export function linearCrossEntropy<A extends FloatArray>(
   if (C === 0) fail(FN, 'linearWeight has no classes (C = 0)', RangeError);
   const bias = optionalVector(opts.linearBias, 'linearBias', C);
   let classW = classWeight(FN, opts.weight, C, precision);
-  const eps = opts.labelSmoothing === undefined ? 0 : (opts.labelSmoothing as number);
-  if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
-    fail(FN, `label_smoothing must be between 0.0 and 1.0. Got: ${String(opts.labelSmoothing)}`, RangeError);
-  }
+  const eps = checkSmoothing(FN, opts.labelSmoothing);
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
-  const cap = opts.softcap === undefined ? 0 : (opts.softcap as number);
-  if (opts.softcap !== undefined && (typeof cap !== 'number' || !(cap > 0 && cap < Infinity))) {
-    fail(FN, `softcap must be a positive finite number, got ${String(opts.softcap)}`, RangeError);
-  }
-  const zLoss = opts.zLoss === undefined ? 0 : (opts.zLoss as number);
-  if (typeof zLoss !== 'number' || !(zLoss >= 0 && zLoss < Infinity)) fail(FN, `zLoss must be a finite number >= 0, got ${String(opts.zLoss)}`, RangeError);
+  const cap = numberOption(FN, 'softcap', opts.softcap, 0);
+  if (opts.softcap !== undefined && !(cap > 0 && cap < Infinity)) fail(FN, `softcap must be a positive finite number, got ${cap}`, RangeError);
+  const zLoss = checkZLoss(FN, opts.zLoss);
   const returnLse = checkBoolean(FN, 'returnLse', opts.returnLse);
   const accumulate = checkBoolean(FN, 'accumulate', opts.accumulate);
   const outInput = outArray(opts.outInput, 'outInput', Ctor, N * D);

@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { asStored, checkOptions, FloatArray, floatTensor, precisionOf, product, readArg, Tensor, typeName } from '../tensor.js';
+import { asStored, checkOptions, FloatArray, floatTensor, precisionOf, product, numberOption, readArg, Tensor } from '../tensor.js';
 import { floatTarget, literalWhereNonFinite, logitsTerm } from './bce.js';
 import { LOSS_OPTIONS, LossOptionsBase, outReplaces, LossResult, LossStream, planLoss } from './loss.js';
 
@@ -21,10 +21,9 @@ type Kernel = (x: number, y: number, n: number, alpha: number, gamma: number, lo
 
 /** A finite number option, or its default. */
 export function finiteOption(fn: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') fail(fn, `${name} must be a number, got ${typeName(value)}`, TypeError);
-  if (!Number.isFinite(value)) fail(fn, `${name} must be finite, got ${value}`, RangeError);
-  return value;
+  const v = numberOption(fn, name, value, fallback);
+  if (!Number.isFinite(v)) fail(fn, `${name} must be finite, got ${v}`, RangeError);
+  return v;
 }
 
 /** Focal loss of binary `target`s (probabilities, usually 0 or 1) under logits `input` of the same
