@@ -165,10 +165,11 @@ const values: Case[] = [
   ['unknown reduction', () => X.crossEntropy(L, T, { reduction: 'avg' as never }), RangeError, "crossEntropy: avg is not a valid value for reduction (expected 'mean', 'sum' or 'none')"],
   ['label smoothing above 1', () => X.crossEntropy(L, T, { labelSmoothing: 1.5 }), RangeError, 'crossEntropy: label_smoothing must be between 0.0 and 1.0. Got: 1.5'],
   ['label smoothing NaN', () => X.crossEntropy(L, T, { labelSmoothing: NaN }), RangeError, 'crossEntropy: label_smoothing must be between 0.0 and 1.0. Got: NaN'],
-  ['fractional ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: 0.5 }), TypeError, 'crossEntropy: ignoreIndex must be an integer, got 0.5'],
+  ['fractional ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: 0.5 }), TypeError, 'crossEntropy: ignoreIndex must be a safe integer (|v| < 2^53), got 0.5'],
   ['string label smoothing (red team 44)', () => X.crossEntropy(L, T, { labelSmoothing: '0.1' as never }), TypeError, 'crossEntropy: labelSmoothing must be a number, got "0.1"'],
   ['array label smoothing', () => X.crossEntropy(L, T, { labelSmoothing: [0.1] as never }), TypeError, 'crossEntropy: labelSmoothing must be a number, got Array'],
-  ['string ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: '0' as never }), TypeError, 'crossEntropy: ignoreIndex must be an integer, got "0"'],
+  ['ignoreIndex 2^53 (red team 46)', () => X.crossEntropy(L, T, { ignoreIndex: 2 ** 53 }), TypeError, 'crossEntropy: ignoreIndex must be a safe integer (|v| < 2^53), got 9007199254740992'],
+  ['string ignoreIndex', () => X.crossEntropy(L, T, { ignoreIndex: '0' as never }), TypeError, 'crossEntropy: ignoreIndex must be a safe integer (|v| < 2^53), got "0"'],
   ['ignoreIndex >= 0 with probability targets', () => X.crossEntropy(L, P.data, { ignoreIndex: 1 }), TypeError, 'crossEntropy: ignore_index is not supported for floating point target'],
   ['grad is a string', () => X.crossEntropy(L, T, { grad: 'yes' as never }), TypeError, 'crossEntropy: grad must be a boolean, got string'],
   ['BCE target size', () => X.binaryCrossEntropy(P, { data: new Float32Array(3), shape: [3] }), RangeError, 'binaryCrossEntropy: Using a target size (torch.Size([3])) that is different to the input size (torch.Size([2, 3])) is deprecated. Please ensure they have the same size.'],
@@ -402,7 +403,7 @@ const tokenScoresCases: Case[] = [
   ['tokenScores empty class dim (torch.argmax)', () => X.tokenScores({ data: new Float32Array(0), shape: [2, 0] }), RangeError, 'tokenScores: Expected reduction dim to have non-zero size (the class dim is empty)'],
   ['tokenScores PyTorch spelling top_k', () => X.tokenScores(L, null, { top_k: 2 }), TypeError, "tokenScores: unknown option 'top_k' (did you mean 'topK'?); known options: dim, topK, ignoreIndex"],
   ['tokenScores reduction (not a loss)', () => X.tokenScores(L, T, { reduction: 'none' }), TypeError, "tokenScores: unknown option 'reduction'; known options: dim, topK, ignoreIndex"],
-  ['tokenScores fractional ignoreIndex', () => X.tokenScores(L, T, { ignoreIndex: 0.5 }), TypeError, 'tokenScores: ignoreIndex must be an integer, got 0.5'],
+  ['tokenScores fractional ignoreIndex', () => X.tokenScores(L, T, { ignoreIndex: 0.5 }), TypeError, 'tokenScores: ignoreIndex must be a safe integer (|v| < 2^53), got 0.5'],
   ['tokenScores int logits', () => X.tokenScores({ data: new Int32Array(6), shape: [2, 3] }), TypeError, 'tokenScores: logits.data must be a Float32Array or Float64Array, got Int32Array'],
 ];
 

@@ -287,7 +287,7 @@ export function classWeight(fn: string, weight: unknown, classes: number, precis
 export function checkIgnoreIndex(fn: string, ignoreIndex: unknown): number {
   if (ignoreIndex === undefined) return -100;
   if (typeof ignoreIndex !== 'number' || !Number.isSafeInteger(ignoreIndex)) {
-    fail(fn, `ignoreIndex must be an integer, got ${show(ignoreIndex)}`, TypeError);
+    fail(fn, `ignoreIndex must be a safe integer (|v| < 2^53), got ${show(ignoreIndex)}`, TypeError);
   }
   return ignoreIndex;
 }

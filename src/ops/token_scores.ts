@@ -6,7 +6,7 @@
 
 import { fail } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkOptions, FloatArray, inputTensor, newFloatArray, precisionOf, readArg, Tensor } from '../tensor.js';
+import { checkOptions, FloatArray, inputTensor, newFloatArray, precisionOf, readArg, show, Tensor } from '../tensor.js';
 import { Lane, Stream } from '../stream.js';
 import type { HalfTensor, IndexTarget } from '../types.js';
 import { checkIgnoreIndex, indexTargetLane, indexTargets, layoutAround } from './class_targets.js';
@@ -128,7 +128,7 @@ export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A> | HalfTen
 
 /** topK: an integer in 0..C, as torch.topk requires ("selected index k out of range"). */
 function checkTopK(k: unknown, C: number): number {
-  if (typeof k !== 'number' || !Number.isInteger(k)) fail(FN, `topK must be an integer, got ${typeof k === 'string' ? JSON.stringify(k) : String(k)}`, TypeError);
+  if (typeof k !== 'number' || !Number.isInteger(k)) fail(FN, `topK must be an integer, got ${show(k)}`, TypeError);
   if (k < 0 || k > C) fail(FN, `selected index k out of range (topK ${k}, but the class dim has ${C} classes)`, RangeError);
   return k;
 }
