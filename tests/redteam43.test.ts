@@ -67,7 +67,7 @@
 //     the same overflow for W and eps / C, not for a logit gap times a weight.
 import * as X from '../src';
 import { rng } from './helpers/random';
-import { FLT_MAX, ulps } from './helpers/same';
+import { f32Err, FLT_MAX, ulps } from './helpers/same';
 import { bceLogitsExact as exact } from './helpers/bce';
 
 beforeAll(() => X.init());
@@ -78,14 +78,6 @@ const fr = Math.fround;
 const TINY = 2 ** -126;
 type Logits = X.BceWithLogitsOptions<Float32Array<ArrayBuffer>>;
 
-/** Error of a float32 result in ulps of a float64 value; below 2 FLT_MIN (the flush class),
- *  0 when within FLT_MIN and 1e9 otherwise; the signed infinity where it rounds beyond max. */
-function err(got: number, want: number): number {
-  if (Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want))) return 0;
-  if (Math.abs(want) >= FLT_MAX * (1 + 2 ** -24)) return got === Math.sign(want) * Infinity ? 0 : Infinity;
-  if (Math.abs(want) < 2 * TINY) return Math.abs(got - want) < TINY ? 0 : 1e9;
-  return ulps(got, want, true);
-}
 
 describe('held: binaryCrossEntropyWithLogits float32, lanes whose e = exp(-|x|) is subnormal, every form of M', () => {
   test('1500 random calls: normal results within 2 ulps of float64, the rest within FLT_MIN (pw y below FLT_MIN left out)', () => {
@@ -111,7 +103,7 @@ describe('held: binaryCrossEntropyWithLogits float32, lanes whose e = exp(-|x|) 
         if (Math.abs(PW * ys[i]) < TINY && PW * ys[i] !== 0) continue;
         count++;
         const ex = exact(xs[i], ys[i], W, PW, G);
-        const e = Math.max(err(res.grad![i], reduction === 'mean' ? ex.grad / n : ex.grad), reduction === 'none' ? err((res.loss as Float32Array)[i], ex.loss) : 0);
+        const e = Math.max(f32Err(res.grad![i], reduction === 'mean' ? ex.grad / n : ex.grad), reduction === 'none' ? f32Err((res.loss as Float32Array)[i], ex.loss) : 0);
         if (e > worst) [worst, what] = [e, JSON.stringify({ trial, i, x: xs[i], y: ys[i], W, PW, G, reduction, form })];
       }
     }
@@ -237,7 +229,7 @@ describe('F1 (fixed): crossEntropy float32 with labelSmoothing, w_c log p_c over
   test("row [0, -1e4, -1e4, -1e4], target 0, weight [1, 1e35 x 3], smoothing 0.1, 'none': 7.5e37, not Infinity", () => {
     const r = X.crossEntropy({ data: F.from(row4), shape: [1, 4] }, Int32Array.of(0), { weight: F.from(w4), labelSmoothing: 0.1, reduction: 'none' });
     const got = (r.loss as Float32Array)[0];
-    expect([got, err(got, want4) <= 4]).toEqual([got, true]);
+    expect([got, f32Err(got, want4) <= 4]).toEqual([got, true]);
   });
 
   test("the same, 'sum' and 'mean' (the weight of the target is 1): 7.5e37", () => {
@@ -255,7 +247,7 @@ describe('F1 (fixed): crossEntropy float32 with labelSmoothing, w_c log p_c over
     const want40 = smoothedRow(row40, 0, w40, fr(0.1)); // 9.75e37
     const r = X.crossEntropy({ data: F.from(row40), shape: [1, 40] }, Int32Array.of(0), { weight: F.from(w40), labelSmoothing: 0.1, reduction: 'none' });
     const got = (r.loss as Float32Array)[0];
-    expect([got, err(got, want40) <= 4]).toEqual([got, true]);
+    expect([got, f32Err(got, want40) <= 4]).toEqual([got, true]);
   });
 
   test("linearCrossEntropy, input [[1]], W = the row as [4, 1]: 7.5e37, not Infinity", () => {

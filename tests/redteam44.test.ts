@@ -84,22 +84,13 @@
 //     for 0.8 log C), and PyTorch float64, the reference, gives the same values.
 import * as X from '../src';
 import { rng } from './helpers/random';
-import { FLT_MAX, ulps } from './helpers/same';
+import { f32Err } from './helpers/same';
 
 beforeAll(() => X.init());
 afterAll(() => X.setThreads(1));
 
 const F = Float32Array;
 const fr = Math.fround;
-const TINY = 2 ** -126;
-
-/** Error of a float32 result in float32 ulps of a float64 value; below 2 FLT_MIN within FLT_MIN is 0. */
-function err32(got: number, want: number): number {
-  if (Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want))) return 0;
-  if (Math.abs(want) >= FLT_MAX * (1 + 2 ** -24)) return got === Math.sign(want) * Infinity ? 0 : Infinity;
-  if (Math.abs(want) < 2 * TINY) return Math.abs(got - want) < TINY ? 0 : 1e9;
-  return ulps(got, want, true);
-}
 
 describe('F2: float32 probability targets with class weights whose P = sum_c w_c q_c exceeds FLT_MAX: every gradient entry Infinity on the SIMD builds', () => {
   test('x [0, -100, -100, -100], q [1, 0.2, 0, 0], weight 3e38: PyTorch float64 [6e37, -6e37, ~1.3e-5, ~1.3e-5]', () => {
@@ -109,8 +100,8 @@ describe('F2: float32 probability targets with class weights whose P = sum_c w_c
     const S = 1 + 3 * Math.exp(-100);
     const P = w * (1 + q1);
     const want = [P / S - w, (Math.exp(-100) / S) * P - w * q1, (Math.exp(-100) / S) * P, (Math.exp(-100) / S) * P];
-    expect(err32(r.grad![0], want[0])).toBeLessThanOrEqual(4);
-    expect(err32(r.grad![1], want[1])).toBeLessThanOrEqual(4);
+    expect(f32Err(r.grad![0], want[0])).toBeLessThanOrEqual(4);
+    expect(f32Err(r.grad![1], want[1])).toBeLessThanOrEqual(4);
     // classes 2 and 3: exp(-100) is a float32 subnormal (README: kept to float32's digits), 5%
     for (const c of [2, 3]) expect(Math.abs(r.grad![c] - want[c]) / want[c]).toBeLessThan(0.05);
   });
@@ -153,7 +144,7 @@ describe('F3: float32 probability targets, SIMD lanes round k (1 - eps) and k ep
     const P = w * qs.reduce((a, b) => a + b, 0);
     void eps;
     const want = xs.map((v, c) => k * ((Math.exp(v) / S) * P - w * qs[c]));
-    for (let c = 0; c < 4; c++) expect([c, err32(r.grad![c], want[c]) <= 4]).toEqual([c, true]);
+    for (let c = 0; c < 4; c++) expect([c, f32Err(r.grad![c], want[c]) <= 4]).toEqual([c, true]);
   });
 });
 
@@ -168,7 +159,7 @@ describe('F3b: F3 with the class dim not last (SIMD builds)', () => {
     const qs = Array.from({ length: C }, (_, c) => (c === 0 ? 0.7 : 0) + 0.3 / C);
     const P = w * qs.reduce((a, v) => a + v, 0);
     let worst = 0;
-    for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) worst = Math.max(worst, err32(r.grad![c * H + h], k * ((Math.exp(c % 4) / S) * P - w * qs[c])));
+    for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) worst = Math.max(worst, f32Err(r.grad![c * H + h], k * ((Math.exp(c % 4) / S) * P - w * qs[c])));
     expect(worst).toBeLessThanOrEqual(4);
   });
 });
@@ -182,13 +173,13 @@ describe('F4: klDiv float32 SIMD lanes round gradOutput / n to float32 before th
     const r = X.klDiv({ data: new F(n).fill(-1), shape: [n] }, { data: new F(n).fill(t), shape: [n] }, { reduction: 'mean', grad: true, gradOutput: g });
     const want = (-fr(t) * fr(g)) / n;
     let worst = 0;
-    for (let i = 0; i < n; i++) worst = Math.max(worst, err32(r.grad![i], want));
+    for (let i = 0; i < n; i++) worst = Math.max(worst, f32Err(r.grad![i], want));
     expect(worst).toBeLessThanOrEqual(4);
   });
   test("batchmean with gradOutput 1e-45 (float32's smallest), target 3e38, [2, 33]: -t g / 2 = -2.1e-7, not 0", () => {
     const r = X.klDiv({ data: new F(66).fill(-1), shape: [2, 33] }, { data: new F(66).fill(3e38), shape: [2, 33] }, { reduction: 'batchmean', grad: true, gradOutput: 1e-45 });
     const want = (-fr(3e38) * fr(1e-45)) / 2;
-    expect(err32(r.grad![0], want)).toBeLessThanOrEqual(4);
+    expect(f32Err(r.grad![0], want)).toBeLessThanOrEqual(4);
   });
 });
 

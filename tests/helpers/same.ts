@@ -58,6 +58,17 @@ export const jsonNumber = (v: unknown): number => (v === 'Infinity' ? Infinity :
 /** float32's largest finite value. */
 export const FLT_MAX = 3.4028234663852886e38;
 
+/** Error of a float32 result in float32 ulps of a float64 value (the red teams' measure): 0 when
+ *  equal or both NaN; below 2 FLT_MIN (the SIMD builds' flush class) 0 within FLT_MIN, else 1e9;
+ *  where the value rounds beyond float32's max, 0 for its signed infinity, else Infinity. */
+export function f32Err(got: number, want: number): number {
+  const tiny = 2 ** -126;
+  if (Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want))) return 0;
+  if (Math.abs(want) >= FLT_MAX * (1 + 2 ** -24)) return got === Math.sign(want) * Infinity ? 0 : Infinity;
+  if (Math.abs(want) < 2 * tiny) return Math.abs(got - want) < tiny ? 0 : 1e9;
+  return ulps(got, want, true);
+}
+
 /** Entries of `want` (float64) that round to a finite float32 well inside its range, compared in
  *  float32 ulps (at most `bound`; below the smallest normal number, within its spacing); those far
  *  beyond it must be the infinity of their sign; the band within 2^-20 of the max, where a kernel's
