@@ -1084,6 +1084,8 @@ export function crossEntropyProbs<T>(
   const stride = <usize>inner << alignof<T>();
   if (!(z > 0)) z = 0;
   zSquares = 0;
+  weightRisk = !moderate(eps / <f64>C);
+  if (sizeof<T>() == 4 && weight != 0) for (let c = 0; c < C; c++) if (!moderate(<f64>load<T>(at<T>(weight, c)))) weightRisk = true;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -1120,9 +1122,11 @@ export function crossEntropyProbs<T>(
   return total;
 }
 
-// probsRowSums' second and third results.
+// probsRowSums' second, third and fourth results.
 let targetMass: f64 = 0;    // P = sum_c w_c p'_c
 let weightedShift: f64 = 0; // sum_c w_c p'_c (x_c - m)
+let laneRisk = false;       // a float32 row whose products may leave float32's normal range
+let weightRisk = false;     // a class weight that is neither 0 nor moderate (crossEntropyProbs)
 
 /** One row's sum of exps (returned; the exps are stored at e when e != 0), P and the weighted
  *  shift (in the globals above), with p'_c = (1 - eps) p_c + eps / C. */
@@ -1147,6 +1151,7 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     let accMass = accSum;
     let accShift = accSum;
     let accRest = accSum;
+    let risky = i32x4.splat(0);
     while (c < end) { // sums in T over blocks of 16 vectors, widened to f64 per block
       const blockEnd = min(c + 16 * L, end);
       let s = v128.splat<T>(<T>0);
@@ -1157,12 +1162,22 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
         const d = v128.sub<T>(v128.load(at<T>(row, c)), vm);
         const ex = expWith<T>(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
         if (e != 0) v128.store(at<T>(e, c), ex);
-        let wp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
-        if (weight != 0) wp = v128.mul<T>(wp, v128.load(at<T>(weight, c)));
+        const q = v128.load(at<T>(prow, c));
+        const qs = v128.add<T>(v128.mul<T>(q, keep), add); // q'
+        if (sizeof<T>() == 4) risky = v128.or(risky, i32x4.gt_s(f32x4.abs(q), i32x4.splat(0x53800000))); // |q| > 2^40, NaN
+        let wp = qs;
+        let wd = d;
+        if (weight != 0) {
+          const wc = v128.load(at<T>(weight, c));
+          wp = v128.mul<T>(qs, wc);
+          wd = v128.mul<T>(wc, d);
+        }
         s = v128.add<T>(s, ex);
         r = v128.add<T>(r, besideOne<T>(ex));
         p = v128.add<T>(p, wp);
-        w = v128.add<T>(w, v128.mul<T>(wp, d));
+        // q' (w d), the target last: w q' below float32's normal range, then times a gap of 1e30,
+        // lost the loss's digits (red team 47: q 2^-149, weight 0.25 gave 0 for 1.05e-15)
+        w = v128.add<T>(w, v128.mul<T>(qs, wd));
       }
       accSum = addWide<T>(accSum, s);
       accMass = addWide<T>(accMass, p);
@@ -1173,12 +1188,20 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     rest = hsum(accRest);
     mass = hsum(accMass);
     shift = hsum(accShift);
+    // Float32 lanes form w_c p'_c and its products in float32. They keep their value while the
+    // weights and eps / C are 0 or moderate (2^-40..2^40) and no target exceeds 2^40: then
+    // no product overflows, and one that falls below float32's normal range is a final term, whose
+    // rounding is below the result's own ulp (the target is multiplied last, here and in
+    // probsRowGrad; P's terms are only summed). A target of
+    // 3e38 or a weight of 1.2e-38 or 1e35 (red team 46) makes the row risky: its P and shift here,
+    // and its gradient, are formed in f64, as the scalar build forms them.
+    laneRisk = sizeof<T>() == 4 && (weightRisk || v128.any_true(risky));
     // A weight times a logit gap, or 16 of those summed in T, can outgrow float32 where the loss
     // fits (red team 43: weights of 1e35, gaps of 1e4), and so can P itself (weights of 3e38 over
     // equal logits) or its terms fall below float32's normal range (weights of 1e-40; red team 44):
     // then P and the shift again in f64, as the scalar build forms them (a non-finite shift or P of
     // its own comes out the same; so does a P of 0, the rows of zero-weight targets).
-    if (!isFinite(shift) || sizeof<T>() == 4 && !(Math.abs(mass) >= 1e-30 && Math.abs(mass) < Infinity)) {
+    if (!isFinite(shift) || laneRisk || sizeof<T>() == 4 && !(Math.abs(mass) >= 1e-30 && Math.abs(mass) < Infinity)) {
       mass = shift = 0;
       for (let j = 0; j < end; j++) {
         const wp = probsWeight<T>(prow, weight, j, stride, eps, smooth);
@@ -1211,6 +1234,12 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
   return v == 0 || inF32NormalRange(v);
 }
 
+/** Whether v is 0 or within 2^-40..2^40 in magnitude: three such factors multiply to a normal float32. */
+// @ts-ignore: decorator
+@inline function moderate(v: f64): bool {
+  return v == 0 || Math.abs(v) >= 9.094947017729282e-13 && Math.abs(v) <= 1099511627776; // 2^-40, 2^40
+}
+
 /** w_c p'_c with p'_c = (1 - eps) p_c + eps / C, in f64: class c's share of P. */
 // @ts-ignore: decorator
 @inline function probsWeight<T>(prow: usize, weight: usize, c: i32, stride: usize, eps: f64, smooth: f64): f64 {
@@ -1219,20 +1248,26 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
 }
 
 /** g_c := g_c * a - k w_c p'_c: the gradient from the stored exps. Float32 lanes take a, k (1 - eps)
- *  and k eps / C rounded to float32: where one is outside its normal range (a = k P / S beyond
- *  float32's max with weights of 3e38, a gradOutput of 1e-45; red team 44) the row is formed in f64. */
+ *  and k eps / C rounded to float32 and form p_c (k (1 - eps) w_c) + k eps / C w_c: where a is outside
+ *  float32's normal range (a = k P / S beyond float32's max with weights of 3e38, a gradOutput of
+ *  1e-45; red team 44), k (1 - eps) or k eps / C is not moderate, or probsRowSums found the row's
+ *  targets or weights risky (red team 46), the row is formed in f64. */
 function probsRowGrad<T>(g: usize, prow: usize, weight: usize, C: i32, stride: usize, a: f64, k: f64, eps: f64): void {
   const smooth = eps / <f64>C;
   let c = 0;
-  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || f32Factor(a) && f32Factor(k * (1 - eps)) && f32Factor(k * smooth))) {
+  if (ASC_FEATURE_SIMD) if (stride == sizeof<T>() && C >= lanes<T>() && (sizeof<T>() == 8 || !laneRisk && f32Factor(a) && moderate(k * (1 - eps)) && moderate(k * smooth))) {
     const L = lanes<T>();
     const va = v128.splat<T>(<T>a);
     const tiny = subnormalBound<T>(va);
     const keep = v128.splat<T>(<T>(k * (1 - eps)));
     const add = v128.splat<T>(<T>(k * smooth));
     for (; c + L <= C; c += L) {
-      let kwp = v128.add<T>(v128.mul<T>(v128.load(at<T>(prow, c)), keep), add);
-      if (weight != 0) kwp = v128.mul<T>(kwp, v128.load(at<T>(weight, c)));
+      const q = v128.load(at<T>(prow, c));
+      let kwp: v128;
+      if (weight != 0) { // q (k (1 - eps) w) + k eps / C w: the target, possibly tiny, multiplied last
+        const w = v128.load(at<T>(weight, c));
+        kwp = v128.add<T>(v128.mul<T>(q, v128.mul<T>(keep, w)), v128.mul<T>(add, w));
+      } else kwp = v128.add<T>(v128.mul<T>(q, keep), add);
       const v = v128.load(at<T>(g, c));
       v128.store(at<T>(g, c), v128.sub<T>(v128.mul<T>(flushBelow<T>(v, tiny), va), kwp));
     }

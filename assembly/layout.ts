@@ -22,30 +22,36 @@ import { at } from "./math";
 import { lanes } from "./simd";
 
 export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i32, mode: i32): void {
-  const positions = count * width;
-  if (mode == 0) {
-    if (width == 1) return transpose<T>(src, count, C, dst);
-    if (width << alignof<T>() == 8) return transpose<f64>(src, count, C, dst); // runs of two f32 as one unit
-    if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && width == 3) return runsOf3<T>(src, dst, count, C, positions, false);
-    for (let c = 0; c < C; c++) {
-      const d = at<T>(dst, <usize>c * positions);
-      for (let o = 0; o < count; o++) {
-        copyRun<T>(at<T>(d, <usize>o * width), at<T>(src, (<usize>o * C + c) * width), width);
-      }
-    }
-  } else if (mode == 1) {
-    if (width == 1) return transpose<T>(src, C, count, dst);
-    if (width << alignof<T>() == 8) return transpose<f64>(src, C, count, dst);
-    if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && width == 3) return runsOf3<T>(src, dst, count, C, positions, true);
-    for (let o = 0; o < count; o++) {
-      for (let c = 0; c < C; c++) {
-        copyRun<T>(at<T>(dst, (<usize>o * C + c) * width), at<T>(src, <usize>c * positions + <usize>o * width), width);
-      }
-    }
-  } else if (mode == 2) {
+  if (mode == 2) {
     for (let o = 0; o < count; o++) transpose<T>(at<T>(src, <usize>o * C * width), C, width, at<T>(dst, <usize>o * width * C));
-  } else {
+  } else if (mode == 3) {
     for (let o = 0; o < count; o++) transpose<T>(at<T>(src, <usize>o * width * C), width, C, at<T>(dst, <usize>o * C * width));
+  } else if (sizeof<T>() == 8) {
+    // modes 0 and 1 move runs of `width` values whole: runs of f64 are the bytes of runs of twice
+    // as many f32 (one copy of that code in the module)
+    relayout<f32>(src, dst, count, C, width << 1, mode);
+  } else {
+    const positions = count * width;
+    if (mode == 0) {
+      if (width == 1) return transpose<T>(src, count, C, dst);
+      if (width << alignof<T>() == 8) return transpose<f64>(src, count, C, dst); // runs of two f32 as one unit
+      if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, false);
+      for (let c = 0; c < C; c++) {
+        const d = at<T>(dst, <usize>c * positions);
+        for (let o = 0; o < count; o++) {
+          copyRun<T>(at<T>(d, <usize>o * width), at<T>(src, (<usize>o * C + c) * width), width);
+        }
+      }
+    } else {
+      if (width == 1) return transpose<T>(src, C, count, dst);
+      if (width << alignof<T>() == 8) return transpose<f64>(src, C, count, dst);
+      if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, true);
+      for (let o = 0; o < count; o++) {
+        for (let c = 0; c < C; c++) {
+          copyRun<T>(at<T>(dst, (<usize>o * C + c) * width), at<T>(src, <usize>c * positions + <usize>o * width), width);
+        }
+      }
+    }
   }
 }
 
