@@ -1084,8 +1084,8 @@ export function crossEntropyProbs<T>(
   const stride = <usize>inner << alignof<T>();
   if (!(z > 0)) z = 0;
   zSquares = 0;
-  weightRisk = !moderate(eps / <f64>C);
-  if (sizeof<T>() == 4 && weight != 0) for (let c = 0; c < C; c++) if (!moderate(<f64>load<T>(at<T>(weight, c)))) weightRisk = true;
+  riskyFactors = !moderate(eps / <f64>C);
+  if (sizeof<T>() == 4 && weight != 0) for (let c = 0; c < C; c++) if (!moderate(<f64>load<T>(at<T>(weight, c)))) riskyFactors = true;
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -1126,7 +1126,7 @@ export function crossEntropyProbs<T>(
 let targetMass: f64 = 0;    // P = sum_c w_c p'_c
 let weightedShift: f64 = 0; // sum_c w_c p'_c (x_c - m)
 let laneRisk = false;       // a float32 row whose products may leave float32's normal range
-let weightRisk = false;     // a class weight that is neither 0 nor moderate (crossEntropyProbs)
+let riskyFactors = false;   // eps / C or a class weight is neither 0 nor moderate (per call)
 
 /** One row's sum of exps (returned; the exps are stored at e when e != 0), P and the weighted
  *  shift (in the globals above), with p'_c = (1 - eps) p_c + eps / C. */
@@ -1189,13 +1189,13 @@ function probsRowSums<T>(row: usize, prow: usize, weight: usize, m: T, C: i32, s
     mass = hsum(accMass);
     shift = hsum(accShift);
     // Float32 lanes form w_c p'_c and its products in float32. They keep their value while the
-    // weights and eps / C are 0 or moderate (2^-40..2^40) and no target exceeds 2^40: then
-    // no product overflows, and one that falls below float32's normal range is a final term, whose
+    // weights and eps / C are 0 or moderate (2^-40..2^40) and no target exceeds 2^40: then no
+    // product overflows, and one that falls below float32's normal range is a final term, whose
     // rounding is below the result's own ulp (the target is multiplied last, here and in
-    // probsRowGrad; P's terms are only summed). A target of
-    // 3e38 or a weight of 1.2e-38 or 1e35 (red team 46) makes the row risky: its P and shift here,
-    // and its gradient, are formed in f64, as the scalar build forms them.
-    laneRisk = sizeof<T>() == 4 && (weightRisk || v128.any_true(risky));
+    // probsRowGrad; P's terms are only summed). A target of 3e38, or a weight of 1.2e-38 or 1e35
+    // (red team 46), makes the row risky: its P and shift here, and its gradient, are formed in
+    // f64, as the scalar build forms them.
+    laneRisk = sizeof<T>() == 4 && (riskyFactors || v128.any_true(risky));
     // A weight times a logit gap, or 16 of those summed in T, can outgrow float32 where the loss
     // fits (red team 43: weights of 1e35, gaps of 1e4), and so can P itself (weights of 3e38 over
     // equal logits) or its terms fall below float32's normal range (weights of 1e-40; red team 44):
