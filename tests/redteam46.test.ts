@@ -85,7 +85,7 @@
 //     is an integer; what is wrong is its size (checkIgnoreIndex tests Number.isSafeInteger). Now
 //     "ignoreIndex must be a safe integer (|v| < 2^53), got 9007199254740992".
 import * as X from '../src';
-import { ulps } from './helpers/same';
+import { ProbabilityCase, checkProbabilityCase, rep } from './helpers/probability-cases';
 
 beforeAll(() => X.init());
 
@@ -112,10 +112,8 @@ describe('F3: ignoreIndex beyond 2^53 is called "not an integer" (every build)',
 // F1 / F2: PyTorch 1.13 float64 on the float32-rounded inputs (F.cross_entropy with probability
 // targets, loss.backward(gradOutput); /tmp/rt/oracle.py), every entry within 4 float32 ulps of its
 // own value (the subnormal spacing below float32's smallest normal number) on every build.
-const rep = (v: number, n: number): number[] => new Array<number>(n).fill(v);
 const LN3 = Math.fround(-Math.log(3));
-interface Case { what: string; shape: number[]; x: number[]; q: number[]; weight?: number[]; reduction: 'sum' | 'none'; gradOutput: number | number[]; loss: number[]; grad: number[] }
-const PROBABILITY_CASES: Case[] = [
+const PROBABILITY_CASES: ProbabilityCase[] = [
   {
     what: "F1: weights 1.2e-38 beside a weight of 1, logit gaps of 1e30, 'sum'",
     shape: [1, 4],
@@ -206,18 +204,5 @@ const PROBABILITY_CASES: Case[] = [
   },
 ];
 describe('F1 / F2: float32 probability targets and weights outside the lanes\' safe range (were wrong on the SIMD builds)', () => {
-  test.each(PROBABILITY_CASES)('$what', (c) => {
-    const r = X.crossEntropy({ data: F.from(c.x), shape: c.shape }, { data: F.from(c.q), shape: c.shape }, {
-      weight: c.weight && F.from(c.weight), reduction: c.reduction, grad: true,
-      gradOutput: typeof c.gradOutput === 'number' ? c.gradOutput : F.from(c.gradOutput),
-    });
-    const near = (what: string, got: number[], want: number[]) => {
-      expect(got.length).toBe(want.length);
-      got.forEach((v, i) => {
-        if (!(ulps(v, want[i], true) <= 4)) throw new Error(`${what}[${i}]: ${v} for PyTorch's ${want[i]} (${ulps(v, want[i], true)} float32 ulps)`);
-      });
-    };
-    near('loss', typeof r.loss === 'number' ? [r.loss] : Array.from(r.loss), c.loss);
-    near('grad', Array.from(r.grad), c.grad);
-  });
+  test.each(PROBABILITY_CASES)('$what', (c) => checkProbabilityCase(c, 4, 4, 'value'));
 });

@@ -78,90 +78,11 @@
 //     WebAssembly cannot flush (PyTorch float32 on the CPU pays it too unless set_flush_denormal);
 //     flushing them in the lanes would lose exactly the F1 terms above. README Numerics says so.
 import * as X from '../src';
-import { ulp32 } from './helpers/same';
+import { ProbabilityCase, checkProbabilityCase, rep } from './helpers/probability-cases';
 
 beforeAll(() => X.init());
 
-const F = Float32Array;
-const FLT_MIN = 2 ** -126;
-
-interface Case {
-  what: string;
-  x: number[];
-  q: number[];
-  shape: number[];
-  weight?: number[];
-  reduction: 'mean' | 'sum' | 'none';
-  labelSmoothing?: number;
-  dim?: number;
-  gradOutput: number | number[];
-  loss: number[]; // PyTorch float64 on the float32-rounded inputs
-  grad: number[];
-}
-
-/** max(|k p_c P|, |k w_c q'_c|) per element in float64 (the gradient's two terms), from the inputs. */
-function termScale(c: Case): number[] {
-  const dim = c.dim ?? (c.shape.length === 1 ? 0 : 1);
-  const C = c.shape[dim];
-  const outer = c.shape.slice(0, dim).reduce((a, b) => a * b, 1);
-  const inner = c.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
-  const rows = outer * inner;
-  const eps = c.labelSmoothing ?? 0;
-  const x = Array.from(F.from(c.x));
-  const q = Array.from(F.from(c.q));
-  const w = c.weight ? Array.from(F.from(c.weight)) : null;
-  const out = new Array<number>(x.length).fill(0);
-  for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-    const pos = o * inner + i;
-    const at = (cl: number) => (o * C + cl) * inner + i;
-    let m = -Infinity;
-    for (let cl = 0; cl < C; cl++) m = Math.max(m, x[at(cl)]);
-    let s = 0;
-    for (let cl = 0; cl < C; cl++) s += Math.exp(x[at(cl)] - m);
-    let P = 0;
-    const qp = (cl: number) => q[at(cl)] * (1 - eps) + eps / C;
-    for (let cl = 0; cl < C; cl++) P += (w ? w[cl] : 1) * qp(cl);
-    const g = typeof c.gradOutput === 'number' ? Math.fround(c.gradOutput) : Math.fround(c.gradOutput[pos]);
-    const k = c.reduction === 'mean' ? g / rows : g;
-    for (let cl = 0; cl < C; cl++) {
-      const p = Math.exp(x[at(cl)] - m) / s;
-      out[at(cl)] = Math.max(Math.abs(k * p * P), Math.abs(k * (w ? w[cl] : 1) * qp(cl)));
-    }
-  }
-  return out;
-}
-
-function run(c: Case) {
-  return X.crossEntropy({ data: F.from(c.x), shape: c.shape }, { data: F.from(c.q), shape: c.shape }, {
-    weight: c.weight && F.from(c.weight), reduction: c.reduction, labelSmoothing: c.labelSmoothing, dim: c.dim, grad: true,
-    gradOutput: typeof c.gradOutput === 'number' ? c.gradOutput : F.from(c.gradOutput),
-  });
-}
-
-/** Loss within `lossUlps` float32 ulps of PyTorch's; gradient within `gradUlps` float32 ulps of the
- *  larger of its two terms (|error| below FLT_MIN passes: the SIMD builds' documented flush class). */
-function check(c: Case, lossUlps: number, gradUlps: number): void {
-  const r = run(c);
-  const loss = typeof r.loss === 'number' ? [r.loss] : Array.from(r.loss);
-  expect(loss.length).toBe(c.loss.length);
-  loss.forEach((v, i) => {
-    const e = Math.abs(v - c.loss[i]) / ulp32(c.loss[i]);
-    if (!(e <= lossUlps)) throw new Error(`loss[${i}]: ${v} for PyTorch float64's ${c.loss[i]} (${e.toPrecision(3)} float32 ulps)`);
-  });
-  const grad = Array.from(r.grad as Float32Array);
-  const scale = termScale(c);
-  expect(grad.length).toBe(c.grad.length);
-  grad.forEach((v, i) => {
-    const d = Math.abs(v - c.grad[i]);
-    if (d < FLT_MIN) return;
-    const e = d / ulp32(Math.max(scale[i], Math.abs(c.grad[i])));
-    if (!(e <= gradUlps)) throw new Error(`grad[${i}]: ${v} for PyTorch float64's ${c.grad[i]} (${e.toPrecision(3)} float32 ulps of the larger term ${scale[i]})`);
-  });
-}
-
-const rep = (v: number, n: number): number[] => new Array<number>(n).fill(v);
-
-const FOUND: Case[] = [
+const FOUND: ProbabilityCase[] = [
   {
     what: 'F1a [1, 4] x [0, -1e30 x3], q [1, 2^-149 x3], weight [1, 0.25 x3], sum',
     x: [0, -1.0000000150474662e+30, -1.0000000150474662e+30, -1.0000000150474662e+30],
@@ -242,7 +163,7 @@ const FOUND: Case[] = [
   },
 ];
 
-const HELD: Case[] = [
+const HELD: ProbabilityCase[] = [
   {
     what: 'H1 [1, 17] tiny targets (1e-30, 1e-40, 2^-149) with weights 2^40 and gradOutput 2^-40, sum',
     x: [-2.405794382095337, -3.9730770587921143, -0.7450848817825317, 1.2613357305526733, 3.408139705657959, 0.3291192054748535, -1.6579419374465942, -2.3543410301208496, 2.246237277984619, 4.904349327087402, 0.8183063268661499, -3.699985980987549, -2.87479567527771, 4.800057411193848, 0.608647346496582, -5.196404457092285, -0.25108858942985535],
@@ -335,9 +256,9 @@ const HELD: Case[] = [
 ];
 
 describe('F1: float32 probability targets, eps 0, weight x tiny target x a large logit gap: the loss (was wrong on the SIMD builds)', () => {
-  test.each(FOUND)('$what', (c) => check(c, 4, 8));
+  test.each(FOUND)('$what', (c) => checkProbabilityCase(c, 4, 8, 'terms'));
 });
 
 describe('held: tiny / subnormal / 2^40 targets at the moderate boundaries (weights, gradOutput 2^+-40), P near 1e-30, a peaked teacher', () => {
-  test.each(HELD)('$what', (c) => check(c, 8, 16));
+  test.each(HELD)('$what', (c) => checkProbabilityCase(c, 8, 16, 'terms'));
 });
