@@ -27,9 +27,9 @@ export function focalLoss<T>(
   let total: f64 = 0;
   for (let o = 0; o < outer; o++) {
     let i = 0;
-    // float32 with the class dim not last: four positions at a time, for gamma > 0 (gamma 0 keeps
-    // crossEntropy's row steps; below -1 the two terms of G cancel, and p_t = e_t / S from float32
-    // exps lost up to 2700 ulps there where exp(lp_t) keeps 381: red team 35b)
+    // float32 with the class dim not last: four positions at a time, for gamma > 0 (gamma 0 never
+    // comes here: src/ops/focal.ts hands it to crossEntropy; below -1 the two terms of G cancel, and
+    // p_t = e_t / S from float32 exps lost up to 2700 ulps there where exp(lp_t) keeps 381: red team 35b)
     if (ASC_FEATURE_SIMD && sizeof<T>() == 4 && gamma > 0) {
       i = inner & ~3;
       total = focalColumns(x, target, weight, o, C, inner, 0, i, gamma, lossOut, grad, scale, gradPerPosition, total);
@@ -61,26 +61,22 @@ function focalPosition<T>(
   // an ulp of 1 only: [30, 0, 0] lost 5e-4 of R = 1.9e-13, hence of u and the loss; red team
   // 23), and u = 1 - p_t as 0 - expm1(lp_t), not a difference that cancels (0 - : +0 at lp_t =
   // 0). Where S rounds to 1, log S is 0 and u is 0, as PyTorch's (its p_t = 1 behaviour).
-  // gamma 0 keeps crossEntropy's steps, so that it stays crossEntropy bit for bit.
-  const confident = gamma != 0 && sum < 2 && sum != 1;
+  const confident = sum < 2 && sum != 1;
   const logSum = confident ? Math.log1p(expSumRest) : Math.log(sum);
   const lpt = <f64>(load<T>(row + <usize>t * stride) - m) - logSum;
   const pt = Math.exp(lpt);
   const u = 0 - Math.expm1(lpt);
-  const mod = gamma == 2 ? u * u : gamma == 1 ? u : gamma == 0 ? 1.0 : powFocal(u, gamma);
+  const mod = gamma == 2 ? u * u : gamma == 1 ? u : powFocal(u, gamma);
   const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
   const loss = -w * (mod * lpt);
   if (lossOut != 0) store<T>(at<T>(lossOut, pos), <T>loss);
   if (grad != 0) {
     const gProduct = -(upstream<T>(gradPerPosition, pos, scale) * w); // d loss / d (mod lp_t)
-    let G = gProduct * mod;
-    if (gamma != 0) {
-      const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1);
-      G += -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
-    }
+    const slope = gamma == 2 ? 2 * u : gamma == 1 ? 1.0 : gamma * powFocal(u, gamma - 1);
+    const G = gProduct * mod + -((gProduct * lpt) * slope) * pt; // through u = 1 - p_t and p_t = exp(lp_t)
     // s_c = e_c / sum: scale the stored exps by -G / sum, then add G at the target, rounded to
-    // T first as crossEntropy's subtractTarget does (gamma 0 is crossEntropy bit for bit; at
-    // p_t = 1 the two terms cancel to 0, as in PyTorch's g - p sum(g))
+    // T first as crossEntropy's subtractTarget does (at p_t = 1 the two terms cancel to 0, as in
+    // PyTorch's g - p sum(g))
     rowScale<T>(g, C, stride, (0 - G) / sum, 0, 0); // (0 - G: see focalColumns)
     const p = g + <usize>t * stride;
     // (a confident row's max target: G (1 - s_t) is G u, where G - G s_t cancels as above, + 0 as

@@ -42,41 +42,48 @@ export function crossEntropy<O extends CrossEntropyOptions<Float32Array> = {}>(i
 export function crossEntropy<A extends FloatArray>(
   inputArg: Tensor<A> | import('../types.js').HalfTensor, targetArg: unknown, options?: CrossEntropyOptions<A>,
 ): LossResult<A> {
+  return crossEntropyAs(FN, inputArg, targetArg, checkOptions(FN, options, OPTIONS));
+}
+
+/** crossEntropy under another function's name, its errors prefixed `fn`, on options that the
+ *  caller has checked, class-index targets only (focalLoss with gamma 0, which is crossEntropy: it
+ *  takes crossEntropy's kernels, columns included, instead of a per-position step 10x slower on
+ *  short rows). */
+export function crossEntropyAs<A extends FloatArray>(fn: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>): LossResult<A> {
   // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
-  const opts = checkOptions(FN, options, OPTIONS);
-  const input = readArg(FN, 'input', inputArg);
-  const target = readArg(FN, 'target', targetArg);
+  const input = readArg(fn, 'input', inputArg);
+  const target = readArg(fn, 'target', targetArg);
   // The input may be half precision (tensor.ts: inputTensor): its bits are decoded per chunk in wasm
   // and the float32 kernels run on them; results are Float32Array.
-  const read = inputTensor(FN, 'input', input);
-  const layout = layoutAround(FN, read, opts.dim);
+  const read = inputTensor(fn, 'input', input);
+  const layout = layoutAround(fn, read, opts.dim);
   let x = layout.input.data;
   const precision = precisionOf(x);
   const floatType = (read.half ? Float32Array : x.constructor) as Float32ArrayConstructor | Float64ArrayConstructor;
-  const weight = classWeight(FN, opts.weight, layout.classes, precision);
-  const eps = checkSmoothing(FN, opts.labelSmoothing);
-  const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
-  const z = checkZLoss(FN, opts.zLoss);
-  const wantLse = checkBoolean(FN, 'returnLse', opts.returnLse);
-  const probabilities = isProbabilities(target, layout);
-  const plan = planLoss(FN, opts, x, layout.positionShape);
+  const weight = classWeight(fn, opts.weight, layout.classes, precision);
+  const eps = checkSmoothing(fn, opts.labelSmoothing);
+  const ignoreIndex = checkIgnoreIndex(fn, opts.ignoreIndex);
+  const z = checkZLoss(fn, opts.zLoss);
+  const wantLse = checkBoolean(fn, 'returnLse', opts.returnLse);
+  const probabilities = fn === FN && isProbabilities(target, layout);
+  const plan = planLoss(fn, opts, x, layout.positionShape);
   const n = x.length;
   const positions = layout.positions;
   const { outer, classes: C, inner } = layout;
 
   if (probabilities) {
-    if (opts.ignoreIndex !== undefined && ignoreIndex >= 0) fail(FN, 'ignore_index is not supported for floating point target', TypeError);
+    if (opts.ignoreIndex !== undefined && ignoreIndex >= 0) fail(fn, 'ignore_index is not supported for floating point target', TypeError);
     const bare = isFloatArray(target) ? target : null;
     if (bare && bare.length !== n && bare.length === positions) {
-      fail(FN, `a ${bare.constructor.name} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}; pass class indices as an integer array`, TypeError);
+      fail(fn, `a ${bare.constructor.name} target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}; pass class indices as an integer array`, TypeError);
     }
-    const { data, shape } = tensorLike(FN, 'target', target, () => layout.input.shape.slice());
+    const { data, shape } = tensorLike(fn, 'target', target, () => layout.input.shape.slice());
     if (shape.length !== layout.input.shape.length || shape.some((d, i) => d !== layout.input.shape[i])) {
-      fail(FN, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
+      fail(fn, `a float target holds class probabilities and must have the input's shape ${showShape(layout.input.shape)}, got ${showShape(shape)}`, RangeError);
     }
     // Probabilities given as plain numbers (say, from JSON) are read in the input's float type.
-    const p = isFloatArray(data) ? data : new floatType(checkNumbers(FN, 'target', data));
-    const ws = getWorkspace(FN);
+    const p = isFloatArray(data) ? data : new floatType(checkNumbers(fn, 'target', data));
+    const ws = getWorkspace(fn);
     const lanes = [{ data: x, rows: C, name: 'input', half: read.half }, { data: p, rows: C, type: floatType as Float32ArrayConstructor, name: 'target' }];
     const lse = wantLse ? newFloatArray(precision, positions) : null;
     // out = the input: the kernel overwrites it with the gradient, so what infiniteLse reads from it
@@ -102,7 +109,7 @@ export function crossEntropy<A extends FloatArray>(
       (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
-    const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
+    const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
     const [pw] = stream.fixed;
     // Probability targets divide 'mean' by the number of positions, not by a weight sum (PyTorch:
     // NaN when the input is empty, C = 0 included); so does the z term (no position is ignored).
@@ -137,8 +144,8 @@ export function crossEntropy<A extends FloatArray>(
     return finish(result, plan, z, zs.squares(C, positions, stream.sideTotal), positions, lse, C);
   }
 
-  const values = indexTargets(FN, target, layout);
-  const staged = indexTargetLane(FN, values, layout, ignoreIndex, weight, plan.out);
+  const values = indexTargets(fn, target, layout);
+  const staged = indexTargetLane(fn, values, layout, ignoreIndex, weight, plan.out);
   const { denominator } = staged;
   // Class weights that sum to zero over the batch, with smoothing (zeroWeightSmoothedMean) need
   // the nll part on its own: summed before the kernel runs, since `out` may be the input and then
@@ -152,7 +159,7 @@ export function crossEntropy<A extends FloatArray>(
   // and before the stream is built: its reserve may grow wasm memory, which detaches targets that
   // view it (red team 12: a count of 0, loss Infinity).
   const kept = z > 0 || C === 0 ? keptPositions(targets) : 0;
-  const ws = getWorkspace(FN);
+  const ws = getWorkspace(fn);
   let nll = 0;
   if (zeroWeight) {
     // The nested call may grow wasm memory too: the input, out and gradOutput, when wasmArrays,
@@ -188,7 +195,7 @@ export function crossEntropy<A extends FloatArray>(
     (pos, lse) => (z > 0 && t[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
   const writeRows = literal && rows.length > 0 ? gradRows(literal, rows, targets) : null;
   const literalLoss = literal && nonFiniteWeight ? indexLiteralLoss(literal, targets, w, eps, z, C, positions, plan.reduction, denominator) : null;
-  const stream = new LossStream(ws, FN, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: ws.simd ? indexRelayout(C, inner, precision) : undefined, walksClassRows: true });
+  const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: ws.simd ? indexRelayout(C, inner, precision) : undefined, walksClassRows: true });
   const [pw] = stream.fixed;
   const kernel = ws.kernel<IndexKernel>('crossEntropyIndex', precision);
   const result = stream.run(denominator, (c, scale) =>
