@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, inputTensor, isFloatArray, newFloatArray, numberOption, Precision, precisionOf, readArg, tensorLike, Tensor, sameArray, viewsAgain } from '../tensor.js';
+import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, floatTensor, inputTensor, isFloatArray, newFloatArray, numberOption, Precision, precisionOf, readArg, tensorLike, Tensor, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -46,16 +46,18 @@ export function crossEntropy<A extends FloatArray>(
 }
 
 /** crossEntropy under another function's name, its errors prefixed `fn`, on options that the
- *  caller has checked, class-index targets only (focalLoss with gamma 0, which is crossEntropy: it
- *  takes crossEntropy's kernels, columns included, instead of a per-position step 10x slower on
- *  short rows). */
+ *  caller has checked. Under another name it takes what that op takes: float logits (no half
+ *  precision) and class-index targets (no probabilities). focalLoss with gamma 0, which is
+ *  crossEntropy, runs here: crossEntropy's kernels, columns included, instead of a per-position
+ *  step 10x slower on short rows. */
 export function crossEntropyAs<A extends FloatArray>(fn: string, inputArg: unknown, targetArg: unknown, opts: Record<string, unknown>): LossResult<A> {
   // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated.
   const input = readArg(fn, 'input', inputArg);
   const target = readArg(fn, 'target', targetArg);
   // The input may be half precision (tensor.ts: inputTensor): its bits are decoded per chunk in wasm
   // and the float32 kernels run on them; results are Float32Array.
-  const read = inputTensor(fn, 'input', input);
+  const itself = fn === FN;
+  const read = itself ? inputTensor(fn, 'input', input) : { ...floatTensor(fn, 'input', input), half: null };
   const layout = layoutAround(fn, read, opts.dim);
   let x = layout.input.data;
   const precision = precisionOf(x);
@@ -65,7 +67,7 @@ export function crossEntropyAs<A extends FloatArray>(fn: string, inputArg: unkno
   const ignoreIndex = checkIgnoreIndex(fn, opts.ignoreIndex);
   const z = checkZLoss(fn, opts.zLoss);
   const wantLse = checkBoolean(fn, 'returnLse', opts.returnLse);
-  const probabilities = fn === FN && isProbabilities(target, layout);
+  const probabilities = itself && isProbabilities(target, layout);
   const plan = planLoss(fn, opts, x, layout.positionShape);
   const n = x.length;
   const positions = layout.positions;

@@ -1,8 +1,8 @@
 // focalLoss: multi-class focal loss on logits with class-index targets,
 // -w_t (1 - p_t)^gamma log p_t with p = softmax(input, dim); the options are nllLoss's plus gamma.
 
-import { checkOptions, FloatArray, readArg, Tensor } from '../tensor.js';
-import { classLayout, indexTargetLoss } from './class_targets.js';
+import { checkOptions, FloatArray, Tensor } from '../tensor.js';
+import { indexTargetLoss } from './class_targets.js';
 import { crossEntropyAs } from './cross_entropy.js';
 import type { ChunkLayout } from '../stream.js';
 import { LOSS_OPTIONS, LossOptionsBase, LossResult } from './loss.js';
@@ -28,13 +28,8 @@ const FN = 'focalLoss';
 export function focalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: FocalLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
   const gamma = finiteOption(FN, 'gamma', opts.gamma, 2);
-  if (gamma === 0) {
-    // gamma 0 is crossEntropy: its kernels, on float logits only (crossEntropyAs takes class-index
-    // targets only when it runs under another name)
-    const input = readArg(FN, 'input', inputArg);
-    classLayout(FN, input, opts.dim);
-    return crossEntropyAs(FN, input, targetArg, opts);
-  }
+  // gamma 0 is crossEntropy: its path, under this name (float logits, class-index targets)
+  if (gamma === 0) return crossEntropyAs(FN, inputArg, targetArg, opts);
   return indexTargetLoss(FN, 'focalLoss', inputArg, targetArg, opts, [gamma], (C, inner, simd, precision) => focalLayout(C, inner, simd, precision === 'f32' && gamma > 0)) as LossResult<A>;
 }
 
