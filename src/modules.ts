@@ -16,34 +16,45 @@ import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from '.
 /** Per-call options (`grad`, `gradOutput`, `out`) are merged over the constructor's. */
 type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number | ArrayLike<number>; out?: A };
 
+/** The constructor's options with the call's over them. A call option that is `undefined` means
+ *  "not given", as an omitted argument does in JavaScript, so it leaves the constructor's value in
+ *  place (`forward(x, t, { gamma: undefined })` keeps the class's gamma). Each call option is read
+ *  once, as a spread would read it. */
+function merged<O>(options: object, call: object | undefined): O {
+  const out: Record<string, unknown> = { ...options };
+  if (call == null) return out as O;
+  for (const [key, value] of Object.entries(call)) if (value !== undefined) out[key] = value;
+  return out as O;
+}
+
 export class CrossEntropyLoss {
   constructor(readonly options: CrossEntropyOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A>;
   /** Half-precision logits: float32 results. */
   forward(input: HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<Float32Array>): LossResult<Float32Array>;
   forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A> {
-    return crossEntropy(input as Tensor<A>, target, { ...this.options, ...call } as CrossEntropyOptions<A>);
+    return crossEntropy(input as Tensor<A>, target, merged(this.options, call));
   }
 }
 
 export class NLLLoss {
   constructor(readonly options: NllLossOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget, call?: CallOptions<A>): LossResult<A> {
-    return nllLoss(input, target, { ...this.options, ...call } as NllLossOptions<A>);
+    return nllLoss(input, target, merged(this.options, call));
   }
 }
 
 export class BCELoss {
   constructor(readonly options: BceOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
-    return binaryCrossEntropy(input, target, { ...this.options, ...call } as BceOptions<A>);
+    return binaryCrossEntropy(input, target, merged(this.options, call));
   }
 }
 
 export class BCEWithLogitsLoss {
   constructor(readonly options: BceWithLogitsOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
-    return binaryCrossEntropyWithLogits(input, target, { ...this.options, ...call } as BceWithLogitsOptions<A>);
+    return binaryCrossEntropyWithLogits(input, target, merged(this.options, call));
   }
 }
 
@@ -68,28 +79,28 @@ export class Softmax {
 export class CTCLoss {
   constructor(readonly options: CtcLossOptions = {}) {}
   forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
-    return ctcLoss(logProbs, targets, inputLengths, targetLengths, { ...this.options, ...call } as CtcLossOptions<A>);
+    return ctcLoss(logProbs, targets, inputLengths, targetLengths, merged(this.options, call));
   }
 }
 
 export class KLDivLoss {
   constructor(readonly options: KlDivOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
-    return klDiv(input, target, { ...this.options, ...call } as KlDivOptions<A>);
+    return klDiv(input, target, merged(this.options, call));
   }
 }
 
 export class SigmoidFocalLoss {
   constructor(readonly options: SigmoidFocalLossOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
-    return sigmoidFocalLoss(input, target, { ...this.options, ...call } as SigmoidFocalLossOptions<A>);
+    return sigmoidFocalLoss(input, target, merged(this.options, call));
   }
 }
 
 export class FocalLoss {
   constructor(readonly options: FocalLossOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
-    return focalLoss(input, target, { ...this.options, ...call } as FocalLossOptions<A>);
+    return focalLoss(input, target, merged(this.options, call));
   }
 }
 
@@ -99,6 +110,6 @@ import { linearCrossEntropy, LinearCrossEntropyOptions, LinearCrossEntropyResult
 export class LinearCrossEntropyLoss {
   constructor(readonly options: LinearCrossEntropyOptions = {}) {}
   forward<A extends FloatArray>(input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: LinearCrossEntropyOptions<A>): LinearCrossEntropyResult<A> {
-    return linearCrossEntropy(input, linearWeight, target, { ...this.options, ...call } as LinearCrossEntropyOptions<A>);
+    return linearCrossEntropy(input, linearWeight, target, merged(this.options, call));
   }
 }

@@ -152,6 +152,55 @@ test('torch.nn-style classes compute what the functions compute', () => {
   expect(Array.from(g)).toEqual(Array.from(X.crossEntropy(x, t, { grad: true }).grad!));
 });
 
+test('a per-call option left undefined keeps the constructor\'s value, in every loss class', () => {
+  // { gamma: undefined } means "not given", as an omitted argument does; a spread of the call's
+  // options over the constructor's used to replace gamma 2 by the default.
+  const x = { data: normals(r, 12), shape: [3, 4] };
+  const t = ints(r, 3, 4);
+  const y = uniforms(r, 12, 0.05, 0.95);
+  const logp = X.logSoftmax({ data: normals(r, 30), shape: [5, 2, 3] }, { dim: 2 });
+  const lp = { data: logp, shape: [5, 2, 3] };
+  const w = { data: normals(r, 20), shape: [4, 5] };
+  const h = { data: normals(r, 15), shape: [3, 5] };
+  type Run = (o: any) => { loss: unknown; grad?: ArrayLike<number>; gradInput?: ArrayLike<number> };
+  const cases: [string, Record<string, unknown>, Run, Run][] = [
+    ['CrossEntropyLoss', { labelSmoothing: 0.2, reduction: 'sum', weight: [1, 2, 3, 4] },
+      (o) => new X.CrossEntropyLoss(o).forward(x, t, CALL), (o) => X.crossEntropy(x, t, o)],
+    ['NLLLoss', { reduction: 'sum', ignoreIndex: 1 }, (o) => new X.NLLLoss(o).forward(x, t, CALL), (o) => X.nllLoss(x, t, o)],
+    ['BCELoss', { reduction: 'sum', weight: [1, 2, 3, 4] },
+      (o) => new X.BCELoss(o).forward({ data: y, shape: [3, 4] }, y, CALL), (o) => X.binaryCrossEntropy({ data: y, shape: [3, 4] }, y, o)],
+    ['BCEWithLogitsLoss', { posWeight: [1, 2, 3, 4], reduction: 'sum' },
+      (o) => new X.BCEWithLogitsLoss(o).forward(x, y, CALL), (o) => X.binaryCrossEntropyWithLogits(x, y, o)],
+    ['KLDivLoss', { reduction: 'batchmean', logTarget: true },
+      (o) => new X.KLDivLoss(o).forward(x, X.logSoftmax(x), CALL), (o) => X.klDiv(x, X.logSoftmax(x), o)],
+    ['SigmoidFocalLoss', { alpha: 0.6, gamma: 3, reduction: 'sum' },
+      (o) => new X.SigmoidFocalLoss(o).forward(x, y, CALL), (o) => X.sigmoidFocalLoss(x, y, o)],
+    ['FocalLoss', { gamma: 2, reduction: 'sum' }, (o) => new X.FocalLoss(o).forward(x, t, CALL), (o) => X.focalLoss(x, t, o)],
+    ['CTCLoss', { blank: 2, reduction: 'sum' },
+      (o) => new X.CTCLoss(o).forward(lp, [1, 1], [5, 4], [1, 1], CALL), (o) => X.ctcLoss(lp, [1, 1], [5, 4], [1, 1], o)],
+    ['LinearCrossEntropyLoss', { labelSmoothing: 0.2, reduction: 'sum' },
+      (o) => new X.LinearCrossEntropyLoss(o).forward(h, w, t, CALL), (o) => X.linearCrossEntropy(h, w, t, o)],
+  ];
+  let CALL: Record<string, unknown> = {};
+  for (const [name, options, viaClass, viaFunction] of cases) {
+    CALL = { grad: true };
+    for (const key of Object.keys(options)) CALL[key] = undefined;
+    const expected = viaFunction({ ...options, grad: true });
+    const got = viaClass(options);
+    // The constructor's options changed the result (so the test can fail), and they were kept.
+    expect([name, viaFunction({ grad: true }).loss]).not.toEqual([name, expected.loss]);
+    expect([name, got.loss]).toEqual([name, expected.loss]);
+    const gradient = (res: ReturnType<Run>) => Array.from((res.grad ?? res.gradInput)!);
+    expect([name, gradient(got)]).toEqual([name, gradient(expected)]);
+  }
+  // A given value still replaces the constructor's, and each call option is read once.
+  let reads = 0;
+  const call = { get gamma() { reads++; return 0; }, grad: true };
+  const focal = new X.FocalLoss({ gamma: 2 }).forward(x, t, call);
+  expect(reads).toBe(1);
+  expect(focal.loss).toBe(X.crossEntropy(x, t).loss);
+});
+
 test('oneHot lays classes along a new last dim', () => {
   expect(Array.from(X.oneHot([2, 0], 3))).toEqual([0, 0, 1, 1, 0, 0]);
   expect(X.oneHot(new BigInt64Array([1n]), 2)).toBeInstanceOf(Float32Array);
