@@ -25,6 +25,12 @@ const PAGE = 65536;
 const ALIGN = 16;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
+/** The page whose offsets 4 KiB aliasing compares, and the stagger of regions within it: 17
+ *  cache lines, so that no two of the first 64 regions share an offset, and neighbours differ by
+ *  no large power of two (which row strides of NCHW chunks often are). */
+const PAGE_BYTES = 4096;
+const STAGGER_BYTES = 1088;
+
 let limitBytes = 1 << 30;
 
 /** Caps the wasm memory one call may use (default 1 GiB); larger calls throw a RangeError before allocating. */
@@ -159,18 +165,35 @@ export class Workspace {
   /** Lays out one region per byte size, each 16-byte aligned and non-zero, and returns their
    *  addresses. Grows memory (once) if the call needs more than it has. */
   reserve(fn: string, sizes: readonly number[]): number[] {
-    const pointers: number[] = [];
-    let top = this.base;
-    for (const size of sizes) {
-      pointers.push(top);
-      top = align(top + size);
-    }
+    // Staggered where the workspace limit has room for it, else packed: the stagger is for speed
+    // only, so it never fails a call, and "needs" (here and in the threads' estimates that count
+    // regions against the limit) is the packed size.
+    let [pointers, top] = this.layout(sizes, true);
+    if (top - this.base > limitBytes) [pointers, top] = this.layout(sizes, false);
     const needed = top - this.base;
     if (needed > limitBytes) {
       fail(fn, `this call needs ${mib(needed)} of wasm memory, over the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
     }
     this.grow(fn, top);
     return pointers;
+  }
+
+  /** The regions' addresses from `base` on, and the end of the last. Staggered, regions of a page
+   *  or more start at different offsets within a 4 KiB page (the i-th at i * STAGGER_BYTES): a
+   *  kernel that reads one region and writes another at the same offset would otherwise stall on
+   *  the CPU's 4 KiB aliasing of loads behind stores wherever the regions' sizes are multiples of
+   *  4 KiB (crossEntropy NCHW [49, 21, 1024] forward+gradient: input 6 * 86016 bytes, 126 pages,
+   *  then the gradient; 2.70 -> 2.21 ns/elem, against 1.95 at L = 1000). */
+  private layout(sizes: readonly number[], stagger: boolean): [number[], number] {
+    const pointers: number[] = [];
+    let top = this.base;
+    let large = 0;
+    for (const size of sizes) {
+      if (stagger && size >= PAGE_BYTES) top += (((large++ * STAGGER_BYTES - top) % PAGE_BYTES) + PAGE_BYTES) % PAGE_BYTES;
+      pointers.push(top);
+      top = align(top + size);
+    }
+    return [pointers, top];
   }
 
   /** A fresh view of `length` elements at `pointer`; valid until the next `reserve`. */

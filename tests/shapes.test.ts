@@ -8,6 +8,7 @@
 // last through the row kernel, in chunks that span many outer indices or slice the inner dim. Each case is checked
 // against the float64 reference (tests/reference.ts), on whichever build the suite runs.
 import * as X from '../src';
+import { getWorkspace } from '../src/loader';
 import * as ref from './reference';
 import { normals, rng, uniforms } from './helpers/random';
 
@@ -298,4 +299,33 @@ test.each([
   } finally {
     X.setWorkspaceLimit(limit);
   }
+});
+
+// Regions of a page or more start at different offsets within a 4 KiB page (src/workspace.ts
+// reserve), so that a kernel reading one and writing another at the same offset does not stall on
+// 4 KiB aliasing (NCHW [49, 21, 1024]: input and gradient blocks of 126 pages each); under a
+// workspace limit with no room for the stagger they are packed as before, and the call still runs.
+describe('workspace regions are staggered within a page, where the limit has room', () => {
+  const sizes = [100, 6 * 86016, 6 * 4096, 6 * 86016, 4096, 8];
+  const packed = (pointers: number[]) => pointers.every((p, i) => i === 0 || p === pointers[i - 1] + Math.ceil(sizes[i - 1] / 16) * 16);
+  test('staggered: large regions at distinct offsets in a page, 16-byte aligned, in order, not overlapping', () => {
+    const pointers = getWorkspace('test').reserve('test', sizes);
+    const large = pointers.filter((_, i) => sizes[i] >= 4096);
+    expect(new Set(large.map((p) => p % 4096)).size).toBe(large.length);
+    expect(pointers.every((p) => p % 16 === 0)).toBe(true);
+    expect(pointers.every((p, i) => i === 0 || p >= pointers[i - 1] + sizes[i - 1])).toBe(true);
+    expect(packed(pointers)).toBe(false);
+  });
+  test('packed under a limit that only the packed layout fits; the limit error counts the packed size', () => {
+    const need = sizes.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
+    const limit = X.getWorkspaceLimit();
+    try {
+      X.setWorkspaceLimit(need);
+      expect(packed(getWorkspace('test').reserve('test', sizes))).toBe(true);
+      X.setWorkspaceLimit(need - 16);
+      expect(() => getWorkspace('test').reserve('test', sizes)).toThrow(`test: this call needs ${(need / 1048576).toFixed(1)} MiB of wasm memory`);
+    } finally {
+      X.setWorkspaceLimit(limit);
+    }
+  });
 });
