@@ -35,7 +35,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
     if (mode == 0) {
       if (width == 1) return transpose<T>(src, count, C, dst);
       if (width << alignof<T>() == 8) return transpose<f64>(src, count, C, dst); // runs of two f32 as one unit
-      if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, false);
+      if (ASC_FEATURE_SIMD && width >= 3 && width <= 16) return shortRuns(src, dst, count, C, width, positions, false);
       for (let c = 0; c < C; c++) {
         const d = at<T>(dst, <usize>c * positions);
         for (let o = 0; o < count; o++) {
@@ -45,7 +45,7 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
     } else {
       if (width == 1) return transpose<T>(src, C, count, dst);
       if (width << alignof<T>() == 8) return transpose<f64>(src, C, count, dst);
-      if (ASC_FEATURE_SIMD && width == 3) return runsOf3<T>(src, dst, count, C, positions, true);
+      if (ASC_FEATURE_SIMD && width >= 3 && width <= 16) return shortRuns(src, dst, count, C, width, positions, true);
       for (let o = 0; o < count; o++) {
         for (let c = 0; c < C; c++) {
           copyRun<T>(at<T>(dst, (<usize>o * C + c) * width), at<T>(src, <usize>c * positions + <usize>o * width), width);
@@ -68,26 +68,43 @@ export function relayout<T>(src: usize, dst: usize, count: i32, C: i32, width: i
   for (let i = 0; i < n; i++) store<T>(at<T>(dst, i), load<T>(at<T>(src, i)));
 }
 
-/** Modes 0 (`inverse` false) and 1 for runs of 3 (NCHW with L = 3): one vector move per run of f32
- *  (two of f64), whose last lane the next run's move overwrites, as the runs are written in order,
- *  end to end in dst. The last run, whose vectors would read and write past both blocks, goes by
- *  lanes. (By lanes throughout, the two regroups of [16644, 21, 3] float32 took 0.9 ns per element:
- *  3.2 against 2.3 for L = 2, whose runs are transposed as 8-byte units; 2.75 with this.) */
-function runsOf3<T>(src: usize, dst: usize, count: i32, C: i32, positions: i32, inverse: bool): void {
+/** Modes 0 (`inverse` false) and 1 for runs of 3 to 16 f32 (NCHW with L = 3..16; f64 with L = 2..8
+ *  as runs of 4..16): one vector move per 4 values or fewer of a run, whose lanes past the run the
+ *  next run's move overwrites, as the runs are written in order, end to end in dst. The last run,
+ *  whose vectors would read and write past both blocks, goes by lanes. (By lanes throughout, the
+ *  two regroups of [16644, 21, 3] float32 took 0.9 ns per element: 3.2 against 2.3 for L = 2, whose
+ *  runs are transposed as 8-byte units; copyRun's vector loop took runs of 5 to 1.2.) */
+function shortRuns(src: usize, dst: usize, count: i32, C: i32, width: i32, positions: i32, inverse: bool): void {
   const outer = inverse ? count : C, inner = inverse ? C : count; // dst's order: (outer, inner)
-  const run = <usize>3 << alignof<T>();
+  const run = <usize>width << 2;
+  // bytes from one run in src to the next one dst takes (b + 1), and between outer indices (a + 1)
+  const step = inverse ? <usize>positions << 2 : <usize>C * run;
   let d = dst;
   for (let a = 0; a < outer; a++) {
-    for (let b = 0; b < inner; b++) {
-      const s = inverse ? at<T>(src, <usize>b * positions + <usize>a * 3) : at<T>(src, (<usize>b * C + a) * 3);
-      if (a == outer - 1 && b == inner - 1) {
-        copyRun<T>(d, s, 3);
-      } else {
+    let s = src + <usize>a * run;
+    const last = a == outer - 1;
+    const n = last ? inner - 1 : inner;
+    if (width <= 4) {
+      for (let b = 0; b < n; b++) {
         v128.store(d, v128.load(s));
-        if (sizeof<T>() == 8) v128.store(d, v128.load(s, 16), 16);
+        d += run;
+        s += step;
       }
-      d += run;
+    } else if (width <= 8) {
+      for (let b = 0; b < n; b++) {
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        d += run;
+        s += step;
+      }
+    } else {
+      for (let b = 0; b < n; b++) {
+        for (let v: usize = 0; v < run; v += 16) v128.store(d + v, v128.load(s + v));
+        d += run;
+        s += step;
+      }
     }
+    if (last) copyRun<f32>(d, s, width);
   }
 }
 

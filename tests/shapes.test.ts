@@ -329,3 +329,36 @@ describe('workspace regions are staggered within a page, where the limit has roo
     }
   });
 });
+
+// The regroup of short runs (assembly/layout.ts shortRuns: widths 3 to 16 f32, f64 2 to 8) moves
+// whole vectors that reach past each run and relies on the next run's move to overwrite them: every
+// width from 1 to 20, counts and class counts from 1 up, both directions and precisions, against
+// a plain transpose, with guard values after dst that must survive (the last run goes by lanes).
+test('relayout modes 0 and 1 (columns) move every run exactly and write nothing past the block', () => {
+  const ex = getWorkspace('test').exports as unknown as Record<string, (...a: number[]) => void>;
+  for (const [bytes, name] of [[4, 'relayout_f32'], [8, 'relayout_f64']] as const) {
+    const failures: string[] = [];
+    for (let width = 1; width <= 20; width++) {
+      for (const [count, C] of [[1, 1], [1, 3], [2, 1], [3, 5], [9, 2], [4, 21]]) {
+        const n = count * C * width;
+        const [src, dst] = getWorkspace('test').reserve('test', [n * bytes, (n + 16) * bytes]);
+        const View = bytes === 4 ? Float32Array : Float64Array;
+        const mem = getWorkspace('test').exports.memory.buffer;
+        const s = new View(mem, src, n), d = new View(mem, dst, n + 16);
+        for (let mode = 0; mode <= 1; mode++) {
+          s.forEach((_, i) => (s[i] = i + 1));
+          d.fill(-7);
+          ex[name](src, dst, count, C, width, mode);
+          const expected = new Float64Array(n + 16).fill(-7);
+          for (let o = 0; o < count; o++) for (let c = 0; c < C; c++) for (let w = 0; w < width; w++) {
+            const grouped = (o * C + c) * width + w, column = c * count * width + o * width + w;
+            if (mode === 0) expected[column] = grouped + 1;
+            else expected[grouped] = column + 1;
+          }
+          if (d.some((v, i) => v !== expected[i])) failures.push(`${name} mode ${mode} width ${width} count ${count} C ${C}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  }
+});
