@@ -18,13 +18,13 @@ type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number |
 
 /** The constructor's options with the call's over them. A call option that is `undefined` means
  *  "not given", as an omitted argument does in JavaScript, so it leaves the constructor's value in
- *  place (`forward(x, t, { gamma: undefined })` keeps the class's gamma). Each call option is read
- *  once, as a spread would read it. */
+ *  place (`forward(x, t, { gamma: undefined })` keeps the class's gamma). The call's options are
+ *  read once, by a spread, which also keeps a JSON `__proto__` key an own (unknown, so refused)
+ *  option rather than the object's prototype (red team 49). */
 function merged<O>(options: object, call: object | undefined): O {
-  const out: Record<string, unknown> = { ...options };
-  if (call == null) return out as O;
-  for (const [key, value] of Object.entries(call)) if (value !== undefined) out[key] = value;
-  return out as O;
+  const given: Record<string, unknown> = { ...call };
+  for (const key of Object.keys(given)) if (given[key] === undefined) delete given[key];
+  return { ...options, ...given } as O;
 }
 
 export class CrossEntropyLoss {

@@ -106,18 +106,25 @@ export class Workspace {
   }
 
   private grow(fn: string, top: number): void {
+    if (!this.tryGrow(top)) fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
+  }
+
+  /** Grows memory to at least `top` bytes; false where it cannot (wasm32's 4 GiB, the engine). */
+  private tryGrow(top: number): boolean {
     const memory = this.exports.memory;
     if (top > memory.buffer.byteLength) {
-      // Views of the old buffer are detached by the growth: remember it, so a view kept across
-      // the growth gets an error that says so (tensor.ts) rather than "transferred".
-      grownMemoryBuffers.add(memory.buffer);
+      const old = memory.buffer;
       try {
         memory.grow(Math.ceil((top - memory.buffer.byteLength) / PAGE));
       } catch {
-        fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
+        return false;
       }
+      // Views of the old buffer are detached by the growth: remember it, so a view kept across
+      // the growth gets an error that says so (tensor.ts) rather than "transferred".
+      grownMemoryBuffers.add(old);
       this.noteShared();
     }
+    return true;
   }
 
   /** The kernel `<name>_<precision>`, typed as the caller says. */
@@ -165,15 +172,16 @@ export class Workspace {
   /** Lays out one region per byte size, each 16-byte aligned and non-zero, and returns their
    *  addresses. Grows memory (once) if the call needs more than it has. */
   reserve(fn: string, sizes: readonly number[]): number[] {
-    // Staggered where the workspace limit has room for it, else packed: the stagger is for speed
-    // only, so it never fails a call, and "needs" (here and in the threads' estimates that count
-    // regions against the limit) is the packed size.
-    let [pointers, top] = this.layout(sizes, true);
-    if (top - this.base > limitBytes) [pointers, top] = this.layout(sizes, false);
+    // Staggered where the workspace limit has room for it and memory grows that far, else packed:
+    // the stagger is for speed only, so it never fails a call, and "needs" (here and in the
+    // threads' estimates that count regions against the limit) is the packed size.
+    const [pointers, top] = this.layout(sizes, false);
     const needed = top - this.base;
     if (needed > limitBytes) {
       fail(fn, `this call needs ${mib(needed)} of wasm memory, over the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
     }
+    const [staggered, staggeredTop] = this.layout(sizes, true);
+    if (staggeredTop - this.base <= limitBytes && this.tryGrow(staggeredTop)) return staggered;
     this.grow(fn, top);
     return pointers;
   }

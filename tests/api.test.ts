@@ -193,6 +193,12 @@ test('a per-call option left undefined keeps the constructor\'s value, in every 
     const gradient = (res: ReturnType<Run>) => Array.from((res.grad ?? res.gradInput)!);
     expect([name, gradient(got)]).toEqual([name, gradient(expected)]);
   }
+  // A JSON "__proto__" key stays an own, unknown option (refused, as by the function), not the
+  // options' prototype, whose gamma and reduction the op would read (red team 49).
+  const proto = JSON.parse('{"__proto__": {"gamma": 5, "reduction": "none"}}');
+  expect(() => X.focalLoss(x, t, proto)).toThrow("focalLoss: unknown option '__proto__'");
+  expect(() => new X.FocalLoss().forward(x, t, proto)).toThrow("focalLoss: unknown option '__proto__'");
+  expect(() => new X.CrossEntropyLoss().forward(x, t, proto)).toThrow("crossEntropy: unknown option '__proto__'");
   // A given value still replaces the constructor's, and each call option is read once.
   let reads = 0;
   const call = { get gamma() { reads++; return 0; }, grad: true };

@@ -316,6 +316,23 @@ describe('workspace regions are staggered within a page, where the limit has roo
     expect(pointers.every((p, i) => i === 0 || p >= pointers[i - 1] + sizes[i - 1])).toBe(true);
     expect(packed(pointers)).toBe(false);
   });
+  test('packed where memory cannot grow to the staggered layout (wasm32\'s 4 GiB, the engine): the call still runs', () => {
+    // red team 49: with base near 4 GiB, a call the packed layout fits failed to grow for the stagger
+    const ws = getWorkspace('test');
+    const memory = ws.exports.memory;
+    const big = [memory.buffer.byteLength, ...sizes.slice(1)]; // more than memory has: reserve grows it
+    const grow = memory.grow.bind(memory);
+    let refused = 0;
+    const spy = jest.spyOn(memory, 'grow').mockImplementation((pages: number) => (refused++ === 0 ? (() => { throw new RangeError('refused'); })() : grow(pages)));
+    try {
+      const pointers = ws.reserve('test', big);
+      expect(refused).toBe(2);
+      expect(pointers.every((p, i) => i === 0 || p === pointers[i - 1] + Math.ceil(big[i - 1] / 16) * 16)).toBe(true);
+      expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(pointers[pointers.length - 1] + big[big.length - 1]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
   test('packed under a limit that only the packed layout fits; the limit error counts the packed size', () => {
     const need = sizes.reduce((a, b) => a + Math.ceil(b / 16) * 16, 0);
     const limit = X.getWorkspaceLimit();
