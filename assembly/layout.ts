@@ -83,6 +83,9 @@ function shortRuns(src: usize, dst: usize, count: i32, C: i32, width: i32, posit
     let s = src + <usize>a * run;
     const last = a == outer - 1;
     const n = last ? inner - 1 : inner;
+    // Three copies of one loop, for speed only: runs of up to 4 and up to 8 (NCHW L = 3..8, the
+    // common short runs) move one or two vectors with no inner loop; the generic loop's per-run
+    // loop and its bound cost about as much as the move itself at those widths.
     if (width <= 4) {
       for (let b = 0; b < n; b++) {
         v128.store(d, v128.load(s));

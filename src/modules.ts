@@ -13,53 +13,63 @@ import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
 import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from './types.js';
 
-/** Per-call options (`grad`, `gradOutput`, `out`) are merged over the constructor's. */
-type CallOptions<A extends FloatArray> = { grad?: boolean; gradOutput?: number | ArrayLike<number>; out?: A };
-
 /** The constructor's options with the call's over them. A call option that is `undefined` means
  *  "not given", as an omitted argument does in JavaScript, so it leaves the constructor's value in
  *  place (`forward(x, t, { gamma: undefined })` keeps the class's gamma). The call's options are
  *  read once, by a spread, which also keeps a JSON `__proto__` key an own (unknown, so refused)
- *  option rather than the object's prototype (red team 49). */
-function merged<O>(options: object, call: object | undefined): O {
+ *  option rather than the object's prototype (red team 49). Whatever the function would refuse,
+ *  the class hands it on for the function to refuse in the same words (red team 50): options that
+ *  are not an object (`forward(x, t, 5)`), and options inherited through a prototype, which stay
+ *  inherited in the merged object rather than being dropped by the spread. */
+function merged<O>(options: unknown, call: unknown): O {
+  const isObject = (o: unknown): o is object => typeof o === 'object' && o !== null && !Array.isArray(o);
+  if (!isObject(options)) return options as O;
+  if (call !== undefined && !isObject(call)) return call as O;
   const given: Record<string, unknown> = { ...call };
   for (const key of Object.keys(given)) if (given[key] === undefined) delete given[key];
-  return { ...options, ...given } as O;
+  const result: Record<string, unknown> = { ...options, ...given };
+  // The prototype of the call's options, else the constructor's (whose default has none).
+  const source = call === undefined ? options : call;
+  const proto = Object.getPrototypeOf(source);
+  if (proto !== Object.prototype) Object.setPrototypeOf(result, proto);
+  // an option the call inherits is not shadowed by the constructor's own value
+  if (source === call) for (const key of Object.keys(result)) if (!Object.prototype.hasOwnProperty.call(given, key) && key in proto) delete result[key];
+  return result as O;
 }
 
 export class CrossEntropyLoss {
-  constructor(readonly options: CrossEntropyOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A>;
+  constructor(readonly options: CrossEntropyOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: CrossEntropyOptions<A>): LossResult<A>;
   /** Half-precision logits: float32 results. */
-  forward(input: HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<Float32Array>): LossResult<Float32Array>;
-  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CallOptions<A>): LossResult<A> {
+  forward(input: HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CrossEntropyOptions<Float32Array>): LossResult<Float32Array>;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, target: IndexTarget | ProbabilityTarget, call?: CrossEntropyOptions<A>): LossResult<A> {
     return crossEntropy(input as Tensor<A>, target, merged(this.options, call));
   }
 }
 
 export class NLLLoss {
-  constructor(readonly options: NllLossOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: NllLossOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: IndexTarget, call?: NllLossOptions<A>): LossResult<A> {
     return nllLoss(input, target, merged(this.options, call));
   }
 }
 
 export class BCELoss {
-  constructor(readonly options: BceOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: BceOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: BceOptions<A>): LossResult<A> {
     return binaryCrossEntropy(input, target, merged(this.options, call));
   }
 }
 
 export class BCEWithLogitsLoss {
-  constructor(readonly options: BceWithLogitsOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: BceWithLogitsOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: BinaryTarget, call?: BceWithLogitsOptions<A>): LossResult<A> {
     return binaryCrossEntropyWithLogits(input, target, merged(this.options, call));
   }
 }
 
 export class LogSoftmax {
-  constructor(readonly options: SoftmaxOptions = {}) {}
+  constructor(readonly options: SoftmaxOptions = Object.create(null)) {}
   forward<A extends FloatArray>(input: Tensor<A>): A;
   forward(input: HalfTensor): Float32Array;
   forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
@@ -68,7 +78,7 @@ export class LogSoftmax {
 }
 
 export class Softmax {
-  constructor(readonly options: SoftmaxOptions = {}) {}
+  constructor(readonly options: SoftmaxOptions = Object.create(null)) {}
   forward<A extends FloatArray>(input: Tensor<A>): A;
   forward(input: HalfTensor): Float32Array;
   forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
@@ -77,29 +87,29 @@ export class Softmax {
 }
 
 export class CTCLoss {
-  constructor(readonly options: CtcLossOptions = {}) {}
-  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: CtcLossOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(logProbs: Tensor<A>, targets: Exclude<IndexTarget, number>, inputLengths: Lengths, targetLengths: Lengths, call?: CtcLossOptions<A>): LossResult<A> {
     return ctcLoss(logProbs, targets, inputLengths, targetLengths, merged(this.options, call));
   }
 }
 
 export class KLDivLoss {
-  constructor(readonly options: KlDivOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: KlDivOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: KlDivOptions<A>): LossResult<A> {
     return klDiv(input, target, merged(this.options, call));
   }
 }
 
 export class SigmoidFocalLoss {
-  constructor(readonly options: SigmoidFocalLossOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: SigmoidFocalLossOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: SigmoidFocalLossOptions<A>): LossResult<A> {
     return sigmoidFocalLoss(input, target, merged(this.options, call));
   }
 }
 
 export class FocalLoss {
-  constructor(readonly options: FocalLossOptions = {}) {}
-  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: CallOptions<A>): LossResult<A> {
+  constructor(readonly options: FocalLossOptions = Object.create(null)) {}
+  forward<A extends FloatArray>(input: Tensor<A>, target: unknown, call?: FocalLossOptions<A>): LossResult<A> {
     return focalLoss(input, target, merged(this.options, call));
   }
 }
@@ -108,7 +118,7 @@ export class FocalLoss {
 import { linearCrossEntropy, LinearCrossEntropyOptions, LinearCrossEntropyResult } from './ops/linear_cross_entropy.js';
 
 export class LinearCrossEntropyLoss {
-  constructor(readonly options: LinearCrossEntropyOptions = {}) {}
+  constructor(readonly options: LinearCrossEntropyOptions = Object.create(null)) {}
   forward<A extends FloatArray>(input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, call?: LinearCrossEntropyOptions<A>): LinearCrossEntropyResult<A> {
     return linearCrossEntropy(input, linearWeight, target, merged(this.options, call));
   }

@@ -166,12 +166,13 @@ export class Stream {
     for (let k = 0; k < nIn && !idle; k++) idle = inputs[k].rows === 0;
     this.idle = idle;
     const memory = ws.exports.memory;
-    const memoryBuffer = memory.buffer; // (nothing below grows memory before the reserve)
+    const memoryBuffer = memory.buffer; // (only the regroup's check and the reserve grow memory below)
     // Arrays in wasm memory (wasmArrays): their offsets, and which can be used in place (only when
     // the kernel's element type is the array's own).
     const inWasm: number[] = [];
     const resident: number[] = [];
     const lengths: number[] = []; // read now: growth below zeroes a detached view's length
+    const byteLengths: number[] = [];
     let anyInWasm = false;
     let widest = 1;
     for (let k = 0; k < nLanes; k++) {
@@ -183,6 +184,7 @@ export class Stream {
       inWasm.push(offset);
       resident.push(type === data.constructor ? offset : -1);
       lengths.push(data.length);
+      byteLengths.push(data.byteLength);
       widest = Math.max(widest, l.rows * type.BYTES_PER_ELEMENT);
     }
     // where those in wasm memory are, before reserve (with none there, nothing to take again)
@@ -248,7 +250,9 @@ export class Stream {
         bytes += block;
         if (lanes[k].rows > 1) scratch = Math.max(scratch, block);
       }
-      if (bytes + scratch > getWorkspaceLimit()) {
+      // (and where memory cannot grow that far, wasm32's 4 GiB or the engine's cap, while the
+      // chunks without it would fit: red team 50; growing now is growth the call makes anyway)
+      if (bytes + scratch > getWorkspaceLimit() || (!idle && !ws.growFor(bytes + scratch))) {
         relayout = undefined;
         // (the count of whole outer slices, without the regroup's multiple of 8)
         if (this.width === inner && this.count > 1) this.count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
@@ -270,10 +274,9 @@ export class Stream {
     // such an output goes through the workspace instead.
     for (let k = nIn; k < nLanes; k++) {
       if (inPlace[k] < 0) continue;
-      const end = inPlace[k] + lanes[k].data.byteLength;
-      // (byteLength is still valid here: nothing has grown memory yet in this call)
+      const end = inPlace[k] + byteLengths[k]; // (read before the regroup's check may grow memory)
       for (let j = 0; j < nIn; j++) {
-        if (inPlace[j] >= 0 && inPlace[j] < end && inPlace[k] < inPlace[j] + lanes[j].data.byteLength) {
+        if (inPlace[j] >= 0 && inPlace[j] < end && inPlace[k] < inPlace[j] + byteLengths[j]) {
           inPlace[k] = -1;
           break;
         }
@@ -303,6 +306,8 @@ export class Stream {
       const setBytes = bytes(sizes) + bytes(stagingSizes) + bytes(scratchSizes);
       const room = Math.floor((getWorkspaceLimit() - bytes(fixed) - setBytes) / (DEPTH * Math.max(1, setBytes)));
       workers = Math.max(0, Math.min(ws.pool.size - 1, room));
+      // none where memory cannot grow to their sets (near wasm32's 4 GiB): the call runs as on one thread
+      if (workers > 0 && !ws.growFor(bytes(fixed) + (workers * DEPTH + 1) * setBytes)) workers = 0;
     }
     const nSets = (this.sets = workers * DEPTH + 1);
     // One set of blocks: the lanes', the staging blocks, then the scratch blocks (one thread shares

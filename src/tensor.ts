@@ -500,7 +500,7 @@ function editDistance(a: string, b: string): number {
 /** Rejects option names the function does not know, naming a likely intended one: the same name
  *  up to case, '_' and '-' (PyTorch's snake_case), or one within two typos of it. */
 export function checkOptions(fn: string, options: unknown, known: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
+  if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
   }
@@ -519,9 +519,15 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
       fail(fn, `unknown option '${key}'${why}; known options: ${known.join(', ')}`, TypeError);
     }
   }
-  // Each known option read once (a getter runs once), its value read as readArg does.
+  // Each known option read once (a getter runs once), its value read as readArg does. Options are
+  // own properties: one found only on the prototype chain (Object.create(defaults), a class's
+  // getter, a polluted Object.prototype) is refused, not silently applied (red team 50).
   const read: Record<string, unknown> = Object.create(null);
   for (const key of known) {
+    if (!Object.prototype.hasOwnProperty.call(options, key)) {
+      if (key in options) fail(fn, `option '${key}' is inherited from the options object's prototype; options must be its own properties`, TypeError);
+      continue;
+    }
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined) read[key] = readArg(fn, key, value);
   }

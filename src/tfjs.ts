@@ -83,16 +83,25 @@ function readTensorArg(fn: string, name: string, t: unknown, x?: unknown, kind: 
 /** The options passed on: grad/out/gradOutput refused (the tape supplies the upstream gradient),
  *  weight and posWeight read from tf.Tensors. */
 function readOptions(fn: string, options: object | undefined): Record<string, unknown> {
-  if (options === undefined) return {};
+  if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
   if (options === null || typeof options !== 'object') fail(fn, `options must be an object, got ${options === null ? 'null' : typeof options}`, TypeError);
-  const opts: Record<string, unknown> = { ...options };
+  const opts = withPrototypeOf(options, { ...options });
+  const own = (key: string) => Object.prototype.hasOwnProperty.call(opts, key);
   for (const key of ['grad', 'out', 'gradOutput']) {
-    if (opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
+    if (own(key) && opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
   }
   // A loss here returns one tensor: an lse asked for would be silently dropped.
-  if (opts.returnLse !== undefined && opts.returnLse !== false) fail(fn, "option 'returnLse' is not taken by wasm-xent/tfjs (a loss returns one tensor): use tf.logSumExp(x, classDim), or the array API's crossEntropy", TypeError);
-  for (const key of ['weight', 'posWeight']) if (key in opts) opts[key] = readTensorArg(fn, key, opts[key]);
+  if (own('returnLse') && opts.returnLse !== undefined && opts.returnLse !== false) fail(fn, "option 'returnLse' is not taken by wasm-xent/tfjs (a loss returns one tensor): use tf.logSumExp(x, classDim), or the array API's crossEntropy", TypeError);
+  for (const key of ['weight', 'posWeight']) if (own(key)) opts[key] = readTensorArg(fn, key, opts[key]);
   return opts;
+}
+
+/** `copy` with the prototype of `options`: options inherited through a prototype stay inherited,
+ *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy. */
+function withPrototypeOf(options: object, copy: Record<string, unknown>): Record<string, unknown> {
+  const proto = Object.getPrototypeOf(options);
+  if (proto !== Object.prototype) Object.setPrototypeOf(copy, proto);
+  return copy;
 }
 
 /**
@@ -106,7 +115,7 @@ function lossOp(fn: string, x: unknown, options: Record<string, unknown>, classD
   // Asked before the op runs: inside customGrad's forward function the tape is paused.
   const taping = tf.engine().isTapeOn();
   const op = tf.customGrad(((xt: tf.Tensor) => {
-    const r = run(input, { ...options, grad: taping });
+    const r = run(input, withPrototypeOf(options, { ...options, grad: taping }));
     const rank = input.shape.length;
     const dim = classDim === null ? null : classDim < 0 ? classDim + Math.max(rank, 1) : classDim;
     const lossShape = input.shape.filter((_, i) => i !== dim);

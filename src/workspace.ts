@@ -109,6 +109,11 @@ export class Workspace {
     if (!this.tryGrow(top)) fail(fn, `could not grow wasm memory to ${mib(top)} for this call`, RangeError);
   }
 
+  /** Grows memory so that `bytes` more fit above the workspace's base; false where it cannot. */
+  growFor(bytes: number): boolean {
+    return this.tryGrow(this.base + bytes);
+  }
+
   /** Grows memory to at least `top` bytes; false where it cannot (wasm32's 4 GiB, the engine). */
   private tryGrow(top: number): boolean {
     const memory = this.exports.memory;

@@ -150,6 +150,28 @@ test('torch.nn-style classes compute what the functions compute', () => {
   expect(Array.from(new X.Softmax().forward(x))).toEqual(Array.from(X.softmax(x)));
   const g = new X.CrossEntropyLoss().forward(x, t, { grad: true }).grad!;
   expect(Array.from(g)).toEqual(Array.from(X.crossEntropy(x, t, { grad: true }).grad!));
+  // any of the function's options per call, typed without a cast (ts-jest type-checks this file)
+  expect(new X.NLLLoss().forward(x, t, { reduction: 'sum' }).loss).toBe(X.nllLoss(x, t, { reduction: 'sum' }).loss);
+  expect(new X.FocalLoss({ gamma: 2 }).forward(x, t, { gamma: 0 }).loss).toBe(X.crossEntropy(x, t).loss);
+});
+
+test('options are own properties: a polluted Object.prototype is refused, not applied', () => {
+  const x = { data: normals(r, 12), shape: [3, 4] };
+  const t = ints(r, 3, 4);
+  const mean = X.crossEntropy(x, t).loss;
+  const proto = Object.prototype as Record<string, unknown>;
+  proto.reduction = 'none';
+  try {
+    expect(() => X.crossEntropy(x, t, {})).toThrow("crossEntropy: option 'reduction' is inherited from the options object's prototype");
+    expect(X.crossEntropy(x, t).loss).toBe(mean); // (no options object: nothing is inherited)
+    expect(new X.CrossEntropyLoss().forward(x, t).loss).toBe(mean);
+    expect(() => new X.CrossEntropyLoss({}).forward(x, t)).toThrow("crossEntropy: option 'reduction' is inherited");
+    // an own value is read, the inherited one never is
+    expect(X.crossEntropy(x, t, { reduction: 'sum' }).loss).toBeCloseTo(3 * (mean as number), 5);
+  } finally {
+    delete proto.reduction;
+  }
+  expect(X.crossEntropy(x, t, {}).loss).toBe(mean);
 });
 
 test('a per-call option left undefined keeps the constructor\'s value, in every loss class', () => {
@@ -192,6 +214,20 @@ test('a per-call option left undefined keeps the constructor\'s value, in every 
     expect([name, got.loss]).toEqual([name, expected.loss]);
     const gradient = (res: ReturnType<Run>) => Array.from((res.grad ?? res.gradInput)!);
     expect([name, gradient(got)]).toEqual([name, gradient(expected)]);
+  }
+  // What the function refuses the class refuses in the same words (red team 50: the classes
+  // dropped inherited options and ignored a non-object third argument, which the functions read
+  // or refused): a number, an option inherited by the call or by the constructor's options (which
+  // the functions read from a prototype before, so Object.prototype pollution changed results).
+  const message = (f: () => unknown) => { try { f(); } catch (e) { return (e as Error).message; } return 'no error'; };
+  for (const [name, options, viaClass, viaFunction] of cases) {
+    const inherits = () => Object.create({ reduction: 'sum', grad: true });
+    for (const [what, ctor, call] of [['number', options, 5], ['inherited call option', options, inherits()], ['inherited constructor option', inherits(), undefined]] as const) {
+      CALL = call as never;
+      const byFunction = message(() => viaFunction(call ?? ctor));
+      expect([name, what, byFunction]).toEqual([name, what, expect.stringMatching(/options must be an object, got number|option '(reduction|grad)' is inherited from the options object's prototype/)]);
+      expect([name, what, message(() => viaClass(ctor))]).toEqual([name, what, byFunction]);
+    }
   }
   // A JSON "__proto__" key stays an own, unknown option (refused, as by the function), not the
   // options' prototype, whose gamma and reduction the op would read (red team 49).

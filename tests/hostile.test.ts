@@ -318,3 +318,52 @@ describe('BCE weights that broadcast from a leading dim stream with the input', 
     same(a, b);
   });
 });
+
+describe('a polluted Object.prototype is never read as an option', () => {
+  // Options are own properties (src/tensor.ts checkOptions, red team 50): a call without options
+  // gives what it gives on a clean prototype, and an options object that would inherit one of
+  // its options is refused by name, by the functions and the torch.nn classes alike.
+  const probs = () => ({ data: X.softmax(honestInput()), shape: [N, C] });
+  const calls: [string, (o?: object) => unknown][] = [
+    ['crossEntropy', (o) => X.crossEntropy(honestInput(), T, o)],
+    ['crossEntropy, probability targets', (o) => X.crossEntropy(honestInput(), probs(), o)],
+    ['nllLoss', (o) => X.nllLoss(honestInput(), T, o)],
+    ['logSoftmax', (o) => X.logSoftmax(honestInput(), o)],
+    ['softmax', (o) => X.softmax(honestInput(), o)],
+    ['binaryCrossEntropy', (o) => X.binaryCrossEntropy(probs(), probs(), o)],
+    ['binaryCrossEntropyWithLogits', (o) => X.binaryCrossEntropyWithLogits(honestInput(), probs(), o)],
+    ['klDiv', (o) => X.klDiv(honestInput(), probs(), o)],
+    ['focalLoss', (o) => X.focalLoss(honestInput(), T, o)],
+    ['sigmoidFocalLoss', (o) => X.sigmoidFocalLoss(honestInput(), probs(), o)],
+    ['ctcLoss', (o) => X.ctcLoss({ data: X.logSoftmax({ data: logits(5 * 2 * 3), shape: [5, 2, 3] }, { dim: 2 }), shape: [5, 2, 3] }, [1, 2], [5, 4], [1, 1], o)],
+    ['tokenScores', (o) => X.tokenScores(honestInput(), T, o)],
+    ['linearCrossEntropy', (o) => X.linearCrossEntropy({ data: logits(N * 3, 2), shape: [N, 3] }, { data: logits(C * 3, 3), shape: [C, 3] }, T, o)],
+    ['CrossEntropyLoss', (o) => new X.CrossEntropyLoss(o).forward(honestInput(), T)],
+    ['FocalLoss, a call option', (o) => new X.FocalLoss().forward(honestInput(), T, o)],
+  ];
+  // every option name of every op, with a value that would change its result
+  const pollution: Record<string, unknown> = {
+    reduction: 'sum', grad: true, gradOutput: 7, weight: [1, 2, 3, 4, 5], ignoreIndex: 0, labelSmoothing: 0.3,
+    dim: 0, zLoss: 1, returnLse: true, blank: 1, zeroInfinity: true, gamma: 5, alpha: 0.9, logTarget: true,
+    posWeight: 3, topK: 2, softcap: 1, linearBias: [1, 2, 3, 4, 5], accumulate: true,
+  };
+  test.each(calls)('%s', (_name, call) => {
+    const clean = call();
+    const proto = Object.prototype as Record<string, unknown>;
+    let polluted: unknown;
+    let refused = '';
+    try {
+      for (const [key, value] of Object.entries(pollution)) proto[key] = value;
+      polluted = call();
+      try {
+        call({});
+      } catch (e) {
+        refused = (e as Error).message;
+      }
+    } finally {
+      for (const key of Object.keys(pollution)) delete proto[key];
+    }
+    same(polluted, clean);
+    expect(refused).toMatch(/: option '\w+' is inherited from the options object's prototype; options must be its own properties$/);
+  });
+});

@@ -275,7 +275,7 @@ describe.each(TYPES)('%s', (_name, Type, tol) => {
 // A regroup is for speed only: where its scratch block would take a call over the workspace limit,
 // the stream keeps the chunks' layout, so every call that fit before regrouping existed still fits
 // (red team 34: focalLoss [4, 1000, 600] with a gradient needed 1.5 MiB regrouped, 1.0 without).
-test.each([
+const UNREGROUPED_FIT: [string, () => unknown][] = [
   ['focalLoss NCHW, 1000 classes', () => {
     const x = { data: Float32Array.from(normals(rng(34), 4 * 1000 * 600, 2)), shape: [4, 1000, 600] };
     return X.focalLoss(x, new Int32Array(2400).map((_, i) => (i * 7) % 1000), { grad: true, reduction: 'sum' });
@@ -286,9 +286,10 @@ test.each([
     return X.crossEntropy(x, { data: Float32Array.from(uniforms(rng(36), n, 0, 1)), shape: [2, 300, 1000] }, { reduction: 'none' });
   }],
   ['softmax over rows of 2 classes', () => X.softmax({ data: Float32Array.from(normals(rng(37), 400000, 2)), shape: [200000, 2] })],
-])('%s under a workspace limit its unregrouped chunks fit: same result as without the limit', (_name, call) => {
-  type Result = Float32Array | { loss: unknown; grad?: Float32Array };
-  const parts = (r: Result): [number, Float32Array] => (r instanceof Float32Array ? [0, r] : r.loss instanceof Float32Array ? [0, r.loss] : [r.loss as number, r.grad!]);
+];
+type Result = Float32Array | { loss: unknown; grad?: Float32Array };
+const parts = (r: Result): [number, Float32Array] => (r instanceof Float32Array ? [0, r] : r.loss instanceof Float32Array ? [0, r.loss] : [r.loss as number, r.grad!]);
+test.each(UNREGROUPED_FIT)('%s under a workspace limit its unregrouped chunks fit: same result as without the limit', (_name, call) => {
   const [wantLoss, want] = parts(call() as Result);
   const limit = X.getWorkspaceLimit();
   X.setWorkspaceLimit(1.25 * 2 ** 20);
@@ -298,6 +299,31 @@ test.each([
     expect(maxError(got, want, 1e-6)).toBeLessThan(2e-6);
   } finally {
     X.setWorkspaceLimit(limit);
+  }
+});
+
+// The same where memory cannot grow to the regroup's scratch (wasm32's 4 GiB, an engine's cap) but
+// the unregrouped chunks fit in the memory there is: red team 50 had such a call throw "could not
+// grow wasm memory" (here: a wasmArray-pinned block leaves 1.25 MiB of memory above it, and the
+// engine refuses to grow).
+test.each(UNREGROUPED_FIT)('%s where memory cannot grow to the regroup\'s scratch: same result, no error', (_name, call) => {
+  const [wantLoss, want] = parts(call() as Result);
+  const ws = getWorkspace('test');
+  const memory = ws.exports.memory;
+  const room = 1.25 * 2 ** 20;
+  const base = ws.pin('test', 16); // where a block pinned now starts (no wasmArray is live)
+  ws.unpin(base);
+  if (memory.buffer.byteLength - base < room + 2 ** 20) memory.grow(64);
+  const pinned = ws.pin('test', memory.buffer.byteLength - room - base);
+  const spy = jest.spyOn(memory, 'grow').mockImplementation(() => { throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded'); });
+  try {
+    expect(pinned).toBe(base);
+    const [gotLoss, got] = parts(call() as Result);
+    expect(Math.abs(gotLoss - wantLoss)).toBeLessThanOrEqual(1e-6 * Math.abs(wantLoss));
+    expect(maxError(got, want, 1e-6)).toBeLessThan(2e-6);
+  } finally {
+    spy.mockRestore();
+    ws.unpin(pinned);
   }
 });
 

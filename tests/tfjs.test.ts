@@ -225,6 +225,9 @@ describe('bad input: a clear error, nothing leaked', () => {
     ['fractional float32 class index', () => U.nllLoss(x, tf.tensor1d([0, 1.5])), TypeError, 'nllLoss: target 1.5 at position [1] is not an integer class index'],
     ['class index out of range', () => U.crossEntropy(x, tf.tensor1d([0, 3], 'int32')), RangeError, /^crossEntropy: Target 3 is out of bounds/],
     ['target of another batch size', () => U.focalLoss(x, tf.tensor1d([0, 1, 2], 'int32')), RangeError, 'focalLoss: Expected input batch_size (2) to match target batch_size (3).'],
+    // options are own properties, as in the array API: an inherited one is named, not dropped by a copy
+    ['inherited option', () => U.crossEntropy(x, [0, 1], Object.create({ reduction: 'sum' })), TypeError, "crossEntropy: option 'reduction' is inherited from the options object's prototype; options must be its own properties"],
+    ['inherited weight', () => U.nllLoss(x, [0, 1], Object.create({ weight: tf.tensor1d([1, 2, 3]) })), TypeError, "nllLoss: option 'weight' is inherited from the options object's prototype; options must be its own properties"],
   ];
   test.each(cases)('%s', (_name, call, kind, message) => {
     const before = tf.memory().numTensors;
