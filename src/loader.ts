@@ -14,6 +14,7 @@ import { buildSupported, envBuild, relaxedSimdSupported, simdSupported, WasmBuil
 import { Workspace, KernelExports } from './workspace.js';
 import type { BytesSource, ResponseLike, UrlLike, WasmModule } from './types.js';
 import { fail } from './errors.js';
+import { checkOptions } from './tensor.js';
 import { MAX_THREADS, Pool, PoolModule, sharedMemoryBytes, threadSupport } from './threads.js';
 
 /** Checked against package.json by scripts/build-ts.mjs. */
@@ -27,7 +28,7 @@ export type InitSource = BytesSource | WasmModule | UrlLike | string | ResponseL
  *  build's fused multiply-add may or may not fuse, which can change the last bit), `'scalar'` for
  *  no SIMD at all, `'relaxed-simd'` to insist on the fastest (an error where it cannot load). */
 export interface InitOptions {
-  build: WasmBuild;
+  build?: WasmBuild;
 }
 
 interface State {
@@ -53,7 +54,14 @@ const tagOf = (x: unknown) => Object.prototype.toString.call(x).slice(8, -1);
 const isBytes = (x: unknown): x is BytesSource => ArrayBuffer.isView(x) || tagOf(x) === 'ArrayBuffer';
 const isModule = (x: unknown): x is WebAssembly.Module => tagOf(x) === 'WebAssembly.Module';
 const isUrl = (x: unknown): x is UrlLike => tagOf(x) === 'URL';
-const isOptions = (x: unknown): x is InitOptions => tagOf(x) === 'Object' && Object.prototype.hasOwnProperty.call(x, 'build');
+/** init's options as read (a plain object that is not a Response look-alike, its keys checked as
+ *  every function's options are: red team 51 had `init({ build: 'simd', threads: 2 })` pass
+ *  silently and `init({})` refused as "expected bytes"), {} for none, or null for a source. */
+function initOptions(fn: string, x: unknown): { build?: WasmBuild } | null {
+  if (x === undefined) return {};
+  if (tagOf(x) !== 'Object' || isResponse(x)) return null;
+  return checkOptions(fn, x, ['build']) as { build?: WasmBuild };
+}
 const isResponse = (x: unknown): x is Response =>
   tagOf(x) === 'Response' || (typeof x === 'object' && x !== null && typeof (x as Response).arrayBuffer === 'function' && typeof (x as Response).ok === 'boolean');
 
@@ -127,8 +135,9 @@ function packagedWasm(fn: string, requested: WasmBuild | undefined): Uint8Array 
 }
 
 async function load(source: InitSource | InitOptions | undefined): Promise<void> {
-  if (source === undefined || isOptions(source)) {
-    const bytes = packagedWasm('init', source?.build);
+  const options = initOptions('init', source);
+  if (options) {
+    const bytes = packagedWasm('init', options.build);
     return install(await instantiate(bytes), bytes);
   }
   if (typeof source === 'string' || isUrl(source)) {
@@ -177,8 +186,9 @@ export function init(source?: InitSource | InitOptions): Promise<void> {
  *  compile large modules synchronously on the main thread: use `await init()` there. */
 export function initSync(source?: BytesSource | WasmModule | InitOptions): void {
   if (state.workspace) return;
-  if (source === undefined || isOptions(source)) {
-    const bytes = packagedWasm('initSync', source?.build);
+  const options = initOptions('initSync', source);
+  if (options) {
+    const bytes = packagedWasm('initSync', options.build);
     return install(instantiateSync(bytes), bytes);
   }
   if (!isBytes(source) && !isModule(source)) throw new TypeError(`initSync: expected bytes or a WebAssembly.Module, got ${tagOf(source)}`);

@@ -13,27 +13,37 @@ import { LossResult } from './ops/loss.js';
 import { FloatArray, Tensor } from './tensor.js';
 import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from './types.js';
 
-/** The constructor's options with the call's over them. A call option that is `undefined` means
- *  "not given", as an omitted argument does in JavaScript, so it leaves the constructor's value in
- *  place (`forward(x, t, { gamma: undefined })` keeps the class's gamma). The call's options are
- *  read once, by a spread, which also keeps a JSON `__proto__` key an own (unknown, so refused)
- *  option rather than the object's prototype (red team 49). Whatever the function would refuse,
- *  the class hands it on for the function to refuse in the same words (red team 50): options that
- *  are not an object (`forward(x, t, 5)`), and options inherited through a prototype, which stay
- *  inherited in the merged object rather than being dropped by the spread. */
+/** The constructor's options with the call's over them, for the function to read and check as it
+ *  would its own options. A call option that is `undefined` means "not given", as an omitted
+ *  argument does in JavaScript, so it leaves the constructor's value in place (`forward(x, t,
+ *  { gamma: undefined })` keeps the class's gamma). Whatever the function would refuse, the class
+ *  hands on for it to refuse in the same words (red teams 49-51): a non-object (`forward(x, t,
+ *  5)`), an unknown key (undefined or not, a JSON "__proto__" too), and an option inherited through
+ *  either object's prototype, which stays inherited here. Properties are copied as descriptors:
+ *  getters are not run (the function runs each once), non-enumerable ones stay so. */
 function merged<O>(options: unknown, call: unknown): O {
   const isObject = (o: unknown): o is object => typeof o === 'object' && o !== null && !Array.isArray(o);
   if (!isObject(options)) return options as O;
   if (call !== undefined && !isObject(call)) return call as O;
-  const given: Record<string, unknown> = { ...call };
-  for (const key of Object.keys(given)) if (given[key] === undefined) delete given[key];
-  const result: Record<string, unknown> = { ...options, ...given };
-  // The prototype of the call's options, else the constructor's (whose default has none).
-  const source = call === undefined ? options : call;
-  const proto = Object.getPrototypeOf(source);
-  if (proto !== Object.prototype) Object.setPrototypeOf(result, proto);
-  // an option the call inherits is not shadowed by the constructor's own value
-  if (source === call) for (const key of Object.keys(result)) if (!Object.prototype.hasOwnProperty.call(given, key) && key in proto) delete result[key];
+  const inherited: Record<string, true> = Object.create(null);
+  const result: Record<string, unknown> = Object.create(inherited);
+  for (const source of call === undefined ? [options] : [options, call]) {
+    const descriptors = Object.getOwnPropertyDescriptors(source) as Record<string, PropertyDescriptor>;
+    for (const key of Object.getOwnPropertyNames(source)) {
+      const d = descriptors[key];
+      if (source === call && 'value' in d && d.value === undefined && Object.prototype.hasOwnProperty.call(result, key)) continue;
+      d.configurable = true; // (so that the call's may replace the constructor's)
+      Object.defineProperty(result, key, d);
+    }
+    // (Object.prototype's own names only where enumerable: a polluted one, not toString). What the
+    // call inherits is not shadowed by the constructor's own value: the call meant it.
+    for (let p = Object.getPrototypeOf(source); p !== null; p = Object.getPrototypeOf(p)) {
+      for (const key of p === Object.prototype ? Object.keys(p) : Object.getOwnPropertyNames(p)) {
+        inherited[key] = true;
+        if (source === call && !Object.prototype.hasOwnProperty.call(call, key)) delete result[key];
+      }
+    }
+  }
   return result as O;
 }
 
@@ -70,19 +80,19 @@ export class BCEWithLogitsLoss {
 
 export class LogSoftmax {
   constructor(readonly options: SoftmaxOptions = Object.create(null)) {}
-  forward<A extends FloatArray>(input: Tensor<A>): A;
-  forward(input: HalfTensor): Float32Array;
-  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
-    return logSoftmax(input as Tensor<A>, this.options as SoftmaxOptions<A>);
+  forward<A extends FloatArray>(input: Tensor<A>, call?: SoftmaxOptions<A>): A;
+  forward(input: HalfTensor, call?: SoftmaxOptions<Float32Array>): Float32Array;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, call?: SoftmaxOptions<A>): A {
+    return logSoftmax(input as Tensor<A>, merged(this.options, call));
   }
 }
 
 export class Softmax {
   constructor(readonly options: SoftmaxOptions = Object.create(null)) {}
-  forward<A extends FloatArray>(input: Tensor<A>): A;
-  forward(input: HalfTensor): Float32Array;
-  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor): A {
-    return softmax(input as Tensor<A>, this.options as SoftmaxOptions<A>);
+  forward<A extends FloatArray>(input: Tensor<A>, call?: SoftmaxOptions<A>): A;
+  forward(input: HalfTensor, call?: SoftmaxOptions<Float32Array>): Float32Array;
+  forward<A extends FloatArray>(input: Tensor<A> | HalfTensor, call?: SoftmaxOptions<A>): A {
+    return softmax(input as Tensor<A>, merged(this.options, call));
   }
 }
 

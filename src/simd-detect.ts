@@ -51,7 +51,9 @@ const ENV_NAMES: Record<string, WasmBuild> = { relaxed: 'relaxed-simd', 'relaxed
 export function envBuild(fn: string): WasmBuild | undefined {
   let forced: string | undefined;
   try {
-    forced = typeof process !== 'undefined' ? process.env?.WASM_XENT_BUILD : undefined;
+    // (own: a polluted Object.prototype is not the environment; red team 51)
+    const env = typeof process !== 'undefined' ? process.env : undefined;
+    forced = env && Object.prototype.hasOwnProperty.call(env, 'WASM_XENT_BUILD') ? env.WASM_XENT_BUILD : undefined;
   } catch {
     // Deno without --allow-env throws on reading the environment: use the default.
   }

@@ -52,6 +52,19 @@ export interface Lane {
 
 const typeOf = (l: Lane) => (l.half ? Float32Array : l.type ?? (l.data.constructor as StreamArrayConstructor));
 
+/** The lanes as records of their own fields: the ops build them as object literals, and a field
+ *  one leaves out (type, half, name) would otherwise be read from a polluted Object.prototype
+ *  (red team 51: Object.prototype.half = 'float16' read float32 inputs as 16-bit bits). */
+function ownFields(lanes: Lane[]): Lane[] {
+  const own = (l: Lane, key: keyof Lane) => (Object.prototype.hasOwnProperty.call(l, key) ? l[key] : undefined);
+  const out: Lane[] = [];
+  for (let i = 0; i < lanes.length; i++) {
+    const l = lanes[i];
+    out.push({ data: l.data, rows: l.rows, type: own(l, 'type') as Lane['type'], name: own(l, 'name') as string | undefined, half: own(l, 'half') as Lane['half'] });
+  }
+  return out;
+}
+
 /** The wasm export that decodes a chunk of each half format into float32 (assembly/half.ts). */
 const DECODERS: Record<HalfDtype, string> = { float16: 'decodeFloat16_f32', bfloat16: 'decodeBfloat16_f32' };
 
@@ -156,6 +169,8 @@ export class Stream {
     { relayout, walksClassRows = false }: ChunkLayout = {},
   ) {
     // (Loops, not chains of map/forEach/spread: a small call is mostly this constructor's fixed cost.)
+    inputs = ownFields(inputs);
+    outputs = ownFields(outputs);
     const lanes: Lane[] = [];
     for (let i = 0; i < inputs.length; i++) lanes.push(inputs[i]);
     for (let i = 0; i < outputs.length; i++) lanes.push(outputs[i]);
@@ -248,6 +263,9 @@ export class Stream {
       for (let k = 0; k < nLanes; k++) {
         const block = Math.ceil((positions * lanes[k].rows * typeOf(lanes[k]).BYTES_PER_ELEMENT) / 16) * 16;
         bytes += block;
+        // and a half input's staging block, of its 16-bit bits (red team 51: a bfloat16 call failed
+        // to grow where its unregrouped chunks fit)
+        if (k < nIn && lanes[k].half) bytes += Math.ceil(block / 2 / 16) * 16;
         if (lanes[k].rows > 1) scratch = Math.max(scratch, block);
       }
       // (and where memory cannot grow that far, wasm32's 4 GiB or the engine's cap, while the
@@ -534,7 +552,7 @@ export class Stream {
     const regroup = this.regroups(lane);
     const to = regroup ? this.scratch[j][k] : pointer;
     if (lane.half) {
-      this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array }, this.staging[j][k], span, true);
+      this.copy({ data: lane.data, rows: lane.rows, type: Uint16Array, half: null }, this.staging[j][k], span, true);
       this.ws.call(DECODERS[lane.half])(this.staging[j][k], to, span.count * lane.rows * span.width);
     } else if (this.strided[k] >= 0) {
       this.copyRows(lane, k, to, span, true);

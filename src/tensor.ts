@@ -42,6 +42,16 @@ export function precisionOf(data: FloatArray | Uint16Array): Precision {
   return data instanceof Float32Array || data instanceof Uint16Array ? 'f32' : 'f64';
 }
 
+/** Whether `key` is a property of `o` that is not Object.prototype's: its own, or a class's (an
+ *  onnxruntime Tensor's data is a getter on its prototype). A polluted Object.prototype never
+ *  makes a plain object look like a tensor, nor gives one a dtype (red team 51). */
+export function has(o: object, key: string): boolean {
+  for (let p: object | null = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    if (Object.prototype.hasOwnProperty.call(p, key)) return true;
+  }
+  return false;
+}
+
 export function typeName(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'Array';
@@ -257,18 +267,20 @@ export function readArg(fn: string, name: string, x: unknown): unknown {
     return copy;
   }
   if (typedArrayKind(x) !== undefined) return plainView(fn, name, x);
-  if (!('data' in x)) return x;
-  if ('dims' in x && 'type' in x && !('shape' in x)) return ortTensor(fn, name, x);
+  if (!has(x, 'data')) return x;
+  if (has(x, 'dims') && has(x, 'type') && !has(x, 'shape')) return ortTensor(fn, name, x);
   const t = x as { data?: unknown; shape?: unknown; dtype?: unknown };
-  const record: { data: unknown; shape?: unknown; dtype?: unknown } = { data: readArg(fn, name, t.data) };
-  const shape = t.shape;
+  // (no prototype: a field it lacks is absent, not Object.prototype's)
+  const record: { data: unknown; shape?: unknown; dtype?: unknown } = Object.create(null);
+  record.data = readArg(fn, name, t.data);
+  const shape = has(x, 'shape') ? t.shape : undefined;
   if (Array.isArray(shape)) {
     const ndim = shape.length;
     record.shape = ndim > MAX_NDIM ? new TooManyDims(ndim) : readArg(fn, `${name}.shape`, shape);
   } else if (shape !== undefined) {
     record.shape = shape;
   }
-  if ('dtype' in x) record.dtype = t.dtype;
+  if (has(x, 'dtype')) record.dtype = t.dtype;
   return Object.freeze(record);
 }
 
@@ -341,8 +353,9 @@ export interface InputTensor extends Tensor<FloatArray | Uint16Array> {
 }
 
 export function inputTensor(fn: string, name: string, t: unknown): InputTensor {
-  if (t !== null && typeof t === 'object' && 'data' in t && 'shape' in t) {
-    const { data, shape, dtype } = t as { data: unknown; shape: unknown; dtype?: unknown };
+  if (t !== null && typeof t === 'object' && has(t, 'data') && has(t, 'shape')) {
+    const { data, shape } = t as { data: unknown; shape: unknown };
+    const dtype = has(t, 'dtype') ? (t as { dtype?: unknown }).dtype : undefined;
     const half = halfDtype(fn, name, data, dtype);
     if (half) {
       const bits = data as Uint16Array;
@@ -366,7 +379,7 @@ const ORT_TYPES: Record<string, string> = {
 function ortTensor(fn: string, name: string, x: object): unknown {
   const t = x as { type?: unknown; dims?: unknown; location?: unknown; data?: unknown };
   const type = t.type;
-  const location = t.location;
+  const location = has(x, 'location') ? t.location : undefined;
   const what = `${name} is an onnxruntime Tensor`;
   // Its data getter throws for GPU data; say what to do instead.
   if (location !== undefined && location !== 'cpu' && location !== 'cpu-pinned') {
@@ -396,7 +409,7 @@ export function checkBuffer(fn: string, name: string, data: unknown): void {
 
 /** A float input tensor: { data: Float32Array | Float64Array, shape }. */
 export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatArray> {
-  if (t === null || typeof t !== 'object' || !('data' in t) || !('shape' in t)) {
+  if (t === null || typeof t !== 'object' || !has(t, 'data') || !has(t, 'shape')) {
     fail(fn, `${name} must be a tensor { data, shape }, got ${typeName(t)}`, TypeError);
   }
   const { data, shape } = t as { data: unknown; shape: unknown };
@@ -404,7 +417,7 @@ export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatA
   // A dtype beside float32/float64 data contradicts it (or is not a dtype at all): the caller has
   // the wrong array in hand. halfDtype throws for every dtype on such data, in the words the
   // half-taking ops use (red team 4: klDiv and the rest had run dtype 'float16' / 'bogus' as float32).
-  const dtype = (t as { dtype?: unknown }).dtype;
+  const dtype = has(t, 'dtype') ? (t as { dtype?: unknown }).dtype : undefined;
   if (dtype !== undefined) halfDtype(fn, name, data, dtype);
   checkBuffer(fn, name, data);
   return { data, shape: checkShape(fn, name, shape, data.length) };
@@ -413,8 +426,9 @@ export function floatTensor(fn: string, name: string, t: unknown): Tensor<FloatA
 /** A tensor-or-bare-array argument: returns its data and shape (`bareShape` when given bare). */
 export function tensorLike(fn: string, name: string, t: unknown, bareShape: (length: number) => number[]): { data: unknown; shape: number[] } {
   if (t !== null && typeof t === 'object' && !Array.isArray(t) && !ArrayBuffer.isView(t)) {
-    if (!('data' in t)) fail(fn, `${name} must be an array or a tensor { data, shape }, got ${typeName(t)}`, TypeError);
-    const { data, shape } = t as { data: unknown; shape?: unknown };
+    if (!has(t, 'data')) fail(fn, `${name} must be an array or a tensor { data, shape }, got ${typeName(t)}`, TypeError);
+    const data = (t as { data: unknown }).data;
+    const shape = has(t, 'shape') ? (t as { shape?: unknown }).shape : undefined;
     checkArrayLike(fn, name, data);
     checkBuffer(fn, name, data);
     if (shape === undefined) return tensorLike(fn, name, data, bareShape);

@@ -324,6 +324,8 @@ describe('a polluted Object.prototype is never read as an option', () => {
   // gives what it gives on a clean prototype, and an options object that would inherit one of
   // its options is refused by name, by the functions and the torch.nn classes alike.
   const probs = () => ({ data: X.softmax(honestInput()), shape: [N, C] });
+  let logProbs: Float32Array;
+  beforeAll(() => { logProbs = X.logSoftmax({ data: logits(5 * 2 * 3), shape: [5, 2, 3] }, { dim: 2 }); });
   const calls: [string, (o?: object) => unknown][] = [
     ['crossEntropy', (o) => X.crossEntropy(honestInput(), T, o)],
     ['crossEntropy, probability targets', (o) => X.crossEntropy(honestInput(), probs(), o)],
@@ -335,17 +337,23 @@ describe('a polluted Object.prototype is never read as an option', () => {
     ['klDiv', (o) => X.klDiv(honestInput(), probs(), o)],
     ['focalLoss', (o) => X.focalLoss(honestInput(), T, o)],
     ['sigmoidFocalLoss', (o) => X.sigmoidFocalLoss(honestInput(), probs(), o)],
-    ['ctcLoss', (o) => X.ctcLoss({ data: X.logSoftmax({ data: logits(5 * 2 * 3), shape: [5, 2, 3] }, { dim: 2 }), shape: [5, 2, 3] }, [1, 2], [5, 4], [1, 1], o)],
+    ['ctcLoss', (o) => X.ctcLoss({ data: logProbs, shape: [5, 2, 3] }, [1, 2], [5, 4], [1, 1], o)],
     ['tokenScores', (o) => X.tokenScores(honestInput(), T, o)],
     ['linearCrossEntropy', (o) => X.linearCrossEntropy({ data: logits(N * 3, 2), shape: [N, 3] }, { data: logits(C * 3, 3), shape: [C, 3] }, T, o)],
     ['CrossEntropyLoss', (o) => new X.CrossEntropyLoss(o).forward(honestInput(), T)],
     ['FocalLoss, a call option', (o) => new X.FocalLoss().forward(honestInput(), T, o)],
+    ['crossEntropy, bfloat16 logits', (o) => X.crossEntropy({ data: Uint16Array.from(logits(N * C), (v) => new Uint32Array(Float32Array.of(v).buffer)[0] >>> 16), dtype: 'bfloat16', shape: [N, C] }, T, o)],
+    ['crossEntropy, typed-array probability targets', (o) => X.crossEntropy(honestInput(), X.softmax(honestInput()), o)],
   ];
   // every option name of every op, with a value that would change its result
   const pollution: Record<string, unknown> = {
     reduction: 'sum', grad: true, gradOutput: 7, weight: [1, 2, 3, 4, 5], ignoreIndex: 0, labelSmoothing: 0.3,
     dim: 0, zLoss: 1, returnLse: true, blank: 1, zeroInfinity: true, gamma: 5, alpha: 0.9, logTarget: true,
     posWeight: 3, topK: 2, softcap: 1, linearBias: [1, 2, 3, 4, 5], accumulate: true,
+    // and the fields of tensors and of the library's own records (red team 51: half read float32
+    // inputs as 16-bit bits and trapped, type crashed every op, dtype / data / out misled)
+    half: 'float16', type: 1, dtype: 'bfloat16', data: new Float32Array(20), dims: [4, 5], location: 'gpu',
+    outInput: new Float32Array(3), out: new Float32Array(5),
   };
   test.each(calls)('%s', (_name, call) => {
     const clean = call();

@@ -97,7 +97,13 @@ test('two copies of the package in one process share one initialised module', as
 
 test('init(source) rejects what it cannot load, naming it', async () => {
   const X = fresh();
-  await expect(X.init({} as never)).rejects.toThrow('init: expected bytes, a WebAssembly.Module, a URL, a Response or a Promise<Response>, got Object');
+  await expect(X.init(new Map() as never)).rejects.toThrow('init: expected bytes, a WebAssembly.Module, a URL, a Response or a Promise<Response>, got Map');
+  // a plain object is init's options, checked as every function's options are (red team 51)
+  await expect(X.init({ build: 'simd', threads: 2 } as never)).rejects.toThrow("init: unknown option 'threads'; known options: build");
+  expect(() => X.initSync(Object.create({ build: 'scalar' }))).toThrow("initSync: option 'build' is inherited from the options object's prototype; options must be its own properties");
+  const Y = fresh();
+  await Y.init({}); // no options: as init()
+  expect(Y.wasmBuild()).toBe(expectedBuild());
   // A valid module that is not wasm-xent's.
   await expect(X.init(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]))).rejects.toThrow("init: this WebAssembly module is not wasm-xent's");
   expect(() => X.initSync('xent.wasm' as never)).toThrow('initSync: expected bytes or a WebAssembly.Module, got String');

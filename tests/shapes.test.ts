@@ -302,6 +302,25 @@ test.each(UNREGROUPED_FIT)('%s under a workspace limit its unregrouped chunks fi
   }
 });
 
+// A half-precision input's staging block counts too (red team 51: bfloat16 [200000, 10] with a
+// gradient needed 1.8 MiB regrouped, about 1.4 without; under limits between, it was refused).
+test('bfloat16 rows of 10 classes under a workspace limit its unregrouped chunks fit: the same loss', () => {
+  const n = 200000 * 10;
+  const bits = Uint16Array.from(normals(rng(38), n, 2), (v) => new Uint32Array(Float32Array.of(v).buffer)[0] >>> 16);
+  const t = new Int32Array(200000).map((_, i) => (i * 7) % 10);
+  const call = () => X.crossEntropy({ data: bits, dtype: 'bfloat16', shape: [200000, 10] }, t, { grad: true });
+  const want = call();
+  const limit = X.getWorkspaceLimit();
+  try {
+    X.setWorkspaceLimit(1.75e6);
+    const got = call();
+    expect(Math.abs(got.loss - want.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(want.loss));
+    expect(maxError(got.grad, want.grad, 1e-6)).toBeLessThan(2e-6);
+  } finally {
+    X.setWorkspaceLimit(limit);
+  }
+});
+
 // The same where memory cannot grow to the regroup's scratch (wasm32's 4 GiB, an engine's cap) but
 // the unregrouped chunks fit in the memory there is: red team 50 had such a call throw "could not
 // grow wasm memory" (here: a wasmArray-pinned block leaves 1.25 MiB of memory above it, and the

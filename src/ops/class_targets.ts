@@ -3,7 +3,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { checkNumbers, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, Precision, precisionOf, numberOption, readArg, show, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
+import { checkNumbers, has, FloatArray, floatTensor, sameMemory, isFloatArray, isIntArray, normaliseDim, Precision, precisionOf, numberOption, readArg, show, splitAt, Tensor, tensorLike, typedArrayKind, typeName } from '../tensor.js';
 import { LossResult, LossStream, planLoss } from './loss.js';
 import type { ChunkLayout, Lane } from '../stream.js';
 
@@ -62,7 +62,7 @@ export function indexTargets(fn: string, target: unknown, layout: ClassLayout<Ar
   // 16-bit float bits (a dtype, as half-precision logits carry, or an onnxruntime 'float16' Tensor)
   // are floats, not class indices: read as integers, float16 2.0 would be "class 16384". PyTorch:
   // "expected scalar type Long but found Half".
-  const dtype = target !== null && typeof target === 'object' ? (target as { dtype?: unknown }).dtype : undefined;
+  const dtype = target !== null && typeof target === 'object' && has(target, 'dtype') ? (target as { dtype?: unknown }).dtype : undefined;
   if (dtype !== undefined) {
     fail(fn, `target must hold class indices (an integer typed array or an array of numbers), got ${typeof dtype === 'string' ? dtype : typeName(dtype)} values (dtype ${JSON.stringify(dtype)}); ${fn === 'crossEntropy' ? 'class probabilities go in a Float32Array or Float64Array of the input\'s shape' : 'pass class indices'}`, TypeError);
   }

@@ -2,7 +2,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { asStored, checkBoolean, checkNumbers, checkOptions, FloatArray, floatTensor, inputTensor, isFloatArray, newFloatArray, numberOption, Precision, precisionOf, readArg, tensorLike, Tensor, sameArray, viewsAgain } from '../tensor.js';
+import { asStored, has, checkBoolean, checkNumbers, checkOptions, FloatArray, floatTensor, inputTensor, isFloatArray, newFloatArray, numberOption, Precision, precisionOf, readArg, tensorLike, Tensor, sameArray, viewsAgain } from '../tensor.js';
 import { Workspace } from '../workspace.js';
 import { Relayout } from '../stream.js';
 import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, layoutAround, indexTargetLane, indexTargets } from './class_targets.js';
@@ -476,7 +476,7 @@ function indexRelayout(C: number, inner: number, precision: Precision): Relayout
  *  input (a tensor of the input's rank, or a bare array of the input's length when that is not also
  *  the number of positions). Anything else is read as class indices. */
 function isProbabilities(target: unknown, layout: ClassLayout<ArrayLike<number>>): boolean {
-  const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target;
+  const tensor = target !== null && typeof target === 'object' && !Array.isArray(target) && has(target, 'data');
   const data = tensor ? (target as { data: unknown }).data : target;
   if (isFloatArray(data)) return true;
   if (!Array.isArray(data)) return false;

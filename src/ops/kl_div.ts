@@ -34,7 +34,7 @@ export function klDiv<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unkn
   // 'batchmean' is 'mean' with input.shape[0] as the denominator (PyTorch divides the sum by
   // it; a 0-d input is just summed).
   const batchmean = reduction === 'batchmean';
-  const plan = planLoss(FN, Object.assign(Object.create(null), opts, { reduction: batchmean ? 'mean' : reduction }), x, shape);
+  const plan = planLoss(FN, { ...opts, reduction: batchmean ? 'mean' : reduction }, x, shape);
   const n = product(shape); // not x.length: a getter read since may have shrunk x's resizable buffer (the stream refuses it)
   const denominator = batchmean ? (shape.length === 0 ? 1 : shape[0]) : n;
   const precision = precisionOf(x);

@@ -12,7 +12,7 @@
 
 import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
-import { callerArray, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, numberOption, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
+import { callerArray, has, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, numberOption, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
 import { checkZLoss, largestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
@@ -137,7 +137,7 @@ export function linearCrossEntropy<A extends FloatArray>(
   const layout: ClassLayout = {
     input: { data: x, shape: [...lead, C] }, dim: lead.length, outer: N, classes: C, inner: 1, positionShape: lead, positions: N,
   };
-  const tData = target !== null && typeof target === 'object' && !Array.isArray(target) && 'data' in target ? (target as { data: unknown }).data : target;
+  const tData = target !== null && typeof target === 'object' && !Array.isArray(target) && has(target, 'data') ? (target as { data: unknown }).data : target;
   let probs: FloatArray | null = null;
   let targets: Int32Array | null = null;
   let denominator: number;

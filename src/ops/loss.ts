@@ -42,12 +42,15 @@ export interface LossPlan {
 export function planLoss(
   fn: string, options: Record<string, unknown>, input: FloatArray | Uint16Array, lossShape: readonly number[],
 ): LossPlan {
-  const reduction = checkReduction(fn, options.reduction);
-  const out = checkOut(fn, options.out, input);
-  const wantGrad = checkBoolean(fn, 'grad', options.grad) || out !== null;
+  // own fields only: the ops pass object literals, whose absent fields a polluted Object.prototype
+  // would otherwise supply (red team 51: Object.prototype.out reached linearCrossEntropy)
+  const option = (key: string) => (Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined);
+  const reduction = checkReduction(fn, option('reduction'));
+  const out = checkOut(fn, option('out'), input);
+  const wantGrad = checkBoolean(fn, 'grad', option('grad')) || out !== null;
   let gradScalar = 1;
   let gradPerPosition: FloatArray | null = null;
-  const g = options.gradOutput;
+  const g = option('gradOutput');
   if (g !== undefined && !wantGrad) {
     fail(fn, 'gradOutput was given but no gradient was requested; pass grad: true (or out) with it', TypeError);
   }

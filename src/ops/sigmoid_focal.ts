@@ -36,7 +36,7 @@ export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targ
   const y = floatTarget(FN, target, input, (s) => `target of shape ${showShape(s)} does not match the input shape ${showShape(shape)}`);
   const alpha = finiteOption(FN, 'alpha', opts.alpha, 0.25);
   const gamma = finiteOption(FN, 'gamma', opts.gamma, 2);
-  const plan = planLoss(FN, Object.assign(Object.create(null), opts, { reduction: opts.reduction ?? 'none' }), x, shape);
+  const plan = planLoss(FN, { ...opts, reduction: opts.reduction ?? 'none' }, x, shape);
   const precision = precisionOf(x);
   const ws = getWorkspace(FN);
   const lanes = [{ data: x, rows: 1, name: 'input' }, { data: y, rows: 1, type: x.constructor as Float64ArrayConstructor, name: 'target' }];
