@@ -428,13 +428,15 @@ function newWorker(onMessage: (m: unknown) => void, onError: (e: unknown) => voi
   const g = globalThis as unknown as { process?: NodeProcess; Worker: new (url: string) => WorkerLike & { onmessage: unknown; onerror: unknown }; Blob: new (parts: string[], o: object) => unknown; URL: { createObjectURL(b: unknown): string; revokeObjectURL(u: string): void } };
   if (threadSupport().kind === 'node') {
     const { Worker } = g.process!.getBuiltinModule!('node:worker_threads');
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // (options without a prototype: Node reads argv, env, name... from them, which a polluted
+    // Object.prototype would otherwise supply: red team 51, setThreads fell back to 1 thread)
+    const worker = new Worker(WORKER_SOURCE, Object.assign(Object.create(null), { eval: true }));
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
     return worker;
   }
-  const url = g.URL.createObjectURL(new g.Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const url = g.URL.createObjectURL(new g.Blob([WORKER_SOURCE], Object.assign(Object.create(null), { type: 'text/javascript' })));
   const worker = new g.Worker(url);
   g.URL.revokeObjectURL(url);
   worker.onmessage = (e: { data: unknown }) => onMessage(e.data);

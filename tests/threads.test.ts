@@ -306,6 +306,24 @@ test("setThreads takes a whole number >= 1 or 'auto', caps at 8, and getThreads 
   expect(X.getThreads()).toBe(1);
 });
 
+test('workers start under a polluted Object.prototype (Node reads Worker options through it)', async () => {
+  // red team 51: argv / env / name there made the workers fail to start, and setThreads fall back to 1
+  await X.setThreads(1);
+  const proto = Object.prototype as Record<string, unknown>;
+  const pollution: Record<string, unknown> = { argv: 'x', env: 'x', name: 5, execArgv: 'x', resourceLimits: 'x', type: 1 };
+  let threads = 0;
+  try {
+    for (const [key, value] of Object.entries(pollution)) proto[key] = value;
+    threads = await X.setThreads(2);
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key];
+  }
+  expect(threads).toBe(2);
+  const x = { data: f32(700000), shape: [700, 1000] };
+  expect(Array.from(X.softmax(x))).toEqual(Array.from(X.softmax(x)));
+  await X.setThreads(1);
+});
+
 test('small calls stay on the calling thread (no job is posted for a one-chunk call)', async () => {
   await X.setThreads(2);
   const pool = poolOf();
