@@ -11,11 +11,11 @@
 import { instantiate, instantiateStreaming, instantiateSync, RawExports } from './instantiate.js';
 import { bundledWasm, readWasmFile } from './wasm-location.js';
 import { buildSupported, envBuild, relaxedSimdSupported, simdSupported, WasmBuild } from './simd-detect.js';
-import { Workspace, KernelExports } from './workspace.js';
+import { Workspace, KernelExports, MAX_THREADS } from './workspace.js';
 import type { BytesSource, ResponseLike, UrlLike, WasmModule } from './types.js';
 import { fail } from './errors.js';
 import { checkOptions } from './tensor.js';
-import { MAX_THREADS, Pool, PoolModule, sharedMemoryBytes, threadSupport } from './threads.js';
+import type { PoolModule } from './threads.js';
 
 /** Checked against package.json by scripts/build-ts.mjs. */
 const VERSION = '0.1.0';
@@ -231,10 +231,14 @@ export function setThreads(n: number | 'auto'): Promise<number> {
     fail(fn, `expected a whole number of threads >= 1 or 'auto', got ${typeof n === 'number' ? n : typeof n === 'string' ? JSON.stringify(n) : typeof n}`, RangeError);
   }
   const wanted = Math.min(MAX_THREADS, n === 'auto' ? cores() : n);
-  // Where threads cannot run, asking for more than one (or for 'auto') says so, once.
-  const support = threadSupport();
-  if (n !== 1 && support.kind === 'none') return Promise.resolve(warnOnce(`${fn}: using 1 thread: ${support.why}`));
-  state.threads = state.threads.catch(() => 1).then(() => resize(fn, ws, wanted));
+  // (the pool's code is loaded here, the first time: see MAX_THREADS)
+  state.threads = state.threads.catch(() => 1).then(async () => {
+    const threads = await import('./threads.js');
+    // Where threads cannot run, asking for more than one (or for 'auto') says so, once.
+    const support = threads.threadSupport();
+    if (n !== 1 && support.kind === 'none') return warnOnce(`${fn}: using 1 thread: ${support.why}`);
+    return resize(fn, ws, wanted, threads);
+  });
   return state.threads;
 }
 
@@ -243,7 +247,7 @@ export function getThreads(): number {
   return state.workspace?.pool?.size ?? 1;
 }
 
-async function resize(fn: string, ws: Workspace, n: number): Promise<number> {
+async function resize(fn: string, ws: Workspace, n: number, { Pool, sharedMemoryBytes }: typeof import('./threads.js')): Promise<number> {
   const current = state.workspace!;
   if (n === 1) {
     current.pool?.close();

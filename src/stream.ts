@@ -27,9 +27,8 @@
 
 import { fail } from './errors.js';
 import { checkNotFreed, sameArray, sameMemory, viewsAgain } from './tensor.js';
-import { getWorkspaceLimit, Workspace } from './workspace.js';
+import { DEPTH, getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
-import { DEPTH } from './threads.js';
 import type { JobCall, JobResult } from './threads.js';
 
 export type StreamArray = Float32Array | Float64Array | Int32Array | Uint16Array;

@@ -14,9 +14,7 @@
 
 import { fail } from './errors.js';
 import type { WasmMemory, WasmModule } from './types.js';
-
-/** The pool's cap; assembly/threads.ts has as many scratch slots. */
-export const MAX_THREADS = 8;
+import { DEPTH } from './workspace.js';
 
 /** One wasm call of a chunk's job: the export's name and its arguments. */
 export interface JobCall {
@@ -38,8 +36,6 @@ const POSTED = 0; // sequence number of the last job posted
 const TAKEN = 1; // sequence number of the last job taken (by the worker, or back by the caller)
 const DONE = 2; // sequence number of the last job the worker finished (or skipped: taken back)
 const STOP = 3; // 1: leave the loop
-/** Jobs queued per worker. */
-export const DEPTH = 2;
 const STATUS = 4; // per slot (4, 5): 0: the job ran, 1: it threw
 const RAN = 4 + DEPTH; // jobs the worker ran itself (not taken back): for tests
 // Who sleeps (Atomics.wait) now, so the other side calls Atomics.notify only then: a notify that

@@ -30,9 +30,13 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
  *  no large power of two (which row strides of NCHW chunks often are). */
 const PAGE_BYTES = 4096;
 const STAGGER_BYTES = 1088;
-/** Pinned blocks' first offset in a page: between the call regions' (0, 1088, 2176, ...), so that a
- *  copy from a wasmArray into a call region does not alias either. */
-const PIN_OFFSET = 544;
+
+/** The thread pool's cap (assembly/threads.ts has as many scratch slots), and the jobs queued per
+ *  worker (src/threads.ts mailboxes; src/stream.ts keeps as many block sets per worker). Here, not
+ *  in threads.ts, which is loaded only when setThreads first runs: a page that never asks for
+ *  threads does not download the pool (3 KB gzip of the no-bundler page's 64 KB budget). */
+export const MAX_THREADS = 8;
+export const DEPTH = 2;
 
 let limitBytes = 1 << 30;
 
@@ -77,83 +81,35 @@ export class Workspace {
   /** Reserves `bytes` that stay put until `unpin`: the zero-copy path's arrays. First fit: the
    *  lowest gap between live blocks that is large enough (freed space below the top is reused, so
    *  allocating the next array and freeing the previous one every step stays flat), else the top.
-   *  A block of a page or more starts at an offset within a 4 KiB page that no other live one has
-   *  (PIN_OFFSET + i * STAGGER_BYTES), as the call regions do (reserve): an input and an `out`
+   *  A block of a page or more is padded to STAGGER_BYTES past a multiple of 4 KiB, where memory
+   *  has room (it never grows for that): arrays allocated one after another then start at
+   *  different offsets within a page, as the call regions do (reserve). An input and an `out`
    *  pinned a multiple of 4 KiB apart stalled the kernel on 4 KiB aliasing (crossEntropy NCHW [49,
-   *  21, 1024] from wasmArrays: 3.04 -> 1.93 ns/elem). The bytes skipped for it belong to the block
-   *  (no small array is put there), and it is packed as before where the stagger would pass the
-   *  workspace limit or grow memory that the packed block does not need. */
+   *  21, 1024] from wasmArrays: 3.04 -> 2.0 ns/elem). */
   pin(fn: string, bytes: number): number {
-    const size = align(Math.max(bytes, 1));
-    const live: [number, number][] = [];
-    for (const [pointer, length] of this.pinned) {
-      const pad = this.pads.get(pointer) ?? 0;
-      live.push([pointer - pad, length + pad]);
+    let size = align(Math.max(bytes, 1));
+    let pointer = this.arenaStart;
+    for (const [start, length] of [...this.pinned].sort((a, b) => a[0] - b[0])) {
+      if (start - pointer >= size) break;
+      pointer = Math.max(pointer, start + length);
     }
-    live.sort((a, b) => a[0] - b[0]);
-    const packed = this.firstFit(live, size, -1);
-    const top = packed + size;
-    if (size >= PAGE_BYTES) {
-      const pointer = this.firstFit(live, size, this.freeOffset());
-      const end = pointer + size;
-      const room = end - this.arenaStart <= limitBytes && (end <= this.exports.memory.buffer.byteLength || top > this.exports.memory.buffer.byteLength);
-      if (room && this.tryGrow(end)) {
-        // (the gap it was put in starts where the packed block would, or below: the pad is that gap's)
-        const start = this.gapStart(live, pointer);
-        if (pointer > start) this.pads.set(pointer, pointer - start);
-        return this.place(pointer, size);
-      }
-    }
-    if (top - this.arenaStart > limitBytes) {
+    const padded = size >= PAGE_BYTES ? size + ((STAGGER_BYTES - (size % PAGE_BYTES) + PAGE_BYTES) % PAGE_BYTES) : size;
+    const fits = (n: number) => pointer + n - this.arenaStart <= limitBytes;
+    const grows = pointer + size > this.memoryBytes;
+    if (fits(padded) && (grows ? this.tryGrow(pointer + padded) : pointer + padded <= this.memoryBytes)) size = padded;
+    const top = pointer + size;
+    if (!fits(size)) {
       fail(fn, `${mib(top - this.arenaStart)} of pinned arrays would exceed the workspace limit of ${mib(limitBytes)} (see setWorkspaceLimit)`, RangeError);
     }
     this.grow(fn, top);
-    return this.place(packed, size);
-  }
-
-  /** The lowest start for `size` bytes between the live blocks (sorted: start and length, pads
-   *  included), at `offset` within a page (-1: anywhere, 16-byte aligned). */
-  private firstFit(live: [number, number][], size: number, offset: number): number {
-    const at = (p: number) => (offset < 0 ? p : p + ((((offset - p) % PAGE_BYTES) + PAGE_BYTES) % PAGE_BYTES));
-    let pointer = this.arenaStart;
-    for (const [start, length] of live) {
-      if (start - at(pointer) >= size) break;
-      pointer = Math.max(pointer, start + length);
-    }
-    return at(pointer);
-  }
-
-  /** Where the free space that holds `pointer` starts: the end of the last live block below it. */
-  private gapStart(live: [number, number][], pointer: number): number {
-    let start = this.arenaStart;
-    for (const [s, length] of live) if (s + length <= pointer) start = Math.max(start, s + length);
-    return start;
-  }
-
-  /** The first of PIN_OFFSET + i * STAGGER_BYTES (mod a page) that no live block of a page or more
-   *  starts at. */
-  private freeOffset(): number {
-    for (let i = 0; ; i++) {
-      const offset = (PIN_OFFSET + i * STAGGER_BYTES) % PAGE_BYTES;
-      let taken = false;
-      for (const [pointer, length] of this.pinned) if (length >= PAGE_BYTES && pointer % PAGE_BYTES === offset) taken = true;
-      if (!taken) return offset;
-    }
-  }
-
-  private place(pointer: number, size: number): number {
     this.pinned.set(pointer, size);
-    this.base = Math.max(this.base, pointer + size);
+    this.base = Math.max(this.base, top);
     return pointer;
   }
-
-  /** Bytes skipped below a staggered pinned block, by its start (they are freed with it). */
-  private readonly pads = new Map<number, number>();
 
   /** Releases a pinned block; the arena shrinks back over every free block at its top. */
   unpin(pointer: number): void {
     if (!this.pinned.delete(pointer)) return;
-    this.pads.delete(pointer);
     let top = this.arenaStart;
     for (const [start, size] of this.pinned) top = Math.max(top, start + size);
     this.base = top;
