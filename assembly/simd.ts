@@ -60,6 +60,7 @@ const F32 = memory.data<f32>([
   0.5,                         // 22
   12583039.0,                  // 23 fast exp's magic bias 0x1.8000FEp23 = 1.5 * 2^23 + 127
   -87.33654022216797,          // 24 fast exp's cutoff -0x1.5D589Ep6: below it the result is subnormal
+  Infinity,                    // 25
 ], 16);
 
 const F64 = memory.data<f64>([
@@ -397,6 +398,13 @@ const LOG32 = memory.data<u32>([
 // @ts-ignore: decorator
 @inline export function minNormalV<T>(): v128 {
   return K<T>(k<T>(10, 11));
+}
+
+/** +Infinity, splatted (f32 lanes), from the table: a hoisted local, where a constant would be
+ *  written out at each use (18 bytes each). */
+// @ts-ignore: decorator
+@inline export function infV(): v128 {
+  return K<f32>(25);
 }
 
 /** One, splatted. */

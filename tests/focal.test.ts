@@ -300,3 +300,107 @@ test('gamma -2, float32: within 8 ulps of the float64 path', () => {
     expect(worstUlps(got.grad!, Float32Array.from(want.grad!))).toBeLessThanOrEqual(8);
   }
 });
+
+// ---- C = 2 (assembly/focal.ts focalPair): one exp per position, the step in float32 lanes.
+
+// Every gap v - m between the two logits that float32 exp does not round to 0 or 1 (e from 1 down
+// to 2^-149 and past it), with the target on either side of the max and on a tie, gradOutput 1 and
+// 1e3, against helpers/focal.ts focalAccurate (float64, from float32's d). The regrouped rows and an
+// NCHW layout walked in place reach the same kernel.
+describe('C = 2 float32 kernel, every logit gap: within 16 ulps of float64', () => {
+  const gaps: number[] = [0];
+  for (let g = 2 ** -26; g < 110; g *= 1.0213) gaps.push(g);
+  const positions = 4 * Math.ceil((2 * gaps.length) / 4);
+  const x = new Float32Array(2 * positions);
+  const t = new Int32Array(positions);
+  for (let p = 0; p < positions; p++) {
+    const gap = gaps[(p >> 1) % gaps.length];
+    const top = ((p * 7919) % 13) - 6; // the max anywhere in [-6, 6]
+    // rows [x0, x1]: the target (alternating 0 and 1) the max at even p, the smaller one at odd p
+    t[p] = (p >> 2) & 1;
+    x[2 * p + t[p]] = p % 2 === 0 ? top : top - gap;
+    x[2 * p + 1 - t[p]] = p % 2 === 0 ? top - gap : top;
+  }
+  // the same positions as NCHW [positions / 4, 2, 4]... walked in place needs class runs of 16 or
+  // more: [positions / 16, 2, 16]
+  const nchw = new Float32Array(x.length);
+  const inner = 16;
+  const outer = positions / inner;
+  for (let p = 0; p < positions; p++) {
+    const o = Math.floor(p / inner), i = p % inner;
+    nchw[(o * 2) * inner + i] = x[2 * p];
+    nchw[(o * 2 + 1) * inner + i] = x[2 * p + 1];
+  }
+  const cases = [
+    ['rows', x, [positions, 2], [positions]],
+    ['NCHW', nchw, [outer, 2, inner], [outer, inner]],
+  ] as const;
+  test.each(cases.flatMap(([name, data, shape, tshape]) => [2, 1, 0.5, 3].map((gamma) => [name, gamma, data, shape, tshape] as const)))('%s, gamma %p', (_name, gamma, data, shape, tshape) => {
+    if (positions % inner !== 0) throw new Error('positions must fill whole NCHW rows');
+    const target = shape.length === 2 ? t : Int32Array.from({ length: positions }, (_, q) => t[Math.floor(q / inner) * inner + (q % inner)]);
+    for (const scale of [1, 1e3]) {
+      const gradOutput = Float32Array.from({ length: positions }, (_, p) => scale * (1 + (p % 5) / 8));
+      const got = X.focalLoss({ data, shape: [...shape] }, { data: target, shape: [...tshape] }, { gamma, reduction: 'none', grad: true, gradOutput });
+      const want = focalAccurate(data, [...shape], target, gamma, null, (p) => gradOutput[p]);
+      expect(worstUlps(got.loss as Float32Array, want.loss)).toBeLessThanOrEqual(16);
+      expect(worstUlps(got.grad!, want.grad)).toBeLessThanOrEqual(16);
+      const sum = X.focalLoss({ data, shape: [...shape] }, { data: target, shape: [...tshape] }, { gamma, reduction: 'sum' }).loss as number;
+      expect(Math.abs(sum - want.total)).toBeLessThanOrEqual(1e-6 * Math.abs(want.total));
+    }
+  });
+});
+
+// The lanes focalPair leaves to focalPosition (an ignored target; a non-finite logit, weight or
+// gradOutput; a loss or G beyond float32), inside groups of four whose other lanes it keeps: the
+// same NaNs, infinities and values as the float64 path. A -inf beside a finite target logit stays
+// in its lane (u = 0): the float64 path's values there too.
+test.each([[[64, 2]], [[2, 2, 32]]])('C = 2 float32 kernel, hostile lanes %p: as float64', (shape) => {
+  const r = rng(68);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const positions = n / 2;
+  const inner = positions / shape[0];
+  const x = Float32Array.from(normals(r, n, 2));
+  // (multiples of 1/64: float32's gaps x_c - m are exact, as float64's, so the two paths differ by
+  // the kernels' rounding only, not by float32's d: 25 ulps at a gap of 20 with gamma 2)
+  x.forEach((v, i) => (x[i] = Math.round(v * 64) / 64));
+  const at = (p: number, c: number) => (Math.floor(p / inner) * 2 + c) * inner + (p % inner);
+  const t = Int32Array.from(ints(r, positions, 2));
+  const set = (p: number, target: number, x0: number, x1: number) => {
+    t[p] = target;
+    x[at(p, 0)] = x0;
+    x[at(p, 1)] = x1;
+  };
+  set(1, 1, -Infinity, 0.5); // -inf beside the target
+  set(5, 0, -Infinity, 0.5); // the target's logit -inf: an infinite loss
+  set(6, 1, NaN, 1);
+  set(9, 0, Infinity, 2);
+  set(13, 1, -Infinity, -Infinity);
+  set(19, 0, 3e38, -3e38);
+  set(21, 1, 1e30, -1e30); // (float32's d = -2e30 - 0: [3e38, -3e38] overflows it, to NaN as PyTorch float32's)
+  set(25, 0, 1e30, -1e30);
+  set(26, 1, 40, 0); // S rounds to 1 in float64: u 0 at the target
+  set(27, 0, 40, 0);
+  set(29, 1, 2.5, 2.5); // a tie
+  t[2] = -100;
+  t[positions - 1] = -100;
+  const weight = Float32Array.from([0.5, 1.7]);
+  for (const [gamma, w] of [[2, weight], [0.5, weight], [1, weight], [3, Float32Array.from([Infinity, 1])], [2, Float32Array.from([NaN, 2])], [2, Float32Array.from([1e-30, 3e38])]] as const) {
+    const gradOutput = Float32Array.from(normals(r, positions, 10));
+    gradOutput[4] = Infinity;
+    gradOutput[11] = NaN;
+    gradOutput[17] = 3e38;
+    gradOutput[22] = -1e-30;
+    const pshape = [shape[0], ...shape.slice(2)];
+    const opts = { gamma, weight: w, reduction: 'none' as const, grad: true };
+    const got = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { ...opts, gradOutput });
+    const want = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { ...opts, weight: Float64Array.from(w), gradOutput: Float64Array.from(gradOutput) });
+    const asF32 = (a: ArrayLike<number>) => Float32Array.from(a);
+    expect(worstUlps(got.loss as Float32Array, asF32(want.loss as Float64Array))).toBeLessThanOrEqual(16);
+    expect(worstUlps(got.grad!, asF32(want.grad!))).toBeLessThanOrEqual(16);
+    for (const reduction of ['sum', 'mean'] as const) {
+      const a = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { gamma, weight: w, reduction }).loss as number;
+      const b = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { gamma, weight: Float64Array.from(w), reduction }).loss as number;
+      expect(worstUlps([a], [Math.fround(b)])).toBeLessThanOrEqual(16);
+    }
+  }
+});
