@@ -94,17 +94,19 @@ function focalPosition<T>(
  *  time. Row CE's per-position scalar logs and exps had made rows of 2-5 classes slower than plain
  *  JavaScript (40 ns/elem at C = 2).
  *
- *  C > 2: the sums of exps in f64 lanes, the per-position step in f32 lanes from the f64 shares of
- *  S, with two changes of form that keep the values: u = 1 - p_t is the other exps' share of S (no
+ *  The sums of exps in f64 lanes, the per-position step in f32 lanes from the f64 shares of S,
+ *  with two changes of form that keep the values: u = 1 - p_t is the other exps' share of S (no
  *  cancellation, as expm1's), and p_t = e_t / S.
  *
- *  C = 2 (binary classification written as two classes): every quantity is a function of one exp,
- *  e = exp(v - m) with v the smaller logit, so the step needs no f64 sums: S = 1 + e (one
- *  rounding; where it rounds to 1, e is below half an ulp of it and the shares keep their relative
- *  accuracy), the non-target's share s_nt = u is (the target is the max ? e : 1) / S, p_t the
- *  other share, and log S = log1p(e) from e itself (no cancellation as S nears 1). The gradient row
- *  is (G u at the target, -G u beside it), without 1 / S or a loop over classes. focalLoss
- *  [524288, 2] float32 into out: 97 -> 32 instructions per element (bench/instructions.sh fc2).
+ *  C = 2 (binary classification written as two classes) takes one exp per position, e = exp(v - m)
+ *  for the smaller logit v: S = 1 + e and R = e, in f64 as the loop over classes leaves them, and
+ *  log S = log1p(e) (what logRestV makes of R's bits, bit for bit, without its f64 split), then the
+ *  same step; its gradient row is (G u at the target, -G u beside it: -s_nt G, s_nt = u), with no
+ *  second loop over classes. The same bits as the loops over classes gave (200,000 rows, gamma 0.5
+ *  to 3, with weights); focalLoss [524288, 2] float32 into out: 97 -> 53 x86 instructions per
+ *  element (bench/instructions.sh fc2). A first version took S = 1 + e in float32 (32 instructions
+ *  per element), up to 19.5 ulps from float64 at gamma 3 (red team 53: u from a float32 S, raised
+ *  to gamma + 1), where this step keeps 16.4.
  *
  *  Lanes whose values the vector form does not cover (an ignored target; a non-finite logit,
  *  weight or gradOutput; a loss or G beyond float32's range) are done again by focalPosition. At
@@ -127,14 +129,13 @@ function focalColumns(
   const one = oneV<f32>();
   const small = minNormalV<f32>();
   const inf = infV();
-  const w0 = f32x4.splat(weight != 0 ? load<f32>(weight) : 1);
-  const w1 = f32x4.splat(weight != 0 ? load<f32>(weight, 4) : 1);
   let sum = f64x2.splat(0);
   let loss = one;
   let lanes = 15;
   let kept4 = loss;
   // (a group with a lane for focalPosition breaks out of the inner loop: the call inside it made V8
-  // keep the exp's constants in memory, 10 of 47 instructions per element at C = 2)
+  // keep the exp's constants in memory, 10 of 47 instructions per element at C = 2, 32.3 -> 29.6 on
+  // NCHW with 20 classes)
   for (let i = 0; i < i1; i += 4) {
     for (; i < i1; i += 4) {
       const pos = <usize>o * inner + i;
@@ -142,44 +143,34 @@ function focalColumns(
       const g = grad + ((<usize>o * C * inner + i) << 2);
       const t = v128.load(target + (pos << 2));
       let regular = i32x4.gt_s(t, kept);
-      let wt: v128, lpt: v128, pt: v128, u: v128, inv = one, is1 = one;
+      // the max, the target's logit and weight, and whether every logit is finite
+      let wt = one, e2 = one, m = f32x4.neg(inf), xt = m, et = m, sLo = f64x2.splat(0), sHi = sLo, rLo = sLo, rHi = sLo;
+      for (let c = 0; c < C; c++) {
+        const v = v128.load(base + <usize>c * stride);
+        const isT = i32x4.eq(t, i32x4.splat(c));
+        m = f32x4.pmax(m, v);
+        xt = v128.bitselect(v, xt, isT);
+        if (weight != 0) wt = v128.bitselect(v128.load32_splat(weight + (<usize>c << 2)), wt, isT);
+        regular = v128.and(regular, f32x4.lt(f32x4.abs(v), inf));
+      }
+      regular = v128.and(regular, f32x4.lt(f32x4.abs(wt), inf));
       if (pair) {
-        const x0 = v128.load(base), x1 = v128.load(base + stride);
-        is1 = i32x4.eq(t, i32x4.splat(1));
-        // (pmax takes x1 where x0 < x1, pmin x0 there: the smaller one)
-        const m = f32x4.pmax(x0, x1);
-        const xt = v128.bitselect(x1, x0, is1);
-        wt = v128.bitselect(w1, w0, is1);
-        const e = expWith<f32>(f32x4.sub(f32x4.pmin(x1, x0), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
-        const S = f32x4.add(one, e);
-        const isMax = f32x4.eq(xt, m);
-        // (e <= 2^-53: S rounds to 1 in f64, where focalPosition's and PyTorch's log S and a max
-        // target's u are 0)
-        const sOne = f32x4.le(e, f32x4.splat(1.1102230246251565e-16));
-        u = v128.andnot(f32x4.div(v128.bitselect(e, one, isMax), S), v128.and(sOne, isMax));
-        pt = f32x4.div(v128.bitselect(one, e, isMax), S);
-        lpt = f32x4.sub(f32x4.sub(xt, m), v128.andnot(log1pV<f32>(e), sOne));
+        // one exp, e = exp(v - m) for the smaller logit v (pmin: x0 where x0 < x1, as pmax took x1):
+        // S = 1 + e and R = e in f64 (at a tie, or where e rounds to 1, S is 2 and R unused: the
+        // loop below has floor(e) = 1 there), the target's exp 1 or e
+        const e = expWith<f32>(f32x4.sub(f32x4.pmin(v128.load(base + stride), v128.load(base)), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
+        e2 = e;
+        et = v128.bitselect(one, e, f32x4.eq(xt, m));
+        rLo = f64x2.promote_low_f32x4(e);
+        rHi = f64x2.promote_low_f32x4(high(e));
+        sLo = f64x2.add(f64x2.splat(1), rLo);
+        sHi = f64x2.add(f64x2.splat(1), rHi);
       } else {
-        // the max, the target's logit and weight, and whether every logit is finite
-        let m = f32x4.neg(inf);
-        let xt = m;
-        wt = one;
-        for (let c = 0; c < C; c++) {
-          const v = v128.load(base + <usize>c * stride);
-          const isT = i32x4.eq(t, i32x4.splat(c));
-          m = f32x4.pmax(m, v);
-          xt = v128.bitselect(v, xt, isT);
-          if (weight != 0) wt = v128.bitselect(v128.load32_splat(weight + (<usize>c << 2)), wt, isT);
-          regular = v128.and(regular, f32x4.lt(f32x4.abs(v), inf));
-        }
-        regular = v128.and(regular, f32x4.lt(f32x4.abs(wt), inf));
         // the exps (kept in the gradient), R (rowExpSum's: the exps other than a max's 1, summed apart
         // in f64), the count of those 1s (floor(e): every exp is at most 1; exact in f32), and the
         // target's exp. S is count + R: below 2 that is withRest's 1 + R, and each class widens one
         // vector, not two
-        let rLo = f64x2.splat(0);
-        let rHi = rLo;
-        let et = f32x4.splat(0);
+        et = f32x4.splat(0);
         let ones = et;
         for (let c = 0; c < C; c++) {
           const q = <usize>c * stride;
@@ -192,36 +183,36 @@ function focalColumns(
           rLo = f64x2.add(rLo, f64x2.promote_low_f32x4(r));
           rHi = f64x2.add(rHi, f64x2.promote_low_f32x4(high(r)));
         }
-        const sLo = f64x2.add(f64x2.promote_low_f32x4(ones), rLo);
-        const sHi = f64x2.add(f64x2.promote_low_f32x4(high(ones)), rHi);
-        const isMax = f32x4.eq(xt, m);
-        // From the f64 sums, in two halves of f64 lanes: whether S rounds to 1, 1 / S, and u = 1 - p_t
-        // as the other exps' share of S: R where the target is the only max (0 where S rounds to 1: u
-        // = 0 there, PyTorch's), else S - e_t, at least 1 (the max's exp) and so without cancellation.
-        let invLo = sLo, invHi = sLo, uLo = sLo, uHi = sLo, oneLo = sLo, oneHi = sLo;
-        for (let h = 0; h < 2; h++) {
-          const half = h != 0;
-          const sum = half ? sHi : sLo;
-          const rest = half ? rHi : rLo;
-          const near = f64x2.lt(sum, f64x2.splat(2));
-          const isOne = f64x2.eq(sum, f64x2.splat(1));
-          const inverse = f64x2.div(f64x2.splat(1), sum);
-          const tMax = half ? i64x2.extend_high_i32x4_s(isMax) : i64x2.extend_low_i32x4_s(isMax);
-          const e = f64x2.promote_low_f32x4(half ? high(et) : et);
-          const others = v128.bitselect(v128.andnot(rest, isOne), f64x2.sub(sum, e), v128.and(tMax, near));
-          if (half) { invHi = inverse; uHi = f64x2.mul(others, inverse); oneHi = isOne; }
-          else { invLo = inverse; uLo = f64x2.mul(others, inverse); oneLo = isOne; }
-        }
-        // The rest in float32 lanes, four positions at once, from u and 1 / S rounded once each (p_t =
-        // e_t (1 / S)). Every quantity is a product or a sum of like signs (|lp_t| = |d| + log S, and
-        // the two terms of G have one sign for gamma > 0), so each stays within a few ulps; a lane
-        // where one overflows is irregular. log S is 0 where S rounds to 1, else log1p(R) below
-        // sqrt(2) (logRestV: R's own bits).
-        lpt = f32x4.sub(f32x4.sub(xt, m), v128.andnot(logRestV(sLo, sHi, rLo, rHi), v128.shuffle<i32>(oneLo, oneHi, 0, 2, 4, 6)));
-        inv = narrow<f32>(invLo, invHi);
-        u = narrow<f32>(uLo, uHi);
-        pt = f32x4.mul(et, inv);
+        sLo = f64x2.add(f64x2.promote_low_f32x4(ones), rLo);
+        sHi = f64x2.add(f64x2.promote_low_f32x4(high(ones)), rHi);
       }
+      const isMax = f32x4.eq(xt, m);
+      // From the f64 sums, in two halves of f64 lanes: whether S rounds to 1, 1 / S, and u = 1 - p_t
+      // as the other exps' share of S: R where the target is the only max (0 where S rounds to 1: u
+      // = 0 there, PyTorch's), else S - e_t, at least 1 (the max's exp) and so without cancellation.
+      let invLo = sLo, invHi = sLo, uLo = sLo, uHi = sLo, oneLo = sLo, oneHi = sLo;
+      for (let h = 0; h < 2; h++) {
+        const half = h != 0;
+        const sum = half ? sHi : sLo;
+        const rest = half ? rHi : rLo;
+        const near = f64x2.lt(sum, f64x2.splat(2));
+        const isOne = f64x2.eq(sum, f64x2.splat(1));
+        const inverse = f64x2.div(f64x2.splat(1), sum);
+        const tMax = half ? i64x2.extend_high_i32x4_s(isMax) : i64x2.extend_low_i32x4_s(isMax);
+        const e = f64x2.promote_low_f32x4(half ? high(et) : et);
+        const others = v128.bitselect(v128.andnot(rest, isOne), f64x2.sub(sum, e), v128.and(tMax, near));
+        if (half) { invHi = inverse; uHi = f64x2.mul(others, inverse); oneHi = isOne; }
+        else { invLo = inverse; uLo = f64x2.mul(others, inverse); oneLo = isOne; }
+      }
+      // The rest in float32 lanes, four positions at once, from u and 1 / S rounded once each (p_t =
+      // e_t (1 / S)). Every quantity is a product or a sum of like signs (|lp_t| = |d| + log S, and
+      // the two terms of G have one sign for gamma > 0), so each stays within a few ulps; a lane
+      // where one overflows is irregular. log S is 0 where S rounds to 1, else log1p(R) below
+      // sqrt(2) (logRestV: R's own bits).
+      const lpt = f32x4.sub(f32x4.sub(xt, m), v128.andnot(pair ? log1pV<f32>(e2) : logRestV(sLo, sHi, rLo, rHi), v128.shuffle<i32>(oneLo, oneHi, 0, 2, 4, 6)));
+      const inv = narrow<f32>(invLo, invHi);
+      const u = narrow<f32>(uLo, uHi);
+      const pt = f32x4.mul(et, inv);
       let mod = u;
       let slope = one;
       if (gamma == 2) {
@@ -259,6 +250,7 @@ function focalColumns(
           // subnormal, as the kernels flush every would-be subnormal product
           const beside = f32x4.sub(f32x4.splat(0), f32x4.mul(G, u));
           const flushed = v128.andnot(beside, f32x4.lt(f32x4.abs(beside), small));
+          const is1 = i32x4.eq(t, i32x4.splat(1));
           v128.store(g, v128.bitselect(flushed, atTarget, is1));
           v128.store(g + stride, v128.bitselect(atTarget, flushed, is1));
         } else {

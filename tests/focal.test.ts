@@ -404,3 +404,21 @@ test.each([[[64, 2]], [[2, 2, 32]]])('C = 2 float32 kernel, hostile lanes %p: as
     }
   }
 });
+
+// Red team 53: the first version of the C = 2 branch took S = 1 + e in float32 and u = e / S from
+// it: 17.5 and 17.1 ulps on these rows at gamma 3 (19.5 at a gap of 15.54 in a scan), over the
+// README's 17. The branch now forms u and p_t from S in f64, the loops' own values.
+test.each([
+  [[3.7169487476348877, -11.839228630065918], 0, null, 1e30],
+  [[-1730.1739501953125, -1726.1505126953125], 1, [0.1, 10], 1000],
+  [[0, -15.537118911743164], 0, [1.3, 0.7], -0.3],
+] as const)('C = 2 at gamma 3: %p, target %p, weight %p, gradOutput %p within 17 ulps', (row, target, weight, k) => {
+  const x = Float32Array.from([...row, ...row, ...row, ...row]);
+  const t = new Int32Array(4).fill(target);
+  const w = weight && Float32Array.from(weight);
+  const gradOutput = new Float32Array(4).fill(k);
+  const got = X.focalLoss({ data: x, shape: [4, 2] }, t, { gamma: 3, weight: w ?? undefined, reduction: 'none', grad: true, gradOutput });
+  const want = focalAccurate(x, [4, 2], t, 3, w, () => k);
+  expect(worstUlps(got.loss as Float32Array, want.loss)).toBeLessThanOrEqual(16);
+  expect(worstUlps(got.grad!, want.grad)).toBeLessThanOrEqual(17);
+});
