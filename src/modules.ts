@@ -10,7 +10,7 @@ import { focalLoss, FocalLossOptions } from './ops/focal.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
-import { FloatArray, Tensor } from './tensor.js';
+import { FloatArray, own, Tensor } from './tensor.js';
 import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from './types.js';
 
 /** The constructor's options with the call's over them, for the function to read and check as it
@@ -31,7 +31,7 @@ function merged<O>(options: unknown, call: unknown): O {
     const descriptors = Object.getOwnPropertyDescriptors(source) as Record<string, PropertyDescriptor>;
     for (const key of Object.getOwnPropertyNames(source)) {
       const d = descriptors[key];
-      if (source === call && 'value' in d && d.value === undefined && Object.prototype.hasOwnProperty.call(result, key)) continue;
+      if (source === call && 'value' in d && d.value === undefined && own(result, key)) continue;
       d.configurable = true; // (so that the call's may replace the constructor's)
       Object.defineProperty(result, key, d);
     }
@@ -40,7 +40,7 @@ function merged<O>(options: unknown, call: unknown): O {
     for (let p = Object.getPrototypeOf(source); p !== null; p = Object.getPrototypeOf(p)) {
       for (const key of p === Object.prototype ? Object.keys(p) : Object.getOwnPropertyNames(p)) {
         inherited[key] = true;
-        if (source === call && !Object.prototype.hasOwnProperty.call(call, key)) delete result[key];
+        if (source === call && !own(call, key)) delete result[key];
       }
     }
   }
