@@ -96,7 +96,11 @@ function readOptions(fn: string, options: object | undefined): Record<string, un
 }
 
 /** `copy` with the prototype of `options`: options inherited through a prototype stay inherited,
- *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy. */
+ *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy.
+ *  Not src/modules.ts `merged`, which copies descriptors so that the function runs each getter
+ *  once: readOptions reads grad, out, gradOutput, returnLse, weight and posWeight itself and
+ *  replaces weight and posWeight, so its copy is of values (`{ ...options }`: each getter run
+ *  once, here; enumerable properties only, where `merged` keeps non-enumerable ones). */
 function withPrototypeOf(options: object, copy: Record<string, unknown>): Record<string, unknown> {
   const proto = Object.getPrototypeOf(options);
   if (proto !== Object.prototype) Object.setPrototypeOf(copy, proto);
