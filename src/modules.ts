@@ -10,17 +10,18 @@ import { focalLoss, FocalLossOptions } from './ops/focal.js';
 import { logSoftmax, softmax, SoftmaxOptions } from './ops/softmax.js';
 import { ctcLoss, CtcLossOptions, Lengths } from './ops/ctc.js';
 import { LossResult } from './ops/loss.js';
-import { FloatArray, Tensor } from './tensor.js';
+import { FloatArray, own, Tensor } from './tensor.js';
 import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from './types.js';
 
 /** The constructor's options with the call's over them, for the function to read and check as it
  *  would its own options. A call option that is `undefined` means "not given", as an omitted
  *  argument does in JavaScript, so it leaves the constructor's value in place (`forward(x, t,
- *  { gamma: undefined })` keeps the class's gamma). Whatever the function would refuse, the class
- *  hands on for it to refuse in the same words (red teams 49-51): a non-object (`forward(x, t,
- *  5)`), an unknown key (undefined or not, a JSON "__proto__" too), and an option inherited through
- *  either object's prototype, which stays inherited here. Properties are copied as descriptors:
- *  getters are not run (the function runs each once), non-enumerable ones stay so. */
+ *  { gamma: undefined })` keeps the class's gamma); so does a call getter that returns undefined.
+ *  Whatever the function would refuse, the class hands on for it to refuse in the same words (red
+ *  teams 49-51): a non-object (`forward(x, t, 5)`), an unknown key (undefined or not, a JSON
+ *  "__proto__" too), and an option inherited through either object's prototype, which stays
+ *  inherited here. Properties are copied as descriptors: getters are not run (the function runs
+ *  each once), non-enumerable ones stay so. */
 function merged<O>(options: unknown, call: unknown): O {
   const isObject = (o: unknown): o is object => typeof o === 'object' && o !== null && !Array.isArray(o);
   if (!isObject(options)) return options as O;
@@ -30,8 +31,13 @@ function merged<O>(options: unknown, call: unknown): O {
   for (const source of call === undefined ? [options] : [options, call]) {
     const descriptors = Object.getOwnPropertyDescriptors(source) as Record<string, PropertyDescriptor>;
     for (const key of Object.getOwnPropertyNames(source)) {
-      const d = descriptors[key];
-      if (source === call && 'value' in d && d.value === undefined && Object.prototype.hasOwnProperty.call(result, key)) continue;
+      let d = descriptors[key];
+      if (source === call && own(result, key)) {
+        if ('value' in d && d.value === undefined) continue;
+        // A call getter is run when the function reads the option, once; when it gives
+        // undefined (or there is no getter) the constructor's value is read instead, as above.
+        if (!('value' in d)) d = { get: orConstructors(d.get, Object.getOwnPropertyDescriptor(result, key)!), enumerable: d.enumerable };
+      }
       d.configurable = true; // (so that the call's may replace the constructor's)
       Object.defineProperty(result, key, d);
     }
@@ -40,11 +46,21 @@ function merged<O>(options: unknown, call: unknown): O {
     for (let p = Object.getPrototypeOf(source); p !== null; p = Object.getPrototypeOf(p)) {
       for (const key of p === Object.prototype ? Object.keys(p) : Object.getOwnPropertyNames(p)) {
         inherited[key] = true;
-        if (source === call && !Object.prototype.hasOwnProperty.call(call, key)) delete result[key];
+        if (source === call && !own(call, key)) delete result[key];
       }
     }
   }
   return result as O;
+}
+
+/** A getter that runs `get` (the call's) and gives the constructor's value (`base`, its getter run
+ *  then) when that is undefined. Each runs with the receiver the function reads the option from. */
+function orConstructors(get: (() => unknown) | undefined, base: PropertyDescriptor): () => unknown {
+  return function (this: unknown) {
+    const value = get === undefined ? undefined : get.call(this);
+    if (value !== undefined) return value;
+    return 'value' in base ? base.value : base.get === undefined ? undefined : base.get.call(this);
+  };
 }
 
 export class CrossEntropyLoss {

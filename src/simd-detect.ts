@@ -42,6 +42,12 @@ export function relaxedSimdSupported(): boolean {
   return (relaxed ??= simdSupported() && validates(RELAXED_PROBE));
 }
 
+/** src/tensor.ts's `own`, copied: this module imports nothing, and src/wasm-location.ts (its own
+ *  entry in the browser bundle, the embedded module) imports it. Importing tensor.ts here put
+ *  tensor.ts and errors.ts into wasm-location's graph (measured: esbuild split off one more
+ *  shared chunk, 11 KB minified, 4 KB gzip, that wasm-location.js then imports). */
+const own = (o: object, key: PropertyKey): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
 declare const process: { env?: Record<string, string | undefined> } | undefined;
 
 const ENV_NAMES: Record<string, WasmBuild> = { relaxed: 'relaxed-simd', 'relaxed-simd': 'relaxed-simd', simd: 'simd', scalar: 'scalar' };
@@ -53,7 +59,7 @@ export function envBuild(fn: string): WasmBuild | undefined {
   try {
     // (own: a polluted Object.prototype is not the environment; red team 51)
     const env = typeof process !== 'undefined' ? process.env : undefined;
-    forced = env && Object.prototype.hasOwnProperty.call(env, 'WASM_XENT_BUILD') ? env.WASM_XENT_BUILD : undefined;
+    forced = env && own(env, 'WASM_XENT_BUILD') ? env.WASM_XENT_BUILD : undefined;
   } catch {
     // Deno without --allow-env throws on reading the environment: use the default.
   }

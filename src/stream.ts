@@ -26,7 +26,7 @@
 // them into the lane's float32 block, where the kernel reads them: no float32 copy is made in JS.
 
 import { fail } from './errors.js';
-import { checkNotFreed, sameArray, sameMemory, viewsAgain } from './tensor.js';
+import { checkNotFreed, own, sameArray, sameMemory, viewsAgain } from './tensor.js';
 import { DEPTH, getWorkspaceLimit, Workspace } from './workspace.js';
 import type { HalfDtype } from './tensor.js';
 import type { JobCall, JobResult } from './threads.js';
@@ -55,11 +55,11 @@ const typeOf = (l: Lane) => (l.half ? Float32Array : l.type ?? (l.data.construct
  *  one leaves out (type, half, name) would otherwise be read from a polluted Object.prototype
  *  (red team 51: Object.prototype.half = 'float16' read float32 inputs as 16-bit bits). */
 function ownFields(lanes: Lane[]): Lane[] {
-  const own = (l: Lane, key: keyof Lane) => (Object.prototype.hasOwnProperty.call(l, key) ? l[key] : undefined);
+  const field = (l: Lane, key: keyof Lane) => (own(l, key) ? l[key] : undefined);
   const out: Lane[] = [];
   for (let i = 0; i < lanes.length; i++) {
     const l = lanes[i];
-    out.push({ data: l.data, rows: l.rows, type: own(l, 'type') as Lane['type'], name: own(l, 'name') as string | undefined, half: own(l, 'half') as Lane['half'] });
+    out.push({ data: l.data, rows: l.rows, type: field(l, 'type') as Lane['type'], name: field(l, 'name') as string | undefined, half: field(l, 'half') as Lane['half'] });
   }
   return out;
 }

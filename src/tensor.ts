@@ -42,12 +42,18 @@ export function precisionOf(data: FloatArray | Uint16Array): Precision {
   return data instanceof Float32Array || data instanceof Uint16Array ? 'f32' : 'f64';
 }
 
+/** Whether `key` is an own property of `o` (Object.prototype.hasOwnProperty, which `o` may
+ *  shadow or, made with Object.create(null), lack). */
+export function own(o: object, key: PropertyKey): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key);
+}
+
 /** Whether `key` is a property of `o` that is not Object.prototype's: its own, or a class's (an
  *  onnxruntime Tensor's data is a getter on its prototype). A polluted Object.prototype never
  *  makes a plain object look like a tensor, nor gives one a dtype (red team 51). */
 export function has(o: object, key: string): boolean {
   for (let p: object | null = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    if (Object.prototype.hasOwnProperty.call(p, key)) return true;
+    if (own(p, key)) return true;
   }
   return false;
 }
@@ -538,7 +544,7 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
   // getter, a polluted Object.prototype) is refused, not silently applied (red team 50).
   const read: Record<string, unknown> = Object.create(null);
   for (const key of known) {
-    if (!Object.prototype.hasOwnProperty.call(options, key)) {
+    if (!own(options, key)) {
       if (key in options) fail(fn, `option '${key}' is inherited from the options object's prototype; options must be its own properties`, TypeError);
       continue;
     }

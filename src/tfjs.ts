@@ -19,7 +19,7 @@ import { klDiv as klDivOp, KlDivOptions } from './ops/kl_div.js';
 import { sigmoidFocalLoss as sigmoidFocalOp, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
 import { logSoftmax as logSoftmaxOp, logSoftmaxBackward, softmax as softmaxOp, softmaxBackward, SoftmaxOptions } from './ops/softmax.js';
 import type { LossResult } from './ops/loss.js';
-import type { Tensor } from './tensor.js';
+import { own, type Tensor } from './tensor.js';
 
 export { init, initSync } from './loader.js';
 
@@ -86,18 +86,21 @@ function readOptions(fn: string, options: object | undefined): Record<string, un
   if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
   if (options === null || typeof options !== 'object') fail(fn, `options must be an object, got ${options === null ? 'null' : typeof options}`, TypeError);
   const opts = withPrototypeOf(options, { ...options });
-  const own = (key: string) => Object.prototype.hasOwnProperty.call(opts, key);
   for (const key of ['grad', 'out', 'gradOutput']) {
-    if (own(key) && opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
+    if (own(opts, key) && opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
   }
   // A loss here returns one tensor: an lse asked for would be silently dropped.
-  if (own('returnLse') && opts.returnLse !== undefined && opts.returnLse !== false) fail(fn, "option 'returnLse' is not taken by wasm-xent/tfjs (a loss returns one tensor): use tf.logSumExp(x, classDim), or the array API's crossEntropy", TypeError);
-  for (const key of ['weight', 'posWeight']) if (own(key)) opts[key] = readTensorArg(fn, key, opts[key]);
+  if (own(opts, 'returnLse') && opts.returnLse !== undefined && opts.returnLse !== false) fail(fn, "option 'returnLse' is not taken by wasm-xent/tfjs (a loss returns one tensor): use tf.logSumExp(x, classDim), or the array API's crossEntropy", TypeError);
+  for (const key of ['weight', 'posWeight']) if (own(opts, key)) opts[key] = readTensorArg(fn, key, opts[key]);
   return opts;
 }
 
 /** `copy` with the prototype of `options`: options inherited through a prototype stay inherited,
- *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy. */
+ *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy.
+ *  Not src/modules.ts `merged`, which copies descriptors so that the function runs each getter
+ *  once: readOptions reads grad, out, gradOutput, returnLse, weight and posWeight itself and
+ *  replaces weight and posWeight, so its copy is of values (`{ ...options }`: each getter run
+ *  once, here; enumerable properties only, where `merged` keeps non-enumerable ones). */
 function withPrototypeOf(options: object, copy: Record<string, unknown>): Record<string, unknown> {
   const proto = Object.getPrototypeOf(options);
   if (proto !== Object.prototype) Object.setPrototypeOf(copy, proto);

@@ -274,6 +274,36 @@ test('a per-call option left undefined keeps the constructor\'s value, in every 
   expect(focal.loss).toBe(X.crossEntropy(x, t).loss);
 });
 
+test("a per-call option given as a getter that returns undefined keeps the constructor's value, as an undefined data property does", () => {
+  const x = { data: normals(r, 12), shape: [3, 4] };
+  const t = ints(r, 3, 4);
+  const expected = X.focalLoss(x, t, { gamma: 3, reduction: 'sum' }).loss;
+  expect(expected).not.toBe(X.focalLoss(x, t, { reduction: 'sum' }).loss); // (the default gamma is 2)
+  const focal = new X.FocalLoss({ gamma: 3, reduction: 'sum' });
+  expect(focal.forward(x, t, { gamma: undefined }).loss).toBe(expected);
+  // the call's getter is read once, and its undefined leaves gamma 3 in place
+  let reads = 0;
+  const call = { get gamma() { reads++; return undefined; } };
+  expect(focal.forward(x, t, call).loss).toBe(expected);
+  expect(reads).toBe(1);
+  // likewise over a getter of the constructor's, which runs once when the call's gives undefined
+  let ctorReads = 0;
+  const ctor = { get gamma() { ctorReads++; return 3; }, reduction: 'sum' as const };
+  reads = 0;
+  expect(new X.FocalLoss(ctor).forward(x, t, call).loss).toBe(expected);
+  expect([reads, ctorReads]).toEqual([1, 1]);
+  // a getter without a value for an option the constructor does not set: the function's default
+  expect(focal.forward(x, t, { get ignoreIndex() { return undefined; } }).loss).toBe(expected);
+  // a setter alone reads as undefined: the constructor's value stands
+  expect(focal.forward(x, t, Object.defineProperty({}, 'gamma', { set() {}, enumerable: true })).loss).toBe(expected);
+  // a getter with a value replaces the constructor's; one the call inherits is refused as before
+  expect(focal.forward(x, t, { get gamma() { return 0; } }).loss).toBe(X.focalLoss(x, t, { gamma: 0, reduction: 'sum' }).loss);
+  expect(() => focal.forward(x, t, Object.create({ get gamma() { return undefined; } }))).toThrow("focalLoss: option 'gamma' is inherited from the options object's prototype");
+  // the same in another class
+  const sum = X.crossEntropy(x, t, { reduction: 'sum' }).loss;
+  expect(new X.CrossEntropyLoss({ reduction: 'sum' }).forward(x, t, { get reduction() { return undefined; } }).loss).toBe(sum);
+});
+
 test('oneHot lays classes along a new last dim', () => {
   expect(Array.from(X.oneHot([2, 0], 3))).toEqual([0, 0, 1, 1, 0, 0]);
   expect(X.oneHot(new BigInt64Array([1n]), 2)).toBeInstanceOf(Float32Array);

@@ -3,7 +3,7 @@
 // belong to the caller).
 
 import { fail, showShape } from '../errors.js';
-import { callerArray, checkBoolean, sameArray, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, Precision, precisionOf, product, Reduction, tensorLike, typedArrayKind, typeName, viewsAgain } from '../tensor.js';
+import { callerArray, checkBoolean, sameArray, checkBuffer, checkNumbers, checkReduction, FloatArray, newFloatArray, own, Precision, precisionOf, product, Reduction, tensorLike, typedArrayKind, typeName, viewsAgain } from '../tensor.js';
 import { Chunk, ChunkLayout, Lane, Stream } from '../stream.js';
 import { Workspace } from '../workspace.js';
 
@@ -44,7 +44,7 @@ export function planLoss(
 ): LossPlan {
   // own fields only: the ops pass object literals, whose absent fields a polluted Object.prototype
   // would otherwise supply (red team 51: Object.prototype.out reached linearCrossEntropy)
-  const option = (key: string) => (Object.prototype.hasOwnProperty.call(options, key) ? options[key] : undefined);
+  const option = (key: string) => (own(options, key) ? options[key] : undefined);
   const reduction = checkReduction(fn, option('reduction'));
   const out = checkOut(fn, option('out'), input);
   const wantGrad = checkBoolean(fn, 'grad', option('grad')) || out !== null;
