@@ -19,7 +19,7 @@ import { klDiv as klDivOp, KlDivOptions } from './ops/kl_div.js';
 import { sigmoidFocalLoss as sigmoidFocalOp, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
 import { logSoftmax as logSoftmaxOp, logSoftmaxBackward, softmax as softmaxOp, softmaxBackward, SoftmaxOptions } from './ops/softmax.js';
 import type { LossResult } from './ops/loss.js';
-import { own, type Tensor } from './tensor.js';
+import { own, typeName, type Tensor } from './tensor.js';
 
 export { init, initSync } from './loader.js';
 
@@ -84,8 +84,8 @@ function readTensorArg(fn: string, name: string, t: unknown, x?: unknown, kind: 
  *  weight and posWeight read from tf.Tensors. */
 function readOptions(fn: string, options: object | undefined): Record<string, unknown> {
   if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
-  if (options === null || typeof options !== 'object') fail(fn, `options must be an object, got ${options === null ? 'null' : typeof options}`, TypeError);
-  const opts = withPrototypeOf(options, { ...options });
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
+  const opts = withPrototypeOf(options, ownValues(options));
   for (const key of ['grad', 'out', 'gradOutput']) {
     if (own(opts, key) && opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
   }
@@ -99,8 +99,21 @@ function readOptions(fn: string, options: object | undefined): Record<string, un
  *  for the function to refuse them by name (src/tensor.ts checkOptions), not dropped by the copy.
  *  Not src/modules.ts `merged`, which copies descriptors so that the function runs each getter
  *  once: readOptions reads grad, out, gradOutput, returnLse, weight and posWeight itself and
- *  replaces weight and posWeight, so its copy is of values (`{ ...options }`: each getter run
- *  once, here; enumerable properties only, where `merged` keeps non-enumerable ones). */
+ *  replaces weight and posWeight, so its copy is of values (ownValues: each getter run once,
+ *  here). */
+/** The own string-keyed properties of `o` as values (each getter run once), non-enumerable ones
+ *  kept and still non-enumerable: the array API and the classes read such an option (a spread
+ *  dropped it: `reduction: 'sum'` gave a mean), and checkOptions, which lists enumerable keys,
+ *  treats them alike. */
+function ownValues(o: object): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.getOwnPropertyNames(o)) {
+    const { enumerable } = Object.getOwnPropertyDescriptor(o, key)!;
+    Object.defineProperty(copy, key, { value: (o as Record<string, unknown>)[key], enumerable, writable: true, configurable: true });
+  }
+  return copy;
+}
+
 function withPrototypeOf(options: object, copy: Record<string, unknown>): Record<string, unknown> {
   const proto = Object.getPrototypeOf(options);
   if (proto !== Object.prototype) Object.setPrototypeOf(copy, proto);
@@ -118,7 +131,7 @@ function lossOp(fn: string, x: unknown, options: Record<string, unknown>, classD
   // Asked before the op runs: inside customGrad's forward function the tape is paused.
   const taping = tf.engine().isTapeOn();
   const op = tf.customGrad(((xt: tf.Tensor) => {
-    const r = run(input, withPrototypeOf(options, { ...options, grad: taping }));
+    const r = run(input, withPrototypeOf(options, Object.assign(ownValues(options), { grad: taping })));
     const rank = input.shape.length;
     const dim = classDim === null ? null : classDim < 0 ? classDim + Math.max(rank, 1) : classDim;
     const lossShape = input.shape.filter((_, i) => i !== dim);

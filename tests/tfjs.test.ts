@@ -4,6 +4,7 @@
 // equal the same loss written in tfjs ops, and tf.memory().numTensors stays flat.
 import * as tf from '@tensorflow/tfjs';
 import * as XT from '../src/tfjs';
+import * as X from '../src';
 import { rng, normals, uniforms, ints } from './helpers/random';
 
 // Malformed calls do not type-check, by design: call the API untyped there.
@@ -228,6 +229,8 @@ describe('bad input: a clear error, nothing leaked', () => {
     // options are own properties, as in the array API: an inherited one is named, not dropped by a copy
     ['inherited option', () => U.crossEntropy(x, [0, 1], Object.create({ reduction: 'sum' })), TypeError, "crossEntropy: option 'reduction' is inherited from the options object's prototype; options must be its own properties"],
     ['inherited weight', () => U.nllLoss(x, [0, 1], Object.create({ weight: tf.tensor1d([1, 2, 3]) })), TypeError, "nllLoss: option 'weight' is inherited from the options object's prototype; options must be its own properties"],
+    // an array is refused, as the array API refuses it (a spread had made it a plain object)
+    ['array as options', () => U.crossEntropy(x, [0, 1], [] as object), TypeError, 'crossEntropy: options must be an object, got Array'],
   ];
   test.each(cases)('%s', (_name, call, kind, message) => {
     const before = tf.memory().numTensors;
@@ -245,4 +248,15 @@ describe('bad input: a clear error, nothing leaked', () => {
     // The next correct call still gives PyTorch's value: lse(1, 2, 3) - (1 + 2) / 2 = 1.9076
     expect(tf.tidy(() => XT.crossEntropy(x, [0, 1]).dataSync()[0])).toBeCloseTo(1.90760596, 5);
   });
+});
+
+// A non-enumerable own option is read, as the array API and the classes read it (red team 73: the
+// options' spread dropped it, and reduction 'sum' gave the mean).
+test('a non-enumerable own option is read', () => {
+  const x = tf.tensor2d([1, 2, 3, 1, 2, 3], [2, 3]);
+  const options = Object.defineProperty({}, 'reduction', { value: 'sum', enumerable: false });
+  const got = tf.tidy(() => XT.crossEntropy(x, [0, 1], options).dataSync()[0]);
+  const want = X.crossEntropy({ data: Float32Array.from([1, 2, 3, 1, 2, 3]), shape: [2, 3] }, [0, 1], options).loss as number;
+  expect(got).toBeCloseTo(want, 5);
+  expect(want).toBeCloseTo(2 * 1.90760596, 5);
 });
