@@ -278,15 +278,21 @@ test.each([[[64, 5]], [[2, 5, 4, 8]], [[40, 3, 6]]])('float32 column path, hosti
     gradOutput[4] = Infinity;
     gradOutput[11] = NaN;
     gradOutput[17] = 3e38;
-    const pshape = [shape[0], ...shape.slice(2)];
-    const opts = { gamma, weight: w, reduction: 'none' as const, grad: true };
-    const got = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { ...opts, gradOutput });
-    const want = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { ...opts, weight: Float64Array.from(w), gradOutput: Float64Array.from(gradOutput) });
-    const asF32 = (a: ArrayLike<number>) => Float32Array.from(a);
-    expect(worstUlps(got.loss as Float32Array, asF32(want.loss as Float64Array))).toBeLessThanOrEqual(16);
-    expect(worstUlps(got.grad!, asF32(want.grad!))).toBeLessThanOrEqual(16);
+    expectAsFloat64(x, shape, t, gamma, w, gradOutput);
   }
 });
+
+/** focalLoss on float32 x (reduction 'none', with the gradient) within 16 ulps of the same call on
+ *  float64 copies of x, the weight and gradOutput: the float64 path's NaNs, infinities and values. */
+function expectAsFloat64(x: Float32Array, shape: number[], t: Int32Array, gamma: number, w: Float32Array, gradOutput: Float32Array) {
+  const pshape = [shape[0], ...shape.slice(2)];
+  const opts = { gamma, weight: w, reduction: 'none' as const, grad: true };
+  const got = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { ...opts, gradOutput });
+  const want = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { ...opts, weight: Float64Array.from(w), gradOutput: Float64Array.from(gradOutput) });
+  const asF32 = (a: ArrayLike<number>) => Float32Array.from(a);
+  expect(worstUlps(got.loss as Float32Array, asF32(want.loss as Float64Array))).toBeLessThanOrEqual(16);
+  expect(worstUlps(got.grad!, asF32(want.grad!))).toBeLessThanOrEqual(16);
+}
 
 // Negative gamma stays on the per-position path: below -1 the two terms of G nearly cancel, and the
 // column path's p_t = e_t / S from float32 exps was 50 ulps off (red team 35b).
@@ -390,13 +396,8 @@ test.each([[[64, 2]], [[2, 2, 32]]])('C = 2 float32 kernel, hostile lanes %p: as
     gradOutput[11] = NaN;
     gradOutput[17] = 3e38;
     gradOutput[22] = -1e-30;
+    expectAsFloat64(x, shape, t, gamma, w, gradOutput);
     const pshape = [shape[0], ...shape.slice(2)];
-    const opts = { gamma, weight: w, reduction: 'none' as const, grad: true };
-    const got = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { ...opts, gradOutput });
-    const want = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { ...opts, weight: Float64Array.from(w), gradOutput: Float64Array.from(gradOutput) });
-    const asF32 = (a: ArrayLike<number>) => Float32Array.from(a);
-    expect(worstUlps(got.loss as Float32Array, asF32(want.loss as Float64Array))).toBeLessThanOrEqual(16);
-    expect(worstUlps(got.grad!, asF32(want.grad!))).toBeLessThanOrEqual(16);
     for (const reduction of ['sum', 'mean'] as const) {
       const a = X.focalLoss({ data: x, shape }, { data: t, shape: pshape }, { gamma, weight: w, reduction }).loss as number;
       const b = X.focalLoss({ data: Float64Array.from(x), shape }, { data: t, shape: pshape }, { gamma, weight: Float64Array.from(w), reduction }).loss as number;
