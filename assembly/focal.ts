@@ -133,7 +133,7 @@ function focalColumns(
   let sum = f64x2.splat(0);
   let loss = one;
   let lanes = 15;
-  let kept4 = loss;
+  let groupRegular = loss; // (the lanes of the group that broke out kept in the vector form)
   // (a group with a lane for focalPosition breaks out of the inner loop: the call inside it made V8
   // keep the exp's constants in memory, 10 of 47 instructions per element at C = 2, 32.3 -> 29.6 on
   // NCHW with 20 classes)
@@ -158,7 +158,7 @@ function focalColumns(
       if (pair) {
         // one exp, e = exp(v - m) for the smaller logit v (pmin: x0 where x0 < x1, as pmax took x1):
         // S = 1 + e and R = e in f64 (at a tie, or where e rounds to 1, S is 2 and R unused: the
-        // loop below has floor(e) = 1 there), the target's exp 1 or e
+        // other branch's loop of exps has floor(e) = 1 there), the target's exp 1 or e
         const e = expWith<f32>(f32x4.sub(f32x4.pmin(v128.load(base + stride), v128.load(base)), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
         e2 = e;
         et = v128.bitselect(one, e, f32x4.eq(xt, m));
@@ -267,13 +267,13 @@ function focalColumns(
         }
       }
       lanes = i32x4.bitmask(regular);
-      kept4 = regular;
+      groupRegular = regular;
       if (lanes != 15) break;
       sum = addWide<f32>(sum, loss);
     }
     // a group with lanes for focalPosition: the others' losses, and those lanes done again
     if (i < i1) {
-      sum = addWide<f32>(sum, v128.and(loss, kept4));
+      sum = addWide<f32>(sum, v128.and(loss, groupRegular));
       for (let l = 0; l < 4; l++) {
         if (!(lanes & (1 << l))) total += focalPosition<f32>(x, target, weight, o, C, inner, i + l, gamma, lossOut, grad, scale, gradPerPosition);
       }
