@@ -517,13 +517,18 @@ function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/** Options must be an object, not null and not an array (src/tfjs.ts checks its options so too). */
+export function checkOptionsObject(fn: string, options: unknown): asserts options is object {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
+  }
+}
+
 /** Rejects option names the function does not know, naming a likely intended one: the same name
  *  up to case, '_' and '-' (PyTorch's snake_case), or one within two typos of it. */
 export function checkOptions(fn: string, options: unknown, known: readonly string[]): Record<string, unknown> {
   if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
-  }
+  checkOptionsObject(fn, options);
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       const squash = (s: string) => s.replace(/[_-]/g, '').toLowerCase();

@@ -19,7 +19,7 @@ import { klDiv as klDivOp, KlDivOptions } from './ops/kl_div.js';
 import { sigmoidFocalLoss as sigmoidFocalOp, SigmoidFocalLossOptions } from './ops/sigmoid_focal.js';
 import { logSoftmax as logSoftmaxOp, logSoftmaxBackward, softmax as softmaxOp, softmaxBackward, SoftmaxOptions } from './ops/softmax.js';
 import type { LossResult } from './ops/loss.js';
-import { own, typeName, type Tensor } from './tensor.js';
+import { checkOptionsObject, own, type Tensor } from './tensor.js';
 
 export { init, initSync } from './loader.js';
 
@@ -84,7 +84,7 @@ function readTensorArg(fn: string, name: string, t: unknown, x?: unknown, kind: 
  *  weight and posWeight read from tf.Tensors. */
 function readOptions(fn: string, options: object | undefined): Record<string, unknown> {
   if (options === undefined) return Object.create(null); // (not {}: a polluted Object.prototype would be read)
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(fn, `options must be an object, got ${typeName(options)}`, TypeError);
+  checkOptionsObject(fn, options);
   const opts = withPrototypeOf(options, ownValues(options));
   for (const key of ['grad', 'out', 'gradOutput']) {
     if (own(opts, key) && opts[key] !== undefined) fail(fn, `option '${key}' is not taken by wasm-xent/tfjs: the gradient flows through tfjs (tf.grads, optimizer.minimize, model.fit)`, TypeError);
