@@ -25,10 +25,14 @@ import type { BinaryTarget, HalfTensor, IndexTarget, ProbabilityTarget } from '.
 function merged<O>(options: unknown, call: unknown): O {
   const isObject = (o: unknown): o is object => typeof o === 'object' && o !== null && !Array.isArray(o);
   if (!isObject(options)) return options as O;
-  if (call !== undefined && !isObject(call)) return call as O;
+  // Without call options the function reads the constructor's object itself: the same reads,
+  // refusals and getter runs as from a copy, and a small call is not dominated by building one
+  // (a [8, 10] crossEntropy through the class took 8.9 us against 4.4 us for the function).
+  if (call === undefined) return options as O;
+  if (!isObject(call)) return call as O;
   const inherited: Record<string, true> = Object.create(null);
   const result: Record<string, unknown> = Object.create(inherited);
-  for (const source of call === undefined ? [options] : [options, call]) {
+  for (const source of [options, call]) {
     const descriptors = Object.getOwnPropertyDescriptors(source) as Record<string, PropertyDescriptor>;
     for (const key of Object.getOwnPropertyNames(source)) {
       let d = descriptors[key];
