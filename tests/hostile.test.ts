@@ -106,6 +106,50 @@ describe('arguments that lie about themselves give the honest answer', () => {
 
 type Row = [name: string, call: () => unknown, kind: ErrorConstructor | typeof TypeError | typeof RangeError, message: string | RegExp];
 
+// A getter of a later argument that shrinks (resizable buffer) or detaches (transfer) an earlier
+// argument's buffer after that argument was read: every op reads all its arguments before it
+// validates any, so the check sees the change (red team 55: linearCrossEntropy had validated its
+// input before reading linearWeight and target, and then computed on the previous call's data).
+// One row per op and argument pair: the op, the argument whose buffer changes, and the call with
+// that argument's data and a later argument whose getter runs `change`.
+describe('a later argument\'s getter shrinks or detaches an earlier argument\'s buffer', () => {
+  const resizable = (n: number) => new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(n * 4, { maxByteLength: n * 4 });
+  const later = <V>(value: V, shape: number[], change: () => void) => ({ get data() { change(); return value; }, shape });
+  type Op = [fn: string, argument: string, shape: number[], call: (data: Float32Array, change: () => void) => unknown];
+  const W = () => ({ data: logits(3 * 4, 2), shape: [3, 4] });
+  const probs = (n: number) => new Float32Array(n).fill(0.25);
+  const ops: Op[] = [
+    ['crossEntropy', 'input', [N, C], (d, ch) => X.crossEntropy({ data: d, shape: [N, C] }, later(T, [N], ch))],
+    ['nllLoss', 'input', [N, C], (d, ch) => X.nllLoss({ data: d, shape: [N, C] }, later(T, [N], ch))],
+    ['focalLoss', 'input', [N, C], (d, ch) => X.focalLoss({ data: d, shape: [N, C] }, later(T, [N], ch), { grad: true })],
+    ['binaryCrossEntropy', 'input', [N, C], (d, ch) => X.binaryCrossEntropy({ data: d, shape: [N, C] }, later(probs(N * C), [N, C], ch))],
+    ['binaryCrossEntropyWithLogits', 'input', [N, C], (d, ch) => X.binaryCrossEntropyWithLogits({ data: d, shape: [N, C] }, later(probs(N * C), [N, C], ch), { grad: true })],
+    ['klDiv', 'input', [N, C], (d, ch) => X.klDiv({ data: d, shape: [N, C] }, later(probs(N * C), [N, C], ch))],
+    ['sigmoidFocalLoss', 'input', [N, C], (d, ch) => X.sigmoidFocalLoss({ data: d, shape: [N, C] }, later(probs(N * C), [N, C], ch))],
+    ['tokenScores', 'logits', [N, C], (d, ch) => X.tokenScores({ data: d, shape: [N, C] }, later(T, [N], ch))],
+    ['softmaxBackward', 'gradOutput', [N, C], (d, ch) => X.softmaxBackward({ data: d, shape: [N, C] }, later(X.softmax(honestInput()), [N, C], ch))],
+    ['linearCrossEntropy', 'input', [2, 4], (d, ch) => X.linearCrossEntropy({ data: d, shape: [2, 4] }, later(W().data, [3, 4], ch), [0, 2], { grad: true })],
+    ['linearCrossEntropy', 'input', [2, 4], (d, ch) => X.linearCrossEntropy({ data: d, shape: [2, 4] }, W(), later([0, 2], [2], ch), { grad: true })],
+    ['ctcLoss', 'logProbs', [3, 1, 4], (d, ch) => X.ctcLoss({ data: d, shape: [3, 1, 4] }, later([1, 2], [1, 2], ch), [3], [2])],
+    ['linearCrossEntropy', 'linearWeight', [3, 4], (d, ch) => X.linearCrossEntropy({ data: logits(8), shape: [2, 4] }, { data: d, shape: [3, 4] }, later([0, 2], [2], ch), { grad: true })],
+  ];
+  const shown = (shape: number[]) => `[${shape.join(', ')}]`;
+  test.each(ops)('%s: %s shrunk to 0 bytes', (fn, argument, shape, call) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const buffer = resizable(n);
+    const data = new Float32Array(buffer, 0, n);
+    data.set(logits(n, 3).map((v) => Math.abs(v) / 8)); // (in [0, 1] for BCE)
+    expect(() => call(data, () => (buffer as unknown as { resize(n: number): void }).resize(0)))
+      .toThrow(new RangeError(`${fn}: ${argument} shape ${shown(shape)} holds ${n} elements but its data has 0`));
+  });
+  test.each(ops)('%s: %s detached', (fn, argument, shape, call) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n).fill(0.5);
+    expect(() => call(data, () => structuredClone(data.buffer, { transfer: [data.buffer] })))
+      .toThrow(new TypeError(`${fn}: ${argument} is backed by a detached ArrayBuffer (it was transferred); pass an array that still owns its memory`));
+  });
+});
+
 describe('arguments that cannot be read safely are refused with their own error', () => {
   // Resizable buffers (ES2024) are newer than the lib this project compiles against.
   const resizable = (n: number) => new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(n * 4, { maxByteLength: n * 4 });

@@ -92,8 +92,11 @@ function run<A extends FloatArray>(
   fn: string, inputArg: Tensor<A>, target: unknown, options: unknown, logits: boolean,
 ): LossResult<A> {
   const opts = checkOptions(fn, options, logits ? [...LOSS_OPTIONS, 'weight', 'posWeight'] : [...LOSS_OPTIONS, 'weight']);
-  const input = floatTensor(fn, 'input', readArg(fn, 'input', inputArg));
+  // (every argument read before any is validated: a later getter that shrinks an earlier buffer
+  // runs before the checks; linear_cross_entropy.ts, red team 55)
+  const inputRead = readArg(fn, 'input', inputArg);
   target = readArg(fn, 'target', target);
+  const input = floatTensor(fn, 'input', inputRead);
   const x = input.data;
   const shape = input.shape;
   const y = floatTarget(fn, target, input, (t) =>

@@ -25,8 +25,9 @@ type KlDivKernel = (x: number, t: number, n: number, logTarget: number, loss: nu
  *  target of the input's shape. Mirrors torch.nn.functional.kl_div. */
 export function klDiv<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: KlDivOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
-  const input = floatTensor(FN, 'input', readArg(FN, 'input', inputArg));
+  const inputRead = readArg(FN, 'input', inputArg); // (all read, then validated: linear_cross_entropy.ts)
   const target = readArg(FN, 'target', targetArg);
+  const input = floatTensor(FN, 'input', inputRead);
   const { data: x, shape } = input;
   const t = floatTarget(FN, target, input, (s) => `target of shape ${showShape(s)} does not match the input shape ${showShape(shape)} (klDiv takes a target of the input's shape)`);
   const reduction: string = checkReduction(FN, opts.reduction, true);

@@ -83,10 +83,16 @@ export function linearCrossEntropy<A extends FloatArray>(
 export function linearCrossEntropy<A extends FloatArray>(
   inputArg: Tensor<A>, weightArg: Tensor<A>, targetArg: unknown, options?: LinearCrossEntropyOptions<A>,
 ): LinearCrossEntropyResult<A> {
+  // Everything the caller passed is read once, up front (tensor.ts: readArg), then validated: a
+  // getter of a later argument that shrinks or detaches an earlier one's buffer runs before the
+  // checks, never between a check and the kernel (red team 55: a linearWeight getter that shrank
+  // the input to 0 bytes left the call computing on the previous call's hidden states).
   const opts = checkOptions(FN, options, OPTIONS);
-  const input = floatTensor(FN, 'input', readArg(FN, 'input', inputArg));
-  const linear = floatTensor(FN, 'linearWeight', readArg(FN, 'linearWeight', weightArg));
+  const inputRead = readArg(FN, 'input', inputArg);
+  const linearRead = readArg(FN, 'linearWeight', weightArg);
   const target = readArg(FN, 'target', targetArg);
+  const input = floatTensor(FN, 'input', inputRead);
+  const linear = floatTensor(FN, 'linearWeight', linearRead);
   const x = input.data;
   const w = linear.data;
   const precision = precisionOf(x);

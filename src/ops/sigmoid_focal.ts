@@ -30,8 +30,9 @@ export function finiteOption(fn: string, name: string, value: unknown, fallback:
  *  shape. Mirrors torchvision.ops.sigmoid_focal_loss, whose default reduction is 'none'. */
 export function sigmoidFocalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: unknown, options?: SigmoidFocalLossOptions<A>): LossResult<A> {
   const opts = checkOptions(FN, options, OPTIONS);
-  const input = floatTensor(FN, 'input', readArg(FN, 'input', inputArg));
+  const inputRead = readArg(FN, 'input', inputArg); // (all read, then validated: linear_cross_entropy.ts)
   const target = readArg(FN, 'target', targetArg);
+  const input = floatTensor(FN, 'input', inputRead);
   const { data: x, shape } = input;
   const y = floatTarget(FN, target, input, (s) => `target of shape ${showShape(s)} does not match the input shape ${showShape(shape)}`);
   const alpha = finiteOption(FN, 'alpha', opts.alpha, 0.25);

@@ -76,9 +76,10 @@ function forward<A extends FloatArray>(fn: string, kernelName: string, inputArg:
 
 function backward<A extends FloatArray>(fn: string, kernelName: string, gradOutputArg: Tensor<A>, outputArg: Tensor<A>, options?: SoftmaxOptions<A>): A {
   const opts = checkOptions(fn, options, ['dim', 'out']);
-  const gradOutput = readArg(fn, 'gradOutput', gradOutputArg);
+  const gradOutput = readArg(fn, 'gradOutput', gradOutputArg); // (both read, then validated: linear_cross_entropy.ts)
+  const output = readArg(fn, 'output', outputArg);
   const g = floatTensor(fn, 'gradOutput', gradOutput);
-  const y = floatTensor(fn, 'output', readArg(fn, 'output', outputArg));
+  const y = floatTensor(fn, 'output', output);
   if (g.data.constructor !== y.data.constructor) fail(fn, `gradOutput is a ${g.data.constructor.name} but output is a ${y.data.constructor.name}`, TypeError);
   if (g.shape.length !== y.shape.length || g.shape.some((d, i) => d !== y.shape[i])) {
     fail(fn, `gradOutput of shape ${showShape(g.shape)} does not match output of shape ${showShape(y.shape)}`, RangeError);

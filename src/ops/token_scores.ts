@@ -69,8 +69,9 @@ export function tokenScores<O extends TokenScoresOptions = {}>(logits: HalfTenso
 export function tokenScores<A extends FloatArray>(logitsArg: Tensor<A> | HalfTensor, targetArg?: unknown, options?: TokenScoresOptions): TokenScores<A> {
   const opts = checkOptions(FN, options, OPTIONS);
   // Half-precision logits (float16 / bfloat16 bits) are decoded to float32 chunk by chunk in wasm.
-  const input = inputTensor(FN, 'logits', readArg(FN, 'logits', logitsArg));
+  const logitsRead = readArg(FN, 'logits', logitsArg); // (all read, then validated: linear_cross_entropy.ts)
   const target = readArg(FN, 'target', targetArg);
+  const input = inputTensor(FN, 'logits', logitsRead);
   // The class dim defaults to the last (logits of shape [batch, sequence, vocabulary]).
   const layout = layoutAround(FN, input, opts.dim ?? -1);
   const x = layout.input.data;
