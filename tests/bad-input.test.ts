@@ -442,6 +442,9 @@ const lce: Case[] = [
   ['linearCrossEntropy outWeight of the wrong size', () => X.linearCrossEntropy(HX, HW, T, { outWeight: new Float32Array(11) }), RangeError, 'linearCrossEntropy: outWeight has 11 elements but needs 12'],
   ['linearCrossEntropy outBias without linearBias', () => X.linearCrossEntropy(HX, HW, T, { outBias: new Float32Array(4) }), TypeError, 'linearCrossEntropy: outBias was given but there is no linearBias to differentiate'],
   ['linearCrossEntropy softcap 0', () => X.linearCrossEntropy(HX, HW, T, { softcap: 0 }), RangeError, 'linearCrossEntropy: softcap must be a positive finite number, got 0'],
+  // (red team 55: float32 softcap 1e-40 gave NaN gradients where the derivative is 0)
+  ['linearCrossEntropy subnormal float32 softcap', () => X.linearCrossEntropy(HX, HW, T, { softcap: 1e-40 }), RangeError, 'linearCrossEntropy: softcap must be at least 1.1754943508222875e-38 (the smallest normal float32 number: below it the capped logits are subnormal), got 1e-40'],
+  ['linearCrossEntropy subnormal float64 softcap', () => X.linearCrossEntropy({ data: Float64Array.from(HX.data), shape: HX.shape }, { data: Float64Array.from(HW.data), shape: HW.shape }, T, { softcap: 1e-310 }), RangeError, 'linearCrossEntropy: softcap must be at least 2.2250738585072014e-308 (the smallest normal float64 number: below it the capped logits are subnormal), got 1e-310'],
   ['linearCrossEntropy string softcap', () => X.linearCrossEntropy(HX, HW, T, { softcap: '2' as never }), TypeError, 'linearCrossEntropy: softcap must be a number, got "2"'],
   ['linearCrossEntropy string label smoothing', () => X.linearCrossEntropy(HX, HW, T, { labelSmoothing: '0.1' as never }), TypeError, 'linearCrossEntropy: labelSmoothing must be a number, got "0.1"'],
   ['linearCrossEntropy string zLoss (red team 44: a RangeError)', () => X.linearCrossEntropy(HX, HW, T, { zLoss: '1' as never }), TypeError, 'linearCrossEntropy: zLoss must be a number, got "1"'],

@@ -115,6 +115,11 @@ export function linearCrossEntropy<A extends FloatArray>(
   const ignoreIndex = checkIgnoreIndex(FN, opts.ignoreIndex);
   const cap = numberOption(FN, 'softcap', opts.softcap, 0);
   if (opts.softcap !== undefined && !(cap > 0 && cap < Infinity)) fail(FN, `softcap must be a positive finite number, got ${cap}`, RangeError);
+  // Below the input type's smallest normal number every capped logit is subnormal and 1 / softcap
+  // overflows: the softcap's derivative came out NaN or infinite where it is 0 (red team 55, float32
+  // softcap 1e-40). Refused rather than computed from a few bits.
+  const minCap = precision === 'f32' ? 2 ** -126 : 2 ** -1022;
+  if (cap > 0 && cap < minCap) fail(FN, `softcap must be at least ${minCap} (the smallest normal ${precision === 'f32' ? 'float32' : 'float64'} number: below it the capped logits are subnormal), got ${cap}`, RangeError);
   const zLoss = checkZLoss(FN, opts.zLoss);
   const returnLse = checkBoolean(FN, 'returnLse', opts.returnLse);
   const accumulate = checkBoolean(FN, 'accumulate', opts.accumulate);
