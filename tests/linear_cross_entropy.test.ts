@@ -576,3 +576,19 @@ describe('red team 40: upstream factors beyond float32\'s max', () => {
     }
   });
 });
+
+// 'mean' and 'sum' are JS numbers accumulated in float64, as every op's (README, Tensors): the
+// float32 path had rounded them to float32, so a z-loss sum beyond float32's max came back
+// infinite where crossEntropy on the same logits gave it (red team 55).
+test('a float32 loss is a float64 number: zLoss 3e38 gives a finite loss beyond float32\'s max', () => {
+  const x = new Float32Array([0.1, 0.2, 0.15]);
+  const identity = new Float32Array([1, 0, 0, 0, 1, 0, 0, 0, 1]); // logits = x
+  const lse = Math.log(Math.exp(x[0]) + Math.exp(x[1]) + Math.exp(x[2]));
+  const want = lse - x[0] + 3e38 * lse * lse; // float64, on the float32 logits
+  for (const reduction of ['sum', 'mean'] as const) {
+    const lce = X.linearCrossEntropy({ data: x, shape: [1, 3] }, { data: identity, shape: [3, 3] }, [0], { zLoss: 3e38, reduction }).loss as number;
+    const ce = X.crossEntropy({ data: x, shape: [1, 3] }, [0], { zLoss: 3e38, reduction }).loss as number;
+    expect(Math.abs(lce / want - 1)).toBeLessThan(1e-6);
+    expect(Math.abs(lce / ce - 1)).toBeLessThan(1e-6);
+  }
+});

@@ -356,7 +356,9 @@ export function linearCrossEntropy<A extends FloatArray>(
     loss = (zeroWeightMean ? zeroWeightSmoothedMean(total, nllTotal, eps, C) : total / denominator) + (zLoss > 0 ? zTotal / counted : 0);
   }
   else loss = total + zTotal;
-  if (precision === 'f32' && typeof loss === 'number') loss = Math.fround(loss);
+  // (a JS number accumulated in float64, as every op's 'mean' and 'sum': it was rounded to float32
+  // here, so the same float32 logits gave crossEntropy and linearCrossEntropy different losses,
+  // and a sum beyond float32's max came back infinite: red team 55)
   const result: LinearCrossEntropyResult<A> = { loss };
   if (lse) result.lse = lse as A;
   if (gradInput) {
