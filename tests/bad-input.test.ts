@@ -275,6 +275,11 @@ const ctc: Case[] = [
   ['ctc: target equal to the blank', () => X.ctcLoss(LP, { data: [1, 2, 0, 1], shape: [2, 2] }, [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 0 at position [1, 0] is the blank label; targets must not contain blank (0)'],
   ['ctc: target equal to a non-default blank', () => X.ctcLoss(LP, [1, 2, 2], [4, 3], [2, 1], { blank: 2 }), RangeError, 'ctcLoss: Target 2 at position [1] is the blank label; targets must not contain blank (2)'],
   ['ctc: fractional target', () => X.ctcLoss(LP, [1, 1.5, 2], [4, 3], [2, 1]), TypeError, 'ctcLoss: target 1.5 at position [1] is not an integer label'],
+  // (red team 56: these four printed the value rounded to a Number, 1152921504606847000)
+  ['ctc: BigInt64Array input length beyond the safe range', () => X.ctcLoss(LP, TG, new BigInt64Array([4n, 2n ** 60n + 1n]), [2, 1]), RangeError, 'ctcLoss: Expected input_lengths to have value at most 4, but got value 1152921504606846977 (inputLengths[1])'],
+  ['ctc: BigInt64Array target length beyond the safe range', () => X.ctcLoss(LP, TG, [4, 3], new BigInt64Array([2n ** 60n + 1n, 1n])), RangeError, 'ctcLoss: Expected target_lengths to have value at most 9007199254740991, but got value 1152921504606846977 (targetLengths[0])'],
+  ['oneHot: BigInt64Array class beyond the safe range', () => X.oneHot(new BigInt64Array([0n, 2n ** 60n + 1n]), 3), RangeError, 'oneHot: Class values must be smaller than num_classes: target[1] = 1152921504606846977, numClasses 3'],
+  ['inverseFrequencyWeights: BigInt64Array class beyond the safe range', () => X.inverseFrequencyWeights(new BigInt64Array([2n ** 60n + 1n]), 3), RangeError, 'inverseFrequencyWeights: Class values must be smaller than num_classes: target[0] = 1152921504606846977, numClasses 3'],
   ['ctc: BigInt64Array target beyond the safe range', () => X.ctcLoss(LP, new BigInt64Array([1n, 2n ** 62n + 1n, 2n]), [4, 3], [2, 1]), RangeError, 'ctcLoss: Target 4611686018427387905 is out of bounds. (at position [1]; labels are 0..2)'],
   ['ctc: float targets', () => X.ctcLoss(LP, new Float32Array([1, 2, 2]), [4, 3], [2, 1]), TypeError, 'ctcLoss: targets must be an integer typed array or an array of numbers, got Float32Array'],
   ['ctc: a number as lengths of a batch', () => X.ctcLoss(LP, TG, 4, [2, 1]), TypeError, 'ctcLoss: inputLengths must be an array of 2 lengths for batched input, got a number'],

@@ -65,12 +65,9 @@ export function ctcLoss<A extends FloatArray>(
   const zeroInfinity = checkBoolean(FN, 'zeroInfinity', opts.zeroInfinity);
   const plan = planLoss(FN, opts, lp, batched ? [N] : []);
 
-  const il = lengths('inputLengths', 'input_lengths', inputLengths, N, batched);
-  const tl = lengths('targetLengths', 'target_lengths', targetLengths, N, batched);
+  const il = lengths('inputLengths', 'input_lengths', inputLengths, N, batched, T);
+  const tl = lengths('targetLengths', 'target_lengths', targetLengths, N, batched, Number.MAX_SAFE_INTEGER);
   const { labels, offsets, maxS } = readTargets(targets, tl, N, C, blank);
-  for (let b = 0; b < N; b++) {
-    if (il[b] > T) fail(FN, `Expected input_lengths to have value at most ${T}, but got value ${il[b]} (inputLengths[${b}])`, RangeError);
-  }
 
   // The upstream gradient of each element's loss: 'mean' divides by the target length (at least
   // 1) and by N, as PyTorch's (loss / target_lengths.clamp_min(1)).mean() does.
@@ -186,8 +183,8 @@ function scratchBytes(T: number, S: number, C: number): number {
   return ((4 * Math.max(T, 2) + 6) * W + 2 * Math.ceil(C / 2)) * 8 + 4 * Math.ceil((S + 1) / 4) * 8;
 }
 
-/** N non-negative integer lengths (PyTorch's `name`): an integer array, or one number when unbatched. */
-function lengths(name: string, torchName: string, value: unknown, N: number, batched: boolean): Float64Array {
+/** N integer lengths in 0..max (PyTorch's `name`): an integer array, or one number when unbatched. */
+function lengths(name: string, torchName: string, value: unknown, N: number, batched: boolean, max: number): Float64Array {
   let values: ArrayLike<number | bigint>;
   if (typeof value === 'number' || typeof value === 'bigint') {
     if (batched) fail(FN, `${name} must be an array of ${N} lengths for batched input, got a ${typeof value}`, TypeError);
@@ -205,8 +202,10 @@ function lengths(name: string, torchName: string, value: unknown, N: number, bat
   for (let b = 0; b < N; b++) {
     const v = Number(values[b]);
     if (!Number.isInteger(v)) fail(FN, `${name}[${b}] = ${String(values[b])} is not an integer`, TypeError);
-    if (v < 0) fail(FN, `Expected ${torchName} to have value at least 0, but got value ${v} (${name}[${b}])`, RangeError);
-    out[b] = v; // too large ones fail the bound checks that follow
+    if (v < 0) fail(FN, `Expected ${torchName} to have value at least 0, but got value ${String(values[b])} (${name}[${b}])`, RangeError);
+    // (the value as given: a BigInt past 2^53 is not its rounded Number; red team 56)
+    if (v > max) fail(FN, `Expected ${torchName} to have value at most ${max}, but got value ${String(values[b])} (${name}[${b}])`, RangeError);
+    out[b] = v; // target lengths past the targets' size fail readTargets' checks
   }
   return out;
 }

@@ -13,7 +13,7 @@ function classIndices(fn: string, target: unknown, numClasses: unknown): { value
   for (let i = 0; i < values.length; i++) {
     const t = Number(values[i]);
     if (!Number.isInteger(t)) fail(fn, `target[${i}] = ${String(values[i])} is not an integer class index`, TypeError);
-    if (t < 0 || t >= numClasses) fail(fn, `Class values must be smaller than num_classes: target[${i}] = ${t}, numClasses ${numClasses}`, RangeError);
+    if (t < 0 || t >= numClasses) fail(fn, `Class values must be smaller than num_classes: target[${i}] = ${String(values[i])}, numClasses ${numClasses}`, RangeError); // (the value itself: a BigInt past 2^53 is not its rounded Number; red team 56)
   }
   return { values, shape, C: numClasses };
 }
