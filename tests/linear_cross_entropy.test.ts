@@ -592,3 +592,25 @@ test('a float32 loss is a float64 number: zLoss 3e38 gives a finite loss beyond 
     expect(Math.abs(lce / ce - 1)).toBeLessThan(1e-6);
   }
 });
+
+// The float32 prescale counts a probability target's mass (red team 55: q = [3e38, 0, 0, 0] with
+// gradOutput 2 gave gradInput [-inf, -inf] where float64's [-1.90e38, 2.11e38] fit float32).
+test('float32 probability targets of large mass: the gradients float64 gives, finite', () => {
+  const x = new Float32Array([0.3, -0.2]);
+  const W = new Float32Array([1, 0.5, 0.5, 1, 1, 1, 0, 1]);
+  const q = new Float32Array([3e38, 0, 0, 0]);
+  const r = X.linearCrossEntropy({ data: x, shape: [1, 2] }, { data: W, shape: [4, 2] }, { data: q, shape: [1, 4] }, { grad: true, gradOutput: 2, reduction: 'sum' });
+  // float64: z = W x, s = softmax(z), dZ_c = g (s_c P - q_c), P = sum q; gradInput = dZ W, gradWeight = dZ x^T
+  const z = [0, 1, 2, 3].map((c) => W[2 * c] * x[0] + W[2 * c + 1] * x[1]);
+  const S = z.reduce((a, v) => a + Math.exp(v), 0);
+  const P = q.reduce((a, v) => a + v, 0);
+  const dZ = z.map((v, c) => 2 * ((Math.exp(v) / S) * P - q[c]));
+  const gradInput = [0, 1].map((d) => dZ.reduce((a, g, c) => a + g * W[2 * c + d], 0));
+  const gradWeight = dZ.flatMap((g) => [g * x[0], g * x[1]]);
+  for (const [got, want] of [[r.gradInput!, gradInput], [r.gradWeight!, gradWeight]] as const) {
+    want.forEach((w, i) => {
+      expect(Number.isFinite(got[i])).toBe(true);
+      expect(Math.abs(got[i] - w)).toBeLessThanOrEqual(1e-5 * Math.abs(w) + 1e-30);
+    });
+  }
+});

@@ -375,15 +375,24 @@ export function linearCrossEntropy<A extends FloatArray>(
   }
 
   /** The shift of the prescale above: 0 unless the input is float32 and the largest finite upstream
-   *  factor times the largest finite class weight (at least 1) passes 2^60 (one infinite factor
+   *  factor times the largest finite class weight (at least 1) times the largest probability
+   *  target row's mass (at least 1) passes 2^60 (one infinite factor
    *  left the others unscaled: red team 41). (Float64 keeps PyTorch float64's own overflow: red
    *  team 5's gradOutput 1e308 gives its +-inf.) */
   function upstreamShift(): number {
     if (!wantGrad || precision !== 'f32') return 0;
     const gOut = plan.gradPerPosition;
     const g = gOut ? largestMagnitude(gOut, finite) : Math.abs(plan.reduction === 'mean' ? plan.gradScalar / denominator : plan.gradScalar);
+    // A probability target's mass multiplies dZ = g (s P - w q) too, P = sum_c w_c q_c (red team
+    // 55: q [3e38, 0, 0, 0] with gradOutput 2 gave infinite gradients where float64's fit).
+    let mass = 1;
+    for (let n = 0; probs && n < N; n++) {
+      let m = eps; // (smoothing's eps / C per class)
+      for (let c = n * C; c < (n + 1) * C; c++) m += Math.abs(finite(probs[c]));
+      if (m > mass) mass = m;
+    }
     // (float32 values: their product stays far inside float64's range)
-    const e = Math.ceil(Math.log2(g * Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
+    const e = Math.ceil(Math.log2(g * mass * Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
     return e > 60 && e < Infinity ? e - 60 : 0;
   }
 
