@@ -243,6 +243,17 @@ export class Stream {
       // 43690 rows had 2 tail positions per chunk, which [3, 200000] dim 0 ran in vector lanes)
       this.count = relayout === 'columns' && count < outer && count >= 8 ? count - (count % 8) : count;
       this.width = inner;
+      // Rows regrouped into one column block are the positions of [C, N] with dim 0 (and [1, C, N]):
+      // their chunks end where that layout's do, its aliasing rule included, so the layouts give
+      // the same bits (red team 57: [65536, 2] was one chunk here, two there, and its 'mean' differed
+      // in the last bit; [131073, 2] split at 65536 here, at 65544 there)
+      if (relayout === 'columns' && inner === 1) {
+        if (this.count >= outer) {
+          if (outer >= ALIASED_MIN && aliases(outer)) this.count = Math.ceil(outer / 8) * 4 + 8;
+        } else if (aliases(this.count)) {
+          this.count += 8;
+        }
+      }
     } else {
       this.count = 1;
       const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 8) * 8));

@@ -45,6 +45,6 @@ export function focalLoss<A extends FloatArray>(inputArg: Tensor<A>, targetArg: 
  *  3.5 / 3.7; [2, 5, 256, 256] 6.7, where the strided walk took 33. */
 function focalLayout(C: number, inner: number, simd: boolean, columns: boolean): ChunkLayout {
   if (!simd) return { walksClassRows: true };
-  if (columns && (inner > 1 || C < 64)) return inner < 16 ? { relayout: 'columns' } : { walksClassRows: true };
+  if (columns && (inner > 1 || C < 64)) return inner < 16 ? { relayout: 'columns', walksClassRows: true } : { walksClassRows: true };
   return inner > 1 && C >= 8 ? { relayout: 'rows' } : { walksClassRows: true };
 }
