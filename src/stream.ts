@@ -229,37 +229,37 @@ export class Stream {
     // kernel that walks them a vector at a time finds its lines evicted (crossEntropy
     // [8, 21, 64, 64] 4.96 ns/elem, [8, 21, 64, 63] 3.40; softmax.ts walks such rows its own way).
     const aliases = (width: number) => walksClassRows && (width * typeOf(lanes[0]).BYTES_PER_ELEMENT) % ALIASING_BYTES === 0;
-    if (slice <= CHUNK_BYTES && inner >= ALIASED_MIN && aliases(inner)) {
-      // two chunks, half the positions and 8 more, then the rest: rows 32 (float32) or 64 (float64)
-      // bytes off a multiple of 512, and every chunk a multiple of 8 positions, which keeps the
-      // kernels' vector groups where an unsplit slice has them (the same bits: tests/redteam2)
-      this.count = 1;
-      this.width = Math.ceil(inner / 8) * 4 + 8;
-    } else if (slice <= CHUNK_BYTES || inner <= MIN_WIDTH) {
+    // Positions per chunk of one outer slice of n inner positions, when chunks slice it:
+    // - fitting one chunk but aliasing: two chunks, half the positions and 8 more, then the rest:
+    //   rows 32 (float32) or 64 (float64) bytes off a multiple of 512, and every chunk a multiple
+    //   of 8 positions, which keeps the kernels' vector groups where an unsplit slice has them (the
+    //   same bits: tests/redteam2);
+    // - too big: as many as a chunk holds, 8 more where that width aliases (C = 16 or 32 float32
+    //   give 8192 or 4096: [4, 32, 128, 128] 5.36 -> 3.87 ns/elem; 8, not 4, as above).
+    const sliceWidth = (n: number): number => {
+      const fits = widest * n <= CHUNK_BYTES;
+      if (fits && n >= ALIASED_MIN && aliases(n)) return Math.ceil(n / 8) * 4 + 8;
+      if (fits || n <= MIN_WIDTH) return n;
+      const width = Math.min(n, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 8) * 8));
+      return width < n && aliases(width) ? width + 8 : width;
+    };
+    if (relayout === 'columns' && inner === 1) {
+      // Rows regrouped into one column block are the positions of [C, N] with dim 0 (and [1, C, N]):
+      // their chunks end where that layout's do, so the layouts give the same bits (red team 57:
+      // [65536, 2] was one chunk here, two there, and its 'mean' differed in the last bit). That
+      // also keeps chunks a multiple of 8 rows, as red team 15 needed ([200000, 3] in chunks of
+      // 43690 rows had 2 tail positions per chunk, which [3, 200000] dim 0 ran in vector lanes).
+      this.count = sliceWidth(outer);
+      this.width = 1;
+    } else if ((slice <= CHUNK_BYTES && !(inner >= ALIASED_MIN && aliases(inner))) || inner <= MIN_WIDTH) {
       const count = Math.max(1, Math.min(outer, Math.floor(CHUNK_BYTES / Math.max(1, slice))));
       // Regrouped into one column, a chunk of a multiple of 8 outer indices keeps the kernel's
-      // vector groups of 8 positions where the column layout's own chunks have them, and the
-      // positions a chunk's scalar tail computes the same (red team 15: [200000, 3] in chunks of
-      // 43690 rows had 2 tail positions per chunk, which [3, 200000] dim 0 ran in vector lanes)
+      // vector groups of 8 positions where the column layout's own chunks have them.
       this.count = relayout === 'columns' && count < outer && count >= 8 ? count - (count % 8) : count;
       this.width = inner;
-      // Rows regrouped into one column block are the positions of [C, N] with dim 0 (and [1, C, N]):
-      // their chunks end where that layout's do, its aliasing rule included, so the layouts give
-      // the same bits (red team 57: [65536, 2] was one chunk here, two there, and its 'mean' differed
-      // in the last bit; [131073, 2] split at 65536 here, at 65544 there)
-      if (relayout === 'columns' && inner === 1) {
-        if (this.count >= outer) {
-          if (outer >= ALIASED_MIN && aliases(outer)) this.count = Math.ceil(outer / 8) * 4 + 8;
-        } else if (aliases(this.count)) {
-          this.count += 8;
-        }
-      }
     } else {
       this.count = 1;
-      const width = Math.min(inner, Math.max(MIN_WIDTH, Math.floor(CHUNK_BYTES / widest / 8) * 8));
-      // 8 positions more where that width aliases (C = 16 or 32 float32 give 8192 or 4096:
-      // [4, 32, 128, 128] 5.36 -> 3.87 ns/elem; 8, not 4, as above)
-      this.width = width < inner && aliases(width) ? width + 8 : width;
+      this.width = sliceWidth(inner);
     }
     // A regroup is for speed only: where its scratch (a chunk of the widest regrouped lane) would
     // take the call over the workspace limit, the chunks keep their layout (red team 34: focalLoss
