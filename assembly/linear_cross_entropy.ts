@@ -293,10 +293,7 @@ export function lceBackward<T>(
       if (probs != 0) wc *= <f64>load<T>(at<T>(probs, <usize>n * C + c)) * (1 - eps) + uniform;
       d -= load<f64>(stat(coef, C_GAMMA, ntp, n)) * wc;
       if (targets != 0 && load<i32>(targets + (<usize>n << 2)) == c) d -= load<f64>(stat(coef, C_BETA, ntp, n));
-      if (cap > 0) {
-        const u = z / cap;
-        d *= 1 - u * u;
-      }
+      if (cap > 0) d *= capSlope<T>(z, cap);
       const dt = <T>d;
       store<T>(at<T>(row, n), dt);
       sum += <f64>dt;
@@ -312,6 +309,15 @@ export function lceBackward<T>(
     for (let n = 0; n < nt; n++) sum += <f64>load<T>(at<T>(row, n));
     store<f64>(gradBias + (<usize>c << 3), load<f64>(gradBias + (<usize>c << 3)) + sum);
   }
+}
+
+/** The softcap's derivative 1 - (z / cap)^2 at a capped logit z, dividing by cap rounded to T: that
+ *  is the forward's largest |z| (cap tanh with tanh = 1), so a saturated logit gets exactly 0, as
+ *  PyTorch's 1 - tanh^2 does (red team 59: z (1 / cap) gave 1.2e-7 there, and under probability
+ *  mass 1e30 gradInput -6.3e21 where torch gives 0); any smaller |z| gives |u| < 1. */
+@inline function capSlope<T>(z: f64, cap: f64): f64 {
+  const u = z / <f64><T>cap;
+  return 1 - u * u;
 }
 
 /** Tokens (ignored ones aside) whose softmax is exactly 1 at one class j (S = 1: C = 1, or every other
@@ -364,10 +370,7 @@ function exactOneGrads<T>(
       const others = j == load<i32>(targets + (<usize>n << 2)) ? 0 : load<f64>(stat(coef, C_BETA, ntp, n));
       g = others + gamma * (weightSum - wj) + load<f64>(stat(coef, C_Z, ntp, n));
     }
-    if (cap > 0) {
-      const u = load<f64>(stat(coef, C_LSE, ntp, n)) / cap;
-      g *= 1 - u * u;
-    }
+    if (cap > 0) g *= capSlope<T>(load<f64>(stat(coef, C_LSE, ntp, n)), cap);
     store<T>(at<T>(zt, <usize>j * ntp + n), <T>g);
   }
 }
@@ -406,7 +409,7 @@ function backwardVector<T>(
   }
   const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
   const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
-  const inv = v128.splat<T>(<T>(cap > 0 ? 1 / cap : 0));
+  const capV = v128.splat<T>(<T>cap); // see capSlope
   const one = oneV<T>();
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
@@ -416,7 +419,7 @@ function backwardVector<T>(
       const e = expWith<T>(v128.sub<T>(v128.sub<T>(z, v128.load(at<T>(maxT, n))), v128.load(at<T>(logSumT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
       let d = v128.sub<T>(v128.mul<T>(v128.load(at<T>(alphaT, n)), e), v128.mul<T>(v128.load(at<T>(gammaT, n)), vw));
       if (cap > 0) {
-        const u = v128.mul<T>(z, inv);
+        const u = v128.div<T>(z, capV);
         d = v128.mul<T>(d, v128.sub<T>(one, v128.mul<T>(u, u)));
       }
       v128.store(at<T>(row, n), d);
@@ -426,10 +429,7 @@ function backwardVector<T>(
     const t = load<i32>(targets + (<usize>n << 2));
     if (t < 0) continue;
     let g = load<f64>(stat(coef, C_BETA, ntp, n));
-    if (cap > 0) {
-      const u = load<f64>(stat(stats, ZTARGET, ntp, n)) / cap;
-      g *= 1 - u * u;
-    }
+    if (cap > 0) g *= capSlope<T>(load<f64>(stat(stats, ZTARGET, ntp, n)), cap);
     const p = at<T>(zt, <usize>t * ntp + n);
     store<T>(p, <T>(<f64>load<T>(p) - g));
   }
