@@ -114,6 +114,29 @@ describe('float32 accumulation over long sums', () => {
   }, 120000);
 });
 
+// Float64 gradients whose exact value passes the range: +-inf, never NaN (red team 60: two products
+// dZ_c W_c overflowing to opposite infinities summed to NaN where torch's fused multiply-adds, and
+// the exact value 2.8e308, give +inf). The reference runs 2^-100 smaller and is scaled back.
+test('float64: gradients past float64\'s range are infinities of the exact sign', () => {
+  const x = Float64Array.from([1.2855745553970337, 1.0943313837051392, -1.5402644872665405, 0.2063816636800766, 0.025527870282530785, 0.5448862910270691,
+    0.2085862159729004, -0.5021318793296814, 0.19525663554668427, 0.15704688429832458, -0.04862762987613678, -1.8524186611175537]);
+  const w = Float64Array.from([-8.985603332519531, -2.3705663681030273, -4.9043145179748535, 0.7576861381530762, 2.1482901573181152, 0.7893462777137756,
+    -1.108583688735962, 0.21144253015518188, 3.502023220062256, -2.1864240169525146, 2.7668843269348145, 2.1228489875793457, 0.7850528359413147,
+    4.355790615081787, -2.1534557342529297, 2.8275179862976074]);
+  const target = Int32Array.from([0, 3, -100]);
+  const up = 2 ** 100;
+  const got = X.linearCrossEntropy({ data: x, shape: [3, 4] }, { data: w, shape: [4, 4] }, target, { reduction: 'none', grad: true, gradOutput: [1e308, 1, 1] });
+  const ref = R.linearCrossEntropy({ data: x, shape: [3, 4] }, { data: w, shape: [4, 4] }, target, false, { reduction: 'none', gradOutput: [1e308 / up, 1 / up, 1 / up] });
+  for (const k of ['gradInput', 'gradWeight'] as const) {
+    const e = Array.from(ref[k], (v) => v * up);
+    expect(e.filter((v) => !Number.isFinite(v)).length).toBe(k === 'gradInput' ? 4 : 0); // (row 0's, all +inf)
+    for (let i = 0; i < e.length; i++) {
+      if (!Number.isFinite(e[i])) expect(got[k]![i]).toBe(e[i]);
+      else expect(abs(got[k]![i] - e[i])).toBeLessThanOrEqual(1e-12 * abs(e[i]));
+    }
+  }
+});
+
 describe('chunks and blocks', () => {
   // C = 30,000 logits of 8 bytes: 16 MiB hold 69 tokens, so chunks of 64 and 11 tokens; D = 6:
   // 5,460 classes per 256 KiB weight block, so 6 blocks with a ragged last one.

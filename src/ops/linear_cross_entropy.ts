@@ -207,8 +207,8 @@ export function linearCrossEntropy<A extends FloatArray>(
       gradBias ? C * 8 : 0, targets ? nt * 4 : 0, 11 * ntp * 8, 9 * ntp * 8,
     ]);
     [gradInput, gradWeight, gradBias, probs, classW] = again();
-    // Float32: where the largest upstream factor times the largest class weight passes 2^60,
-    // dZ = factor (softmax - target) is formed and summed 2^-shift smaller and the gradients are
+    // Float32: where the largest upstream factor times the largest class weight passes 2^60 (float64:
+    // 2^956, see upstreamShift), dZ = factor (softmax - target) is formed and summed 2^-shift smaller and the gradients are
     // scaled back by 2^shift once summed: float32's dZ overflowed where PyTorch float64's gradients
     // fit (red team 40: x [0.01], W [0.01, 0.01], weight [8, 1], 'sum', gradOutput 3e38 gave
     // gradInput [inf] (SIMD) or [NaN] for float64's [0]). An entry beyond float32's max becomes the
@@ -374,13 +374,14 @@ export function linearCrossEntropy<A extends FloatArray>(
     return Math.abs(v) < Infinity ? v : 0;
   }
 
-  /** The shift of the prescale above: 0 unless the input is float32 and the largest finite upstream
-   *  factor times the largest finite class weight (at least 1) times the largest probability
-   *  target row's mass (at least 1) passes 2^60 (one infinite factor
-   *  left the others unscaled: red team 41). (Float64 keeps PyTorch float64's own overflow: red
-   *  team 5's gradOutput 1e308 gives its +-inf.) */
+  /** The shift of the prescale above: 0 unless the largest finite upstream factor times the
+   *  largest finite class weight (at least 1) times the largest probability target row's mass (at
+   *  least 1) passes 2^60 in float32 (one infinite factor left the others unscaled: red team 41),
+   *  or 2^956 in float64, the same 2^68 below the type's largest number: float64's products dZ W
+   *  overflowed to opposite infinities and added to NaN where the exact gradient is +inf, as
+   *  PyTorch's fused multiply-adds give (red team 60: gradOutput [1e308, 1, 1]). */
   function upstreamShift(): number {
-    if (!wantGrad || precision !== 'f32') return 0;
+    if (!wantGrad) return 0;
     const gOut = plan.gradPerPosition;
     const g = gOut ? largestMagnitude(gOut, finite) : Math.abs(plan.reduction === 'mean' ? plan.gradScalar / denominator : plan.gradScalar);
     // A probability target's mass multiplies dZ = g (s P - w q) too, P = sum_c w_c q_c (red team
@@ -391,9 +392,11 @@ export function linearCrossEntropy<A extends FloatArray>(
       for (let c = n * C; c < (n + 1) * C; c++) m += Math.abs(finite(probs[c]));
       if (m > mass) mass = m;
     }
-    // (float32 values: their product stays far inside float64's range)
-    const e = Math.ceil(Math.log2(g * mass * Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
-    return e > 60 && e < Infinity ? e - 60 : 0;
+    // (in logs: float64's product may pass its range)
+    const e = Math.ceil(Math.log2(g) + Math.log2(mass) + Math.log2(Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
+    const limit = precision === 'f32' ? 60 : 956;
+    // (at most 1000, so that 2^-shift stays a normal float64: float64's three factors can pass 2^2000)
+    return e > limit && e < Infinity ? Math.min(e - limit, 1000) : 0;
   }
 
   function optionalVector(v: unknown, name: string, length: number): FloatArray | null {
