@@ -123,6 +123,8 @@ const targetRange: Case[] = [
   ['batch size mismatch', () => X.crossEntropy(L, new Int32Array([0, 1, 2])), RangeError, 'crossEntropy: Expected input batch_size (2) to match target batch_size (3).'],
   ['K-dim size mismatch', () => X.crossEntropy(K, { data: new Int32Array(6), shape: [2, 3] }), RangeError, 'crossEntropy: Expected target size [2, 2, 2], got [2, 3]'],
   ['oneHot target out of range', () => X.oneHot([0, 3], 3), RangeError, 'oneHot: Class values must be smaller than num_classes: target[1] = 3, numClasses 3'],
+  ['oneHot negative target (padding)', () => X.oneHot([2, -100], 3), RangeError, 'oneHot: Class values must be non-negative: target[1] = -100 (an ignore index such as -100 has no class: leave those positions out)'],
+  ['inverseFrequencyWeights negative target', () => X.inverseFrequencyWeights(new Int32Array([0, 0, 1, -1]), 2), RangeError, 'inverseFrequencyWeights: Class values must be non-negative: target[3] = -1 (an ignore index such as -100 has no class: leave those positions out)'],
   ['oneHot numClasses 0', () => X.oneHot([0], 0), RangeError, 'oneHot: numClasses must be a positive integer, got 0'],
   ['inverseFrequencyWeights numClasses 2.5', () => X.inverseFrequencyWeights([0], 2.5), RangeError, 'inverseFrequencyWeights: numClasses must be a positive integer, got 2.5'],
 ];

@@ -13,7 +13,10 @@ function classIndices(fn: string, target: unknown, numClasses: unknown): { value
   for (let i = 0; i < values.length; i++) {
     const t = Number(values[i]);
     if (!Number.isInteger(t)) fail(fn, `target[${i}] = ${String(values[i])} is not an integer class index`, TypeError);
-    if (t < 0 || t >= numClasses) fail(fn, `Class values must be smaller than num_classes: target[${i}] = ${String(values[i])}, numClasses ${numClasses}`, RangeError); // (the value itself: a BigInt past 2^53 is not its rounded Number; red team 56)
+    // (PyTorch's one_hot words a negative class apart: "smaller than num_classes" pointed the wrong way
+    // for a padding -100, red team 60)
+    if (t < 0) fail(fn, `Class values must be non-negative: target[${i}] = ${String(values[i])} (an ignore index such as -100 has no class: leave those positions out)`, RangeError);
+    if (t >= numClasses) fail(fn, `Class values must be smaller than num_classes: target[${i}] = ${String(values[i])}, numClasses ${numClasses}`, RangeError); // (the value itself: a BigInt past 2^53 is not its rounded Number; red team 56)
   }
   return { values, shape, C: numClasses };
 }
