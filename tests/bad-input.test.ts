@@ -448,6 +448,7 @@ const lce: Case[] = [
   ['linearCrossEntropy outInput of another type', () => X.linearCrossEntropy(HX, HW, T, { outInput: new Float64Array(6) }), TypeError, 'linearCrossEntropy: outInput must be a Float32Array like the input, got Float64Array'],
   ['linearCrossEntropy outWeight of the wrong size', () => X.linearCrossEntropy(HX, HW, T, { outWeight: new Float32Array(11) }), RangeError, 'linearCrossEntropy: outWeight has 11 elements but needs 12'],
   ['linearCrossEntropy outBias without linearBias', () => X.linearCrossEntropy(HX, HW, T, { outBias: new Float32Array(4) }), TypeError, 'linearCrossEntropy: outBias was given but there is no linearBias to differentiate'],
+  ['linearCrossEntropy accumulate without out arrays', () => X.linearCrossEntropy(HX, HW, T, { grad: true, accumulate: true }), TypeError, 'linearCrossEntropy: accumulate: true adds the gradients into outInput / outWeight / outBias, and none was given; pass the arrays to add into'],
   ['linearCrossEntropy softcap 0', () => X.linearCrossEntropy(HX, HW, T, { softcap: 0 }), RangeError, 'linearCrossEntropy: softcap must be a positive finite number, got 0'],
   // (red team 55: float32 softcap 1e-40 gave NaN gradients where the derivative is 0)
   ['linearCrossEntropy subnormal float32 softcap', () => X.linearCrossEntropy(HX, HW, T, { softcap: 1e-40 }), RangeError, 'linearCrossEntropy: softcap must be at least 1.1754943508222875e-38 (the smallest normal float32 number: below it the capped logits are subnormal), got 1e-40'],

@@ -127,6 +127,8 @@ export function linearCrossEntropy<A extends FloatArray>(
   const outWeight = outArray(opts.outWeight, 'outWeight', Ctor, C * D);
   const outBias = outArray(opts.outBias, 'outBias', Ctor, C);
   if (outBias && !bias) fail(FN, 'outBias was given but there is no linearBias to differentiate', TypeError);
+  // (accepted and ignored before: the caller's gradients silently stopped accumulating; red team 60)
+  if (accumulate && !outInput && !outWeight && !outBias) fail(FN, 'accumulate: true adds the gradients into outInput / outWeight / outBias, and none was given; pass the arrays to add into', TypeError);
   // The gradients are written while the input and weight are still being read: no sharing.
   for (const [name, out] of [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const) {
     for (const [other, a] of [['input', x], ['linearWeight', w]] as const) {
