@@ -135,6 +135,13 @@ test('float64: gradients past float64\'s range are infinities of the exact sign'
       else expect(abs(got[k]![i] - e[i])).toBeLessThanOrEqual(1e-12 * abs(e[i]));
     }
   }
+  // Factors spanning more than float64's range ('none' [1e308, 1e-300, 1]): the scaling would put
+  // the tiny position's factor among the subnormals, so it is not scaled, and that position's own
+  // gradInput row keeps its digits (review: 4.9e-4 to 6.4e-3 relative off when scaled).
+  const spread = X.linearCrossEntropy({ data: x, shape: [3, 4] }, { data: w, shape: [4, 4] }, target, { reduction: 'none', grad: true, gradOutput: [1e308, 1e-300, 1] });
+  const row1 = R.linearCrossEntropy({ data: x, shape: [3, 4] }, { data: w, shape: [4, 4] }, target, false, { reduction: 'none', gradOutput: [0, 1e-300, 0] });
+  for (let i = 4; i < 8; i++) expect(abs(spread.gradInput![i] - row1.gradInput[i])).toBeLessThanOrEqual(1e-12 * abs(row1.gradInput[i]));
+  expect(row1.gradInput.slice(4, 8).every((v) => abs(v) > 1e-302)).toBe(true);
 });
 
 describe('chunks and blocks', () => {

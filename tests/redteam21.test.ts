@@ -79,7 +79,7 @@
 //  - crossEntropy float64 at an exact-one row with a -inf logit (or one whose exp is exactly 0,
 //    [1e300, 0, 0]) and an overflowing z factor: torch gives NaN (inf * 0) at that class, the
 //    library 0 (README: a -inf logit gets an exact 0).
-//  - linearCrossEntropy accumulate: true adds inside the kernels' sums: twice into zeros is within
+//  - linearCrossEntropy accumulate: true adds the GEMMs' k-block sums onto the given arrays: twice into zeros is within
 //    15 ulps (of the largest entry) of twice a fresh call in float64, not its bits; once into
 //    zeros is the fresh call's bits.
 //
@@ -301,7 +301,8 @@ describe('held', () => {
     const fresh = X.linearCrossEntropy(...args, { ...base, grad: true });
     const gi = new T(s.N * s.D), gw = new T(s.C * s.D), gb = new T(s.C);
     for (let k = 0; k < 2; k++) X.linearCrossEntropy(...args, { ...base, outInput: gi, outWeight: gw, outBias: gb, accumulate: true });
-    // (the second call adds inside the kernels' sums, so within rounding, not bit for bit)
+    // (the second call's GEMMs add their k blocks' sums onto the first call's gradients, so within
+    // rounding, not bit for bit)
     for (const [name, a, f] of [['gradInput', gi, fresh.gradInput!], ['gradWeight', gw, fresh.gradWeight!], ['gradBias', gb, fresh.gradBias!]] as const) {
       const big = Math.max(...Array.from(f, Math.abs));
       const worst = Math.max(...Array.from(a, (v, i) => ulps(v, 2 * f[i], false, 2 * big)));

@@ -277,7 +277,7 @@ function checkLce(r: Row, res: Row, dt: Dt): string[] {
       // held to that exact value instead (red team 60's float64 prescale gives it)
       const ex = exact && k !== 'loss' && !Number.isFinite(num(e[i])) ? (exact as Record<string, Float64Array>)[k][i] : NaN;
       if (Number.isFinite(ex)) {
-        if (Math.abs(got[i] - ex) > 1e-11 * Math.abs(ex)) out.push(`${k}[${i}]: got ${got[i]}, exact ${ex} (torch float64 ${num(e[i])})`);
+        if (!(Math.abs(got[i] - ex) <= 1e-11 * Math.abs(ex))) out.push(`${k}[${i}]: got ${got[i]}, exact ${ex} (torch float64 ${num(e[i])})`);
         continue;
       }
       const m = mismatch([got[i]], [e[i]], dt, big);

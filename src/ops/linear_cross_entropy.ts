@@ -120,6 +120,10 @@ export function linearCrossEntropy<A extends FloatArray>(
   // softcap 1e-40). Refused rather than computed from a few bits.
   const minCap = precision === 'f32' ? 2 ** -126 : 2 ** -1022;
   if (cap > 0 && cap < minCap) fail(FN, `softcap must be at least ${minCap} (the smallest normal ${precision === 'f32' ? 'float32' : 'float64'} number: below it the capped logits are subnormal), got ${cap}`, RangeError);
+  // Above float32's range a float32 softcap is infinite in the derivative's float32 division (the
+  // backward then left the logits uncapped where the forward capped them; PyTorch float32's cap
+  // overflows to NaN): refused (review of red team 59's fix).
+  if (precision === 'f32' && Math.fround(cap) === Infinity) fail(FN, `softcap must be at most 3.4028234663852886e38 for float32 input (the largest float32 number), got ${cap}`, RangeError);
   const zLoss = checkZLoss(FN, opts.zLoss);
   const returnLse = checkBoolean(FN, 'returnLse', opts.returnLse);
   const accumulate = checkBoolean(FN, 'accumulate', opts.accumulate);
@@ -371,6 +375,16 @@ export function linearCrossEntropy<A extends FloatArray>(
   }
   return result;
 
+  /** The smallest nonzero finite |v| of a (Infinity when there is none). */
+  function smallestMagnitude(a: ArrayLike<number>): number {
+    let m = Infinity;
+    for (let i = 0; i < a.length; i++) {
+      const v = Math.abs(a[i]);
+      if (v > 0 && v < m) m = v;
+    }
+    return m;
+  }
+
   /** v, or 0 where it is not finite. */
   function finite(v: number): number {
     return Math.abs(v) < Infinity ? v : 0;
@@ -398,7 +412,13 @@ export function linearCrossEntropy<A extends FloatArray>(
     const e = Math.ceil(Math.log2(g) + Math.log2(mass) + Math.log2(Math.max(1, classW ? largestMagnitude(classW, finite) : 1)));
     const limit = precision === 'f32' ? 60 : 956;
     // (at most 1000, so that 2^-shift stays a normal float64: float64's three factors can pass 2^2000)
-    return e > limit && e < Infinity ? Math.min(e - limit, 1000) : 0;
+    const shift = e > limit && e < Infinity ? Math.min(e - limit, 1000) : 0;
+    // Float64 'none' factors spanning more than the range: a position's factor scaled into the
+    // subnormals would lose its own gradInput row's digits, which the unscaled pass kept exact
+    // (review: gradOutput [1e308, 1e-300]); float64 keeps its unscaled pass there, as before.
+    // (Float32 scales: red team 41's [1e38, 1e-30], documented.)
+    if (shift && precision === 'f64' && gOut && smallestMagnitude(gOut) * 2 ** -shift < 2 ** -969) return 0;
+    return shift;
   }
 
   function optionalVector(v: unknown, name: string, length: number): FloatArray | null {
