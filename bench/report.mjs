@@ -20,8 +20,8 @@ const F64_FACTOR = 2.5;
 const ALLOC_FLOOR = 1.9; // ns/elem to allocate a fresh 16 MB result (WORKLOADS.md)
 
 const ORDER = {
-  fwdgrad: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
-  fwd: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwdgrad: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-relaxed-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
+  fwd: ['xent-out', 'xent-relaxed', 'xent-2t', 'xent-relaxed-2t', 'xent-zc', 'xent-relaxed-zc', 'xent-zc-2t', 'xent', 'xent-f64', 'xent-bf16', 'naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'],
 };
 const PEERS = ['naive', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'torch-1', 'torch-2'];
 const MODE_TITLE = { fwdgrad: 'Forward + gradient', fwd: 'Forward only' };
@@ -211,28 +211,28 @@ function markdown(doc) {
   return L.join('\n');
 }
 
-/** The relaxed-SIMD build against the SIMD build, timed call by call in the same process. */
+/** The relaxed-SIMD build against the SIMD build, timed call by call in the same process, through
+ *  copies and zero-copy, and the fastest of them against PyTorch on 1 thread (issue 11's target). */
 function relaxedMarkdown(workloads, ids, meta) {
-  const rows = ids.filter((w) => ['fwd', 'fwdgrad'].some((m) => workloads[w][m]?.['xent-relaxed']));
+  const rows = ids.flatMap((w) => ['fwd', 'fwdgrad'].filter((m) => workloads[w][m]?.['xent-relaxed']).map((m) => [w, m]));
   if (!rows.length) return [];
-  const L = ['## Relaxed SIMD against SIMD (same process)', ''];
+  const L = ['## Relaxed SIMD against SIMD, and 1 thread against PyTorch 1T (same process)', ''];
+  const isa = meta.torch.capability ? `PyTorch's CPU kernels here use ${meta.torch.capability} (${/AVX512/.test(meta.torch.capability) ? '16' : /AVX2/.test(meta.torch.capability) ? '8' : 'its own'} float32 lanes${/AVX2|AVX512/.test(meta.torch.capability) ? ' with fused multiply-add' : ''}; wasm SIMD128 has 4). ` : '';
   L.push('The relaxed-SIMD build (`f32x4.relaxed_madd` in the exp and log polynomials and the gradient updates; ' +
     `${/\bfma\b/.test(meta.cpuFlags) ? 'this CPU has FMA3, so V8 fuses it' : 'this CPU has no FMA3, so V8 multiplies and adds'}) ` +
-    'against the SIMD build, float32, the same call alternating call by call in one Node process run with --experimental-wasm-relaxed-simd: ' +
-    'forward+gradient through `out`, forward-only through the default path (W6 through `out`). Gain: SIMD median / relaxed median.', '');
-  L.push('| workload | fwd SIMD | fwd relaxed | fwd gain | fwd+grad SIMD | fwd+grad relaxed | fwd+grad gain |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|');
-  for (const w of rows) {
+    'against the SIMD build, float32, 1 thread, the same call alternating call by call in one Node process run with --experimental-wasm-relaxed-simd. ' +
+    'Copy: forward+gradient through `out`, forward-only through the default path (W6 through `out`); zero-copy: input (and the BCE and soft-label targets) and `out` in wasmArrays, ' +
+    'forward-only the loss alone from them. Gain: SIMD median / relaxed median. Last columns: PyTorch 1T (its own process) against the fastest of the four wasm-xent cells (above 1x: wasm-xent ahead). ' + isa, '');
+  L.push('| workload | mode | SIMD | relaxed | gain | zero-copy SIMD | zero-copy relaxed | gain | PyTorch 1T | PyTorch 1T / fastest |');
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [w, mode] of rows) {
     const W = workloads[w];
-    const part = (mode) => {
-      if (mode === 'fwdgrad' && w === 'W6') return ['—', '—', '—'];
-      const base = median(W, mode, mainId(W, mode));
-      const r = W[mode]?.['xent-relaxed'];
-      const rel = median(W, mode, 'xent-relaxed');
-      if (rel === undefined) return [fmt(base), mdCell(shortCell(r, [], 'n')), '—'];
-      return [fmt(base) + loadMark(W[mode][mainId(W, mode)]), fmt(rel) + loadMark(r), base !== undefined ? `${(base / rel).toFixed(2)}x` : '—'];
-    };
-    L.push(`| ${w} | ${[...part('fwd'), ...part('fwdgrad')].join(' | ')} |`);
+    const v = (id) => median(W, mode, id);
+    const c = (id) => (v(id) !== undefined ? fmt(v(id)) + loadMark(W[mode][id]) : '—');
+    const gain = (a, b) => (v(a) !== undefined && v(b) !== undefined ? `${(v(a) / v(b)).toFixed(2)}x` : '—');
+    const main = mainId(W, mode);
+    const best = [main, 'xent-relaxed', 'xent-zc', 'xent-relaxed-zc'].filter((id) => v(id) !== undefined).sort((a, b) => v(a) - v(b))[0];
+    L.push(`| ${w} | ${MODE_TITLE[mode].toLowerCase()} | ${c(main)} | ${c('xent-relaxed')} | ${gain(main, 'xent-relaxed')} | ${c('xent-zc')} | ${c('xent-relaxed-zc')} | ${gain('xent-zc', 'xent-relaxed-zc')} | ${c('torch-1')} | ${best ? gain('torch-1', best) : '—'} |`);
   }
   L.push('');
   return L;
@@ -320,7 +320,7 @@ function machineMarkdown(meta) {
   L.push(`- Node ${meta.node} (V8 ${meta.v8})`);
   L.push(`- Packages: ${Object.entries(meta.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (meta.tfjsWasmBinary) L.push(`- tfjs wasm binary: ${meta.tfjsWasmBinary}`);
-  L.push(`- PyTorch: ${meta.torch.version ? `${meta.torch.version}, numpy ${meta.torch.numpy}, ${meta.torch.source === 'ran' ? 'run by this bench' : `from the committed file (${meta.torch.why})`}, ${meta.torch.date}` : `none (${meta.torch.why})`}`);
+  L.push(`- PyTorch: ${meta.torch.version ? `${meta.torch.version}, numpy ${meta.torch.numpy}, ${meta.torch.capability ? `CPU capability ${meta.torch.capability}, ` : ''}${meta.torch.source === 'ran' ? 'run by this bench' : `from the committed file (${meta.torch.why})`}, ${meta.torch.date}` : `none (${meta.torch.why})`}`);
   L.push(`- Date: ${meta.date}`);
   L.push(`- Settings: ${JSON.stringify(meta.settings)}`);
   L.push('');
@@ -371,7 +371,7 @@ function shapesMarkdown(shapes) {
 // SVG chart
 
 const COLORS = {
-  'xent-out': '#1b5e20', 'xent-relaxed': '#827717', 'xent-2t': '#004d40', 'xent-relaxed-2t': '#558b2f', 'xent-zc': '#00695c', 'xent-zc-2t': '#26a69a', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
+  'xent-out': '#1b5e20', 'xent-relaxed': '#827717', 'xent-2t': '#004d40', 'xent-relaxed-2t': '#558b2f', 'xent-zc': '#00695c', 'xent-relaxed-zc': '#9e9d24', 'xent-zc-2t': '#26a69a', xent: '#43a047', 'xent-f64': '#a5d6a7', 'xent-bf16': '#66bb6a', naive: '#f9a825', 'tfjs-wasm': '#1565c0',
   'tfjs-cpu': '#90caf9', ort: '#6a1b9a', 'torch-1': '#c62828', 'torch-2': '#ef9a9a',
 };
 

@@ -82,7 +82,8 @@ export const CONTENDERS = {
   'xent-relaxed-2t': { label: 'wasm-xent relaxed 2T', desc: 'the relaxed-SIMD build on 2 threads: the same call as wasm-xent relaxed' },
   'xent-relaxed': { label: 'wasm-xent relaxed', desc: 'the relaxed-SIMD build (fused multiply-add), W1-W6, in this process beside the SIMD build: the same call as wasm-xent out (forward: as wasm-xent)' },
   xent: { label: 'wasm-xent', desc: 'wasm-xent float32, default path (`{grad: true}` returns a new gradient array)' },
-  'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and the BCE and soft-label CE targets) and `out` are wasmArray()s in module memory: no copies' },
+  'xent-zc': { label: 'wasm-xent zero-copy', desc: 'wasm-xent float32, input (and the BCE and soft-label CE targets) and `out` are wasmArray()s in module memory: no copies (forward only: the loss alone, from the same wasmArrays)' },
+  'xent-relaxed-zc': { label: 'wasm-xent relaxed zero-copy', desc: 'the relaxed-SIMD build on 1 thread, its own wasmArrays: the same calls as wasm-xent zero-copy' },
   'xent-zc-2t': { label: 'wasm-xent zero-copy 2T', desc: 'wasm-xent zero-copy on 2 threads (the xent-2t copy of the package, its own wasmArrays): the same call and bits as wasm-xent zero-copy' },
   'xent-f64': { label: 'wasm-xent f64', desc: 'wasm-xent float64 (Float64Array input; result via `out`)' },
   'xent-bf16': { label: 'wasm-xent bf16', desc: 'wasm-xent on bfloat16 logits (W1 and W12-bf16: the logits rounded to bfloat16, passed as a Uint16Array of raw bits; decoded per chunk in wasm; W1\'s result via `out`), checked against float32 on the decoded values' },
@@ -423,7 +424,7 @@ async function runWorkload(id, peers, torch) {
   const res = { ...spec, numel, fwd: {}, fwdgrad: {}, checks: {}, notes: {} };
 
   // wasm-xent calls
-  let xentFwd, xentGrad, xentOut, xentF64Fwd, xentF64Out, xentZc;
+  let xentFwd, xentGrad, xentOut, xentF64Fwd, xentF64Out, xentZc, xentZcFwd;
   // The other copies of the package (W1-W6): the relaxed-SIMD build, and both builds on 2 threads;
   // each contender is the mode's main call (forward; forward+gradient into `out`).
   const copies = family ? [] : COPIES.filter((c) => c.lib);
@@ -454,6 +455,7 @@ async function runWorkload(id, peers, torch) {
     yw = X.wasmArray(Float32Array, numel);
     yw.array.set(d.target);
     xentZc = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, { ...o, out: gw.array });
+    xentZcFwd = () => X.binaryCrossEntropyWithLogits(zcInput(), yw.array, o);
     xentF64Fwd = () => X.binaryCrossEntropyWithLogits(input64, target64, o);
     xentF64Out = () => X.binaryCrossEntropyWithLogits(input64, target64, { ...o, out: out64 });
     copyCalls = (L) => {
@@ -462,6 +464,7 @@ async function runWorkload(id, peers, torch) {
       return {
         fwd: () => L.binaryCrossEntropyWithLogits(input, d.target, o), out: () => L.binaryCrossEntropyWithLogits(input, d.target, { ...o, out: out32 }),
         zc: () => L.binaryCrossEntropyWithLogits({ data: z.x.array, shape }, y.array, { ...o, out: z.g.array }),
+        zcFwd: () => L.binaryCrossEntropyWithLogits({ data: z.x.array, shape }, y.array, o),
       };
     };
   } else if (id === 'W6') {
@@ -492,12 +495,18 @@ async function runWorkload(id, peers, torch) {
     }
     const zcTarget = () => (soft ? { data: yw.array, shape } : tgt);
     xentZc = () => X.crossEntropy(zcInput(), zcTarget(), { ...o, out: gw.array });
+    xentZcFwd = () => X.crossEntropy(zcInput(), zcTarget(), o);
     xentF64Fwd = () => X.crossEntropy(input64, tgt64, o);
     xentF64Out = () => X.crossEntropy(input64, tgt64, { ...o, out: out64 });
     copyCalls = (L) => {
       const z = zcOf(L);
       const y = soft ? pin(L, d.target) : null;
-      return { fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }), zc: () => L.crossEntropy({ data: z.x.array, shape }, soft ? { data: y.array, shape } : tgt, { ...o, out: z.g.array }) };
+      const zcTgt = soft ? { data: y.array, shape } : tgt;
+      return {
+        fwd: () => L.crossEntropy(input, tgt, o), out: () => L.crossEntropy(input, tgt, { ...o, out: out32 }),
+        zc: () => L.crossEntropy({ data: z.x.array, shape }, zcTgt, { ...o, out: z.g.array }),
+        zcFwd: () => L.crossEntropy({ data: z.x.array, shape }, zcTgt, o),
+      };
     };
   }
   // Half-precision logits (issue 12), W1 only: the logits rounded to bfloat16 (nearest even), as raw bits.
@@ -549,16 +558,20 @@ async function runWorkload(id, peers, torch) {
   if (forwardOnly) add('fwd', { id: 'xent-zc', run: xentZc, check: () => wrapOut(xentZc()) });
   add('fwd', { id: 'xent', run: xentFwd, check: () => (forwardOnly ? wrapOut(xentFwd()) : { loss: xentFwd().loss }) });
   add('fwd', { id: 'xent-f64', run: xentF64Fwd, check: () => (forwardOnly ? wrapOut(xentF64Fwd()) : { loss: xentF64Fwd().loss }) });
+  if (!forwardOnly && xentZcFwd) add('fwd', { id: 'xent-zc', run: xentZcFwd, check: () => ({ loss: xentZcFwd().loss }) });
   for (const c of copies) {
-    const { fwd, out, zc } = copyCalls(c.lib);
+    const { fwd, out, zc, zcFwd } = copyCalls(c.lib);
     if (forwardOnly) add('fwd', { id: c.id, run: out, check: () => wrapOut(out()) });
     else {
       add('fwd', { id: c.id, run: fwd, check: () => ({ loss: fwd().loss }) });
       add('fwdgrad', { id: c.id, run: out, check: () => out() });
     }
     if (c.id === 'xent-2t' && zc) add(forwardOnly ? 'fwd' : 'fwdgrad', { id: 'xent-zc-2t', run: zc, check: () => (forwardOnly ? wrapOut(zc()) : zc()) });
+    if (c.id === 'xent-relaxed' && zc) add(forwardOnly ? 'fwd' : 'fwdgrad', { id: 'xent-relaxed-zc', run: zc, check: () => (forwardOnly ? wrapOut(zc()) : zc()) });
+    if (c.id === 'xent-relaxed' && zcFwd) add('fwd', { id: 'xent-relaxed-zc', run: zcFwd, check: () => ({ loss: zcFwd().loss }) });
   }
   if (!family) for (const c of COPIES) if (!c.lib) skip(both, c.id, c.why);
+  if (!family && !RELAXED.lib) skip(both, 'xent-relaxed-zc', RELAXED.why);
   if (!forwardOnly) {
     add('fwdgrad', { id: 'xent-out', run: xentOut, check: () => xentOut() });
     add('fwdgrad', { id: 'xent-zc', run: xentZc, check: () => xentZc() });
@@ -1016,7 +1029,7 @@ async function main() {
     shapes = await runShapes();
   }
   meta.torch = torch.data
-    ? { source: torch.source, why: torch.why, version: torch.data.torch, numpy: torch.data.numpy, date: torch.data.date, quick: torch.data.quick }
+    ? { source: torch.source, why: torch.why, version: torch.data.torch, numpy: torch.data.numpy, capability: torch.data.capability, date: torch.data.date, quick: torch.data.quick }
     : { source: 'none', why: torch.why };
   meta.tfjsWasmBinary = peers?.tfjs.backends.wasm.binary || null;
   const doc = {

@@ -368,8 +368,13 @@ def main():
             cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
     except OSError:
         pass
+    # The SIMD instruction set PyTorch's CPU kernels dispatched to (its 'CPU capability usage'
+    # line: AVX2 by default on x86-64, AVX512 only where ATEN_CPU_CAPABILITY asks for it), for
+    # comparing lane widths with wasm SIMD128's 4 float32 lanes.
+    capability = next((l.split(':', 1)[1].strip() for l in torch.__config__.show().splitlines() if 'CPU capability usage' in l), '')
     doc = {
         'torch': torch.__version__, 'numpy': np.__version__, 'python': platform.python_version(),
+        'capability': capability,
         'cpu': cpu, 'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         'quick': args.quick, 'threads': threads, 'seconds': round(time.time() - t_start, 1),
         'unit': 'ns per input element (median call time / numel)',
