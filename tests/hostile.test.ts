@@ -282,6 +282,48 @@ describe('stale views of wasm memory', () => {
     a.free();
   });
 
+  // An option getter that allocates a wasmArray grows the memory after the caller took the input's
+  // view: every op refuses that view alike (red team 60 had seen crossEntropy refuse it where others
+  // computed; rechecked 2026-12-07, each op in a process of its own: all refuse it). The getter's
+  // array is one element past the previous one, so that each row grows the memory by a little
+  // (one doubling, then linear).
+  const INPUT = { data: null as unknown, shape: [2, 4] };
+  const growRows: [string, string, (x: unknown, o: object) => unknown][] = [
+    ['crossEntropy', 'input', (x, o) => X.crossEntropy(x, [1, 2], o)],
+    ['nllLoss', 'input', (x, o) => X.nllLoss(x, [1, 2], o)],
+    ['focalLoss', 'input', (x, o) => X.focalLoss(x, [1, 2], o)],
+    ['binaryCrossEntropy', 'input', (x, o) => X.binaryCrossEntropy(x, new Float32Array(8).fill(0.5), o)],
+    ['binaryCrossEntropyWithLogits', 'input', (x, o) => X.binaryCrossEntropyWithLogits(x, new Float32Array(8).fill(0.5), o)],
+    ['sigmoidFocalLoss', 'input', (x, o) => X.sigmoidFocalLoss(x, new Float32Array(8).fill(1), o)],
+    ['klDiv', 'input', (x, o) => X.klDiv(x, new Float32Array(8).fill(0.25), o)],
+    ['softmax', 'input', (x, o) => X.softmax(x, o)],
+    ['logSoftmax', 'input', (x, o) => X.logSoftmax(x, o)],
+    ['tokenScores', 'logits', (x, o) => X.tokenScores(x, [1, 2], o)],
+    ['linearCrossEntropy', 'input', (x, o) => X.linearCrossEntropy(x, { data: new Float32Array(12).fill(0.1), shape: [3, 4] }, [1, 2], o)],
+  ];
+  let balloonFloats = 0;
+  test.each(growRows)('%s: an option getter that grows the memory leaves the input view stale, and says so', (fn, name, call) => {
+    balloonFloats = Math.max(balloonFloats + 65536, X.wasmMemoryBytes() / 4 + 65536);
+    const a = X.wasmArray(Float32Array, 8);
+    a.array.set([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
+    let balloon: { free(): void } | null = null;
+    const grow = () => {
+      balloon = balloon ?? X.wasmArray(Float32Array, balloonFloats);
+    };
+    const byDim = fn === 'softmax' || fn === 'logSoftmax' || fn === 'tokenScores';
+    const options = byDim ? { get dim() { grow(); return -1; } } : { get reduction() { grow(); return 'sum'; } };
+    const before = X.wasmMemoryBytes();
+    try {
+      expect(() => call({ ...INPUT, data: a.array }, options)).toThrow(
+        new TypeError(`${fn}: ${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`),
+      );
+      expect(X.wasmMemoryBytes()).toBeGreaterThan(before); // (the getter did grow it)
+    } finally {
+      (balloon as { free(): void } | null)?.free();
+      a.free();
+    }
+  });
+
   test('a freed wasmArray view is refused even after its block is reused', () => {
     const a = X.wasmArray(Float32Array, 6);
     const view = a.array;
