@@ -284,10 +284,9 @@ describe('stale views of wasm memory', () => {
 
   // An option getter that allocates a wasmArray grows the memory after the caller took the input's
   // view: every op refuses that view alike (red team 60 had seen crossEntropy refuse it where others
-  // computed; rechecked 2026-12-07, each op in a process of its own: all refuse it). The getter's
-  // array is one element past the previous one, so that each row grows the memory by a little
-  // (one doubling, then linear).
-  const INPUT = { data: null as unknown, shape: [2, 4] };
+  // computed; rechecked 2026-12-07, each op in a process of its own: all refuse it). Each row's
+  // getter array is 256 KB larger than the row before's, whose freed block it cannot fit, so each
+  // row grows the memory by a little (one doubling, then linear).
   const growRows: [string, string, (x: unknown, o: object) => unknown][] = [
     ['crossEntropy', 'input', (x, o) => X.crossEntropy(x, [1, 2], o)],
     ['nllLoss', 'input', (x, o) => X.nllLoss(x, [1, 2], o)],
@@ -306,20 +305,20 @@ describe('stale views of wasm memory', () => {
     balloonFloats = Math.max(balloonFloats + 65536, X.wasmMemoryBytes() / 4 + 65536);
     const a = X.wasmArray(Float32Array, 8);
     a.array.set([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
-    let balloon: { free(): void } | null = null;
+    const balloons: { free(): void }[] = [];
     const grow = () => {
-      balloon = balloon ?? X.wasmArray(Float32Array, balloonFloats);
+      if (!balloons.length) balloons.push(X.wasmArray(Float32Array, balloonFloats));
     };
     const byDim = fn === 'softmax' || fn === 'logSoftmax' || fn === 'tokenScores';
     const options = byDim ? { get dim() { grow(); return -1; } } : { get reduction() { grow(); return 'sum'; } };
     const before = X.wasmMemoryBytes();
     try {
-      expect(() => call({ ...INPUT, data: a.array }, options)).toThrow(
+      expect(() => call({ data: a.array, shape: [2, 4] }, options)).toThrow(
         new TypeError(`${fn}: ${name} is a view of wasm-xent's memory from before the memory grew; read the wasmArray's .array again after every call`),
       );
       expect(X.wasmMemoryBytes()).toBeGreaterThan(before); // (the getter did grow it)
     } finally {
-      (balloon as { free(): void } | null)?.free();
+      balloons.forEach((b) => b.free());
       a.free();
     }
   });

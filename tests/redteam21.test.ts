@@ -79,9 +79,9 @@
 //  - crossEntropy float64 at an exact-one row with a -inf logit (or one whose exp is exactly 0,
 //    [1e300, 0, 0]) and an overflowing z factor: torch gives NaN (inf * 0) at that class, the
 //    library 0 (README: a -inf logit gets an exact 0).
-//  - linearCrossEntropy accumulate: true adds the GEMMs' k-block sums onto the given arrays: twice into zeros is within
-//    15 ulps (of the largest entry) of twice a fresh call in float64, not its bits; once into
-//    zeros is the fresh call's bits.
+//  - linearCrossEntropy accumulate: true adds the GEMMs' k-block sums onto the given arrays: twice
+//    into zeros is within 15 ulps (of the largest entry) of twice a fresh call in float64, not its
+//    bits; once into zeros is the fresh call's bits.
 //
 // HELD (describe 'held'): every other row of cases.json within TOL ulps on all three builds:
 // zLoss at gradOutput 1e38..3.4e38 (float32) and 1e307..1.79e308 (float64), both signs, [11, C]

@@ -369,6 +369,17 @@ export function largestMagnitude(values: ArrayLike<number>, read: (v: number) =>
   return most;
 }
 
+/** The smallest nonzero finite |v| over values (Infinity when there is none): largestMagnitude's
+ *  other end, for a scaling that must keep the smallest factor normal. */
+export function smallestMagnitude(values: ArrayLike<number>): number {
+  let least = Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (a > 0 && a < least) least = a;
+  }
+  return least;
+}
+
 /** 0, 1, ..., n - 1. */
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);

@@ -14,7 +14,7 @@ import { fail, showShape } from '../errors.js';
 import { getWorkspace } from '../loader.js';
 import { callerArray, has, checkBoolean, checkBuffer, checkNumbers, checkOptions, FloatArray, floatTensor, isFloatArray, newFloatArray, precisionOf, numberOption, product, readArg, tensorLike, Tensor, typedArrayKind, typeName, sameMemory, viewsAgain } from '../tensor.js';
 import { checkIgnoreIndex, checkSmoothing, ClassLayout, classWeight, indexTargets, writeIndexTargets } from './class_targets.js';
-import { checkZLoss, largestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
+import { checkZLoss, largestMagnitude, smallestMagnitude, zeroWeightSmoothedMean } from './cross_entropy.js';
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
 import type { JobCall } from '../threads.js';
@@ -374,16 +374,6 @@ export function linearCrossEntropy<A extends FloatArray>(
     if (gradBias) result.gradBias = callerArray(gradBias) as A;
   }
   return result;
-
-  /** The smallest nonzero finite |v| of a (Infinity when there is none). */
-  function smallestMagnitude(a: ArrayLike<number>): number {
-    let m = Infinity;
-    for (let i = 0; i < a.length; i++) {
-      const v = Math.abs(a[i]);
-      if (v > 0 && v < m) m = v;
-    }
-    return m;
-  }
 
   /** v, or 0 where it is not finite. */
   function finite(v: number): number {
