@@ -33,5 +33,5 @@ export { CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, LogSoftmax, Soft
 export { tokenScores } from './ops/token_scores.js';
 export type { TokenScores, TokenScoresOf, TokenScoresOptions } from './ops/token_scores.js';
 export { linearCrossEntropy } from './ops/linear_cross_entropy.js';
-export type { LinearCrossEntropyOptions, LinearCrossEntropyResult } from './ops/linear_cross_entropy.js';
+export type { LinearCrossEntropyOptions, LinearCrossEntropyResult, LinearCrossEntropyResultOf } from './ops/linear_cross_entropy.js';
 export { LinearCrossEntropyLoss } from './modules.js';

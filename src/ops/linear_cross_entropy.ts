@@ -18,7 +18,7 @@ import { checkZLoss, largestMagnitude, smallestMagnitude, zeroWeightSmoothedMean
 import { planLoss } from './loss.js';
 import type { Workspace } from '../workspace.js';
 import type { JobCall } from '../threads.js';
-import type { IndexTarget, ProbabilityTarget } from '../types.js';
+import type { IndexTarget, LossValue, LseField, ProbabilityTarget } from '../types.js';
 
 const FN = 'linearCrossEntropy';
 
@@ -58,6 +58,12 @@ export interface LinearCrossEntropyResult<A extends FloatArray = FloatArray> {
   gradBias?: A;
 }
 
+/** What linearCrossEntropy returns for options of type `O`: `loss` and `lse` narrowed as the other
+ *  losses' results are (types.ts LossResultOf: a number for 'mean' and 'sum', the input's array
+ *  type for 'none'), the gradients optional. */
+export type LinearCrossEntropyResultOf<A extends FloatArray, O> =
+  Omit<LinearCrossEntropyResult<A>, 'loss' | 'lse'> & { loss: LossValue<A, O> } & LseField<A, O>;
+
 const OPTIONS = ['linearBias', 'weight', 'ignoreIndex', 'labelSmoothing', 'reduction', 'grad', 'gradOutput',
   'softcap', 'zLoss', 'returnLse', 'outInput', 'outWeight', 'outBias', 'accumulate'];
 
@@ -77,9 +83,9 @@ type Kernel = (...args: number[]) => void;
  * `target`, without materialising the logits. `input` [...lead, D], `linearWeight` [C, D], `target`
  * class indices of shape `lead` or probabilities [...lead, C]. See LinearCrossEntropyOptions.
  */
-export function linearCrossEntropy<A extends FloatArray>(
-  input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, options?: LinearCrossEntropyOptions<A>,
-): LinearCrossEntropyResult<A>;
+export function linearCrossEntropy<A extends FloatArray, O extends LinearCrossEntropyOptions<A> = {}>(
+  input: Tensor<A>, linearWeight: Tensor<A>, target: IndexTarget | ProbabilityTarget, options?: O,
+): LinearCrossEntropyResultOf<A, O>;
 export function linearCrossEntropy<A extends FloatArray>(
   inputArg: Tensor<A>, weightArg: Tensor<A>, targetArg: unknown, options?: LinearCrossEntropyOptions<A>,
 ): LinearCrossEntropyResult<A> {
