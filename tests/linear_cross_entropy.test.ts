@@ -144,6 +144,34 @@ test('float64: gradients past float64\'s range are infinities of the exact sign'
   expect(row1.gradInput.slice(4, 8).every((v) => abs(v) > 1e-302)).toBe(true);
 });
 
+// Class weights kept inside a gradient's own memory (red team 62): the weights are read for every
+// chunk of tokens, and once earlier chunks had written their gradients over them the results were
+// 67-100% off. N spans two token chunks (16 MB of logits: 69 tokens at C = 60,000 in float32, 34 in
+// float64); the call must give the bits of the same call on separate arrays.
+describe('class weights inside an out array', () => {
+  test.each([
+    ['float32', 'outWeight', Float32Array, 80],
+    ['float32', 'outInput', Float32Array, 80],
+    ['float64', 'outWeight', Float64Array, 40],
+    ['float64', 'outInput', Float64Array, 40],
+  ] as const)('%s, weight inside %s', (_name, where, T, N) => {
+    const c = { N, D: 8, C: 60000, weight: true, bias: true };
+    const { x, w, b, cw, target } = makeCase(11, T, c);
+    const weight = T.from(cw!);
+    const input = { data: x, shape: [N, c.D] };
+    const linearWeight = { data: w, shape: [c.C, c.D] };
+    const separate = X.linearCrossEntropy(input, linearWeight, target, { weight, linearBias: b, grad: true });
+    const holder = new T(Math.max(c.C, where === 'outWeight' ? c.C * c.D : N * c.D));
+    holder.set(weight);
+    const outWeight = where === 'outWeight' ? holder.subarray(0, c.C * c.D) : new T(c.C * c.D);
+    const outInput = where === 'outInput' ? holder.subarray(0, N * c.D) : new T(N * c.D);
+    const shared = X.linearCrossEntropy(input, linearWeight, target, { weight: holder.subarray(0, c.C), linearBias: b, outWeight, outInput });
+    expect(shared.loss).toBe(separate.loss);
+    expect(Array.from(outWeight)).toEqual(Array.from(separate.gradWeight!));
+    expect(Array.from(outInput)).toEqual(Array.from(separate.gradInput!));
+  }, 60000);
+});
+
 describe('chunks and blocks', () => {
   // C = 30,000 logits of 8 bytes: 16 MiB hold 69 tokens, so chunks of 64 and 11 tokens; D = 6:
   // 5,460 classes per 256 KiB weight block, so 6 blocks with a ragged last one.

@@ -145,6 +145,10 @@ export function linearCrossEntropy<A extends FloatArray>(
       if (out && overlaps(out, a)) fail(FN, `${name} shares memory with ${other}; pass a separate array`, RangeError);
     }
   }
+  // The class weights are read again for every chunk of tokens, after earlier chunks wrote their
+  // gradients: weights kept in a gradient's memory are read from a copy (red team 62: weight inside
+  // outWeight or outInput took the gradients 67-100% off once the tokens spanned two chunks).
+  if (ArrayBuffer.isView(classW) && [outInput, outWeight, outBias].some((out) => out && overlaps(out, classW as FloatArray))) classW = (classW as FloatArray).slice();
   // Nor with each other: each is written while the others are still being written or read.
   const outs = [['outInput', outInput], ['outWeight', outWeight], ['outBias', outBias]] as const;
   outs.forEach(([name, out], i) => outs.slice(i + 1).forEach(([other, b]) => {
