@@ -24,7 +24,7 @@
 
 import { gemm } from "./gemm";
 import { at, inF32NormalRange, sumError, tanhExpm1 } from "./math";
-import { addError, addWide, expK, expWith, hsum, lanes, oneV } from "./simd";
+import { addError, addWide, expK, expWith, hsum, lanes } from "./simd";
 
 /** Tokens per packed panel of X^T: a multiple of every register tile's width (8 f32, 4 f64). */
 export const PANEL: i32 = 8;
@@ -311,13 +311,16 @@ export function lceBackward<T>(
   }
 }
 
-/** The softcap's derivative 1 - (z / cap)^2 at a capped logit z, dividing by cap rounded to T: that
- *  is the forward's largest |z| (cap tanh with tanh = 1), so a saturated logit gets exactly 0, as
- *  PyTorch's 1 - tanh^2 does (red team 59: z (1 / cap) gave 1.2e-7 there, and under probability
- *  mass 1e30 gradInput -6.3e21 where torch gives 0); any smaller |z| gives |u| < 1. */
+/** The softcap's derivative 1 - (z / cap)^2 at a capped logit z, as ((cap - |z|) / cap) (1 + |z| / cap)
+ *  with cap rounded to T. That cap is the forward's largest |z| (cap tanh with tanh = 1), so a
+ *  saturated logit gets exactly 0, as PyTorch's 1 - tanh^2 does (red team 59: z (1 / cap) gave 1.2e-7
+ *  there, and under probability mass 1e30 gradInput -6.3e21 where torch gives 0); any smaller |z|
+ *  gives a positive slope. cap - |z| is exact where the slope is small (|z| >= cap / 2), so only z's
+ *  own rounding is left: 1 - u u with u = z / cap rounded as well was up to 3x PyTorch's error at
+ *  |z / cap| near 6 (float32; red team 62: 0.21 of sech^2(8) for torch's 0.059). */
 @inline function capSlope<T>(z: f64, cap: f64): f64 {
-  const u = z / <f64><T>cap;
-  return 1 - u * u;
+  const c = <f64><T>cap, v = (c - Math.abs(z)) / c;
+  return v * (2 - v);
 }
 
 /** Tokens (ignored ones aside) whose softmax is exactly 1 at one class j (S = 1: C = 1, or every other
@@ -389,8 +392,8 @@ function gammasFit<T>(coef: usize, ntp: i32, nt: i32, weight: usize): bool {
 }
 
 /** lceBackward for class-index targets in the SIMD build, vectorised across tokens like
- *  forwardVector: dZ := alpha s - gamma w in T, then the target term -beta (times the softcap's
- *  derivative at the target logit, which lceForward kept) one token at a time. */
+ *  forwardVector: dZ := alpha s - gamma w in T, then each token's target entry alpha s_t - gamma w_t
+ *  - beta in f64 (times the softcap's derivative at the target logit, which lceForward kept). */
 function backwardVector<T>(
   zt: usize, ntp: i32, nt: i32, C: i32, cap: f64, targets: usize,
   weight: usize, eps: f64, weightSum: f64, coef: usize, gradBias: usize, stats: usize,
@@ -410,7 +413,7 @@ function backwardVector<T>(
   const k0 = expK<T>(0, true), k1 = expK<T>(1, true), k2 = expK<T>(2, true), k3 = expK<T>(3, true), k4 = expK<T>(4, true), k5 = expK<T>(5, true);
   const k6 = expK<T>(6, true), k7 = expK<T>(7, true), k8 = expK<T>(8, true), k9 = expK<T>(9, true), kc = expK<T>(10, true), ku = expK<T>(11, true);
   const capV = v128.splat<T>(<T>cap); // see capSlope
-  const one = oneV<T>();
+  const two = v128.splat<T>(<T>2);
   for (let c = 0; c < C; c++) {
     const row = at<T>(zt, <usize>c * ntp);
     const vw = v128.splat<T>(weight != 0 ? load<T>(at<T>(weight, c)) : <T>1);
@@ -419,19 +422,25 @@ function backwardVector<T>(
       const e = expWith<T>(v128.sub<T>(v128.sub<T>(z, v128.load(at<T>(maxT, n))), v128.load(at<T>(logSumT, n))), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, kc, ku, true);
       let d = v128.sub<T>(v128.mul<T>(v128.load(at<T>(alphaT, n)), e), v128.mul<T>(v128.load(at<T>(gammaT, n)), vw));
       if (cap > 0) {
-        const u = v128.div<T>(z, capV);
-        d = v128.mul<T>(d, v128.sub<T>(one, v128.mul<T>(u, u)));
+        const v = v128.div<T>(v128.sub<T>(capV, v128.abs<T>(z)), capV);
+        d = v128.mul<T>(d, v128.mul<T>(v, v128.sub<T>(two, v)));
       }
       v128.store(at<T>(row, n), d);
     }
   }
+  // The target entry anew in f64, as lceBackward's loop forms it: alpha s_t - beta from the vector
+  // lanes' alpha rounded to T against beta in f64 left a confident token (s_t = 1) one ulp of its
+  // scale, wrong in sign (float32 'mean', N = 5: +3e-9 for the exact -2.8e-15; C = 1: nonzero
+  // gradients where PyTorch's are 0; red team 62).
   for (let n = 0; n < nt; n++) {
     const t = load<i32>(targets + (<usize>n << 2));
     if (t < 0) continue;
-    let g = load<f64>(stat(coef, C_BETA, ntp, n));
-    if (cap > 0) g *= capSlope<T>(load<f64>(stat(stats, ZTARGET, ntp, n)), cap);
-    const p = at<T>(zt, <usize>t * ntp + n);
-    store<T>(p, <T>(<f64>load<T>(p) - g));
+    const z = load<f64>(stat(stats, ZTARGET, ntp, n));
+    const s = Math.exp((z - load<f64>(stat(stats, MAX, ntp, n))) - load<f64>(stat(stats, LOGSUM, ntp, n)));
+    const w = weight != 0 ? <f64>load<T>(at<T>(weight, t)) : 1.0;
+    let g = load<f64>(stat(coef, C_ALPHA, ntp, n)) * s - load<f64>(stat(coef, C_GAMMA, ntp, n)) * w - load<f64>(stat(coef, C_BETA, ntp, n));
+    if (cap > 0) g *= capSlope<T>(z, cap);
+    store<T>(at<T>(zt, <usize>t * ntp + n), <T>g);
   }
   if (ones) exactOneGrads<T>(zt, ntp, nt, C, cap, targets, 0, weight, eps, weightSum, coef, stats);
   // The bias gradient from the finished rows (padded tokens' dZ is 0), widened to f64.

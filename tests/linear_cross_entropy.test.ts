@@ -475,6 +475,60 @@ describe('a confident token\'s sum of exps keeps the exps below half an ulp of t
   });
 });
 
+describe('a confident token\'s target gradient keeps its sign past the vector lanes (red team 62)', () => {
+  // W = I, so gradInput is dZ. The last token [0, 0, 0, 33] with target 3: s_t = 1 - 3e^-33 exactly
+  // 1 in float32, so alpha s_t - beta is all that is left; with alpha rounded to float32 and beta
+  // in float64 'mean' left one ulp of 1/N at the target (+3e-9 at N = 5) when N was no power of two.
+  // Reference: the exact value, -3 e^-33 / (1 + 3 e^-33) / N, within 2%: log S is the log of a
+  // float64 near 1, whose ulp is 1.6% of 3 e^-33 (as above); and 0 gradients at C = 1 (torch's).
+  const eye = (T: Float32ArrayConstructor | Float64ArrayConstructor) => ({ data: new T([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]), shape: [4, 4] });
+  const targetGrad = -3 * Math.exp(-33) / (1 + 3 * Math.exp(-33));
+  test.each([[Float32Array, 3], [Float32Array, 5], [Float32Array, 6], [Float32Array, 9], [Float64Array, 5]] as const)('%p N %i, \'mean\': -3 e^-33 / N at the target', (T, N) => {
+    const x = new T(N * 4);
+    for (let n = 0; n < N; n++) x.set(n === N - 1 ? [0, 0, 0, 33] : [1, 2, 3, 4], n * 4);
+    const r = X.linearCrossEntropy({ data: x, shape: [N, 4] }, eye(T), new Int32Array(N).fill(3), { grad: true, reduction: 'mean' });
+    const last = r.gradInput!.subarray((N - 1) * 4);
+    expect(abs(last[3] - targetGrad / N)).toBeLessThan(0.02 * abs(targetGrad / N));
+    for (let c = 0; c < 3; c++) expect(abs(last[c] + targetGrad / 3 / N)).toBeLessThan(1e-5 * abs(targetGrad / 3 / N));
+  });
+  test.each([Float32Array, Float64Array] as const)('%p C = 1 with a class weight: every gradient 0, as torch\'s', (T) => {
+    for (const N of [1, 3, 5, 8]) for (const reduction of ['mean', 'sum'] as const) {
+      const x = new T(N * 2).map((_, i) => Math.sin(i + 1) * 5);
+      const r = X.linearCrossEntropy({ data: x, shape: [N, 2] }, { data: new T([0.7, -1.3]), shape: [1, 2] }, new Int32Array(N), { grad: true, reduction, weight: new T([2.5]) });
+      expect([N, reduction, r.loss, Array.from(r.gradInput!).filter((v) => v !== 0), Array.from(r.gradWeight!).filter((v) => v !== 0)]).toEqual([N, reduction, 0, [], []]);
+    }
+  });
+});
+
+describe('the softcap\'s derivative near saturation, over |logit / softcap| in [0, 10] (float32) and [0, 20] (float64)', () => {
+  // x = [q cap], W = [[1], [0]], target 1, 'sum': gradInput = s0 sech^2(q), s0 = sigmoid(cap tanh q).
+  // Reference: float64 sech^2 as 4e / (1 + e)^2, e = exp(-2|q|) (accurate to its own relative ulps,
+  // where 1 - tanh^2 loses them). Bounds: the slope's absolute error in units of T's epsilon, and its
+  // relative error while sech^2 is well above that (|q| < 6 in float32, < 15 in float64). PyTorch
+  // 1.13's composite, measured the same way at these caps (2026-12-07): float32 1.34 eps, relative
+  // 0.0021-0.0024; float64 1.93 eps, relative 0.00022-0.00028. From the capped logit z, 1 - (z / cap)^2
+  // with z / cap rounded gave float32 relative 0.0063 (cap 0.01) and 0.0041 (cap 30), float64 0.0008:
+  // (cap - |z|) / cap is exact there, which leaves z's own rounding (and, at cap 0.01, cap's in T).
+  const sech2 = (q: number) => { const e = Math.exp(-2 * abs(q)); return (4 * e) / ((1 + e) * (1 + e)); };
+  test.each([
+    [Float32Array, 0.01, 0.0065], [Float32Array, 1, 0.003], [Float32Array, 30, 0.003],
+    [Float64Array, 0.01, 0.0007], [Float64Array, 1, 0.0004], [Float64Array, 30, 0.0007],
+  ] as const)('%p softcap %p: within 3 eps, relative %p', (T, cap, relBound) => {
+    const f32 = T === Float32Array, eps = f32 ? 2 ** -23 : 2 ** -52, top = f32 ? 10 : 20, relTop = f32 ? 6 : 15;
+    const N = 20000, r = rng(cap * 1000 + (f32 ? 1 : 2));
+    const x = new T(N).map(() => r() * top * cap);
+    const g = X.linearCrossEntropy({ data: x, shape: [N, 1] }, { data: new T([1, 0]), shape: [2, 1] }, new Int32Array(N).fill(1), { softcap: cap, grad: true, reduction: 'sum' }).gradInput!;
+    let absErr = 0, relErr = 0;
+    for (let i = 0; i < N; i++) {
+      const q = x[i] / cap, s0 = 1 / (1 + Math.exp(-cap * Math.tanh(q))), exact = s0 * sech2(q);
+      absErr = Math.max(absErr, abs(g[i] - exact) / s0 / eps);
+      if (q < relTop) relErr = Math.max(relErr, abs(g[i] - exact) / exact);
+    }
+    expect(absErr).toBeLessThan(3);
+    expect(relErr).toBeLessThan(relBound);
+  });
+});
+
 // ---- red team 40: float32 upstream factor times class weight beyond float32's max ----
 
 describe('red team 40: upstream factors beyond float32\'s max', () => {
