@@ -311,13 +311,14 @@ export function lceBackward<T>(
   }
 }
 
-/** The softcap's derivative 1 - (z / cap)^2 at a capped logit z, as ((cap - |z|) / cap) (1 + |z| / cap)
- *  with cap rounded to T. That cap is the forward's largest |z| (cap tanh with tanh = 1), so a
- *  saturated logit gets exactly 0, as PyTorch's 1 - tanh^2 does (red team 59: z (1 / cap) gave 1.2e-7
- *  there, and under probability mass 1e30 gradInput -6.3e21 where torch gives 0); any smaller |z|
- *  gives a positive slope. cap - |z| is exact where the slope is small (|z| >= cap / 2), so only z's
- *  own rounding is left: 1 - u u with u = z / cap rounded as well was up to 3x PyTorch's error at
- *  |z / cap| near 6 (float32; red team 62: 0.21 of sech^2(8) for torch's 0.059). */
+/** The softcap's derivative 1 - (z / cap)^2 at a capped logit z, as v (2 - v) with
+ *  v = (cap - |z|) / cap = 1 - |u| (so v (2 - v) = (1 - |u|)(1 + |u|)), cap rounded to T. That cap
+ *  is the forward's largest |z| (cap tanh with tanh = 1), so a saturated logit gets exactly 0, as
+ *  PyTorch's 1 - tanh^2 does (red team 59: z (1 / cap) gave 1.2e-7 there, and under probability
+ *  mass 1e30 gradInput -6.3e21 where torch gives 0); any smaller |z| gives a positive slope.
+ *  cap - |z| is exact where the slope is small (|z| >= cap / 2) and 2 - v rounds only relatively,
+ *  so only z's own rounding is left: 1 - u u with u = z / cap rounded as well was up to 3x
+ *  PyTorch's error at |z / cap| near 6 (float32; red team 62: 0.21 of sech^2(8) for torch's 0.059). */
 @inline function capSlope<T>(z: f64, cap: f64): f64 {
   const c = <f64><T>cap, v = (c - Math.abs(z)) / c;
   return v * (2 - v);
