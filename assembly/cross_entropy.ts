@@ -219,11 +219,13 @@ function zTerm(z: f64, lse: f64): f64 {
 }
 
 /** The z term's share of the exps' factor: d(z lse^2)/dx_j = 2 z lse s_j = (2 z lse / S) e_j,
- *  times the position's upstream gradient k, formed (k z)(2 lse) as PyTorch's pow backward does
- *  (k 2 overflowed first at k > 9e307: red team 18). */
+ *  times the position's upstream gradient k, formed ((k z) lse) 2, as PyTorch's backward of
+ *  z (lse lse) does: k 2 overflowed first at k > 9e307 (red team 18), and 2 lse at lse > 9e307
+ *  (float64 logits near the max: NaN gradients where PyTorch's are finite; red team 64). The same
+ *  bits as (k z)(2 lse) wherever neither overflows. */
 function zFactor<T>(z: f64, lse: f64, gradPerPosition: usize, pos: usize, zScale: f64, sum: f64): f64 {
   if (z == 0) return 0;
-  return upstream<T>(gradPerPosition, pos, zScale) * z * (2 * lse) / sum;
+  return upstream<T>(gradPerPosition, pos, zScale) * z * lse * 2 / sum;
 }
 
 /** 0.5 where a position's cross-entropy factor and z factor each fit T but their sum overflows it
@@ -895,7 +897,8 @@ function indexStepWide<T>(
       : f64x2.div(f64x2.mul(k, f64x2.add(f64x2.mul(f64x2.splat(1 - eps), wt), f64x2.splat(smooth * totalWeight))), sum);
     if (z != 0) {
       const kz = gradPerPosition != 0 ? k : f64x2.splat(zScale);
-      const zf = f64x2.div(f64x2.mul(f64x2.mul(kz, f64x2.splat(z)), f64x2.add(lse, lse)), sum);
+      const kzl = f64x2.mul(f64x2.mul(kz, f64x2.splat(z)), lse); // (zFactor's order)
+      const zf = f64x2.div(f64x2.add(kzl, kzl), sum);
       const h0 = zHalving<T>(f64x2.extract_lane(a, 0), f64x2.extract_lane(zf, 0));
       const h1 = zHalving<T>(f64x2.extract_lane(a, 1), f64x2.extract_lane(zf, 1));
       if (h0 == 1 && h1 == 1) {

@@ -108,7 +108,7 @@ export function crossEntropyAs<A extends FloatArray>(fn: string, inputArg: unkno
     const writeRows = literal?.gradRows(infinite,
       (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
       (pos, c, k) => -k * w(c) * q(p, literal.base(pos) + c * inner),
-      (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
+      (pos, lse) => (z > 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * z * lse * 2 : 0));
     // The probability kernel is fast on rows and slow on columns ([8, 21, 64, 96]: 3x slower than
     // channels-last): a class dim that is not last is regrouped into rows (assembly/layout.ts).
     const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, lanes, [weight], 1, lse ? [lse] : [], { relayout: inner > 1 ? 'rows' : undefined });
@@ -194,7 +194,7 @@ export function crossEntropyAs<A extends FloatArray>(fn: string, inputArg: unkno
   const gradRows = (from: Literal, at: number[], t: ArrayLike<number>) => from.gradRows(at,
     (pos) => (plan.gradPerPosition ? plan.gradPerPosition[pos] : uniform),
     (pos, c, k) => (c === t[pos] ? -w(c) * ((1 - eps) * k) : 0) + (eps > 0 ? -(t[pos] < 0 ? 0 : (eps / C) * k) * w(c) : 0),
-    (pos, lse) => (z > 0 && t[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * 2 * z * lse : 0));
+    (pos, lse) => (z > 0 && t[pos] >= 0 ? (plan.gradPerPosition ? plan.gradPerPosition[pos] : zs.scale) * z * lse * 2 : 0));
   const writeRows = literal && rows.length > 0 ? gradRows(literal, rows, targets) : null;
   const literalLoss = literal && nonFiniteWeight ? indexLiteralLoss(literal, targets, w, eps, z, C, positions, plan.reduction, denominator) : null;
   const stream = new LossStream(ws, fn, plan, precision, outer, C, inner, [{ data: x, rows: C, name: 'input', half: read.half }, targetLane], [weight], 1, lse ? [lse] : [], { relayout: ws.simd ? indexRelayout(C, inner, precision) : undefined, walksClassRows: true });

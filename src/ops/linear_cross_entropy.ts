@@ -316,7 +316,7 @@ export function linearCrossEntropy<A extends FloatArray>(
           coef[ntp + j] = coef[2 * ntp + j] = coef[3 * ntp + j] = coef[7 * ntp + j] = 0;
           continue;
         }
-        const zTerm = zLoss > 0 ? gz * zLoss * (2 * s) : 0; // (PyTorch's order: gz 2 overflows first)
+        const zTerm = zLoss > 0 ? gz * zLoss * s * 2 : 0; // (PyTorch's order for z (lse lse): see assembly/cross_entropy.ts zFactor)
         coef[7 * ntp + j] = zTerm; // (alone, for a softmax of exactly 1: see lceBackward)
         if (targets) {
           coef[ntp + j] = zeroWeightMean ? NaN : g * ((1 - eps) * wt + (eps / C) * weightSum) + zTerm;
